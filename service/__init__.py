@@ -1,0 +1,1 @@
+"""The Cabin Registry: national registry and compliance service for teleconsultation cabins."""

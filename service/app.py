@@ -1,0 +1,41 @@
+"""The FastAPI application factory: routers, error handlers, middleware."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+
+from service.db import make_engine, make_sessionmaker
+from service.errors import install_error_handlers
+from service.health.routes import router as health_router
+from service.middleware import BodyLimitMiddleware, RequestLogMiddleware
+from service.settings import Settings, get_settings
+
+DESCRIPTION = """
+National registry and compliance service for teleconsultation cabins in France.
+
+Operators register their cabins; regulators query compliance with the siting rules;
+accessibility finder apps read the open endpoints with no key. Every error is
+`application/problem+json` (RFC 9457).
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(message)s")
+    app = FastAPI(
+        title="Cabin Registry",
+        version="0.1.0",
+        description=DESCRIPTION,
+    )
+    app.state.settings = settings
+    app.state.engine = make_engine(settings)
+    app.state.sessionmaker = make_sessionmaker(app.state.engine)
+
+    install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestLogMiddleware)
+
+    app.include_router(health_router)
+    return app

@@ -1,0 +1,171 @@
+"""The `registry` command: database, local cluster, serving, the published contract, and each
+domain's own commands (reference layers, clients, demo data, rule sets)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+Handler = Callable[[argparse.Namespace], int | None]
+
+
+def alembic_config():  # type: ignore[no-untyped-def]
+    from alembic.config import Config
+
+    from service.settings import get_settings
+
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "alembic"))
+    config.set_main_option("sqlalchemy.url", get_settings().database_url.replace("%", "%%"))
+    return config
+
+
+def _db_upgrade(args: argparse.Namespace) -> None:
+    from alembic import command
+
+    command.upgrade(alembic_config(), args.revision)
+
+
+def _db_downgrade(args: argparse.Namespace) -> None:
+    from alembic import command
+
+    command.downgrade(alembic_config(), args.revision)
+
+
+def _db_check(args: argparse.Namespace) -> None:
+    from alembic import command
+
+    command.check(alembic_config())
+
+
+def _serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from service.app import create_app
+    from service.settings import get_settings
+
+    settings = get_settings()
+    uvicorn.run(
+        create_app(settings),
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        log_level=settings.log_level,
+        access_log=False,  # the request log middleware writes one line per request
+        workers=1,
+    )
+
+
+def openapi_document() -> dict:
+    from service.app import create_app
+    from service.settings import Settings
+
+    return create_app(Settings()).openapi()
+
+
+def render_openapi() -> str:
+    return yaml.safe_dump(openapi_document(), sort_keys=False, allow_unicode=True, width=100)
+
+
+def _openapi(args: argparse.Namespace) -> None:
+    text = render_openapi()
+    if args.write:
+        (ROOT / "openapi.yaml").write_text(text)
+    else:
+        sys.stdout.write(text)
+
+
+def _localdb(args: argparse.Namespace) -> int | None:
+    from service.localdb import project_cluster
+
+    cluster = project_cluster()
+    if args.action == "start":
+        cluster.ensure_started()
+        print(cluster.url(), file=sys.stderr)
+    elif args.action == "stop":
+        print("stopped" if cluster.stop() else "not running", file=sys.stderr)
+    elif args.action == "url":
+        print(cluster.url(args.database))
+    elif args.action == "status":
+        running = cluster.is_running()
+        print("running" if running else "stopped")
+        return 0 if running else 1
+    return None
+
+
+def setup_steps(include_demo: bool = True) -> list[tuple[str, Callable[[], object]]]:
+    """What `make run` loads after migrating, in order; each step is idempotent."""
+    steps: list[tuple[str, Callable[[], object]]] = []
+    return steps
+
+
+def _setup_data(args: argparse.Namespace) -> None:
+    for title, step in setup_steps(include_demo=not args.no_demo):
+        print(f"==> {title}", file=sys.stderr)
+        step()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="registry", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    db = commands.add_parser("db", help="database schema").add_subparsers(dest="db", required=True)
+    up = db.add_parser("upgrade", help="migrate to a revision (default head)")
+    up.add_argument("revision", nargs="?", default="head")
+    up.set_defaults(func=_db_upgrade)
+    down = db.add_parser("downgrade", help="migrate down to a revision")
+    down.add_argument("revision")
+    down.set_defaults(func=_db_downgrade)
+    db.add_parser("check", help="fail when the models drift from the migrations").set_defaults(
+        func=_db_check
+    )
+
+    serve = commands.add_parser("serve", help="serve the API")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(func=_serve)
+
+    spec = commands.add_parser("openapi", help="print the OpenAPI document (YAML)")
+    spec.add_argument("--write", action="store_true", help="write openapi.yaml instead")
+    spec.set_defaults(func=_openapi)
+
+    local = commands.add_parser("localdb", help="the project-local PostgreSQL cluster")
+    local.add_argument("action", choices=["start", "stop", "url", "status"])
+    local.add_argument("--database", default="registry")
+    local.set_defaults(func=_localdb)
+
+    setup = commands.add_parser(
+        "setup-data", help="load the reference layers, rule sets and demo data (idempotent)"
+    )
+    setup.add_argument("--no-demo", action="store_true", help="skip the demo operator and cabins")
+    setup.set_defaults(func=_setup_data)
+
+    for register in _domain_commands():
+        register(commands)
+    return parser
+
+
+# Each domain with commands of its own has a `cli` module exposing `register(subparsers)`.
+DOMAIN_CLI_MODULES: list[str] = []
+
+
+def _domain_commands() -> list[Callable[[argparse._SubParsersAction], None]]:
+    return [importlib.import_module(name).register for name in DOMAIN_CLI_MODULES]
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("REGISTRY_ROOT", str(Path.cwd()))
+    args = build_parser().parse_args(argv)
+    result = args.func(args)
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

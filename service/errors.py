@@ -1,0 +1,277 @@
+"""RFC 9457 problem+json: the `Problem` base every domain error subclasses, and the one set of
+handlers that renders every error the service can answer — never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+log = logging.getLogger("service.errors")
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+TYPE_BASE = "https://cabin-registry.example/problems/"
+
+
+class FieldError(BaseModel):
+    field: str = Field(
+        description="Where the problem is: a dotted path in the body, or a parameter."
+    )
+    reason: str = Field(description="Why the value was refused, in plain words.")
+    row: int | None = Field(default=None, description="Row number, for bulk input.")
+
+
+class ProblemDetail(BaseModel):
+    """The body of every error response (RFC 9457)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[FieldError] | None = None
+
+
+class Problem(Exception):
+    """A domain error that the API answers with problem+json."""
+
+    status: int = 400
+    slug: str = "bad-request"
+    title: str = "Bad request"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        errors: Sequence[dict[str, Any] | FieldError] | None = None,
+        headers: dict[str, str] | None = None,
+        **extensions: Any,
+    ) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail
+        self.errors = [e if isinstance(e, FieldError) else FieldError(**e) for e in errors or []]
+        self.headers = headers or {}
+        self.extensions = extensions
+
+    def body(self, instance: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": TYPE_BASE + self.slug,
+            "title": self.title,
+            "status": self.status,
+        }
+        if self.detail:
+            body["detail"] = self.detail
+        if instance:
+            body["instance"] = instance
+        if self.errors:
+            body["errors"] = [e.model_dump(exclude_none=True) for e in self.errors]
+        body.update(self.extensions)
+        return body
+
+
+class BadRequest(Problem):
+    status, slug, title = 400, "bad-request", "Bad request"
+
+
+class InvalidParameter(Problem):
+    status, slug, title = 400, "invalid-parameter", "Invalid parameter"
+
+
+class Unauthorized(Problem):
+    status, slug, title = 401, "unauthorized", "Authentication required"
+
+
+class Forbidden(Problem):
+    status, slug, title = 403, "forbidden", "Forbidden"
+
+
+class NotFound(Problem):
+    status, slug, title = 404, "not-found", "Not found"
+
+
+class MethodNotAllowed(Problem):
+    status, slug, title = 405, "method-not-allowed", "Method not allowed"
+
+
+class NotAcceptable(Problem):
+    status, slug, title = 406, "not-acceptable", "Not acceptable"
+
+
+class Conflict(Problem):
+    status, slug, title = 409, "conflict", "Conflict"
+
+
+class PreconditionFailed(Problem):
+    status, slug, title = 412, "precondition-failed", "Precondition failed"
+
+
+class PayloadTooLarge(Problem):
+    status, slug, title = 413, "payload-too-large", "Request body too large"
+
+
+class UnsupportedMediaType(Problem):
+    status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
+
+
+class ValidationFailed(Problem):
+    status, slug, title = 422, "validation-failed", "Validation failed"
+
+
+class PreconditionRequired(Problem):
+    status, slug, title = 428, "precondition-required", "Precondition required"
+
+
+class TooManyRequests(Problem):
+    status, slug, title = 429, "too-many-requests", "Too many requests"
+
+
+class ServiceUnavailable(Problem):
+    status, slug, title = 503, "service-unavailable", "Service unavailable"
+
+
+class InternalError(Problem):
+    status, slug, title = 500, "internal-error", "Internal error"
+
+
+_STATUS_PROBLEMS: dict[int, type[Problem]] = {
+    p.status: p
+    for p in (
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        MethodNotAllowed,
+        NotAcceptable,
+        Conflict,
+        PreconditionFailed,
+        PayloadTooLarge,
+        UnsupportedMediaType,
+        ValidationFailed,
+        PreconditionRequired,
+        TooManyRequests,
+        ServiceUnavailable,
+        InternalError,
+    )
+}
+
+
+def problem_response(problem: Problem, request: Request | None = None) -> Response:
+    instance = request.url.path if request is not None else None
+    return Response(
+        content=orjson.dumps(problem.body(instance)),
+        status_code=problem.status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=problem.headers,
+    )
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route: documents each problem it may answer in openapi.yaml."""
+    return {
+        status: {
+            "description": _STATUS_PROBLEMS[status].title,
+            "model": ProblemDetail,
+            "content": {PROBLEM_MEDIA_TYPE: {}},
+        }
+        for status in statuses
+    }
+
+
+def _field_path(loc: Sequence[Any]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in {"body", "query", "path", "header", "cookie"}:
+        kind, rest = parts[0], parts[1:]
+        if kind == "body":
+            return ".".join(rest) or "body"
+        return ".".join(rest) or kind
+    return ".".join(parts)
+
+
+def _reason(error: dict[str, Any]) -> str:
+    msg = str(error.get("msg", "invalid value"))
+    return msg.removeprefix("Value error, ")
+
+
+def validation_problem(exc: RequestValidationError) -> Problem:
+    errors = list(exc.errors())
+    if any(e.get("type") == "json_invalid" for e in errors):
+        first = next(e for e in errors if e.get("type") == "json_invalid")
+        ctx = first.get("ctx") or {}
+        return BadRequest(
+            "The request body is not valid JSON.",
+            errors=[{"field": "body", "reason": str(ctx.get("error", "malformed JSON"))}],
+        )
+    fields = []
+    for e in errors:
+        loc = e.get("loc", ())
+        fields.append({"field": _field_path(loc), "reason": _reason(e)})
+    in_params = all(str(e.get("loc", ("",))[0]) in {"query", "path", "header"} for e in errors)
+    if in_params:
+        return InvalidParameter("A parameter of the request is not valid.", errors=fields)
+    return ValidationFailed("The request body does not satisfy the schema.", errors=fields)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> Response:
+        return problem_response(exc, request)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        return problem_response(validation_problem(exc), request)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        problem_class = _STATUS_PROBLEMS.get(exc.status_code, BadRequest)
+        detail = {
+            404: f"No resource at {request.url.path}.",
+            405: f"{request.method} is not allowed on {request.url.path}.",
+        }.get(exc.status_code, str(exc.detail) if exc.detail else None)
+        problem = problem_class(detail, headers=dict(exc.headers or {}))
+        problem.status = exc.status_code
+        return problem_response(problem, request)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(PoolTimeoutError)
+    async def _db_down(request: Request, exc: Exception) -> Response:
+        log.warning("database unavailable: %s", str(exc).splitlines()[0] if str(exc) else exc)
+        return problem_response(
+            ServiceUnavailable(
+                "The database is unavailable; retry shortly.", headers={"Retry-After": "5"}
+            ),
+            request,
+        )
+
+    @app.exception_handler(DBAPIError)
+    async def _db_error(request: Request, exc: DBAPIError) -> Response:
+        if exc.connection_invalidated:
+            return await _db_down(request, exc)
+        return _internal(request, exc)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        return _internal(request, exc)
+
+
+def _internal(request: Request, exc: Exception) -> Response:
+    error_id = uuid.uuid4().hex
+    log.error(
+        "unexpected error %s on %s %s", error_id, request.method, request.url.path, exc_info=exc
+    )
+    return problem_response(
+        InternalError(
+            f"An unexpected error occurred. Quote id {error_id} when reporting it.",
+            error_id=error_id,
+        ),
+        request,
+    )

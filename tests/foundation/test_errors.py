@@ -1,0 +1,116 @@
+"""Every error the service answers is problem+json with the right status."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+from fastapi.testclient import TestClient
+from pydantic import BaseModel
+
+from service.app import create_app
+from service.errors import PROBLEM_MEDIA_TYPE
+from service.routing import ApiRoute
+from service.settings import Settings
+
+
+class Echo(BaseModel):
+    name: str
+    count: int
+
+
+def _app_with_probe_routes(settings: Settings) -> FastAPI:
+    app = create_app(settings.model_copy(update={"max_body_bytes": 1024}))
+    router = APIRouter(route_class=ApiRoute)
+
+    @router.post("/_probe/echo")
+    def echo(body: Echo) -> Echo:
+        return body
+
+    @router.get("/_probe/boom")
+    def boom() -> None:
+        raise RuntimeError("secret internal detail")
+
+    app.include_router(router)
+    return app
+
+
+def _probe_client(settings: Settings) -> TestClient:
+    return TestClient(_app_with_probe_routes(settings), raise_server_exceptions=False)
+
+
+def test_unknown_path_is_404_problem(client: TestClient) -> None:
+    response = client.get("/no/such/thing")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
+    body = response.json()
+    assert body["status"] == 404
+    assert body["title"] == "Not found"
+    assert body["type"].endswith("/not-found")
+
+
+def test_wrong_method_is_405_problem_with_allow(client: TestClient) -> None:
+    response = client.delete("/health")
+    assert response.status_code == 405
+    assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
+    assert "GET" in response.headers["allow"]
+
+
+def test_malformed_json_is_400_problem_naming_the_body(settings: Settings) -> None:
+    response = _probe_client(settings).post(
+        "/_probe/echo", content=b'{"name": "x", ', headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
+    assert response.json()["errors"][0]["field"] == "body"
+
+
+def test_wrong_content_type_is_415_problem(settings: Settings) -> None:
+    response = _probe_client(settings).post(
+        "/_probe/echo", content=b"name=x", headers={"content-type": "text/plain"}
+    )
+    assert response.status_code == 415
+    assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
+    assert response.json()["errors"] == [
+        {"field": "Content-Type", "reason": "must be application/json"}
+    ]
+
+
+def test_invalid_body_is_422_with_field_and_reason(settings: Settings) -> None:
+    response = _probe_client(settings).post("/_probe/echo", json={"name": "x", "count": "many"})
+    assert response.status_code == 422
+    body = response.json()
+    assert body["errors"][0]["field"] == "count"
+    assert "integer" in body["errors"][0]["reason"]
+
+
+def test_body_over_the_limit_is_413_problem(settings: Settings) -> None:
+    response = _probe_client(settings).post(
+        "/_probe/echo", content=b"x" * 4096, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
+
+
+def test_chunked_body_over_the_limit_is_413_problem(settings: Settings) -> None:
+    def chunks():  # no Content-Length: the limit is counted while reading
+        for _ in range(8):
+            yield b"x" * 512
+
+    response = _probe_client(settings).post(
+        "/_probe/echo", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+
+
+def test_unexpected_failure_is_500_with_opaque_id_and_no_trace(settings: Settings) -> None:
+    response = _probe_client(settings).get("/_probe/boom")
+    assert response.status_code == 500
+    body = response.json()
+    assert body["error_id"] in body["detail"]
+    assert "secret" not in response.text
+    assert "Traceback" not in response.text
+
+
+def test_request_id_is_echoed(client: TestClient) -> None:
+    response = client.get("/health", headers={"X-Request-ID": "abc-123"})
+    assert response.headers["x-request-id"] == "abc-123"
+    assert len(client.get("/health").headers["x-request-id"]) == 32

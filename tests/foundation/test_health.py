@@ -1,0 +1,41 @@
+"""`/health` reports the database, and says 503 — then recovers — when it is unreachable."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import make_url
+
+from service.app import create_app
+from service.errors import PROBLEM_MEDIA_TYPE
+from service.settings import Settings
+
+
+def test_health_reports_postgis_and_revision(client: TestClient) -> None:
+    response = client.get("/health")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["postgis"].startswith("3.")
+    assert body["schema_revision"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_health_is_503_problem_fast_when_the_database_is_unreachable(settings: Settings) -> None:
+    url = make_url(settings.database_url).set(host="127.0.0.1", port=_free_port())
+    app = create_app(settings.model_copy(update={"database_url": url.render_as_string(False)}))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        started = time.monotonic()
+        response = client.get("/health")
+        elapsed = time.monotonic() - started
+    assert response.status_code == 503
+    assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
+    assert response.headers["retry-after"]
+    assert elapsed < 2
