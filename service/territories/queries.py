@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from service.territories.models import Commune, Layer
 
 
-def current_layer_ids(kind: str) -> Select[tuple[int]]:
+def current_layer_ids(kind: str) -> Select[int]:
     """The ids of the current layers of one kind (one per scope), for `layer_id IN (…)`."""
     return select(Layer.id).where(Layer.kind == kind, Layer.is_current)
 
