@@ -1,5 +1,8 @@
 """Every domain's tables, imported in one place so Alembic sees the whole schema."""
 
+from service.audit import models as audit  # noqa: F401
+from service.auth import models as auth  # noqa: F401
+from service.cabins import models as cabins  # noqa: F401
 from service.db import Base
 from service.territories import models as territories  # noqa: F401
 

@@ -1,0 +1,1 @@
+"""API clients, their hashed keys, roles and scopes, and the dependencies that check them."""

@@ -1,0 +1,1 @@
+"""The registry of cabins: model, schemas, validation, the write path, lifecycle, routes."""
