@@ -11,6 +11,7 @@ from sqlalchemy.engine import make_url
 from service.app import create_app
 from service.errors import PROBLEM_MEDIA_TYPE
 from service.settings import Settings
+from tests.foundation.tcp_proxy import TcpProxy
 
 
 def test_health_reports_postgis_and_revision(client: TestClient) -> None:
@@ -39,3 +40,22 @@ def test_health_is_503_problem_fast_when_the_database_is_unreachable(settings: S
     assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
     assert response.headers["retry-after"]
     assert elapsed < 2
+
+
+def test_health_recovers_by_itself_when_the_database_comes_back(settings: Settings) -> None:
+    real = make_url(settings.database_url)
+    proxy = TcpProxy(real.host or "127.0.0.1", real.port or 5432)
+    proxy.start()
+    url = real.set(host="127.0.0.1", port=proxy.port).render_as_string(False)
+    app = create_app(settings.model_copy(update={"database_url": url}))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        assert client.get("/health").status_code == 200
+        proxy.stop()
+        started = time.monotonic()
+        down = client.get("/health")
+        assert down.status_code == 503
+        assert down.headers["content-type"] == PROBLEM_MEDIA_TYPE
+        assert time.monotonic() - started < 2
+        proxy.start()  # same port: the database is back
+        assert client.get("/health").status_code == 200
+    proxy.stop()
