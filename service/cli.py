@@ -103,6 +103,9 @@ def _localdb(args: argparse.Namespace) -> int | None:
 def setup_steps(include_demo: bool = True) -> list[tuple[str, Callable[[], object]]]:
     """What `make run` loads after migrating, in order; each step is idempotent."""
     steps: list[tuple[str, Callable[[], object]]] = []
+    from service.territories.cli import load_admin_step
+
+    steps.append(("reference layers: communes, départements, régions, EPCI", load_admin_step))
     return steps
 
 
@@ -153,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Each domain with commands of its own has a `cli` module exposing `register(subparsers)`.
-DOMAIN_CLI_MODULES: list[str] = []
+DOMAIN_CLI_MODULES: list[str] = ["service.territories.cli"]
 
 
 def _domain_commands() -> list[Callable[[argparse._SubParsersAction], None]]:
