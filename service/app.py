@@ -11,6 +11,7 @@ from service.errors import install_error_handlers
 from service.health.routes import router as health_router
 from service.middleware import BodyLimitMiddleware, RequestLogMiddleware
 from service.settings import Settings, get_settings
+from service.territories.routes import router as territories_router
 
 DESCRIPTION = """
 National registry and compliance service for teleconsultation cabins in France.
@@ -38,4 +39,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestLogMiddleware)
 
     app.include_router(health_router)
+    app.include_router(territories_router)
     return app

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import RowMapping, Select, func, select, text
 from sqlalchemy.orm import Session
 
 from service.territories.models import Commune, Layer
@@ -60,3 +60,140 @@ def commune_at_point(session: Session, lon: float, lat: float) -> CommuneRef | N
         .limit(1)
     ).first()
     return CommuneRef(*row) if row else None
+
+
+# --- the public read API ---------------------------------------------------------------------
+# Each read joins only current layers; GeoJSON is built by PostGIS (ST_AsGeoJSON).
+
+
+def _current(kind: str) -> str:
+    return f"(SELECT id FROM layer WHERE kind = '{kind}' AND is_current)"
+
+
+_COMMUNE_DETAIL = f"""
+SELECT c.insee, c.name, c.population, c.siren, coalesce(c.postcodes, '{{}}') AS postcodes,
+       c.vintage, c.departement AS departement_code, d.name AS departement_name,
+       c.region AS region_code, r.name AS region_name,
+       e.siren AS epci_siren, e.name AS epci_name, e.kind AS epci_kind,
+       ST_AsGeoJSON(c.point, 6)::json AS point,
+       CASE WHEN :geometry THEN ST_AsGeoJSON(c.geom, 6)::json END AS geometry
+FROM commune c
+LEFT JOIN departement d ON d.layer_id IN {_current("departement")} AND d.code = c.departement
+LEFT JOIN region r ON r.layer_id IN {_current("region")} AND r.code = c.region
+LEFT JOIN epci e ON e.layer_id IN {_current("epci")} AND e.siren = c.epci
+WHERE c.layer_id IN {_current("commune")} AND c.insee = :code
+"""
+
+_DEPARTEMENT_DETAIL = f"""
+SELECT d.code, d.name, d.population, d.vintage, d.region AS region_code,
+       r.name AS region_name,
+       (SELECT count(*) FROM commune c
+         WHERE c.layer_id IN {_current("commune")} AND c.departement = d.code) AS commune_count,
+       CASE WHEN :geometry THEN ST_AsGeoJSON(d.geom, 6)::json END AS geometry
+FROM departement d
+LEFT JOIN region r ON r.layer_id IN {_current("region")} AND r.code = d.region
+WHERE d.layer_id IN {_current("departement")} AND d.code = :code
+"""
+
+_REGION_DETAIL = f"""
+SELECT r.code, r.name, r.population, r.vintage,
+       coalesce((SELECT json_agg(json_build_object('code', d.code, 'name', d.name)
+                                 ORDER BY d.code)
+                 FROM departement d
+                 WHERE d.layer_id IN {_current("departement")} AND d.region = r.code),
+                '[]'::json) AS departements,
+       CASE WHEN :geometry THEN ST_AsGeoJSON(r.geom, 6)::json END AS geometry
+FROM region r
+WHERE r.layer_id IN {_current("region")} AND r.code = :code
+"""
+
+
+def commune_detail(session: Session, insee: str, geometry: bool) -> RowMapping | None:
+    return (
+        session.execute(text(_COMMUNE_DETAIL), {"code": insee, "geometry": geometry})
+        .mappings()
+        .first()
+    )
+
+
+def departement_detail(session: Session, code: str, geometry: bool) -> RowMapping | None:
+    return (
+        session.execute(text(_DEPARTEMENT_DETAIL), {"code": code, "geometry": geometry})
+        .mappings()
+        .first()
+    )
+
+
+def region_detail(session: Session, code: str, geometry: bool) -> RowMapping | None:
+    return (
+        session.execute(text(_REGION_DETAIL), {"code": code, "geometry": geometry})
+        .mappings()
+        .first()
+    )
+
+
+# One statement: the commune under the point (GiST), its parents, and the zoning, CPTS and
+# zone rouge of the current health layers, each with its layer's vintage and synthetic flag.
+# A real layer wins over a synthetic one, a regional zoning over a national one.
+_LOCATE = f"""
+WITH p AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS g)
+SELECT c.insee, c.name, c.population, c.vintage, c.departement AS departement_code,
+       d.name AS departement_name, c.region AS region_code, r.name AS region_name,
+       e.siren AS epci_siren, e.name AS epci_name, e.kind AS epci_kind,
+       mz.medical_zone, cp.cpts, zr.zone_rouge
+FROM p
+CROSS JOIN LATERAL (
+  SELECT c.* FROM commune c
+  WHERE c.layer_id IN {_current("commune")} AND ST_Intersects(c.geom, p.g)
+  ORDER BY c.insee LIMIT 1
+) c
+LEFT JOIN departement d ON d.layer_id IN {_current("departement")} AND d.code = c.departement
+LEFT JOIN region r ON r.layer_id IN {_current("region")} AND r.code = c.region
+LEFT JOIN epci e ON e.layer_id IN {_current("epci")} AND e.siren = c.epci
+LEFT JOIN LATERAL (
+  SELECT json_build_object(
+           'zone', z.zone, 'scope', l.scope, 'reference', coalesce(z.arrete_ref, l.reference),
+           'reference_date', coalesce(z.arrete_date, l.reference_date),
+           'vintage', l.vintage, 'synthetic', l.synthetic, 'source', l.source) AS medical_zone
+  FROM medical_zone z JOIN layer l ON l.id = z.layer_id
+  WHERE l.kind = 'medical_zone' AND l.is_current AND z.insee = c.insee
+  ORDER BY l.synthetic, (l.scope IS NULL), l.id DESC
+  LIMIT 1
+) mz ON true
+LEFT JOIN LATERAL (
+  SELECT coalesce(json_agg(json_build_object(
+           'id', t.cpts_id, 'name', t.name, 'population', t.population,
+           'vintage', l.vintage, 'synthetic', l.synthetic, 'source', l.source)
+           ORDER BY l.synthetic, t.cpts_id), '[]'::json) AS cpts
+  FROM cpts t JOIN layer l ON l.id = t.layer_id
+  WHERE l.kind = 'cpts' AND l.is_current AND c.insee = ANY(t.member_insee)
+) cp ON true
+LEFT JOIN LATERAL (
+  SELECT json_build_object('epci_siren', z.epci_siren, 'vintage', l.vintage,
+                           'synthetic', l.synthetic, 'source', l.source) AS zone_rouge
+  FROM zone_rouge z JOIN layer l ON l.id = z.layer_id
+  WHERE l.kind = 'zone_rouge' AND l.is_current AND z.epci_siren = c.epci
+  ORDER BY l.synthetic LIMIT 1
+) zr ON true
+"""
+
+
+def locate(session: Session, lon: float, lat: float) -> RowMapping | None:
+    """The commune under the point with its parents and health layers; None at sea."""
+    return session.execute(text(_LOCATE), {"lon": lon, "lat": lat}).mappings().first()
+
+
+def list_layers(session: Session, kind: str | None, current: bool | None) -> list[RowMapping]:
+    return list(
+        session.execute(
+            text(
+                "SELECT id, kind, scope, vintage, source, synthetic, package, package_version,"
+                " sha256, reference, reference_date, row_count, notes, loaded_at,"
+                " load_seconds, is_current AS current FROM layer"
+                " WHERE (CAST(:kind AS text) IS NULL OR kind = :kind)"
+                " AND (CAST(:current AS boolean) IS NULL OR is_current = :current)"
+                " ORDER BY kind, coalesce(scope, ''), loaded_at DESC, id DESC"
+            ),
+            {"kind": kind, "current": current},
+        ).mappings()
+    )

@@ -1,0 +1,154 @@
+"""The public reference-data API: communes, départements, régions, locate a point, and the
+list of loaded layers. No key; read-only; thin over `queries`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+
+from service.db import DbSession
+from service.errors import NotFound, problem_responses
+from service.routing import ApiRoute
+from service.territories import queries
+from service.territories.models import LAYER_KINDS
+from service.territories.schemas import (
+    DEPARTEMENT_PATTERN,
+    INSEE_PATTERN,
+    REGION_PATTERN,
+    CommuneRead,
+    DepartementRead,
+    LayerRead,
+    Located,
+    RegionRead,
+)
+
+router = APIRouter(route_class=ApiRoute, tags=["reference data"])
+
+WithGeometry = Annotated[
+    bool, Query(description="Include the polygon as GeoJSON (EPSG:4326, 6 decimals)")
+]
+
+
+def _ref(row: Any, prefix: str, *names: str) -> dict[str, Any] | None:
+    if row[f"{prefix}_{names[0]}"] is None:
+        return None
+    return {name: row[f"{prefix}_{name}"] for name in names}
+
+
+@router.get(
+    "/v1/territories/communes/{insee}",
+    response_model=CommuneRead,
+    responses=problem_responses(400, 404),
+    summary="A commune of the current vintage",
+)
+def get_commune(
+    insee: Annotated[str, Path(pattern=INSEE_PATTERN, description="INSEE code, e.g. 75056")],
+    session: DbSession,
+    geometry: WithGeometry = False,
+) -> dict[str, Any]:
+    row = queries.commune_detail(session, insee, geometry)
+    if row is None:
+        raise NotFound(
+            f"No commune {insee} in the current layer.",
+            errors=[{"field": "insee", "reason": "unknown INSEE commune code"}],
+        )
+    return {
+        **{k: row[k] for k in ("insee", "name", "population", "siren", "postcodes", "vintage")},
+        "departement": _ref(row, "departement", "code", "name"),
+        "region": _ref(row, "region", "code", "name"),
+        "epci": _ref(row, "epci", "siren", "name", "kind"),
+        "point": row["point"],
+        "geometry": row["geometry"],
+    }
+
+
+@router.get(
+    "/v1/territories/departements/{code}",
+    response_model=DepartementRead,
+    responses=problem_responses(400, 404),
+    summary="A département of the current vintage",
+)
+def get_departement(
+    code: Annotated[str, Path(pattern=DEPARTEMENT_PATTERN, description="e.g. 69, 2A, 974")],
+    session: DbSession,
+    geometry: WithGeometry = False,
+) -> dict[str, Any]:
+    row = queries.departement_detail(session, code, geometry)
+    if row is None:
+        raise NotFound(
+            f"No département {code} in the current layer.",
+            errors=[{"field": "code", "reason": "unknown département code"}],
+        )
+    return {
+        **{k: row[k] for k in ("code", "name", "population", "commune_count", "vintage")},
+        "region": _ref(row, "region", "code", "name"),
+        "geometry": row["geometry"],
+    }
+
+
+@router.get(
+    "/v1/territories/regions/{code}",
+    response_model=RegionRead,
+    responses=problem_responses(400, 404),
+    summary="A région of the current vintage",
+)
+def get_region(
+    code: Annotated[str, Path(pattern=REGION_PATTERN, description="INSEE code, e.g. 84")],
+    session: DbSession,
+    geometry: WithGeometry = False,
+) -> dict[str, Any]:
+    row = queries.region_detail(session, code, geometry)
+    if row is None:
+        raise NotFound(
+            f"No région {code} in the current layer.",
+            errors=[{"field": "code", "reason": "unknown région code"}],
+        )
+    return dict(row)
+
+
+@router.get(
+    "/v1/territories/locate",
+    response_model=Located,
+    responses=problem_responses(400, 404),
+    summary="The commune, EPCI, département, région, zoning and CPTS at a point",
+)
+def locate(
+    session: DbSession,
+    lat: Annotated[float, Query(ge=-90, le=90, description="Latitude, WGS 84")],
+    lon: Annotated[float, Query(ge=-180, le=180, description="Longitude, WGS 84")],
+) -> dict[str, Any]:
+    row = queries.locate(session, lon, lat)
+    if row is None:
+        raise NotFound(
+            "No commune of the current layer at this point (at sea, abroad, or in a"
+            " collectivité d'outre-mer, which the layer does not cover).",
+            errors=[{"field": "lat,lon", "reason": "outside every commune"}],
+        )
+    return {
+        "lat": lat,
+        "lon": lon,
+        "commune": {k: row[k] for k in ("insee", "name", "population", "vintage")},
+        "epci": _ref(row, "epci", "siren", "name", "kind"),
+        "departement": _ref(row, "departement", "code", "name"),
+        "region": _ref(row, "region", "code", "name"),
+        "medical_zone": row["medical_zone"],
+        "cpts": row["cpts"],
+        "zone_rouge": row["zone_rouge"],
+    }
+
+
+@router.get(
+    "/v1/layers",
+    response_model=list[LayerRead],
+    responses=problem_responses(400),
+    summary="The loaded reference layers: vintage, source, synthetic or not, current or not",
+)
+def list_layers(
+    session: DbSession,
+    kind: Annotated[
+        str | None, Query(pattern="^(" + "|".join(LAYER_KINDS) + ")$", description="Layer kind")
+    ] = None,
+    current: Annotated[bool | None, Query(description="Only current (or past) layers")] = None,
+) -> list[dict[str, Any]]:
+    return [dict(row) for row in queries.list_layers(session, kind, current)]
