@@ -1,0 +1,3 @@
+"""The rule catalogue: one module per family of rules, each rule one SQL statement.
+
+Importing this package registers every implementation in `base.REGISTRY`."""

@@ -1,0 +1,87 @@
+"""What a rule implementation is, and the registry the evaluator reads.
+
+A rule set is data (codes, parameters, severities, regional profiles); the code holds one
+implementation per rule code. An implementation is a plain function that takes a `RuleInput`
+and returns ONE SQLAlchemy Core `Select` with exactly three columns:
+
+- `cabin_id` (uuid) — one row per cabin of `inp.cabins` (no cabin missing, none twice),
+- `outcome` (text) — one of `OUTCOMES`,
+- `evidence` (jsonb) — what was measured or found, the threshold, the layer row and vintage.
+
+The same statement serves one cabin (on write), a bulk import, all cabins (re-evaluation) and
+a candidate that is not stored (what-if): `inp.cabins` is any selectable with the columns of
+the `cabin` table. The evaluator applies regional profiles by calling the implementation once
+per distinct parameter set, on the cabins of the régions that set applies to, so an
+implementation never has to know about profiles.
+
+Write implementations in the family modules (`declarations.py`, `venue.py`, …) with the
+`@rule("SIT-xx", Params)` decorator. `unknown` whenever the data the rule needs is missing —
+never a silent pass; `not_applicable` when the rule does not concern the cabin."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import Select
+from sqlalchemy.sql import FromClause
+
+PASS = "pass"
+FAIL = "fail"
+UNKNOWN = "unknown"
+NOT_APPLICABLE = "not_applicable"
+OUTCOMES = (PASS, FAIL, UNKNOWN, NOT_APPLICABLE)
+
+
+class RuleParams(BaseModel):
+    """Base of every rule's parameter model: unknown keys are refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NoParams(RuleParams):
+    pass
+
+
+P = TypeVar("P", bound=RuleParams)
+
+
+@dataclass(frozen=True)
+class RuleInput:
+    cabins: FromClause
+    """The cabins to evaluate: a selectable with every column of `cabin` (`inp.cabins.c.geom`)."""
+    params: Any
+    """The rule's validated parameters (an instance of its `RuleParams` model), with the
+    regional profile already applied."""
+    at: date
+    """The evaluation date (freshness, validity of an agrément, …)."""
+
+
+RuleImpl = Callable[[RuleInput], Select[Any]]
+
+
+@dataclass(frozen=True)
+class RuleDefinition:
+    code: str
+    params_model: type[RuleParams]
+    implementation: RuleImpl
+    family: str
+
+
+REGISTRY: dict[str, RuleDefinition] = {}
+
+
+def rule(code: str, params_model: type[P] = NoParams) -> Callable[[RuleImpl], RuleImpl]:  # type: ignore[assignment]
+    """Registers the decorated function as the implementation of `code`."""
+
+    def register(implementation: RuleImpl) -> RuleImpl:
+        if code in REGISTRY:
+            raise RuntimeError(f"rule {code} is implemented twice")
+        family = implementation.__module__.rsplit(".", 1)[-1]
+        REGISTRY[code] = RuleDefinition(code, params_model, implementation, family)
+        return implementation
+
+    return register
