@@ -1,0 +1,157 @@
+"""Appending to and verifying the audit trail. Each event's hash covers its content and the
+previous event's hash, so editing or deleting a past event breaks every later link. Appends
+are serialised by a transaction-scoped advisory lock, so two writers never chain to the same
+predecessor."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import cast, func, select, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Session
+
+from service.audit.models import AuditEvent
+
+# pg_advisory_xact_lock key of the chain's tail (any constant unique to this use).
+CHAIN_LOCK_KEY = 0x61756469745F6576  # "audit_ev"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who writes: an API client, or a system actor such as the command line."""
+
+    name: str
+    client_id: uuid.UUID | None = None
+
+
+CLI_ACTOR = Actor(name="cli")
+
+
+def _normalise(session: Session, diff: Mapping[str, Any]) -> dict[str, Any]:
+    """The diff exactly as JSONB will give it back (dates and UUIDs as strings, numbers as
+    PostgreSQL renders them), so the hash computed now is the hash verified later."""
+    result = session.scalar(select(cast(json.dumps(diff, default=str), JSONB)))
+    return dict(result or {})
+
+
+def event_hash(
+    *,
+    at: datetime,
+    actor: str,
+    actor_client_id: uuid.UUID | None,
+    action: str,
+    target_type: str,
+    target_id: str,
+    diff: Mapping[str, Any],
+    reason: str | None,
+    prev_hash: str | None,
+) -> str:
+    canonical = json.dumps(
+        {
+            "at": at.astimezone(UTC).isoformat(),
+            "actor": actor,
+            "actor_client_id": str(actor_client_id) if actor_client_id else None,
+            "action": action,
+            "target_type": target_type,
+            "target_id": target_id,
+            "diff": diff,
+            "reason": reason,
+            "prev_hash": prev_hash,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def record(
+    session: Session,
+    actor: Actor,
+    action: str,
+    target_type: str,
+    target_id: str,
+    diff: Mapping[str, Any],
+    reason: str | None = None,
+) -> AuditEvent:
+    """Append one event, chained to the current tail, in the caller's transaction."""
+    session.execute(select(func.pg_advisory_xact_lock(CHAIN_LOCK_KEY)))
+    prev_hash = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
+    at = datetime.now(UTC)
+    clean = _normalise(session, diff)
+    event = AuditEvent(
+        at=at,
+        actor=actor.name,
+        actor_client_id=actor.client_id,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        diff=clean,
+        reason=reason,
+        prev_hash=prev_hash,
+        hash=event_hash(
+            at=at,
+            actor=actor.name,
+            actor_client_id=actor.client_id,
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            diff=clean,
+            reason=reason,
+            prev_hash=prev_hash,
+        ),
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+@dataclass(frozen=True)
+class Verification:
+    checked: int
+    broken_id: int | None = None
+    problem: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.broken_id is None
+
+
+def verify(session: Session, batch: int = 5000) -> Verification:
+    """Walk the chain in order; the first event whose link or hash does not hold is reported."""
+    prev_hash: str | None = None
+    checked = 0
+    result = session.execute(
+        text(
+            "SELECT id, at, actor, actor_client_id, action, target_type, target_id, diff,"
+            " reason, prev_hash, hash FROM audit_event ORDER BY id"
+        ).execution_options(yield_per=batch)
+    )
+    for row in result:
+        if row.prev_hash != prev_hash:
+            return Verification(
+                checked, row.id, f"its prev_hash does not match event before it ({prev_hash})"
+            )
+        expected = event_hash(
+            at=row.at,
+            actor=row.actor,
+            actor_client_id=row.actor_client_id,
+            action=row.action,
+            target_type=row.target_type,
+            target_id=row.target_id,
+            diff=row.diff,
+            reason=row.reason,
+            prev_hash=row.prev_hash,
+        )
+        if expected != row.hash:
+            return Verification(checked, row.id, "its content does not match its hash")
+        prev_hash = row.hash
+        checked += 1
+    return Verification(checked)

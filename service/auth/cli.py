@@ -1,0 +1,83 @@
+"""`registry operators create` and `registry clients create`: the first operator and keys,
+without the API. The key is printed once, on stdout; only its hash is stored."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import uuid
+
+
+def _session():  # type: ignore[no-untyped-def]
+    from service.db import make_engine, make_sessionmaker
+    from service.settings import get_settings
+
+    return make_sessionmaker(make_engine(get_settings()))()
+
+
+def _fail(problem: Exception) -> int:
+    from service.errors import Problem
+
+    if isinstance(problem, Problem):
+        reasons = "; ".join(f"{e.field}: {e.reason}" for e in problem.errors)
+        print(f"error: {problem.detail}" + (f" ({reasons})" if reasons else ""), file=sys.stderr)
+        return 2
+    raise problem
+
+
+def _create_operator(args: argparse.Namespace) -> int:
+    from service.audit.trail import CLI_ACTOR
+    from service.auth.service import create_operator
+    from service.errors import Problem
+
+    with _session() as session:
+        try:
+            operator = create_operator(session, CLI_ACTOR, name=args.name, siren=args.siren)
+        except Problem as problem:
+            return _fail(problem)
+        session.commit()
+        print(operator.id)
+    return 0
+
+
+def _create_client(args: argparse.Namespace) -> int:
+    from service.audit.trail import CLI_ACTOR
+    from service.auth.service import create_client
+    from service.errors import Problem
+
+    with _session() as session:
+        try:
+            created = create_client(
+                session,
+                CLI_ACTOR,
+                role=args.role,
+                name=args.name,
+                operator_id=args.operator,
+                scope=args.scope,
+            )
+        except Problem as problem:
+            return _fail(problem)
+        session.commit()
+        print(f"client {created.client.id} ({args.role}); key, shown once:", file=sys.stderr)
+        print(created.key)
+    return 0
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    operators = commands.add_parser("operators", help="cabin operators").add_subparsers(
+        dest="operators", required=True
+    )
+    create = operators.add_parser("create", help="register an operator; prints its id")
+    create.add_argument("--name", required=True)
+    create.add_argument("--siren", required=True)
+    create.set_defaults(func=_create_operator)
+
+    clients = commands.add_parser("clients", help="API clients and keys").add_subparsers(
+        dest="clients", required=True
+    )
+    client = clients.add_parser("create", help="create an API client; prints its key once")
+    client.add_argument("--role", required=True, choices=["operator", "regulator", "admin"])
+    client.add_argument("--operator", type=uuid.UUID, help="operator id (role operator)")
+    client.add_argument("--scope", help="national or region:<code> (role regulator)")
+    client.add_argument("--name")
+    client.set_defaults(func=_create_client)

@@ -1,0 +1,56 @@
+"""Request and response bodies of the admin API for operators and API clients."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Role = Literal["operator", "regulator", "admin"]
+
+
+class OperatorCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    siren: str = Field(description="SIREN of the organisation (9 digits, Luhn key checked).")
+    contact_email: Annotated[str, StringConstraints(max_length=200)] | None = None
+    contact_phone: Annotated[str, StringConstraints(max_length=40)] | None = None
+
+
+class OperatorRead(BaseModel):
+    id: uuid.UUID
+    name: str
+    siren: str
+    contact_email: str | None
+    contact_phone: str | None
+    created_at: datetime
+
+
+class ClientCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name | None = Field(default=None, description="Label of the client (default: its role).")
+    role: Role
+    operator_id: uuid.UUID | None = Field(default=None, description="Required for role operator.")
+    scope: str | None = Field(
+        default=None,
+        description="Required for role regulator: `national` or `region:<INSEE region code>`.",
+    )
+
+
+class ClientRead(BaseModel):
+    id: uuid.UUID
+    name: str
+    role: Role
+    operator_id: uuid.UUID | None
+    scope: str | None
+    active: bool
+    created_at: datetime
+
+
+class ClientCreated(ClientRead):
+    key: str = Field(description="The API key, shown this once: only its hash is stored.")

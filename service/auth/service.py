@@ -1,0 +1,132 @@
+"""Creating operators and API clients (from the CLI or the admin API), with their checks.
+The caller owns the transaction."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from stdnum.fr import siren as stdnum_siren
+
+from service.audit.trail import Actor, record
+from service.auth.keys import generate_key
+from service.auth.models import ApiClient, Operator
+from service.errors import Conflict, ValidationFailed
+from service.territories.models import Region
+from service.territories.queries import current_layer_ids
+
+
+def create_operator(
+    session: Session,
+    actor: Actor,
+    *,
+    name: str,
+    siren: str,
+    contact_email: str | None = None,
+    contact_phone: str | None = None,
+) -> Operator:
+    siren = siren.replace(" ", "")
+    if not stdnum_siren.is_valid(siren):
+        raise ValidationFailed(
+            f"{siren!r} is not a valid SIREN.",
+            errors=[{"field": "siren", "reason": "not a SIREN: 9 digits with a valid Luhn key"}],
+        )
+    if session.scalar(select(Operator.id).where(Operator.siren == siren)) is not None:
+        raise Conflict(
+            f"An operator with SIREN {siren} already exists.",
+            errors=[{"field": "siren", "reason": "already registered"}],
+        )
+    operator = Operator(
+        id=uuid.uuid4(),
+        name=name,
+        siren=siren,
+        contact_email=contact_email,
+        contact_phone=contact_phone,
+    )
+    session.add(operator)
+    session.flush()
+    record(
+        session,
+        actor,
+        "operator.create",
+        "operator",
+        str(operator.id),
+        {"name": [None, name], "siren": [None, siren]},
+    )
+    return operator
+
+
+@dataclass(frozen=True)
+class CreatedClient:
+    client: ApiClient
+    key: str
+
+
+def create_client(
+    session: Session,
+    actor: Actor,
+    *,
+    role: str,
+    name: str | None = None,
+    operator_id: uuid.UUID | None = None,
+    scope: str | None = None,
+) -> CreatedClient:
+    """A new API client; the returned key is the only copy there will ever be."""
+    errors = []
+    if role == "operator":
+        if operator_id is None:
+            errors.append({"field": "operator_id", "reason": "required for role operator"})
+        elif session.get(Operator, operator_id) is None:
+            errors.append({"field": "operator_id", "reason": "no such operator"})
+    elif operator_id is not None:
+        errors.append({"field": "operator_id", "reason": "only for role operator"})
+    if role == "regulator":
+        if scope is None:
+            errors.append({"field": "scope", "reason": "required for role regulator"})
+        elif scope != "national":
+            code = scope.removeprefix("region:")
+            known = session.scalar(
+                select(Region.code).where(
+                    Region.code == code, Region.layer_id.in_(current_layer_ids("region"))
+                )
+            )
+            if not scope.startswith("region:") or known is None:
+                errors.append(
+                    {
+                        "field": "scope",
+                        "reason": "must be 'national' or 'region:<known region code>'",
+                    }
+                )
+    elif scope is not None:
+        errors.append({"field": "scope", "reason": "only for role regulator"})
+    if errors:
+        raise ValidationFailed("The client cannot be created.", errors=errors)
+
+    new_key = generate_key()
+    client = ApiClient(
+        id=uuid.uuid4(),
+        name=name or role,
+        key_prefix=new_key.prefix,
+        key_hash=new_key.hash,
+        role=role,
+        operator_id=operator_id,
+        scope=scope,
+        active=True,
+    )
+    session.add(client)
+    session.flush()
+    record(
+        session,
+        actor,
+        "client.create",
+        "api_client",
+        str(client.id),
+        {
+            "role": [None, role],
+            "operator_id": [None, str(operator_id) if operator_id else None],
+            "scope": [None, scope],
+        },
+    )
+    return CreatedClient(client=client, key=new_key.key)

@@ -1,0 +1,307 @@
+"""Validation of the cabin record beyond its types, reusable by the bulk importer:
+
+- `check_record(cabin, today)`: pure checks over a `CabinCreate` (identifier checksums and
+  formats, OSM opening hours, dates not in the future, measurements that must agree);
+- `LOCATION_CHECK_SQL` / `check_locations(session, rows)`: one set-based statement over any
+  set of `(key, lon, lat, declared_insee)` rows — one row on a write, a staging table on an
+  import — that finds whether the declared commune exists, whether the point is in France and
+  in the declared commune (else which commune it falls in), and whether latitude and longitude
+  look swapped; it also gives the derived commune codes.
+
+Each failure is a `{field, reason}` pair naming the field as the API spells it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import opening_hours
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+from stdnum.fr import siren as stdnum_siren
+from stdnum.fr import siret as stdnum_siret
+
+from service.cabins.schemas import CabinCreate
+
+# A point this close to a commune polygon counts as in it: the commune layer is a simplified
+# ADMIN EXPRESS, so a cabin on a quay or on a commune border may fall just outside its polygon.
+BORDER_TOLERANCE_M = 150
+# Points farther than this from every commune are at sea or abroad.
+COAST_TOLERANCE_M = 500
+
+# FINESS numbers start with the département: 01-95 (2A/2B for Corsica), 971-976 overseas.
+_FINESS = re.compile(r"^(?:0[1-9]|[1-8][0-9]|9[0-5]|2[AB])[0-9]{7}$|^97[1-6][0-9]{6}$")
+_RPPS = re.compile(r"^[0-9]{11}$")
+
+FieldErrors = list[dict[str, Any]]
+
+
+def siren_problem(value: str) -> str | None:
+    return None if stdnum_siren.is_valid(value) else "not a valid SIREN: bad Luhn check key"
+
+
+def siret_problem(value: str) -> str | None:
+    if stdnum_siret.is_valid(value):
+        return None
+    return "not a valid SIRET: 14 digits whose Luhn check key does not hold"
+
+
+def finess_problem(value: str) -> str | None:
+    if _FINESS.match(value):
+        return None
+    return (
+        "not a FINESS number: 9 characters starting with a département code"
+        " (01-95, 2A, 2B, 971-976)"
+    )
+
+
+def rpps_problem(value: str) -> str | None:
+    return None if _RPPS.match(value) else "not an RPPS number: 11 digits"
+
+
+def opening_hours_problem(value: str) -> str | None:
+    """The first line of the parser's message: where the OSM syntax breaks."""
+    try:
+        opening_hours.OpeningHours(value)
+    except Exception as error:  # the parser raises its own ParserError
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        hint = next((line for line in lines if line.startswith("= expected")), "")
+        where = next((line for line in lines if line.startswith("-->")), "")
+        position = where.removeprefix("-->").strip()
+        return f"not in OSM opening_hours syntax (at {position}): {hint.removeprefix('= ')}"
+    return None
+
+
+def check_record(cabin: CabinCreate, today: date) -> FieldErrors:
+    """Every pure check of one record; an empty list when it passes."""
+    errors: FieldErrors = []
+
+    def fail(field: str, reason: str | None) -> None:
+        if reason:
+            errors.append({"field": field, "reason": reason})
+
+    venue = cabin.venue
+    if venue.siret:
+        fail("venue.siret", siret_problem(venue.siret))
+    if venue.finess:
+        fail("venue.finess", finess_problem(venue.finess))
+    if venue.kind == "autre" and not venue.description:
+        fail("venue.description", "required when venue.kind is 'autre'")
+
+    for i, link in enumerate(cabin.care_links):
+        base = f"care_links.{i}"
+        if link.siret:
+            fail(f"{base}.siret", siret_problem(link.siret))
+        if link.finess:
+            fail(f"{base}.finess", finess_problem(link.finess))
+        if link.rpps:
+            fail(f"{base}.rpps", rpps_problem(link.rpps))
+        if link.kind == "professionnel_rpps" and not link.rpps:
+            fail(f"{base}.rpps", "required for an assisting professional")
+        if not (link.siret or link.finess or link.rpps):
+            fail(base, "a partner needs a FINESS, SIRET or RPPS identifier")
+
+    if cabin.provider:
+        provider = cabin.provider
+        if provider.siret:
+            fail("provider.siret", siret_problem(provider.siret))
+        start, end = provider.agrement_start_date, provider.agrement_end_date
+        if start and end and end < start:
+            fail("provider.agrement_end_date", "before agrement_start_date")
+        if start and start > today:
+            fail("provider.agrement_start_date", "in the future")
+
+    if cabin.opening_hours:
+        fail("opening_hours", opening_hours_problem(cabin.opening_hours))
+    if cabin.siting.staff_hours:
+        fail("siting.staff_hours", opening_hours_problem(cabin.siting.staff_hours))
+
+    person = cabin.siting.responsible_person
+    past_dates = {
+        "siting.responsible_person.trained_on_date": person.trained_on_date,
+        "declarations.ars_declaration_date": cabin.declarations.ars_declaration_date,
+        "declarations.cpam_informed_date": cabin.declarations.cpam_informed_date,
+        "declarations.cpts_informed_date": cabin.declarations.cpts_informed_date,
+        "declarations.concertation.date": (
+            cabin.declarations.concertation.date if cabin.declarations.concertation else None
+        ),
+    }
+    for field, value in past_dates.items():
+        if value and value > today:
+            fail(field, f"{value.isoformat()} is in the future")
+
+    a = cabin.accessibility
+    if (
+        a.controls_height_min_cm is not None
+        and a.controls_height_max_cm is not None
+        and a.controls_height_min_cm > a.controls_height_max_cm
+    ):
+        fail("accessibility.controls_height_min_cm", "higher than controls_height_max_cm")
+    if a.entree_plain_pied is True and a.threshold_height_cm and a.threshold_height_cm > 4:
+        fail(
+            "accessibility.threshold_height_cm",
+            "a threshold above 4 cm contradicts entree_plain_pied = true",
+        )
+    if a.ramp_length_cm is not None and a.ramp_slope_pct is None:
+        fail("accessibility.ramp_slope_pct", "required when ramp_length_cm is given")
+    return errors
+
+
+@dataclass(frozen=True)
+class LocationInput:
+    key: str
+    lon: float
+    lat: float
+    declared_insee: str
+
+
+@dataclass(frozen=True)
+class LocationResult:
+    key: str
+    commune_insee: str | None
+    departement: str | None
+    region: str | None
+    epci: str | None
+    vintage: str | None
+    errors: FieldErrors
+
+
+# One statement over a relation aliased `s` with columns (key, lon, lat, declared_insee):
+# `{src}` is replaced by e.g. `staging AS s` or `(VALUES …) AS s(key, lon, lat, declared_insee)`.
+# Uses the GiST index on commune.geom (ST_DWithin on geometry, in degrees, as a prefilter
+# before the exact distance in metres on geography).
+LOCATION_CHECK_SQL = """
+WITH cur AS (SELECT id FROM layer WHERE kind = 'commune' AND is_current),
+pt AS (
+  SELECT s.key, s.lon, s.lat, s.declared_insee,
+         ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326) AS g,
+         ST_SetSRID(ST_MakePoint(s.lat, s.lon), 4326) AS gs
+  FROM {src}
+)
+SELECT pt.key, pt.lon, pt.lat, pt.declared_insee,
+       d.insee IS NOT NULL AS declared_exists,
+       d.name AS declared_name,
+       CASE WHEN d.insee IS NULL THEN false
+            WHEN ST_Intersects(d.geom, pt.g) THEN true
+            WHEN ST_DWithin(d.geom, pt.g, 0.01)
+              THEN ST_Distance(d.geom::geography, pt.g::geography) <= :border_m
+            ELSE false END AS in_declared,
+       at.insee AS at_insee, at.name AS at_name, at.departement AS at_departement,
+       at.region AS at_region, at.epci AS at_epci, at.vintage AS at_vintage,
+       CASE WHEN at.insee IS NULL THEN NULL
+            WHEN ST_Intersects(at.geom, pt.g) THEN 0
+            ELSE ST_Distance(at.geom::geography, pt.g::geography) END AS dist_m,
+       d.insee IS NOT NULL AND ST_Intersects(d.geom, pt.gs) AS swapped_in_declared,
+       d.departement AS d_departement, d.region AS d_region, d.epci AS d_epci,
+       d.vintage AS d_vintage
+FROM pt
+LEFT JOIN commune d ON d.insee = pt.declared_insee AND d.layer_id IN (SELECT id FROM cur)
+LEFT JOIN LATERAL (
+  SELECT c.insee, c.name, c.departement, c.region, c.epci, c.vintage, c.geom
+  FROM commune c
+  WHERE c.layer_id IN (SELECT id FROM cur) AND ST_DWithin(c.geom, pt.g, 0.01)
+  ORDER BY ST_Distance(c.geom, pt.g), c.insee
+  LIMIT 1
+) at ON true
+"""
+
+
+def _location_result(row: Any) -> LocationResult:
+    errors: FieldErrors = []
+    located = row.at_insee is not None and row.dist_m <= COAST_TOLERANCE_M
+    if not row.declared_exists:
+        errors.append(
+            {
+                "field": "location.declared_insee",
+                "reason": f"no commune {row.declared_insee} in the current commune layer",
+            }
+        )
+    if row.in_declared:
+        # In the declared commune (or on its border within the tolerance): its codes.
+        return LocationResult(
+            row.key,
+            row.declared_insee,
+            row.d_departement,
+            row.d_region,
+            row.d_epci,
+            row.d_vintage,
+            errors,
+        )
+    if row.swapped_in_declared:
+        errors.append(
+            {
+                "field": "location",
+                "reason": (
+                    f"latitude and longitude look swapped: ({row.lon}, {row.lat}) is not in"
+                    f" {row.declared_name} ({row.declared_insee}) but (lon={row.lat},"
+                    f" lat={row.lon}) is; send lon={row.lat}, lat={row.lon}"
+                ),
+            }
+        )
+    elif not located:
+        errors.append(
+            {
+                "field": "location",
+                "reason": (
+                    f"the point (lon={row.lon}, lat={row.lat}) is not in France (mainland,"
+                    " Corsica or the five overseas départements): no commune within"
+                    f" {COAST_TOLERANCE_M} m — at sea or abroad?"
+                ),
+            }
+        )
+    elif row.declared_exists:
+        errors.append(
+            {
+                "field": "location.declared_insee",
+                "reason": (
+                    f"the point is not in {row.declared_name} ({row.declared_insee}): it falls"
+                    f" in {row.at_name} ({row.at_insee})"
+                ),
+            }
+        )
+    if located:
+        return LocationResult(
+            row.key,
+            row.at_insee,
+            row.at_departement,
+            row.at_region,
+            row.at_epci,
+            row.at_vintage,
+            errors,
+        )
+    return LocationResult(row.key, None, None, None, None, None, errors)
+
+
+def check_locations_in(session: Session, source: str, params: dict[str, Any] | None = None):  # type: ignore[no-untyped-def]
+    """Run the location check over `source` (a table or subquery aliased `s`, with columns
+    `key, lon, lat, declared_insee`); yields one `LocationResult` per row."""
+    sql = text(LOCATION_CHECK_SQL.format(src=source))
+    rows = session.execute(sql, {"border_m": BORDER_TOLERANCE_M, **(params or {})})
+    for row in rows:
+        yield _location_result(row)
+
+
+def check_locations(
+    session: Session, inputs: Sequence[LocationInput] | Iterable[LocationInput]
+) -> dict[str, LocationResult]:
+    """The location check for a few rows given in Python (a VALUES list)."""
+    inputs = list(inputs)
+    if not inputs:
+        return {}
+    values = ", ".join(
+        f"(CAST(:k{i} AS text), CAST(:x{i} AS float8), CAST(:y{i} AS float8), CAST(:c{i} AS text))"
+        for i in range(len(inputs))
+    )
+    params: dict[str, Any] = {}
+    for i, item in enumerate(inputs):
+        params |= {
+            f"k{i}": item.key,
+            f"x{i}": item.lon,
+            f"y{i}": item.lat,
+            f"c{i}": item.declared_insee,
+        }
+    source = f"(VALUES {values}) AS s(key, lon, lat, declared_insee)"
+    return {r.key: r for r in check_locations_in(session, source, params)}
