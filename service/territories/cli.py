@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import date
+from pathlib import Path
 
 
 def _engine():  # type: ignore[no-untyped-def]
@@ -30,8 +32,6 @@ def load_admin_step() -> None:
 
 
 def _load(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from service.territories.admin import load_admin
     from service.territories.packages import PackageError
 
@@ -51,6 +51,70 @@ def _load(args: argparse.Namespace) -> int:
     return 0
 
 
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from exc
+
+
+def _import(args: argparse.Namespace) -> int:
+    from service.territories.importers.common import ImportArgumentError, ImportRejected
+    from service.territories.importers.cpts import import_cpts
+    from service.territories.importers.finess import import_finess
+    from service.territories.importers.zones_rouges import import_zones_rouges
+    from service.territories.importers.zoning import import_zoning
+
+    path = Path(args.file)
+    if not path.is_file():
+        _progress(f"error: {path} is not a file")
+        return 2
+    if args.what == "zoning" and not args.region:
+        _progress("error: zoning needs --region (the INSEE code of the ARS région)")
+        return 2
+    engine = _engine()
+    try:
+        with engine.begin() as conn:
+            if args.what == "zoning":
+                result = import_zoning(
+                    conn,
+                    path,
+                    region=args.region,
+                    reference=args.reference,
+                    reference_date=args.date,
+                    vintage=args.vintage,
+                )
+            elif args.what == "finess":
+                result = import_finess(conn, path, vintage=args.vintage)
+            elif args.what == "cpts":
+                result = import_cpts(
+                    conn, path, region=args.region, vintage=args.vintage, reference=args.reference
+                )
+            else:
+                result = import_zones_rouges(
+                    conn, path, vintage=args.vintage, reference=args.reference
+                )
+    except ImportArgumentError as exc:
+        _progress(f"error: {exc}")
+        return 2
+    except ImportRejected as exc:
+        _progress(f"{path}: {len(exc.errors)} bad row(s), nothing was written")
+        for error in exc.errors:
+            print(f"row {error.row}\t{error.field}\t{error.reason}")
+        return 1
+    finally:
+        engine.dispose()
+    scope = f" (région {result.scope})" if result.scope else ""
+    skipped = (
+        f", {result.skipped} skipped (outside the covered territory)" if result.skipped else ""
+    )
+    _progress(
+        f"{result.kind}{scope}: vintage {result.vintage} is current,"
+        f" {result.row_count} rows (layer {result.layer_id}){skipped}"
+    )
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     layers = subparsers.add_parser("layers", help="reference layers").add_subparsers(
         dest="layers", required=True
@@ -60,3 +124,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     load.add_argument("--force", action="store_true", help="load even when already current")
     load.add_argument("--cache-dir", help="where the packages are cached (.local/cache/packages)")
     load.set_defaults(func=_load)
+
+    imp = layers.add_parser(
+        "import", help="import an official file as the new current vintage of a health layer"
+    )
+    imp.add_argument("what", choices=["zoning", "finess", "cpts", "zones-rouges"])
+    imp.add_argument("file")
+    imp.add_argument("--region", help="INSEE région code (zoning: required; cpts: optional)")
+    imp.add_argument("--vintage", help="vintage label (default: the arrêté date, else today)")
+    imp.add_argument("--reference", help="reference of the arrêté or list")
+    imp.add_argument("--date", type=_date, help="date of the arrêté (YYYY-MM-DD)")
+    imp.set_defaults(func=_import)

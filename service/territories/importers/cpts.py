@@ -1,0 +1,136 @@
+"""CPTS territories (the territory stated in each CPTS health project filed with the ARS):
+a UTF-8 CSV `id_cpts;nom_cpts;communes`, the member INSEE codes separated by `,`, `|` or
+spaces. Each CPTS becomes one polygon dissolved from its communes; a commune belongs to one
+CPTS at most (ARS doctrine, domain-rules.md K2). Optional scope: one région."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from service.territories.importers.common import (
+    INSEE_RE,
+    ImportArgumentError,
+    ImportRejected,
+    ImportResult,
+    RowError,
+    check_vintage,
+    read_table,
+    region_exists,
+    stage,
+    unknown_communes,
+)
+from service.territories.layers import (
+    NewLayer,
+    create_layer,
+    finish_layer,
+    lock_layer_loads,
+    make_current,
+)
+
+COLUMNS = {
+    "id_cpts": ("identifiant", "id", "finess", "siret", "code_cpts"),
+    "nom_cpts": ("nom", "name", "raison_sociale"),
+    "communes": ("codes_communes", "communes_membres", "code_commune", "members"),
+}
+CPTS_ID_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,31}$")
+
+
+def import_cpts(
+    conn: Connection,
+    path: Path,
+    *,
+    region: str | None = None,
+    vintage: str | None = None,
+    reference: str | None = None,
+) -> ImportResult:
+    started = time.perf_counter()
+    vintage = check_vintage(vintage, None)
+    if region is not None and not region_exists(conn, region):
+        raise ImportArgumentError(f"région {region!r} is not in the current région layer")
+    errors: list[RowError] = []
+    members: list[tuple[int, str, str, str]] = []  # row, cpts id, name, insee
+    ids: dict[str, int] = {}
+    owner: dict[str, tuple[str, int]] = {}
+    for number, values in read_table(path.read_bytes(), COLUMNS, errors):
+        cpts_id, name = values["id_cpts"], values["nom_cpts"]
+        codes = [c.upper() for c in re.split(r"[,|\s]+", values["communes"]) if c]
+        bad = len(errors)
+        if not CPTS_ID_RE.match(cpts_id):
+            errors.append(RowError(number, "id_cpts", f"{cpts_id!r} is not an identifier"))
+        elif cpts_id in ids:
+            errors.append(RowError(number, "id_cpts", f"{cpts_id} already on row {ids[cpts_id]}"))
+        if not name:
+            errors.append(RowError(number, "nom_cpts", "the CPTS has no name"))
+        if not codes:
+            errors.append(RowError(number, "communes", "no member commune"))
+        for code in codes:
+            if not INSEE_RE.match(code):
+                errors.append(RowError(number, "communes", f"{code!r} is not an INSEE code"))
+            elif code in owner and owner[code][0] != cpts_id:
+                errors.append(
+                    RowError(
+                        number,
+                        "communes",
+                        f"commune {code} already belongs to CPTS {owner[code][0]}"
+                        f" (row {owner[code][1]})",
+                    )
+                )
+        if len(errors) > bad:
+            continue
+        ids[cpts_id] = number
+        for code in dict.fromkeys(codes):
+            owner[code] = (cpts_id, number)
+            members.append((number, cpts_id, name, code))
+    if not members and not errors:
+        errors.append(RowError(1, "file", "no CPTS rows"))
+    lock_layer_loads(conn)
+    stage(conn, "cpts_stage", "row int, cpts_id text, name text, insee text", members)
+    errors += [RowError(e.row, "communes", e.reason) for e in unknown_communes(conn, "cpts_stage")]
+    if region is not None:
+        outside = conn.execute(
+            text(
+                "SELECT s.row, s.insee, c.region FROM cpts_stage s JOIN commune c"
+                " ON c.insee = s.insee AND c.layer_id IN"
+                " (SELECT id FROM layer WHERE kind = 'commune' AND is_current)"
+                " WHERE c.region <> :region"
+            ),
+            {"region": region},
+        ).all()
+        errors += [
+            RowError(r, "communes", f"commune {code} is in région {other}, not {region}")
+            for r, code, other in outside
+        ]
+    if errors:
+        raise ImportRejected(errors)
+    layer_id = create_layer(
+        conn,
+        NewLayer(
+            kind="cpts",
+            scope=region,
+            vintage=vintage,
+            source="CPTS territories from the health projects filed with the ARS",
+            package=path.name,
+            reference=reference,
+            notes="Polygon: ST_Union of the member communes of the current commune layer.",
+        ),
+    )
+    conn.execute(
+        text(
+            "INSERT INTO cpts (layer_id, vintage, cpts_id, name, member_insee, population, geom)"
+            " SELECT :layer, :vintage, s.cpts_id, min(s.name),"
+            "   array_agg(s.insee ORDER BY s.insee), sum(c.population)::int,"
+            "   ST_Multi(ST_CollectionExtract(ST_Union(c.geom), 3))"
+            " FROM cpts_stage s JOIN commune c ON c.insee = s.insee AND c.layer_id IN"
+            "   (SELECT id FROM layer WHERE kind = 'commune' AND is_current)"
+            " GROUP BY s.cpts_id ORDER BY min(s.row)"
+        ),
+        {"layer": layer_id, "vintage": vintage},
+    )
+    count = finish_layer(conn, layer_id, "cpts", time.perf_counter() - started)
+    make_current(conn, [layer_id])
+    return ImportResult("cpts", layer_id, region, vintage, count)

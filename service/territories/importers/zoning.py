@@ -1,0 +1,124 @@
+"""Medical zoning of one région (the ARS arrêté): a UTF-8 CSV, one row per commune,
+`code_commune;zonage` (ZIP, ZAC, or none), optional `libelle_commune`. Loaded as the new
+current `medical_zone` layer of that région (scope = région code), with the arrêté's
+reference and date."""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from service.territories.importers.common import (
+    INSEE_RE,
+    ImportArgumentError,
+    ImportRejected,
+    ImportResult,
+    RowError,
+    check_vintage,
+    read_table,
+    region_exists,
+    stage,
+    unknown_communes,
+)
+from service.territories.layers import (
+    NewLayer,
+    create_layer,
+    finish_layer,
+    lock_layer_loads,
+    make_current,
+)
+
+COLUMNS = {
+    "code_commune": ("code_insee", "insee", "codgeo", "code commune", "depcom"),
+    "zonage": ("zone", "zonage_medecin", "zonage médecin", "qualification"),
+}
+ZONES = {"zip": "ZIP", "zac": "ZAC"}
+NO_ZONE = {"", "none", "aucun", "aucune", "hors zonage", "hors zone", "non", "zv"}
+
+
+def import_zoning(
+    conn: Connection,
+    path: Path,
+    *,
+    region: str,
+    reference: str | None = None,
+    reference_date: date | None = None,
+    vintage: str | None = None,
+) -> ImportResult:
+    started = time.perf_counter()
+    vintage = check_vintage(vintage, reference_date)
+    if not region_exists(conn, region):
+        raise ImportArgumentError(f"région {region!r} is not in the current région layer")
+    errors: list[RowError] = []
+    rows: list[tuple[int, str, str]] = []
+    seen: dict[str, int] = {}
+    for number, values in read_table(path.read_bytes(), COLUMNS, errors):
+        insee = values["code_commune"].upper()
+        zone_text = values["zonage"].strip().lower()
+        zone = ZONES.get(zone_text) or ("none" if zone_text in NO_ZONE else None)
+        if not INSEE_RE.match(insee):
+            errors.append(RowError(number, "code_commune", f"{insee!r} is not an INSEE code"))
+            continue
+        if zone is None:
+            errors.append(
+                RowError(number, "zonage", f"{values['zonage']!r}: expected ZIP, ZAC or empty")
+            )
+            continue
+        if insee in seen:
+            errors.append(RowError(number, "code_commune", f"{insee} already on row {seen[insee]}"))
+            continue
+        seen[insee] = number
+        rows.append((number, insee, zone))
+    if not rows and not errors:
+        errors.append(RowError(1, "file", "no commune rows"))
+    lock_layer_loads(conn)
+    stage(conn, "zoning_stage", "row int, insee text, zone text", rows)
+    errors += unknown_communes(conn, "zoning_stage")
+    outside = conn.execute(
+        text(
+            "SELECT s.row, s.insee, c.region FROM zoning_stage s JOIN commune c"
+            " ON c.insee = s.insee AND c.layer_id IN"
+            " (SELECT id FROM layer WHERE kind = 'commune' AND is_current)"
+            " WHERE c.region <> :region"
+        ),
+        {"region": region},
+    ).all()
+    errors += [
+        RowError(r, "code_commune", f"commune {code} is in région {other}, not {region}")
+        for r, code, other in outside
+    ]
+    if errors:
+        raise ImportRejected(errors)
+    layer_id = create_layer(
+        conn,
+        NewLayer(
+            kind="medical_zone",
+            scope=region,
+            vintage=vintage,
+            source=f"ARS zoning of région {region} (arrêté of the DG ARS, L. 1434-4 CSP)",
+            package=path.name,
+            reference=reference,
+            reference_date=reference_date,
+            notes="Communes absent from the file have no zoning (unknown), not 'none'.",
+        ),
+    )
+    conn.execute(
+        text(
+            "INSERT INTO medical_zone (layer_id, vintage, insee, zone, arrete_ref, arrete_date)"
+            " SELECT :layer, :vintage, insee, zone, :reference, :reference_date"
+            " FROM zoning_stage ORDER BY row"
+        ),
+        {
+            "layer": layer_id,
+            "vintage": vintage,
+            "reference": reference,
+            "reference_date": reference_date,
+        },
+    )
+    count = finish_layer(conn, layer_id, "medical_zone", time.perf_counter() - started)
+    make_current(conn, [layer_id])
+    return ImportResult("medical_zone", layer_id, region, vintage, count)
