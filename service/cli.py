@@ -103,9 +103,11 @@ def _localdb(args: argparse.Namespace) -> int | None:
 def setup_steps(include_demo: bool = True) -> list[tuple[str, Callable[[], object]]]:
     """What `make run` loads after migrating, in order; each step is idempotent."""
     steps: list[tuple[str, Callable[[], object]]] = []
-    from service.territories.cli import load_admin_step
+    from service.territories.cli import generate_synthetic_step, load_admin_step
 
     steps.append(("reference layers: communes, départements, régions, EPCI", load_admin_step))
+    if include_demo:
+        steps.append(("synthetic health layers (demo)", generate_synthetic_step))
     return steps
 
 
@@ -156,7 +158,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Each domain with commands of its own has a `cli` module exposing `register(subparsers)`.
-DOMAIN_CLI_MODULES: list[str] = ["service.territories.cli"]
+DOMAIN_CLI_MODULES: list[str] = [
+    "service.territories.cli",
+    "service.auth.cli",
+    "service.audit.cli",
+    "service.cabins.cli",
+]
 
 
 def _domain_commands() -> list[Callable[[argparse._SubParsersAction], None]]:

@@ -51,6 +51,33 @@ def _load(args: argparse.Namespace) -> int:
     return 0
 
 
+def generate_synthetic_step(seed: int | None = None) -> None:
+    """The demo `setup_steps` entry: the synthetic health layers, unless already current."""
+    from service.territories.synthetic import DEFAULT_SEED, generate_synthetic
+
+    engine = _engine()
+    try:
+        generate_synthetic(engine, seed=seed or DEFAULT_SEED, progress=_progress)
+    finally:
+        engine.dispose()
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from service.territories.synthetic import generate_synthetic
+
+    if args.seed <= 0:
+        _progress("error: --seed must be a positive integer")
+        return 2
+    engine = _engine()
+    try:
+        result = generate_synthetic(engine, seed=args.seed, progress=_progress)
+    finally:
+        engine.dispose()
+    made = ", ".join(f"{n} {k}" for k, n in result.generated.items()) or "nothing new"
+    _progress(f"synthetic layers (seed {result.seed}): {made} in {result.seconds:.1f} s")
+    return 0
+
+
 def _date(value: str) -> date:
     try:
         return date.fromisoformat(value)
@@ -135,3 +162,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     imp.add_argument("--reference", help="reference of the arrêté or list")
     imp.add_argument("--date", type=_date, help="date of the arrêté (YYYY-MM-DD)")
     imp.set_defaults(func=_import)
+
+    gen = layers.add_parser(
+        "generate", help="generate the synthetic demo health layers (flagged synthetic)"
+    )
+    gen.add_argument("what", choices=["synthetic"])
+    gen.add_argument("--seed", type=int, default=42, help="generator seed (default 42)")
+    gen.set_defaults(func=_generate)
