@@ -6,6 +6,8 @@ import logging
 
 from fastapi import FastAPI
 
+from service.auth.routes import router as auth_router
+from service.cabins.routes import router as cabins_router
 from service.db import make_engine, make_sessionmaker
 from service.errors import install_error_handlers
 from service.health.routes import router as health_router
@@ -40,4 +42,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(health_router)
     app.include_router(territories_router)
+    app.include_router(cabins_router)
+    app.include_router(auth_router)
     return app

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import cast, func, select, text
+from sqlalchemy import bindparam, cast, func, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
@@ -37,7 +37,8 @@ CLI_ACTOR = Actor(name="cli")
 def _normalise(session: Session, diff: Mapping[str, Any]) -> dict[str, Any]:
     """The diff exactly as JSONB will give it back (dates and UUIDs as strings, numbers as
     PostgreSQL renders them), so the hash computed now is the hash verified later."""
-    result = session.scalar(select(cast(json.dumps(diff, default=str), JSONB)))
+    plain = json.loads(json.dumps(diff, default=str))
+    result = session.scalar(select(cast(bindparam("diff", plain, type_=JSONB), JSONB)))
     return dict(result or {})
 
 

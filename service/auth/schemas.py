@@ -8,7 +8,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+NO_NUL = r"^[^\x00]*$"
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NO_NUL)
+]
 Role = Literal["operator", "regulator", "admin"]
 
 
@@ -16,9 +19,11 @@ class OperatorCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name
-    siren: str = Field(description="SIREN of the organisation (9 digits, Luhn key checked).")
-    contact_email: Annotated[str, StringConstraints(max_length=200)] | None = None
-    contact_phone: Annotated[str, StringConstraints(max_length=40)] | None = None
+    siren: Annotated[str, StringConstraints(max_length=20, pattern=NO_NUL)] = Field(
+        description="SIREN of the organisation (9 digits, Luhn key checked)."
+    )
+    contact_email: Annotated[str, StringConstraints(max_length=200, pattern=NO_NUL)] | None = None
+    contact_phone: Annotated[str, StringConstraints(max_length=40, pattern=NO_NUL)] | None = None
 
 
 class OperatorRead(BaseModel):
@@ -36,9 +41,11 @@ class ClientCreate(BaseModel):
     name: Name | None = Field(default=None, description="Label of the client (default: its role).")
     role: Role
     operator_id: uuid.UUID | None = Field(default=None, description="Required for role operator.")
-    scope: str | None = Field(
-        default=None,
-        description="Required for role regulator: `national` or `region:<INSEE region code>`.",
+    scope: Annotated[str, StringConstraints(pattern=r"^(?:national|region:[0-9]{2,3})$")] | None = (
+        Field(
+            default=None,
+            description="Required for role regulator: `national` or `region:<INSEE region code>`.",
+        )
     )
 
 

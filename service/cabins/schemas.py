@@ -62,8 +62,14 @@ ProviderKind = Literal["company_employing_doctors", "platform_only", "local_prac
 FeeSector = Literal["sector_1", "sector_2", "optam", "not_contracted", "mixed"]
 ConcertationParty = Literal["ars", "cpts", "urps", "cdom", "other"]
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+# No NUL character: PostgreSQL text cannot hold one.
+NO_NUL = r"^[^\x00]*$"
+Text = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500, pattern=NO_NUL)
+]
+ShortText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120, pattern=NO_NUL)
+]
 Insee = Annotated[str, StringConstraints(pattern=r"^(?:[0-9]{2}|2A|2B)[0-9]{3}$")]
 Siren = Annotated[str, StringConstraints(pattern=r"^[0-9]{9}$")]
 Siret = Annotated[str, StringConstraints(pattern=r"^[0-9]{14}$")]
@@ -72,7 +78,7 @@ Rpps = Annotated[str, StringConstraints(pattern=r"^[0-9]{11}$")]
 Naf = Annotated[str, StringConstraints(pattern=r"^[0-9]{2}\.[0-9]{2}[A-Z]$")]
 Postcode = Annotated[str, StringConstraints(pattern=r"^[0-9]{5}$")]
 OpeningHours = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000, pattern=NO_NUL)
 ]
 
 

@@ -66,7 +66,9 @@ def opening_hours_problem(value: str) -> str | None:
     """The first line of the parser's message: where the OSM syntax breaks."""
     try:
         opening_hours.OpeningHours(value)
-    except Exception as error:  # the parser raises its own ParserError
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as error:  # a ParserError, or a panic of the Rust parser
         lines = [line.strip() for line in str(error).splitlines() if line.strip()]
         hint = next((line for line in lines if line.startswith("= expected")), "")
         where = next((line for line in lines if line.startswith("-->")), "")

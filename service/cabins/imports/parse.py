@@ -1,0 +1,141 @@
+"""Reading an import body into records: CSV (UTF-8 with or without BOM, `,` or `;` detected
+from the header line) or NDJSON (one cabin JSON object per line). Problems with the file as a
+whole raise a `Problem`; problems with one record are yielded as that record's errors."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from service.cabins.imports.columns import (
+    CellError,
+    Column,
+    columns_by_name,
+    required_column_names,
+    unflatten,
+)
+from service.errors import BadRequest, UnsupportedMediaType
+
+CSV_TYPES = ("text/csv", "application/csv")
+NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl")
+ACCEPTED = CSV_TYPES + NDJSON_TYPES
+SCHEMA_HINT = "see schemas/cabin-import.tableschema.json"
+
+
+@dataclass
+class Record:
+    row: int
+    data: dict[str, Any] | None
+    errors: list[dict[str, Any]]
+
+
+def media_kind(content_type: str | None) -> str:
+    """'csv' or 'ndjson' for the request's Content-Type; 415 for anything else."""
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    if media_type in CSV_TYPES:
+        return "csv"
+    if media_type in NDJSON_TYPES:
+        return "ndjson"
+    raise UnsupportedMediaType(
+        f"An import is text/csv or application/x-ndjson, not {media_type or 'no type'}.",
+        errors=[
+            {"field": "Content-Type", "reason": "must be text/csv or application/x-ndjson"}
+        ],
+    )
+
+
+def decode(body: bytes) -> str:
+    """UTF-8, with or without a byte-order mark."""
+    try:
+        return body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BadRequest(
+            "The import is not UTF-8 text.",
+            errors=[{"field": "body", "reason": f"not UTF-8 at byte {exc.start}"}],
+        ) from None
+
+
+def count_rows(body: bytes) -> int:
+    """An upper bound on the number of records, without parsing (lines that are not blank)."""
+    return sum(1 for line in body.splitlines() if line.strip())
+
+
+def detect_delimiter(header_line: str) -> str:
+    return ";" if header_line.count(";") > header_line.count(",") else ","
+
+
+def _csv_header(names: list[str]) -> list[Column | None]:
+    known = columns_by_name()
+    errors = []
+    seen: set[str] = set()
+    header: list[Column | None] = []
+    for position, raw in enumerate(names, start=1):
+        name = raw.strip()
+        if name in seen:
+            errors.append({"field": name, "reason": f"column {position} repeats this column"})
+        seen.add(name)
+        if name not in known:
+            errors.append({"field": name or f"column {position}", "reason": f"unknown column; {SCHEMA_HINT}"})
+            header.append(None)
+        else:
+            header.append(known[name])
+    missing = [n for n in required_column_names() if n not in seen]
+    errors += [{"field": n, "reason": f"required column is missing; {SCHEMA_HINT}"} for n in missing]
+    if errors:
+        raise BadRequest("The CSV header does not match the import columns.", errors=errors)
+    return header
+
+
+def read_csv(text: str) -> Iterator[Record]:
+    first_line = text.split("\n", 1)[0]
+    if not first_line.strip():
+        raise BadRequest(
+            "The CSV has no header line.",
+            errors=[{"field": "body", "reason": f"the first line must name the columns; {SCHEMA_HINT}"}],
+        )
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=detect_delimiter(first_line))
+    header = _csv_header(next(reader))
+    width = len(header)
+    row = 0
+    for cells in reader:
+        if not any(cell.strip() for cell in cells):
+            continue
+        row += 1
+        if len(cells) != width:
+            yield Record(
+                row,
+                None,
+                [{"field": "row", "reason": f"{len(cells)} cells where the header has {width}"}],
+            )
+            continue
+        try:
+            yield Record(row, unflatten(header, cells), [])
+        except CellError as exc:
+            yield Record(row, None, [{"field": exc.field, "reason": exc.reason}])
+
+
+def read_ndjson(text: str) -> Iterator[Record]:
+    row = 0
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        row += 1
+        try:
+            value = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            yield Record(row, None, [{"field": "body", "reason": f"not valid JSON: {exc}"}])
+            continue
+        if not isinstance(value, dict):
+            yield Record(row, None, [{"field": "body", "reason": "each line must be a JSON object"}])
+            continue
+        yield Record(row, value, [])
+
+
+def read_records(body: bytes, kind: str) -> Iterator[Record]:
+    text = decode(body)
+    return read_csv(text) if kind == "csv" else read_ndjson(text)

@@ -1,0 +1,340 @@
+"""The single write path of a cabin: validate, write, derive the commune codes, bump the
+version, record the audit event, and have the rule engine re-evaluate the cabin — all in the
+caller's transaction (the request's, or the importer's). Lifecycle transitions go through here
+too. Nothing here commits."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import secrets
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from service.audit import queries as audit_queries
+from service.audit.models import AuditEvent
+from service.audit.trail import Actor, record
+from service.auth.deps import Principal
+from service.auth.models import Operator
+from service.cabins import queries
+from service.cabins.models import Cabin
+from service.cabins.records import columns_of, document_of, flat_diff
+from service.cabins.schemas import CabinCreate, TransitionRequest
+from service.cabins.validation import LocationInput, LocationResult, check_locations, check_record
+from service.cabins.vocabulary import CONFIRMED_BLOCKS, TRANSITIONS
+from service.errors import (
+    Conflict,
+    NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+    ValidationFailed,
+)
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+# The rule engine's module: `evaluate(session, cabin_ids)` re-evaluates those cabins.
+RULES_EVALUATOR = "service.rules.evaluator"
+
+
+def evaluate_rules(session: Session, cabin_ids: Sequence[uuid.UUID]) -> None:
+    """The rule engine's hook: re-evaluate these cabins in the same transaction as the write
+    (design.md §2). It calls `service.rules.evaluator.evaluate(session, cabin_ids)` once that
+    module exists; until then there is nothing to evaluate."""
+    if importlib.util.find_spec("service.rules") is None:
+        return
+    if importlib.util.find_spec(RULES_EVALUATOR) is None:
+        return
+    importlib.import_module(RULES_EVALUATOR).evaluate(session, list(cabin_ids))
+
+
+def new_reference(session: Session) -> str:
+    for _ in range(10):
+        reference = "CAB-" + "".join(secrets.choice(_CROCKFORD) for _ in range(8))
+        if not queries.reference_taken(session, reference):
+            return reference
+    raise RuntimeError("could not draw a free cabin reference")  # 32^8 codes: not reachable
+
+
+def validate(session: Session, cabin: CabinCreate, today: date | None = None) -> LocationResult:
+    """Every check of one record; raises a 422 listing all the failures, else returns the
+    derived commune codes."""
+    errors = check_record(cabin, today or date.today())
+    loc = cabin.location
+    located = check_locations(session, [LocationInput("0", loc.lon, loc.lat, loc.declared_insee)])
+    result = located["0"]
+    errors += result.errors
+    if errors:
+        raise ValidationFailed("The cabin record is not valid.", errors=errors)
+    return result
+
+
+def _apply(cabin: Cabin, body: CabinCreate, location: LocationResult) -> None:
+    for column, value in columns_of(body).items():
+        setattr(cabin, column, value)
+    cabin.commune_insee = location.commune_insee
+    cabin.departement_code = location.departement
+    cabin.region_code = location.region
+    cabin.epci_siren = location.epci
+    cabin.commune_vintage = location.vintage
+
+
+def _confirm(cabin: Cabin, blocks: set[str], now: datetime) -> None:
+    """A block written (even unchanged) is a block confirmed (SIT-20)."""
+    for block in CONFIRMED_BLOCKS:
+        if block in blocks:
+            setattr(cabin, f"{block}_confirmed_at", now)
+
+
+def _owner(session: Session, principal: Principal, body: CabinCreate) -> uuid.UUID:
+    if principal.role == "operator":
+        assert principal.operator_id is not None
+        if body.operator_id not in (None, principal.operator_id):
+            raise ValidationFailed(
+                "An operator key registers its own cabins only.",
+                errors=[{"field": "operator_id", "reason": "not your operator; leave it out"}],
+            )
+        return principal.operator_id
+    if body.operator_id is None:
+        raise ValidationFailed(
+            "An admin must say which operator owns the cabin.",
+            errors=[{"field": "operator_id", "reason": "required with an admin key"}],
+        )
+    if session.get(Operator, body.operator_id) is None:
+        raise ValidationFailed(
+            "No such operator.", errors=[{"field": "operator_id", "reason": "no such operator"}]
+        )
+    return body.operator_id
+
+
+def _unique_reference(
+    session: Session, operator_id: uuid.UUID, reference: str, cabin_id: uuid.UUID | None
+) -> None:
+    owner = queries.operator_reference_owner(session, operator_id, reference)
+    if owner is not None and owner != cabin_id:
+        raise Conflict(
+            f"The operator already has a cabin with reference {reference!r}.",
+            errors=[{"field": "operator_reference", "reason": "already used by another cabin"}],
+            cabin_id=str(owner),
+        )
+
+
+def create(
+    session: Session,
+    principal: Principal,
+    body: CabinCreate,
+    *,
+    actor: Actor | None = None,
+    is_demo: bool = False,
+    today: date | None = None,
+) -> queries.Located:
+    operator_id = _owner(session, principal, body)
+    location = validate(session, body, today)
+    _unique_reference(session, operator_id, body.operator_reference, None)
+    now = datetime.now(UTC)
+    cabin = Cabin(
+        id=uuid.uuid4(),
+        reference=new_reference(session),
+        operator_id=operator_id,
+        status="draft",
+        is_demo=is_demo,
+        version=1,
+        created_at=now,
+        updated_at=now,
+    )
+    _apply(cabin, body, location)
+    _confirm(cabin, set(body.model_fields_set), now)
+    session.add(cabin)
+    session.flush()
+    located = queries.Located(cabin, body.location.lon, body.location.lat)
+    record(
+        session,
+        actor or principal.actor,
+        "cabin.create",
+        "cabin",
+        str(cabin.id),
+        {
+            "reference": [None, cabin.reference],
+            "status": [None, "draft"],
+            **flat_diff(None, document_of(cabin, located.lon, located.lat)),
+        },
+    )
+    evaluate_rules(session, [cabin.id])
+    return located
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396 JSON merge patch: objects merge, null removes, anything else replaces."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+def check_if_match(if_match: str | None, version: int, *, required: bool) -> None:
+    if if_match is None:
+        if required:
+            raise PreconditionRequired(
+                "Send If-Match with the cabin's current ETag (from GET) to change it.",
+                errors=[{"field": "If-Match", "reason": "required"}],
+            )
+        return
+    tags = [tag.strip() for tag in if_match.split(",")]
+    if "*" in tags or any(tag.removeprefix("W/").strip('"') == str(version) for tag in tags):
+        return
+    raise PreconditionFailed(
+        f'The cabin has changed: its current ETag is "{version}". Read it again.',
+        errors=[{"field": "If-Match", "reason": f'stale; current ETag is "{version}"'}],
+    )
+
+
+def _get_for_write(session: Session, principal: Principal, cabin_id: uuid.UUID) -> queries.Located:
+    located = queries.get_visible(session, principal, cabin_id, for_update=True)
+    if located is None:
+        raise NotFound(f"No cabin {cabin_id}.")
+    return located
+
+
+def update(
+    session: Session,
+    principal: Principal,
+    cabin_id: uuid.UUID,
+    patch: dict[str, Any],
+    *,
+    if_match: str | None,
+    actor: Actor | None = None,
+    reason: str | None = None,
+    today: date | None = None,
+) -> queries.Located:
+    """Apply a merge patch to the operator-written record; If-Match is required."""
+    located = _get_for_write(session, principal, cabin_id)
+    cabin = located.cabin
+    check_if_match(if_match, cabin.version, required=True)
+    if cabin.status == "decommissioned":
+        raise Conflict(
+            "A decommissioned cabin is kept as it was; it can no longer change.",
+            errors=[{"field": "status", "reason": "decommissioned"}],
+        )
+    if "operator_id" in patch:
+        raise ValidationFailed(
+            "A cabin does not change owner.",
+            errors=[{"field": "operator_id", "reason": "cannot be changed"}],
+        )
+    before = document_of(cabin, located.lon, located.lat)
+    merged = merge_patch(before, patch)
+    try:
+        body = CabinCreate.model_validate(merged)
+    except ValidationError as error:
+        raise ValidationFailed(
+            "The patched cabin does not satisfy the schema.",
+            errors=[
+                {
+                    "field": ".".join(str(p) for p in e["loc"]) or "body",
+                    "reason": e["msg"].removeprefix("Value error, "),
+                }
+                for e in error.errors()
+            ],
+        ) from None
+    location = validate(session, body, today)
+    _unique_reference(session, cabin.operator_id, body.operator_reference, cabin.id)
+    now = datetime.now(UTC)
+    _apply(cabin, body, location)
+    _confirm(cabin, set(patch), now)
+    cabin.version += 1
+    cabin.updated_at = now
+    session.flush()
+    after = document_of(cabin, body.location.lon, body.location.lat)
+    record(
+        session,
+        actor or principal.actor,
+        "cabin.update",
+        "cabin",
+        str(cabin.id),
+        flat_diff(before, after),
+        reason,
+    )
+    evaluate_rules(session, [cabin.id])
+    return queries.Located(cabin, body.location.lon, body.location.lat)
+
+
+_STATUS_DATE = {
+    "declared": "declared_date",
+    "active": "service_start_date",
+    "suspended": "suspended_date",
+    "decommissioned": "decommissioned_date",
+}
+
+
+def transition(
+    session: Session,
+    principal: Principal,
+    cabin_id: uuid.UUID,
+    request: TransitionRequest,
+    *,
+    if_match: str | None = None,
+    actor: Actor | None = None,
+    today: date | None = None,
+) -> queries.Located:
+    """Move a cabin along its lifecycle; an illegal move is a 409 naming the allowed ones."""
+    located = _get_for_write(session, principal, cabin_id)
+    cabin = located.cabin
+    check_if_match(if_match, cabin.version, required=False)
+    today = today or date.today()
+    effective = request.date or today
+    if effective > today:
+        raise ValidationFailed(
+            "A transition cannot be dated in the future.",
+            errors=[{"field": "date", "reason": f"{effective.isoformat()} is in the future"}],
+        )
+    allowed = TRANSITIONS[cabin.status]
+    if request.to not in allowed:
+        options = ", ".join(allowed) if allowed else "none (decommissioned is final)"
+        raise Conflict(
+            f"A {cabin.status} cabin cannot become {request.to}; allowed: {options}.",
+            errors=[{"field": "to", "reason": f"allowed from {cabin.status}: {options}"}],
+            allowed=list(allowed),
+        )
+    diff: dict[str, list[Any]] = {"status": [cabin.status, request.to]}
+
+    def set_date(column: str, value: date | None) -> None:
+        old = getattr(cabin, column)
+        if old != value:
+            diff[column] = [old.isoformat() if old else None, value.isoformat() if value else None]
+            setattr(cabin, column, value)
+
+    column = _STATUS_DATE[request.to]
+    if request.to == "active":
+        if cabin.service_start_date is None:
+            set_date(column, effective)
+        set_date("suspended_date", None)  # a resumed cabin is no longer suspended
+    else:
+        set_date(column, effective)
+    cabin.status = request.to
+    cabin.version += 1
+    cabin.updated_at = datetime.now(UTC)
+    session.flush()
+    record(
+        session,
+        actor or principal.actor,
+        "cabin.transition",
+        "cabin",
+        str(cabin.id),
+        diff,
+        request.reason,
+    )
+    evaluate_rules(session, [cabin.id])
+    return located
+
+
+def history(session: Session, principal: Principal, cabin_id: uuid.UUID) -> Sequence[AuditEvent]:
+    if queries.get_visible(session, principal, cabin_id) is None:
+        raise NotFound(f"No cabin {cabin_id}.")
+    return audit_queries.events_for(session, "cabin", str(cabin_id))

@@ -1,0 +1,199 @@
+"""Create, read, list and patch cabins through the API."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from service.cabins.models import Cabin
+from tests.cabins.conftest import Callers
+from tests.cabins.factories import LYON, cabin_body
+
+
+def create(client: TestClient, headers: dict[str, str], **kw) -> dict:  # type: ignore[no-untyped-def]
+    response = client.post("/v1/cabins", json=cabin_body(**kw), headers=headers)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_create_answers_201_with_location_etag_and_derived_codes(
+    client: TestClient, callers: Callers
+) -> None:
+    response = client.post("/v1/cabins", json=cabin_body(), headers=callers.operator)
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert response.headers["Location"] == f"/v1/cabins/{body['id']}"
+    assert response.headers["ETag"] == '"1"'
+    assert body["reference"].startswith("CAB-") and len(body["reference"]) == 12
+    assert body["operator_id"] == str(callers.operator_id)
+    assert body["lifecycle"]["status"] == "draft"
+    assert body["location"]["commune"] == {
+        "insee": "75056",
+        "departement": "75",
+        "region": "11",
+        "epci": "200054781",
+        "vintage": body["location"]["commune"]["vintage"],
+    }
+    assert body["accessibility"]["hearing_loop"] is None  # unknown stays unknown
+    assert body["accessibility"]["entree_plain_pied"] is True
+    assert body["last_confirmed_at"]["fees"] is not None
+    assert body["last_confirmed_at"]["provider"] is None
+
+
+def test_read_gives_the_cabin_and_its_etag(client: TestClient, callers: Callers) -> None:
+    created = create(client, callers.operator)
+    response = client.get(f"/v1/cabins/{created['id']}", headers=callers.operator)
+    assert response.status_code == 200
+    assert response.headers["ETag"] == '"1"'
+    assert response.json() == created
+
+
+def test_same_operator_reference_twice_is_409(
+    client: TestClient, callers: Callers, db: Session
+) -> None:
+    create(client, callers.operator, reference="R-1")
+    response = client.post("/v1/cabins", json=cabin_body("R-1"), headers=callers.operator)
+    assert response.status_code == 409
+    assert response.json()["errors"][0]["field"] == "operator_reference"
+    # another operator may use the same reference
+    assert (
+        client.post("/v1/cabins", json=cabin_body("R-1"), headers=callers.other_operator)
+    ).status_code == 201
+
+
+def test_admin_creates_for_a_named_operator_only(client: TestClient, callers: Callers) -> None:
+    response = client.post("/v1/cabins", json=cabin_body(), headers=callers.admin)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "operator_id"
+    body = cabin_body(operator_id=str(callers.operator_id))
+    response = client.post("/v1/cabins", json=body, headers=callers.admin)
+    assert response.status_code == 201
+    assert response.json()["operator_id"] == str(callers.operator_id)
+
+
+def test_list_filters_and_pages_with_next_links(client: TestClient, callers: Callers) -> None:
+    for i in range(5):
+        create(client, callers.operator, reference=f"P-{i}")
+    create(client, callers.operator, reference="L-1", location={**LYON})
+    create(client, callers.other_operator, reference="X-1")
+
+    seen: list[str] = []
+    url: str | None = "/v1/cabins?limit=2"
+    while url:
+        response = client.get(url, headers=callers.operator)
+        assert response.status_code == 200
+        page = response.json()
+        assert len(page["items"]) <= 2
+        seen += [item["operator_reference"] for item in page["items"]]
+        url = page["next"]
+    assert sorted(seen) == ["L-1", "P-0", "P-1", "P-2", "P-3", "P-4"]  # never X-1
+
+    lyon = client.get("/v1/cabins?departement=69", headers=callers.operator).json()
+    assert [c["operator_reference"] for c in lyon["items"]] == ["L-1"]
+    assert lyon["next"] is None
+    by_ref = client.get("/v1/cabins?reference=P-3", headers=callers.operator).json()
+    assert [c["operator_reference"] for c in by_ref["items"]] == ["P-3"]
+    public_ref = by_ref["items"][0]["reference"]
+    by_public = client.get(f"/v1/cabins?reference={public_ref}", headers=callers.operator).json()
+    assert [c["operator_reference"] for c in by_public["items"]] == ["P-3"]
+    assert client.get("/v1/cabins?status=active", headers=callers.operator).json()["items"] == []
+    pharmacies = client.get("/v1/cabins?venue_kind=pharmacie_officine", headers=callers.operator)
+    assert len(pharmacies.json()["items"]) == 6
+
+
+def test_a_bad_cursor_is_400(client: TestClient, callers: Callers) -> None:
+    response = client.get("/v1/cabins?after=not-a-cursor!", headers=callers.operator)
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "after"
+
+
+def test_page_size_is_capped(client: TestClient, callers: Callers, app) -> None:  # type: ignore[no-untyped-def]
+    create(client, callers.operator, reference="A")
+    create(client, callers.operator, reference="B")
+    limit = app.state.settings.page_size_max
+    response = client.get(f"/v1/cabins?limit={limit * 10}", headers=callers.operator)
+    assert response.status_code == 200
+    assert len(response.json()["items"]) == 2
+
+
+def test_patch_without_if_match_is_428(client: TestClient, callers: Callers) -> None:
+    created = create(client, callers.operator)
+    response = client.patch(
+        f"/v1/cabins/{created['id']}", json={"venue": {"name": "X"}}, headers=callers.operator
+    )
+    assert response.status_code == 428
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_patch_with_a_stale_etag_is_412_and_changes_nothing(
+    client: TestClient, callers: Callers
+) -> None:
+    created = create(client, callers.operator)
+    url = f"/v1/cabins/{created['id']}"
+    first = client.patch(
+        url, json={"venue": {"name": "Un"}}, headers={**callers.operator, "If-Match": '"1"'}
+    )
+    assert first.status_code == 200
+    assert first.headers["ETag"] == '"2"'
+    stale = client.patch(
+        url, json={"venue": {"name": "Deux"}}, headers={**callers.operator, "If-Match": '"1"'}
+    )
+    assert stale.status_code == 412
+    assert client.get(url, headers=callers.operator).json()["venue"]["name"] == "Un"
+
+
+def test_patch_merges_and_null_removes(client: TestClient, callers: Callers) -> None:
+    created = create(client, callers.operator)
+    url = f"/v1/cabins/{created['id']}"
+    patch = {"accessibility": {"hearing_loop": True, "entree_largeur_mini": None}, "fees": None}
+    response = client.patch(
+        url,
+        content=__import__("json").dumps(patch),
+        headers={
+            **callers.operator,
+            "If-Match": '"1"',
+            "Content-Type": "application/merge-patch+json",
+        },
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["accessibility"]["hearing_loop"] is True
+    assert body["accessibility"]["entree_largeur_mini"] is None
+    assert body["accessibility"]["turning_diameter_cm"] == 150  # untouched
+    assert body["fees"] is None
+    assert body["version"] == 2
+
+
+def test_patch_that_breaks_validation_is_422_and_writes_nothing(
+    client: TestClient, callers: Callers, db: Session
+) -> None:
+    created = create(client, callers.operator)
+    url = f"/v1/cabins/{created['id']}"
+    response = client.patch(
+        url,
+        json={"venue": {"siret": "12345678901234"}, "status": "active"},
+        headers={**callers.operator, "If-Match": '"1"'},
+    )
+    assert response.status_code == 422
+    fields = {e["field"] for e in response.json()["errors"]}
+    assert "status" in fields
+    assert client.get(url, headers=callers.operator).json()["version"] == 1
+
+
+def test_patch_moving_the_point_rederives_the_commune(client: TestClient, callers: Callers) -> None:
+    created = create(client, callers.operator)
+    response = client.patch(
+        f"/v1/cabins/{created['id']}",
+        json={"location": {**LYON}},
+        headers={**callers.operator, "If-Match": '"1"'},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["location"]["commune"]["insee"] == "69123"
+    assert response.json()["location"]["commune"]["region"] == "84"
+
+
+def test_creating_writes_one_row(client: TestClient, callers: Callers, db: Session) -> None:
+    before = db.scalar(select(func.count()).select_from(Cabin))
+    create(client, callers.operator)
+    assert db.scalar(select(func.count()).select_from(Cabin)) == before + 1
