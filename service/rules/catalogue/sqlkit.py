@@ -1,0 +1,218 @@
+"""SQL building blocks of the territory, care, provider, fees, accessibility, location and
+freshness rules: tri-state reads of the JSONB blocks, JSONB evidence, outcome CASEs,
+index-friendly distances on geography, and current-layer lookups that carry the layer's vintage
+and synthetic flag into the evidence."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Float,
+    Integer,
+    Numeric,
+    String,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import array as pg_array
+
+from service.rules.catalogue.base import FAIL, NOT_APPLICABLE, PASS, UNKNOWN
+from service.territories.models import Layer, MedicalZone
+
+# Metres per degree, on the small side, so that a box built from them always holds the circle.
+_M_PER_DEG_LAT = 110_574.0
+_M_PER_DEG_LON_EQUATOR = 111_320.0
+_BOX_MARGIN = 1.02
+
+
+# --- reading the JSONB blocks (missing key, JSON null and SQL NULL all mean "unknown") -------
+
+
+def txt(block: Any, key: str) -> ColumnElement[str]:
+    return block.op("->>")(key)  # type: ignore[no-any-return]
+
+
+def tri(block: Any, key: str) -> ColumnElement[bool]:
+    """A tri-state fact: true, false, or NULL when absent or null (unknown is never false)."""
+    return cast(txt(block, key), Boolean)
+
+
+def num(block: Any, key: str) -> ColumnElement[float]:
+    return cast(txt(block, key), Float)
+
+
+def has(block: Any, key: str) -> ColumnElement[bool]:
+    """The key is present with a non-null value."""
+    return func.coalesce(func.jsonb_typeof(block.op("->")(key)), "null") != "null"
+
+
+def jlist(block: Any, key: str) -> ColumnElement[Any]:
+    """The JSON array under `key`, `[]` when absent (lists of the record default to empty)."""
+    value = block.op("->")(key)
+    return case((func.jsonb_typeof(value) == "array", value), else_=cast(literal("[]"), JSONB))
+
+
+def jconst(value: Any) -> ColumnElement[Any]:
+    """A constant JSON value (a parameter list shown in the evidence)."""
+    return cast(literal(value, JSONB), JSONB)
+
+
+# --- evidence ---------------------------------------------------------------------------------
+
+
+def jobj(**pairs: Any) -> ColumnElement[Any]:
+    """`jsonb_build_object(k1, v1, …)`; plain Python values become bound parameters."""
+    args: list[Any] = []
+    for key, value in pairs.items():
+        args.append(literal(key, String))
+        args.append(_jvalue(value))
+    return func.jsonb_build_object(*args, type_=JSONB)
+
+
+def strip(value: ColumnElement[Any]) -> ColumnElement[Any]:
+    """Drop the null members of an evidence object (unmeasured values stay out of it)."""
+    return func.jsonb_strip_nulls(value, type_=JSONB)
+
+
+def _jvalue(value: Any) -> Any:
+    if isinstance(value, ColumnElement):
+        return value
+    if isinstance(value, (list, tuple, dict)):
+        return jconst(list(value) if isinstance(value, tuple) else value)
+    if isinstance(value, bool):
+        return literal(value, Boolean)
+    if isinstance(value, int):
+        return literal(value, Integer)
+    if isinstance(value, float):
+        return literal(value, Float)
+    if value is None:
+        return cast(null(), JSONB)
+    return literal(value, String)
+
+
+def layer_evidence(layer: Any) -> ColumnElement[Any]:
+    """The layer row a verdict relied on: id, kind, scope, vintage, synthetic, source, reference."""
+    return strip(
+        jobj(
+            layer_id=layer.c.id,
+            kind=layer.c.kind,
+            scope=layer.c.scope,
+            vintage=layer.c.vintage,
+            synthetic=layer.c.synthetic,
+            source=layer.c.source,
+            reference=layer.c.reference,
+            reference_date=layer.c.reference_date,
+        )
+    )
+
+
+def missing(*items: tuple[ColumnElement[bool], str]) -> ColumnElement[Any]:
+    """A JSON array of the names whose condition holds: what is missing to decide."""
+    parts = [case((cond, literal(name, String)), else_=null()) for cond, name in items]
+    return func.to_jsonb(func.array_remove(pg_array(parts), null()), type_=JSONB)
+
+
+# --- outcomes ---------------------------------------------------------------------------------
+
+
+def outcome(*whens: tuple[Any, str], else_: str = PASS) -> ColumnElement[str]:
+    """First matching condition wins (a NULL condition does not match)."""
+    return case(*((cond, literal(value, String)) for cond, value in whens), else_=literal(else_))
+
+
+def tri_outcome(ok: ColumnElement[bool]) -> ColumnElement[str]:
+    """`pass` when true, `fail` when false, `unknown` when NULL."""
+    return case((ok, literal(PASS)), (~ok, literal(FAIL)), else_=literal(UNKNOWN))
+
+
+def combine(*outcomes: Any) -> ColumnElement[str]:
+    """Any fail → fail; else any unknown → unknown; else any pass → pass; else not_applicable.
+    Give it columns of an inner select, not big expressions (each one is repeated)."""
+    return case(
+        (or_(*(o == FAIL for o in outcomes)), literal(FAIL)),
+        (or_(*(o == UNKNOWN for o in outcomes)), literal(UNKNOWN)),
+        (or_(*(o == PASS for o in outcomes)), literal(PASS)),
+        else_=literal(NOT_APPLICABLE),
+    )
+
+
+# --- geography --------------------------------------------------------------------------------
+
+
+def geog(geom: Any) -> ColumnElement[Any]:
+    return func.geography(geom)
+
+
+def within_m(centre: Any, other: Any, metres: float) -> ColumnElement[bool]:
+    """`other` lies within `metres` of `centre`, measured on the spheroid (right overseas too).
+
+    A degree box around `centre` comes first so that the GiST index on `other.geom` (geometry,
+    EPSG:4326) is used; the box holds the circle at any latitude France has (±51°)."""
+    lat = func.radians(func.ST_Y(centre))
+    dy = metres * _BOX_MARGIN / _M_PER_DEG_LAT
+    dx = literal(metres * _BOX_MARGIN / _M_PER_DEG_LON_EQUATOR, Float) / func.cos(lat, type_=Float)
+    return and_(
+        other.op("&&")(func.ST_Expand(centre, dx, literal(dy, Float))),
+        func.ST_DWithin(geog(centre), geog(other), literal(metres, Float)),
+    )
+
+
+def distance_m(a: Any, b: Any) -> ColumnElement[Any]:
+    """Distance in metres on the spheroid, rounded to 0.1 m."""
+    return func.round(cast(func.ST_Distance(geog(a), geog(b)), Numeric), 1)
+
+
+# --- current layers ---------------------------------------------------------------------------
+
+
+def current_layer_covers(kind: str, region: Any) -> ColumnElement[bool]:
+    """A current layer of `kind` covers the région: a national one or the région's own."""
+    layer = Layer.__table__
+    return (
+        select(layer.c.id)
+        .where(
+            layer.c.kind == kind,
+            layer.c.is_current,
+            or_(layer.c.scope.is_(None), layer.c.scope == region),
+        )
+        .exists()
+    )
+
+
+def medical_zone_of(insee: Any, name: str = "mz") -> Any:
+    """LATERAL: the zoning row of the commune in the current `medical_zone` layers (index on
+    `medical_zone.insee`), a real layer before a synthetic one, a regional before a national
+    one; no row when no current layer has data for the commune (→ unknown, never pass)."""
+    zone = MedicalZone.__table__
+    layer = Layer.__table__.alias(f"{name}_layer")
+    return (
+        select(
+            zone.c.zone,
+            zone.c.apl,
+            strip(
+                jobj(
+                    insee=zone.c.insee,
+                    zone=zone.c.zone,
+                    apl=zone.c.apl,
+                    arrete_ref=func.coalesce(zone.c.arrete_ref, layer.c.reference),
+                    arrete_date=func.coalesce(zone.c.arrete_date, layer.c.reference_date),
+                    layer=layer_evidence(layer),
+                )
+            ).label("evidence"),
+        )
+        .join_from(zone, layer, layer.c.id == zone.c.layer_id)
+        .where(layer.c.kind == "medical_zone", layer.c.is_current, zone.c.insee == insee)
+        .order_by(layer.c.synthetic, layer.c.scope.is_(None), layer.c.id.desc())
+        .limit(1)
+        .lateral(name)
+    )
