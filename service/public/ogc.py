@@ -1,0 +1,390 @@
+"""OGC API Features under `/ogc`: Part 1 Core + GeoJSON, Part 2 CRS (CRS84 and EPSG:2154),
+Part 3 Filtering (queryables, CQL2 text and JSON). One collection, `cabins`: the active cabins
+with their public properties. Thin: parse, call `queries`, pass PostgreSQL's JSON on."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+import orjson
+from fastapi import APIRouter, Path, Query, Request, Response
+from sqlalchemy.sql.elements import ColumnElement
+
+from service.db import DbSession
+from service.errors import NotFound, problem_responses
+from service.public import queries
+from service.public.caching import cached, etag_of
+from service.public.cql2 import parse_filter
+from service.public.crs import CRS84, EPSG_2154, SUPPORTED, parse_crs
+from service.public.params import bad, datetime_filter, parse_bbox
+from service.public.properties import QUERYABLES
+from service.public.schemas import (
+    GEOJSON,
+    Collection,
+    Collections,
+    Conformance,
+    Feature,
+    FeatureCollection,
+    GeoJsonResponse,
+    LandingPage,
+    Queryables,
+)
+from service.routing import ApiRoute
+
+router = APIRouter(route_class=ApiRoute, prefix="/ogc", tags=["OGC API Features"])
+
+COLLECTION = "cabins"
+JSON = "application/json"
+SCHEMA_JSON = "application/schema+json"
+
+CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+    "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus",
+    "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
+]
+
+ITEMS_PARAMETERS = {
+    "bbox",
+    "bbox-crs",
+    "crs",
+    "limit",
+    "offset",
+    "datetime",
+    "filter",
+    "filter-lang",
+    "filter-crs",
+    "f",
+}
+
+Format = Annotated[
+    str | None, Query(description="Output format: json (the only one)", pattern="^(json|geojson)$")
+]
+
+
+def base(request: Request) -> str:
+    return str(request.base_url).rstrip("/") + "/ogc"
+
+
+def json_response(request: Request, document: Any) -> Response:
+    return cached(request, orjson.dumps(document), JSON)
+
+
+@router.get(
+    "",
+    response_model=LandingPage,
+    responses=problem_responses(400, 429),
+    summary="OGC API landing page",
+)
+def landing(request: Request, f: Format = None) -> Response:
+    root = base(request)
+    api = str(request.base_url).rstrip("/") + "/openapi.json"
+    return json_response(
+        request,
+        {
+            "title": "Cabin Registry — open data",
+            "description": "Active teleconsultation cabins in France, with their venue,"
+            " opening hours, accessibility and patient fees.",
+            "links": [
+                {"href": root, "rel": "self", "type": JSON, "title": "This document"},
+                {
+                    "href": api,
+                    "rel": "service-desc",
+                    "type": "application/vnd.oai.openapi+json;version=3.0",
+                    "title": "The API definition",
+                },
+                {
+                    "href": f"{root}/conformance",
+                    "rel": "conformance",
+                    "type": JSON,
+                    "title": "Conformance classes implemented",
+                },
+                {"href": f"{root}/collections", "rel": "data", "type": JSON, "title": "Collections"},
+            ],
+        },
+    )
+
+
+@router.get(
+    "/conformance",
+    response_model=Conformance,
+    responses=problem_responses(400, 429),
+    summary="The conformance classes implemented",
+)
+def conformance(request: Request, f: Format = None) -> Response:
+    return json_response(request, {"conformsTo": CONFORMANCE})
+
+
+def collection_document(request: Request, session: DbSession) -> dict[str, Any]:
+    root = base(request)
+    bbox, first, last = queries.extent(session)
+    here = f"{root}/collections/{COLLECTION}"
+    return {
+        "id": COLLECTION,
+        "title": "Teleconsultation cabins",
+        "description": "Active cabins only; properties a finder app shows, nothing private.",
+        "itemType": "feature",
+        "links": [
+            {"href": here, "rel": "self", "type": JSON, "title": "This collection"},
+            {"href": f"{here}/items", "rel": "items", "type": GEOJSON, "title": "Cabins"},
+            {
+                "href": f"{here}/queryables",
+                "rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+                "type": SCHEMA_JSON,
+                "title": "Queryable properties",
+            },
+        ],
+        "extent": {
+            "spatial": {"bbox": [bbox or [-180.0, -90.0, 180.0, 90.0]], "crs": CRS84},
+            "temporal": {
+                "interval": [[_rfc3339(first), _rfc3339(last)]],
+                "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian",
+            },
+        },
+        "crs": [CRS84, EPSG_2154],
+        "storageCrs": CRS84,
+    }
+
+
+def _rfc3339(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
+
+
+@router.get(
+    "/collections",
+    response_model=Collections,
+    responses=problem_responses(400, 429),
+    summary="The collections: one, the active cabins",
+)
+def collections(request: Request, session: DbSession, f: Format = None) -> Response:
+    root = base(request)
+    return json_response(
+        request,
+        {
+            "links": [{"href": f"{root}/collections", "rel": "self", "type": JSON}],
+            "collections": [collection_document(request, session)],
+        },
+    )
+
+
+CollectionId = Annotated[str, Path(description="The collection: `cabins`")]
+
+
+def check_collection(collection_id: str) -> None:
+    if collection_id != COLLECTION:
+        raise NotFound(
+            f"No collection {collection_id!r}.",
+            errors=[{"field": "collectionId", "reason": f"the only collection is '{COLLECTION}'"}],
+        )
+
+
+@router.get(
+    "/collections/{collectionId}",
+    response_model=Collection,
+    responses=problem_responses(400, 404, 429),
+    summary="The cabins collection, with its extent",
+)
+def collection(
+    request: Request,
+    session: DbSession,
+    collection_id: Annotated[str, Path(alias="collectionId")],
+    f: Format = None,
+) -> Response:
+    check_collection(collection_id)
+    return json_response(request, collection_document(request, session))
+
+
+@router.get(
+    "/collections/{collectionId}/queryables",
+    response_model=Queryables,
+    responses={
+        **problem_responses(400, 404, 429),
+        200: {"content": {SCHEMA_JSON: {}}, "description": "JSON Schema of the queryables"},
+    },
+    summary="The properties a filter may name (JSON Schema)",
+)
+def queryables(
+    request: Request,
+    collection_id: Annotated[str, Path(alias="collectionId")],
+    f: Format = None,
+) -> Response:
+    check_collection(collection_id)
+    here = f"{base(request)}/collections/{COLLECTION}/queryables"
+    properties: dict[str, Any] = {
+        "geometry": {
+            "title": "Location",
+            "format": "geometry-point",
+            "x-ogc-role": "primary-geometry",
+        }
+    }
+    for name, prop in QUERYABLES.items():
+        properties[name] = {"title": name, **prop.schema}
+    document = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": here,
+        "type": "object",
+        "title": "Teleconsultation cabins",
+        "properties": properties,
+        "additionalProperties": False,
+    }
+    return cached(request, orjson.dumps(document), SCHEMA_JSON)
+
+
+@router.get(
+    "/collections/{collectionId}/items",
+    response_model=FeatureCollection,
+    response_class=GeoJsonResponse,
+    responses=problem_responses(400, 404, 429),
+    summary="Cabins, paged, with bbox, datetime, property filters and CQL2",
+    description="Simple property filters: any queryable as `name=value` (equality)."
+    " `datetime` applies to `updated_at`. `numberMatched` is given when it is known without"
+    " counting the whole set (on the last page).",
+)
+def items(
+    request: Request,
+    session: DbSession,
+    collection_id: Annotated[str, Path(alias="collectionId")],
+    bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy in `bbox-crs`")] = None,
+    bbox_crs: Annotated[str | None, Query(alias="bbox-crs")] = None,
+    crs: Annotated[str | None, Query(description="CRS of the output geometries")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 10,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    datetime_: Annotated[str | None, Query(alias="datetime")] = None,
+    filter_: Annotated[str | None, Query(alias="filter", description="CQL2 filter")] = None,
+    filter_lang: Annotated[
+        str | None, Query(alias="filter-lang", description="cql2-text (default) or cql2-json")
+    ] = None,
+    filter_crs: Annotated[str | None, Query(alias="filter-crs")] = None,
+    f: Format = None,
+) -> Response:
+    check_collection(collection_id)
+    out_crs = parse_crs(crs, "crs")
+    where: list[ColumnElement[bool]] = []
+    if bbox is not None:
+        where.append(queries.in_bbox(parse_bbox(bbox, parse_crs(bbox_crs, "bbox-crs")), SUPPORTED[CRS84]))
+    elif bbox_crs is not None:
+        parse_crs(bbox_crs, "bbox-crs")
+    if datetime_ is not None:
+        where.append(datetime_filter(datetime_))
+    if filter_ is not None:
+        srid = parse_crs(filter_crs, "filter-crs").srid
+        where.append(parse_filter(filter_, filter_lang, srid))
+    elif filter_lang is not None and filter_lang not in ("cql2-text", "cql2-json"):
+        raise bad("filter-lang", "must be cql2-text or cql2-json")
+    where += simple_filters(request)
+
+    page = queries.items_page(session, where, limit, offset, out_crs)
+    links = item_links(request, limit, offset, page.has_more)
+    head = {
+        "type": "FeatureCollection",
+        "numberReturned": page.returned,
+        "timeStamp": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "links": links,
+    }
+    if not page.has_more:
+        head["numberMatched"] = offset + page.returned
+    head_bytes = orjson.dumps(head)
+    body = head_bytes[:-1] + b',"features":' + page.features + b"}"
+    crs_header = {"Content-Crs": f"<{out_crs.uri}>"}
+    # The time stamp changes every second: the ETag covers the features and links only.
+    etag_body = page.features + orjson.dumps(links)
+    return cached(request, body, GEOJSON, crs_header, etag=etag_of(etag_body, out_crs.uri))
+
+
+def simple_filters(request: Request) -> list[ColumnElement[bool]]:
+    """`name=value` for each queryable named in the query; any other unknown parameter is a 400
+    (OGC API Features Part 1, /req/core/query-param-unknown)."""
+    conditions: list[ColumnElement[bool]] = []
+    for name, value in request.query_params.multi_items():
+        if name in ITEMS_PARAMETERS:
+            continue
+        prop = QUERYABLES.get(name)
+        if prop is None:
+            raise bad(name, "unknown parameter (see the queryables for property filters)")
+        conditions.append(prop.expr() == typed(name, value, prop.schema))
+    return conditions
+
+
+def typed(name: str, value: str, schema: dict[str, Any]) -> Any:
+    kind = schema.get("type")
+    if schema.get("format") == "date-time":
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise bad(name, "an RFC 3339 date-time") from None
+    if kind == "boolean":
+        if value.lower() not in ("true", "false"):
+            raise bad(name, "true or false")
+        return value.lower() == "true"
+    if kind == "number":
+        try:
+            number = float(value)
+        except ValueError:
+            raise bad(name, "a number") from None
+        if number != number or number in (float("inf"), float("-inf")):
+            raise bad(name, "a finite number")
+        return number
+    return value
+
+
+def item_links(request: Request, limit: int, offset: int, has_more: bool) -> list[dict[str, str]]:
+    here = f"{base(request)}/collections/{COLLECTION}/items"
+    params = [(k, v) for k, v in request.query_params.multi_items() if k not in ("offset", "limit")]
+
+    def at(new_offset: int) -> str:
+        return here + "?" + urlencode([*params, ("limit", str(limit)), ("offset", str(new_offset))])
+
+    links = [
+        {"href": at(offset), "rel": "self", "type": GEOJSON},
+        {"href": f"{base(request)}/collections/{COLLECTION}", "rel": "collection", "type": JSON},
+    ]
+    if has_more:
+        links.append({"href": at(offset + limit), "rel": "next", "type": GEOJSON})
+    if offset > 0:
+        links.append({"href": at(max(0, offset - limit)), "rel": "prev", "type": GEOJSON})
+    return links
+
+
+@router.get(
+    "/collections/{collectionId}/items/{featureId}",
+    response_model=Feature,
+    response_class=GeoJsonResponse,
+    responses=problem_responses(400, 404, 429),
+    summary="One cabin by its public reference",
+)
+def feature(
+    request: Request,
+    session: DbSession,
+    collection_id: Annotated[str, Path(alias="collectionId")],
+    feature_id: Annotated[str, Path(alias="featureId", max_length=32)],
+    crs: Annotated[str | None, Query(description="CRS of the output geometry")] = None,
+    f: Format = None,
+) -> Response:
+    check_collection(collection_id)
+    out_crs = parse_crs(crs, "crs")
+    found = queries.item(session, feature_id, out_crs)
+    if found is None:
+        raise NotFound(
+            f"No public cabin {feature_id!r}.",
+            errors=[{"field": "featureId", "reason": "no active cabin with this reference"}],
+        )
+    here = f"{base(request)}/collections/{COLLECTION}"
+    links = [
+        {"href": f"{here}/items/{feature_id}", "rel": "self", "type": GEOJSON},
+        {"href": here, "rel": "collection", "type": JSON},
+    ]
+    body = found[:-1] + b',"links":' + orjson.dumps(links) + b"}"
+    return cached(request, body, GEOJSON, {"Content-Crs": f"<{out_crs.uri}>"})

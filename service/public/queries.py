@@ -1,0 +1,237 @@
+"""Every SQL statement of the open endpoints. Features and result lists are built as JSON text
+by PostgreSQL (`json_build_object`, `ST_AsGeoJSON`, `json_agg`), so Python passes the bytes on
+without re-serialising them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from geoalchemy2 import Geography
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from service.cabins.models import Cabin
+from service.public.crs import Crs
+from service.public.needs import Need, all_met, text
+from service.public.properties import properties_object
+
+# Metres per degree of latitude are at least 110,574 on the ellipsoid; dividing by less
+# makes the search box a little larger than needed, never smaller.
+METRES_PER_DEGREE_FLOOR = 110_000.0
+
+
+def is_public() -> ColumnElement[bool]:
+    """Only active cabins are ever public."""
+    return Cabin.status == "active"
+
+
+def envelope(bbox: Sequence[float], crs: Crs) -> ColumnElement[Any]:
+    box = sa.func.ST_MakeEnvelope(*bbox, crs.srid)
+    return box if crs.srid == 4326 else sa.func.ST_Transform(box, 4326)
+
+
+def in_bbox(bbox: Sequence[float], crs: Crs) -> ColumnElement[bool]:
+    # `&&` (GeoAlchemy2's `intersects`) on points is the bounding-box test the GiST index answers.
+    return Cabin.geom.intersects(envelope(bbox, crs))
+
+
+def geometry(crs: Crs) -> ColumnElement[Any]:
+    geom = Cabin.geom if crs.srid == 4326 else sa.func.ST_Transform(Cabin.geom, crs.srid)
+    return sa.cast(sa.func.ST_AsGeoJSON(geom, crs.decimals), sa.JSON)
+
+
+def feature(crs: Crs) -> ColumnElement[Any]:
+    """One GeoJSON Feature (RFC 7946); its id is the public reference."""
+    return sa.func.json_build_object(
+        text("type"),
+        text("Feature"),
+        text("id"),
+        Cabin.reference,
+        text("geometry"),
+        geometry(crs),
+        text("properties"),
+        properties_object(),
+    )
+
+
+@dataclass(frozen=True)
+class Page:
+    features: bytes  # a JSON array
+    returned: int
+    has_more: bool
+
+
+def items_page(
+    session: Session, where: Sequence[ColumnElement[bool]], limit: int, offset: int, crs: Crs
+) -> Page:
+    """One page of features in a stable order (by internal id, never published); one row past
+    the page tells whether a next page exists, so no count of the whole set is needed."""
+    rows = (
+        sa.select(
+            feature(crs).label("feature"),
+            sa.func.row_number().over(order_by=Cabin.id).label("n"),
+        )
+        .where(is_public(), *where)
+        .order_by(Cabin.id)
+        .limit(limit + 1)
+        .offset(offset)
+        .subquery()
+    )
+    stmt = sa.select(
+        sa.cast(
+            sa.func.coalesce(
+                sa.func.json_agg(aggregate_order_by(rows.c.feature, rows.c.n)).filter(
+                    rows.c.n <= offset + limit
+                ),
+                sa.cast("[]", sa.JSON),
+            ),
+            sa.Text,
+        ),
+        sa.func.count(),
+    )
+    features, count = session.execute(stmt).one()
+    return Page(features.encode(), min(count, limit), count > limit)
+
+
+def item(session: Session, reference: str, crs: Crs) -> bytes | None:
+    stmt = sa.select(sa.cast(feature(crs), sa.Text)).where(
+        is_public(), Cabin.reference == reference
+    )
+    found = session.execute(stmt).scalar()
+    return found.encode() if found is not None else None
+
+
+def window_features(session: Session, bbox: Sequence[float], crs: Crs) -> Iterator[str]:
+    """The features in a map window, streamed from a server-side cursor."""
+    stmt = (
+        sa.select(sa.cast(feature(crs), sa.Text))
+        .where(is_public(), in_bbox(bbox, crs))
+        .order_by(Cabin.id)
+        .execution_options(yield_per=500)
+    )
+    yield from session.execute(stmt).scalars()
+
+
+def window_fingerprint(session: Session, bbox: Sequence[float], crs: Crs) -> str:
+    """A cheap summary of a window's content (count, latest change, sum of versions): it
+    changes whenever a public cabin in the window is added, removed or edited."""
+    stmt = sa.select(
+        sa.func.count(), sa.func.max(Cabin.updated_at), sa.func.coalesce(sa.func.sum(Cabin.version), 0)
+    ).where(is_public(), in_bbox(bbox, crs))
+    count, latest, versions = session.execute(stmt).one()
+    return f"{count}:{latest.isoformat() if latest else '-'}:{versions}"
+
+
+def extent(session: Session) -> tuple[list[float] | None, datetime | None, datetime | None]:
+    """Spatial (CRS84) and temporal (updated_at) extent of the public cabins."""
+    box = sa.func.ST_Extent(Cabin.geom)
+    stmt = sa.select(
+        sa.func.ST_XMin(box),
+        sa.func.ST_YMin(box),
+        sa.func.ST_XMax(box),
+        sa.func.ST_YMax(box),
+        sa.func.min(Cabin.updated_at),
+        sa.func.max(Cabin.updated_at),
+    ).where(is_public())
+    xmin, ymin, xmax, ymax, first, last = session.execute(stmt).one()
+    bbox = None if xmin is None else [float(xmin), float(ymin), float(xmax), float(ymax)]
+    return bbox, first, last
+
+
+def nearest(
+    session: Session,
+    lon: float,
+    lat: float,
+    limit: int,
+    radius_m: float | None,
+    needs: list[Need],
+    include_unknown: bool,
+) -> bytes:
+    """The `limit` public cabins nearest to the point by geodesic distance, as a JSON array.
+
+    Step 1 takes `limit` candidates by KNN (`geom <-> point`, the GiST index); the farthest of
+    them, in true metres, bounds the distance of the real top `limit`. Step 2 takes every cabin
+    within that bound (a degree box the index answers, then `ST_DWithin` on geography) and
+    orders it by geodesic distance: planar degrees alone give a wrong order away from the
+    equator."""
+    point = sa.func.ST_SetSRID(sa.func.ST_MakePoint(lon, lat), 4326)
+    point_geog = sa.cast(point, Geography)
+    cabin_geog = sa.cast(Cabin.geom, Geography)
+    distance = sa.func.ST_Distance(cabin_geog, point_geog)
+
+    where: list[ColumnElement[bool]] = [is_public()]
+    if needs:
+        met = all_met(needs)
+        where.append(met.is_not(sa.false()) if include_unknown else met.is_(sa.true()))
+    if radius_m is not None:
+        where += [
+            Cabin.geom.intersects(box_around(point, sa.literal(radius_m), lat)),
+            sa.func.ST_DWithin(cabin_geog, point_geog, radius_m),
+        ]
+
+    candidates = (
+        sa.select(distance.label("d"))
+        .where(*where)
+        .order_by(Cabin.geom.distance_centroid(point))
+        .limit(limit)
+        .cte("candidates")
+    )
+    bound = sa.select(sa.func.max(candidates.c.d)).scalar_subquery()
+
+    result: list[Any] = [
+        text("reference"),
+        Cabin.reference,
+        text("distance_m"),
+        sa.func.round(sa.cast(distance, sa.Numeric), 1),
+        text("lon"),
+        sa.func.round(sa.cast(sa.func.ST_X(Cabin.geom), sa.Numeric), 7),
+        text("lat"),
+        sa.func.round(sa.cast(sa.func.ST_Y(Cabin.geom), sa.Numeric), 7),
+    ]
+    if needs:
+        met = all_met(needs)
+        evidence: list[Any] = []
+        for need in needs:
+            evidence += [text(need.name), need.evidence()]
+        result += [
+            text("match"),
+            sa.case((met.is_(sa.true()), text("met")), else_=text("unknown")),
+            text("needs"),
+            sa.func.json_build_object(*evidence),
+        ]
+    result += [text("properties"), properties_object()]
+
+    ranked = (
+        sa.select(sa.func.json_build_object(*result).label("r"), distance.label("d"))
+        .where(
+            *where,
+            Cabin.geom.intersects(box_around(point, bound, lat)),
+            sa.func.ST_DWithin(cabin_geog, point_geog, bound),
+        )
+        .order_by(distance, Cabin.reference)
+        .limit(limit)
+        .subquery()
+    )
+    stmt = sa.select(
+        sa.cast(
+            sa.func.coalesce(
+                sa.func.json_agg(aggregate_order_by(ranked.c.r, ranked.c.d)),
+                sa.cast("[]", sa.JSON),
+            ),
+            sa.Text,
+        )
+    )
+    return str(session.execute(stmt).scalar()).encode()
+
+
+def box_around(point: ColumnElement[Any], metres: Any, lat: float) -> ColumnElement[Any]:
+    """A lon/lat box holding every point within `metres` of `point` (a little larger)."""
+    dlat = metres / METRES_PER_DEGREE_FLOOR
+    widest = sa.func.least(89.0, abs(lat) + dlat)
+    dlon = dlat / sa.func.cos(sa.func.radians(widest))
+    return sa.func.ST_Expand(point, dlon, dlat)

@@ -1,0 +1,106 @@
+"""Finder-app endpoints (no key): the nearest cabins meeting accessibility needs, and the
+cabins in a map window as GeoJSON. Thin: parse, call `queries`, pass PostgreSQL's JSON on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from sqlalchemy.orm import Session
+
+from service.db import get_session
+from service.errors import problem_responses
+from service.public import queries
+from service.public.caching import CACHE_CONTROL, cached, etag_of, not_modified
+from service.public.crs import CRS84, SUPPORTED
+from service.public.needs import NEED_NAMES, build_needs
+from service.public.params import bad, parse_bbox, parse_needs
+from service.public.schemas import GEOJSON, FeatureCollection, GeoJsonResponse, NearestResponse
+from service.routing import ApiRoute
+
+router = APIRouter(route_class=ApiRoute, tags=["finder apps"])
+
+# A streaming body is sent after the handler returns: its session must stay open until then
+# (the dependency's default scope), unlike the usual function-scoped `DbSession`.
+StreamSession = Annotated[Session, Depends(get_session)]
+
+
+@router.get(
+    "/public/cabins/nearest",
+    response_model=NearestResponse,
+    responses=problem_responses(400, 429),
+    summary="Nearest active cabins, optionally meeting accessibility needs",
+    description="Ordered by geodesic distance in metres. With `needs`, only cabins meeting every"
+    " need are returned (with `include_unknown=true`, also those whose data is missing for a"
+    " need, marked `match: unknown`); each result says per need whether it is met and why.",
+)
+def nearest(
+    request: Request,
+    session: StreamSession,
+    lat: Annotated[float, Query(ge=-90, le=90, description="Latitude, WGS 84")],
+    lon: Annotated[float, Query(ge=-180, le=180, description="Longitude, WGS 84")],
+    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+    radius: Annotated[
+        float | None, Query(gt=0, description="Search radius in metres (at most the setting)")
+    ] = None,
+    needs: Annotated[
+        str | None, Query(description=f"Comma-separated: {', '.join(NEED_NAMES)}")
+    ] = None,
+    min_door_width_cm: Annotated[
+        float | None, Query(ge=30, le=400, description="Cabin door clear width at least (cm)")
+    ] = None,
+    include_unknown: Annotated[
+        bool, Query(description="Also return cabins whose data is unknown for a need")
+    ] = False,
+) -> Response:
+    settings = request.app.state.settings
+    if radius is not None and radius > settings.max_search_radius_m:
+        raise bad("radius", f"at most {settings.max_search_radius_m} metres")
+    names = parse_needs(needs)
+    wanted = build_needs(names, min_door_width_cm)
+    results = queries.nearest(session, lon, lat, limit, radius, wanted, include_unknown)
+    query = {
+        "lat": lat,
+        "lon": lon,
+        "limit": limit,
+        "radius_m": radius,
+        "needs": names,
+        "min_door_width_cm": min_door_width_cm,
+        "include_unknown": include_unknown,
+    }
+    body = b'{"query":' + orjson.dumps(query) + b',"results":' + results + b"}"
+    return cached(request, body, "application/json")
+
+
+@router.get(
+    "/public/cabins",
+    response_model=FeatureCollection,
+    response_class=GeoJsonResponse,
+    responses=problem_responses(400, 429),
+    summary="Active cabins in a map window (GeoJSON FeatureCollection, streamed)",
+)
+def window(
+    request: Request,
+    session: StreamSession,
+    bbox: Annotated[
+        str,
+        Query(description="minlon,minlat,maxlon,maxlat (WGS 84)", examples=["2.25,48.81,2.42,48.9"]),
+    ],
+) -> Response:
+    crs = SUPPORTED[CRS84]
+    box = parse_bbox(bbox, crs, max_span_deg=request.app.state.settings.public_bbox_max_span_deg)
+    etag = etag_of("window", *map(str, box), queries.window_fingerprint(session, box, crs))
+    headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
+    if not_modified(request, etag):
+        return Response(status_code=304, headers=headers)
+
+    def body() -> Iterator[bytes]:
+        yield b'{"type":"FeatureCollection","features":['
+        for n, feature in enumerate(queries.window_features(session, box, crs)):
+            yield (b"," if n else b"") + feature.encode()
+        yield b"]}"
+
+    return StreamingResponse(body(), media_type=GEOJSON, headers=headers)
