@@ -12,6 +12,10 @@ from service.db import make_engine, make_sessionmaker
 from service.errors import install_error_handlers
 from service.health.routes import router as health_router
 from service.middleware import BodyLimitMiddleware, RequestLogMiddleware
+from service.public.cors import PublicCorsMiddleware
+from service.public.ogc import router as ogc_router
+from service.public.ratelimit import RateLimitMiddleware
+from service.public.routes import router as public_router
 from service.settings import Settings, get_settings
 from service.territories.routes import router as territories_router
 
@@ -38,10 +42,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RateLimitMiddleware,
+        per_minute=settings.public_rate_limit_per_minute,
+        burst=settings.public_rate_limit_burst,
+    )
+    app.add_middleware(PublicCorsMiddleware)
     app.add_middleware(RequestLogMiddleware)
 
     app.include_router(health_router)
     app.include_router(territories_router)
+    app.include_router(public_router)
+    app.include_router(ogc_router)
     app.include_router(cabins_router)
     app.include_router(auth_router)
     return app

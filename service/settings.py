@@ -30,6 +30,12 @@ class Settings(BaseSettings):
     bulk_max_rows: int = 500_000
     max_search_radius_m: int = 200_000
     public_rate_limit_per_minute: int = 600
+    public_rate_limit_burst: int = Field(
+        default=300, description="Requests a client IP may send at once on /public and /ogc."
+    )
+    public_bbox_max_span_deg: float = Field(
+        default=2.0, description="Largest map window of /public/cabins, degrees on each side."
+    )
 
 
 @lru_cache
