@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service.cabins.models import Cabin
-from tests.cabins.conftest import Callers
+from tests.auth.fixtures import Callers
 from tests.cabins.factories import LYON, cabin_body
 
 

@@ -1,0 +1,178 @@
+"""Who may do what: 401 without or with a bad key, another operator's cabin is a 404,
+regulators read within their scope and never write, admins manage operators and clients."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service.auth.models import ApiClient
+from tests.auth.factories import bearer, valid_siren
+from tests.auth.fixtures import Callers
+from tests.cabins.factories import LYON, cabin_body
+
+
+def create(client: TestClient, headers: dict[str, str], **kw) -> str:  # type: ignore[no-untyped-def]
+    response = client.post("/v1/cabins", json=cabin_body(**kw), headers=headers)
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def test_no_key_is_401_with_a_bearer_challenge(client: TestClient) -> None:
+    response = client.get("/v1/cabins")
+    assert response.status_code == 401
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+    assert response.json()["errors"][0]["field"] == "Authorization"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Bearer cr_000000000000_" + "A" * 43,  # well formed, unknown
+        "Bearer not-a-key",
+        "Basic dXNlcjpwYXNz",
+        "Bearer ",
+    ],
+)
+def test_bad_key_is_401(client: TestClient, callers: Callers, header: str) -> None:
+    response = client.get("/v1/cabins", headers={"Authorization": header})
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_right_prefix_wrong_secret_is_401(client: TestClient, callers: Callers) -> None:
+    key = callers.operator["Authorization"].removeprefix("Bearer ")
+    forged = key[:-4] + ("AAAA" if not key.endswith("AAAA") else "BBBB")
+    assert client.get("/v1/cabins", headers=bearer(forged)).status_code == 401
+
+
+def test_inactive_key_is_401(client: TestClient, callers: Callers, db: Session) -> None:
+    key = callers.operator["Authorization"].removeprefix("Bearer ")
+    row = db.scalar(select(ApiClient).where(ApiClient.key_prefix == key.split("_")[1]))
+    assert row is not None
+    row.active = False
+    db.commit()
+    assert client.get("/v1/cabins", headers=callers.operator).status_code == 401
+
+
+def test_only_the_hash_of_a_key_is_stored(callers: Callers, db: Session) -> None:
+    key = callers.operator["Authorization"].removeprefix("Bearer ")
+    row = db.scalar(select(ApiClient).where(ApiClient.key_prefix == key.split("_")[1]))
+    assert row is not None and key not in (row.key_hash, row.key_prefix)
+    assert len(row.key_hash) == 64
+
+
+def test_another_operators_cabin_is_404_everywhere(client: TestClient, callers: Callers) -> None:
+    cabin_id = create(client, callers.operator)
+    other = callers.other_operator
+    url = f"/v1/cabins/{cabin_id}"
+    assert client.get(url, headers=other).status_code == 404
+    assert client.get(f"{url}/history", headers=other).status_code == 404
+    assert (
+        client.patch(url, json={"venue": {"name": "x"}}, headers={**other, "If-Match": '"1"'})
+    ).status_code == 404
+    assert (
+        client.post(f"{url}/transitions", json={"to": "declared"}, headers=other)
+    ).status_code == 404
+    assert client.delete(url, headers=other).status_code == 404
+    assert client.get("/v1/cabins", headers=other).json()["items"] == []
+    # and it is untouched
+    assert client.get(url, headers=callers.operator).json()["version"] == 1
+
+
+def test_regulator_cannot_write(client: TestClient, callers: Callers) -> None:
+    cabin_id = create(client, callers.operator)
+    reg = callers.regulator
+    assert client.post("/v1/cabins", json=cabin_body(), headers=reg).status_code == 403
+    url = f"/v1/cabins/{cabin_id}"
+    patch = client.patch(url, json={"venue": {"name": "x"}}, headers={**reg, "If-Match": '"1"'})
+    assert patch.status_code == 403
+    assert (
+        client.post(f"{url}/transitions", json={"to": "declared"}, headers=reg).status_code == 403
+    )
+    assert client.delete(url, headers=reg).status_code == 403
+
+
+def test_regulators_read_within_their_scope(client: TestClient, callers: Callers) -> None:
+    paris = create(client, callers.operator, reference="P")
+    lyon = create(client, callers.other_operator, reference="L", location={**LYON})
+    national = client.get("/v1/cabins", headers=callers.regulator).json()["items"]
+    assert {c["id"] for c in national} >= {paris, lyon}
+    regional = callers.regulator_auvergne_rhone_alpes
+    assert [c["id"] for c in client.get("/v1/cabins", headers=regional).json()["items"]] == [lyon]
+    assert client.get(f"/v1/cabins/{paris}", headers=regional).status_code == 404
+    assert client.get(f"/v1/cabins/{lyon}/history", headers=regional).status_code == 200
+
+
+def test_admin_sees_every_cabin(client: TestClient, callers: Callers) -> None:
+    a = create(client, callers.operator, reference="A")
+    b = create(client, callers.other_operator, reference="B")
+    assert client.get(f"/v1/cabins/{a}", headers=callers.admin).status_code == 200
+    assert client.get(f"/v1/cabins/{b}", headers=callers.admin).status_code == 200
+
+
+def test_admin_creates_an_operator_and_its_key_works(client: TestClient, callers: Callers) -> None:
+    siren = valid_siren()
+    response = client.post(
+        "/v1/operators", json={"name": "Pharmacie X", "siren": siren}, headers=callers.admin
+    )
+    assert response.status_code == 201, response.text
+    operator_id = response.json()["id"]
+    assert response.headers["Location"] == f"/v1/operators/{operator_id}"
+    again = client.post(
+        "/v1/operators", json={"name": "Pharmacie X", "siren": siren}, headers=callers.admin
+    )
+    assert again.status_code == 409
+    created = client.post(
+        "/v1/clients", json={"role": "operator", "operator_id": operator_id}, headers=callers.admin
+    )
+    assert created.status_code == 201, created.text
+    key = created.json()["key"]
+    response = client.post("/v1/cabins", json=cabin_body(), headers=bearer(key))
+    assert response.status_code == 201
+    assert response.json()["operator_id"] == operator_id
+
+
+def test_operator_with_an_invalid_siren_is_422(client: TestClient, callers: Callers) -> None:
+    response = client.post(
+        "/v1/operators", json={"name": "X", "siren": "123456789"}, headers=callers.admin
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "siren"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"role": "operator"}, "operator_id"),
+        ({"role": "regulator"}, "scope"),
+        ({"role": "regulator", "scope": "region:99"}, "scope"),
+        ({"role": "admin", "scope": "national"}, "scope"),
+    ],
+)
+def test_client_creation_checks_role_fields(
+    client: TestClient, callers: Callers, body: dict, field: str
+) -> None:
+    response = client.post("/v1/clients", json=body, headers=callers.admin)
+    assert response.status_code == 422
+    assert field in {e["field"] for e in response.json()["errors"]}
+
+
+def test_regional_regulator_key_from_the_api(client: TestClient, callers: Callers) -> None:
+    response = client.post(
+        "/v1/clients", json={"role": "regulator", "scope": "region:84"}, headers=callers.admin
+    )
+    assert response.status_code == 201
+    assert response.json()["scope"] == "region:84"
+    assert "key_hash" not in response.json()
+
+
+@pytest.mark.parametrize("who", ["operator", "regulator"])
+def test_admin_api_is_for_admins_only(client: TestClient, callers: Callers, who: str) -> None:
+    headers = getattr(callers, who)
+    body = {"name": "X", "siren": valid_siren()}
+    assert client.post("/v1/operators", json=body, headers=headers).status_code == 403
+    assert client.post("/v1/clients", json={"role": "admin"}, headers=headers).status_code == 403

@@ -1,0 +1,61 @@
+"""`registry operators create` prints the new operator's id; `registry clients create` prints
+a key once, which then authenticates. These commit to the test database (unique SIRENs)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from service.auth.models import ApiClient, Operator
+from service.cli import main
+from tests.auth.factories import bearer, valid_siren
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out.strip(), err
+
+
+def test_operators_and_clients_from_the_command_line(
+    database_url: str, engine: Engine, capsys: pytest.CaptureFixture[str], app
+) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = run(
+        capsys, "operators", "create", "--name", "Pharmacie CLI", "--siren", valid_siren()
+    )
+    assert code == 0
+    operator_id = uuid.UUID(out)
+    code, key, err = run(
+        capsys, "clients", "create", "--role", "operator", "--operator", str(operator_id)
+    )
+    assert code == 0 and key.startswith("cr_") and "shown once" in err
+    with engine.connect() as conn:
+        assert conn.execute(select(Operator.name).where(Operator.id == operator_id)).scalar() == (
+            "Pharmacie CLI"
+        )
+        stored = conn.execute(
+            select(ApiClient.key_hash).where(ApiClient.operator_id == operator_id)
+        ).scalar()
+        assert stored and stored != key
+    with TestClient(app) as client:
+        assert client.get("/v1/cabins", headers=bearer(key)).status_code == 200
+
+
+def test_cli_refuses_an_invalid_siren(
+    database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, "operators", "create", "--name", "X", "--siren", "123456789")
+    assert code == 2 and out == "" and "siren" in err
+
+
+def test_cli_regulator_needs_a_known_scope(
+    database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "clients", "create", "--role", "regulator", "--scope", "region:99")
+    assert code == 2 and out == ""
+    code, key, _ = run(capsys, "clients", "create", "--role", "regulator", "--scope", "national")
+    assert code == 0 and key.startswith("cr_")

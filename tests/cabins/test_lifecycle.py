@@ -1,0 +1,136 @@
+"""The lifecycle: draft → declared → active ⇄ suspended → decommissioned; anything else is a
+409 naming the allowed transitions; DELETE decommissions and keeps the row."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from service.cabins.models import Cabin
+from service.cabins.vocabulary import STATUSES, TRANSITIONS
+from tests.auth.fixtures import Callers
+from tests.cabins.factories import cabin_body
+
+PATH_TO = {
+    "draft": [],
+    "declared": ["declared"],
+    "active": ["declared", "active"],
+    "suspended": ["declared", "active", "suspended"],
+    "decommissioned": ["decommissioned"],
+}
+
+
+def cabin_in(client: TestClient, callers: Callers, status: str) -> str:
+    created = client.post("/v1/cabins", json=cabin_body(), headers=callers.operator).json()
+    for step in PATH_TO[status]:
+        response = client.post(
+            f"/v1/cabins/{created['id']}/transitions", json={"to": step}, headers=callers.operator
+        )
+        assert response.status_code == 200, response.text
+    return str(created["id"])
+
+
+LEGAL = [(src, dst) for src in STATUSES for dst in TRANSITIONS[src]]
+ILLEGAL = [(src, dst) for src in STATUSES for dst in STATUSES if dst not in TRANSITIONS[src]]
+
+
+@pytest.mark.parametrize(("source", "target"), LEGAL)
+def test_legal_transition(client: TestClient, callers: Callers, source: str, target: str) -> None:
+    cabin_id = cabin_in(client, callers, source)
+    response = client.post(
+        f"/v1/cabins/{cabin_id}/transitions",
+        json={"to": target, "reason": "test"},
+        headers=callers.operator,
+    )
+    assert response.status_code == 200, response.text
+    lifecycle = response.json()["lifecycle"]
+    assert lifecycle["status"] == target
+    today = date.today().isoformat()
+    column = {
+        "declared": "declared_date",
+        "active": "service_start_date",
+        "suspended": "suspended_date",
+        "decommissioned": "decommissioned_date",
+    }[target]
+    assert lifecycle[column] is not None
+    if target == "active" and source == "suspended":
+        assert lifecycle["suspended_date"] is None
+    if source == "draft":
+        assert lifecycle[column] == today
+
+
+@pytest.mark.parametrize(("source", "target"), ILLEGAL)
+def test_illegal_transition_is_409_naming_the_allowed_ones(
+    client: TestClient, callers: Callers, source: str, target: str
+) -> None:
+    cabin_id = cabin_in(client, callers, source)
+    response = client.post(
+        f"/v1/cabins/{cabin_id}/transitions", json={"to": target}, headers=callers.operator
+    )
+    assert response.status_code == 409
+    body = response.json()
+    assert body["allowed"] == list(TRANSITIONS[source])
+    for allowed in TRANSITIONS[source]:
+        assert allowed in body["detail"]
+    current = client.get(f"/v1/cabins/{cabin_id}", headers=callers.operator).json()
+    assert current["lifecycle"]["status"] == source
+
+
+def test_transition_dated_in_the_future_is_422(client: TestClient, callers: Callers) -> None:
+    cabin_id = cabin_in(client, callers, "draft")
+    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    response = client.post(
+        f"/v1/cabins/{cabin_id}/transitions",
+        json={"to": "declared", "date": tomorrow},
+        headers=callers.operator,
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "date"
+
+
+def test_transition_keeps_a_given_past_date(client: TestClient, callers: Callers) -> None:
+    cabin_id = cabin_in(client, callers, "draft")
+    response = client.post(
+        f"/v1/cabins/{cabin_id}/transitions",
+        json={"to": "declared", "date": "2026-02-01"},
+        headers=callers.operator,
+    )
+    assert response.json()["lifecycle"]["declared_date"] == "2026-02-01"
+
+
+def test_transition_with_stale_if_match_is_412(client: TestClient, callers: Callers) -> None:
+    cabin_id = cabin_in(client, callers, "declared")  # version 2
+    response = client.post(
+        f"/v1/cabins/{cabin_id}/transitions",
+        json={"to": "active"},
+        headers={**callers.operator, "If-Match": '"1"'},
+    )
+    assert response.status_code == 412
+
+
+def test_delete_decommissions_and_keeps_the_cabin(
+    client: TestClient, callers: Callers, db: Session
+) -> None:
+    cabin_id = cabin_in(client, callers, "active")
+    response = client.delete(f"/v1/cabins/{cabin_id}?reason=closed", headers=callers.operator)
+    assert response.status_code == 200
+    assert response.json()["lifecycle"]["status"] == "decommissioned"
+    row = db.get(Cabin, cabin_id)
+    assert row is not None and row.status == "decommissioned"
+    again = client.delete(f"/v1/cabins/{cabin_id}", headers=callers.operator)
+    assert again.status_code == 409
+    history = client.get(f"/v1/cabins/{cabin_id}/history", headers=callers.operator).json()
+    assert history["items"][-1]["reason"] == "closed"
+
+
+def test_a_decommissioned_cabin_cannot_be_patched(client: TestClient, callers: Callers) -> None:
+    cabin_id = cabin_in(client, callers, "decommissioned")
+    response = client.patch(
+        f"/v1/cabins/{cabin_id}",
+        json={"venue": {"name": "Nouveau"}},
+        headers={**callers.operator, "If-Match": "*"},
+    )
+    assert response.status_code == 409

@@ -1,0 +1,216 @@
+"""Each check of the cabin record: a 422 problem naming the field and the reason, and no row
+written. The location check is also run over a table, as the importer runs it."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from service.cabins.models import Cabin
+from service.cabins.validation import check_locations_in, opening_hours_problem
+from tests.auth.fixtures import Callers
+from tests.cabins.factories import LYON, cabin_body
+
+TOMORROW = (date.today() + timedelta(days=1)).isoformat()
+
+
+def refused(client: TestClient, callers: Callers, db: Session, body: dict) -> dict[str, str]:
+    before = db.scalar(select(func.count()).select_from(Cabin))
+    response = client.post("/v1/cabins", json=body, headers=callers.operator)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert db.scalar(select(func.count()).select_from(Cabin)) == before  # nothing written
+    return {e["field"]: e["reason"] for e in response.json()["errors"]}
+
+
+def test_invalid_siret_checksum(client: TestClient, callers: Callers, db: Session) -> None:
+    errors = refused(client, callers, db, cabin_body(venue__siret="73282932000075"))
+    assert "SIRET" in errors["venue.siret"]
+
+
+def test_siret_of_wrong_length(client: TestClient, callers: Callers, db: Session) -> None:
+    errors = refused(client, callers, db, cabin_body(venue__siret="7328293200007"))
+    assert "venue.siret" in errors
+
+
+def test_provider_siret_checksum(client: TestClient, callers: Callers, db: Session) -> None:
+    body = cabin_body(provider={"name": "Télé", "siret": "11111111111112"})
+    assert "provider.siret" in refused(client, callers, db, body)
+
+
+@pytest.mark.parametrize("finess", ["990012345", "000012345", "977012345"])
+def test_finess_with_no_departement_prefix(
+    client: TestClient, callers: Callers, db: Session, finess: str
+) -> None:
+    errors = refused(client, callers, db, cabin_body(venue__finess=finess))
+    assert "département" in errors["venue.finess"]
+
+
+def test_finess_of_corsica_and_overseas_are_accepted(client: TestClient, callers: Callers) -> None:
+    body = cabin_body(venue__finess="2A0001234")
+    assert client.post("/v1/cabins", json=body, headers=callers.operator).status_code == 201
+    body = cabin_body("R2", venue__finess="974001234")
+    assert client.post("/v1/cabins", json=body, headers=callers.operator).status_code == 201
+
+
+def test_rpps_must_be_11_digits(client: TestClient, callers: Callers, db: Session) -> None:
+    body = cabin_body(care_links=[{"kind": "professionnel_rpps", "rpps": "1234567890"}])
+    assert "care_links.0.rpps" in refused(client, callers, db, body)
+
+
+def test_unknown_insee_code(client: TestClient, callers: Callers, db: Session) -> None:
+    errors = refused(client, callers, db, cabin_body(location__declared_insee="75999"))
+    assert errors["location.declared_insee"] == "no commune 75999 in the current commune layer"
+
+
+def test_point_at_sea(client: TestClient, callers: Callers, db: Session) -> None:
+    body = cabin_body(location={"lon": -5.5, "lat": 47.0, "declared_insee": "29019"})
+    errors = refused(client, callers, db, body)
+    assert "not in France" in errors["location"]
+
+
+def test_point_abroad(client: TestClient, callers: Callers, db: Session) -> None:
+    body = cabin_body(location={"lon": 13.405, "lat": 52.52, "declared_insee": "75056"})  # Berlin
+    assert "not in France" in refused(client, callers, db, body)["location"]
+
+
+def test_point_in_another_commune_names_it(
+    client: TestClient, callers: Callers, db: Session
+) -> None:
+    body = cabin_body(location={**LYON, "declared_insee": "75056"})
+    errors = refused(client, callers, db, body)
+    assert errors["location.declared_insee"] == (
+        "the point is not in Paris (75056): it falls in Lyon (69123)"
+    )
+
+
+def test_swapped_coordinates_are_detected_not_swapped(
+    client: TestClient, callers: Callers, db: Session
+) -> None:
+    body = cabin_body(location={"lon": 48.8566, "lat": 2.3522, "declared_insee": "75056"})
+    errors = refused(client, callers, db, body)
+    assert "swapped" in errors["location"]
+    assert "Paris (75056)" in errors["location"]
+
+
+def test_overseas_and_corsica_points_are_in_france(client: TestClient, callers: Callers) -> None:
+    for ref, loc in {
+        "RE": {"lon": 55.4504, "lat": -20.8821, "declared_insee": "97411"},
+        "MQ": {"lon": -61.0588, "lat": 14.6161, "declared_insee": "97209"},
+        "CO": {"lon": 8.7369, "lat": 41.9192, "declared_insee": "2A004"},
+    }.items():
+        body = cabin_body(ref, location=loc, venue__finess=None)
+        response = client.post("/v1/cabins", json=body, headers=callers.operator)
+        assert response.status_code == 201, response.text
+        assert response.json()["location"]["commune"]["insee"] == loc["declared_insee"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("entree_largeur_mini", 5000),
+        ("turning_diameter_cm", -1),
+        ("ramp_slope_pct", 150),
+        ("controls_height_max_cm", 900),
+        ("threshold_height_cm", 80),
+    ],
+)
+def test_measurement_out_of_plausible_range(
+    client: TestClient, callers: Callers, db: Session, field: str, value: float
+) -> None:
+    errors = refused(client, callers, db, cabin_body(**{f"accessibility__{field}": value}))
+    assert f"accessibility.{field}" in errors
+
+
+def test_controls_min_above_max(client: TestClient, callers: Callers, db: Session) -> None:
+    body = cabin_body(
+        accessibility__controls_height_min_cm=120, accessibility__controls_height_max_cm=100
+    )
+    assert "accessibility.controls_height_min_cm" in refused(client, callers, db, body)
+
+
+def test_tri_state_rejects_a_string(client: TestClient, callers: Callers, db: Session) -> None:
+    body = cabin_body(accessibility__hearing_loop="maybe")
+    assert "accessibility.hearing_loop" in refused(client, callers, db, body)
+
+
+@pytest.mark.parametrize("hours", ["Mo-Fr 8-19", "every day", "Lu-Ve 09:00-19:00"])
+def test_opening_hours_not_in_osm_syntax(
+    client: TestClient, callers: Callers, db: Session, hours: str
+) -> None:
+    errors = refused(client, callers, db, cabin_body(opening_hours=hours))
+    assert "OSM opening_hours" in errors["opening_hours"]
+
+
+def test_staff_hours_not_in_osm_syntax(client: TestClient, callers: Callers, db: Session) -> None:
+    errors = refused(client, callers, db, cabin_body(siting__staff_hours="9h-19h"))
+    assert "siting.staff_hours" in errors
+
+
+@pytest.mark.parametrize(
+    "hours", ["24/7", "Mo-Fr 08:00-12:00,14:00-19:00; PH off", "Sa 09:00-12:00"]
+)
+def test_valid_opening_hours(hours: str) -> None:
+    assert opening_hours_problem(hours) is None
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "declarations__ars_declaration_date",
+        "declarations__cpam_informed_date",
+        "siting__responsible_person__trained_on_date",
+    ],
+)
+def test_dates_in_the_future(client: TestClient, callers: Callers, db: Session, path: str) -> None:
+    errors = refused(client, callers, db, cabin_body(**{path: TOMORROW}))
+    field = path.replace("__", ".")
+    assert errors[field] == f"{TOMORROW} is in the future"
+
+
+def test_unknown_field_is_refused(client: TestClient, callers: Callers, db: Session) -> None:
+    errors = refused(client, callers, db, cabin_body(venue__colour="blue"))
+    assert "venue.colour" in errors
+
+
+def test_venue_kind_outside_the_closed_list(
+    client: TestClient, callers: Callers, db: Session
+) -> None:
+    assert "venue.kind" in refused(client, callers, db, cabin_body(venue__kind="casino"))
+
+
+def test_all_failures_come_together(client: TestClient, callers: Callers, db: Session) -> None:
+    body = cabin_body(
+        venue__siret="73282932000075",
+        opening_hours="whenever",
+        location={**LYON, "declared_insee": "75056"},
+    )
+    errors = refused(client, callers, db, body)
+    assert {"venue.siret", "opening_hours", "location.declared_insee"} <= errors.keys()
+
+
+def test_location_check_runs_over_a_table(db: Session) -> None:
+    """The importer's way: one statement over a staging table."""
+    db.execute(
+        text(
+            "CREATE TEMP TABLE staging (key text, lon float8, lat float8, declared_insee text)"
+            " ON COMMIT DROP"
+        )
+    )
+    db.execute(
+        text(
+            "INSERT INTO staging VALUES ('ok', 2.3522, 48.8566, '75056'),"
+            " ('swapped', 48.8566, 2.3522, '75056'), ('sea', -5.5, 47.0, '29019'),"
+            " ('mismatch', 4.8357, 45.764, '75056')"
+        )
+    )
+    results = {r.key: r for r in check_locations_in(db, "staging AS s")}
+    assert results["ok"].errors == [] and results["ok"].commune_insee == "75056"
+    assert "swapped" in results["swapped"].errors[0]["reason"]
+    assert "not in France" in results["sea"].errors[0]["reason"]
+    assert results["mismatch"].commune_insee == "69123"
+    assert "Lyon (69123)" in results["mismatch"].errors[0]["reason"]
