@@ -1,0 +1,129 @@
+"""The audit trail: every write leaves an event chained to the one before; UPDATE and DELETE
+are refused; editing or deleting a past event (with the guard lifted, as someone with the
+database's owner rights could) is found by `registry audit verify`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from service.audit.trail import Actor, record, verify
+from tests.auth.fixtures import Callers
+from tests.cabins.factories import cabin_body
+from tests.conftest import ensure_database, migrate
+
+
+def test_every_cabin_write_is_in_its_history(client: TestClient, callers: Callers) -> None:
+    created = client.post("/v1/cabins", json=cabin_body(), headers=callers.operator).json()
+    url = f"/v1/cabins/{created['id']}"
+    client.patch(
+        url,
+        json={"venue": {"name": "Nouveau nom"}},
+        headers={**callers.operator, "If-Match": '"1"'},
+    )
+    client.post(
+        f"{url}/transitions",
+        json={"to": "declared", "reason": "ARS informée"},
+        headers=callers.operator,
+    )
+    events = client.get(f"{url}/history", headers=callers.operator).json()["items"]
+    assert [e["action"] for e in events] == ["cabin.create", "cabin.update", "cabin.transition"]
+    assert all(e["actor_client_id"] for e in events)
+    assert events[1]["diff"] == {"venue.name": ["Pharmacie de l'Hôtel de Ville", "Nouveau nom"]}
+    assert events[2]["diff"]["status"] == ["draft", "declared"]
+    assert events[2]["reason"] == "ARS informée"
+    assert events[0]["diff"]["location.declared_insee"] == [None, "75056"]
+
+
+def test_the_chain_links_each_event_to_the_previous(db: Session) -> None:
+    actor = Actor("test", uuid.uuid4())
+    first = record(db, actor, "test.a", "thing", "1", {"x": [None, 1.5]})
+    second = record(db, actor, "test.b", "thing", "1", {"x": [1.5, 2]}, "why")
+    assert second.prev_hash == first.hash
+    assert verify(db).ok
+
+
+def test_update_and_delete_are_refused(db: Session) -> None:
+    event = record(db, Actor("test"), "test.a", "thing", "1", {})
+    db.commit()
+    with pytest.raises(DBAPIError, match="append-only"):
+        db.execute(text("UPDATE audit_event SET reason = 'x' WHERE id = :id"), {"id": event.id})
+    db.rollback()
+    with pytest.raises(DBAPIError, match="append-only"):
+        db.execute(text("DELETE FROM audit_event WHERE id = :id"), {"id": event.id})
+    db.rollback()
+
+
+def _tamper(db: Session, sql: str, params: dict) -> None:
+    db.execute(text("ALTER TABLE audit_event DISABLE TRIGGER audit_event_append_only"))
+    db.execute(text(sql), params)
+    db.execute(text("ALTER TABLE audit_event ENABLE TRIGGER audit_event_append_only"))
+
+
+def test_verify_finds_an_edited_event(db: Session) -> None:
+    actor = Actor("test")
+    events = [record(db, actor, "test", "thing", str(i), {"n": [None, i]}) for i in range(4)]
+    assert verify(db).ok
+    _tamper(
+        db,
+        "UPDATE audit_event SET diff = '{\"n\": [null, 99]}' WHERE id = :id",
+        {"id": events[1].id},
+    )
+    result = verify(db)
+    assert not result.ok
+    assert result.broken_id == events[1].id
+    assert "hash" in (result.problem or "")
+
+
+def test_verify_finds_a_deleted_event(db: Session) -> None:
+    actor = Actor("test")
+    events = [record(db, actor, "test", "thing", str(i), {}) for i in range(3)]
+    _tamper(db, "DELETE FROM audit_event WHERE id = :id", {"id": events[1].id})
+    result = verify(db)
+    assert result.broken_id == events[2].id
+    assert "prev_hash" in (result.problem or "")
+
+
+def test_registry_audit_verify_command(database_url: str) -> None:
+    """On a scratch database: events committed, one edited with SQL, the command reports it."""
+    url = make_url(database_url).set(database=f"{make_url(database_url).database}_audit")
+    scratch = url.render_as_string(hide_password=False)
+    ensure_database(scratch)
+    migrate(scratch)
+    engine = create_engine(scratch)
+    env = {**os.environ, "DATABASE_URL": scratch}
+    command = [sys.executable, "-m", "service.cli", "audit", "verify"]
+    try:
+        with Session(engine) as session:
+            session.execute(text("ALTER TABLE audit_event DISABLE TRIGGER audit_event_append_only"))
+            session.execute(text("TRUNCATE audit_event"))
+            session.execute(text("ALTER TABLE audit_event ENABLE TRIGGER audit_event_append_only"))
+            ids = [
+                record(session, Actor("cli"), "test", "thing", str(i), {"i": [None, i]}).id
+                for i in range(3)
+            ]
+            session.commit()
+        ok = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        assert ok.returncode == 0, ok.stderr
+        assert "intact: 3 events" in ok.stdout
+        with Session(engine) as session:
+            _tamper(
+                session,
+                "UPDATE audit_event SET actor = 'someone else' WHERE id = :id",
+                {"id": ids[0]},
+            )
+            session.commit()
+        broken = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        assert broken.returncode == 1
+        assert f"broken at event {ids[0]}" in broken.stderr
+    finally:
+        engine.dispose()
