@@ -43,9 +43,7 @@ def media_kind(content_type: str | None) -> str:
         return "ndjson"
     raise UnsupportedMediaType(
         f"An import is text/csv or application/x-ndjson, not {media_type or 'no type'}.",
-        errors=[
-            {"field": "Content-Type", "reason": "must be text/csv or application/x-ndjson"}
-        ],
+        errors=[{"field": "Content-Type", "reason": "must be text/csv or application/x-ndjson"}],
     )
 
 
@@ -80,12 +78,16 @@ def _csv_header(names: list[str]) -> list[Column | None]:
             errors.append({"field": name, "reason": f"column {position} repeats this column"})
         seen.add(name)
         if name not in known:
-            errors.append({"field": name or f"column {position}", "reason": f"unknown column; {SCHEMA_HINT}"})
+            errors.append(
+                {"field": name or f"column {position}", "reason": f"unknown column; {SCHEMA_HINT}"}
+            )
             header.append(None)
         else:
             header.append(known[name])
     missing = [n for n in required_column_names() if n not in seen]
-    errors += [{"field": n, "reason": f"required column is missing; {SCHEMA_HINT}"} for n in missing]
+    errors += [
+        {"field": n, "reason": f"required column is missing; {SCHEMA_HINT}"} for n in missing
+    ]
     if errors:
         raise BadRequest("The CSV header does not match the import columns.", errors=errors)
     return header
@@ -96,7 +98,9 @@ def read_csv(text: str) -> Iterator[Record]:
     if not first_line.strip():
         raise BadRequest(
             "The CSV has no header line.",
-            errors=[{"field": "body", "reason": f"the first line must name the columns; {SCHEMA_HINT}"}],
+            errors=[
+                {"field": "body", "reason": f"the first line must name the columns; {SCHEMA_HINT}"}
+            ],
         )
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=detect_delimiter(first_line))
     header = _csv_header(next(reader))
@@ -131,7 +135,9 @@ def read_ndjson(text: str) -> Iterator[Record]:
             yield Record(row, None, [{"field": "body", "reason": f"not valid JSON: {exc}"}])
             continue
         if not isinstance(value, dict):
-            yield Record(row, None, [{"field": "body", "reason": "each line must be a JSON object"}])
+            yield Record(
+                row, None, [{"field": "body", "reason": "each line must be a JSON object"}]
+            )
             continue
         yield Record(row, value, [])
 

@@ -1,0 +1,316 @@
+"""Every SQL statement of the bulk import, over a temporary staging table: COPY the parsed
+rows in, locate them against the current commune layer, look for possible duplicates, and
+upsert the valid rows into `cabin` in one `INSERT … SELECT … ON CONFLICT … RETURNING`."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from service.cabins.validation import check_locations_in
+from service.cabins.vocabulary import CONFIRMED_BLOCKS
+
+STAGING = "import_staging"
+LOCATED = "import_located"
+
+# (name, SQL type) of the staged columns, in COPY order. The record columns are those of
+# `service.cabins.records.columns_of`, the point as lon/lat.
+RECORD_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("address_number", "text"),
+    ("address_street", "text"),
+    ("address_postcode", "text"),
+    ("address_commune_name", "text"),
+    ("declared_insee", "text"),
+    ("venue_kind", "text"),
+    ("venue_description", "text"),
+    ("venue_name", "text"),
+    ("venue_siret", "text"),
+    ("venue_finess", "text"),
+    ("venue_naf", "text"),
+    ("venue_building_regime", "text"),
+    ("venue_cabin_count", "integer"),
+    ("ars_declaration_date", "date"),
+    ("ars_declaration_reference", "text"),
+    ("cpam_informed_date", "date"),
+    ("cpts_informed_date", "date"),
+    ("concertation_date", "date"),
+    ("concertation_parties", "text[]"),
+    ("opening_hours", "text"),
+    ("siting", "jsonb"),
+    ("care_links", "jsonb"),
+    ("provider", "jsonb"),
+    ("fees", "jsonb"),
+    ("accessibility", "jsonb"),
+)
+JSONB_COLUMNS = {"siting", "care_links", "provider", "fees", "accessibility"}
+STAGED_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("row_no", "integer"),
+    ("operator_reference", "text"),
+    ("reference", "text"),
+    ("lon", "float8"),
+    ("lat", "float8"),
+    *RECORD_COLUMNS,
+    ("confirmed", "text[]"),
+)
+STAGED_NAMES = tuple(name for name, _ in STAGED_COLUMNS)
+
+
+def create_staging(session: Session) -> None:
+    """Temporary tables, dropped at the end of the transaction (and first, should an earlier
+    import of the same transaction have left them)."""
+    columns = ", ".join(f"{name} {sql_type}" for name, sql_type in STAGED_COLUMNS)
+    session.execute(text(f"DROP TABLE IF EXISTS {STAGING}, {LOCATED}"))
+    session.execute(text(f"CREATE TEMPORARY TABLE {STAGING} ({columns}) ON COMMIT DROP"))
+    session.execute(
+        text(
+            f"CREATE TEMPORARY TABLE {LOCATED} (row_no integer PRIMARY KEY, commune_insee text,"
+            " departement_code text, region_code text, epci_siren text, commune_vintage text)"
+            " ON COMMIT DROP"
+        )
+    )
+
+
+def drop_staging(session: Session) -> None:
+    session.execute(text(f"DROP TABLE IF EXISTS {STAGING}, {LOCATED}"))
+
+
+def copy_rows(session: Session, rows: Iterable[Sequence[Any]]) -> None:
+    """COPY the rows (in `STAGED_NAMES` order) into the staging table."""
+    connection = session.connection().connection.driver_connection
+    assert connection is not None
+    with (
+        connection.cursor() as cursor,
+        cursor.copy(f"COPY {STAGING} ({', '.join(STAGED_NAMES)}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
+    session.execute(text(f"ANALYZE {STAGING}"))
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    row: int
+    field: str
+    reason: str
+
+
+_LOCATE_IN_DECLARED = f"""
+INSERT INTO {LOCATED}
+SELECT s.row_no, c.insee, c.departement, c.region, c.epci, c.vintage
+FROM {STAGING} s
+JOIN commune c
+  ON c.insee = s.declared_insee
+ AND c.layer_id IN (SELECT id FROM layer WHERE kind = 'commune' AND is_current)
+WHERE ST_Intersects(c.geom, ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326))
+"""
+
+_UNLOCATED = f"""(SELECT x.row_no::text AS key, x.lon, x.lat, x.declared_insee
+  FROM {STAGING} x WHERE NOT EXISTS (SELECT 1 FROM {LOCATED} l WHERE l.row_no = x.row_no)) AS s"""
+
+
+def locate(session: Session) -> list[RowProblem]:
+    """Derive the commune codes of every staged row; the problems of those that fail.
+
+    The common case — the point inside its declared commune — is one join; the rest go
+    through the registry's full location check (border tolerance, swapped coordinates, at
+    sea, another commune), which names the reason."""
+    session.execute(text(_LOCATE_IN_DECLARED))
+    problems: list[RowProblem] = []
+    tolerated: list[dict[str, Any]] = []
+    for result in check_locations_in(session, _UNLOCATED):
+        row = int(result.key)
+        if result.errors:
+            problems += [RowProblem(row, e["field"], e["reason"]) for e in result.errors]
+        else:
+            tolerated.append(
+                {
+                    "row_no": row,
+                    "insee": result.commune_insee,
+                    "dep": result.departement,
+                    "reg": result.region,
+                    "epci": result.epci,
+                    "vintage": result.vintage,
+                }
+            )
+    if tolerated:
+        session.execute(
+            text(f"INSERT INTO {LOCATED} VALUES (:row_no, :insee, :dep, :reg, :epci, :vintage)"),
+            tolerated,
+        )
+    return problems
+
+
+def discard_rows(session: Session, rows: Iterable[int]) -> None:
+    """Take rows out of what will be written (the invalid ones, in partial mode)."""
+    rows = sorted(set(rows))
+    if rows:
+        session.execute(text(f"DELETE FROM {LOCATED} WHERE row_no = ANY(:rows)"), {"rows": rows})
+
+
+# Another cabin within 25 m at the same venue: the same SIRET when both have one, else the
+# same venue name (case and spaces ignored). Existing cabins through the GiST index on
+# cabin.geom (a box of ±0.0005°, wider than 25 m anywhere in France, then the exact metres);
+# rows of the same file through a join on the venue.
+DUPLICATE_RADIUS_M = 25
+_SAME_VENUE = """(
+  (a_siret IS NOT NULL AND b_siret IS NOT NULL AND a_siret = b_siret)
+  OR ((a_siret IS NULL OR b_siret IS NULL) AND a_name IS NOT NULL AND a_name = b_name)
+)"""
+
+
+def _same_venue(a: str, b: str) -> str:
+    return (
+        _SAME_VENUE.replace("a_siret", f"{a}.venue_siret")
+        .replace("b_siret", f"{b}.venue_siret")
+        .replace("a_name", f"lower(btrim({a}.venue_name))")
+        .replace("b_name", f"lower(btrim({b}.venue_name))")
+    )
+
+
+_DUPLICATES = f"""
+WITH s AS (
+  SELECT x.row_no, x.operator_reference, x.venue_siret, x.venue_name,
+         ST_SetSRID(ST_MakePoint(x.lon, x.lat), 4326) AS g
+  FROM {STAGING} x JOIN {LOCATED} USING (row_no)
+)
+SELECT s.row_no, c.reference AS other, c.operator_reference AS other_ref, NULL::int AS other_row,
+       round(ST_Distance(c.geom::geography, s.g::geography))::int AS metres
+FROM s
+JOIN cabin c
+  ON c.geom && ST_Expand(s.g, 0.0005)
+ AND ST_DWithin(c.geom::geography, s.g::geography, {DUPLICATE_RADIUS_M})
+ AND c.status <> 'decommissioned'
+ AND NOT (c.operator_id = :operator_id AND c.operator_reference = s.operator_reference)
+ AND {_same_venue("s", "c")}
+UNION ALL
+SELECT b.row_no, NULL, a.operator_reference, a.row_no,
+       round(ST_Distance(a.g::geography, b.g::geography))::int
+FROM s a
+JOIN s b
+  ON a.venue_siret = b.venue_siret AND a.row_no < b.row_no
+ AND ST_DWithin(a.g::geography, b.g::geography, {DUPLICATE_RADIUS_M})
+UNION ALL
+SELECT b.row_no, NULL, a.operator_reference, a.row_no,
+       round(ST_Distance(a.g::geography, b.g::geography))::int
+FROM s a
+JOIN s b
+  ON lower(btrim(a.venue_name)) = lower(btrim(b.venue_name)) AND a.row_no < b.row_no
+ AND (a.venue_siret IS NULL OR b.venue_siret IS NULL)
+ AND ST_DWithin(a.g::geography, b.g::geography, {DUPLICATE_RADIUS_M})
+ORDER BY 1, 5
+"""
+
+
+def possible_duplicates(session: Session, operator_id: uuid.UUID) -> list[RowProblem]:
+    warnings = []
+    for row in session.execute(text(_DUPLICATES), {"operator_id": operator_id}):
+        if row.other:
+            what = f"cabin {row.other} ({row.other_ref})"
+        else:
+            what = f"row {row.other_row} ({row.other_ref}) of this file"
+        warnings.append(
+            RowProblem(
+                row.row_no,
+                "location",
+                f"possible duplicate: {what} is {row.metres} m away at the same venue",
+            )
+        )
+    return warnings
+
+
+def existing_cabins(session: Session, operator_id: uuid.UUID) -> list[Any]:
+    """The operator's cabins that staged rows would update: (row_no, cabin, lon, lat)."""
+    from service.cabins.models import Cabin
+
+    stmt = text(
+        f"SELECT s.row_no, c.id FROM {STAGING} s JOIN {LOCATED} USING (row_no)"
+        " JOIN cabin c ON c.operator_id = :operator_id"
+        " AND c.operator_reference = s.operator_reference"
+    )
+    ids = {row.id: row.row_no for row in session.execute(stmt, {"operator_id": operator_id})}
+    if not ids:
+        return []
+    from sqlalchemy import func, select
+
+    rows = session.execute(
+        select(Cabin, func.ST_X(Cabin.geom), func.ST_Y(Cabin.geom))
+        .where(Cabin.id.in_(list(ids)))
+        .with_for_update(of=Cabin)
+    )
+    return [(ids[cabin.id], cabin, lon, lat) for cabin, lon, lat in rows]
+
+
+def free_references(session: Session) -> list[int]:
+    """Staged rows whose drawn public reference is already taken (a new draw is needed)."""
+    stmt = text(
+        f"SELECT s.row_no FROM {STAGING} s WHERE EXISTS"
+        " (SELECT 1 FROM cabin c WHERE c.reference = s.reference)"
+        f" OR EXISTS (SELECT 1 FROM {STAGING} t WHERE t.reference = s.reference"
+        " AND t.row_no < s.row_no)"
+    )
+    return [row.row_no for row in session.execute(stmt)]
+
+
+def redraw_reference(session: Session, row_no: int, reference: str) -> None:
+    session.execute(
+        text(f"UPDATE {STAGING} SET reference = :ref WHERE row_no = :row"),
+        {"ref": reference, "row": row_no},
+    )
+
+
+_WRITTEN = [name for name, _ in RECORD_COLUMNS]
+_DERIVED = ["commune_insee", "departement_code", "region_code", "epci_siren", "commune_vintage"]
+_CONFIRMED = [f"{block}_confirmed_at" for block in CONFIRMED_BLOCKS]
+
+
+def _upsert_sql() -> str:
+    confirmed = ", ".join(
+        f"CASE WHEN '{block}' = ANY(s.confirmed) THEN now() END" for block in CONFIRMED_BLOCKS
+    )
+    updates = ",\n  ".join(
+        [f"{c} = EXCLUDED.{c}" for c in ["geom", *_WRITTEN, *_DERIVED]]
+        + [f"{c} = COALESCE(EXCLUDED.{c}, cabin.{c})" for c in _CONFIRMED]
+        + ["version = cabin.version + 1", "updated_at = now()"]
+    )
+    return f"""
+INSERT INTO cabin (id, reference, operator_id, operator_reference, status, geom,
+  {", ".join(_WRITTEN)}, {", ".join(_DERIVED)}, {", ".join(_CONFIRMED)},
+  is_demo, version, created_at, updated_at)
+SELECT gen_random_uuid(), s.reference, :operator_id, s.operator_reference, 'draft',
+  ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326),
+  {", ".join(f"s.{c}" for c in _WRITTEN)}, {", ".join(f"l.{c}" for c in _DERIVED)},
+  {confirmed},
+  :is_demo, 1, now(), now()
+FROM {STAGING} s JOIN {LOCATED} l USING (row_no)
+WHERE NOT (s.row_no = ANY(:unchanged))
+ORDER BY s.row_no
+ON CONFLICT (operator_id, operator_reference) DO UPDATE SET
+  {updates}
+RETURNING id, operator_reference, reference, (xmax = 0) AS inserted
+"""
+
+
+UPSERT_SQL = _upsert_sql()
+
+
+@dataclass(frozen=True)
+class Written:
+    id: uuid.UUID
+    operator_reference: str
+    reference: str
+    inserted: bool
+
+
+def upsert(
+    session: Session, operator_id: uuid.UUID, unchanged: Sequence[int], is_demo: bool
+) -> list[Written]:
+    rows = session.execute(
+        text(UPSERT_SQL),
+        {"operator_id": operator_id, "unchanged": list(unchanged), "is_demo": is_demo},
+    )
+    return [Written(r.id, r.operator_reference, r.reference, r.inserted) for r in rows]
