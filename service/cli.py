@@ -106,6 +106,9 @@ def setup_steps(include_demo: bool = True) -> list[tuple[str, Callable[[], objec
     from service.territories.cli import generate_synthetic_step, load_admin_step
 
     steps.append(("reference layers: communes, départements, régions, EPCI", load_admin_step))
+    from service.rules.cli import publish_first_step
+
+    steps.append(("rule set 2026.1 (published, every cabin evaluated)", publish_first_step))
     if include_demo:
         steps.append(("synthetic health layers (demo)", generate_synthetic_step))
     return steps
@@ -163,6 +166,7 @@ DOMAIN_CLI_MODULES: list[str] = [
     "service.auth.cli",
     "service.audit.cli",
     "service.cabins.cli",
+    "service.rules.cli",
 ]
 
 

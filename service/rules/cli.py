@@ -1,0 +1,96 @@
+"""`registry rules …`: publish a rule-set file (idempotent; re-evaluates every cabin when a
+new version comes into force), re-evaluate every cabin, list the rule sets."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _session():  # type: ignore[no-untyped-def]
+    from sqlalchemy.orm import Session
+
+    from service.db import make_engine
+    from service.settings import Settings
+
+    # Settings read now, not the cached ones: the test set-up sets DATABASE_URL late.
+    engine = make_engine(Settings(db_statement_timeout_ms=600_000))
+    return engine, Session(bind=engine)
+
+
+def publish_first_step() -> None:
+    """The `setup_steps` entry: the rule set 2026.1, unless already published."""
+    from service.rules.rulesets import FIRST_RULE_SET
+
+    _publish_path(FIRST_RULE_SET)
+
+
+def _publish_path(path: Path) -> int:
+    from service.errors import Problem
+    from service.rules.rulesets import publish_file
+
+    engine, session = _session()
+    try:
+        rule_set, report = publish_file(session, path)
+        session.commit()
+    except Problem as problem:
+        session.rollback()
+        print(f"error: {problem}", file=sys.stderr)
+        for error in getattr(problem, "errors", None) or []:
+            print(f"  {error}", file=sys.stderr)
+        return 2
+    finally:
+        session.close()
+        engine.dispose()
+    if report is None:
+        print(f"rule set {rule_set.version} is already {rule_set.status}", file=sys.stderr)
+    else:
+        print(f"rule set {rule_set.version} published", file=sys.stderr)
+        print(json.dumps(report.as_dict(), indent=1), file=sys.stderr)
+    return 0
+
+
+def _publish(args: argparse.Namespace) -> int:
+    return _publish_path(Path(args.file))
+
+
+def _reevaluate(args: argparse.Namespace) -> int:
+    from service.rules.evaluator import reevaluate_all
+
+    engine, session = _session()
+    try:
+        report = reevaluate_all(session)
+        session.commit()
+    finally:
+        session.close()
+        engine.dispose()
+    print(json.dumps(report.as_dict(), indent=1))
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from service.rules.models import RuleSet
+
+    engine, session = _session()
+    try:
+        for rs in session.scalars(select(RuleSet).order_by(RuleSet.created_at)):
+            print(f"{rs.version}\t{rs.status}\t{rs.valid_from or ''}\t{rs.title}")
+    finally:
+        session.close()
+        engine.dispose()
+    return 0
+
+
+def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    rules = commands.add_parser("rules", help="rule sets and re-evaluation").add_subparsers(
+        dest="rules", required=True
+    )
+    publish = rules.add_parser("publish", help="create and publish a rule-set file")
+    publish.add_argument("file", help="e.g. service/rules/rulesets/2026.1.yaml")
+    publish.set_defaults(func=_publish)
+    rules.add_parser("reevaluate", help="re-evaluate every cabin").set_defaults(func=_reevaluate)
+    rules.add_parser("list", help="the rule sets and their status").set_defaults(func=_list)

@@ -1,0 +1,113 @@
+"""What the evaluator runs: the rule set in force turned into one `RuleRun` per enabled rule
+and parameter group (the default parameters, and one group per regional profile that changes
+the rule), with parameters validated by each rule's params model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service.rules import catalogue
+from service.rules.catalogue.base import RuleDefinition, RuleParams
+from service.rules.models import Rule, RuleSet
+
+
+@dataclass(frozen=True)
+class RuleRun:
+    code: str
+    definition: RuleDefinition
+    params: RuleParams
+    severity: str
+    profile: str | None
+    """The regional profile applied; None for the national default."""
+    regions: tuple[str, ...] | None
+    """The régions this run covers (a profile); None = every région not in `excluded`."""
+    excluded: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Plan:
+    version: str
+    runs: list[RuleRun]
+    codes: list[str]
+    """Every enabled rule code (implemented or not)."""
+    unimplemented: list[str] = field(default_factory=list)
+
+
+def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Parameters of a profile: the rule's parameters with the profile's keys replaced."""
+    return {**base, **override}
+
+
+def params_of(code: str, parameters: dict[str, Any]) -> RuleParams | None:
+    """The validated parameters of an implemented rule (raises pydantic's ValidationError);
+    None when the rule has no implementation yet."""
+    definition = catalogue.REGISTRY.get(code)
+    if definition is None:
+        return None
+    return definition.params_model.model_validate(parameters)
+
+
+def in_force(session: Session, at: datetime | None = None) -> RuleSet | None:
+    """The rule set in force now, or the one in force at `at` (the last published before)."""
+    if at is None:
+        return session.scalar(select(RuleSet).where(RuleSet.status == "published"))
+    return session.scalar(
+        select(RuleSet)
+        .where(RuleSet.published_at.is_not(None), RuleSet.published_at <= at)
+        .order_by(RuleSet.published_at.desc())
+        .limit(1)
+    )
+
+
+def build(session: Session, rule_set: RuleSet) -> Plan:
+    rules = session.scalars(
+        select(Rule)
+        .where(Rule.rule_set_version == rule_set.version, Rule.enabled)
+        .order_by(Rule.code)
+    ).all()
+    profiles: list[dict[str, Any]] = list(rule_set.profiles or [])
+    runs: list[RuleRun] = []
+    unimplemented: list[str] = []
+    for r in rules:
+        definition = catalogue.REGISTRY.get(r.code)
+        if definition is None:
+            unimplemented.append(r.code)
+            continue
+        touching = [p for p in profiles if r.code in (p.get("rules") or {})]
+        excluded = tuple(sorted({region for p in touching for region in p.get("regions", [])}))
+        runs.append(
+            RuleRun(
+                code=r.code,
+                definition=definition,
+                params=definition.params_model.model_validate(r.parameters),
+                severity=r.severity,
+                profile=None,
+                regions=None,
+                excluded=excluded,
+            )
+        )
+        for p in touching:
+            change = p["rules"][r.code]
+            runs.append(
+                RuleRun(
+                    code=r.code,
+                    definition=definition,
+                    params=definition.params_model.model_validate(
+                        merge(r.parameters, change.get("parameters") or {})
+                    ),
+                    severity=change.get("severity") or r.severity,
+                    profile=p["name"],
+                    regions=tuple(p.get("regions", [])),
+                )
+            )
+    return Plan(
+        version=rule_set.version,
+        runs=runs,
+        codes=[r.code for r in rules],
+        unimplemented=unimplemented,
+    )

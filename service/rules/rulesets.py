@@ -1,0 +1,258 @@
+"""Rule sets as versioned data: load one from its repository file, derive a new draft version
+from another, validate every rule's parameters (and each profile's) with the rule's params
+model, and publish — the new set comes into force, the previous one is retired, and every
+cabin is re-evaluated."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service.errors import Conflict, NotFound, ValidationFailed
+from service.rules import evaluator, plan
+from service.rules.models import Rule, RuleSet
+from service.rules.schemas import Profile, RuleSetCreate, RuleSetSpec, RuleSpec
+
+RULESETS_DIR = Path(__file__).resolve().parent / "rulesets"
+FIRST_RULE_SET = RULESETS_DIR / "2026.1.yaml"
+
+
+def read_file(path: Path) -> RuleSetSpec:
+    return RuleSetSpec.model_validate(yaml.safe_load(path.read_text()))
+
+
+def _field_errors(error: ValidationError, prefix: str) -> list[dict[str, str]]:
+    return [
+        {
+            "field": ".".join([prefix, *(str(part) for part in item["loc"])]),
+            "reason": item["msg"],
+        }
+        for item in error.errors()
+    ]
+
+
+def check(spec: RuleSetSpec) -> None:
+    """Rule codes unique; parameters (and profile overrides) valid for each implemented rule.
+    A rule without an implementation yet keeps its parameters as given."""
+    errors: list[dict[str, str]] = []
+    seen: set[str] = set()
+    rules = {r.code: r for r in spec.rules}
+    for i, r in enumerate(spec.rules):
+        if r.code in seen:
+            errors.append({"field": f"rules.{i}.code", "reason": f"{r.code} appears twice"})
+        seen.add(r.code)
+        try:
+            plan.params_of(r.code, r.parameters)
+        except ValidationError as error:
+            errors += _field_errors(error, f"rules.{i}.parameters")
+    names: set[str] = set()
+    for i, p in enumerate(spec.profiles):
+        if p.name in names:
+            errors.append({"field": f"profiles.{i}.name", "reason": f"{p.name} appears twice"})
+        names.add(p.name)
+        for code, change in p.rules.items():
+            where = f"profiles.{i}.rules.{code}"
+            if code not in rules:
+                errors.append({"field": where, "reason": f"{code} is not in the rule set"})
+                continue
+            try:
+                plan.params_of(code, plan.merge(rules[code].parameters, change.parameters))
+            except ValidationError as error:
+                errors += _field_errors(error, f"{where}.parameters")
+    if errors:
+        raise ValidationFailed("The rule set is not valid.", errors=errors)
+
+
+def _same(existing: RuleSet, rules: list[Rule], spec: RuleSetSpec) -> bool:
+    stored = [
+        RuleSpec(
+            code=r.code,
+            title=r.title,
+            basis=r.basis,  # type: ignore[arg-type]
+            sources=list(r.sources),
+            severity=r.severity,  # type: ignore[arg-type]
+            parameters=r.parameters,
+            enabled=r.enabled,
+            description=r.description,
+        )
+        for r in sorted(rules, key=lambda r: r.code)
+    ]
+    return (
+        existing.title == spec.title
+        and stored == sorted(spec.rules, key=lambda r: r.code)
+        and [Profile.model_validate(p) for p in existing.profiles] == spec.profiles
+    )
+
+
+def create(session: Session, spec: RuleSetSpec, source_file: str | None = None) -> RuleSet:
+    """A new draft rule set. The same version again with the same content is a no-op;
+    with other content it is a conflict (a published version never changes)."""
+    check(spec)
+    existing = session.get(RuleSet, spec.version)
+    if existing is not None:
+        rules = session.scalars(select(Rule).where(Rule.rule_set_version == spec.version)).all()
+        if _same(existing, list(rules), spec):
+            return existing
+        raise Conflict(
+            f"Rule set {spec.version} already exists with other content; use a new version.",
+            errors=[{"field": "version", "reason": "already exists"}],
+        )
+    rule_set = RuleSet(
+        version=spec.version,
+        title=spec.title,
+        description=spec.description,
+        status="draft",
+        profiles=[p.model_dump(mode="json", exclude_none=True) for p in spec.profiles],
+        source_file=source_file,
+    )
+    session.add(rule_set)
+    session.flush()  # no ORM relationship orders the rule rows after their set
+    session.add_all(
+        Rule(
+            rule_set_version=spec.version,
+            code=r.code,
+            title=r.title,
+            basis=r.basis,
+            sources=r.sources,
+            severity=r.severity,
+            parameters=r.parameters,
+            enabled=r.enabled,
+            description=r.description,
+        )
+        for r in spec.rules
+    )
+    session.flush()
+    return rule_set
+
+
+def derive(session: Session, body: RuleSetCreate) -> RuleSet:
+    """A new draft from an existing version with some rules changed (parameters merged)."""
+    base = session.get(RuleSet, body.based_on) if body.based_on else plan.in_force(session)
+    if base is None:
+        raise NotFound(
+            "No rule set to start from.",
+            errors=[{"field": "based_on", "reason": "no such rule set (and none in force)"}],
+        )
+    rules = session.scalars(
+        select(Rule).where(Rule.rule_set_version == base.version).order_by(Rule.code)
+    ).all()
+    codes = {r.code for r in rules}
+    unknown = sorted(set(body.rules) - codes)
+    if unknown:
+        raise ValidationFailed(
+            "Changes name rules that are not in the rule set.",
+            errors=[
+                {"field": f"rules.{c}", "reason": f"{c} is not a rule of {base.version}"}
+                for c in unknown
+            ],
+        )
+    specs: list[RuleSpec] = []
+    for r in rules:
+        change = body.rules.get(r.code)
+        parameters: dict[str, Any] = dict(r.parameters)
+        if change and change.parameters is not None:
+            parameters = plan.merge(parameters, change.parameters)
+        specs.append(
+            RuleSpec(
+                code=r.code,
+                title=(change.title if change and change.title else r.title),
+                basis=r.basis,  # type: ignore[arg-type]
+                sources=list(r.sources),
+                severity=(change.severity if change and change.severity else r.severity),  # type: ignore[arg-type]
+                parameters=parameters,
+                enabled=(change.enabled if change and change.enabled is not None else r.enabled),
+                description=(
+                    change.description if change and change.description else r.description
+                ),
+            )
+        )
+    profiles = (
+        body.profiles
+        if body.profiles is not None
+        else [Profile.model_validate(p) for p in base.profiles]
+    )
+    spec = RuleSetSpec(
+        version=body.version,
+        title=body.title,
+        description=body.description or base.description,
+        profiles=profiles,
+        rules=specs,
+    )
+    if session.get(RuleSet, spec.version) is not None:
+        raise Conflict(
+            f"Rule set {spec.version} already exists.",
+            errors=[{"field": "version", "reason": "already exists"}],
+        )
+    return create(session, spec)
+
+
+def publish(
+    session: Session, version: str, at: datetime | None = None
+) -> tuple[RuleSet, evaluator.EvaluationReport]:
+    """Puts a draft in force (the previous set is retired) and re-evaluates every cabin. The
+    set in force already: nothing to do. A retired set cannot come back."""
+    rule_set = session.get(RuleSet, version, with_for_update=True)
+    if rule_set is None:
+        raise NotFound(f"No rule set {version}.")
+    if rule_set.status == "published":
+        return rule_set, evaluator.EvaluationReport(rule_set_version=version)
+    if rule_set.status == "retired":
+        raise Conflict(
+            f"Rule set {version} was retired; publish a new version instead.",
+            errors=[{"field": "version", "reason": "retired"}],
+        )
+    rules = session.scalars(select(Rule).where(Rule.rule_set_version == version)).all()
+    check(
+        RuleSetSpec(
+            version=version,
+            title=rule_set.title,
+            profiles=[Profile.model_validate(p) for p in rule_set.profiles],
+            rules=[
+                RuleSpec(
+                    code=r.code,
+                    title=r.title,
+                    basis=r.basis,  # type: ignore[arg-type]
+                    sources=list(r.sources),
+                    severity=r.severity,  # type: ignore[arg-type]
+                    parameters=r.parameters,
+                    enabled=r.enabled,
+                    description=r.description,
+                )
+                for r in rules
+            ],
+        )
+    )
+    at = at or evaluator.now()
+    previous = plan.in_force(session)
+    if previous is not None:
+        previous.status = "retired"
+        previous.valid_to = at.date()
+        previous.retired_at = at
+        session.flush()
+    rule_set.status = "published"
+    rule_set.valid_from = at.date()
+    rule_set.published_at = at
+    session.flush()
+    return rule_set, evaluator.reevaluate_all(session, at=at)
+
+
+def publish_file(
+    session: Session, path: Path, at: datetime | None = None
+) -> tuple[RuleSet, evaluator.EvaluationReport | None]:
+    """`registry rules publish <file>`: create the version if new, publish it if it is a
+    draft. Idempotent: a version already published or retired is left as it is."""
+    spec = read_file(path)
+    try:
+        source = str(path.resolve().relative_to(RULESETS_DIR.parent.parent.parent))
+    except ValueError:
+        source = str(path)
+    rule_set = create(session, spec, source_file=source)
+    if rule_set.status != "draft":
+        return rule_set, None
+    return publish(session, spec.version, at=at)
