@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import select, text
@@ -19,7 +19,7 @@ from service.rules.catalogue.base import REGISTRY, RuleInput
 
 PARIS = (2.3522, 48.8566, "75056")  # Hôtel de Ville
 LYON = (4.8357, 45.7640, "69123")
-NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 def valid_siren(rng: random.Random | None = None) -> str:
@@ -90,8 +90,15 @@ def make_cabin(
     return cabin.id
 
 
-def fresh_layer(db: Session, kind: str, *, scope: str | None = None, synthetic: bool = False,
-                vintage: str = "test-2026", reference: str | None = None) -> int:
+def fresh_layer(
+    db: Session,
+    kind: str,
+    *,
+    scope: str | None = None,
+    synthetic: bool = False,
+    vintage: str = "test-2026",
+    reference: str | None = None,
+) -> int:
     """A new current layer of `kind`; every other layer of that kind stops being current
     (inside the test transaction only)."""
     db.execute(text("UPDATE layer SET is_current = false WHERE kind = :kind"), {"kind": kind})
@@ -102,8 +109,13 @@ def fresh_layer(db: Session, kind: str, *, scope: str | None = None, synthetic: 
                 " row_count, is_current) VALUES (:kind, :scope, :vintage, 'test', :synthetic,"
                 " :reference, 0, true) RETURNING id"
             ),
-            {"kind": kind, "scope": scope, "vintage": vintage, "synthetic": synthetic,
-             "reference": reference},
+            {
+                "kind": kind,
+                "scope": scope,
+                "vintage": vintage,
+                "synthetic": synthetic,
+                "reference": reference,
+            },
         ).scalar_one()
     )
 
@@ -128,17 +140,33 @@ def add_zone_rouge(db: Session, layer_id: int, epci: str) -> None:
     )
 
 
-def add_health_site(db: Session, layer_id: int, finess: str, lon: float, lat: float,
-                    *, commune_only: bool = False, siret: str | None = None,
-                    category: int = 620) -> None:
+def add_health_site(
+    db: Session,
+    layer_id: int,
+    finess: str,
+    lon: float,
+    lat: float,
+    *,
+    commune_only: bool = False,
+    siret: str | None = None,
+    category: int = 620,
+) -> None:
     db.execute(
         text(
             "INSERT INTO health_site (layer_id, vintage, finess, name, category, siret,"
             " commune_only_geocode, geom) VALUES (:layer, 'test-2026', :finess, :name,"
             " :category, :siret, :commune_only, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))"
         ),
-        {"layer": layer_id, "finess": finess, "name": f"Site {finess}", "category": category,
-         "siret": siret, "commune_only": commune_only, "lon": lon, "lat": lat},
+        {
+            "layer": layer_id,
+            "finess": finess,
+            "name": f"Site {finess}",
+            "category": category,
+            "siret": siret,
+            "commune_only": commune_only,
+            "lon": lon,
+            "lat": lat,
+        },
     )
 
 
@@ -152,14 +180,14 @@ def add_cpts(db: Session, layer_id: int, cpts_id: str, members: list[str]) -> No
     )
 
 
-def run_rule(db: Session, code: str, ids: list[uuid.UUID], at: date | None = None,
-             **params: Any) -> dict[uuid.UUID, tuple[str, dict[str, Any]]]:
+def run_rule(
+    db: Session, code: str, ids: list[uuid.UUID], at: date | None = None, **params: Any
+) -> dict[uuid.UUID, tuple[str, dict[str, Any]]]:
     """The rule's (outcome, evidence) for each of `ids`, evaluated on those cabins only."""
     definition = REGISTRY[code]
     cabins = select(Cabin.__table__).where(Cabin.__table__.c.id.in_(ids)).subquery("cabins")
     statement = definition.implementation(
-        RuleInput(cabins=cabins, params=definition.params_model(**params),
-                  at=at or NOW.date())
+        RuleInput(cabins=cabins, params=definition.params_model(**params), at=at or NOW.date())
     )
     rows = db.execute(statement).all()
     assert sorted(str(r.cabin_id) for r in rows) == sorted(str(i) for i in ids), "one row per cabin"
