@@ -1,0 +1,272 @@
+"""The bulk import routes (design.md §6): `POST /v1/cabins/import` takes a CSV or NDJSON body
+read as a stream (415 for other types, 413 above the body limit), honours `Idempotency-Key`,
+runs small files in the request and large ones (or on `Prefer: respond-async`) as a job;
+`GET /v1/imports/{id}` gives a job's state, progress and report."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, Literal
+
+import orjson
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import Response
+from sqlalchemy.exc import IntegrityError
+
+from service.auth.deps import OperatorPrincipal, Principal
+from service.auth.models import Operator
+from service.cabins.importer import ImportOptions, run_import
+from service.cabins.imports import jobs
+from service.cabins.imports.models import ImportJob
+from service.cabins.imports.parse import count_rows, media_kind
+from service.cabins.imports.schemas import ImportJobRead
+from service.db import DbSession
+from service.errors import (
+    PROBLEM_MEDIA_TYPE,
+    Conflict,
+    InvalidParameter,
+    NotFound,
+    PayloadTooLarge,
+    ValidationFailed,
+    problem_responses,
+)
+from service.routing import ApiRoute
+
+router = APIRouter(tags=["imports"], route_class=ApiRoute)
+
+# Above this many records an import runs as a job (202 + GET /v1/imports/{id}).
+ASYNC_ROWS = 20_000
+
+
+async def read_upload(request: Request) -> tuple[str, bytes]:
+    """The body, read as a stream: its kind (csv or ndjson) and its bytes."""
+    kind = media_kind(request.headers.get("content-type"))
+    limit = request.app.state.settings.max_body_bytes
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(
+                f"An import body is at most {limit} bytes; split the file.",
+                errors=[{"field": "body", "reason": f"larger than {limit} bytes"}],
+            )
+        chunks.append(chunk)
+    return kind, b"".join(chunks)
+
+
+Upload = Annotated[tuple[str, bytes], Depends(read_upload)]
+
+UPLOAD_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "CSV (columns: schemas/cabin-import.tableschema.json; `,` or `;`;"
+        " UTF-8 with or without BOM) or NDJSON (one cabin JSON object per line, the shape of"
+        " POST /v1/cabins).",
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            "application/x-ndjson": {"schema": {"type": "string"}},
+        },
+    }
+}
+
+
+def _owner(session: DbSession, principal: Principal, operator_id: uuid.UUID | None) -> uuid.UUID:
+    if principal.role == "operator":
+        assert principal.operator_id is not None
+        if operator_id not in (None, principal.operator_id):
+            raise InvalidParameter(
+                "An operator key imports its own cabins only.",
+                errors=[{"field": "operator_id", "reason": "not your operator; leave it out"}],
+            )
+        return principal.operator_id
+    if operator_id is None:
+        raise InvalidParameter(
+            "An admin must say which operator the cabins belong to.",
+            errors=[{"field": "operator_id", "reason": "required with an admin key"}],
+        )
+    if session.get(Operator, operator_id) is None:
+        raise InvalidParameter(
+            "No such operator.", errors=[{"field": "operator_id", "reason": "no such operator"}]
+        )
+    return operator_id
+
+
+def _job_response(job: ImportJob, status: int) -> Response:
+    body = jobs.read(job).model_dump(mode="json")
+    headers = {"Location": f"/v1/imports/{job.id}"}
+    if status == 422:
+        problem = ValidationFailed(
+            job.detail or "Some rows are not valid; nothing was written.",
+            errors=job.errors,
+            import_id=str(job.id),
+            warnings=job.warnings,
+        )
+        return Response(
+            orjson.dumps(problem.body(f"/v1/imports/{job.id}")),
+            status_code=422,
+            media_type=PROBLEM_MEDIA_TYPE,
+            headers=headers,
+        )
+    return Response(
+        orjson.dumps(body), status_code=status, media_type="application/json", headers=headers
+    )
+
+
+def _replay(job: ImportJob, body_sha256: str) -> Response:
+    if job.body_sha256 != body_sha256:
+        raise ValidationFailed(
+            "This Idempotency-Key was used for a different upload.",
+            errors=[
+                {
+                    "field": "Idempotency-Key",
+                    "reason": f"already used by import {job.id} with another body; use a new key",
+                }
+            ],
+        )
+    if job.response_status is None:
+        return _job_response(job, 202)  # a job still running: the same answer as at first
+    return _job_response(job, job.response_status)
+
+
+@router.post(
+    "/v1/cabins/import",
+    response_model=ImportJobRead,
+    responses={
+        202: {"model": ImportJobRead, "description": "Accepted: a job; follow Location."},
+        **problem_responses(400, 401, 403, 409, 413, 415, 422),
+    },
+    openapi_extra=UPLOAD_BODY,
+    summary="Import cabins in bulk (CSV or NDJSON), upserted by operator_reference",
+)
+def import_cabins(
+    request: Request,
+    session: DbSession,
+    principal: OperatorPrincipal,
+    upload: Upload,
+    mode: Annotated[
+        Literal["atomic", "partial"],
+        Query(description="atomic: any bad row and nothing is written; partial: good rows are."),
+    ] = "atomic",
+    dry_run: Annotated[bool, Query(description="Validate and report; write nothing.")] = False,
+    operator_id: Annotated[
+        uuid.UUID | None, Query(description="The owner, for an admin key only.")
+    ] = None,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=255,
+            description="A retried upload with the same key and body is answered as the first"
+            " time, and writes nothing again; another body with the same key is a 422.",
+        ),
+    ] = None,
+    prefer: Annotated[
+        str | None,
+        Header(alias="Prefer", max_length=200, description="`respond-async` for a job."),
+    ] = None,
+) -> Response:
+    kind, body = upload
+    owner = _owner(session, principal, operator_id)
+    if idempotency_key is not None:
+        previous = jobs.by_key(session, principal.client_id, idempotency_key)
+        if previous is not None:
+            return _replay(previous, jobs.digest(body))
+    settings = request.app.state.settings
+    rows = count_rows(body) - (1 if kind == "csv" else 0)
+    if rows > settings.bulk_max_rows:
+        raise PayloadTooLarge(
+            f"An import holds at most {settings.bulk_max_rows} rows; split the file.",
+            errors=[{"field": "body", "reason": f"{rows} rows"}],
+        )
+    options = ImportOptions(mode=mode, dry_run=dry_run)
+    wants_async = prefer is not None and "respond-async" in prefer.lower()
+    if wants_async or rows > ASYNC_ROWS:
+        return _start_job(request, principal, owner, idempotency_key, body, kind, options, rows)
+
+    try:
+        with session.begin_nested():
+            job = jobs.new_job(
+                session,
+                operator_id=owner,
+                client_id=principal.client_id,
+                idempotency_key=idempotency_key,
+                body=body,
+                media_type=kind,
+                options=options,
+                state="running",
+            )
+    except IntegrityError:
+        raise Conflict(
+            "An upload with this Idempotency-Key is being processed.",
+            errors=[{"field": "Idempotency-Key", "reason": "in use by a concurrent upload"}],
+        ) from None
+    report = run_import(
+        session, operator_id=owner, actor=principal.actor, body=body, kind=kind, options=options
+    )
+    status = jobs.status_of(report)
+    jobs.finish(job, report, status)
+    session.flush()
+    return _job_response(job, status)
+
+
+def _start_job(
+    request: Request,
+    principal: Principal,
+    owner: uuid.UUID,
+    idempotency_key: str | None,
+    body: bytes,
+    kind: str,
+    options: ImportOptions,
+    rows: int,
+) -> Response:
+    """Record the job in its own committed transaction, then run it in the background."""
+    factory = request.app.state.sessionmaker
+    with factory() as own:
+        job = jobs.new_job(
+            own,
+            operator_id=owner,
+            client_id=principal.client_id,
+            idempotency_key=idempotency_key,
+            body=body,
+            media_type=kind,
+            options=options,
+            state="queued",
+            rows_total=rows,
+        )
+        try:
+            own.commit()
+        except Exception:
+            own.rollback()
+            raise Conflict(
+                "An upload with this Idempotency-Key is being processed.",
+                errors=[{"field": "Idempotency-Key", "reason": "in use by a concurrent upload"}],
+            ) from None
+        response = _job_response(job, 202)
+    jobs.run_in_background(
+        factory,
+        options.job_id,  # type: ignore[arg-type]
+        operator_id=owner,
+        actor=principal.actor,
+        body=body,
+        kind=kind,
+        options=options,
+    )
+    return response
+
+
+@router.get(
+    "/v1/imports/{import_id}",
+    response_model=ImportJobRead,
+    responses=problem_responses(401, 403, 404),
+    summary="An import: state, rows done / total, and the per-row report",
+)
+def get_import(
+    import_id: uuid.UUID, session: DbSession, principal: OperatorPrincipal
+) -> ImportJobRead:
+    owner = principal.operator_id if principal.role == "operator" else None
+    job = jobs.get(session, import_id, owner)
+    if job is None:
+        raise NotFound(f"No import {import_id}.")
+    return jobs.read(job)

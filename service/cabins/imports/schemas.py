@@ -1,0 +1,43 @@
+"""The import job as the API shows it: state, progress, counts and the per-row report."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from service.errors import FieldError
+
+ImportState = Literal["queued", "running", "succeeded", "rejected", "failed"]
+
+
+class ImportJobRead(BaseModel):
+    id: uuid.UUID
+    operator_id: uuid.UUID
+    state: ImportState = Field(
+        description="queued → running → succeeded (written, or validated for a dry run) |"
+        " rejected (atomic import with bad rows: nothing written) | failed (an error stopped"
+        " it: nothing written)."
+    )
+    mode: Literal["atomic", "partial"]
+    dry_run: bool
+    media_type: Literal["csv", "ndjson"]
+    rows_total: int | None = Field(description="Records in the file (null until counted).")
+    rows_done: int = Field(description="Records processed so far.")
+    rows_invalid: int = Field(description="Records with at least one error.")
+    created: int = Field(description="Cabins created (or that would be, for a dry run).")
+    updated: int = Field(description="Cabins updated, matched by operator_reference.")
+    unchanged: int = Field(description="Rows identical to the stored cabin: not written.")
+    errors: list[FieldError] = Field(
+        description="Every problem of every bad row: {row, field, reason}. Rows are numbered"
+        " from 1, the CSV header not counted."
+    )
+    warnings: list[FieldError] = Field(
+        description="Possible duplicates: another cabin within 25 m at the same venue."
+    )
+    detail: str | None = None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None

@@ -1,0 +1,374 @@
+"""The bulk import: CSV (`,` or `;`, with or without BOM) and NDJSON; atomic and partial modes;
+dry run; the per-row report; Idempotency-Key; upsert by operator_reference; possible
+duplicates as warnings; the problems of the request as a whole (415, 413, 400, 401, 403)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import uuid
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from service.audit.models import AuditEvent
+from service.audit.trail import verify
+from service.cabins.imports.models import ImportJob
+from service.cabins.models import Cabin
+from tests.auth.factories import valid_siret
+from tests.auth.fixtures import Callers
+from tests.cabins.factories import cabin_body
+
+IMPORT = "/v1/cabins/import"
+CSV = {"Content-Type": "text/csv"}
+NDJSON = {"Content-Type": "application/x-ndjson"}
+
+COLUMNS = [
+    "operator_reference",
+    "location.lon",
+    "location.lat",
+    "location.declared_insee",
+    "location.address.street",
+    "venue.kind",
+    "venue.name",
+    "venue.siret",
+    "opening_hours",
+    "siting.assistance_modes",
+    "accessibility.entree_largeur_mini",
+    "accessibility.hearing_loop",
+]
+
+
+def row(ref: str, lon: float, lat: float, insee: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "operator_reference": ref,
+        "location.lon": lon,
+        "location.lat": lat,
+        "location.declared_insee": insee,
+        "location.address.street": "rue de la Gare",
+        "venue.kind": "pharmacie_officine",
+        "venue.name": f"Pharmacie {ref}",
+        "venue.siret": valid_siret(),
+        "opening_hours": "Mo-Fr 09:00-19:00",
+        "siting.assistance_modes": "pharmacist|nurse",
+        "accessibility.entree_largeur_mini": 90,
+        "accessibility.hearing_loop": "",
+        **extra,
+    }
+
+
+def to_csv(rows: list[dict[str, Any]], delimiter: str = ",") -> bytes:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=COLUMNS, delimiter=delimiter, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
+def mixed_rows() -> list[dict[str, Any]]:
+    """Rows 1, 3 and 6 are good; 2 has lat/lon swapped, 4 an invalid SIRET, 5 a point at sea
+    (Bay of Biscay), 7 a point in Lyon declared in Paris."""
+    return [
+        row("C-1", 2.3522, 48.8566, "75056"),
+        row("C-2", 48.8566, 2.3522, "75056"),
+        row("C-3", 4.8357, 45.7640, "69123"),
+        row("C-4", 5.3698, 43.2965, "13055", **{"venue.siret": "12345678901234"}),
+        row("C-5", -3.5, 46.0, "85194"),
+        row("C-6", 1.4442, 43.6047, "31555"),
+        row("C-7", 4.8357, 45.7640, "75056"),
+    ]
+
+
+def cabins_of(db: Session, operator_id: uuid.UUID) -> list[Cabin]:
+    return list(db.scalars(select(Cabin).where(Cabin.operator_id == operator_id)))
+
+
+def error_rows(body: dict[str, Any]) -> dict[int, set[str]]:
+    rows: dict[int, set[str]] = {}
+    for error in body["errors"]:
+        rows.setdefault(error["row"], set()).add(error["field"])
+    return rows
+
+
+def test_atomic_import_with_bad_rows_writes_nothing_and_lists_exactly_those_rows(
+    client: TestClient, db: Session, callers: Callers
+) -> None:
+    response = client.post(
+        IMPORT, content=to_csv(mixed_rows()), headers={**CSV, **callers.operator}
+    )
+
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert error_rows(body) == {
+        2: {"location"},
+        4: {"venue.siret"},
+        5: {"location"},
+        7: {"location.declared_insee"},
+    }
+    reasons = {e["row"]: e["reason"] for e in body["errors"]}
+    assert "swapped" in reasons[2] and "Paris" in reasons[2]
+    assert "not in France" in reasons[5]
+    assert "Lyon (69123)" in reasons[7]
+    assert cabins_of(db, callers.operator_id) == []
+    job = client.get(f"/v1/imports/{body['import_id']}", headers=callers.operator).json()
+    assert job["state"] == "rejected"
+    assert job["rows_total"] == 7 and job["rows_invalid"] == 4 and job["created"] == 0
+
+
+def test_partial_import_writes_the_good_rows_and_reports_the_bad(
+    client: TestClient, db: Session, callers: Callers
+) -> None:
+    response = client.post(
+        IMPORT + "?mode=partial", content=to_csv(mixed_rows()), headers={**CSV, **callers.operator}
+    )
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["state"] == "succeeded"
+    assert (body["created"], body["updated"], body["rows_invalid"]) == (3, 0, 4)
+    assert set(error_rows(body)) == {2, 4, 5, 7}
+    written = {c.operator_reference: c for c in cabins_of(db, callers.operator_id)}
+    assert set(written) == {"C-1", "C-3", "C-6"}
+    assert written["C-3"].commune_insee == "69123" and written["C-3"].region_code == "84"
+    assert written["C-1"].status == "draft" and written["C-1"].reference.startswith("CAB-")
+    assert written["C-1"].siting["assistance_modes"] == ["pharmacist", "nurse"]
+    assert written["C-1"].accessibility == {"entree_largeur_mini": 90.0}
+    events = db.scalars(
+        select(AuditEvent).where(AuditEvent.target_id.in_([str(c.id) for c in written.values()]))
+    ).all()
+    assert sorted(e.action for e in events) == ["cabin.create"] * 3
+    assert verify(db).ok
+
+
+def test_same_upload_with_the_same_idempotency_key_changes_nothing(
+    client: TestClient, db: Session, callers: Callers
+) -> None:
+    headers = {**CSV, **callers.operator, "Idempotency-Key": "upload-42"}
+    content = to_csv(mixed_rows())
+    first = client.post(IMPORT + "?mode=partial", content=content, headers=headers)
+    cabins_after_first = {(c.id, c.version) for c in cabins_of(db, callers.operator_id)}
+    events_after_first = db.scalar(select(func.count()).select_from(AuditEvent))
+
+    again = client.post(IMPORT + "?mode=partial", content=content, headers=headers)
+
+    assert first.status_code == again.status_code == 200
+    assert again.json() == first.json()
+    assert {(c.id, c.version) for c in cabins_of(db, callers.operator_id)} == cabins_after_first
+    assert db.scalar(select(func.count()).select_from(AuditEvent)) == events_after_first
+    assert db.scalar(select(func.count()).select_from(ImportJob)) >= 1
+
+
+def test_a_rejected_upload_is_replayed_the_same_with_its_key(
+    client: TestClient, callers: Callers
+) -> None:
+    headers = {**CSV, **callers.operator, "Idempotency-Key": "upload-43"}
+    first = client.post(IMPORT, content=to_csv(mixed_rows()), headers=headers)
+    again = client.post(IMPORT, content=first.request.content, headers=headers)
+    assert first.status_code == again.status_code == 422
+    assert again.json() == first.json()
+
+
+def test_the_same_idempotency_key_with_another_body_is_422(
+    client: TestClient, db: Session, callers: Callers
+) -> None:
+    headers = {**CSV, **callers.operator, "Idempotency-Key": "upload-44"}
+    rows = [row("K-1", 2.3522, 48.8566, "75056")]
+    assert client.post(IMPORT, content=to_csv(rows), headers=headers).status_code == 200
+
+    rows.append(row("K-2", 4.8357, 45.7640, "69123"))
+    response = client.post(IMPORT, content=to_csv(rows), headers=headers)
+
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "Idempotency-Key"
+    assert [c.operator_reference for c in cabins_of(db, callers.operator_id)] == ["K-1"]
+
+
+def test_ndjson_import_creates_the_cabins(
+    client: TestClient, db: Session, callers: Callers
+) -> None:
+    lines = [
+        cabin_body("N-1"),
+        cabin_body(
+            "N-2", location__lon=4.8357, location__lat=45.7640, location__declared_insee="69123"
+        ),
+    ]
+    content = "\n".join(json.dumps(b) for b in lines) + "\n\n"
+
+    response = client.post(IMPORT, content=content, headers={**NDJSON, **callers.operator})
+
+    assert response.status_code == 200, response.text
+    assert response.json()["created"] == 2
+    written = {c.operator_reference: c for c in cabins_of(db, callers.operator_id)}
+    assert written["N-2"].commune_insee == "69123"
+    assert written["N-1"].care_links == [{"kind": "pharmacie", "finess": "750012345"}]
+
+
+def test_ndjson_reports_bad_lines_by_row(client: TestClient, callers: Callers) -> None:
+    content = "\n".join(
+        [json.dumps(cabin_body("N-1")), "{not json", json.dumps(cabin_body("N-3", venue__kind="x"))]
+    )
+    response = client.post(IMPORT, content=content, headers={**NDJSON, **callers.operator})
+    assert response.status_code == 422
+    assert error_rows(response.json()) == {2: {"body"}, 3: {"venue.kind"}}
+
+
+def test_csv_with_bom_semicolons_and_decimal_commas(
+    client: TestClient, db: Session, callers: Callers
+) -> None:
+    rows = [
+        row("B-1", "2,3522", "48,8566", "75056", **{"accessibility.entree_largeur_mini": "90,5"})
+    ]
+    content = "\ufeff".encode() + to_csv(rows, delimiter=";")
+
+    response = client.post(IMPORT, content=content, headers={**CSV, **callers.operator})
+
+    assert response.status_code == 200, response.text
+    [cabin] = cabins_of(db, callers.operator_id)
+    assert cabin.accessibility["entree_largeur_mini"] == 90.5
+    assert cabin.commune_insee == "75056"
+
+
+def test_dry_run_validates_and_writes_nothing(
+    client: TestClient, db: Session, callers: Callers
+) -> None:
+    response = client.post(
+        IMPORT + "?dry_run=true&mode=partial",
+        content=to_csv(mixed_rows()),
+        headers={**CSV, **callers.operator},
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["dry_run"] is True and body["created"] == 3 and body["rows_invalid"] == 4
+    assert cabins_of(db, callers.operator_id) == []
+
+    atomic = client.post(
+        IMPORT + "?dry_run=true", content=to_csv(mixed_rows()), headers={**CSV, **callers.operator}
+    )
+    assert atomic.status_code == 422
+    assert cabins_of(db, callers.operator_id) == []
+
+
+def test_reimport_upserts_by_operator_reference(
+    client: TestClient, db: Session, callers: Callers
+) -> None:
+    rows = [row("U-1", 2.3522, 48.8566, "75056"), row("U-2", 4.8357, 45.7640, "69123")]
+    client.post(IMPORT, content=to_csv(rows), headers={**CSV, **callers.operator})
+    before = {c.operator_reference: (c.id, c.version) for c in cabins_of(db, callers.operator_id)}
+
+    rows[0]["venue.name"] = "Pharmacie renommée"
+    rows.append(row("U-3", 1.4442, 43.6047, "31555"))
+    response = client.post(IMPORT, content=to_csv(rows), headers={**CSV, **callers.operator})
+
+    body = response.json()
+    assert (body["created"], body["updated"], body["unchanged"]) == (1, 1, 1)
+    db.expire_all()
+    after = {c.operator_reference: c for c in cabins_of(db, callers.operator_id)}
+    assert after["U-1"].id == before["U-1"][0] and after["U-1"].version == 2
+    assert after["U-1"].venue_name == "Pharmacie renommée"
+    assert after["U-2"].version == 1
+    update = db.scalar(
+        select(AuditEvent).where(
+            AuditEvent.target_id == str(after["U-1"].id), AuditEvent.action == "cabin.update"
+        )
+    )
+    assert update is not None
+    assert update.diff == {"venue.name": ["Pharmacie U-1", "Pharmacie renommée"]}
+    assert verify(db).ok
+
+
+def test_another_cabin_within_25_m_at_the_same_venue_is_a_warning(
+    client: TestClient, db: Session, callers: Callers
+) -> None:
+    siret = valid_siret()
+    first = [row("D-1", 2.3522, 48.8566, "75056", **{"venue.siret": siret})]
+    client.post(IMPORT, content=to_csv(first), headers={**CSV, **callers.operator})
+    near = [
+        row("D-2", 2.35225, 48.85665, "75056", **{"venue.siret": siret}),
+        row("D-3", 2.3600, 48.8566, "75056", **{"venue.siret": siret}),  # ~570 m away
+    ]
+    response = client.post(IMPORT, content=to_csv(near), headers={**CSV, **callers.operator})
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["created"] == 2
+    assert [(w["row"], w["field"]) for w in body["warnings"]] == [(1, "location")]
+    assert "possible duplicate" in body["warnings"][0]["reason"]
+    assert "D-1" in body["warnings"][0]["reason"]
+
+
+def test_repeated_reference_in_one_file_is_an_error(client: TestClient, callers: Callers) -> None:
+    rows = [row("R-1", 2.3522, 48.8566, "75056"), row("R-1", 4.8357, 45.7640, "69123")]
+    response = client.post(IMPORT, content=to_csv(rows), headers={**CSV, **callers.operator})
+    assert response.status_code == 422
+    assert error_rows(response.json()) == {2: {"operator_reference"}}
+
+
+def test_unknown_and_missing_columns_are_400(client: TestClient, callers: Callers) -> None:
+    content = b"operator_reference,location.lon,colour\nX,2.35,red\n"
+    response = client.post(IMPORT, content=content, headers={**CSV, **callers.operator})
+    assert response.status_code == 400
+    fields = {e["field"] for e in response.json()["errors"]}
+    assert {"colour", "location.lat", "location.declared_insee", "venue.kind"} <= fields
+
+
+def test_other_content_types_are_415(client: TestClient, callers: Callers) -> None:
+    response = client.post(IMPORT, json=[cabin_body()], headers=callers.operator)
+    assert response.status_code == 415
+    assert response.json()["errors"][0]["field"] == "Content-Type"
+
+
+def test_a_body_not_in_utf8_is_400(client: TestClient, callers: Callers) -> None:
+    content = to_csv([row("L-1", 2.3522, 48.8566, "75056", **{"venue.name": "Pharmacie"})])
+    response = client.post(
+        IMPORT,
+        content=content.replace(b"Pharmacie", "Épicerie".encode("latin-1")),
+        headers={**CSV, **callers.operator},
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "body"
+
+
+def test_a_body_above_the_limit_is_413(settings: Any, callers: Callers) -> None:
+    from service.app import create_app
+
+    small = create_app(settings.model_copy(update={"max_body_bytes": 1000}))
+    with TestClient(small) as limited:
+        response = limited.post(IMPORT, content=b"x" * 5000, headers={**CSV, **callers.operator})
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(("who", "status"), [(None, 401), ("regulator", 403)])
+def test_only_operators_and_admins_import(
+    client: TestClient, callers: Callers, who: str | None, status: int
+) -> None:
+    headers = {**CSV, **(getattr(callers, who) if who else {})}
+    response = client.post(IMPORT, content=to_csv(mixed_rows()[:1]), headers=headers)
+    assert response.status_code == status
+
+
+def test_an_admin_imports_for_a_named_operator(
+    client: TestClient, db: Session, callers: Callers
+) -> None:
+    content = to_csv([row("A-1", 2.3522, 48.8566, "75056")])
+    missing = client.post(IMPORT, content=content, headers={**CSV, **callers.admin})
+    assert missing.status_code == 400
+    response = client.post(
+        IMPORT + f"?operator_id={callers.other_operator_id}",
+        content=content,
+        headers={**CSV, **callers.admin},
+    )
+    assert response.status_code == 200, response.text
+    assert [c.operator_reference for c in cabins_of(db, callers.other_operator_id)] == ["A-1"]
+
+
+def test_another_operators_import_is_404(client: TestClient, callers: Callers) -> None:
+    content = to_csv([row("O-1", 2.3522, 48.8566, "75056")])
+    job = client.post(IMPORT, content=content, headers={**CSV, **callers.operator}).json()
+    assert client.get(f"/v1/imports/{job['id']}", headers=callers.operator).status_code == 200
+    assert client.get(f"/v1/imports/{job['id']}", headers=callers.other_operator).status_code == 404
