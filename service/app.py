@@ -17,6 +17,7 @@ from service.public.cors import PublicCorsMiddleware
 from service.public.ogc import router as ogc_router
 from service.public.ratelimit import RateLimitMiddleware
 from service.public.routes import router as public_router
+from service.rules.routes import router as rules_router
 from service.settings import Settings, get_settings
 from service.territories.routes import router as territories_router
 
@@ -57,5 +58,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ogc_router)
     app.include_router(cabin_imports_router)
     app.include_router(cabins_router)
+    app.include_router(rules_router)
     app.include_router(auth_router)
     return app

@@ -34,6 +34,7 @@ def _publish_path(path: Path) -> int:
     engine, session = _session()
     try:
         rule_set, report = publish_file(session, path)
+        version, status = rule_set.version, rule_set.status
         session.commit()
     except Problem as problem:
         session.rollback()
@@ -45,9 +46,9 @@ def _publish_path(path: Path) -> int:
         session.close()
         engine.dispose()
     if report is None:
-        print(f"rule set {rule_set.version} is already {rule_set.status}", file=sys.stderr)
+        print(f"rule set {version} is already {status}", file=sys.stderr)
     else:
-        print(f"rule set {rule_set.version} published", file=sys.stderr)
+        print(f"rule set {version} published", file=sys.stderr)
         print(json.dumps(report.as_dict(), indent=1), file=sys.stderr)
     return 0
 

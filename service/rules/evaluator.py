@@ -27,6 +27,7 @@ from sqlalchemy import (
     and_,
     any_,
     case,
+    exists,
     func,
     insert,
     literal,
@@ -308,6 +309,8 @@ def evaluate_cabins(
     if cabin_ids is not None and not cabin_ids:
         return report
     session.flush()
+    if cabin_ids is None and not session.scalar(select(exists().select_from(cabin))):
+        return report
     for run in plan.runs:
         if codes is not None and run.code not in codes:
             continue

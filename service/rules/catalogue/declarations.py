@@ -47,6 +47,14 @@ def prior_declaration(inp: RuleInput) -> Select[Any]:
                 "the ARS declaration has no reference",
             ),
             (late, FAIL, "the ARS declaration is dated after the latest allowed date"),
+            (
+                and_(
+                    c.region_code.is_(None),
+                    literal(p.declaration_addressee == "ars_of_cabin_region"),
+                ),
+                UNKNOWN,
+                "the cabin's région, hence the ARS to declare to, is not known",
+            ),
         ],
         (PASS, "the ARS declaration is recorded in time"),
     )
@@ -65,6 +73,7 @@ def prior_declaration(inp: RuleInput) -> Select[Any]:
             missing=missing(
                 ("declarations.ars_declaration_date", c.ars_declaration_date),
                 ("declarations.ars_declaration_reference", c.ars_declaration_reference),
+                ("location (a point inside a commune)", c.region_code),
             ),
         ).label("evidence"),
     ).select_from(inp.cabins)

@@ -63,6 +63,11 @@ def care_place(inp: RuleInput) -> Select[Any]:
         [
             (kind_is_care, PASS, "the venue kind is a care place"),
             (finess_is_care, PASS, "the venue's FINESS category is a care place"),
+            (
+                and_(c.venue_kind.is_(None), c.venue_finess.is_(None)),
+                UNKNOWN,
+                "neither the venue kind nor its FINESS number is given",
+            ),
         ],
         (FAIL, "the venue is not a care place: SIT-06 and SIT-09 apply"),
     )
@@ -76,6 +81,7 @@ def care_place(inp: RuleInput) -> Select[Any]:
             finess_category=site,
             care_venue_types=p.care_venue_types,
             care_venue_finess_categories=p.care_venue_finess_categories,
+            missing=missing(("venue.kind", c.venue_kind)),
         ).label("evidence"),
     ).select_from(inp.cabins)
 
@@ -114,6 +120,11 @@ def excluded_venue(inp: RuleInput) -> Select[Any]:
             (c.venue_kind == kinds.any_(), FAIL, "the venue kind is excluded"),
             (c.venue_naf == nafs.any_(), FAIL, "the venue's NAF code is excluded"),
             (
+                and_(c.venue_kind.is_(None), c.venue_naf.is_(None)),
+                UNKNOWN,
+                "neither the venue kind nor its NAF code is given",
+            ),
+            (
                 and_(c.venue_kind == "autre", c.venue_naf.is_(None)),
                 UNKNOWN,
                 "a venue of kind 'autre' needs its NAF code to be checked",
@@ -130,7 +141,7 @@ def excluded_venue(inp: RuleInput) -> Select[Any]:
             venue_naf=c.venue_naf,
             excluded_kinds=p.excluded_kinds,
             excluded_naf=p.excluded_naf,
-            missing=missing(("venue.naf", c.venue_naf)),
+            missing=missing(("venue.kind", c.venue_kind), ("venue.naf", c.venue_naf)),
         ).label("evidence"),
     ).select_from(inp.cabins)
 

@@ -1,0 +1,127 @@
+"""Reads of the rule engine: rule sets and their rules, a cabin's current verdicts and
+compliance, and the same rebuilt from `verdict_change` as of a date."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import RowMapping, select, text
+from sqlalchemy.orm import Session
+
+from service.rules.models import CabinCompliance, Rule, RuleSet
+
+
+def rule_sets(session: Session) -> Sequence[RuleSet]:
+    return session.scalars(
+        select(RuleSet).order_by(RuleSet.published_at.desc().nulls_first(), RuleSet.version.desc())
+    ).all()
+
+
+def rule_set(session: Session, version: str) -> RuleSet | None:
+    return session.get(RuleSet, version)
+
+
+def rules_of(session: Session, version: str) -> Sequence[Rule]:
+    return session.scalars(
+        select(Rule).where(Rule.rule_set_version == version).order_by(Rule.code)
+    ).all()
+
+
+def compliance_of(session: Session, cabin_id: uuid.UUID) -> CabinCompliance | None:
+    return session.get(CabinCompliance, cabin_id)
+
+
+_CURRENT_VERDICTS = """
+SELECT v.rule_code, r.title, v.severity, v.outcome, v.evidence, v.failing_since,
+       v.rule_set_version, v.profile,
+       (SELECT max(ch.changed_at) FROM verdict_change ch
+         WHERE ch.cabin_id = v.cabin_id AND ch.rule_code = v.rule_code) AS changed_at
+FROM verdict v
+LEFT JOIN rule r ON r.code = v.rule_code
+                AND r.rule_set_version = (SELECT version FROM rule_set WHERE status = 'published')
+WHERE v.cabin_id = :cabin_id
+ORDER BY v.rule_code
+"""
+
+
+def current_verdicts(session: Session, cabin_id: uuid.UUID) -> list[RowMapping]:
+    return list(session.execute(text(_CURRENT_VERDICTS), {"cabin_id": cabin_id}).mappings())
+
+
+# The last change of each rule before the end of the day asked for: the outcome then, and
+# since when (a change row opens each outcome, so a `fail` started at its change).
+_VERDICTS_AS_OF = """
+SELECT DISTINCT ON (ch.rule_code)
+       ch.rule_code, r.title, ch.severity, ch.new_outcome AS outcome, ch.evidence,
+       CASE WHEN ch.new_outcome = 'fail' THEN ch.changed_at END AS failing_since,
+       ch.rule_set_version, ch.profile, ch.changed_at
+FROM verdict_change ch
+JOIN rule r ON r.code = ch.rule_code AND r.rule_set_version = :version AND r.enabled
+WHERE ch.cabin_id = :cabin_id AND ch.changed_at < :before
+ORDER BY ch.rule_code, ch.changed_at DESC, ch.id DESC
+"""
+
+
+def end_of(day: date) -> datetime:
+    from datetime import UTC
+
+    return datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC)
+
+
+def rule_set_in_force_at(session: Session, before: datetime) -> RuleSet | None:
+    return session.scalar(
+        select(RuleSet)
+        .where(RuleSet.published_at.is_not(None), RuleSet.published_at < before)
+        .order_by(RuleSet.published_at.desc())
+        .limit(1)
+    )
+
+
+def verdicts_as_of(
+    session: Session, cabin_id: uuid.UUID, version: str, before: datetime
+) -> list[RowMapping]:
+    return list(
+        session.execute(
+            text(_VERDICTS_AS_OF),
+            {"cabin_id": cabin_id, "version": version, "before": before},
+        ).mappings()
+    )
+
+
+def derive_status(verdicts: Sequence[Any]) -> dict[str, Any]:
+    """Compliance status and rule lists from verdict rows (the SQL of the evaluator, for the
+    as-of and what-if answers)."""
+
+    def codes(severity: str, outcome: str) -> list[str]:
+        return sorted(
+            v["rule_code"]
+            for v in verdicts
+            if v["severity"] == severity and v["outcome"] == outcome
+        )
+
+    failing, unknown = codes("error", "fail"), codes("error", "unknown")
+    status = "non_compliant" if failing else "incomplete" if unknown else "compliant"
+    access = {
+        v["rule_code"]: v["outcome"] for v in verdicts if v["rule_code"] in ("SIT-17", "SIT-18")
+    }
+    passes = sum(1 for o in access.values() if o == "pass")
+    fails = sum(1 for o in access.values() if o == "fail")
+    label = (
+        "accessible"
+        if passes == 2
+        else "partial"
+        if passes and fails
+        else "not_accessible"
+        if fails
+        else "unknown"
+    )
+    return {
+        "compliance_status": status,
+        "accessibility_label": label,
+        "failing_errors": failing,
+        "unknown_errors": unknown,
+        "failing_warnings": codes("warning", "fail"),
+    }

@@ -1,0 +1,178 @@
+"""The rule engine's API: rule sets (public read, admin create and publish), a cabin's
+compliance now or as of a date, and the what-if siting check."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+
+from service.auth.deps import AdminPrincipal, AnyPrincipal, OperatorPrincipal
+from service.cabins import queries as cabins
+from service.db import DbSession
+from service.errors import NotFound, problem_responses
+from service.routing import ApiRoute
+from service.rules import catalogue, plan, queries, rulesets, whatif
+from service.rules.models import RuleSet
+from service.rules.schemas import (
+    ComplianceRead,
+    PublishResult,
+    RuleRead,
+    RuleSetCreate,
+    RuleSetList,
+    RuleSetRead,
+    RuleSetSummary,
+    SitingCheck,
+    SitingCheckResult,
+)
+
+router = APIRouter(prefix="/v1", tags=["rules"], route_class=ApiRoute)
+
+VersionPath = Annotated[
+    str, Path(pattern=r"^[0-9]{4}\.[0-9]{1,3}$", description="Rule set version, e.g. 2026.1.")
+]
+
+
+def _summary(rs: RuleSet) -> RuleSetSummary:
+    return RuleSetSummary.model_validate(rs, from_attributes=True)
+
+
+def _read(session: Any, rs: RuleSet) -> RuleSetRead:
+    rules = []
+    for r in queries.rules_of(session, rs.version):
+        definition = catalogue.REGISTRY.get(r.code)
+        rules.append(
+            RuleRead(
+                code=r.code,
+                title=r.title,
+                basis=r.basis,  # type: ignore[arg-type]
+                sources=list(r.sources),
+                severity=r.severity,  # type: ignore[arg-type]
+                enabled=r.enabled,
+                parameters=r.parameters,
+                parameters_schema=definition.params_model.model_json_schema()
+                if definition
+                else None,
+                implemented=definition is not None,
+                family=definition.family if definition else None,
+                description=r.description,
+            )
+        )
+    return RuleSetRead(
+        **_summary(rs).model_dump(), description=rs.description, profiles=rs.profiles, rules=rules
+    )
+
+
+@router.get("/rule-sets", response_model=RuleSetList, summary="The rule sets, newest first")
+def list_rule_sets(session: DbSession) -> RuleSetList:
+    in_force = plan.in_force(session)
+    return RuleSetList(
+        items=[_summary(rs) for rs in queries.rule_sets(session)],
+        in_force=in_force.version if in_force else None,
+    )
+
+
+@router.get(
+    "/rule-sets/{version}",
+    response_model=RuleSetRead,
+    responses=problem_responses(404),
+    summary="One rule set: each rule's title, basis, sources, severity, parameters",
+)
+def read_rule_set(version: VersionPath, session: DbSession) -> RuleSetRead:
+    rs = queries.rule_set(session, version)
+    if rs is None:
+        raise NotFound(f"No rule set {version}.")
+    return _read(session, rs)
+
+
+@router.post(
+    "/rule-sets",
+    status_code=201,
+    response_model=RuleSetRead,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Create a draft version from another, with changed rules or profiles (admin)",
+)
+def create_rule_set(
+    body: RuleSetCreate, session: DbSession, principal: AdminPrincipal
+) -> RuleSetRead:
+    rs = rulesets.derive(session, body)
+    return _read(session, rs)
+
+
+@router.post(
+    "/rule-sets/{version}/publish",
+    response_model=PublishResult,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Put a draft in force and re-evaluate every cabin (admin)",
+)
+def publish_rule_set(
+    version: VersionPath, session: DbSession, principal: AdminPrincipal
+) -> PublishResult:
+    rs, report = rulesets.publish(session, version)
+    return PublishResult.model_validate({"rule_set": _summary(rs), "evaluation": report.as_dict()})
+
+
+@router.get(
+    "/cabins/{cabin_id}/compliance",
+    response_model=ComplianceRead,
+    responses=problem_responses(401, 404),
+    summary="A cabin's verdicts with evidence and since when; `at` for a past date",
+)
+def cabin_compliance(
+    cabin_id: uuid.UUID,
+    session: DbSession,
+    principal: AnyPrincipal,
+    at: Annotated[
+        date | None,
+        Query(description="Answer as of the end of this day, under the rule set then in force."),
+    ] = None,
+) -> ComplianceRead:
+    if cabins.get_visible(session, principal, cabin_id) is None:
+        raise NotFound("No such cabin.")
+    if at is None:
+        in_force = plan.in_force(session)
+        verdicts = queries.current_verdicts(session, cabin_id)
+        stored = queries.compliance_of(session, cabin_id)
+        status = (
+            {
+                "compliance_status": stored.compliance_status,
+                "accessibility_label": stored.accessibility_label,
+                "failing_errors": stored.failing_errors,
+                "unknown_errors": stored.unknown_errors,
+                "failing_warnings": stored.failing_warnings,
+            }
+            if stored
+            else queries.derive_status(verdicts) | {"compliance_status": None}
+        )
+        version = in_force.version if in_force else None
+    else:
+        before = queries.end_of(at)
+        rs = queries.rule_set_in_force_at(session, before)
+        verdicts = queries.verdicts_as_of(session, cabin_id, rs.version, before) if rs else []
+        status = queries.derive_status(verdicts)
+        if not verdicts:
+            status |= {"compliance_status": None, "accessibility_label": None}
+        version = rs.version if rs else None
+    return ComplianceRead.model_validate(
+        {
+            "cabin_id": cabin_id,
+            "at": at,
+            "rule_set_version": version,
+            **status,
+            "verdicts": [dict(v) for v in verdicts],
+        }
+    )
+
+
+@router.post(
+    "/checks/siting",
+    response_model=SitingCheckResult,
+    responses=problem_responses(401, 403, 422),
+    summary="What-if: evaluate a candidate cabin against the rules in force; nothing stored",
+)
+def check_siting(
+    body: SitingCheck, session: DbSession, principal: OperatorPrincipal
+) -> SitingCheckResult:
+    return SitingCheckResult.model_validate(whatif.check(session, body))
