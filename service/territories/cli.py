@@ -11,9 +11,10 @@ from pathlib import Path
 
 def _engine():  # type: ignore[no-untyped-def]
     from service.db import make_engine
-    from service.settings import get_settings
+    from service.settings import Settings
 
-    return make_engine(get_settings())
+    # Settings read now, not the cached ones: the test set-up sets DATABASE_URL late.
+    return make_engine(Settings(db_statement_timeout_ms=600_000))
 
 
 def _progress(line: str) -> None:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from service.territories.layers import (
     NewLayer,
@@ -72,49 +72,56 @@ class SyntheticResult:
 def generate_synthetic(
     engine: Engine, *, seed: int = DEFAULT_SEED, progress: Progress = print
 ) -> SyntheticResult:
-    """Generate the synthetic layers for a seed, in one transaction; a kind is skipped when
-    the same generator and seed is current, or when a real layer of that kind is current."""
+    """Generate the synthetic layers for a seed in one transaction of its own."""
+    with engine.begin() as conn:
+        return generate_synthetic_on(conn, seed=seed, progress=progress)
+
+
+def generate_synthetic_on(
+    conn: Connection, *, seed: int = DEFAULT_SEED, progress: Progress = print
+) -> SyntheticResult:
+    """Generate the synthetic layers for a seed in the caller's transaction; a kind is skipped
+    when the same generator and seed is current, or when a real layer of that kind is."""
     if seed <= 0:
         raise ValueError("the seed must be a positive integer")
     started = time.perf_counter()
     result = SyntheticResult(seed=seed)
     source = source_for(seed)
-    with engine.begin() as conn:
-        lock_layer_loads(conn)
-        todo: list[str] = []
-        for kind in KINDS:
-            if current_layer_matching(conn, kind, None, source=source, synthetic=True):
-                result.skipped[kind] = "already current for this seed"
-            elif current_layer_matching(conn, kind, None, synthetic=False):
-                result.skipped[kind] = "a real layer is current: synthetic data never replace it"
-            else:
-                todo.append(kind)
-        for kind, why in result.skipped.items():
-            progress(f"  - {kind}: skipped ({why})")
-        if not todo:
-            return result
-        if not current_layer_matching(conn, "commune", None):
-            raise RuntimeError("no current commune layer: run `registry layers load admin` first")
-        conn.execute(text("SET LOCAL work_mem = '256MB'"))
-        ids: dict[str, int] = {}
-        for kind in todo:
-            step = time.perf_counter()
-            progress(f"  - {kind}: generating …")
-            ids[kind] = create_layer(
-                conn,
-                NewLayer(
-                    kind=kind,
-                    vintage=f"synthetic-{seed}",
-                    source=source,
-                    synthetic=True,
-                    notes=NOTES[kind],
-                ),
-            )
-            for statement in _SQL[kind]:
-                conn.execute(text(statement), {"layer": ids[kind], "seed": seed})
-            result.generated[kind] = finish_layer(conn, ids[kind], kind, time.perf_counter() - step)
-            progress(f"    {result.generated[kind]} rows in {time.perf_counter() - step:.1f} s")
-        make_current(conn, list(ids.values()))
+    lock_layer_loads(conn)
+    todo: list[str] = []
+    for kind in KINDS:
+        if current_layer_matching(conn, kind, None, source=source, synthetic=True):
+            result.skipped[kind] = "already current for this seed"
+        elif current_layer_matching(conn, kind, None, synthetic=False):
+            result.skipped[kind] = "a real layer is current: synthetic data never replace it"
+        else:
+            todo.append(kind)
+    for kind, why in result.skipped.items():
+        progress(f"  - {kind}: skipped ({why})")
+    if not todo:
+        return result
+    if not current_layer_matching(conn, "commune", None):
+        raise RuntimeError("no current commune layer: run `registry layers load admin` first")
+    conn.execute(text("SET LOCAL work_mem = '256MB'"))
+    ids: dict[str, int] = {}
+    for kind in todo:
+        step = time.perf_counter()
+        progress(f"  - {kind}: generating …")
+        ids[kind] = create_layer(
+            conn,
+            NewLayer(
+                kind=kind,
+                vintage=f"synthetic-{seed}",
+                source=source,
+                synthetic=True,
+                notes=NOTES[kind],
+            ),
+        )
+        for statement in _SQL[kind]:
+            conn.execute(text(statement), {"layer": ids[kind], "seed": seed})
+        result.generated[kind] = finish_layer(conn, ids[kind], kind, time.perf_counter() - step)
+        progress(f"    {result.generated[kind]} rows in {time.perf_counter() - step:.1f} s")
+    make_current(conn, list(ids.values()))
     result.seconds = time.perf_counter() - started
     return result
 
@@ -129,6 +136,7 @@ _CURRENT_COMMUNES = (
 _FRACTION = "((abs(hashtext({key} || ':' || :seed)) % 100000) / 100000.0)"
 
 _HEALTH_SITES = [
+    "DROP TABLE IF EXISTS pg_temp.syn_site",
     f"""
 CREATE TEMP TABLE syn_site ON COMMIT DROP AS
 WITH c AS ({_CURRENT_COMMUNES}),
@@ -170,6 +178,7 @@ FROM syn_site
 ]
 
 _CPTS = [
+    "DROP TABLE IF EXISTS pg_temp.syn_cpts",
     f"""
 CREATE TEMP TABLE syn_cpts ON COMMIT DROP AS
 WITH c AS ({_CURRENT_COMMUNES} AND epci IS NOT NULL),
@@ -202,6 +211,8 @@ LEFT JOIN epci e ON e.siren = s.epci
 # Two-step floating catchment: R_j = GPs_j / population within 20 km of j; A_i = sum of R_j
 # within 20 km of i; the indicator is A_i x 4,000 consultations a GP gives a year.
 _MEDICAL_ZONE = [
+    "DROP TABLE IF EXISTS pg_temp.syn_gp",
+    "DROP TABLE IF EXISTS pg_temp.syn_pair",
     f"""
 CREATE TEMP TABLE syn_gp ON COMMIT DROP AS
 SELECT insee, coalesce(population, 0) AS population, point,

@@ -121,6 +121,7 @@ def read_table(
 
 def stage(conn: Connection, table: str, columns: str, rows: Iterable[tuple[Any, ...]]) -> None:
     """A temporary staging table (dropped at commit or rollback) filled with COPY."""
+    conn.execute(text(f"DROP TABLE IF EXISTS pg_temp.{table}"))
     conn.execute(text(f"CREATE TEMP TABLE {table} ({columns}) ON COMMIT DROP"))
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     with cursor.copy(f"COPY {table} FROM STDIN") as copy:
@@ -128,8 +129,10 @@ def stage(conn: Connection, table: str, columns: str, rows: Iterable[tuple[Any, 
             copy.write_row(row)
 
 
-def unknown_communes(conn: Connection, table: str, field_name: str = "insee") -> list[RowError]:
-    """Staged rows whose commune is not in the current commune layer."""
+def unknown_communes(conn: Connection, table: str, report_as: str) -> list[RowError]:
+    """Staged rows (`row`, `insee`) whose commune is not in the current commune layer,
+    reported under the file's own column name."""
+    field_name = "insee"
     rows = conn.execute(
         text(
             f"SELECT s.row, s.{field_name} FROM {table} s WHERE s.{field_name} IS NOT NULL"
@@ -138,7 +141,7 @@ def unknown_communes(conn: Connection, table: str, field_name: str = "insee") ->
             " (SELECT id FROM layer WHERE kind = 'commune' AND is_current))"
         )
     ).all()
-    return [RowError(r, field_name, f"unknown commune code {code}") for r, code in rows]
+    return [RowError(r, report_as, f"unknown commune code {code}") for r, code in rows]
 
 
 def region_exists(conn: Connection, code: str) -> bool:

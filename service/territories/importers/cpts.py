@@ -90,7 +90,7 @@ def import_cpts(
         errors.append(RowError(1, "file", "no CPTS rows"))
     lock_layer_loads(conn)
     stage(conn, "cpts_stage", "row int, cpts_id text, name text, insee text", members)
-    errors += [RowError(e.row, "communes", e.reason) for e in unknown_communes(conn, "cpts_stage")]
+    errors += unknown_communes(conn, "cpts_stage", "communes")
     if region is not None:
         outside = conn.execute(
             text(

@@ -254,8 +254,14 @@ def parse(data: bytes) -> tuple[list[_Structure], dict[str, _Geo], int, list[Row
                     number, "line", "not a structureet or geolocalisation record (malformed line)"
                 )
             )
+    # A geolocation whose structureet row was itself rejected is not reported a second time.
+    declared = {
+        raw.split(b";")[1].strip().decode("ascii", "replace")
+        for raw in data.splitlines()
+        if raw.lower().startswith(b"structureet;") and raw.count(b";") >= 1
+    }
     for finess, geo in geos.items():
-        if finess not in structures and finess not in skipped:
+        if finess not in structures and finess not in skipped and finess not in declared:
             errors.append(RowError(geo.row, "nofinesset", f"{finess} has no structureet record"))
     return list(structures.values()), geos, len(skipped), errors
 
@@ -299,7 +305,7 @@ def import_finess(
             for s in structures
         ),
     )
-    errors += [RowError(e.row, "commune", e.reason) for e in unknown_communes(conn, "finess_stage")]
+    errors += unknown_communes(conn, "finess_stage", "commune")
     if errors:
         raise ImportRejected(errors)
     layer_id = create_layer(

@@ -77,7 +77,7 @@ def import_zoning(
         errors.append(RowError(1, "file", "no commune rows"))
     lock_layer_loads(conn)
     stage(conn, "zoning_stage", "row int, insee text, zone text", rows)
-    errors += unknown_communes(conn, "zoning_stage")
+    errors += unknown_communes(conn, "zoning_stage", "code_commune")
     outside = conn.execute(
         text(
             "SELECT s.row, s.insee, c.region FROM zoning_stage s JOIN commune c"

@@ -1,0 +1,185 @@
+"""Importers of the official formats: rows land where they should, bad rows are reported by
+row number, and a rejected file writes nothing."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from service.cli import main
+from service.territories.importers.common import ImportArgumentError, ImportRejected
+from service.territories.importers.cpts import import_cpts
+from service.territories.importers.finess import import_finess
+from service.territories.importers.zones_rouges import import_zones_rouges
+from service.territories.importers.zoning import import_zoning
+
+DATA = Path(__file__).parent / "data"
+
+
+def _commune_under(db: Session, finess: str) -> str | None:
+    return db.execute(
+        text(
+            "SELECT c.insee FROM health_site h JOIN commune c ON ST_Intersects(c.geom, h.geom)"
+            " AND c.layer_id IN (SELECT id FROM layer WHERE kind = 'commune' AND is_current)"
+            " WHERE h.finess = :f"
+            " AND h.layer_id IN (SELECT id FROM layer WHERE kind = 'health_site' AND is_current)"
+        ),
+        {"f": finess},
+    ).scalar()
+
+
+def _layer_count(db: Session, kind: str) -> int:
+    return db.execute(text("SELECT count(*) FROM layer WHERE kind = :k"), {"k": kind}).scalar_one()
+
+
+def test_finess_lambert93_and_utm_rows_land_in_their_commune(db: Session) -> None:
+    result = import_finess(db.connection(), DATA / "finess-sample.csv", vintage="2026-09")
+    assert result.row_count == 5 and result.skipped == 1  # Saint-Pierre-et-Miquelon
+    assert _commune_under(db, "690012345") == "69123"  # Lambert-93, Lyon
+    assert _commune_under(db, "970400017") == "97411"  # UTM 40S, Saint-Denis (Réunion)
+    assert _commune_under(db, "970100025") == "97120"  # UTM 20N, Pointe-à-Pitre
+    rows = {
+        r.finess: r
+        for r in db.execute(
+            text(
+                "SELECT finess, name, category, category_group, source_crs,"
+                " commune_only_geocode, insee, geom IS NULL AS no_geom FROM health_site"
+                " WHERE layer_id = :l"
+            ),
+            {"l": result.layer_id},
+        )
+    }
+    assert rows["690012345"].name == "Pharmacie de la Préfecture"  # read as Windows-1252
+    assert (rows["690012345"].category, rows["690012345"].category_group) == (620, 3301)
+    assert rows["970400017"].source_crs == 2975
+    assert rows["750056789"].commune_only_geocode is True
+    assert rows["330063456"].no_geom and rows["330063456"].insee == "33063"
+
+
+def test_bad_finess_rows_are_reported_and_nothing_is_written(db: Session) -> None:
+    before = _layer_count(db, "health_site")
+    conn = db.connection()
+    with pytest.raises(ImportRejected) as rejected, conn.begin_nested():
+        import_finess(conn, DATA / "finess-bad.csv")
+    reported = {(e.row, e.field) for e in rejected.value.errors}
+    assert reported == {(8, "commune"), (9, "line"), (15, "encoding")}
+    reasons = {e.row: e.reason for e in rejected.value.errors}
+    assert "01999" in reasons[8] and "UTF-8" in reasons[15]
+    assert _layer_count(db, "health_site") == before
+    assert db.execute(text("SELECT count(*) FROM health_site")).scalar_one() == 0
+
+
+def test_a_byte_undefined_in_windows_1252_is_reported(db: Session, tmp_path: Path) -> None:
+    data = (DATA / "finess-sample.csv").read_bytes().replace(b"BARACHOIS", b"BARA\x81HOIS")
+    path = tmp_path / "finess.csv"
+    path.write_bytes(data)
+    with pytest.raises(ImportRejected) as rejected:
+        import_finess(db.connection(), path)
+    assert [(e.row, e.field) for e in rejected.value.errors] == [(3, "encoding")]
+
+
+def test_cli_prints_the_report_and_exits_non_zero(
+    database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["layers", "import", "finess", str(DATA / "finess-bad.csv")])
+    assert code == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("row 8\tcommune\t")
+    assert len(out) == 3
+
+
+def test_zoning_becomes_current_for_its_region_and_shows_in_locate(
+    db: Session, client: TestClient
+) -> None:
+    result = import_zoning(
+        db.connection(),
+        DATA / "zonage-84.csv",
+        region="84",
+        reference="ARS-ARA-2026-001",
+        reference_date=date(2026, 3, 1),
+    )
+    assert (result.scope, result.vintage, result.row_count) == ("84", "2026-03-01", 4)
+    zones = dict(
+        db.execute(
+            text("SELECT insee, zone FROM medical_zone WHERE layer_id = :l"),
+            {"l": result.layer_id},
+        ).all()
+    )
+    assert zones == {"69123": "ZAC", "15141": "ZIP", "01001": "none", "63113": "none"}
+    body = client.get("/v1/territories/locate", params={"lat": 45.7640, "lon": 4.8357}).json()
+    assert body["medical_zone"] == {
+        "zone": "ZAC",
+        "scope": "84",
+        "reference": "ARS-ARA-2026-001",
+        "reference_date": "2026-03-01",
+        "vintage": "2026-03-01",
+        "synthetic": False,
+        "source": body["medical_zone"]["source"],
+    }
+
+
+def test_zoning_rows_outside_the_region_or_unknown_are_reported(
+    db: Session, tmp_path: Path
+) -> None:
+    path = tmp_path / "zonage.csv"
+    path.write_text(
+        "code_commune;zonage\n69123;ZIP\n33063;ZAC\n99999;ZIP\n69123;ZAC\n01001;maybe\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ImportRejected) as rejected:
+        import_zoning(db.connection(), path, region="84")
+    assert [(e.row, e.field) for e in rejected.value.errors] == [
+        (3, "code_commune"),  # Bordeaux is in région 75
+        (4, "code_commune"),  # unknown commune
+        (5, "code_commune"),  # duplicate
+        (6, "zonage"),
+    ]
+
+
+def test_zoning_needs_a_known_region(db: Session) -> None:
+    with pytest.raises(ImportArgumentError):
+        import_zoning(db.connection(), DATA / "zonage-84.csv", region="99")
+
+
+def test_cpts_are_dissolved_from_their_communes(db: Session, client: TestClient) -> None:
+    result = import_cpts(db.connection(), DATA / "cpts.csv", vintage="2026")
+    assert result.row_count == 2
+    row = db.execute(
+        text(
+            "SELECT member_insee, population, ST_GeometryType(geom) AS kind,"
+            " ST_Area(geom::geography) > 0 AS has_area FROM cpts"
+            " WHERE layer_id = :l AND cpts_id = 'CPTS-01-002'"
+        ),
+        {"l": result.layer_id},
+    ).one()
+    assert row.member_insee == ["01001", "01002", "01004"]
+    assert row.kind == "ST_MultiPolygon" and row.has_area and row.population > 10_000
+    body = client.get("/v1/territories/locate", params={"lat": 45.7640, "lon": 4.8357}).json()
+    assert [c["id"] for c in body["cpts"]] == ["CPTS-69-001"]
+    assert body["cpts"][0]["synthetic"] is False
+
+
+def test_a_commune_in_two_cpts_is_refused(db: Session, tmp_path: Path) -> None:
+    path = tmp_path / "cpts.csv"
+    path.write_text("id_cpts;nom_cpts;communes\nA;CPTS A;69123\nB;CPTS B;69123|01001\n")
+    with pytest.raises(ImportRejected) as rejected:
+        import_cpts(db.connection(), path)
+    assert [(e.row, e.field) for e in rejected.value.errors] == [(3, "communes")]
+
+
+def test_zones_rouges_need_known_epci(db: Session, tmp_path: Path) -> None:
+    result = import_zones_rouges(db.connection(), DATA / "zones-rouges.csv")
+    assert result.row_count == 2
+    path = tmp_path / "zr.csv"
+    path.write_text("siren_epci\n200066637\n123456789\n12345\n")
+    with pytest.raises(ImportRejected) as rejected:
+        import_zones_rouges(db.connection(), path)
+    assert [(e.row, e.reason) for e in rejected.value.errors] == [
+        (3, "unknown EPCI SIREN 123456789"),
+        (4, "'12345' is not a 9-digit SIREN"),
+    ]

@@ -1,0 +1,55 @@
+"""A new vintage loads beside the current one and becomes current at commit: a reader sees
+the old vintage until then, never a half-loaded layer."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from service.territories.importers.zoning import import_zoning
+
+DATA = Path(__file__).parent / "data"
+
+CURRENT_ZONING = (
+    "SELECT l.vintage, count(z.id) FROM layer l LEFT JOIN medical_zone z ON z.layer_id = l.id"
+    " WHERE l.kind = 'medical_zone' AND l.scope = '84' AND l.is_current GROUP BY l.vintage"
+)
+
+
+def test_old_vintage_stays_current_until_the_new_one_commits(engine: Engine) -> None:
+    created: list[int] = []
+    try:
+        with engine.begin() as conn:
+            created.append(
+                import_zoning(conn, DATA / "zonage-84.csv", region="84", vintage="test-v1").layer_id
+            )
+        with engine.connect() as writer, engine.connect() as reader:
+            transaction = writer.begin()
+            created.append(
+                import_zoning(
+                    writer,
+                    DATA / "zonage-84.csv",
+                    region="84",
+                    vintage="test-v2",
+                    reference_date=date(2026, 6, 1),
+                ).layer_id
+            )
+            # inside the writer's transaction the new vintage is current …
+            assert writer.execute(text(CURRENT_ZONING)).all() == [("test-v2", 4)]
+            # … while every other reader still sees the whole old one
+            assert reader.execute(text(CURRENT_ZONING)).all() == [("test-v1", 4)]
+            reader.rollback()
+            transaction.commit()
+            assert reader.execute(text(CURRENT_ZONING)).all() == [("test-v2", 4)]
+            reader.rollback()
+        with engine.connect() as conn:
+            old = conn.execute(
+                text("SELECT is_current FROM layer WHERE id = :id"), {"id": created[0]}
+            ).scalar_one()
+            assert old is False  # kept beside, no longer current
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM layer WHERE id = ANY(:ids)"), {"ids": created})
