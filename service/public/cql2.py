@@ -6,7 +6,8 @@ an operator we do not translate, a malformed text — is a 400 naming `filter`."
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+import operator
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,7 +29,9 @@ class FilterError(Exception):
 
 
 def invalid(reason: str, field: str = "filter") -> InvalidParameter:
-    return InvalidParameter(f"The filter is not usable: {reason}", errors=[{"field": field, "reason": reason}])
+    return InvalidParameter(
+        f"The filter is not usable: {reason}", errors=[{"field": field, "reason": reason}]
+    )
 
 
 def parse_filter(text: str, lang: str | None, filter_crs_srid: int = 4326) -> ColumnElement[bool]:
@@ -83,9 +86,7 @@ class Translator:
             return self.spatial(node)
         if isinstance(node, ast.BBox):
             self.geometry_attribute(node.lhs)
-            return Cabin.geom.intersects(
-                self.envelope(node.minx, node.miny, node.maxx, node.maxy)
-            )
+            return Cabin.geom.intersects(self.envelope(node.minx, node.miny, node.maxx, node.maxy))
         if isinstance(node, ast.TemporalPredicate):
             return self.temporal(node)
         raise FilterError(f"unsupported operation {type(node).__name__}")
@@ -93,15 +94,21 @@ class Translator:
     def comparison(self, node: ast.Comparison) -> ColumnElement[bool]:
         prop = self.attribute(node.lhs)
         lhs, rhs = prop.expr(), self.value(node.rhs, prop)
+        if prop.schema.get("type") == "boolean" and node.op not in (
+            ast.ComparisonOp.EQ,
+            ast.ComparisonOp.NE,
+        ):
+            raise FilterError(f"'{prop.name}' is a boolean: only = and <> apply")
+        bound = sa.literal(rhs) if isinstance(rhs, bool) else rhs
         ops = {
-            ast.ComparisonOp.EQ: lhs == rhs,
-            ast.ComparisonOp.NE: lhs != rhs,
-            ast.ComparisonOp.LT: lhs < rhs,
-            ast.ComparisonOp.LE: lhs <= rhs,
-            ast.ComparisonOp.GT: lhs > rhs,
-            ast.ComparisonOp.GE: lhs >= rhs,
+            ast.ComparisonOp.EQ: operator.eq,
+            ast.ComparisonOp.NE: operator.ne,
+            ast.ComparisonOp.LT: operator.lt,
+            ast.ComparisonOp.LE: operator.le,
+            ast.ComparisonOp.GT: operator.gt,
+            ast.ComparisonOp.GE: operator.ge,
         }
-        return ops[node.op]
+        return ops[node.op](lhs, bound)  # type: ignore[no-any-return]
 
     def like(self, node: ast.Like) -> ColumnElement[bool]:
         prop = self.attribute(node.lhs)
@@ -117,7 +124,9 @@ class Translator:
     def temporal(self, node: ast.TemporalPredicate) -> ColumnElement[bool]:
         prop = self.attribute(node.lhs)
         if prop.schema.get("format") != "date-time":
-            raise FilterError(f"temporal operators apply to date-time properties, not '{prop.name}'")
+            raise FilterError(
+                f"temporal operators apply to date-time properties, not '{prop.name}'"
+            )
         target = prop.expr()
         start, end = self.interval(node.rhs)
         op = node.op
@@ -202,8 +211,7 @@ class Translator:
         elif kind == "number":
             if isinstance(node, int | float) and not isinstance(node, bool):
                 return node
-        elif kind == "string":
-            if isinstance(node, str):
-                return node
+        elif kind == "string" and isinstance(node, str):
+            return node
         kind_name = "date-time" if prop.schema.get("format") else kind
         raise FilterError(f"'{prop.name}' is compared with a {kind_name}, not {node!r}")

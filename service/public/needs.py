@@ -120,9 +120,7 @@ def build_needs(names: list[str], min_door_width_cm: float | None) -> list[Need]
             needs.append(Need(name, ((Criterion("speech_output"),),)))
     if min_door_width_cm is not None:
         minimum = sa.cast(sa.literal(min_door_width_cm), sa.Numeric)
-        needs.append(
-            Need("min_door_width", ((Criterion("cabin_door_clear_width_cm", minimum),),))
-        )
+        needs.append(Need("min_door_width", ((Criterion("cabin_door_clear_width_cm", minimum),),)))
     return needs
 
 

@@ -17,7 +17,7 @@ from service.errors import NotFound, problem_responses
 from service.public import queries
 from service.public.caching import cached, etag_of
 from service.public.cql2 import parse_filter
-from service.public.crs import CRS84, EPSG_2154, SUPPORTED, parse_crs
+from service.public.crs import CRS84, EPSG_2154, parse_crs
 from service.public.params import bad, datetime_filter, parse_bbox
 from service.public.properties import QUERYABLES
 from service.public.schemas import (
@@ -112,7 +112,12 @@ def landing(request: Request, f: Format = None) -> Response:
                     "type": JSON,
                     "title": "Conformance classes implemented",
                 },
-                {"href": f"{root}/collections", "rel": "data", "type": JSON, "title": "Collections"},
+                {
+                    "href": f"{root}/collections",
+                    "rel": "data",
+                    "type": JSON,
+                    "title": "Collections",
+                },
             ],
         },
     )
@@ -274,7 +279,8 @@ def items(
     out_crs = parse_crs(crs, "crs")
     where: list[ColumnElement[bool]] = []
     if bbox is not None:
-        where.append(queries.in_bbox(parse_bbox(bbox, parse_crs(bbox_crs, "bbox-crs")), SUPPORTED[CRS84]))
+        box_crs = parse_crs(bbox_crs, "bbox-crs")
+        where.append(queries.in_bbox(parse_bbox(bbox, box_crs), box_crs))
     elif bbox_crs is not None:
         parse_crs(bbox_crs, "bbox-crs")
     if datetime_ is not None:

@@ -20,24 +20,24 @@ from service.public.needs import text, wheelchair
 @dataclass(frozen=True)
 class Property:
     name: str
-    expr: Callable[[], ColumnElement[Any]]
+    expr: Callable[[], Any]
     schema: dict[str, Any]
     queryable: bool = True
 
 
-def _fact(key: str) -> Callable[[], ColumnElement[Any]]:
+def _fact(key: str) -> Callable[[], Any]:
     return lambda: sa.cast(Cabin.accessibility[key].astext, sa.Boolean)
 
 
-def _measure(key: str) -> Callable[[], ColumnElement[Any]]:
+def _measure(key: str) -> Callable[[], Any]:
     return lambda: sa.cast(Cabin.accessibility[key].astext, sa.Numeric)
 
 
-def _fee(key: str) -> Callable[[], ColumnElement[Any]]:
+def _fee(key: str) -> Callable[[], Any]:
     return lambda: sa.cast(Cabin.fees[key].astext, sa.Numeric)
 
 
-def _fee_fact(key: str) -> Callable[[], ColumnElement[Any]]:
+def _fee_fact(key: str) -> Callable[[], Any]:
     return lambda: sa.cast(Cabin.fees[key].astext, sa.Boolean)
 
 

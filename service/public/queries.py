@@ -42,7 +42,8 @@ def in_bbox(bbox: Sequence[float], crs: Crs) -> ColumnElement[bool]:
 
 def geometry(crs: Crs) -> ColumnElement[Any]:
     geom = Cabin.geom if crs.srid == 4326 else sa.func.ST_Transform(Cabin.geom, crs.srid)
-    return sa.cast(sa.func.ST_AsGeoJSON(geom, crs.decimals), sa.JSON)
+    # options 0: no "crs" member (RFC 7946 has none; the CRS is in the Content-Crs header)
+    return sa.cast(sa.func.ST_AsGeoJSON(geom, crs.decimals, 0), sa.JSON)
 
 
 def feature(crs: Crs) -> ColumnElement[Any]:
@@ -88,7 +89,7 @@ def items_page(
                 sa.func.json_agg(aggregate_order_by(rows.c.feature, rows.c.n)).filter(
                     rows.c.n <= offset + limit
                 ),
-                sa.cast("[]", sa.JSON),
+                sa.literal_column("'[]'::json"),
             ),
             sa.Text,
         ),
@@ -121,7 +122,9 @@ def window_fingerprint(session: Session, bbox: Sequence[float], crs: Crs) -> str
     """A cheap summary of a window's content (count, latest change, sum of versions): it
     changes whenever a public cabin in the window is added, removed or edited."""
     stmt = sa.select(
-        sa.func.count(), sa.func.max(Cabin.updated_at), sa.func.coalesce(sa.func.sum(Cabin.version), 0)
+        sa.func.count(),
+        sa.func.max(Cabin.updated_at),
+        sa.func.coalesce(sa.func.sum(Cabin.version), 0),
     ).where(is_public(), in_bbox(bbox, crs))
     count, latest, versions = session.execute(stmt).one()
     return f"{count}:{latest.isoformat() if latest else '-'}:{versions}"
@@ -181,7 +184,8 @@ def nearest(
         .limit(limit)
         .cte("candidates")
     )
-    bound = sa.select(sa.func.max(candidates.c.d)).scalar_subquery()
+    # a centimetre of slack: ST_DWithin and ST_Distance round differently at the boundary
+    bound = sa.select(sa.func.max(candidates.c.d) + 0.01).scalar_subquery()
 
     result: list[Any] = [
         text("reference"),
@@ -221,7 +225,7 @@ def nearest(
         sa.cast(
             sa.func.coalesce(
                 sa.func.json_agg(aggregate_order_by(ranked.c.r, ranked.c.d)),
-                sa.cast("[]", sa.JSON),
+                sa.literal_column("'[]'::json"),
             ),
             sa.Text,
         )

@@ -41,7 +41,9 @@ class TokenBuckets:
     def store(self, client: str, tokens: float, now: float) -> None:
         if len(self.buckets) >= self.max_clients and client not in self.buckets:
             # Full buckets carry no information: dropping them forgets nobody's debt.
-            full = [ip for ip, (t, u) in self.buckets.items() if t + (now - u) * self.rate >= self.burst]
+            full = [
+                ip for ip, (t, u) in self.buckets.items() if t + (now - u) * self.rate >= self.burst
+            ]
             for ip in full:
                 del self.buckets[ip]
             if len(self.buckets) >= self.max_clients:

@@ -87,7 +87,9 @@ def window(
     session: StreamSession,
     bbox: Annotated[
         str,
-        Query(description="minlon,minlat,maxlon,maxlat (WGS 84)", examples=["2.25,48.81,2.42,48.9"]),
+        Query(
+            description="minlon,minlat,maxlon,maxlat (WGS 84)", examples=["2.25,48.81,2.42,48.9"]
+        ),
     ],
 ) -> Response:
     crs = SUPPORTED[CRS84]

@@ -1,0 +1,183 @@
+"""OGC API Features under /ogc: landing page, conformance, the collection and its extent,
+items with bbox / paging links / datetime / property filters / CQL2 text and JSON, CRS
+(EPSG:2154 and CRS84, Content-Crs), queryables, and the 400s."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from tests.public.factories import PARIS, make_cabin, make_operator, moved
+
+ITEMS = "/ogc/collections/cabins/items"
+BOX = "2.30,48.83,2.40,48.88"
+
+
+@pytest.fixture
+def cabins(db: Session) -> list:
+    op = make_operator(db)
+    made = [
+        make_cabin(db, op, moved(PARIS, 100 * i), accessibility={"hearing_loop": i % 2 == 0})
+        for i in range(5)
+    ]
+    made[0].venue_kind = "msp"
+    made[1].updated_at = datetime(2025, 1, 1, tzinfo=UTC)
+    db.flush()
+    return made
+
+
+def refs(response) -> list[str]:  # type: ignore[no-untyped-def]
+    assert response.status_code == 200, response.text
+    return sorted(f["id"] for f in response.json()["features"])
+
+
+def test_landing_conformance_and_collections(client: TestClient, cabins: list) -> None:
+    landing = client.get("/ogc").json()
+    rels = {link["rel"] for link in landing["links"]}
+    assert {"self", "service-desc", "conformance", "data"} <= rels
+    classes = client.get("/ogc/conformance").json()["conformsTo"]
+    assert "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core" in classes
+    assert "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs" in classes
+    assert "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter" in classes
+    assert "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json" in classes
+    # nothing claimed that is not implemented
+    assert not [c for c in classes if "temporal" in c or "html" in c or "arithmetic" in c]
+    collections = client.get("/ogc/collections").json()["collections"]
+    assert [c["id"] for c in collections] == ["cabins"]
+    collection = client.get("/ogc/collections/cabins").json()
+    minx, miny, maxx, maxy = collection["extent"]["spatial"]["bbox"][0]
+    assert minx <= PARIS[0] <= maxx and miny <= PARIS[1] <= maxy
+    assert "http://www.opengis.net/def/crs/EPSG/0/2154" in collection["crs"]
+    assert client.get("/ogc/collections/nope").status_code == 404
+
+
+def test_items_page_with_next_and_prev_links(client: TestClient, cabins: list) -> None:
+    first = client.get(ITEMS, params={"bbox": BOX, "limit": 2})
+    body = first.json()
+    assert body["numberReturned"] == 2
+    assert "numberMatched" not in body  # not counted while pages remain
+    links = {link["rel"]: link["href"] for link in body["links"]}
+    assert "prev" not in links
+    seen = [f["id"] for f in body["features"]]
+    while "next" in links:
+        page = client.get(links["next"].replace("http://testserver", "")).json()
+        seen += [f["id"] for f in page["features"]]
+        links = {link["rel"]: link["href"] for link in page["links"]}
+        assert "prev" in links
+    assert sorted(seen) == sorted(c.reference for c in cabins)
+    assert page["numberMatched"] == 5  # known on the last page without a count
+
+
+def test_property_filter_datetime_and_single_item(client: TestClient, cabins: list) -> None:
+    assert refs(client.get(ITEMS, params={"bbox": BOX, "venue_kind": "msp"})) == [
+        cabins[0].reference
+    ]
+    assert refs(client.get(ITEMS, params={"bbox": BOX, "hearing_loop": "false"})) == sorted(
+        [cabins[1].reference, cabins[3].reference]
+    )
+    old = client.get(ITEMS, params={"bbox": BOX, "datetime": "../2025-06-01T00:00:00Z"})
+    assert refs(old) == [cabins[1].reference]
+    item = client.get(f"{ITEMS}/{cabins[2].reference}")
+    assert item.headers["content-type"] == "application/geo+json"
+    assert item.json()["id"] == cabins[2].reference
+    assert {link["rel"] for link in item.json()["links"]} == {"self", "collection"}
+
+
+def test_cql2_text_and_json_filters(client: TestClient, cabins: list) -> None:
+    text_filter = "hearing_loop = true AND S_INTERSECTS(geometry, BBOX(2.30, 48.83, 2.40, 48.88))"
+    expected = sorted(c.reference for c in cabins[0::2])
+    assert refs(client.get(ITEMS, params={"filter": text_filter})) == expected
+    json_filter = {
+        "op": "and",
+        "args": [
+            {"op": "=", "args": [{"property": "hearing_loop"}, True]},
+            {
+                "op": "s_intersects",
+                "args": [{"property": "geometry"}, {"bbox": [2.30, 48.83, 2.40, 48.88]}],
+            },
+        ],
+    }
+    response = client.get(
+        ITEMS, params={"filter": json.dumps(json_filter), "filter-lang": "cql2-json"}
+    )
+    assert refs(response) == expected
+    like = client.get(
+        ITEMS, params={"bbox": BOX, "filter": "venue_kind LIKE 'ms%' OR venue_kind IN ('xyz')"}
+    )
+    assert refs(like) == [cabins[0].reference]
+
+
+def lambert93(db: Session, lon: float, lat: float) -> tuple[float, float]:
+    row = db.execute(
+        text(
+            "SELECT ST_X(p), ST_Y(p)"
+            " FROM ST_Transform(ST_SetSRID(ST_MakePoint(:x, :y), 4326), 2154) p"
+        ),
+        {"x": lon, "y": lat},
+    ).one()
+    return float(row[0]), float(row[1])
+
+
+def test_crs_and_bbox_crs_in_lambert_93(client: TestClient, db: Session, cabins: list) -> None:
+    x0, y0 = lambert93(db, 2.30, 48.83)
+    x1, y1 = lambert93(db, 2.40, 48.88)
+    response = client.get(
+        ITEMS,
+        params={
+            "bbox": f"{x0},{y0},{x1},{y1}",
+            "bbox-crs": "http://www.opengis.net/def/crs/EPSG/0/2154",
+            "crs": "http://www.opengis.net/def/crs/EPSG/0/2154",
+        },
+    )
+    assert response.headers["content-crs"] == "<http://www.opengis.net/def/crs/EPSG/0/2154>"
+    assert refs(response) == sorted(c.reference for c in cabins)
+    feature = next(f for f in response.json()["features"] if f["id"] == cabins[0].reference)
+    x, y = feature["geometry"]["coordinates"]
+    ex, ey = lambert93(db, *moved(PARIS, 0))
+    assert abs(x - ex) < 0.05 and abs(y - ey) < 0.05
+    default = client.get(ITEMS, params={"limit": 1})
+    assert default.headers["content-crs"] == "<http://www.opengis.net/def/crs/OGC/1.3/CRS84>"
+
+
+def test_queryables_is_a_json_schema(client: TestClient) -> None:
+    response = client.get("/ogc/collections/cabins/queryables")
+    assert response.headers["content-type"] == "application/schema+json"
+    schema = response.json()
+    assert schema["$schema"].startswith("https://json-schema.org/")
+    assert schema["type"] == "object"
+    assert schema["properties"]["hearing_loop"]["type"] == "boolean"
+    assert schema["properties"]["geometry"]["format"] == "geometry-point"
+    assert "operator_reference" not in schema["properties"]
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"filter": "operator_reference = 'x'"}, "filter"),
+        ({"filter": "venue_kind = = 'msp'"}, "filter"),
+        ({"filter": "{not json", "filter-lang": "cql2-json"}, "filter"),
+        ({"filter": "hearing_loop = 'yes'"}, "filter"),
+        ({"filter": "commune_insee = 75056"}, "filter"),
+        ({"filter": "venue_kind = 'msp'", "filter-lang": "ecql"}, "filter-lang"),
+        ({"bbox": "2.4,48.8,2.3,48.9"}, "bbox"),
+        ({"bbox": "2.3,48.8"}, "bbox"),
+        ({"crs": "EPSG:3857"}, "crs"),
+        ({"bbox": BOX, "bbox-crs": "EPSG:9999"}, "bbox-crs"),
+        ({"datetime": "yesterday"}, "datetime"),
+        ({"limit": 0}, "limit"),
+        ({"colour": "blue"}, "colour"),
+        ({"hearing_loop": "maybe"}, "hearing_loop"),
+    ],
+)
+def test_bad_items_parameters_are_400_naming_the_parameter(
+    client: TestClient, params: dict, field: str
+) -> None:
+    response = client.get(ITEMS, params=params)
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"][0]["field"] == field
