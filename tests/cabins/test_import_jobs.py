@@ -1,0 +1,181 @@
+"""Imports that need committed data: a large import run as a job whose progress is read while
+it runs, and an atomic import whose connection is killed mid-way (nothing is left behind).
+These tests commit; they clean up their operator, keys, jobs and cabins afterwards (audit
+events stay: the trail is append-only)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from service.audit.trail import CLI_ACTOR
+from service.auth.models import ApiClient, Operator
+from service.cabins import importer
+from service.cabins.imports.models import ImportJob
+from service.cabins.models import Cabin
+from tests.auth.factories import bearer, make_key, make_operator, valid_siret
+
+
+@dataclass(frozen=True)
+class Committed:
+    operator_id: uuid.UUID
+    headers: dict[str, str]
+
+
+@pytest.fixture
+def committed(engine: Engine) -> Iterator[Committed]:
+    with Session(engine) as session:
+        operator_id = make_operator(session, "Opérateur des imports longs")
+        key = make_key(session, "operator", operator_id=operator_id)
+        session.commit()
+    yield Committed(operator_id, bearer(key))
+    with Session(engine) as session:
+        session.execute(delete(Cabin).where(Cabin.operator_id == operator_id))
+        session.execute(delete(ImportJob).where(ImportJob.operator_id == operator_id))
+        session.execute(delete(ApiClient).where(ApiClient.operator_id == operator_id))
+        session.execute(delete(Operator).where(Operator.id == operator_id))
+        session.commit()
+
+
+def generated_csv(engine: Engine, count: int) -> bytes:
+    """`count` valid rows, each on a point inside a real commune of the current layer."""
+    with engine.connect() as conn:
+        places = conn.execute(
+            text(
+                "SELECT insee, ST_X(p) AS lon, ST_Y(p) AS lat FROM ("
+                " SELECT insee, ST_PointOnSurface(geom) AS p FROM commune"
+                " WHERE geom IS NOT NULL AND layer_id IN"
+                " (SELECT id FROM layer WHERE kind = 'commune' AND is_current)"
+                " ORDER BY insee LIMIT :n) c"
+            ),
+            {"n": count},
+        ).all()
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(
+        [
+            "operator_reference",
+            "location.lon",
+            "location.lat",
+            "location.declared_insee",
+            "venue.kind",
+            "venue.name",
+            "venue.siret",
+        ]
+    )
+    for i in range(count):
+        place = places[i % len(places)]
+        writer.writerow(
+            [
+                f"J-{i}",
+                place.lon,
+                place.lat,
+                place.insee,
+                "pharmacie_officine",
+                f"Pharmacie {i}",
+                valid_siret(),
+            ]
+        )
+    return out.getvalue().encode()
+
+
+def cabin_count(engine: Engine, operator_id: uuid.UUID) -> int:
+    with engine.connect() as conn:
+        return int(
+            conn.scalar(
+                select(func.count()).select_from(Cabin).where(Cabin.operator_id == operator_id)
+            )
+            or 0
+        )
+
+
+def test_a_large_import_runs_as_a_job_with_progress(
+    app: FastAPI, engine: Engine, committed: Committed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(importer, "PROGRESS_EVERY", 500)
+    rows = 6000
+    content = generated_csv(engine, rows)
+    seen: list[dict[str, Any]] = []
+    with TestClient(app) as client:
+        started = client.post(
+            "/v1/cabins/import",
+            content=content,
+            headers={**committed.headers, "Content-Type": "text/csv", "Prefer": "respond-async"},
+        )
+        assert started.status_code == 202, started.text
+        job = started.json()
+        assert job["state"] == "queued" and job["rows_total"] == rows
+        assert started.headers["Location"] == f"/v1/imports/{job['id']}"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            current = client.get(started.headers["Location"], headers=committed.headers).json()
+            seen.append(current)
+            if current["state"] not in ("queued", "running"):
+                break
+            time.sleep(0.02)
+
+    final = seen[-1]
+    assert final["state"] == "succeeded", (final["rows_invalid"], final["errors"][:5])
+    assert final["rows_done"] == final["rows_total"] == rows
+    assert final["created"] == rows and final["errors"] == []
+    assert any(s["state"] == "running" and 0 < s["rows_done"] < rows for s in seen), [
+        (s["state"], s["rows_done"]) for s in seen
+    ]
+    assert cabin_count(engine, committed.operator_id) == rows
+
+
+def test_a_connection_killed_mid_import_leaves_no_row_behind(
+    engine: Engine, committed: Committed
+) -> None:
+    content = generated_csv(engine, 3000)
+    killer = engine.connect()
+    inside: dict[str, Any] = {}
+
+    def run() -> None:
+        with Session(engine) as session:
+            pid = session.scalar(select(func.pg_backend_pid()))
+
+            def progress(done: int, total: int) -> None:
+                if done == total:  # the cabins are written, the transaction not committed
+                    inside["written"] = session.scalar(
+                        select(func.count())
+                        .select_from(Cabin)
+                        .where(Cabin.operator_id == committed.operator_id)
+                    )
+                    killer.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+                    time.sleep(0.2)
+
+            try:
+                importer.run_import(
+                    session,
+                    operator_id=committed.operator_id,
+                    actor=CLI_ACTOR,
+                    body=content,
+                    kind="csv",
+                    progress=progress,
+                )
+                session.commit()
+            except Exception as exc:
+                inside["error"] = exc
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join(timeout=120)
+    killer.close()
+
+    assert inside.get("written") == 3000
+    assert "error" in inside
+    assert cabin_count(engine, committed.operator_id) == 0
