@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from service.auth.routes import router as auth_router
 from service.cabins.import_routes import router as cabin_imports_router
 from service.cabins.routes import router as cabins_router
+from service.compliance.routes import router as compliance_router
 from service.db import make_engine, make_sessionmaker
 from service.errors import install_error_handlers
 from service.health.routes import router as health_router
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ogc_router)
     app.include_router(cabin_imports_router)
     app.include_router(cabins_router)
+    app.include_router(compliance_router)
     app.include_router(rules_router)
     app.include_router(auth_router)
     return app

@@ -1,0 +1,1 @@
+"""Regulator views: compliance queries, figures by territory, exports, territorial needs."""

@@ -1,0 +1,159 @@
+"""The territorial-needs view: how many inhabitants live farther than a radius from an active
+accessible cabin, by département or commune, and which communes of the medical zoning's ZIP /
+ZAC have no active cabin at all.
+
+Population is placed at `commune.point` — the commune's cleaned town hall (kept only when
+within 1 km of the commune), else a point on the commune's surface — with the real population
+of the current commune layer. A commune counts as reached when an active cabin whose
+accessibility label is `accessible` lies within the radius of that point (geodesic distance on
+the WGS 84 spheroid). Cabins of every operator and région count: a cabin across a border
+serves its neighbours too."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import RowMapping, text
+from sqlalchemy.orm import Session
+
+POPULATION_PLACEMENT = (
+    "commune.point: each commune's whole population (current commune layer) is placed at one"
+    " point, its cleaned town hall (kept when within 1 km of the commune), else a point on the"
+    " commune's surface (ST_PointOnSurface); distances are geodesic (WGS 84)"
+)
+CABINS_COUNTED = (
+    "active cabins whose accessibility_label is 'accessible', of every operator and région"
+)
+
+# The first ST_DWithin, in degrees, lets the GiST index on cabin.geom find the candidates:
+# its bound (1.5 × radius over the length of a degree of longitude at the point's latitude,
+# plus one degree) is never shorter than the radius. The second is the exact geodesic test.
+_REACHED = """
+EXISTS (
+  SELECT 1 FROM cabin k JOIN cabin_compliance cc ON cc.cabin_id = k.id
+  WHERE k.status = 'active' AND cc.accessibility_label = 'accessible'
+    AND ST_DWithin(k.geom, {point},
+          :radius_m * 1.5 / (110000 * cos(radians(least(abs(ST_Y({point})) + 1, 85)))))
+    AND ST_DWithin(k.geom::geography, {point}::geography, :radius_m)
+)
+"""
+
+_CURRENT = "(SELECT id FROM layer WHERE kind = '{kind}' AND is_current)"
+
+_SCOPE = """
+  AND (CAST(:scope AS text) IS NULL OR c.region = :scope)
+  AND (CAST(:region AS text) IS NULL OR c.region = :region)
+  AND (CAST(:departement AS text) IS NULL OR c.departement = :departement)
+"""
+
+_GROUPS = {
+    "departement": {
+        "code": "m.departement",
+        "name": "d.name",
+        "join": "LEFT JOIN departement d ON d.code = m.departement AND d.layer_id IN "
+        + _CURRENT.format(kind="departement"),
+        "cabin_key": "k.departement_code",
+    },
+    "commune": {
+        "code": "m.insee",
+        "name": "m.name",
+        "join": "",
+        "cabin_key": "k.commune_insee",
+    },
+}
+
+
+def _groups_sql(by: str) -> str:
+    g = _GROUPS[by]
+    return f"""
+WITH m AS (
+  SELECT c.insee, c.name, c.departement, c.region, c.vintage,
+         coalesce(c.population, 0) AS population, c.point,
+         c.point IS NOT NULL AND {_REACHED.format(point="c.point")} AS reached
+  FROM commune c
+  WHERE c.layer_id IN {_CURRENT.format(kind="commune")}
+  {_SCOPE}
+),
+cab AS (
+  SELECT {g["cabin_key"]} AS code, count(*) AS n
+  FROM cabin k JOIN cabin_compliance cc ON cc.cabin_id = k.id
+  WHERE k.status = 'active' AND cc.accessibility_label = 'accessible'
+  GROUP BY 1
+)
+SELECT {g["code"]} AS code, {g["name"]} AS name,
+       count(*) FILTER (WHERE m.point IS NOT NULL) AS communes,
+       count(*) FILTER (WHERE m.point IS NOT NULL AND NOT m.reached) AS communes_beyond,
+       coalesce(sum(m.population) FILTER (WHERE m.point IS NOT NULL), 0) AS population,
+       coalesce(sum(m.population) FILTER (WHERE m.point IS NOT NULL AND NOT m.reached), 0)
+         AS population_beyond,
+       count(*) FILTER (WHERE m.point IS NULL) AS without_point,
+       coalesce(max(cab.n), 0) AS accessible_cabins,
+       max(m.vintage) AS vintage
+FROM m
+{g["join"]}
+LEFT JOIN cab ON cab.code = {g["code"]}
+GROUP BY 1, 2
+ORDER BY 1
+"""
+
+
+# The best current zoning of each commune: a real layer before a synthetic one, a regional
+# zoning before a national one, the latest loaded first (as the locate endpoint does).
+_UNDERSERVED = f"""
+WITH z AS (
+  SELECT DISTINCT ON (z.insee) z.insee, z.zone, l.synthetic
+  FROM medical_zone z JOIN layer l ON l.id = z.layer_id
+  WHERE l.kind = 'medical_zone' AND l.is_current
+  ORDER BY z.insee, l.synthetic, (l.scope IS NULL), l.id DESC
+)
+SELECT c.insee, c.name, c.departement, c.region, c.population, z.zone,
+       z.synthetic AS zoning_synthetic,
+       (c.point IS NOT NULL AND {_REACHED.format(point="c.point")})
+         AS accessible_cabin_within_radius,
+       count(*) OVER () AS total
+FROM commune c JOIN z ON z.insee = c.insee
+WHERE c.layer_id IN {_CURRENT.format(kind="commune")}
+  AND z.zone IN ('ZIP', 'ZAC')
+  {_SCOPE}
+  AND NOT EXISTS (SELECT 1 FROM cabin k WHERE k.commune_insee = c.insee AND k.status = 'active')
+ORDER BY c.population DESC NULLS LAST, c.insee
+LIMIT :limit
+"""
+
+_ZONING_LAYERS = """
+SELECT vintage, scope, source, synthetic, reference, reference_date
+FROM layer WHERE kind = 'medical_zone' AND is_current ORDER BY scope NULLS FIRST, id
+"""
+
+
+@dataclass(frozen=True)
+class CoverageResult:
+    groups: Sequence[RowMapping]
+    underserved: Sequence[RowMapping]
+    zoning: list[dict[str, Any]]
+
+
+def coverage(
+    session: Session,
+    *,
+    by: str,
+    radius_km: float,
+    scope_region: str | None,
+    region: str | None,
+    departement: str | None,
+    underserved_limit: int,
+) -> CoverageResult:
+    params = {
+        "radius_m": radius_km * 1000.0,
+        "scope": scope_region,
+        "region": region,
+        "departement": departement,
+    }
+    groups = session.execute(text(_groups_sql(by)), params).mappings().all()
+    underserved = (
+        session.execute(text(_UNDERSERVED), {**params, "limit": underserved_limit}).mappings().all()
+    )
+    zoning = [dict(r) for r in session.execute(text(_ZONING_LAYERS)).mappings()]
+    return CoverageResult(groups, underserved, zoning)

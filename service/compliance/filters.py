@@ -1,0 +1,300 @@
+"""The regulator's filters: parsed from the query string, checked against the current reference
+layers and the rule set in force (a typo is a 400 naming the parameter and what it accepts,
+never an empty 200), and turned into one SQL condition together with the caller's scope."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from typing import Annotated, Any
+
+from fastapi import Depends, Query
+from sqlalchemy import ColumnElement, and_, exists, func, select, true
+from sqlalchemy.orm import Session
+
+from service.auth.deps import Principal
+from service.auth.models import Operator
+from service.cabins.models import Cabin
+from service.cabins.queries import visible_to
+from service.cabins.vocabulary import STATUSES
+from service.errors import InvalidParameter
+from service.rules.models import (
+    COMPLIANCE_STATUSES,
+    OUTCOMES,
+    SEVERITIES,
+    CabinCompliance,
+    Rule,
+    RuleSet,
+    Verdict,
+)
+from service.territories.models import Commune, Departement, Epci, Region
+from service.territories.queries import current_layer_ids
+
+DATE_FORMS = "an ISO 8601 date or date-time, e.g. 2026-01-31 or 2026-01-31T08:00:00Z"
+
+
+def invalid(parameter: str, reason: str) -> InvalidParameter:
+    return InvalidParameter(
+        f"The parameter `{parameter}` is not valid: {reason}.",
+        errors=[{"field": parameter, "reason": reason}],
+    )
+
+
+def _one_of(parameter: str, value: str, accepted: tuple[str, ...] | list[str]) -> str:
+    if value not in accepted:
+        raise invalid(parameter, f"{value!r} is not one of: {', '.join(accepted)}")
+    return value
+
+
+def parse_instant(parameter: str, value: str | None) -> datetime | None:
+    """A date (midnight UTC) or a date-time (UTC when it has no offset)."""
+    if value is None:
+        return None
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            return datetime.combine(date.fromisoformat(text), time.min, UTC)
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise invalid(parameter, f"{value!r} is not {DATE_FORMS}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def parse_bbox(value: str | None) -> tuple[float, float, float, float] | None:
+    if value is None:
+        return None
+    expected = "minlon,minlat,maxlon,maxlat in degrees (WGS 84), e.g. 4.7,45.7,4.9,45.8"
+    parts = value.split(",")
+    try:
+        minlon, minlat, maxlon, maxlat = (float(p) for p in parts)
+    except ValueError:
+        raise invalid("bbox", f"{value!r} is not {expected}") from None
+    if not (-180 <= minlon < maxlon <= 180 and -90 <= minlat < maxlat <= 90):
+        raise invalid("bbox", f"{value!r} is not {expected}, with min < max")
+    return minlon, minlat, maxlon, maxlat
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the caller asked for. Verdict filters (rule, outcome, severity, failing_since_*)
+    select the cabins having one verdict that matches all of them."""
+
+    rule: str | None = None
+    outcome: str | None = None
+    severity: str | None = None
+    status: str | None = None
+    compliance: str | None = None
+    region: str | None = None
+    departement: str | None = None
+    commune: str | None = None
+    epci: str | None = None
+    operator: uuid.UUID | None = None
+    failing_since_before: datetime | None = None
+    failing_since_after: datetime | None = None
+    bbox: tuple[float, float, float, float] | None = None
+
+    @property
+    def on_verdicts(self) -> bool:
+        return any(
+            v is not None
+            for v in (
+                self.rule,
+                self.outcome,
+                self.severity,
+                self.failing_since_before,
+                self.failing_since_after,
+            )
+        )
+
+
+def filters_from_query(
+    rule: Annotated[
+        str | None, Query(max_length=16, description="A rule code of the rule set in force.")
+    ] = None,
+    outcome: Annotated[str | None, Query(description=f"One of {', '.join(OUTCOMES)}.")] = None,
+    severity: Annotated[
+        str | None, Query(description=f"One of {', '.join(SEVERITIES)} (as applied).")
+    ] = None,
+    status: Annotated[
+        str | None,
+        Query(
+            description=f"Lifecycle status, one of {', '.join(STATUSES)}. Without it,"
+            " decommissioned cabins are left out."
+        ),
+    ] = None,
+    compliance: Annotated[
+        str | None, Query(description=f"One of {', '.join(COMPLIANCE_STATUSES)}.")
+    ] = None,
+    region: Annotated[str | None, Query(max_length=8, description="INSEE région code.")] = None,
+    departement: Annotated[
+        str | None, Query(max_length=8, description="INSEE département code.")
+    ] = None,
+    commune: Annotated[
+        str | None, Query(max_length=8, description="INSEE commune code (derived).")
+    ] = None,
+    epci: Annotated[str | None, Query(max_length=16, description="SIREN of the EPCI.")] = None,
+    operator: Annotated[str | None, Query(max_length=64, description="Operator id.")] = None,
+    failing_since_before: Annotated[
+        str | None,
+        Query(max_length=40, description=f"A verdict failing since before this: {DATE_FORMS}."),
+    ] = None,
+    failing_since_after: Annotated[
+        str | None,
+        Query(max_length=40, description=f"A verdict failing since this or later: {DATE_FORMS}."),
+    ] = None,
+    bbox: Annotated[
+        str | None,
+        Query(max_length=200, description="minlon,minlat,maxlon,maxlat (WGS 84 degrees)."),
+    ] = None,
+) -> Filters:
+    """Syntax only; `check` then looks the codes up in the current layers and rule set."""
+    operator_id = None
+    if operator is not None:
+        try:
+            operator_id = uuid.UUID(operator)
+        except ValueError:
+            raise invalid("operator", f"{operator!r} is not an operator id (a UUID)") from None
+    return Filters(
+        rule=rule,
+        outcome=_one_of("outcome", outcome, OUTCOMES) if outcome is not None else None,
+        severity=_one_of("severity", severity, SEVERITIES) if severity is not None else None,
+        status=_one_of("status", status, STATUSES) if status is not None else None,
+        compliance=(
+            _one_of("compliance", compliance, COMPLIANCE_STATUSES)
+            if compliance is not None
+            else None
+        ),
+        region=region,
+        departement=departement,
+        commune=commune,
+        epci=epci,
+        operator=operator_id,
+        failing_since_before=parse_instant("failing_since_before", failing_since_before),
+        failing_since_after=parse_instant("failing_since_after", failing_since_after),
+        bbox=parse_bbox(bbox),
+    )
+
+
+QueryFilters = Annotated[Filters, Depends(filters_from_query)]
+
+
+def rule_set_in_force(session: Session) -> str | None:
+    return session.scalar(select(RuleSet.version).where(RuleSet.status == "published"))
+
+
+def rule_codes_in_force(session: Session) -> list[str]:
+    version = rule_set_in_force(session)
+    if version is None:
+        return []
+    return list(
+        session.scalars(
+            select(Rule.code).where(Rule.rule_set_version == version).order_by(Rule.code)
+        )
+    )
+
+
+def _codes(session: Session, column: Any, layer: Any, layer_kind: str) -> list[str]:
+    return list(
+        session.scalars(
+            select(column).where(layer.in_(current_layer_ids(layer_kind))).order_by(column)
+        )
+    )
+
+
+def _exists_in_layer(
+    session: Session, column: Any, layer: Any, layer_kind: str, value: str
+) -> bool:
+    layer_ids = current_layer_ids(layer_kind)
+    return bool(session.scalar(select(exists().where(column == value, layer.in_(layer_ids)))))
+
+
+def check_territory(session: Session, region: str | None, departement: str | None) -> None:
+    if region is not None:
+        accepted = _codes(session, Region.code, Region.layer_id, "region")
+        if region not in accepted:
+            raise invalid(
+                "region", f"{region!r} is not a current région code: {', '.join(accepted)}"
+            )
+    if departement is not None:
+        accepted = _codes(session, Departement.code, Departement.layer_id, "departement")
+        if departement not in accepted:
+            raise invalid(
+                "departement",
+                f"{departement!r} is not a current département code: {', '.join(accepted)}",
+            )
+
+
+def check(session: Session, filters: Filters) -> None:
+    """Every code must exist in the current layers or the rule set in force."""
+    check_territory(session, filters.region, filters.departement)
+    if filters.commune is not None and not _exists_in_layer(
+        session, Commune.insee, Commune.layer_id, "commune", filters.commune
+    ):
+        raise invalid(
+            "commune",
+            f"{filters.commune!r} is not a current commune INSEE code (5 characters, e.g. 75056;"
+            " look one up with GET /v1/territories/communes/{insee})",
+        )
+    if filters.epci is not None and not _exists_in_layer(
+        session, Epci.siren, Epci.layer_id, "epci", filters.epci
+    ):
+        raise invalid(
+            "epci",
+            f"{filters.epci!r} is not the SIREN of a current EPCI (9 digits, e.g. 200046977)",
+        )
+    if filters.rule is not None:
+        accepted = rule_codes_in_force(session)
+        if filters.rule not in accepted:
+            listed = ", ".join(accepted) if accepted else "none (no rule set is in force)"
+            raise invalid(
+                "rule", f"{filters.rule!r} is not a rule of the rule set in force: {listed}"
+            )
+    if filters.operator is not None and session.get(Operator, filters.operator) is None:
+        raise invalid("operator", f"{filters.operator} is not a registered operator's id")
+    if (
+        filters.failing_since_before is not None
+        and filters.failing_since_after is not None
+        and filters.failing_since_after >= filters.failing_since_before
+    ):
+        raise invalid("failing_since_after", "must be earlier than failing_since_before")
+
+
+def condition(
+    principal: Principal, filters: Filters, *, any_status: bool = False
+) -> ColumnElement[bool]:
+    """The WHERE clause over `cabin` (and `cabin_compliance`, outer-joined): the caller's scope
+    and every filter. A filter outside the scope simply matches nothing. Without a status
+    filter, decommissioned cabins are left out (unless `any_status`)."""
+    clauses: list[ColumnElement[bool]] = [visible_to(principal)]
+    if filters.status is not None:
+        clauses.append(Cabin.status == filters.status)
+    elif not any_status:
+        clauses.append(Cabin.status != "decommissioned")
+    if filters.compliance is not None:
+        clauses.append(CabinCompliance.compliance_status == filters.compliance)
+    for column, value in (
+        (Cabin.region_code, filters.region),
+        (Cabin.departement_code, filters.departement),
+        (Cabin.commune_insee, filters.commune),
+        (Cabin.epci_siren, filters.epci),
+        (Cabin.operator_id, filters.operator),
+    ):
+        if value is not None:
+            clauses.append(column == value)
+    if filters.bbox is not None:
+        clauses.append(Cabin.geom.intersects(func.ST_MakeEnvelope(*filters.bbox, 4326)))
+    if filters.on_verdicts:
+        verdict_clauses: list[ColumnElement[bool]] = [Verdict.cabin_id == Cabin.id]
+        if filters.rule is not None:
+            verdict_clauses.append(Verdict.rule_code == filters.rule)
+        if filters.outcome is not None:
+            verdict_clauses.append(Verdict.outcome == filters.outcome)
+        if filters.severity is not None:
+            verdict_clauses.append(Verdict.severity == filters.severity)
+        if filters.failing_since_before is not None:
+            verdict_clauses.append(Verdict.failing_since < filters.failing_since_before)
+        if filters.failing_since_after is not None:
+            verdict_clauses.append(Verdict.failing_since >= filters.failing_since_after)
+        clauses.append(exists().where(and_(*verdict_clauses)))
+    return and_(true(), *clauses)

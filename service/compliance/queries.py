@@ -1,0 +1,386 @@
+"""Every SQL statement of the regulator views except coverage: the cabin rows with their
+failing verdicts (one page, or a stream for the exports), the GeoJSON feature of each row
+built by PostGIS, the summary by territory / operator / rule (one statement), and the feed of
+verdict changes."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import (
+    RowMapping,
+    Select,
+    String,
+    cast,
+    func,
+    literal,
+    literal_column,
+    select,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSON, aggregate_order_by
+from sqlalchemy.orm import Session
+
+from service.auth.deps import Principal
+from service.auth.models import Operator
+from service.cabins.models import Cabin
+from service.cabins.queries import visible_to
+from service.compliance.filters import Filters, condition, rule_set_in_force
+from service.rules.models import CabinCompliance, Rule, Verdict, VerdictChange
+from service.territories.models import Commune, Departement, Region
+from service.territories.queries import current_layer_ids
+
+STREAM_BATCH = 1000
+
+
+def _failing_verdicts() -> Any:
+    """The cabin's failing verdicts as a JSON array, ordered by rule code."""
+    item = func.json_build_object(
+        "rule",
+        Verdict.rule_code,
+        "severity",
+        Verdict.severity,
+        "failing_since",
+        Verdict.failing_since,
+        "evidence",
+        Verdict.evidence,
+    )
+    return (
+        select(
+            func.coalesce(
+                func.json_agg(aggregate_order_by(item, Verdict.rule_code)),
+                literal_column("'[]'::json"),
+            )
+        )
+        .where(Verdict.cabin_id == Cabin.id, Verdict.outcome == "fail")
+        .scalar_subquery()
+    )
+
+
+def _commune_name() -> Any:
+    return (
+        select(Commune.name)
+        .where(
+            Commune.insee == Cabin.commune_insee,
+            Commune.layer_id.in_(current_layer_ids("commune")),
+        )
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def _empty_codes(column: Any) -> Any:
+    return func.coalesce(column, cast(literal("{}"), ARRAY(String)))
+
+
+ROW_COLUMNS = (
+    Cabin.id.label("id"),
+    Cabin.reference.label("reference"),
+    Cabin.operator_id.label("operator_id"),
+    Operator.name.label("operator_name"),
+    Cabin.operator_reference.label("operator_reference"),
+    Cabin.status.label("status"),
+    Cabin.venue_kind.label("venue_kind"),
+    Cabin.venue_name.label("venue_name"),
+    Cabin.commune_insee.label("commune_insee"),
+    Cabin.departement_code.label("departement_code"),
+    Cabin.region_code.label("region_code"),
+    Cabin.epci_siren.label("epci_siren"),
+    func.ST_X(Cabin.geom).label("lon"),
+    func.ST_Y(Cabin.geom).label("lat"),
+    CabinCompliance.compliance_status.label("compliance_status"),
+    CabinCompliance.accessibility_label.label("accessibility_label"),
+    _empty_codes(CabinCompliance.unknown_errors).label("unknown_rules"),
+    Cabin.ars_declaration_date.label("ars_declaration_date"),
+    Cabin.ars_declaration_reference.label("ars_declaration_reference"),
+    Cabin.ars_received_date.label("ars_received_date"),
+    CabinCompliance.updated_at.label("evaluated_at"),
+)
+
+
+def _scoped_cabins(
+    columns: Sequence[Any], principal: Principal, filters: Filters, *, any_status: bool = False
+) -> Select[Any]:
+    return (
+        select(*columns)
+        .select_from(Cabin)
+        .join(Operator, Operator.id == Cabin.operator_id)
+        .outerjoin(CabinCompliance, CabinCompliance.cabin_id == Cabin.id)
+        .where(condition(principal, filters, any_status=any_status))
+    )
+
+
+def rows_statement(
+    principal: Principal, filters: Filters, *, any_status: bool = False
+) -> Select[Any]:
+    """One row per cabin in scope and matching the filters, in id order (the keyset)."""
+    columns = (
+        *ROW_COLUMNS,
+        _commune_name().label("commune_name"),
+        _failing_verdicts().label("failing"),
+    )
+    return _scoped_cabins(columns, principal, filters, any_status=any_status).order_by(Cabin.id)
+
+
+def page(
+    session: Session,
+    principal: Principal,
+    filters: Filters,
+    *,
+    after: uuid.UUID | None,
+    limit: int,
+) -> Sequence[RowMapping]:
+    stmt = rows_statement(principal, filters)
+    if after is not None:
+        stmt = stmt.where(Cabin.id > after)
+    return session.execute(stmt.limit(limit)).mappings().all()
+
+
+def one(session: Session, principal: Principal, cabin_id: uuid.UUID) -> RowMapping | None:
+    """One cabin's row, whatever its status, if the caller may see it."""
+    stmt = rows_statement(principal, Filters(), any_status=True).where(Cabin.id == cabin_id)
+    return session.execute(stmt).mappings().first()
+
+
+def stream_rows(session: Session, principal: Principal, filters: Filters) -> Iterator[RowMapping]:
+    """Every matching row through a server-side cursor, `STREAM_BATCH` rows at a time."""
+    result = session.execute(
+        rows_statement(principal, filters).execution_options(yield_per=STREAM_BATCH)
+    )
+    yield from result.mappings()
+
+
+def stream_features(session: Session, principal: Principal, filters: Filters) -> Iterator[str]:
+    """Every matching row as one RFC 7946 Feature, serialised by PostGIS (coordinates in
+    WGS 84 longitude, latitude; no `crs` member)."""
+    properties = func.json_build_object(
+        "reference",
+        Cabin.reference,
+        "operator_id",
+        Cabin.operator_id,
+        "operator_name",
+        Operator.name,
+        "status",
+        Cabin.status,
+        "venue_kind",
+        Cabin.venue_kind,
+        "commune_insee",
+        Cabin.commune_insee,
+        "commune_name",
+        _commune_name(),
+        "departement_code",
+        Cabin.departement_code,
+        "region_code",
+        Cabin.region_code,
+        "epci_siren",
+        Cabin.epci_siren,
+        "compliance_status",
+        CabinCompliance.compliance_status,
+        "accessibility_label",
+        CabinCompliance.accessibility_label,
+        "unknown_rules",
+        _empty_codes(CabinCompliance.unknown_errors),
+        "ars_received_date",
+        Cabin.ars_received_date,
+        "failing",
+        _failing_verdicts(),
+    )
+    feature = func.json_build_object(
+        "type",
+        "Feature",
+        "id",
+        cast(Cabin.id, String),
+        "geometry",
+        cast(func.ST_AsGeoJSON(Cabin.geom, 7), JSON),
+        "properties",
+        properties,
+    )
+    stmt = (
+        _scoped_cabins((cast(feature, String).label("feature"),), principal, filters)
+        .order_by(Cabin.id)
+        .execution_options(yield_per=STREAM_BATCH)
+    )
+    for row in session.execute(stmt):
+        yield row[0]
+
+
+# --- the summary: one statement per request --------------------------------------------------
+
+SUMMARY_KEYS = ("region", "departement", "commune", "operator", "rule")
+
+
+def _group_key(by: str) -> tuple[Any, Any]:
+    """The grouping column on `cabin` and a correlated name lookup for one group key."""
+    if by == "region":
+        return Cabin.region_code, (Region.name, Region.code, Region.layer_id, "region")
+    if by == "departement":
+        return Cabin.departement_code, (
+            Departement.name,
+            Departement.code,
+            Departement.layer_id,
+            "departement",
+        )
+    if by == "commune":
+        return Cabin.commune_insee, (Commune.name, Commune.insee, Commune.layer_id, "commune")
+    return cast(Cabin.operator_id, String), None
+
+
+def summary(
+    session: Session, principal: Principal, filters: Filters, by: str
+) -> Sequence[RowMapping]:
+    """Counts per group: cabins, compliant / non_compliant / incomplete / not evaluated, and
+    the failures per rule (from each cabin's derived lists of failing rules)."""
+    if by == "rule":
+        return _summary_by_rule(session, principal, filters)
+    key_column, naming = _group_key(by)
+    scoped = _scoped_cabins(
+        (
+            key_column.label("key"),
+            CabinCompliance.compliance_status.label("compliance_status"),
+            func.coalesce(CabinCompliance.failing_errors, cast(literal("{}"), ARRAY(String)))
+            .op("||")(
+                func.coalesce(CabinCompliance.failing_warnings, cast(literal("{}"), ARRAY(String)))
+            )
+            .label("failing"),
+        ),
+        principal,
+        filters,
+    ).cte("scoped")
+    status = scoped.c.compliance_status
+    counts = (
+        select(
+            scoped.c.key,
+            func.count().label("cabins"),
+            func.count().filter(status == "compliant").label("compliant"),
+            func.count().filter(status == "non_compliant").label("non_compliant"),
+            func.count().filter(status == "incomplete").label("incomplete"),
+            func.count().filter(status.is_(None)).label("not_evaluated"),
+        )
+        .group_by(scoped.c.key)
+        .cte("counts")
+    )
+    code = func.unnest(scoped.c.failing).table_valued("code").render_derived()
+    per_rule = (
+        select(scoped.c.key, code.c.code, func.count().label("n"))
+        .select_from(scoped)
+        .join(code, literal(True))
+        .group_by(scoped.c.key, code.c.code)
+        .cte("per_rule")
+    )
+    failures = (
+        select(
+            per_rule.c.key,
+            func.json_object_agg(per_rule.c.code, per_rule.c.n).label("failures"),
+        )
+        .group_by(per_rule.c.key)
+        .cte("failures")
+    )
+    name: Any = literal(None, String)
+    if naming is not None:
+        name_column, code_column, layer_column, kind = naming
+        name = (
+            select(name_column)
+            .where(code_column == counts.c.key, layer_column.in_(current_layer_ids(kind)))
+            .limit(1)
+            .scalar_subquery()
+        )
+    else:
+        name = (
+            select(Operator.name).where(cast(Operator.id, String) == counts.c.key).scalar_subquery()
+        )
+    stmt = (
+        select(
+            counts.c.key,
+            name.label("name"),
+            counts.c.cabins,
+            counts.c.compliant,
+            counts.c.non_compliant,
+            counts.c.incomplete,
+            counts.c.not_evaluated,
+            func.coalesce(failures.c.failures, literal_column("'{}'::json")).label("failures"),
+        )
+        .select_from(counts)
+        .outerjoin(
+            failures,
+            counts.c.key.is_not_distinct_from(failures.c.key),
+        )
+        .order_by(counts.c.key.nulls_last())
+    )
+    return session.execute(stmt).mappings().all()
+
+
+def _summary_by_rule(
+    session: Session, principal: Principal, filters: Filters
+) -> Sequence[RowMapping]:
+    scoped = _scoped_cabins((Cabin.id.label("id"),), principal, filters).cte("scoped")
+    outcome = Verdict.outcome
+    version = rule_set_in_force(session)
+    title = (
+        select(Rule.title)
+        .where(Rule.code == Verdict.rule_code, Rule.rule_set_version == version)
+        .scalar_subquery()
+    )
+    stmt = (
+        select(
+            Verdict.rule_code.label("key"),
+            func.min(title).label("name"),
+            func.count().label("cabins"),
+            func.count().filter(outcome == "pass").label("compliant"),
+            func.count().filter(outcome == "fail").label("non_compliant"),
+            func.count().filter(outcome == "unknown").label("incomplete"),
+            func.count().filter(outcome == "not_applicable").label("not_applicable"),
+            literal(0).label("not_evaluated"),
+            func.json_build_object(Verdict.rule_code, func.count().filter(outcome == "fail")).label(
+                "failures"
+            ),
+            func.json_build_object(
+                "pass",
+                func.count().filter(outcome == "pass"),
+                "fail",
+                func.count().filter(outcome == "fail"),
+                "unknown",
+                func.count().filter(outcome == "unknown"),
+                "not_applicable",
+                func.count().filter(outcome == "not_applicable"),
+            ).label("outcomes"),
+        )
+        .select_from(Verdict)
+        .join(scoped, scoped.c.id == Verdict.cabin_id)
+        .group_by(Verdict.rule_code)
+        .order_by(Verdict.rule_code)
+    )
+    return session.execute(stmt).mappings().all()
+
+
+# --- the change feed -------------------------------------------------------------------------
+
+
+def changes(session: Session, principal: Principal, since: int, limit: int) -> Sequence[RowMapping]:
+    """Verdict changes after the cursor, oldest first, on cabins the caller may see."""
+    stmt = (
+        select(
+            VerdictChange.id,
+            VerdictChange.cabin_id,
+            Cabin.reference.label("cabin_reference"),
+            Cabin.region_code,
+            Cabin.departement_code,
+            Cabin.commune_insee,
+            VerdictChange.rule_code,
+            VerdictChange.old_outcome,
+            VerdictChange.new_outcome,
+            VerdictChange.severity,
+            VerdictChange.evidence,
+            VerdictChange.rule_set_version,
+            VerdictChange.changed_at,
+        )
+        .join(Cabin, Cabin.id == VerdictChange.cabin_id)
+        .where(VerdictChange.id > since, visible_to(principal))
+        .order_by(VerdictChange.id)
+        .limit(limit)
+    )
+    return session.execute(stmt).mappings().all()
+
+
+def latest_change_id(session: Session) -> int:
+    return int(session.scalar(select(func.coalesce(func.max(VerdictChange.id), 0))) or 0)

@@ -1,0 +1,381 @@
+"""The regulator routes under `/v1/compliance` (design.md §6): parse, authorise, call the
+queries, shape the response. A regional regulator sees its région only, a national one (or an
+admin) everything, an operator its own cabins only; coverage is for regulators."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from sqlalchemy.orm import Session
+
+from service.auth.deps import AnyPrincipal, RegulatorPrincipal
+from service.compliance import coverage as coverage_queries
+from service.compliance import exports, filters, queries, receipts
+from service.compliance.schemas import (
+    Change,
+    ChangePage,
+    ComplianceCabin,
+    ComplianceCabinPage,
+    Coverage,
+    CoverageBy,
+    CoverageGroup,
+    DeclarationReceipt,
+    DeclarationReceiptRead,
+    Summary,
+    SummaryBy,
+    SummaryGroup,
+    UnderservedCommune,
+)
+from service.db import DbSession, get_session
+from service.errors import NotFound, problem_responses
+from service.routing import ApiRoute
+
+router = APIRouter(prefix="/v1/compliance", tags=["compliance"], route_class=ApiRoute)
+
+StreamSession = Annotated[Session, Depends(get_session, scope="request")]
+"""A session that stays open until the streamed body has been sent."""
+
+
+def _encode_cursor(cabin_id: uuid.UUID) -> str:
+    return base64.urlsafe_b64encode(cabin_id.bytes).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(bytes=base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, binascii.Error):
+        raise filters.invalid(
+            "after", f"{cursor!r} is not a cursor: use the `next` link of the previous page"
+        ) from None
+
+
+@router.get(
+    "/cabins",
+    response_model=ComplianceCabinPage,
+    responses=problem_responses(400, 401),
+    summary="Cabins with their failing rules and evidence, filtered, in pages",
+)
+def list_compliance(
+    request: Request,
+    session: DbSession,
+    principal: AnyPrincipal,
+    query: filters.QueryFilters,
+    limit: Annotated[int | None, Query(ge=1, description="Page size (capped).")] = None,
+    after: Annotated[str | None, Query(max_length=64, description="Cursor from `next`.")] = None,
+) -> ComplianceCabinPage:
+    filters.check(session, query)
+    settings = request.app.state.settings
+    size = min(limit or settings.page_size_default, settings.page_size_max)
+    cursor = _decode_cursor(after) if after else None
+    rows = queries.page(session, principal, query, after=cursor, limit=size + 1)
+    items = [ComplianceCabin.model_validate(dict(r)) for r in rows[:size]]
+    next_url = None
+    if len(rows) > size:
+        next_url = str(
+            request.url.include_query_params(after=_encode_cursor(rows[size - 1]["id"]), limit=size)
+        )
+    return ComplianceCabinPage(items=items, next=next_url)
+
+
+@router.get(
+    "/cabins/{cabin_id}",
+    response_model=ComplianceCabin,
+    responses=problem_responses(400, 401, 404),
+    summary="One cabin's compliance, failing rules and evidence",
+)
+def read_compliance(
+    cabin_id: uuid.UUID, session: DbSession, principal: AnyPrincipal
+) -> ComplianceCabin:
+    row = queries.one(session, principal, cabin_id)
+    if row is None:
+        raise NotFound(f"No cabin {cabin_id}.")
+    return ComplianceCabin.model_validate(dict(row))
+
+
+def _rate(numerator: int, denominator: int) -> float | None:
+    return round(numerator / denominator, 4) if denominator else None
+
+
+def _group(row: dict[str, Any], by: str) -> SummaryGroup:
+    if by == "rule":
+        decided = row["compliant"] + row["non_compliant"] + row["incomplete"]
+        rate = _rate(row["compliant"], decided)
+    else:
+        rate = _rate(row["compliant"], row["cabins"])
+    return SummaryGroup(
+        key=row["key"],
+        name=row["name"],
+        cabins=row["cabins"],
+        compliant=row["compliant"],
+        non_compliant=row["non_compliant"],
+        incomplete=row["incomplete"],
+        not_evaluated=row["not_evaluated"],
+        rate=rate,
+        failures=dict(sorted((row["failures"] or {}).items())),
+        outcomes=row.get("outcomes"),
+    )
+
+
+def _total(groups: list[SummaryGroup], by: str) -> SummaryGroup:
+    counts = {
+        name: sum(getattr(g, name) for g in groups)
+        for name in ("cabins", "compliant", "non_compliant", "incomplete", "not_evaluated")
+    }
+    failures: dict[str, int] = {}
+    for g in groups:
+        for code, n in g.failures.items():
+            failures[code] = failures.get(code, 0) + n
+    outcomes: dict[str, int] | None = None
+    if by == "rule":
+        outcomes = {}
+        for g in groups:
+            for outcome, n in (g.outcomes or {}).items():
+                outcomes[outcome] = outcomes.get(outcome, 0) + n
+    row = {"key": None, "name": "total", **counts, "failures": dict(sorted(failures.items()))}
+    return _group({**row, "outcomes": outcomes}, by)
+
+
+@router.get(
+    "/summary",
+    response_model=Summary,
+    responses=problem_responses(400, 401),
+    summary="Counts and compliance rates by région, département, commune, operator or rule",
+)
+def compliance_summary(
+    session: DbSession,
+    principal: AnyPrincipal,
+    query: filters.QueryFilters,
+    by: Annotated[SummaryBy, Query(description="How to group the cabins.")] = "region",
+) -> Summary:
+    filters.check(session, query)
+    rows = queries.summary(session, principal, query, by)
+    groups = [_group(dict(r), by) for r in rows]
+    return Summary(
+        by=by,
+        rule_set_version=filters.rule_set_in_force(session),
+        total=_total(groups, by),
+        groups=groups,
+    )
+
+
+def _attachment(extension: str) -> dict[str, str]:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return {"Content-Disposition": f'attachment; filename="compliance-{stamp}.{extension}"'}
+
+
+def _export(
+    session: Session,
+    principal: Any,
+    query: filters.Filters,
+    chunks: Any,
+    media_type: str,
+    extension: str,
+) -> StreamingResponse:
+    filters.check(session, query)  # before the first byte: a bad filter is still a 400
+    body: Iterator[bytes] = chunks(session, principal, query)
+    return StreamingResponse(body, media_type=media_type, headers=_attachment(extension))
+
+
+def _streamed(media_type: str, description: str) -> dict[int | str, dict[str, Any]]:
+    return {
+        200: {"description": description, "content": {media_type: {}}},
+        **problem_responses(400, 401),
+    }
+
+
+CSV_TYPE = "text/csv; charset=utf-8"
+GEOJSON_TYPE = "application/geo+json"
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@router.get(
+    "/export.csv",
+    response_class=StreamingResponse,
+    responses=_streamed(
+        "text/csv",
+        "CSV following schemas/compliance-export.tableschema.json (Frictionless Table Schema).",
+    ),
+    summary="Export the filtered compliance rows as CSV (streamed)",
+)
+def export_csv(
+    session: StreamSession, principal: AnyPrincipal, query: filters.QueryFilters
+) -> StreamingResponse:
+    return _export(session, principal, query, exports.csv_chunks, CSV_TYPE, "csv")
+
+
+@router.get(
+    "/export.geojson",
+    response_class=StreamingResponse,
+    responses=_streamed(GEOJSON_TYPE, "An RFC 7946 FeatureCollection, one Feature per cabin."),
+    summary="Export the filtered compliance rows as GeoJSON (streamed)",
+)
+def export_geojson(
+    session: StreamSession, principal: AnyPrincipal, query: filters.QueryFilters
+) -> StreamingResponse:
+    return _export(session, principal, query, exports.geojson_chunks, GEOJSON_TYPE, "geojson")
+
+
+@router.get(
+    "/export.xlsx",
+    response_class=StreamingResponse,
+    responses=_streamed(XLSX_TYPE, "A workbook with one sheet, the CSV's columns."),
+    summary="Export the filtered compliance rows as an Excel workbook (streamed)",
+)
+def export_xlsx(
+    session: StreamSession, principal: AnyPrincipal, query: filters.QueryFilters
+) -> StreamingResponse:
+    return _export(session, principal, query, exports.xlsx_chunks, XLSX_TYPE, "xlsx")
+
+
+def _coverage_group(row: dict[str, Any]) -> CoverageGroup:
+    return CoverageGroup(
+        code=row["code"],
+        name=row["name"],
+        communes=row["communes"],
+        communes_beyond=row["communes_beyond"],
+        population=row["population"],
+        population_beyond=row["population_beyond"],
+        share_beyond=_rate(row["population_beyond"], row["population"]),
+        accessible_cabins=row["accessible_cabins"],
+    )
+
+
+@router.get(
+    "/coverage",
+    response_model=Coverage,
+    responses=problem_responses(400, 401, 403),
+    summary="Population beyond a radius from an active accessible cabin; under-served communes",
+)
+def compliance_coverage(
+    session: DbSession,
+    principal: RegulatorPrincipal,
+    by: Annotated[CoverageBy, Query(description="How to group the communes.")] = "departement",
+    radius_km: Annotated[
+        float, Query(gt=0, le=200, description="Reach of a cabin, in kilometres.")
+    ] = 10.0,
+    region: Annotated[str | None, Query(max_length=8, description="INSEE région code.")] = None,
+    departement: Annotated[
+        str | None, Query(max_length=8, description="INSEE département code.")
+    ] = None,
+    underserved_limit: Annotated[
+        int, Query(ge=0, le=5000, description="How many under-served communes to list.")
+    ] = 100,
+) -> Coverage:
+    filters.check_territory(session, region, departement)
+    result = coverage_queries.coverage(
+        session,
+        by=by,
+        radius_km=radius_km,
+        scope_region=principal.region,
+        region=region,
+        departement=departement,
+        underserved_limit=underserved_limit,
+    )
+    rows = [dict(r) for r in result.groups]
+    groups = [_coverage_group(r) for r in rows]
+    total = _coverage_group(
+        {
+            "code": "total",
+            "name": None,
+            **{
+                k: sum(r[k] for r in rows)
+                for k in (
+                    "communes",
+                    "communes_beyond",
+                    "population",
+                    "population_beyond",
+                    "accessible_cabins",
+                )
+            },
+        }
+    )
+    underserved = [UnderservedCommune.model_validate(dict(r)) for r in result.underserved]
+    return Coverage(
+        by=by,
+        radius_km=radius_km,
+        population_placement=coverage_queries.POPULATION_PLACEMENT,
+        cabins_counted=coverage_queries.CABINS_COUNTED,
+        population_vintage=max((r["vintage"] for r in rows if r["vintage"]), default=None),
+        total=total,
+        groups=groups,
+        communes_without_point=sum(r["without_point"] for r in rows),
+        underserved=underserved,
+        underserved_total=int(result.underserved[0]["total"]) if result.underserved else 0,
+        medical_zoning=result.zoning,
+    )
+
+
+def _parse_since(since: str | None) -> int:
+    if since is None:
+        return 0
+    text = since.strip()
+    if not text.isdigit() or len(text) > 19:
+        raise filters.invalid(
+            "since",
+            f"{since!r} is not a cursor: a non-negative integer, 0 for the start or the"
+            " `next_cursor` of the previous answer",
+        )
+    return int(text)
+
+
+@router.get(
+    "/changes",
+    response_model=ChangePage,
+    responses=problem_responses(400, 401),
+    summary="Feed of verdict changes on the cabins in scope, after a cursor",
+)
+def compliance_changes(
+    request: Request,
+    session: DbSession,
+    principal: AnyPrincipal,
+    since: Annotated[
+        str | None,
+        Query(
+            max_length=32,
+            description="The `next_cursor` of the previous answer; 0 or none for the start.",
+        ),
+    ] = None,
+    limit: Annotated[int | None, Query(ge=1, description="Changes per answer (capped).")] = None,
+) -> ChangePage:
+    cursor = _parse_since(since)
+    settings = request.app.state.settings
+    size = min(limit or settings.page_size_default, settings.page_size_max)
+    rows = queries.changes(session, principal, cursor, size + 1)
+    items = [Change.model_validate(dict(r)) for r in rows[:size]]
+    next_cursor = items[-1].id if items else cursor
+    return ChangePage(items=items, next_cursor=str(next_cursor), has_more=len(rows) > size)
+
+
+@router.post(
+    "/cabins/{cabin_id}/declaration-receipt",
+    response_model=DeclarationReceiptRead,
+    responses=problem_responses(400, 401, 403, 404, 409, 415, 422),
+    summary="Record that the ARS received the cabin's declaration (reference, date)",
+)
+def declaration_receipt(
+    cabin_id: uuid.UUID,
+    body: DeclarationReceipt,
+    session: DbSession,
+    principal: RegulatorPrincipal,
+    response: Response,
+) -> DeclarationReceiptRead:
+    located, status = receipts.record_receipt(
+        session, principal, cabin_id, body.reference, body.date
+    )
+    cabin = located.cabin
+    response.headers["ETag"] = f'"{cabin.version}"'
+    return DeclarationReceiptRead(
+        cabin_id=cabin.id,
+        reference=cabin.reference,
+        ars_declaration_reference=cabin.ars_declaration_reference,
+        ars_received_date=cabin.ars_received_date,
+        version=cabin.version,
+        compliance_status=status,
+    )
