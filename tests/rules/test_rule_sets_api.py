@@ -1,0 +1,89 @@
+"""The rule-set API: public reads that explain each rule, admin creation of a new version
+with validated parameters, publication with its report; and a cabin's compliance access."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from tests.auth.factories import bearer, make_key, make_operator
+from tests.rules.factories import insert_cabin
+
+
+def test_rule_set_2026_1_is_published_with_twenty_rules(client: TestClient):
+    listing = client.get("/v1/rule-sets").json()
+    assert "2026.1" in [item["version"] for item in listing["items"]]
+    body = client.get("/v1/rule-sets/2026.1").json()
+    rules = {r["code"]: r for r in body["rules"]}
+    assert len(rules) == 20
+    sit04 = rules["SIT-04"]
+    assert sit04["basis"] == "project"
+    assert sit04["sources"] == ["F2", "E2", "F1"]
+    assert sit04["severity"] == "error"
+    assert "grande_surface" in sit04["parameters"]["excluded_kinds"]
+    assert sit04["parameters_schema"]["properties"]["excluded_naf"]["type"] == "array"
+    assert rules["SIT-10"]["parameters"]["radius_m"] == 1000
+
+
+def test_unknown_rule_set_is_404(client: TestClient):
+    response = client.get("/v1/rule-sets/1999.1")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_creating_a_rule_set_needs_an_admin_key(db: Session, client: TestClient):
+    key = make_key(db, "operator", operator_id=make_operator(db))
+    db.commit()  # releases the test's savepoint: the 401 below rolls back only its own
+    body = {"version": "2026.9", "title": "t"}
+    assert client.post("/v1/rule-sets", json=body).status_code == 401
+    assert client.post("/v1/rule-sets", json=body, headers=bearer(key)).status_code == 403
+
+
+def test_bad_parameters_are_refused_with_the_field(db: Session, client: TestClient):
+    admin = make_key(db, "admin")
+    response = client.post(
+        "/v1/rule-sets",
+        json={
+            "version": "2026.9",
+            "title": "stricter",
+            "rules": {"SIT-04": {"parameters": {"excluded_kinds": ["supermarche"]}}},
+        },
+        headers=bearer(admin),
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"].startswith("rules.3.parameters.excluded_kinds")
+
+
+def test_admin_creates_and_publishes_a_version(db: Session, client: TestClient):
+    admin = make_key(db, "admin")
+    operator = make_operator(db)
+    cabin = insert_cabin(db, operator, venue_kind="autre", venue_naf="47.11F")
+    created = client.post(
+        "/v1/rule-sets",
+        json={
+            "version": "2026.9",
+            "title": "SIT-04 as a warning",
+            "rules": {"SIT-04": {"severity": "warning"}},
+        },
+        headers=bearer(admin),
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["status"] == "draft"
+    published = client.post("/v1/rule-sets/2026.9/publish", headers=bearer(admin))
+    assert published.status_code == 200, published.text
+    body = published.json()
+    assert body["rule_set"]["status"] == "published"
+    assert body["evaluation"]["rules"]["SIT-04"]["first"] >= 1
+    assert client.get("/v1/rule-sets").json()["in_force"] == "2026.9"
+    assert client.get("/v1/rule-sets/2026.1").json()["status"] == "retired"
+
+    key = make_key(db, "operator", operator_id=operator)
+    compliance = client.get(f"/v1/cabins/{cabin}/compliance", headers=bearer(key)).json()
+    sit04 = next(v for v in compliance["verdicts"] if v["rule_code"] == "SIT-04")
+    assert (sit04["outcome"], sit04["severity"]) == ("fail", "warning")
+
+
+def test_compliance_of_another_operators_cabin_is_404(db: Session, client: TestClient):
+    cabin = insert_cabin(db)
+    key = make_key(db, "operator", operator_id=make_operator(db))
+    assert client.get(f"/v1/cabins/{cabin}/compliance", headers=bearer(key)).status_code == 404

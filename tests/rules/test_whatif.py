@@ -1,0 +1,80 @@
+"""The what-if siting check: every rule's outcome for a partial candidate, what is missing
+for the unknown ones, and nothing stored."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from service.cabins.models import Cabin
+from service.rules.models import CabinCompliance, Verdict, VerdictChange
+from service.rules.schemas import SitingCheck
+from service.rules.whatif import check
+from tests.auth.factories import bearer, make_key, make_operator
+
+
+def candidate_outcome(db: Session, code: str, body: dict[str, Any]) -> tuple[str, dict]:
+    result = check(db, SitingCheck.model_validate(body))
+    verdict = next(v for v in result["verdicts"] if v["rule_code"] == code)
+    return verdict["outcome"], verdict
+
+
+def counts(db: Session) -> tuple[int, ...]:
+    return tuple(
+        db.scalar(select(func.count()).select_from(model))
+        for model in (Cabin, Verdict, VerdictChange, CabinCompliance)
+    )
+
+
+def test_siting_check_lists_every_rule_and_stores_nothing(
+    db: Session, client: TestClient, engine_rules
+):
+    key = make_key(db, "operator", operator_id=make_operator(db))
+    before = counts(db)
+    response = client.post(
+        "/v1/checks/siting",
+        json={
+            "location": {"lon": 2.3522, "lat": 48.8566, "declared_insee": "75056"},
+            "venue": {"kind": "grande_surface"},
+            "siting": {"placement": "indoor_open_area", "enclosure": "open_borne"},
+        },
+        headers=bearer(key),
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["rule_set_version"] == "2025.1"
+    assert body["commune"]["insee"] == "75056"
+    outcomes = {v["rule_code"]: v for v in body["verdicts"]}
+    assert sorted(outcomes) == [f"SIT-0{i}" for i in range(1, 9)]
+    assert outcomes["SIT-04"]["outcome"] == "fail"
+    assert outcomes["SIT-08"]["outcome"] == "fail"
+    assert outcomes["SIT-01"]["outcome"] == "fail"
+    assert outcomes["SIT-05"]["outcome"] == "unknown"
+    assert outcomes["SIT-05"]["missing"] == ["siting.directly_reachable_from_public_space"]
+    assert body["compliance_status"] == "non_compliant"
+    assert counts(db) == before
+
+
+def test_an_empty_candidate_is_unknown_where_data_is_missing(db: Session, engine_rules):
+    result = check(db, SitingCheck())
+    outcomes = {v["rule_code"]: v["outcome"] for v in result["verdicts"]}
+    assert outcomes["SIT-03"] == "unknown"
+    assert outcomes["SIT-04"] == "unknown"
+    assert outcomes["SIT-05"] == "unknown"
+    assert result["commune"] is None
+
+
+def test_siting_check_needs_an_operator_key(client: TestClient):
+    assert client.post("/v1/checks/siting", json={}).status_code == 401
+
+
+def test_siting_check_refuses_unknown_fields(db: Session, client: TestClient):
+    key = make_key(db, "operator", operator_id=make_operator(db))
+    response = client.post(
+        "/v1/checks/siting", json={"venue": {"kind": "supermarche"}}, headers=bearer(key)
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "venue.kind"
