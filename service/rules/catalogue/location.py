@@ -1,0 +1,203 @@
+"""SIT-19: location consistency — the cabin point lies in the polygon of the declared commune
+(else the evidence names the commune it falls in), and a venue FINESS point, when one is given
+and geocoded better than its commune, lies within `max_venue_offset_m` of the cabin."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+from sqlalchemy import Select, and_, case, func, literal, null, select, true
+
+from service.cabins.validation import BORDER_TOLERANCE_M
+from service.rules.catalogue.base import (
+    FAIL,
+    NOT_APPLICABLE,
+    PASS,
+    UNKNOWN,
+    RuleInput,
+    RuleParams,
+    rule,
+)
+from service.rules.catalogue.sqlkit import (
+    combine,
+    distance_m,
+    geog,
+    jobj,
+    layer_evidence,
+    missing,
+    strip,
+)
+from service.territories.models import Commune, HealthSite, Layer
+
+
+class LocationParams(RuleParams):
+    max_venue_offset_m: float = Field(default=150, gt=0, le=50_000)
+    ignore_finess_commune_geocodes: bool = True
+    commune_border_tolerance_m: float = Field(
+        default=BORDER_TOLERANCE_M,
+        ge=0,
+        le=5_000,
+        description="the commune layer is simplified: a point this close to the declared"
+        " commune counts as in it (the same tolerance as the write-time check)",
+    )
+
+
+def _declared_commune(insee: Any, point: Any) -> Any:
+    """LATERAL: the declared commune in the current commune layer (index on `insee`)."""
+    commune = Commune.__table__
+    layer = Layer.__table__.alias("commune_layer")
+    return (
+        select(
+            commune.c.insee,
+            commune.c.name,
+            commune.c.geom,
+            func.ST_Intersects(commune.c.geom, point).label("inside"),
+            layer_evidence(layer).label("layer"),
+        )
+        .join_from(commune, layer, layer.c.id == commune.c.layer_id)
+        .where(layer.c.kind == "commune", layer.c.is_current, commune.c.insee == insee)
+        .limit(1)
+        .lateral("declared")
+    )
+
+
+def _commune_at(point: Any) -> Any:
+    """Scalar: the current commune holding the point (GiST on `commune.geom`), as JSON."""
+    commune = Commune.__table__
+    layer = Layer.__table__.alias("found_layer")
+    return (
+        select(jobj(insee=commune.c.insee, name=commune.c.name))
+        .join_from(commune, layer, layer.c.id == commune.c.layer_id)
+        .where(
+            layer.c.kind == "commune",
+            layer.c.is_current,
+            func.ST_Intersects(commune.c.geom, point),
+        )
+        .order_by(commune.c.insee)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def _venue_site(finess: Any) -> Any:
+    """LATERAL: the venue's row in the current health-site layer (index on `finess`)."""
+    site = HealthSite.__table__
+    layer = Layer.__table__.alias("site_layer")
+    return (
+        select(
+            site.c.geom,
+            site.c.commune_only_geocode,
+            strip(
+                jobj(
+                    finess=site.c.finess,
+                    name=site.c.name,
+                    commune_only_geocode=site.c.commune_only_geocode,
+                    source_crs=site.c.source_crs,
+                    layer=layer_evidence(layer),
+                )
+            ).label("evidence"),
+        )
+        .join_from(site, layer, layer.c.id == site.c.layer_id)
+        .where(layer.c.kind == "health_site", layer.c.is_current, site.c.finess == finess)
+        .order_by(layer.c.synthetic, layer.c.id.desc())
+        .limit(1)
+        .lateral("venue_site")
+    )
+
+
+@rule("SIT-19", LocationParams)
+def location_consistency(inp: RuleInput) -> Select[Any]:
+    p: LocationParams = inp.params
+    c = inp.cabins
+    declared = _declared_commune(c.c.declared_insee, c.c.geom)
+    site = _venue_site(c.c.venue_finess)
+    outside = and_(declared.c.inside.is_(False))
+    near_border = func.ST_DWithin(
+        geog(declared.c.geom), geog(c.c.geom), p.commune_border_tolerance_m
+    )
+    commune_outcome = case(
+        (declared.c.inside.is_(None), literal(UNKNOWN)),  # not in the layer, or no polygon
+        (declared.c.inside, literal(PASS)),
+        (near_border, literal(PASS)),
+        else_=literal(FAIL),
+    )
+    skipped = and_(site.c.commune_only_geocode, literal(p.ignore_finess_commune_geocodes))
+    offset = case(
+        (and_(site.c.geom.is_not(None), ~skipped), distance_m(c.c.geom, site.c.geom)),
+        else_=null(),
+    )
+    inner = (
+        select(
+            c.c.id.label("cabin_id"),
+            c.c.declared_insee,
+            c.c.venue_finess,
+            declared.c.name.label("declared_name"),
+            declared.c.inside,
+            declared.c.layer,
+            commune_outcome.label("commune_outcome"),
+            case(
+                (outside, distance_m(c.c.geom, declared.c.geom)),
+                else_=null(),
+            ).label("distance_to_declared_m"),
+            case((outside, _commune_at(c.c.geom)), else_=null()).label("falls_in"),
+            site.c.evidence.label("site"),
+            skipped.label("site_skipped"),
+            offset.label("offset_m"),
+        )
+        .select_from(c)
+        .outerjoin(declared, true())
+        .outerjoin(site, true())
+        .subquery("location")
+    )
+    s = inner.c
+    finess_outcome = case(
+        (s.venue_finess.is_(None), literal(NOT_APPLICABLE)),
+        (s.site_skipped, literal(NOT_APPLICABLE)),
+        (s.offset_m.is_(None), literal(UNKNOWN)),
+        (s.offset_m <= p.max_venue_offset_m, literal(PASS)),
+        else_=literal(FAIL),
+    )
+    staged = select(inner, finess_outcome.label("finess_outcome")).subquery("location_parts")
+    r = staged.c
+    evidence = strip(
+        jobj(
+            commune=strip(
+                jobj(
+                    outcome=r.commune_outcome,
+                    declared_insee=r.declared_insee,
+                    declared_name=r.declared_name,
+                    inside_polygon=r.inside,
+                    distance_to_declared_m=r.distance_to_declared_m,
+                    border_tolerance_m=p.commune_border_tolerance_m,
+                    falls_in=r.falls_in,
+                    layer=r.layer,
+                )
+            ),
+            venue_finess=case(
+                (
+                    r.venue_finess.is_not(None),
+                    strip(
+                        jobj(
+                            outcome=r.finess_outcome,
+                            finess=r.venue_finess,
+                            offset_m=r.offset_m,
+                            max_venue_offset_m=p.max_venue_offset_m,
+                            excluded_commune_only_geocode=r.site_skipped,
+                            site=r.site,
+                        )
+                    ),
+                ),
+                else_=null(),
+            ),
+            missing=missing(
+                (r.commune_outcome == UNKNOWN, "commune"),
+                (r.finess_outcome == UNKNOWN, "health_site"),
+            ),
+        )
+    )
+    return select(
+        r.cabin_id,
+        combine(r.commune_outcome, r.finess_outcome).label("outcome"),
+        evidence.label("evidence"),
+    )
