@@ -134,7 +134,8 @@ def region_detail(session: Session, code: str, geometry: bool) -> RowMapping | N
 
 # One statement: the commune under the point (GiST), its parents, and the zoning, CPTS and
 # zone rouge of the current health layers, each with its layer's vintage and synthetic flag.
-# A real layer wins over a synthetic one, a regional zoning over a national one.
+# A real layer wins over a synthetic one, a regional zoning over a national one. CPTS are
+# found through their polygon (GiST) and kept when the commune is a member.
 _LOCATE = f"""
 WITH p AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS g)
 SELECT c.insee, c.name, c.population, c.vintage, c.departement AS departement_code,
@@ -166,7 +167,8 @@ LEFT JOIN LATERAL (
            'vintage', l.vintage, 'synthetic', l.synthetic, 'source', l.source)
            ORDER BY l.synthetic, t.cpts_id), '[]'::json) AS cpts
   FROM cpts t JOIN layer l ON l.id = t.layer_id
-  WHERE l.kind = 'cpts' AND l.is_current AND c.insee = ANY(t.member_insee)
+  WHERE l.kind = 'cpts' AND l.is_current
+    AND ST_Intersects(t.geom, p.g) AND c.insee = ANY(t.member_insee)
 ) cp ON true
 LEFT JOIN LATERAL (
   SELECT json_build_object('epci_siren', z.epci_siren, 'vintage', l.vintage,
