@@ -15,7 +15,7 @@ POSTGIS_CONTROL := /usr/share/postgresql/15/extension/postgis.control
 WITH_DB = DATABASE_URL="$${DATABASE_URL:-$$($(REGISTRY) localdb url)}"
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help run test stop setup system venv db data lint openapi logs
+.PHONY: help run test stop setup system venv db data web lint openapi logs
 
 help:
 	@echo "make run   - install what is missing, start PostGIS, migrate, load data, serve on PORT ($(PORT))"
@@ -29,6 +29,10 @@ system:
 	@if [ ! -f $(POSTGIS_CONTROL) ]; then \
 	  echo "==> installing PostGIS (postgresql-15-postgis-3)"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15-postgis-3 >/dev/null; \
+	fi
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  echo "==> installing Chromium (the web pages' browser tests)"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	fi
 
 venv: $(VENV)/.installed
@@ -48,7 +52,25 @@ db: system venv
 data: db
 	@$(WITH_DB) $(REGISTRY) setup-data
 
-setup: data
+# The web pages' assets: npm ci when the lock file changed, esbuild when a source changed. The
+# built files are committed too (service/web/static/), so a machine without npm still serves.
+FRONTEND := service/web/frontend
+WEB_SOURCES := $(shell find $(FRONTEND)/src -type f 2>/dev/null) $(FRONTEND)/build.mjs
+
+web: $(FRONTEND)/node_modules/.package-lock.json service/web/static/carte.js
+
+$(FRONTEND)/node_modules/.package-lock.json: $(FRONTEND)/package-lock.json
+	@if command -v npm >/dev/null; then \
+	  echo "==> installing the front-end tools (npm ci)"; \
+	  cd $(FRONTEND) && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.package-lock.json; \
+	else echo "==> npm is missing: serving the committed assets; the accessibility test needs it"; fi
+
+service/web/static/carte.js: $(WEB_SOURCES) $(FRONTEND)/package-lock.json
+	@if command -v npm >/dev/null && [ -d $(FRONTEND)/node_modules ]; then \
+	  echo "==> building the web pages' assets"; cd $(FRONTEND) && npm run --silent build; \
+	fi
+
+setup: data web
 
 ## Serving -----------------------------------------------------------------------------------
 
@@ -76,7 +98,7 @@ stop:
 
 ## Checks ------------------------------------------------------------------------------------
 
-test: db
+test: db web
 	@echo "==> tests"
 	@$(WITH_DB) $(VENV)/bin/pytest $(PYTEST_ARGS)
 

@@ -21,6 +21,7 @@ from service.public.routes import router as public_router
 from service.rules.routes import router as rules_router
 from service.settings import Settings, get_settings
 from service.territories.routes import router as territories_router
+from service.web.routes import router as web_router
 
 DESCRIPTION = """
 National registry and compliance service for teleconsultation cabins in France.
@@ -62,4 +63,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(compliance_router)
     app.include_router(rules_router)
     app.include_router(auth_router)
+    app.include_router(web_router)
     return app

@@ -1,0 +1,124 @@
+"""Serves the pages (`/` and `/carte`, `/regulateur`, `/operateur`; HTML, left out of the
+OpenAPI document), their built assets under `/static/`, and the commune search the finder's
+search box calls. The pages talk to the public API like any other client."""
+
+from __future__ import annotations
+
+from pathlib import Path as FsPath
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import FileResponse, HTMLResponse
+
+from service.db import DbSession
+from service.errors import NotFound, problem_responses
+from service.routing import ApiRoute
+from service.web import queries
+from service.web.schemas import CommuneMatch, CommuneMatches
+
+HERE = FsPath(__file__).resolve().parent
+PAGES = HERE / "pages"
+STATIC = HERE / "static"
+
+# Scripts and styles come from this origin only (bundled, no CDN); Leaflet sets inline styles.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+PAGE_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "Cache-Control": "no-cache",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+MEDIA_TYPES = {
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".png": "image/png",
+    ".svg": "image/svg+xml",
+    ".txt": "text/plain; charset=utf-8",
+}
+
+router = APIRouter(route_class=ApiRoute, tags=["web pages"])
+
+
+def _page(name: str) -> HTMLResponse:
+    return HTMLResponse((PAGES / f"{name}.html").read_text(encoding="utf-8"), headers=PAGE_HEADERS)
+
+
+@router.get("/", include_in_schema=False)
+def home() -> HTMLResponse:
+    return _page("carte")
+
+
+@router.get("/carte", include_in_schema=False)
+def finder_map() -> HTMLResponse:
+    return _page("carte")
+
+
+@router.get("/regulateur", include_in_schema=False)
+def regulator_dashboard() -> HTMLResponse:
+    return _page("regulateur")
+
+
+@router.get("/operateur", include_in_schema=False)
+def operator_page() -> HTMLResponse:
+    return _page("operateur")
+
+
+@router.get("/static/{name}", include_in_schema=False)
+def asset(name: Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9]+)+$")]) -> FileResponse:
+    path = STATIC / name
+    media_type = MEDIA_TYPES.get(path.suffix)
+    if media_type is None or not path.is_file():
+        raise NotFound(
+            f"No asset {name}.",
+            errors=[{"field": "name", "reason": "not a built asset of the pages"}],
+        )
+    return FileResponse(
+        path,
+        media_type=media_type,
+        headers={"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+# A helper of the finder's search box, not part of the published contract (design.md §6): kept
+# out of openapi.yaml until the territories API offers a commune search of its own.
+@router.get(
+    "/web/communes",
+    include_in_schema=False,
+    response_model=CommuneMatches,
+    responses=problem_responses(400),
+    summary="Communes matching a name, an INSEE code or a postcode (the finder's search box)",
+    description="Current commune layer; accents, case, hyphens and apostrophes ignored; an"
+    " exact INSEE code first, then an exact name, then by population.",
+)
+def search_communes(
+    session: DbSession,
+    q: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=100,
+            pattern=r"^[^\x00-\x1f]*\S[^\x00-\x1f]*$",
+            description="What the person typed",
+            examples=["Lyon"],
+        ),
+    ],
+    limit: Annotated[int, Query(ge=1, le=20)] = 8,
+) -> CommuneMatches:
+    rows = queries.search_communes(session, q, limit)
+    return CommuneMatches(
+        items=[
+            CommuneMatch(
+                **{
+                    **row,
+                    "postcodes": list(row["postcodes"] or []),
+                    "lon": None if row["lon"] is None else float(row["lon"]),
+                    "lat": None if row["lat"] is None else float(row["lat"]),
+                }
+            )
+            for row in rows
+        ]
+    )

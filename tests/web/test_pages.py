@@ -1,0 +1,192 @@
+"""The three pages in headless Chromium against the live service: the finder map shows
+cabins, its wheelchair filter changes the list, a card opens and closes with the keyboard
+only; an ARS key sees only its région on the dashboard; an operator uploads a CSV and sees the
+row errors; axe-core finds no serious or critical violation on any page."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.web.conftest import needs_chromium, run_axe, screenshot
+from tests.web.data import CABINS
+
+pytestmark = needs_chromium
+
+VENUES = {spec["ref"]: spec["venue"] for spec in CABINS}
+
+
+def results_text(page) -> list[str]:  # type: ignore[no-untyped-def]
+    return page.locator("#results li").all_inner_texts()
+
+
+def test_finder_map_loads_and_shows_the_active_cabins(page, web_data_committed) -> None:  # type: ignore[no-untyped-def]
+    page.goto("/")
+    page.wait_for_function("document.querySelectorAll('#results li[data-reference]').length >= 5")
+    listed = " ".join(results_text(page))
+    for venue in VENUES.values():
+        assert venue in listed
+    # one marker per cabin on the map (circle markers are SVG paths)
+    assert page.locator("#map path.leaflet-interactive").count() >= len(CABINS)
+    assert page.locator("html").get_attribute("lang") == "fr"
+    screenshot(page, "carte")
+    assert page.js_errors == []
+
+
+def test_searching_a_commune_then_the_wheelchair_filter_changes_the_list(
+    page, web_data_committed
+) -> None:  # type: ignore[no-untyped-def]
+    page.goto("/carte")
+    page.get_by_label("Commune (nom ou code INSEE) ou code postal").fill("Lyon")
+    page.get_by_role("button", name="Rechercher").click()
+    page.wait_for_function("document.querySelector('#status').textContent.includes('Lyon')")
+    before = " ".join(results_text(page))
+    assert VENUES["WEB-LYON-1"] in before and VENUES["WEB-LYON-2"] in before
+    assert before.index(VENUES["WEB-LYON-1"]) < before.index(VENUES["WEB-PARIS-1"])  # by distance
+
+    page.get_by_label("Fauteuil roulant").check()
+    page.wait_for_function(
+        "![...document.querySelectorAll('#results li')]"
+        ".some(li => li.textContent.includes('Terreaux'))"
+    )
+    after = " ".join(results_text(page))
+    assert VENUES["WEB-LYON-1"] in after  # step-free, 90 cm door, 160 cm turning space
+    assert VENUES["WEB-LYON-2"] not in after  # steps at the entrance, 70 cm door
+    assert VENUES["WEB-LYON-3"] not in after  # unknown is never reported as met
+    assert len(page.locator("#results li").all()) < len(before.split("Fauteuil roulant")) - 1
+    screenshot(page, "carte-lyon-fauteuil")
+    assert page.js_errors == []
+
+
+def test_a_cabin_card_opens_and_closes_with_the_keyboard_only(page, web_data_committed) -> None:  # type: ignore[no-untyped-def]
+    page.goto("/carte")
+    page.wait_for_function("document.querySelectorAll('#results li[data-reference]').length >= 5")
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.classList.contains('cabin-open')"):
+            break
+    else:
+        pytest.fail("no cabin in the list could be reached with Tab")
+    opened = page.evaluate("document.activeElement.textContent")
+    page.keyboard.press("Enter")
+    card = page.locator("#card")
+    card.wait_for(state="visible")
+    assert page.evaluate("document.activeElement.id") == "card-title"
+    text = card.inner_text()
+    assert opened in text
+    for heading in ("Horaires d'ouverture", "Tarifs affichés aux patients", "Accessibilité"):
+        assert heading in text
+    assert "Consultation : 30" in text
+    assert "Largeur de passage de la porte" in text  # the reasons behind the wheelchair status
+    assert "Conformité aux règles d'implantation" in text
+    screenshot(page, "carte-fiche")
+
+    page.keyboard.press("Escape")
+    card.wait_for(state="hidden")
+    assert page.evaluate("document.activeElement.textContent") == opened
+
+
+def test_the_language_switch_shows_the_map_in_english(page, web_data_committed) -> None:  # type: ignore[no-untyped-def]
+    page.goto("/carte")
+    page.get_by_role("button", name="Switch to English").click()
+    assert page.locator("h1").inner_text() == "Find a teleconsultation cabin"
+    assert page.locator("html").get_attribute("lang") == "en"
+    page.get_by_label("Wheelchair").check()
+    page.goto("/carte")  # the choice is remembered
+    assert page.locator("h1").inner_text() == "Find a teleconsultation cabin"
+
+
+def sign_in(page, key: str) -> None:  # type: ignore[no-untyped-def]
+    page.get_by_label("Clé d'API").fill(key)
+    page.get_by_role("button", name="Se connecter").click()
+
+
+def test_regulator_dashboard_with_an_ars_key_shows_only_its_region(
+    page, web_data_committed
+) -> None:  # type: ignore[no-untyped-def]
+    page.goto("/regulateur")
+    sign_in(page, web_data_committed.ars_84_key)
+    page.locator("#summary-table table").wait_for()
+    page.locator("#cabins-table table").wait_for()
+    rows = page.locator("#summary-table tbody tr").all_inner_texts()
+    assert any("(84)" in row for row in rows)
+    assert not any("(11)" in row for row in rows)
+    listed = page.locator("#cabins-table").inner_text()
+    refs = web_data_committed.references
+    assert refs["WEB-LYON-2"] in listed and refs["WEB-GRENOBLE-1"] in listed
+    assert "SIT-05" in listed and "SIT-08" in listed
+    assert refs["WEB-PARIS-1"] not in listed  # région 11: outside the ARS's scope
+    assert refs["WEB-LYON-1"] not in listed  # compliant: not in the non-compliant list
+    page.wait_for_function("document.querySelectorAll('#choropleth path').length >= 1")
+    # the key is kept for the tab only
+    assert page.evaluate("sessionStorage.length") == 1
+    assert page.evaluate("localStorage.getItem('cabin-registry.api-key')") is None
+    screenshot(page, "regulateur")
+    assert page.js_errors == []
+
+
+def test_regulator_page_refuses_a_bad_key(page, web_data_committed) -> None:  # type: ignore[no-untyped-def]
+    page.goto("/regulateur")
+    sign_in(page, "cr_000000000000_" + "x" * 43)
+    page.locator("#key-error").wait_for()
+    assert "Clé refusée" in page.locator("#key-error").inner_text()
+    assert page.locator("#dashboard").is_hidden()
+    assert page.evaluate("sessionStorage.length") == 0
+
+
+BAD_CSV = (
+    "operator_reference,location.lon,location.lat,location.declared_insee,venue.kind\n"
+    "CSV-1,4.8357,45.7640,69123,pharmacie_officine\n"
+    "CSV-2,200,45.7640,69123,pharmacie_officine\n"
+    "CSV-3,4.8357,45.7640,69123,casino\n"
+)
+
+
+def test_operator_page_lists_its_cabins_and_shows_the_import_row_errors(
+    page, web_data_committed, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    page.goto("/operateur")
+    sign_in(page, web_data_committed.operator_key)
+    page.locator("#cabins-table table").wait_for()
+    listed = page.locator("#cabins-table").inner_text()
+    refs = web_data_committed.references
+    assert refs["WEB-LYON-2"] in listed
+    assert refs["WEB-PARIS-1"] not in listed  # another operator's cabin
+
+    page.get_by_role("button", name=f"Voir ce qu'il faut corriger ({refs['WEB-LYON-2']})").click()
+    page.locator("#fix").wait_for(state="visible")
+    fix = page.locator("#fix").inner_text()
+    assert "SIT-05" in fix and "outdoor" in fix  # the failing rule with its evidence
+
+    csv = tmp_path / "cabines.csv"
+    csv.write_text(BAD_CSV, encoding="utf-8")
+    page.get_by_label("Fichier CSV (une cabine par ligne)").set_input_files(str(csv))
+    page.get_by_role("button", name="Importer").click()
+    page.locator("#import-report table").wait_for()
+    rows = page.locator("#import-report tbody tr").all_inner_texts()
+    assert any(row.startswith("2") and "location.lon" in row for row in rows), rows
+    assert any(row.startswith("3") and "venue.kind" in row for row in rows), rows
+    assert not any(row.startswith("1\t") for row in rows)
+    screenshot(page, "operateur")
+    assert page.js_errors == []
+
+
+@pytest.mark.parametrize(
+    ("path", "key"),
+    [("/carte", None), ("/regulateur", "ars_84_key"), ("/operateur", "operator_key")],
+)
+def test_pages_have_no_serious_or_critical_accessibility_violation(
+    page, web_data_committed, path, key
+) -> None:  # type: ignore[no-untyped-def]
+    page.goto(path)
+    if key:
+        sign_in(page, getattr(web_data_committed, key))
+        page.locator("#cabins-table table").wait_for()
+    else:
+        page.wait_for_function(
+            "document.querySelectorAll('#results li[data-reference]').length >= 5"
+        )
+        page.locator("#results .cabin-open").first.click()
+        page.locator("#card").wait_for(state="visible")
+    violations = run_axe(page)
+    summary = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in violations]
+    assert violations == [], summary
