@@ -4,6 +4,7 @@ handlers that renders every error the service can answer — never a stack trace
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -237,7 +238,10 @@ def install_error_handlers(app: FastAPI) -> None:
             404: f"No resource at {request.url.path}.",
             405: f"{request.method} is not allowed on {request.url.path}.",
         }.get(exc.status_code, str(exc.detail) if exc.detail else None)
-        problem = problem_class(detail, headers=dict(exc.headers or {}))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed_methods(request, headers.get("Allow", ""))
+        problem = problem_class(detail, headers=headers)
         problem.status = exc.status_code
         return problem_response(problem, request)
 
@@ -261,6 +265,21 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         return _internal(request, exc)
+
+
+def _allowed_methods(request: Request, fallback: str) -> str:
+    """Every documented method on this path. Starlette's 405 names only the methods of the
+    first route that matched the path, though GET and POST on one path are two routes."""
+    path = request.url.path
+    methods: set[str] = set()
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        pattern = "^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)) + "$"
+        if re.match(pattern, path):
+            methods |= {m.upper() for m in operations if m.upper() in _HTTP_METHODS}
+    return ", ".join(sorted(methods)) or fallback
+
+
+_HTTP_METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD", "TRACE"}
 
 
 def _internal(request: Request, exc: Exception) -> Response:

@@ -118,12 +118,41 @@ def client(app: FastAPI, db: Session) -> Iterator[TestClient]:
 
 class ApiKeys:
     """Valid keys for the protected routes, so the property-based run goes past 401. Each
-    domain that protects routes adds its keys here."""
+    domain that protects routes adds its keys here. Keys are made on first use, in the test's
+    session (rolled back after the test)."""
+
+    # path prefix → role whose key the run sends (first match wins)
+    ROLES_BY_PATH: tuple[tuple[str, str], ...] = (
+        ("/v1/operators", "admin"),
+        ("/v1/clients", "admin"),
+        ("/v1/cabins", "operator"),
+        ("/v1/imports", "operator"),
+        ("/v1/rule-sets", "admin"),
+        ("/v1/checks", "operator"),
+    )
+
+    def __init__(self, db: Session) -> None:
+        self.db = db
+        self._keys: dict[str, str] = {}
+
+    def key(self, role: str) -> str:
+        if role not in self._keys:
+            from tests.auth.factories import make_key, make_operator
+
+            operator_id = make_operator(self.db) if role == "operator" else None
+            scope = "national" if role == "regulator" else None
+            self._keys[role] = make_key(self.db, role, operator_id=operator_id, scope=scope)
+            self.db.commit()  # releases the savepoint only: a failed request keeps the key
+        return self._keys[role]
 
     def for_case(self, case: object) -> dict[str, str]:
+        path = str(getattr(getattr(case, "operation", None), "path", ""))
+        for prefix, role in self.ROLES_BY_PATH:
+            if path.startswith(prefix):
+                return {"Authorization": f"Bearer {self.key(role)}"}
         return {}
 
 
 @pytest.fixture
 def api_keys(db: Session) -> ApiKeys:
-    return ApiKeys()
+    return ApiKeys(db)

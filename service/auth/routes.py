@@ -27,7 +27,7 @@ router = APIRouter(prefix="/v1", tags=["admin"], route_class=ApiRoute)
     "/operators",
     status_code=201,
     response_model=OperatorRead,
-    responses=problem_responses(401, 403, 409, 415, 422),
+    responses=problem_responses(400, 401, 403, 409, 415, 422),
     summary="Register an operator (admin)",
 )
 def create_operator(
@@ -65,7 +65,7 @@ def read_operator(
     "/clients",
     status_code=201,
     response_model=ClientCreated,
-    responses=problem_responses(401, 403, 415, 422),
+    responses=problem_responses(400, 401, 403, 415, 422),
     summary="Create an API client; its key is in this response only (admin)",
 )
 def create_client(
@@ -76,8 +76,8 @@ def create_client(
         principal.actor,
         role=body.role,
         name=body.name,
-        operator_id=body.operator_id,
-        scope=body.scope,
+        operator_id=getattr(body, "operator_id", None),
+        scope=getattr(body, "scope", None),
     )
     session.refresh(created.client)
     read = ClientRead.model_validate(created.client, from_attributes=True)

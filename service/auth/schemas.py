@@ -19,7 +19,7 @@ class OperatorCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name
-    siren: Annotated[str, StringConstraints(max_length=20, pattern=NO_NUL)] = Field(
+    siren: Annotated[str, StringConstraints(pattern=r"^[0-9]{9}$")] = Field(
         description="SIREN of the organisation (9 digits, Luhn key checked)."
     )
     contact_email: Annotated[str, StringConstraints(max_length=200, pattern=NO_NUL)] | None = None
@@ -35,18 +35,37 @@ class OperatorRead(BaseModel):
     created_at: datetime
 
 
-class ClientCreate(BaseModel):
+class OperatorClientCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    role: Literal["operator"]
     name: Name | None = Field(default=None, description="Label of the client (default: its role).")
-    role: Role
-    operator_id: uuid.UUID | None = Field(default=None, description="Required for role operator.")
-    scope: Annotated[str, StringConstraints(pattern=r"^(?:national|region:[0-9]{2,3})$")] | None = (
-        Field(
-            default=None,
-            description="Required for role regulator: `national` or `region:<INSEE region code>`.",
-        )
+    operator_id: uuid.UUID = Field(description="The operator whose cabins the key manages.")
+
+
+class RegulatorClientCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["regulator"]
+    name: Name | None = Field(default=None, description="Label of the client (default: its role).")
+    scope: Annotated[str, StringConstraints(pattern=r"^(?:national|region:[0-9]{2,3})$")] = Field(
+        description="`national` or `region:<INSEE region code>`."
     )
+
+
+class AdminClientCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["admin"]
+    name: Name | None = Field(default=None, description="Label of the client (default: its role).")
+
+
+ClientCreate = Annotated[
+    OperatorClientCreate | RegulatorClientCreate | AdminClientCreate,
+    Field(discriminator="role"),
+]
+"""A new client: an operator's (with its operator), a regulator's (with its scope) or an
+admin's."""
 
 
 class ClientRead(BaseModel):

@@ -67,7 +67,7 @@ def _decode_cursor(cursor: str) -> uuid.UUID:
     "",
     status_code=201,
     response_model=CabinRead,
-    responses=problem_responses(401, 403, 409, 415, 422),
+    responses=problem_responses(400, 401, 403, 409, 415, 422),
     summary="Register a cabin (starts as draft)",
 )
 def create_cabin(
@@ -104,7 +104,9 @@ def list_cabins(
     limit: Annotated[
         int | None, Query(ge=1, description="Page size (capped by the server).")
     ] = None,
-    after: Annotated[str | None, Query(max_length=64, description="Cursor from `next`.")] = None,
+    after: Annotated[
+        str | None, Query(pattern=r"^[A-Za-z0-9_-]{22}$", description="Cursor from `next`.")
+    ] = None,
 ) -> CabinPage:
     settings = request.app.state.settings
     size = min(limit or settings.page_size_default, settings.page_size_max)
