@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from service.cabins.schemas import CabinCreate, CabinRead
+from service.compliance.tableschema import tableschema as compliance_export_tableschema
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_DIR = ROOT / "schemas"
@@ -31,6 +32,7 @@ def cabin_json_schema() -> dict[str, Any]:
 
 SCHEMAS: dict[str, Callable[[], dict[str, Any]]] = {
     "cabin.schema.json": cabin_json_schema,
+    "compliance-export.tableschema.json": compliance_export_tableschema,
 }
 
 

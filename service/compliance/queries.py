@@ -26,8 +26,8 @@ from service.auth.deps import Principal
 from service.auth.models import Operator
 from service.cabins.models import Cabin
 from service.cabins.queries import visible_to
-from service.compliance.filters import Filters, condition, rule_set_in_force
-from service.rules.models import CabinCompliance, Rule, Verdict, VerdictChange
+from service.compliance.filters import Filters, condition
+from service.rules.models import CabinCompliance, Rule, RuleSet, Verdict, VerdictChange
 from service.territories.models import Commune, Departement, Region
 from service.territories.queries import current_layer_ids
 
@@ -315,10 +315,10 @@ def _summary_by_rule(
 ) -> Sequence[RowMapping]:
     scoped = _scoped_cabins((Cabin.id.label("id"),), principal, filters).cte("scoped")
     outcome = Verdict.outcome
-    version = rule_set_in_force(session)
+    in_force = select(RuleSet.version).where(RuleSet.status == "published").scalar_subquery()
     title = (
         select(Rule.title)
-        .where(Rule.code == Verdict.rule_code, Rule.rule_set_version == version)
+        .where(Rule.code == Verdict.rule_code, Rule.rule_set_version == in_force)
         .scalar_subquery()
     )
     stmt = (

@@ -1,0 +1,152 @@
+"""GET /v1/compliance/cabins: filters, keyset pages, failing rules with evidence, the scope of
+each caller, and bad filters answered 400 naming the parameter and what it accepts."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.compliance.conftest import World
+
+
+def ids(response) -> set[str]:  # type: ignore[no-untyped-def]
+    assert response.status_code == 200, response.text
+    return {item["id"] for item in response.json()["items"]}
+
+
+def refs(world: World, *names: str) -> set[str]:
+    return {str(world.cabins[n].id) for n in names}
+
+
+def test_each_row_carries_its_failing_rules_with_evidence(client, world: World) -> None:
+    r = client.get(
+        "/v1/compliance/cabins",
+        params={"rule": world.codes[2], "outcome": "fail", "region": "84"},
+        headers=world.keys["national"],
+    )
+    (item,) = r.json()["items"]
+    assert item["id"] == str(world.cabins["a84"].id)
+    assert item["compliance_status"] == "non_compliant"
+    assert item["failing"] == [
+        {
+            "rule": world.codes[2],
+            "severity": "error",
+            "failing_since": "2026-03-01T00:00:00Z",
+            "evidence": {"reason": "too far", "distance_m": 1234},
+        }
+    ]
+    assert item["commune_name"] == "Lyon" and item["region_code"] == "84"
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({}, ("a84", "b84", "a11", "b11")),
+        ({"region": "11"}, ("a11", "b11")),
+        ({"departement": "69"}, ("a84", "b84")),
+        ({"commune": "75056"}, ("a11", "b11")),
+        ({"epci": "200046977"}, ("a84", "b84")),
+        ({"outcome": "fail"}, ("a84", "b11")),
+        ({"outcome": "unknown"}, ("a11",)),
+        ({"compliance": "compliant"}, ("b84",)),
+        ({"severity": "warning"}, ()),
+        ({"failing_since_before": "2026-04-01"}, ("a84",)),
+        ({"failing_since_after": "2026-04-01T00:00:00+00:00"}, ("b11",)),
+        ({"bbox": "4.7,45.7,4.9,45.8"}, ("a84", "b84")),
+        ({"status": "draft"}, ()),
+    ],
+)
+def test_filters_select_the_matching_cabins(
+    client, world: World, params: dict[str, str], expected: tuple[str, ...]
+) -> None:
+    r = client.get("/v1/compliance/cabins", params=params, headers=world.keys["national"])
+    assert ids(r) == refs(world, *expected)
+
+
+def test_operator_filter(client, world: World) -> None:
+    r = client.get(
+        "/v1/compliance/cabins",
+        params={"operator": str(world.operator_b)},
+        headers=world.keys["national"],
+    )
+    assert ids(r) == refs(world, "b84", "b11")
+
+
+@pytest.mark.parametrize("role", ["operator_a", "operator_b", "ars_84", "ars_11", "national"])
+def test_each_caller_sees_its_scope_only(client, world: World, role: str) -> None:
+    r = client.get("/v1/compliance/cabins", headers=world.keys[role])
+    assert ids(r) == refs(world, *world.visible(role))
+
+
+def test_a_filter_outside_the_scope_returns_nothing(client, world: World) -> None:
+    r = client.get("/v1/compliance/cabins", params={"region": "11"}, headers=world.keys["ars_84"])
+    assert ids(r) == set()
+    r = client.get(
+        "/v1/compliance/cabins",
+        params={"operator": str(world.operator_b)},
+        headers=world.keys["operator_a"],
+    )
+    assert ids(r) == set()
+
+
+def test_one_cabin_outside_the_region_is_404(client, world: World) -> None:
+    a11 = world.cabins["a11"].id
+    assert (
+        client.get(f"/v1/compliance/cabins/{a11}", headers=world.keys["ars_11"]).status_code == 200
+    )
+    r = client.get(f"/v1/compliance/cabins/{a11}", headers=world.keys["ars_84"])
+    assert r.status_code == 404
+    missing = "00000000-0000-4000-8000-000000000000"
+    other = client.get(f"/v1/compliance/cabins/{missing}", headers=world.keys["ars_84"])
+    assert r.text.replace(str(a11), "ID") == other.text.replace(missing, "ID")
+
+
+def test_keyset_pages_cover_every_row_once(client, world: World) -> None:
+    seen: list[str] = []
+    url: str | None = "/v1/compliance/cabins?limit=1"
+    while url:
+        r = client.get(url, headers=world.keys["national"])
+        assert r.status_code == 200
+        seen += [i["id"] for i in r.json()["items"]]
+        url = r.json()["next"]
+    assert sorted(seen) == sorted(refs(world, "a84", "b84", "a11", "b11"))
+    assert len(seen) == 4
+
+
+def test_no_key_is_401(client, world: World) -> None:
+    r = client.get("/v1/compliance/cabins")
+    assert r.status_code == 401
+    assert r.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "accepted"),
+    [
+        ({"region": "99"}, "region", "84"),
+        ({"departement": "6"}, "departement", "69"),
+        ({"commune": "75000"}, "commune", "INSEE"),
+        ({"epci": "123"}, "epci", "SIREN"),
+        ({"rule": "SIT-99"}, "rule", "SIT-01"),
+        ({"outcome": "failed"}, "outcome", "fail"),
+        ({"severity": "fatal"}, "severity", "warning"),
+        ({"status": "live"}, "status", "active"),
+        ({"compliance": "ok"}, "compliance", "non_compliant"),
+        ({"operator": "acme"}, "operator", "UUID"),
+        ({"operator": "00000000-0000-0000-0000-000000000000"}, "operator", "operator"),
+        ({"failing_since_before": "2026-13-01"}, "failing_since_before", "ISO 8601"),
+        ({"failing_since_after": "yesterday"}, "failing_since_after", "ISO 8601"),
+        ({"bbox": "1,2,3"}, "bbox", "minlon"),
+        ({"after": "!!"}, "after", "next"),
+    ],
+)
+def test_bad_filters_are_400_naming_the_parameter_and_what_it_accepts(
+    client, world: World, params: dict[str, str], field: str, accepted: str
+) -> None:
+    for path in ("/v1/compliance/cabins", "/v1/compliance/export.csv"):
+        if field == "after" and path.endswith(".csv"):
+            continue
+        r = client.get(path, params=params, headers=world.keys["national"])
+        assert r.status_code == 400, (path, r.text)
+        assert r.headers["content-type"] == "application/problem+json"
+        (error,) = r.json()["errors"]
+        assert error["field"] == field
+        assert accepted in error["reason"]

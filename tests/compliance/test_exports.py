@@ -1,0 +1,129 @@
+"""The exports: the CSV validates with frictionless against the published Table Schema, the
+GeoJSON is an RFC 7946 FeatureCollection, the XLSX opens with openpyxl and holds the same
+rows; all three keep the caller's scope and the filters."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+from frictionless import Resource, Schema, validate
+
+from service.cabins.published import SCHEMA_DIR
+from tests.compliance.conftest import World
+
+TABLESCHEMA = SCHEMA_DIR / "compliance-export.tableschema.json"
+
+
+def test_csv_validates_against_the_published_table_schema(
+    client, world: World, tmp_path: Path
+) -> None:
+    r = client.get("/v1/compliance/export.csv", headers=world.keys["national"])
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/csv")
+    assert "attachment" in r.headers["content-disposition"]
+    path = tmp_path / "export.csv"
+    path.write_bytes(r.content)
+    schema = Schema.from_descriptor(json.loads(TABLESCHEMA.read_text()))
+    report = validate(Resource(path=path.name, basepath=str(tmp_path), schema=schema))
+    assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert len(rows) == 4
+    a84 = next(row for row in rows if row["id"] == str(world.cabins["a84"].id))
+    assert a84["failing_rules"] == world.codes[2]
+    assert a84["failing_since"] == "2026-03-01T00:00:00Z"
+    assert json.loads(a84["failing_evidence"]) == {
+        world.codes[2]: {"reason": "too far", "distance_m": 1234}
+    }
+
+
+def test_csv_keeps_scope_and_filters(client, world: World) -> None:
+    r = client.get(
+        "/v1/compliance/export.csv", params={"outcome": "fail"}, headers=world.keys["ars_11"]
+    )
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert [row["id"] for row in rows] == [str(world.cabins["b11"].id)]
+    r = client.get("/v1/compliance/export.csv", headers=world.keys["operator_a"])
+    ids = {row["id"] for row in csv.DictReader(io.StringIO(r.text))}
+    assert ids == {str(world.cabins[n].id) for n in ("a84", "a11")}
+
+
+def assert_rfc7946(collection: dict[str, Any]) -> None:
+    assert collection["type"] == "FeatureCollection"
+    assert "crs" not in collection  # RFC 7946 §4: WGS 84 only, no crs member
+    assert isinstance(collection["features"], list)
+    for feature in collection["features"]:
+        assert feature["type"] == "Feature"
+        assert "crs" not in feature
+        assert isinstance(feature["id"], (str, int, float))
+        assert feature["properties"] is None or isinstance(feature["properties"], dict)
+        geometry = feature["geometry"]
+        assert geometry["type"] == "Point"
+        position = geometry["coordinates"]
+        assert len(position) in (2, 3) and all(isinstance(v, (int, float)) for v in position)
+        lon, lat = position[:2]
+        assert -180 <= lon <= 180 and -90 <= lat <= 90
+
+
+def test_geojson_is_an_rfc7946_feature_collection(client, world: World) -> None:
+    r = client.get(
+        "/v1/compliance/export.geojson", params={"region": "84"}, headers=world.keys["national"]
+    )
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "application/geo+json"
+    collection = r.json()
+    assert_rfc7946(collection)
+    by_id = {f["id"]: f for f in collection["features"]}
+    assert set(by_id) == {str(world.cabins[n].id) for n in ("a84", "b84")}
+    a84 = by_id[str(world.cabins["a84"].id)]
+    lon, lat = a84["geometry"]["coordinates"]
+    assert abs(lon - 4.8354) < 0.01 and abs(lat - 45.7677) < 0.01  # Lyon, lon first
+    assert a84["properties"]["failing"][0]["evidence"]["distance_m"] == 1234
+
+
+def test_empty_geojson_is_still_valid(client, world: World) -> None:
+    r = client.get(
+        "/v1/compliance/export.geojson", params={"status": "draft"}, headers=world.keys["national"]
+    )
+    assert r.json() == {"type": "FeatureCollection", "features": []}
+
+
+def test_xlsx_opens_with_openpyxl_and_has_the_csv_rows(client, world: World) -> None:
+    csv_rows = list(
+        csv.reader(
+            io.StringIO(
+                client.get("/v1/compliance/export.csv", headers=world.keys["national"]).text
+            )
+        )
+    )
+    r = client.get("/v1/compliance/export.xlsx", headers=world.keys["national"])
+    assert r.status_code == 200
+    workbook = openpyxl.load_workbook(io.BytesIO(r.content), read_only=True)
+    sheet = workbook["compliance"]
+    xlsx_rows = [list(row) for row in sheet.iter_rows(values_only=True)]
+    assert xlsx_rows[0] == csv_rows[0]
+    assert len(xlsx_rows) == len(csv_rows) == 5
+    header = csv_rows[0]
+    for got, expected in zip(xlsx_rows[1:], csv_rows[1:], strict=True):
+        record = dict(zip(header, got, strict=True))
+        wanted = dict(zip(header, expected, strict=True))
+        for name in ("id", "reference", "operator_name", "compliance_status", "failing_rules"):
+            assert (record[name] or "") == wanted[name]
+        assert abs(record["lon"] - float(wanted["lon"])) < 1e-9
+        assert record["failing_since"] is None or (
+            record["failing_since"].strftime("%Y-%m-%dT%H:%M:%SZ") == wanted["failing_since"]
+        )
+
+
+def test_the_table_schema_check_catches_a_bad_row(client, world: World, tmp_path: Path) -> None:
+    text = client.get("/v1/compliance/export.csv", headers=world.keys["national"]).text
+    path = tmp_path / "bad.csv"
+    path.write_text(text.replace(",active,", ",live,", 1))
+    schema = Schema.from_descriptor(json.loads(TABLESCHEMA.read_text()))
+    report = validate(Resource(path=path.name, basepath=str(tmp_path), schema=schema))
+    assert not report.valid
+    assert [e[1] for e in report.flatten(["rowNumber", "fieldName"])] == ["status"]
