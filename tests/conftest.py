@@ -129,6 +129,7 @@ class ApiKeys:
         ("/v1/imports", "operator"),
         ("/v1/rule-sets", "admin"),
         ("/v1/checks", "operator"),
+        ("/v1/compliance", "regulator"),
     )
 
     def __init__(self, db: Session) -> None:
