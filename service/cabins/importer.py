@@ -9,6 +9,7 @@ here commits."""
 from __future__ import annotations
 
 import secrets
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -56,6 +57,7 @@ class ImportReport:
     errors: list[dict[str, Any]]
     warnings: list[dict[str, Any]]
     written_ids: list[uuid.UUID] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 def _reference() -> str:
@@ -154,6 +156,19 @@ def _sorted(problems: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(problems, key=lambda p: p["row"])
 
 
+class _Laps:
+    """Seconds spent in each phase, for the report (and the benchmark)."""
+
+    def __init__(self, into: dict[str, float]) -> None:
+        self.into = into
+        self.last = time.perf_counter()
+
+    def __call__(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.into[phase] = round(self.into.get(phase, 0.0) + now - self.last, 3)
+        self.last = now
+
+
 def run_import(
     session: Session,
     *,
@@ -167,17 +182,24 @@ def run_import(
     """Import a CSV or NDJSON body for one operator; see the module docstring."""
     options = options or ImportOptions()
     today = options.today or date.today()
+    timings: dict[str, float] = {}
+    lap = _Laps(timings)
     records = list(read_records(body, kind))
+    lap("parse")
     checked = _check(records, operator_id, today, progress)
+    lap("check_records")
     errors = checked.errors
     warnings: list[dict[str, Any]] = []
     good = checked.good
     report = ImportReport("succeeded", checked.total, 0, 0, 0, 0, errors, warnings)
+    report.timings = timings
 
     if good:
         staging.create_staging(session)
         staging.copy_rows(session, _staged_rows(good))
+        lap("stage_copy")
         located_problems = staging.locate(session)
+        lap("locate")
         errors += [{"row": p.row, "field": p.field, "reason": p.reason} for p in located_problems]
         bad_rows = {p.row for p in located_problems}
         staging.discard_rows(session, bad_rows)
@@ -187,6 +209,7 @@ def run_import(
             {"row": w.row, "field": w.field, "reason": w.reason}
             for w in staging.possible_duplicates(session, operator_id)
         ]
+        lap("duplicates")
 
     report.errors = _sorted(errors)
     report.warnings = _sorted(warnings)
@@ -208,6 +231,7 @@ def run_import(
             update_diffs[row] = diff
         else:
             unchanged.append(row)
+    lap("existing")
     report.unchanged = len(unchanged)
     report.updated = len(update_diffs)
     report.created = len(good) - len(update_diffs) - len(unchanged)
@@ -218,6 +242,7 @@ def run_import(
     for row in staging.free_references(session):
         staging.redraw_reference(session, row, _reference())
     written = staging.upsert(session, operator_id, unchanged, options.is_demo)
+    lap("upsert")
     if progress:
         progress(checked.total, checked.total)
     row_of = {cabin.operator_reference: row for row, cabin in good.items()}
@@ -235,10 +260,12 @@ def run_import(
         else:
             events.append(("cabin.update", "cabin", str(w.id), update_diffs[row]))
     append_many(session, actor, events, reason)
+    lap("audit")
     report.written_ids = [w.id for w in written]
     staging.drop_staging(session)
 
     from service.cabins.service import evaluate_rules
 
     evaluate_rules(session, report.written_ids)
+    lap("rules")
     return report

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from service.cabins.imports.tableschema import cabin_import_table_schema
 from service.cabins.schemas import CabinCreate, CabinRead
 from service.compliance.tableschema import tableschema as compliance_export_tableschema
 
@@ -32,6 +33,7 @@ def cabin_json_schema() -> dict[str, Any]:
 
 SCHEMAS: dict[str, Callable[[], dict[str, Any]]] = {
     "cabin.schema.json": cabin_json_schema,
+    "cabin-import.tableschema.json": cabin_import_table_schema,
     "compliance-export.tableschema.json": compliance_export_tableschema,
 }
 
