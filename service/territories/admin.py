@@ -160,9 +160,12 @@ def load_admin(
         with _step(progress, "communes: insert with names, population, EPCI", timings, "commune"):
             _run(conn, _INSERT_COMMUNES, ids)
             _run(conn, _FILL_FROM_DELEGUEES, ids)
+            conn.execute(text("ANALYZE commune"))
         with _step(progress, "town halls: keep those within 1 km of their commune", timings, "m"):
             _run(conn, _INSERT_MAIRIES, ids)
-            _run(conn, _SET_COMMUNE_POINTS, ids)
+            conn.execute(text("ANALYZE mairie"))
+            for statement in _SET_COMMUNE_POINTS.split(";"):
+                _run(conn, statement, ids)
         with _step(progress, "départements: dissolve communes", timings, "departement"):
             _run(conn, _INSERT_DEPARTEMENTS, ids)
         with _step(progress, "régions: dissolve départements", timings, "region"):
@@ -374,11 +377,14 @@ WHERE f.type = 'COM' AND f.mairie_geom IS NOT NULL AND NOT ST_IsEmpty(f.mairie_g
       END
 """
 
+# Two joins rather than a correlated subquery: a plan that cannot degrade into a nested loop
+# over 35,000 x 33,000 rows on a database that has no statistics yet.
 _SET_COMMUNE_POINTS = """
-UPDATE commune c SET point = coalesce(
-  (SELECT m.geom FROM mairie m WHERE m.layer_id = :mairie_layer AND m.insee = c.insee),
-  ST_PointOnSurface(c.geom))
-WHERE c.layer_id = :commune_layer
+UPDATE commune c SET point = m.geom
+FROM mairie m
+WHERE c.layer_id = :commune_layer AND m.layer_id = :mairie_layer AND m.insee = c.insee;
+UPDATE commune SET point = ST_PointOnSurface(geom)
+WHERE layer_id = :commune_layer AND point IS NULL AND geom IS NOT NULL
 """
 
 _INSERT_DEPARTEMENTS = f"""
