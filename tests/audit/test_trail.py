@@ -12,7 +12,7 @@ import uuid
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -93,20 +93,25 @@ def test_verify_finds_a_deleted_event(db: Session) -> None:
     assert "prev_hash" in (result.problem or "")
 
 
-def test_registry_audit_verify_command(database_url: str) -> None:
-    """On a scratch database: events committed, one edited with SQL, the command reports it."""
+def empty_scratch_trail(database_url: str) -> tuple[str, Engine]:
+    """A scratch database (migrated) whose audit trail is empty, for tests that commit."""
     url = make_url(database_url).set(database=f"{make_url(database_url).database}_audit")
     scratch = url.render_as_string(hide_password=False)
     ensure_database(scratch)
     migrate(scratch)
-    engine = create_engine(scratch)
+    engine = create_engine(scratch, pool_size=4)
+    with engine.begin() as conn:  # TRUNCATE fires no row trigger
+        conn.execute(text("TRUNCATE audit_event"))
+    return scratch, engine
+
+
+def test_registry_audit_verify_command(database_url: str) -> None:
+    """On a scratch database: events committed, one edited with SQL, the command reports it."""
+    scratch, engine = empty_scratch_trail(database_url)
     env = {**os.environ, "DATABASE_URL": scratch}
     command = [sys.executable, "-m", "service.cli", "audit", "verify"]
     try:
         with Session(engine) as session:
-            session.execute(text("ALTER TABLE audit_event DISABLE TRIGGER audit_event_append_only"))
-            session.execute(text("TRUNCATE audit_event"))
-            session.execute(text("ALTER TABLE audit_event ENABLE TRIGGER audit_event_append_only"))
             ids = [
                 record(session, Actor("cli"), "test", "thing", str(i), {"i": [None, i]}).id
                 for i in range(3)
@@ -125,5 +130,42 @@ def test_registry_audit_verify_command(database_url: str) -> None:
         broken = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
         assert broken.returncode == 1
         assert f"broken at event {ids[0]}" in broken.stderr
+    finally:
+        engine.dispose()
+
+
+def test_concurrent_appends_keep_one_chain(database_url: str) -> None:
+    """Two writers at once (on a scratch database, committed): the advisory lock makes them
+    take turns, so no two events share a predecessor and the chain verifies."""
+    import threading
+
+    _, engine = empty_scratch_trail(database_url)
+    errors: list[BaseException] = []
+
+    def writer(name: str) -> None:
+        try:
+            for i in range(15):
+                with Session(engine) as session:
+                    record(session, Actor(name), "test", "thing", str(i), {"i": [None, i]})
+                    session.commit()
+        except BaseException as error:  # reported by the assertion below
+            errors.append(error)
+
+    try:
+        threads = [threading.Thread(target=writer, args=(f"w{n}",)) for n in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        with Session(engine) as session:
+            assert verify(session).ok
+            duplicates = session.execute(
+                text(
+                    "SELECT prev_hash FROM audit_event WHERE prev_hash IS NOT NULL"
+                    " GROUP BY prev_hash HAVING count(*) > 1"
+                )
+            ).all()
+            assert duplicates == []
     finally:
         engine.dispose()
