@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from service.app import create_app
 from service.db import get_session
-from service.settings import Settings
+from service.settings import Settings, get_settings
 
 
 def resolve_test_database_url() -> str:
@@ -55,9 +55,12 @@ def migrate(url: str, revision: str = "head") -> None:
 @pytest.fixture(scope="session")
 def database_url() -> str:
     url = resolve_test_database_url()
+    # Every settings read from here on (the CLI steps below, the app) sees the test database,
+    # never the development one the caller's DATABASE_URL names.
+    os.environ["DATABASE_URL"] = url
+    get_settings.cache_clear()
     ensure_database(url)
     migrate(url)
-    os.environ["DATABASE_URL"] = url  # the CLI steps below and any settings read it
     from service.cli import setup_steps
 
     for _title, step in setup_steps(include_demo=False):
