@@ -22,12 +22,13 @@ from service.public.params import bad, datetime_filter, parse_bbox
 from service.public.properties import QUERYABLES
 from service.public.schemas import (
     GEOJSON,
+    GEOJSON_200,
+    GEOJSON_FEATURE_200,
     Collection,
     Collections,
     Conformance,
     Feature,
     FeatureCollection,
-    GeoJsonResponse,
     LandingPage,
     Queryables,
 )
@@ -251,8 +252,7 @@ def queryables(
 @router.get(
     "/collections/{collectionId}/items",
     response_model=FeatureCollection,
-    response_class=GeoJsonResponse,
-    responses=problem_responses(400, 404, 429),
+    responses={**problem_responses(400, 404, 429), **GEOJSON_200},
     summary="Cabins, paged, with bbox, datetime, property filters and CQL2",
     description="Simple property filters: any queryable as `name=value` (equality)."
     " `datetime` applies to `updated_at`. `numberMatched` is given when it is known without"
@@ -367,8 +367,7 @@ def item_links(request: Request, limit: int, offset: int, has_more: bool) -> lis
 @router.get(
     "/collections/{collectionId}/items/{featureId}",
     response_model=Feature,
-    response_class=GeoJsonResponse,
-    responses=problem_responses(400, 404, 429),
+    responses={**problem_responses(400, 404, 429), **GEOJSON_FEATURE_200},
     summary="One cabin by its public reference",
 )
 def feature(

@@ -18,7 +18,12 @@ from service.public.caching import CACHE_CONTROL, cached, etag_of, not_modified
 from service.public.crs import CRS84, SUPPORTED
 from service.public.needs import NEED_NAMES, build_needs
 from service.public.params import bad, parse_bbox, parse_needs
-from service.public.schemas import GEOJSON, FeatureCollection, GeoJsonResponse, NearestResponse
+from service.public.schemas import (
+    GEOJSON,
+    GEOJSON_200,
+    FeatureCollection,
+    NearestResponse,
+)
 from service.routing import ApiRoute
 
 router = APIRouter(route_class=ApiRoute, tags=["finder apps"])
@@ -44,7 +49,7 @@ def nearest(
     lon: Annotated[float, Query(ge=-180, le=180, description="Longitude, WGS 84")],
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
     radius: Annotated[
-        float | None, Query(gt=0, description="Search radius in metres (at most the setting)")
+        float | None, Query(ge=1, description="Search radius in metres (at most the setting)")
     ] = None,
     needs: Annotated[
         str | None, Query(description=f"Comma-separated: {', '.join(NEED_NAMES)}")
@@ -78,8 +83,7 @@ def nearest(
 @router.get(
     "/public/cabins",
     response_model=FeatureCollection,
-    response_class=GeoJsonResponse,
-    responses=problem_responses(400, 429),
+    responses={**problem_responses(400, 429), **GEOJSON_200},
     summary="Active cabins in a map window (GeoJSON FeatureCollection, streamed)",
 )
 def window(

@@ -6,13 +6,18 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.responses import Response
 
 GEOJSON = "application/geo+json"
 
 
-class GeoJsonResponse(Response):
-    media_type = GEOJSON
+def geojson_200(model: str, description: str) -> dict[int | str, dict[str, Any]]:
+    """`responses=` documenting a 200 as application/geo+json with the model's schema."""
+    schema = {"$ref": f"#/components/schemas/{model}"}
+    return {200: {"description": description, "content": {GEOJSON: {"schema": schema}}}}
+
+
+GEOJSON_200 = geojson_200("FeatureCollection", "GeoJSON FeatureCollection (RFC 7946)")
+GEOJSON_FEATURE_200 = geojson_200("Feature", "GeoJSON Feature (RFC 7946)")
 
 
 class Open(BaseModel):
