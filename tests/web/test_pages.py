@@ -116,7 +116,9 @@ def test_regulator_dashboard_with_an_ars_key_shows_only_its_region(
     assert "SIT-05" in listed and "SIT-08" in listed
     assert refs["WEB-PARIS-1"] not in listed  # région 11: outside the ARS's scope
     assert refs["WEB-LYON-1"] not in listed  # compliant: not in the non-compliant list
+    # the choropleth draws the one région of the summary
     page.wait_for_function("document.querySelectorAll('#choropleth path').length >= 1")
+    assert page.locator("#choropleth path").count() == len(rows) - 1  # the total row has none
     # the key is kept for the tab only
     assert page.evaluate("sessionStorage.length") == 1
     assert page.evaluate("localStorage.getItem('cabin-registry.api-key')") is None

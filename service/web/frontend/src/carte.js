@@ -5,7 +5,7 @@ import "leaflet/dist/leaflet.css";
 import "./common/style.css";
 import L from "leaflet";
 import { $, clear, h } from "./common/dom.js";
-import { date, known, number, setupLanguage, t } from "./common/i18n.js";
+import { date, known, number, setupLanguage, t, venueKind } from "./common/i18n.js";
 import { getJson, query } from "./common/api.js";
 
 const FRANCE = [[41.3, -5.2], [51.1, 9.6]];
@@ -45,7 +45,6 @@ function showError(error) {
 }
 
 async function loadWindow() {
-  const seq = ++state.seq;
   const b = map.getBounds();
   const west = Math.max(b.getWest(), -180);
   const south = Math.max(b.getSouth(), -90);
@@ -53,6 +52,9 @@ async function loadWindow() {
   const north = Math.min(b.getNorth(), 90);
   const bbox = [west, south, east, north].map((v) => v.toFixed(5)).join(",");
   const small = east - west <= MAX_SPAN_DEG && north - south <= MAX_SPAN_DEG;
+  if (bbox === state.loaded) return; // the same window: nothing new to ask
+  state.loaded = bbox;
+  const seq = ++state.seq;
   const url = small
     ? `/public/cabins${query({ bbox })}`
     : `/ogc/collections/cabins/items${query({ bbox, limit: WIDE_LIMIT })}`;
@@ -65,11 +67,13 @@ async function loadWindow() {
     render();
   } catch (error) {
     if (seq === state.seq) showError(error);
+    state.loaded = null;
   }
 }
 
 async function loadNear() {
   const seq = ++state.seq;
+  state.loaded = null;
   const { lat, lon } = state.place;
   status.textContent = t("loading");
   try {
@@ -106,6 +110,8 @@ function address(p) {
 }
 
 function render() {
+  // Re-rendering replaces the list: keep the keyboard focus on the same cabin.
+  const focused = document.activeElement?.closest?.("#results li[data-reference]")?.dataset.reference;
   const shown = visible();
   markers.clearLayers();
   for (const cabin of shown) {
@@ -146,6 +152,7 @@ function render() {
         )
       : h("li", {}, t("map.empty")),
   );
+  if (focused) results.querySelector(`li[data-reference="${CSS.escape(focused)}"] button`)?.focus();
 }
 
 // --- the card --------------------------------------------------------------------------
@@ -264,9 +271,9 @@ function openCard(cabin, opener) {
       "dl",
       {},
       h("dt", {}, t("card.reference")), h("dd", {}, cabin.reference),
-      h("dt", {}, t("card.venue")), h("dd", {}, [p.venue_name, p.venue_kind].filter(Boolean).join(" — ")),
+      h("dt", {}, t("card.venue")), h("dd", {}, [p.venue_name, venueKind(p.venue_kind)].filter(Boolean).join(" — ")),
       h("dt", {}, t("card.address")), h("dd", {}, address(p) || t("unknown")),
-      cabin.distance_m != null ? [h("dt", {}, "Distance"), h("dd", {}, distance(cabin.distance_m))] : null,
+      cabin.distance_m != null ? [h("dt", {}, t("card.distance.label")), h("dd", {}, distance(cabin.distance_m))] : null,
     ),
     h("h3", {}, t("card.hours")),
     (() => {

@@ -3,7 +3,7 @@
 // by row (POST /v1/cabins/import; a rejected atomic import is a 422 listing every bad row).
 import "./common/style.css";
 import { $, clear, h, table } from "./common/dom.js";
-import { date, known, setupLanguage, t } from "./common/i18n.js";
+import { date, known, setupLanguage, t, venueKind } from "./common/i18n.js";
 import { getJson, postBody, query } from "./common/api.js";
 import { setupKeyForm } from "./common/session.js";
 
@@ -15,11 +15,11 @@ function statusText(status) {
 
 function renderCabins() {
   const status = $("#cabins-status");
-  status.textContent = state.cabins.length ? `${state.cabins.length}${state.next ? "+" : ""}` : t("op.none");
+  status.textContent = state.cabins.length ? t("op.count", { n: `${state.cabins.length}${state.next ? "+" : ""}` }) : t("op.none");
   const columns = [
     { label: t("op.col.cabin"), value: (c) => c.reference },
     { label: t("op.col.ref"), value: (c) => c.operator_reference },
-    { label: t("op.col.venue"), value: (c) => c.venue?.name || c.venue?.kind || "" },
+    { label: t("op.col.venue"), value: (c) => [c.venue?.name, venueKind(c.venue?.kind)].filter(Boolean).join(" — ") },
     { label: t("op.col.commune"), value: (c) => `${c.location?.address?.commune_name || ""} (${c.location?.commune_insee || c.location?.declared_insee || "—"})` },
     { label: t("op.col.status"), value: (c) => statusText(c.lifecycle?.status) },
     {

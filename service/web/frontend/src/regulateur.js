@@ -6,7 +6,7 @@ import "leaflet/dist/leaflet.css";
 import "./common/style.css";
 import L from "leaflet";
 import { $, clear, h, table } from "./common/dom.js";
-import { date, number, setupLanguage, t } from "./common/i18n.js";
+import { date, number, setupLanguage, t, venueKind } from "./common/i18n.js";
 import { download, getJson, query } from "./common/api.js";
 import { setupKeyForm } from "./common/session.js";
 
@@ -29,7 +29,7 @@ let layer = null;
 
 function ensureMap() {
   if (map) return;
-  map = L.map("choropleth", { attributionControl: false, keyboard: false, zoomControl: true }).fitBounds([[41.3, -5.2], [51.1, 9.6]]);
+  map = L.map("choropleth", { attributionControl: false, keyboard: false, zoomControl: true, zoomSnap: 0.25 }).fitBounds([[41.3, -5.2], [51.1, 9.6]]);
   layer = L.geoJSON(null).addTo(map);
 }
 
@@ -85,12 +85,19 @@ function renderSummary() {
     { label: t("compliance.none"), value: (g) => num(g.not_evaluated) },
     { label: t("reg.legend"), value: (g) => percent(share(g)) },
   ];
-  clear($("#summary-table"), table(t("reg.summary", { by: byLabel }), columns, [...groups, { ...summary.total, key: null, name: null, total: true }].map((g) => (g.total ? { ...g, key: "Total", name: "" } : g))));
+  const label = (g) => (g.total ? t("reg.total") : g.key ? `${g.name || ""} (${g.key})` : "—");
+  columns[0].value = label;
+  clear($("#summary-table"), table(t("reg.summary", { by: byLabel }), columns, [...groups, { ...summary.total, total: true }]));
   renderChoropleth();
 }
 
 async function renderChoropleth() {
+  // Leaflet measures its container: wait until the dashboard is shown (after the key check).
+  const summary = state.summary;
+  while (!$("#choropleth").clientWidth) await new Promise((resolve) => setTimeout(resolve, 50));
+  if (summary !== state.summary) return;
   ensureMap();
+  map.invalidateSize();
   const { by, groups } = state.summary;
   const caption = $("#choropleth-caption");
   const drawable = groups.filter((g) => g.key);
@@ -107,7 +114,6 @@ async function renderChoropleth() {
     caption.append(h("p", {}, t("reg.choropleth.commune")));
     return;
   }
-  const summary = state.summary;
   const shapes = await Promise.all(
     drawable.map(async (g) => {
       const id = `${by}:${g.key}`;
@@ -147,7 +153,7 @@ function renderCabins() {
   $("#cabins-status").textContent = t("reg.cabins.count", { n: state.cabins.length }) + (state.next ? " +" : "");
   const columns = [
     { label: t("reg.col.cabin"), value: (c) => c.reference },
-    { label: t("reg.col.venue"), value: (c) => c.venue_name || c.venue_kind },
+    { label: t("reg.col.venue"), value: (c) => [c.venue_name, venueKind(c.venue_kind)].filter(Boolean).join(" — ") },
     { label: t("reg.col.commune"), value: (c) => `${c.commune_name || ""} (${c.commune_insee || "—"}, ${c.departement_code || "—"}, ${c.region_code || "—"})` },
     { label: t("op.col.status"), value: (c) => (c.compliance_status ? t(`compliance.${c.compliance_status}`) : t("compliance.none")) },
     { label: t("reg.col.rules"), value: failingList },

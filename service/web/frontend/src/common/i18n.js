@@ -58,6 +58,7 @@ const TEXTS = {
     "card.access": "Accessibilité",
     "card.compliance": "Conformité aux règles d'implantation",
     "card.distance": "Distance : {d}",
+    "card.distance.label": "Distance",
     "card.updated": "Mise à jour : {date}",
     "need.status.met": "oui",
     "need.status.not_met": "non",
@@ -169,6 +170,27 @@ const TEXTS = {
     "status.active": "en service",
     "status.suspended": "suspendue",
     "status.decommissioned": "retirée",
+    "venue.pharmacie_officine": "pharmacie",
+    "venue.pui": "pharmacie à usage intérieur",
+    "venue.laboratoire_biologie": "laboratoire de biologie médicale",
+    "venue.cabinet_medical": "cabinet médical",
+    "venue.cabinet_paramedical": "cabinet paramédical",
+    "venue.msp": "maison de santé pluriprofessionnelle",
+    "venue.centre_sante": "centre de santé",
+    "venue.etablissement_sante": "établissement de santé",
+    "venue.esms": "établissement médico-social",
+    "venue.opticien": "opticien",
+    "venue.audioprothesiste": "audioprothésiste",
+    "venue.mairie_france_services": "mairie ou France services",
+    "venue.entreprise": "entreprise",
+    "venue.enseignement": "établissement d'enseignement",
+    "venue.gare_transport": "gare ou station",
+    "venue.grande_surface": "grande surface",
+    "venue.centre_commercial": "centre commercial",
+    "venue.debit_de_boissons": "débit de boissons",
+    "venue.autre": "autre lieu",
+    "op.count": "{n} cabine(s)",
+    "reg.total": "Total",
   },
   en: {
     "lang.switch": "Français",
@@ -226,6 +248,7 @@ const TEXTS = {
     "card.access": "Accessibility",
     "card.compliance": "Compliance with the siting rules",
     "card.distance": "Distance: {d}",
+    "card.distance.label": "Distance",
     "card.updated": "Updated: {date}",
     "need.status.met": "yes",
     "need.status.not_met": "no",
@@ -334,6 +357,27 @@ const TEXTS = {
     "status.active": "in service",
     "status.suspended": "suspended",
     "status.decommissioned": "decommissioned",
+    "venue.pharmacie_officine": "pharmacy",
+    "venue.pui": "hospital pharmacy",
+    "venue.laboratoire_biologie": "medical laboratory",
+    "venue.cabinet_medical": "doctor's practice",
+    "venue.cabinet_paramedical": "allied-health practice",
+    "venue.msp": "multi-professional health centre",
+    "venue.centre_sante": "health centre",
+    "venue.etablissement_sante": "hospital or clinic",
+    "venue.esms": "care home or medico-social facility",
+    "venue.opticien": "optician",
+    "venue.audioprothesiste": "hearing-aid specialist",
+    "venue.mairie_france_services": "town hall or France services",
+    "venue.entreprise": "workplace",
+    "venue.enseignement": "school or university",
+    "venue.gare_transport": "station",
+    "venue.grande_surface": "supermarket",
+    "venue.centre_commercial": "shopping centre",
+    "venue.debit_de_boissons": "bar or café",
+    "venue.autre": "other venue",
+    "op.count": "{n} cabin(s)",
+    "reg.total": "Total",
   },
 };
 
@@ -348,6 +392,11 @@ export function lang() {
 export function t(key, vars = {}) {
   const text = TEXTS[current][key] ?? TEXTS.fr[key] ?? key;
   return text.replace(/\{(\w+)\}/g, (_, name) => (vars[name] ?? `{${name}}`));
+}
+
+/** The label of a venue kind, else the code itself. */
+export function venueKind(kind) {
+  return kind && known(`venue.${kind}`) ? t(`venue.${kind}`) : kind || "";
 }
 
 /** Has a translation for this key (for open vocabularies: statuses, sectors, outcomes). */
