@@ -50,8 +50,8 @@ def test_synthetic_layers_are_flagged_idempotent_and_shown(db: Session, client: 
 def test_synthetic_sites_never_replace_a_real_current_layer(db: Session) -> None:
     conn = db.connection()
     real = import_finess(conn, DATA / "finess-sample.csv", vintage="real")
-    result = generate_synthetic_on(conn, seed=8, progress=lambda _: None)
-    assert "health_site" in result.skipped and "health_site" not in result.generated
+    result = generate_synthetic_on(conn, seed=8, progress=lambda _: None, kinds=("health_site",))
+    assert "real layer" in result.skipped["health_site"] and result.generated == {}
     current = db.execute(
         text("SELECT id FROM layer WHERE kind = 'health_site' AND is_current")
     ).scalar_one()
