@@ -111,6 +111,9 @@ def setup_steps(include_demo: bool = True) -> list[tuple[str, Callable[[], objec
     steps.append(("rule set 2026.1 (published, every cabin evaluated)", publish_first_step))
     if include_demo:
         steps.append(("synthetic health layers (demo)", generate_synthetic_step))
+        from service.cabins.demo import load_demo_step
+
+        steps.append(("demo operator, keys and cabins", load_demo_step))
     return steps
 
 
@@ -167,6 +170,7 @@ DOMAIN_CLI_MODULES: list[str] = [
     "service.audit.cli",
     "service.cabins.cli",
     "service.rules.cli",
+    "service.cabins.imports.cli",
 ]
 
 

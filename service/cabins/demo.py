@@ -1,0 +1,257 @@
+"""Demo data for `make run` (`registry demo load`, idempotent): a demo operator, a few hundred
+demo cabins over real communes (flagged `is_demo`, "DÉMO" in their venue names) written through
+the bulk importer, two thirds of them brought to `active` through audited transitions, and
+three keys — the demo operator's, a national regulator's and an admin's — printed once, in
+the log, when they are created (only their hashes are kept)."""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+from stdnum import luhn
+
+from service.audit.trail import Actor
+from service.auth.models import ApiClient, Operator
+from service.auth.service import create_client, create_operator
+from service.cabins.importer import ImportOptions, run_import
+from service.cabins.imports.audit_bulk import append_many
+
+log = logging.getLogger("service.cabins.demo")
+
+DEMO_ACTOR = Actor(name="demo")
+DEMO_OPERATOR_NAME = "DÉMO — Cabines de démonstration"
+DEMO_SIREN = "732829320"  # a SIREN with a valid Luhn key, reserved for the demo operator
+DEMO_CABINS = 300
+DEMO_SEED = 2026
+DEMO_CLIENTS = (
+    ("demo-operator", "operator", None),
+    ("demo-regulator", "regulator", "national"),
+    ("demo-admin", "admin", None),
+)
+KINDS = ["pharmacie_officine", "msp", "centre_sante", "mairie_france_services", "cabinet_medical"]
+HOURS = ["Mo-Fr 09:00-19:00", "Mo-Fr 08:30-12:30,14:00-19:00; Sa 09:00-12:00", "Mo-Sa 09:00-20:00"]
+
+# Points inside the most populous communes (ST_GeneratePoints with a seed: always the same).
+_PLACES = """
+SELECT c.insee, c.name, ST_X(p.geom) AS lon, ST_Y(p.geom) AS lat, c.postcodes[1] AS postcode
+FROM (
+  SELECT insee, name, postcodes, geom FROM commune
+  WHERE geom IS NOT NULL
+    AND layer_id IN (SELECT id FROM layer WHERE kind = 'commune' AND is_current)
+  ORDER BY population DESC NULLS LAST, insee
+  LIMIT :communes
+) c
+CROSS JOIN LATERAL ST_Dump(ST_GeneratePoints(c.geom, :per_commune, :seed)) p
+ORDER BY c.insee, p.path
+"""
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    operator_id: Any
+    keys: dict[str, str]
+    created: int
+    updated: int
+    unchanged: int
+    activated: int
+
+
+def _siret(rng: random.Random) -> str:
+    base = DEMO_SIREN + "".join(str(rng.randint(0, 9)) for _ in range(4))
+    return base + luhn.calc_check_digit(base)
+
+
+def demo_records(session: Session, count: int = DEMO_CABINS) -> list[dict[str, Any]]:
+    """The demo cabins as import records (the shape of POST /v1/cabins)."""
+    rng = random.Random(DEMO_SEED)
+    places = session.execute(
+        text(_PLACES), {"communes": (count + 1) // 2, "per_commune": 2, "seed": DEMO_SEED}
+    ).all()[:count]
+    records = []
+    for i, place in enumerate(places, start=1):
+        accessible = rng.random() < 0.6
+        hours = rng.choice(HOURS)
+        records.append(
+            {
+                "operator_reference": f"DEMO-{i:04d}",
+                "location": {
+                    "lon": round(place.lon, 6),
+                    "lat": round(place.lat, 6),
+                    "declared_insee": place.insee,
+                    "address": {
+                        "number": str(rng.randint(1, 120)),
+                        "street": rng.choice(["rue de la République", "place de la Mairie"]),
+                        **({"postcode": place.postcode} if place.postcode else {}),
+                        "commune_name": place.name[:120],
+                    },
+                },
+                "venue": {
+                    "kind": rng.choice(KINDS),
+                    "name": f"DÉMO — site {i} à {place.name}"[:500],
+                    "siret": _siret(rng),
+                    "building_regime": rng.choice(["new", "existing"]),
+                    "cabin_count": 1,
+                },
+                "opening_hours": hours,
+                "siting": {
+                    "placement": "indoor_room",
+                    "directly_reachable_from_public_space": rng.random() < 0.3,
+                    "enclosure": rng.choice(["closed_cabin", "closed_room"]),
+                    "sound_insulated": True,
+                    "commercial_solicitation_free": rng.random() < 0.8,
+                    "responsible_person": {
+                        "name_or_role": "pharmacien titulaire",
+                        "trained_on_date": "2025-09-01",
+                        "bound_by_secrecy": True,
+                    },
+                    "staff_hours": hours,
+                    "assistance_modes": [rng.choice(["pharmacist", "nurse", "trained_staff"])],
+                    "devices": ["oximeter", "thermometer", "blood_pressure_monitor"],
+                },
+                "declarations": {
+                    "ars_declaration_date": "2026-02-02",
+                    "ars_declaration_reference": f"ARS-DEMO-{i:04d}",
+                    "cpam_informed_date": "2026-02-10",
+                    **({"cpts_informed_date": "2026-02-15"} if rng.random() < 0.7 else {}),
+                },
+                "fees": {
+                    "base_fee_eur": 30,
+                    "sector": "sector_1",
+                    "depassements_possible": False,
+                    "shown_on_site": rng.random() < 0.8,
+                },
+                "accessibility": {
+                    "entree_plain_pied": accessible or rng.random() < 0.3,
+                    "entree_largeur_mini": 90 if accessible else rng.choice([70, 77, 83]),
+                    "cabin_door_clear_width_cm": 90 if accessible else rng.choice([70, 75]),
+                    "turning_diameter_cm": 150 if accessible else rng.choice([110, 120, None]),
+                    "hearing_loop": rng.choice([True, False, None]),
+                    "stationnement_pmr": rng.choice([True, None]),
+                },
+            }
+        )
+    return records
+
+
+def _demo_operator(session: Session) -> Operator:
+    operator = session.scalar(select(Operator).where(Operator.siren == DEMO_SIREN))
+    if operator is None:
+        operator = create_operator(session, DEMO_ACTOR, name=DEMO_OPERATOR_NAME, siren=DEMO_SIREN)
+        operator.is_demo = True
+        session.flush()
+    return operator
+
+
+def _demo_keys(session: Session, operator: Operator) -> dict[str, str]:
+    """Create the demo clients that do not exist yet; their keys, only at creation."""
+    keys = {}
+    for name, role, scope in DEMO_CLIENTS:
+        exists = session.scalar(select(ApiClient.id).where(ApiClient.name == name))
+        if exists is not None:
+            continue
+        created = create_client(
+            session,
+            DEMO_ACTOR,
+            role=role,
+            name=name,
+            operator_id=operator.id if role == "operator" else None,
+            scope=scope,
+        )
+        keys[name] = created.key
+    return keys
+
+
+_ACTIVATE = """
+UPDATE cabin SET status = 'active', declared_date = :day, service_start_date = :day,
+       version = version + 1, updated_at = now()
+WHERE operator_id = :operator_id AND is_demo AND status = 'draft'
+  AND operator_reference = ANY(:refs)
+RETURNING id
+"""
+
+
+def _activate(session: Session, operator_id: Any, refs: list[str]) -> list[Any]:
+    """Bring the chosen demo cabins from draft to active (declared, then active), audited."""
+    day = date(2026, 3, 1)
+    ids = [
+        r.id
+        for r in session.execute(
+            text(_ACTIVATE), {"day": day, "operator_id": operator_id, "refs": refs}
+        )
+    ]
+    events = [
+        (
+            "cabin.transition",
+            "cabin",
+            str(cabin_id),
+            {
+                "status": ["draft", "active"],
+                "declared_date": [None, day.isoformat()],
+                "service_start_date": [None, day.isoformat()],
+            },
+        )
+        for cabin_id in ids
+    ]
+    append_many(session, DEMO_ACTOR, events, "demo data")
+    if ids:
+        from service.cabins.service import evaluate_rules
+
+        evaluate_rules(session, ids)
+    return ids
+
+
+def load_demo(session: Session, print_key: Callable[[str], None] | None = None) -> DemoResult:
+    """Idempotent: a second run changes nothing and prints no key."""
+    operator = _demo_operator(session)
+    keys = _demo_keys(session, operator)
+    records = demo_records(session)
+    body = b"\n".join(orjson.dumps(r) for r in records)
+    report = run_import(
+        session,
+        operator_id=operator.id,
+        actor=DEMO_ACTOR,
+        body=body,
+        kind="ndjson",
+        options=ImportOptions(mode="atomic", is_demo=True),
+    )
+    if report.state != "succeeded":
+        raise RuntimeError(f"the demo cabins do not import: {report.errors[:3]}")
+    to_activate = [r["operator_reference"] for i, r in enumerate(records) if i % 3 != 2]
+    activated = _activate(session, operator.id, to_activate)
+    for name, key in keys.items():
+        line = f"demo key (shown once) {name}: {key}"
+        (print_key or log.warning)(line)
+    return DemoResult(
+        operator.id, keys, report.created, report.updated, report.unchanged, len(activated)
+    )
+
+
+def load_demo_step() -> None:
+    """The `setup_steps` entry (only when demo data is wanted)."""
+    import sys
+
+    from service.db import make_engine, make_sessionmaker
+    from service.settings import get_settings
+
+    engine = make_engine(get_settings())
+    try:
+        with make_sessionmaker(engine)() as session:
+            started = datetime.now(UTC)
+            result = load_demo(session, print_key=lambda line: print(line, file=sys.stderr))
+            session.commit()
+        print(
+            f"demo: {result.created} cabins created, {result.updated} updated,"
+            f" {result.unchanged} unchanged, {result.activated} activated"
+            f" in {(datetime.now(UTC) - started).total_seconds():.1f} s",
+            file=sys.stderr,
+        )
+    finally:
+        engine.dispose()
