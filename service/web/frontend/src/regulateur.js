@@ -78,7 +78,7 @@ function renderSummary() {
   $("#summary-status").textContent = groups.length ? "" : t("reg.empty");
   const columns = [
     { label: byLabel, value: (g) => (g.key ? `${g.name || ""} (${g.key})` : "—") },
-    { label: "Cabines", value: (g) => num(g.cabins) },
+    { label: t("reg.col.cabins"), value: (g) => num(g.cabins) },
     { label: t("compliance.compliant"), value: (g) => num(g.compliant) },
     { label: t("compliance.non_compliant"), value: (g) => num(g.non_compliant) },
     { label: t("compliance.incomplete"), value: (g) => num(g.incomplete) },
