@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import RowMapping, Select, func, select, text
 from sqlalchemy.orm import Session
 
-from service.territories.models import Commune, Layer
+from service.territories.models import Commune, Layer, MedicalZone
 
 
 def current_layer_ids(kind: str) -> Select[int]:
@@ -198,4 +198,25 @@ def list_layers(session: Session, kind: str | None, current: bool | None) -> lis
             ),
             {"kind": kind, "current": current},
         ).mappings()
+    )
+
+
+def current_medical_zones() -> Select[str, str, float | None, str, bool, int]:
+    """One zoning row per commune across the current `medical_zone` layers (a regional ARS
+    zoning per scope, maybe a national synthetic one): a real layer wins over a synthetic
+    one, a regional one over a national one. Use it as a subquery in set-based rules:
+    columns insee, zone, apl, vintage, synthetic, layer_id."""
+    return (
+        select(
+            MedicalZone.insee,
+            MedicalZone.zone,
+            MedicalZone.apl,
+            Layer.vintage,
+            Layer.synthetic,
+            Layer.id.label("layer_id"),
+        )
+        .join(Layer, Layer.id == MedicalZone.layer_id)
+        .where(Layer.kind == "medical_zone", Layer.is_current)
+        .distinct(MedicalZone.insee)
+        .order_by(MedicalZone.insee, Layer.synthetic, Layer.scope.is_(None), Layer.id.desc())
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from service.cli import main
@@ -183,3 +183,17 @@ def test_zones_rouges_need_known_epci(db: Session, tmp_path: Path) -> None:
         (3, "unknown EPCI SIREN 123456789"),
         (4, "'12345' is not a 9-digit SIREN"),
     ]
+
+
+def test_current_medical_zones_prefer_the_real_regional_zoning(db: Session) -> None:
+    from service.territories.queries import current_medical_zones
+    from service.territories.synthetic import generate_synthetic_on
+
+    import_zoning(db.connection(), DATA / "zonage-84.csv", region="84", vintage="real")
+    generate_synthetic_on(db.connection(), seed=3, progress=lambda _: None, kinds=("medical_zone",))
+    zones = current_medical_zones().subquery()
+    rows = {
+        r.insee: r for r in db.execute(select(zones).where(zones.c.insee.in_(["69123", "33063"])))
+    }
+    assert (rows["69123"].zone, rows["69123"].synthetic) == ("ZAC", False)
+    assert rows["33063"].synthetic is True  # no real zoning in Nouvelle-Aquitaine
