@@ -7,12 +7,13 @@ import uuid
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import ValidationError
 
 from service.auth.deps import AdminPrincipal, AnyPrincipal, OperatorPrincipal
 from service.cabins import queries as cabins
 from service.db import DbSession
-from service.errors import NotFound, problem_responses
+from service.errors import NotFound, ValidationFailed, problem_responses
 from service.routing import ApiRoute
 from service.rules import catalogue, plan, queries, rulesets, whatif
 from service.rules.models import RuleSet
@@ -77,7 +78,7 @@ def list_rule_sets(session: DbSession) -> RuleSetList:
 @router.get(
     "/rule-sets/{version}",
     response_model=RuleSetRead,
-    responses=problem_responses(404),
+    responses=problem_responses(400, 404),
     summary="One rule set: each rule's title, basis, sources, severity, parameters",
 )
 def read_rule_set(version: VersionPath, session: DbSession) -> RuleSetRead:
@@ -91,7 +92,7 @@ def read_rule_set(version: VersionPath, session: DbSession) -> RuleSetRead:
     "/rule-sets",
     status_code=201,
     response_model=RuleSetRead,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(400, 401, 403, 404, 409, 415, 422),
     summary="Create a draft version from another, with changed rules or profiles (admin)",
 )
 def create_rule_set(
@@ -104,7 +105,7 @@ def create_rule_set(
 @router.post(
     "/rule-sets/{version}/publish",
     response_model=PublishResult,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(400, 401, 403, 404, 409, 422),
     summary="Put a draft in force and re-evaluate every cabin (admin)",
 )
 def publish_rule_set(
@@ -117,7 +118,7 @@ def publish_rule_set(
 @router.get(
     "/cabins/{cabin_id}/compliance",
     response_model=ComplianceRead,
-    responses=problem_responses(401, 404),
+    responses=problem_responses(400, 401, 404),
     summary="A cabin's verdicts with evidence and since when; `at` for a past date",
 )
 def cabin_compliance(
@@ -166,13 +167,34 @@ def cabin_compliance(
     )
 
 
+async def strict_candidate(request: Request) -> SitingCheck:
+    """The candidate read again in strict JSON mode: a fact is true, false or null and a
+    measurement a number — lax mode would read 0 as false or "80" as 80, a guess."""
+    try:
+        return SitingCheck.model_validate_json(await request.body() or b"{}", strict=True)
+    except ValidationError as error:
+        raise ValidationFailed(
+            "The candidate is not valid.",
+            errors=[
+                {
+                    "field": ".".join(str(part) for part in item["loc"]) or "body",
+                    "reason": item["msg"],
+                }
+                for item in error.errors()
+            ],
+        ) from None
+
+
 @router.post(
     "/checks/siting",
     response_model=SitingCheckResult,
-    responses=problem_responses(401, 403, 422),
+    responses=problem_responses(400, 401, 403, 415, 422),
     summary="What-if: evaluate a candidate cabin against the rules in force; nothing stored",
 )
 def check_siting(
-    body: SitingCheck, session: DbSession, principal: OperatorPrincipal
+    body: SitingCheck,
+    strict: Annotated[SitingCheck, Depends(strict_candidate)],
+    session: DbSession,
+    principal: OperatorPrincipal,
 ) -> SitingCheckResult:
-    return SitingCheckResult.model_validate(whatif.check(session, body))
+    return SitingCheckResult.model_validate(whatif.check(session, strict))
