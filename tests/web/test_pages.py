@@ -192,3 +192,43 @@ def test_pages_have_no_serious_or_critical_accessibility_violation(
     violations = run_axe(page)
     summary = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in violations]
     assert violations == [], summary
+
+
+def test_near_me_lists_the_nearest_cabins_from_the_browser_position(  # type: ignore[no-untyped-def]
+    browser, live_server, web_data_committed
+) -> None:
+    context = browser.new_context(
+        base_url=live_server,
+        geolocation={"latitude": 45.19, "longitude": 5.72},  # Grenoble
+        permissions=["geolocation"],
+        bypass_csp=True,  # wait_for_function evaluates a string
+    )
+    page = context.new_page()
+    try:
+        page.goto("/carte")
+        page.get_by_role("button", name="Autour de moi").click()
+        page.wait_for_function("document.querySelector('#status').textContent.includes('position')")
+        first = page.locator("#results li").first.inner_text()
+        assert VENUES["WEB-GRENOBLE-1"] in first
+        assert " m" in first or " km" in first  # the distance is shown
+    finally:
+        context.close()
+
+
+def test_the_pages_work_under_their_content_security_policy(  # type: ignore[no-untyped-def]
+    browser, live_server, web_data_committed
+) -> None:
+    context = browser.new_context(base_url=live_server)  # the policy enforced, unlike `page`
+    page = context.new_page()
+    console: list[str] = []
+    page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
+    try:
+        page.goto("/carte")
+        page.locator("#results li[data-reference]").nth(len(CABINS) - 1).wait_for()
+        page.goto("/regulateur")
+        sign_in(page, web_data_committed.national_key)
+        page.locator("#choropleth path").first.wait_for()
+        assert page.locator("#summary-table tbody tr").count() == 3  # régions 11, 84, total
+        assert not [line for line in console if line.startswith("error")], console
+    finally:
+        context.close()
