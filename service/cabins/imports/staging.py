@@ -146,10 +146,16 @@ def locate(session: Session) -> list[RowProblem]:
 
 
 def discard_rows(session: Session, rows: Iterable[int]) -> None:
-    """Take rows out of what will be written (the invalid ones, in partial mode)."""
+    """Take rows out of what will be written (invalid, or identical to the stored cabin)."""
     rows = sorted(set(rows))
     if rows:
-        session.execute(text(f"DELETE FROM {LOCATED} WHERE row_no = ANY(:rows)"), {"rows": rows})
+        session.execute(
+            text(
+                f"DELETE FROM {LOCATED} l USING unnest(CAST(:rows AS int[])) AS d(row_no)"
+                " WHERE l.row_no = d.row_no"
+            ),
+            {"rows": rows},
+        )
 
 
 # Another cabin within 25 m at the same venue: the same SIRET when both have one, else the
@@ -248,10 +254,9 @@ def existing_cabins(session: Session, operator_id: uuid.UUID) -> list[Any]:
 def free_references(session: Session) -> list[int]:
     """Staged rows whose drawn public reference is already taken (a new draw is needed)."""
     stmt = text(
-        f"SELECT s.row_no FROM {STAGING} s WHERE EXISTS"
-        " (SELECT 1 FROM cabin c WHERE c.reference = s.reference)"
-        f" OR EXISTS (SELECT 1 FROM {STAGING} t WHERE t.reference = s.reference"
-        " AND t.row_no < s.row_no)"
+        f"SELECT s.row_no FROM {STAGING} s JOIN cabin c ON c.reference = s.reference"
+        " UNION SELECT row_no FROM (SELECT row_no, row_number() OVER"
+        f" (PARTITION BY reference ORDER BY row_no) AS n FROM {STAGING}) d WHERE n > 1"
     )
     return [row.row_no for row in session.execute(stmt)]
 
@@ -287,7 +292,6 @@ SELECT gen_random_uuid(), s.reference, :operator_id, s.operator_reference, 'draf
   {confirmed},
   :is_demo, 1, now(), now()
 FROM {STAGING} s JOIN {LOCATED} l USING (row_no)
-WHERE NOT (s.row_no = ANY(:unchanged))
 ORDER BY s.row_no
 ON CONFLICT (operator_id, operator_reference) DO UPDATE SET
   {updates}
@@ -306,11 +310,7 @@ class Written:
     inserted: bool
 
 
-def upsert(
-    session: Session, operator_id: uuid.UUID, unchanged: Sequence[int], is_demo: bool
-) -> list[Written]:
-    rows = session.execute(
-        text(UPSERT_SQL),
-        {"operator_id": operator_id, "unchanged": list(unchanged), "is_demo": is_demo},
-    )
+def upsert(session: Session, operator_id: uuid.UUID, is_demo: bool) -> list[Written]:
+    """Write every located row (the caller has discarded the invalid and unchanged ones)."""
+    rows = session.execute(text(UPSERT_SQL), {"operator_id": operator_id, "is_demo": is_demo})
     return [Written(r.id, r.operator_reference, r.reference, r.inserted) for r in rows]

@@ -1,0 +1,148 @@
+"""Benchmark of the bulk import: N generated rows over real communes, validated and written
+(parse, record checks, staging COPY, location and duplicate checks, upsert, audit events, rule
+evaluation, commit), against a bare COPY of the same CSV into a plain table of text columns,
+measured in the same run on the same database.
+
+    .venv/bin/python bench/import/run.py [--rows 100000]
+
+Uses the database `registry_bench_imp` of the local cluster (created, migrated and loaded with
+the reference layers and the rule set on first use), or --database-url."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
+
+from generate import COLUMNS, generate  # noqa: E402
+
+
+def _url(args: argparse.Namespace) -> str:
+    if args.database_url:
+        return str(args.database_url)
+    from service.localdb import project_cluster
+
+    return str(project_cluster().url("registry_bench_imp"))
+
+
+def prepare(url: str) -> None:
+    from tests.conftest import ensure_database, migrate
+
+    os.environ["DATABASE_URL"] = url
+    ensure_database(url)
+    migrate(url)
+    from service.cli import setup_steps
+
+    for title, step in setup_steps(include_demo=False):
+        print(f"setup: {title}", file=sys.stderr)
+        step()
+
+
+def bare_copy(engine, body: bytes) -> float:  # type: ignore[no-untyped-def]
+    columns = ", ".join(f'"{c}" text' for c in COLUMNS)
+    with engine.connect() as conn:
+        driver = conn.connection.driver_connection
+        with driver.cursor() as cur:
+            cur.execute("DROP TABLE IF EXISTS bench_plain_copy")
+            cur.execute(f"CREATE TABLE bench_plain_copy ({columns})")
+        driver.commit()
+        started = time.perf_counter()
+        with driver.cursor() as cur:
+            with cur.copy(
+                "COPY bench_plain_copy FROM STDIN WITH (FORMAT csv, HEADER true)"
+            ) as copy:
+                copy.write(body)
+        driver.commit()
+        elapsed = time.perf_counter() - started
+        with driver.cursor() as cur:
+            cur.execute("DROP TABLE bench_plain_copy")
+        driver.commit()
+    return elapsed
+
+
+def run_import(engine, body: bytes, operator_id: uuid.UUID, evaluate: bool) -> tuple[float, object]:  # type: ignore[no-untyped-def]
+    from sqlalchemy.orm import Session
+
+    from service.audit.trail import Actor
+    from service.cabins.importer import ImportOptions
+    from service.cabins.importer import run_import as import_cabins
+
+    with Session(engine) as session:
+        started = time.perf_counter()
+        report = import_cabins(
+            session,
+            operator_id=operator_id,
+            actor=Actor(name="bench"),
+            body=body,
+            kind="csv",
+            options=ImportOptions(mode="atomic", evaluate=evaluate),
+        )
+        session.commit()
+        return time.perf_counter() - started, report
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--database-url")
+    parser.add_argument("--skip-setup", action="store_true")
+    parser.add_argument(
+        "--with-rules",
+        action="store_true",
+        help="also have the rule engine evaluate the written cabins inside the import",
+    )
+    args = parser.parse_args()
+    url = _url(args)
+    if not args.skip_setup:
+        prepare(url)
+    os.environ["DATABASE_URL"] = url
+
+    from sqlalchemy import text
+    from sqlalchemy.orm import Session
+
+    from service.audit.trail import CLI_ACTOR
+    from service.auth.service import create_operator
+    from service.db import make_engine
+    from service.settings import Settings
+    from tests.auth.factories import valid_siren
+
+    engine = make_engine(Settings(database_url=url, db_statement_timeout_ms=600_000))
+    run_id = uuid.uuid4().hex[:8]
+    t = time.perf_counter()
+    body = generate(url, args.rows, prefix=f"B{run_id}")
+    print(
+        f"generated {args.rows} rows ({len(body) / 1e6:.1f} MB) in {time.perf_counter() - t:.1f} s"
+    )
+
+    with Session(engine) as session:
+        operator_id = create_operator(
+            session, CLI_ACTOR, name=f"Bench {run_id}", siren=valid_siren()
+        ).id
+        session.commit()
+    copy_s = bare_copy(engine, body)
+    import_s, report = run_import(engine, body, operator_id, args.with_rules)
+    with engine.connect() as conn:
+        written = conn.scalar(
+            text("SELECT count(*) FROM cabin WHERE operator_id = :op"), {"op": operator_id}
+        )
+    print(f"bare COPY into a plain table : {copy_s:6.2f} s")
+    print(
+        f"import (validated, written)  : {import_s:6.2f} s — state {report.state},"  # type: ignore[attr-defined]
+        f" created {report.created}, errors {len(report.errors)}, rows in cabin {written}"  # type: ignore[attr-defined]
+    )
+    print(f"ratio import / bare COPY     : {import_s / copy_s:6.2f}")
+    print(f"phases (s)                   : {report.timings}")  # type: ignore[attr-defined]
+    print(f"rule evaluation included     : {args.with_rules}")
+    print(f"load average (1, 5, 15 min)  : {os.getloadavg()}")
+    engine.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
