@@ -53,11 +53,11 @@ def bare_copy(engine, body: bytes) -> float:  # type: ignore[no-untyped-def]
             cur.execute(f"CREATE TABLE bench_plain_copy ({columns})")
         driver.commit()
         started = time.perf_counter()
-        with driver.cursor() as cur:
-            with cur.copy(
-                "COPY bench_plain_copy FROM STDIN WITH (FORMAT csv, HEADER true)"
-            ) as copy:
-                copy.write(body)
+        with (
+            driver.cursor() as cur,
+            cur.copy("COPY bench_plain_copy FROM STDIN WITH (FORMAT csv, HEADER true)") as copy,
+        ):
+            copy.write(body)
         driver.commit()
         elapsed = time.perf_counter() - started
         with driver.cursor() as cur:

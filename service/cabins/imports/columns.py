@@ -73,9 +73,9 @@ def _walk(
                 kind, item_enum = "json", None
             else:
                 kind, item_enum = "list", tuple(items.get("enum", ())) or None
-            constraints = {k: prop[k] for k in ("minItems", "maxItems") if k in prop}
+            limits: dict[str, Any] = {k: prop[k] for k in ("minItems", "maxItems") if k in prop}
             columns.append(
-                Column(".".join(path), path, kind, is_required, description, constraints, item_enum)
+                Column(".".join(path), path, kind, is_required, description, limits, item_enum)
             )
             continue
         kind = {"number": "number", "integer": "integer", "boolean": "boolean"}.get(
@@ -84,7 +84,7 @@ def _walk(
         fmt = prop.get("format")
         if fmt == "date":
             kind = "date"
-        constraints = {
+        constraints: dict[str, Any] = {
             k: prop[k]
             for k in ("minimum", "maximum", "minLength", "maxLength", "pattern", "enum")
             if k in prop
