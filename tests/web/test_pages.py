@@ -5,6 +5,8 @@ row errors; axe-core finds no serious or critical violation on any page."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.web.conftest import needs_chromium, run_axe, screenshot
@@ -123,6 +125,14 @@ def test_regulator_dashboard_with_an_ars_key_shows_only_its_region(
     assert page.evaluate("sessionStorage.length") == 1
     assert page.evaluate("localStorage.getItem('cabin-registry.api-key')") is None
     screenshot(page, "regulateur")
+
+    # the CSV export, fetched with the key, holds the région's cabins only
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Exporter en CSV").click()
+    exported = Path(download.value.path()).read_text(encoding="utf-8-sig")
+    assert download.value.suggested_filename.endswith(".csv")
+    assert refs["WEB-GRENOBLE-1"] in exported and refs["WEB-LYON-1"] in exported
+    assert refs["WEB-PARIS-1"] not in exported
     assert page.js_errors == []
 
 

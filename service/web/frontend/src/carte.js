@@ -17,7 +17,12 @@ const NEED_FACT = { hearing_loop: "hearing_loop", sign_language: "sign_language_
 
 const state = { mode: "window", cabins: [], more: false, total: 0, place: null, selected: null, opener: null, seq: 0 };
 
-const map = L.map("map", { attributionControl: false, keyboard: true, minZoom: 4 }).fitBounds(FRANCE);
+const map = L.map("map", { attributionControl: false, keyboard: true, minZoom: 4, zoomSnap: 0.25 }).fitBounds(FRANCE);
+// No tiles offline: the mainland régions' outlines (territories API) give the bearings, in a
+// pane below the cabins.
+const MAINLAND_REGIONS = ["11", "24", "27", "28", "32", "44", "52", "53", "75", "76", "84", "93", "94"];
+map.createPane("base").style.zIndex = "350";
+const base = L.geoJSON(null, { pane: "base", style: { color: "#6b6b6b", weight: 1, fill: false }, interactive: false }).addTo(map);
 const markers = L.layerGroup().addTo(map);
 const outline = L.geoJSON(null, { style: { color: "#000091", weight: 2, fillOpacity: 0.05 }, interactive: false }).addTo(map);
 const status = $("#status");
@@ -307,6 +312,14 @@ card.addEventListener("keydown", (event) => {
   if (event.key === "Escape") closeCard();
 });
 
+function drawRegions() {
+  for (const code of MAINLAND_REGIONS) {
+    getJson(`/v1/territories/regions/${code}${query({ geometry: true })}`)
+      .then((region) => region.geometry && base.addData(region.geometry))
+      .catch(() => {}); // the outlines are a backdrop: the page works without them
+  }
+}
+
 // --- search ------------------------------------------------------------------------------
 
 const choices = $("#choices");
@@ -390,4 +403,4 @@ setupLanguage(() => {
   render();
   if (!card.hidden && state.selected) openCard(state.selected, state.opener);
 });
-reload();
+reload().then(drawRegions);
