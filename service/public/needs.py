@@ -9,6 +9,7 @@ reported as met."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,8 +105,9 @@ def wheelchair() -> Need:
     )
 
 
-def build_needs(names: list[str], min_door_width_cm: float | None) -> list[Need]:
-    """The needs asked for, in a stable order; `min_door_width_cm` adds its own need."""
+def build_needs(names: Sequence[str], min_door_width_cm: Any = None) -> list[Need]:
+    """The needs asked for, in a stable order; `min_door_width_cm` (a number or a bound
+    parameter) adds its own need."""
     needs: list[Need] = []
     for name in NEED_NAMES:
         if name not in names:
@@ -119,7 +121,12 @@ def build_needs(names: list[str], min_door_width_cm: float | None) -> list[Need]
         elif name == "speech_output":
             needs.append(Need(name, ((Criterion("speech_output"),),)))
     if min_door_width_cm is not None:
-        minimum = sa.cast(sa.literal(min_door_width_cm), sa.Numeric)
+        value = (
+            min_door_width_cm
+            if isinstance(min_door_width_cm, sa.BindParameter)
+            else sa.literal(min_door_width_cm)
+        )
+        minimum = sa.cast(value, sa.Numeric)
         needs.append(Need("min_door_width", ((Criterion("cabin_door_clear_width_cm", minimum),),)))
     return needs
 

@@ -12,7 +12,6 @@ import orjson
 from fastapi import APIRouter, Path, Query, Request, Response
 from sqlalchemy.sql.elements import ColumnElement
 
-from service.db import DbSession
 from service.errors import NotFound, problem_responses
 from service.public import queries
 from service.public.caching import cached, etag_of
@@ -20,6 +19,7 @@ from service.public.cql2 import parse_filter
 from service.public.crs import CRS84, EPSG_2154, parse_crs
 from service.public.params import bad, datetime_filter, parse_bbox
 from service.public.properties import QUERYABLES
+from service.public.reads import ReadSession
 from service.public.schemas import (
     GEOJSON,
     GEOJSON_200,
@@ -134,7 +134,7 @@ def conformance(request: Request, f: Format = None) -> Response:
     return json_response(request, {"conformsTo": CONFORMANCE})
 
 
-def collection_document(request: Request, session: DbSession) -> dict[str, Any]:
+def collection_document(request: Request, session: ReadSession) -> dict[str, Any]:
     root = base(request)
     bbox, first, last = queries.extent(session)
     here = f"{root}/collections/{COLLECTION}"
@@ -175,7 +175,7 @@ def _rfc3339(value: datetime | None) -> str | None:
     responses=problem_responses(400, 429),
     summary="The collections: one, the active cabins",
 )
-def collections(request: Request, session: DbSession, f: Format = None) -> Response:
+def collections(request: Request, session: ReadSession, f: Format = None) -> Response:
     root = base(request)
     return json_response(
         request,
@@ -205,7 +205,7 @@ def check_collection(collection_id: str) -> None:
 )
 def collection(
     request: Request,
-    session: DbSession,
+    session: ReadSession,
     collection_id: Annotated[str, Path(alias="collectionId")],
     f: Format = None,
 ) -> Response:
@@ -260,7 +260,7 @@ def queryables(
 )
 def items(
     request: Request,
-    session: DbSession,
+    session: ReadSession,
     collection_id: Annotated[str, Path(alias="collectionId")],
     bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy in `bbox-crs`")] = None,
     bbox_crs: Annotated[str | None, Query(alias="bbox-crs")] = None,
@@ -372,7 +372,7 @@ def item_links(request: Request, limit: int, offset: int, has_more: bool) -> lis
 )
 def feature(
     request: Request,
-    session: DbSession,
+    session: ReadSession,
     collection_id: Annotated[str, Path(alias="collectionId")],
     feature_id: Annotated[str, Path(alias="featureId", max_length=32)],
     crs: Annotated[str | None, Query(description="CRS of the output geometry")] = None,

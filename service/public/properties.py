@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -139,8 +140,10 @@ PROPERTIES: tuple[Property, ...] = (
 QUERYABLES: dict[str, Property] = {p.name: p for p in PROPERTIES if p.queryable}
 
 
+@lru_cache
 def properties_object() -> ColumnElement[Any]:
-    """`json_build_object` of every public property of the row."""
+    """`json_build_object` of every public property of the row. Built once: SQLAlchemy
+    elements are immutable, and building this tree costs more than running the query."""
     args: list[Any] = []
     for prop in PROPERTIES:
         args += [text(prop.name), prop.expr()]

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,7 +18,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from service.cabins.models import Cabin
 from service.public.crs import Crs
-from service.public.needs import Need, all_met, text
+from service.public.needs import all_met, build_needs, text
 from service.public.properties import properties_object
 
 # Metres per degree of latitude are at least 110,574 on the ellipsoid; dividing by less
@@ -40,14 +41,16 @@ def in_bbox(bbox: Sequence[float], crs: Crs) -> ColumnElement[bool]:
     return Cabin.geom.intersects(envelope(bbox, crs))
 
 
+@lru_cache
 def geometry(crs: Crs) -> ColumnElement[Any]:
     geom = Cabin.geom if crs.srid == 4326 else sa.func.ST_Transform(Cabin.geom, crs.srid)
     # options 0: no "crs" member (RFC 7946 has none; the CRS is in the Content-Crs header)
     return sa.cast(sa.func.ST_AsGeoJSON(geom, crs.decimals, 0), sa.JSON)
 
 
+@lru_cache
 def feature(crs: Crs) -> ColumnElement[Any]:
-    """One GeoJSON Feature (RFC 7946); its id is the public reference."""
+    """One GeoJSON Feature (RFC 7946); its id is the public reference. Built once per CRS."""
     return sa.func.json_build_object(
         text("type"),
         text("Feature"),
@@ -99,11 +102,15 @@ def items_page(
     return Page(features.encode(), min(count, limit), count > limit)
 
 
-def item(session: Session, reference: str, crs: Crs) -> bytes | None:
-    stmt = sa.select(sa.cast(feature(crs), sa.Text)).where(
-        is_public(), Cabin.reference == reference
+@lru_cache
+def _item_statement(crs: Crs) -> sa.Select[Any]:
+    return sa.select(sa.cast(feature(crs), sa.Text)).where(
+        is_public(), Cabin.reference == sa.bindparam("reference", type_=sa.String)
     )
-    found = session.execute(stmt).scalar()
+
+
+def item(session: Session, reference: str, crs: Crs) -> bytes | None:
+    found = session.execute(_item_statement(crs), {"reference": reference}).scalar()
     return found.encode() if found is not None else None
 
 
@@ -152,16 +159,42 @@ def nearest(
     lat: float,
     limit: int,
     radius_m: float | None,
-    needs: list[Need],
+    needs: Sequence[str],
+    min_door_width_cm: float | None,
     include_unknown: bool,
 ) -> bytes:
-    """The `limit` public cabins nearest to the point by geodesic distance, as a JSON array.
+    """The `limit` public cabins nearest to the point by geodesic distance, as a JSON array
+    (see `_nearest_statement`)."""
+    stmt = _nearest_statement(
+        tuple(needs), min_door_width_cm is not None, include_unknown, radius_m is not None
+    )
+    params = {
+        "lon": lon,
+        "lat": lat,
+        "limit": limit,
+        "radius": radius_m,
+        "min_door": min_door_width_cm,
+    }
+    return str(session.execute(stmt, params).scalar()).encode()
+
+
+@lru_cache(maxsize=256)
+def _nearest_statement(
+    names: tuple[str, ...], min_door: bool, include_unknown: bool, with_radius: bool
+) -> sa.Select[Any]:
+    """Built once per shape of query, run with bound parameters.
 
     Step 1 takes `limit` candidates by KNN (`geom <-> point`, the GiST index); the farthest of
     them, in true metres, bounds the distance of the real top `limit`. Step 2 takes every cabin
     within that bound (a degree box the index answers, then `ST_DWithin` on geography) and
     orders it by geodesic distance: planar degrees alone give a wrong order away from the
     equator."""
+    lon = sa.bindparam("lon", type_=sa.Float)
+    lat = sa.bindparam("lat", type_=sa.Float)
+    limit = sa.bindparam("limit", type_=sa.Integer)
+    radius = sa.bindparam("radius", type_=sa.Float)
+    needs = build_needs(names, sa.bindparam("min_door", type_=sa.Float) if min_door else None)
+
     point = sa.func.ST_SetSRID(sa.func.ST_MakePoint(lon, lat), 4326)
     point_geog = sa.cast(point, Geography)
     cabin_geog = sa.cast(Cabin.geom, Geography)
@@ -171,10 +204,10 @@ def nearest(
     if needs:
         met = all_met(needs)
         where.append(met.is_not(sa.false()) if include_unknown else met.is_(sa.true()))
-    if radius_m is not None:
+    if with_radius:
         where += [
-            Cabin.geom.intersects(box_around(point, sa.literal(radius_m), lat)),
-            sa.func.ST_DWithin(cabin_geog, point_geog, radius_m),
+            Cabin.geom.intersects(box_around(point, radius, lat)),
+            sa.func.ST_DWithin(cabin_geog, point_geog, radius),
         ]
 
     candidates = (
@@ -221,7 +254,7 @@ def nearest(
         .limit(limit)
         .subquery()
     )
-    stmt = sa.select(
+    return sa.select(
         sa.cast(
             sa.func.coalesce(
                 sa.func.json_agg(aggregate_order_by(ranked.c.r, ranked.c.d)),
@@ -230,12 +263,11 @@ def nearest(
             sa.Text,
         )
     )
-    return str(session.execute(stmt).scalar()).encode()
 
 
-def box_around(point: ColumnElement[Any], metres: Any, lat: float) -> ColumnElement[Any]:
+def box_around(point: ColumnElement[Any], metres: Any, lat: Any) -> ColumnElement[Any]:
     """A lon/lat box holding every point within `metres` of `point` (a little larger)."""
     dlat = metres / METRES_PER_DEGREE_FLOOR
-    widest = sa.func.least(89.0, abs(lat) + dlat)
+    widest = sa.func.least(89.0, sa.func.abs(lat) + dlat)
     dlon = dlat / sa.func.cos(sa.func.radians(widest))
     return sa.func.ST_Expand(point, dlon, dlat)

@@ -7,17 +7,16 @@ from collections.abc import Iterator
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from sqlalchemy.orm import Session
 
-from service.db import get_session
 from service.errors import problem_responses
 from service.public import queries
 from service.public.caching import CACHE_CONTROL, cached, etag_of, not_modified
 from service.public.crs import CRS84, SUPPORTED
-from service.public.needs import NEED_NAMES, build_needs
+from service.public.needs import NEED_NAMES
 from service.public.params import bad, parse_bbox, parse_needs
+from service.public.reads import ReadSession
 from service.public.schemas import (
     GEOJSON,
     GEOJSON_200,
@@ -27,10 +26,6 @@ from service.public.schemas import (
 from service.routing import ApiRoute
 
 router = APIRouter(route_class=ApiRoute, tags=["finder apps"])
-
-# A streaming body is sent after the handler returns: its session must stay open until then
-# (the dependency's default scope), unlike the usual function-scoped `DbSession`.
-StreamSession = Annotated[Session, Depends(get_session)]
 
 
 @router.get(
@@ -44,7 +39,7 @@ StreamSession = Annotated[Session, Depends(get_session)]
 )
 def nearest(
     request: Request,
-    session: StreamSession,
+    session: ReadSession,
     lat: Annotated[float, Query(ge=-90, le=90, description="Latitude, WGS 84")],
     lon: Annotated[float, Query(ge=-180, le=180, description="Longitude, WGS 84")],
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
@@ -65,8 +60,9 @@ def nearest(
     if radius is not None and radius > settings.max_search_radius_m:
         raise bad("radius", f"at most {settings.max_search_radius_m} metres")
     names = parse_needs(needs)
-    wanted = build_needs(names, min_door_width_cm)
-    results = queries.nearest(session, lon, lat, limit, radius, wanted, include_unknown)
+    results = queries.nearest(
+        session, lon, lat, limit, radius, names, min_door_width_cm, include_unknown
+    )
     query = {
         "lat": lat,
         "lon": lon,
@@ -88,7 +84,7 @@ def nearest(
 )
 def window(
     request: Request,
-    session: StreamSession,
+    session: ReadSession,
     bbox: Annotated[
         str,
         Query(

@@ -1,0 +1,53 @@
+"""The session of the open endpoints: read-only statements in autocommit on the read database
+(`DATABASE_READ_URL`, a streaming replica in production; the primary when unset). Each
+public request runs one statement, so it needs no transaction of its own: no BEGIN / COMMIT
+round trips, no pre-ping, which on a read that answers in a millisecond is most of the cost.
+A broken pooled connection fails that one request (503) and is discarded by the pool."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.settings import Settings
+
+_lock = threading.Lock()
+
+
+def make_read_sessionmaker(settings: Settings) -> sessionmaker[Session]:
+    engine = create_engine(
+        settings.database_read_url or settings.database_url,
+        isolation_level="AUTOCOMMIT",
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_pool_size,
+        pool_timeout=settings.db_connect_timeout_s + 1,
+        connect_args={
+            "connect_timeout": settings.db_connect_timeout_s,
+            "options": f"-c statement_timeout={settings.db_statement_timeout_ms}"
+            " -c default_transaction_read_only=on",
+            "application_name": "cabin-registry-public",
+        },
+    )
+    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
+
+
+def get_read_session(request: Request) -> Iterator[Session]:
+    """The request's read-only session, open until the response (streamed or not) is sent."""
+    state = request.app.state
+    if getattr(state, "read_sessionmaker", None) is None:
+        with _lock:
+            if getattr(state, "read_sessionmaker", None) is None:
+                state.read_sessionmaker = make_read_sessionmaker(state.settings)
+    session: Session = state.read_sessionmaker()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+ReadSession = Annotated[Session, Depends(get_read_session)]
