@@ -20,6 +20,7 @@ from sqlalchemy import (
     select,
     true,
 )
+from sqlalchemy.dialects.postgresql import JSONPATH, aggregate_order_by
 
 from service.rules.catalogue.base import (
     FAIL,
@@ -31,11 +32,12 @@ from service.rules.catalogue.base import (
     rule,
 )
 from service.rules.catalogue.sqlkit import (
-    current_layer_covers,
+    best_current_layer_id,
     jconst,
     jlist,
     jobj,
     layer_evidence,
+    layers_cover,
     outcome,
     strip,
     txt,
@@ -80,50 +82,42 @@ class PharmacyEquipmentParams(RuleParams):
     )
 
 
-def _health_site_by_finess(finess: Any) -> Any:
-    """LATERAL: the FINESS row in the current health-site layer (index on `finess`)."""
-    site = HealthSite.__table__
-    layer = Layer.__table__.alias("hs_layer")
-    return (
-        select(
-            strip(
-                jobj(
-                    finess=site.c.finess,
-                    name=site.c.name,
-                    category=site.c.category,
-                    layer=layer_evidence(layer),
-                )
-            ).label("evidence")
-        )
-        .join_from(site, layer, layer.c.id == site.c.layer_id)
-        .where(layer.c.kind == "health_site", layer.c.is_current, site.c.finess == finess)
-        .order_by(layer.c.synthetic, layer.c.id.desc())
-        .limit(1)
-        .lateral("hs")
+def _links(c: Any, accepted: list[str] | None = None) -> Any:
+    """One row per declared care link of each cabin: cabin_id, ord, kind, finess, siret, rpps."""
+    link = (
+        func.jsonb_array_elements(_array_or_empty(c.c.care_links))
+        .table_valued("value", with_ordinality="ord")
+        .render_derived()
+        .alias("link")
     )
+    v = link.c.value
+    kind = txt(v, "kind")
+    query = (
+        select(
+            c.c.id.label("cabin_id"),
+            link.c.ord,
+            kind.label("kind"),
+            txt(v, "finess").label("finess"),
+            txt(v, "siret").label("siret"),
+            txt(v, "rpps").label("rpps"),
+        )
+        .select_from(c)
+        .join(link, true())
+    )
+    if accepted is not None:
+        query = query.where(kind.in_(accepted))
+    # OFFSET 0 keeps the links one relation: the layers are then joined to all of them at once
+    # (hashed), never re-scanned inside the per-cabin loop that unnests the JSON array.
+    return query.offset(0).subquery("links")
 
 
-def _cpts_by_id(kind: Any, *ids: Any) -> Any:
-    """LATERAL: the CPTS of the current CPTS layers whose identifier is one of `ids`."""
-    cpts = Cpts.__table__
-    layer = Layer.__table__.alias("cp_layer")
-    return (
-        select(
-            strip(
-                jobj(cpts_id=cpts.c.cpts_id, name=cpts.c.name, layer=layer_evidence(layer))
-            ).label("evidence")
-        )
-        .join_from(cpts, layer, layer.c.id == cpts.c.layer_id)
-        .where(
-            kind == "cpts",
-            layer.c.kind == "cpts",
-            layer.c.is_current,
-            cpts.c.cpts_id.in_([i for i in ids]),
-        )
-        .order_by(layer.c.synthetic, layer.c.id.desc())
-        .limit(1)
-        .lateral("cp")
-    )
+def _jsonpath(path: str) -> Any:
+    return cast(literal(path), JSONPATH)
+
+
+def _array_or_empty(column: Any) -> Any:
+    """The column itself when it is a JSON array, else `[]`."""
+    return case((func.jsonb_typeof(column) == "array", column), else_=jconst([]))
 
 
 def _real_finess_layer() -> Any:
@@ -140,62 +134,108 @@ def _real_finess_layer() -> Any:
 def coordinated_care(inp: RuleInput) -> Select[Any]:
     p: CoordinatedCareParams = inp.params
     c = inp.cabins
-    link = (
-        func.jsonb_array_elements(_array_or_empty(c.c.care_links))
-        .table_valued("value")
-        .alias("link")
+    links = _links(c, list(p.accepted_partner_types))
+    # Plain joins, not per-link lookups: the planner probes the indexes for a few cabins and
+    # hashes the layers for many.
+    site = HealthSite.__table__
+    site_layer = Layer.__table__.alias("site_layer")
+    cpts = Cpts.__table__
+    cpts_layer = Layer.__table__.alias("cpts_layer")
+    sites = (
+        select(
+            site.c.finess,
+            strip(
+                jobj(
+                    finess=site.c.finess,
+                    name=site.c.name,
+                    category=site.c.category,
+                    layer=layer_evidence(site_layer),
+                )
+            ).label("evidence"),
+        )
+        .join_from(site, site_layer, site_layer.c.id == site.c.layer_id)
+        .where(site.c.layer_id == best_current_layer_id("health_site"))
+        .subquery("sites")
     )
-    v = link.c.value
-    kind, finess, siret, rpps = (txt(v, k) for k in ("kind", "finess", "siret", "rpps"))
-    hs = _health_site_by_finess(finess)
-    cp = _cpts_by_id(kind, finess, siret)
-    found = or_(hs.c.evidence.is_not(None), cp.c.evidence.is_not(None))
+    # Plain equality joins the planner can hash (many cabins) or probe by index (a few). A CPTS
+    # id is unique within a layer; the same id in two current regional layers would only repeat
+    # a partner in the evidence, never change the outcome or the one row per cabin.
+    territories = (
+        select(
+            cpts.c.cpts_id,
+            strip(
+                jobj(cpts_id=cpts.c.cpts_id, name=cpts.c.name, layer=layer_evidence(cpts_layer))
+            ).label("evidence"),
+        )
+        .join_from(cpts, cpts_layer, cpts_layer.c.id == cpts.c.layer_id)
+        .where(cpts_layer.c.kind == "cpts", cpts_layer.c.is_current)
+        .subquery("territories")
+    )
+    by_finess = territories.alias("cpts_by_finess")
+    by_siret = territories.alias("cpts_by_siret")
+    found_in = func.coalesce(sites.c.evidence, by_finess.c.evidence, by_siret.c.evidence)
     status = case(
-        (found, literal("found")),
-        (and_(finess.is_(None), siret.is_(None), rpps.is_(None)), literal("no_identifier")),
+        (found_in.is_not(None), literal("found")),
         (
-            and_(finess.is_not(None), siret.is_(None), rpps.is_(None), _real_finess_layer()),
+            and_(links.c.finess.is_(None), links.c.siret.is_(None), links.c.rpps.is_(None)),
+            literal("no_identifier"),
+        ),
+        (
+            and_(
+                links.c.finess.is_not(None),
+                links.c.siret.is_(None),
+                links.c.rpps.is_(None),
+                _real_finess_layer(),
+            ),
             literal("not_found"),
         ),
         else_=literal("unverifiable"),
     )
-    per_link = (
+    statuses = (
         select(
-            kind.label("kind"),
+            links.c.cabin_id,
+            links.c.ord,
             strip(
                 jobj(
-                    kind=kind,
-                    finess=finess,
-                    siret=siret,
-                    rpps=rpps,
-                    found_in=func.coalesce(hs.c.evidence, cp.c.evidence),
+                    kind=links.c.kind,
+                    finess=links.c.finess,
+                    siret=links.c.siret,
+                    rpps=links.c.rpps,
+                    found_in=found_in,
                 )
             ).label("link"),
             status.label("status"),
         )
-        .select_from(link)
-        .outerjoin(hs, true())
-        .outerjoin(cp, true())
-        .where(kind.in_(list(p.accepted_partner_types)))
-        .subquery("one_link")
+        .select_from(links)
+        .outerjoin(sites, sites.c.finess == links.c.finess)
+        .outerjoin(by_finess, and_(links.c.kind == "cpts", by_finess.c.cpts_id == links.c.finess))
+        .outerjoin(by_siret, and_(links.c.kind == "cpts", by_siret.c.cpts_id == links.c.siret))
+        .subquery("statuses")
     )
-    links = (
+    per_cabin = (
         select(
-            func.jsonb_agg(per_link.c.link.op("||")(jobj(status=per_link.c.status))).label("links"),
-            func.bool_or(per_link.c.status == "found").label("any_found"),
-            func.bool_or(per_link.c.status == "unverifiable").label("any_unverifiable"),
+            statuses.c.cabin_id,
+            func.jsonb_agg(
+                aggregate_order_by(
+                    statuses.c.link.op("||")(jobj(status=statuses.c.status)), statuses.c.ord
+                )
+            ).label("links"),
+            func.bool_or(statuses.c.status == "found").label("any_found"),
+            func.bool_or(statuses.c.status == "unverifiable").label("any_unverifiable"),
         )
-        .select_from(per_link)
-        .lateral("links")
+        .group_by(statuses.c.cabin_id)
+        .subquery("per_cabin")
     )
-    result = outcome((links.c.any_found, PASS), (links.c.any_unverifiable, UNKNOWN), else_=FAIL)
+    result = outcome(
+        (per_cabin.c.any_found, PASS), (per_cabin.c.any_unverifiable, UNKNOWN), else_=FAIL
+    )
     evidence = strip(
         jobj(
-            partners=func.coalesce(links.c.links, jconst([])),
+            partners=func.coalesce(per_cabin.c.links, jconst([])),
             accepted_partner_types=list(p.accepted_partner_types),
             note=case(
                 (
-                    links.c.any_unverifiable & ~func.coalesce(links.c.any_found, False),
+                    and_(per_cabin.c.any_unverifiable, ~per_cabin.c.any_found),
                     literal(
                         "no declared partner could be checked: RPPS and SIRENE are not loaded,"
                         " and a FINESS absent from a synthetic or missing layer proves nothing",
@@ -209,13 +249,8 @@ def coordinated_care(inp: RuleInput) -> Select[Any]:
     return (
         select(c.c.id.label("cabin_id"), result.label("outcome"), evidence.label("evidence"))
         .select_from(c)
-        .join(links, true())
+        .outerjoin(per_cabin, per_cabin.c.cabin_id == c.c.id)
     )
-
-
-def _array_or_empty(column: Any) -> Any:
-    """The column itself when it is a JSON array, else `[]`."""
-    return case((func.jsonb_typeof(column) == "array", column), else_=jconst([]))
 
 
 @rule("SIT-12", CptsConsistencyParams)
@@ -223,59 +258,63 @@ def cpts_consistency(inp: RuleInput) -> Select[Any]:
     c = inp.cabins
     cpts = Cpts.__table__
     layer = Layer.__table__.alias("cpts_layer")
-    # The territories holding the cabin's point (GiST on cpts.geom): the CPTS covering its place.
-    covering = (
+    # The CPTS whose member communes include the cabin's commune. The member lists are
+    # unnested only for the territories whose polygon meets the extent of the cabins evaluated
+    # (GiST on cpts.geom: a handful for one cabin, all of them for a full pass), then joined on
+    # the commune code — a hash join for many cabins, no per-cabin scan of the member arrays.
+    extent = select(
+        func.ST_SetSRID(func.geometry(func.ST_Extent(c.c.geom)), 4326)
+    ).scalar_subquery()
+    members = (
         select(
-            func.array_agg(cast(cpts.c.cpts_id, Text)).label("ids"),
-            func.jsonb_agg(
-                strip(jobj(cpts_id=cpts.c.cpts_id, name=cpts.c.name, layer=layer_evidence(layer)))
+            func.unnest(cpts.c.member_insee).label("insee"),
+            cast(cpts.c.cpts_id, Text).label("cpts_id"),
+            strip(
+                jobj(cpts_id=cpts.c.cpts_id, name=cpts.c.name, layer=layer_evidence(layer))
             ).label("evidence"),
         )
         .join_from(cpts, layer, layer.c.id == cpts.c.layer_id)
         .where(
             layer.c.kind == "cpts",
             layer.c.is_current,
-            func.ST_Intersects(cpts.c.geom, c.c.geom),
+            or_(cpts.c.geom.is_(None), cpts.c.geom.op("&&")(extent)),
         )
-        .lateral("covering")
+        .subquery("members")
     )
-    link = (
-        func.jsonb_array_elements(_array_or_empty(c.c.care_links))
-        .table_valued("value")
-        .alias("link")
-    )
-    declared = (
+    covering = (
         select(
-            func.array_remove(
-                func.array_cat(
-                    func.array_agg(txt(link.c.value, "finess")),
-                    func.array_agg(txt(link.c.value, "siret")),
-                ),
-                null(),
-            ).label("ids")
+            members.c.insee,
+            func.array_agg(members.c.cpts_id).label("ids"),
+            func.jsonb_agg(aggregate_order_by(members.c.evidence, members.c.cpts_id)).label(
+                "evidence"
+            ),
         )
-        .select_from(link)
-        .where(txt(link.c.value, "kind") == "cpts")
-        .lateral("declared")
+        .group_by(members.c.insee)
+        .subquery("covering")
     )
     inner = (
         select(
             c.c.id.label("cabin_id"),
-            current_layer_covers("cpts", c.c.region_code).label("layer_covers"),
+            layers_cover("cpts", c.c.region_code).label("layer_covers"),
             covering.c.ids.label("covering_ids"),
             covering.c.evidence.label("covering"),
-            declared.c.ids.label("declared_ids"),
+            func.jsonb_path_query_array(
+                _array_or_empty(c.c.care_links),
+                _jsonpath('$[*] ? (@.kind == "cpts")'),
+            ).label("declared"),
         )
         .select_from(c)
-        .join(covering, true())
-        .join(declared, true())
+        .outerjoin(covering, covering.c.insee == c.c.commune_insee)
         .subquery("cpts_check")
     )
     s = inner.c
-    declared_count = func.coalesce(func.cardinality(s.declared_ids), 0)
+    declared_count = func.jsonb_array_length(s.declared)
+    ids = func.jsonb_path_query_array(s.declared, _jsonpath("$[*].finess")).op("||")(
+        func.jsonb_path_query_array(s.declared, _jsonpath("$[*].siret"))
+    )
     result = outcome(
         (declared_count == 0, NOT_APPLICABLE),
-        (s.covering_ids.op("&&")(s.declared_ids), PASS),
+        (ids.op("?|")(s.covering_ids), PASS),
         (s.covering_ids.is_not(None), FAIL),
         (s.layer_covers, NOT_APPLICABLE),
         else_=UNKNOWN,
@@ -283,7 +322,7 @@ def cpts_consistency(inp: RuleInput) -> Select[Any]:
     evidence = strip(
         jobj(
             covering_cpts=s.covering,
-            declared_cpts=func.to_jsonb(s.declared_ids),
+            declared_cpts=case((declared_count > 0, ids), else_=null()),
             covered=case(
                 (s.covering_ids.is_not(None), True), (s.layer_covers, False), else_=null()
             ),

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import Field
-from sqlalchemy import Select, and_, case, func, literal, null, select, true
+from sqlalchemy import Select, and_, case, func, literal, null, select
 
 from service.cabins.validation import BORDER_TOLERANCE_M
 from service.rules.catalogue.base import (
@@ -20,6 +20,7 @@ from service.rules.catalogue.base import (
     rule,
 )
 from service.rules.catalogue.sqlkit import (
+    best_current_layer_id,
     combine,
     distance_m,
     geog,
@@ -43,22 +44,18 @@ class LocationParams(RuleParams):
     )
 
 
-def _declared_commune(insee: Any, point: Any) -> Any:
-    """LATERAL: the declared commune in the current commune layer (index on `insee`)."""
+def _declared_communes() -> Any:
+    """The communes of the current commune layer; joined on the declared code (index on
+    `insee` for a few cabins, a hash for many)."""
     commune = Commune.__table__
     layer = Layer.__table__.alias("commune_layer")
     return (
         select(
-            commune.c.insee,
-            commune.c.name,
-            commune.c.geom,
-            func.ST_Intersects(commune.c.geom, point).label("inside"),
-            layer_evidence(layer).label("layer"),
+            commune.c.insee, commune.c.name, commune.c.geom, layer_evidence(layer).label("layer")
         )
         .join_from(commune, layer, layer.c.id == commune.c.layer_id)
-        .where(layer.c.kind == "commune", layer.c.is_current, commune.c.insee == insee)
-        .limit(1)
-        .lateral("declared")
+        .where(commune.c.layer_id == best_current_layer_id("commune"))
+        .subquery("declared")
     )
 
 
@@ -80,12 +77,13 @@ def _commune_at(point: Any) -> Any:
     )
 
 
-def _venue_site(finess: Any) -> Any:
-    """LATERAL: the venue's row in the current health-site layer (index on `finess`)."""
+def _venue_sites() -> Any:
+    """The current health-site layer, joined on the venue's FINESS (one layer: one row)."""
     site = HealthSite.__table__
     layer = Layer.__table__.alias("site_layer")
     return (
         select(
+            site.c.finess,
             site.c.geom,
             site.c.commune_only_geocode,
             strip(
@@ -99,10 +97,8 @@ def _venue_site(finess: Any) -> Any:
             ).label("evidence"),
         )
         .join_from(site, layer, layer.c.id == site.c.layer_id)
-        .where(layer.c.kind == "health_site", layer.c.is_current, site.c.finess == finess)
-        .order_by(layer.c.synthetic, layer.c.id.desc())
-        .limit(1)
-        .lateral("venue_site")
+        .where(site.c.layer_id == best_current_layer_id("health_site"))
+        .subquery("venue_site")
     )
 
 
@@ -110,15 +106,16 @@ def _venue_site(finess: Any) -> Any:
 def location_consistency(inp: RuleInput) -> Select[Any]:
     p: LocationParams = inp.params
     c = inp.cabins
-    declared = _declared_commune(c.c.declared_insee, c.c.geom)
-    site = _venue_site(c.c.venue_finess)
-    outside = and_(declared.c.inside.is_(False))
+    declared = _declared_communes()
+    site = _venue_sites()
+    inside = func.ST_Intersects(declared.c.geom, c.c.geom)
+    outside = inside.is_(False)
     near_border = func.ST_DWithin(
         geog(declared.c.geom), geog(c.c.geom), p.commune_border_tolerance_m
     )
     commune_outcome = case(
-        (declared.c.inside.is_(None), literal(UNKNOWN)),  # not in the layer, or no polygon
-        (declared.c.inside, literal(PASS)),
+        (inside.is_(None), literal(UNKNOWN)),  # not in the layer, or no polygon
+        (inside, literal(PASS)),
         (near_border, literal(PASS)),
         else_=literal(FAIL),
     )
@@ -133,7 +130,7 @@ def location_consistency(inp: RuleInput) -> Select[Any]:
             c.c.declared_insee,
             c.c.venue_finess,
             declared.c.name.label("declared_name"),
-            declared.c.inside,
+            inside.label("inside"),
             declared.c.layer,
             commune_outcome.label("commune_outcome"),
             case(
@@ -146,8 +143,8 @@ def location_consistency(inp: RuleInput) -> Select[Any]:
             offset.label("offset_m"),
         )
         .select_from(c)
-        .outerjoin(declared, true())
-        .outerjoin(site, true())
+        .outerjoin(declared, declared.c.insee == c.c.declared_insee)
+        .outerjoin(site, site.c.finess == c.c.venue_finess)
         .subquery("location")
     )
     s = inner.c

@@ -23,7 +23,7 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import array as pg_array
 
 from service.rules.catalogue.base import FAIL, NOT_APPLICABLE, PASS, UNKNOWN
@@ -175,20 +175,6 @@ def distance_m(a: Any, b: Any) -> ColumnElement[Any]:
 # --- current layers ---------------------------------------------------------------------------
 
 
-def current_layer_covers(kind: str, region: Any) -> ColumnElement[bool]:
-    """A current layer of `kind` covers the région: a national one or the région's own."""
-    layer = Layer.__table__
-    return (
-        select(layer.c.id)
-        .where(
-            layer.c.kind == kind,
-            layer.c.is_current,
-            or_(layer.c.scope.is_(None), layer.c.scope == region),
-        )
-        .exists()
-    )
-
-
 def medical_zone_of(insee: Any, name: str = "mz") -> Any:
     """LATERAL: the zoning row of the commune in the current `medical_zone` layers (index on
     `medical_zone.insee`), a real layer before a synthetic one, a regional before a national
@@ -216,3 +202,30 @@ def medical_zone_of(insee: Any, name: str = "mz") -> Any:
         .limit(1)
         .lateral(name)
     )
+
+
+def best_current_layer_id(kind: str) -> Any:
+    """Scalar (computed once): the current layer of a national kind (commune, health_site),
+    a real one before a synthetic one. Joining on it keeps one row per key, and lets the planner
+    hash the layer for many cabins or probe its index for a few."""
+    layer = Layer.__table__
+    return (
+        select(layer.c.id)
+        .where(layer.c.kind == kind, layer.c.is_current)
+        .order_by(layer.c.synthetic, layer.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def layers_cover(kind: str, region: Any) -> ColumnElement[bool]:
+    """A current layer of `kind` covers the région (a national one, or the région's own); the
+    scopes are read once per statement, not once per cabin."""
+    layer = Layer.__table__
+    scopes = cast(
+        select(func.array_agg(func.coalesce(layer.c.scope, "*")))
+        .where(layer.c.kind == kind, layer.c.is_current)
+        .scalar_subquery(),
+        ARRAY(String),
+    )
+    return func.coalesce(or_(literal("*") == func.any(scopes), region == func.any(scopes)), False)
