@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -175,10 +175,32 @@ def _verdicts(session: Session, cabin: Cabin, failing: list[tuple[str, dict[str,
     )
 
 
-def create(engine: Engine) -> WebData:
+OPERATOR_NAMES = ("Cabines du Rhône (test)", "Autre opérateur (test)")
+
+
+def remove_leftovers(engine: Engine) -> None:
+    """What an interrupted earlier run may have left (its fixed references would collide)."""
     with Session(engine) as session:
-        mine = Operator(id=uuid.uuid4(), name="Cabines du Rhône (test)", siren=valid_siren())
-        other = Operator(id=uuid.uuid4(), name="Autre opérateur (test)", siren=valid_siren())
+        operator_ids = list(
+            session.scalars(select(Operator.id).where(Operator.name.in_(OPERATOR_NAMES)))
+        )
+        cabin_ids = list(
+            session.scalars(select(Cabin.id).where(Cabin.operator_id.in_(operator_ids)))
+        )
+        client_ids = list(
+            session.scalars(select(ApiClient.id).where(ApiClient.name.like("web test %")))
+        )
+    if operator_ids or client_ids:
+        leftovers = WebData("", "", "", "", operator_ids=operator_ids, client_ids=client_ids)
+        leftovers.cabin_ids = {str(n): cabin_id for n, cabin_id in enumerate(cabin_ids)}
+        remove(engine, leftovers)
+
+
+def create(engine: Engine) -> WebData:
+    remove_leftovers(engine)
+    with Session(engine) as session:
+        mine = Operator(id=uuid.uuid4(), name=OPERATOR_NAMES[0], siren=valid_siren())
+        other = Operator(id=uuid.uuid4(), name=OPERATOR_NAMES[1], siren=valid_siren())
         session.add_all([mine, other])
         session.flush()
         data = WebData(
