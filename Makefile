@@ -22,6 +22,7 @@ help:
 	@echo "make test  - the same set-up, then the whole test suite"
 	@echo "make stop  - stop the service and the local database started by make run"
 	@echo "make lint  - ruff (lint + format check) and mypy"
+	@echo "make web   - build the web pages' assets (npm ci + esbuild) when missing or stale"
 
 ## Set-up ------------------------------------------------------------------------------------
 
