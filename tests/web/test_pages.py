@@ -184,21 +184,32 @@ def test_operator_page_lists_its_cabins_and_shows_the_import_row_errors(
 
 @pytest.mark.parametrize(
     ("path", "key"),
-    [("/carte", None), ("/regulateur", "ars_84_key"), ("/operateur", "operator_key")],
+    [
+        ("/carte", None),
+        ("/regulateur", None),
+        ("/regulateur", "ars_84_key"),
+        ("/operateur", None),
+        ("/operateur", "operator_key"),
+    ],
 )
 def test_pages_have_no_serious_or_critical_accessibility_violation(
     page, web_data_committed, path, key
 ) -> None:  # type: ignore[no-untyped-def]
     page.goto(path)
-    if key:
+    if key:  # signed in: the dashboard, the operator's cabins and a fix panel or report
         sign_in(page, getattr(web_data_committed, key))
         page.locator("#cabins-table table").wait_for()
-    else:
+        if path == "/operateur":
+            page.locator("#cabins-table button").first.click()
+            page.locator("#fix").wait_for(state="visible")
+    elif path == "/carte":  # the list and an open card
         page.wait_for_function(
             "document.querySelectorAll('#results li[data-reference]').length >= 5"
         )
         page.locator("#results .cabin-open").first.click()
         page.locator("#card").wait_for(state="visible")
+    else:  # the sign-in form
+        page.locator("#key-form").wait_for()
     violations = run_axe(page)
     summary = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in violations]
     assert violations == [], summary
