@@ -92,7 +92,8 @@ class Sit02Params(RuleParams):
 def cpam_cpts_informed(inp: RuleInput) -> Select[Any]:
     c = inp.cabins.c
     p: Sit02Params = inp.params
-    # The communes of every current CPTS territory, unnested once for a hash join.
+    # The CPTS covering each commune, aggregated once per commune for a hash join (a
+    # correlated lookup per cabin would unnest every territory again for each cabin).
     current_cpts = select(Layer.id).where(Layer.kind == "cpts", Layer.is_current)
     members = (
         select(
@@ -102,20 +103,22 @@ def cpam_cpts_informed(inp: RuleInput) -> Select[Any]:
             Cpts.vintage,
         )
         .where(Cpts.layer_id.in_(current_cpts))
-        .cte("cpts_member")
+        .subquery("cpts_member")
     )
-    covering = (
+    by_commune = (
         select(
+            members.c.insee,
             func.jsonb_agg(
                 func.jsonb_build_object(
                     "id", members.c.cpts_id, "name", members.c.name, "vintage", members.c.vintage
                 ),
                 type_=JSONB,
-            )
+            ).label("covering"),
         )
-        .where(members.c.insee == c.commune_insee)
-        .scalar_subquery()
+        .group_by(members.c.insee)
+        .subquery("cpts_by_commune")
     )
+    covering = by_commune.c.covering
     layer_loaded = select(current_cpts.exists()).scalar_subquery()
     coverage = case(
         (c.commune_insee.is_(None), literal("unknown")),
@@ -136,7 +139,7 @@ def cpam_cpts_informed(inp: RuleInput) -> Select[Any]:
             coverage.label("coverage"),
             covering.label("covering"),
         )
-        .select_from(inp.cabins)
+        .select_from(inp.cabins.outerjoin(by_commune, by_commune.c.insee == c.commune_insee))
         .subquery("sit02")
     )
     b = base.c

@@ -66,24 +66,63 @@ class Sit07Params(RuleParams):
 def responsible_person(inp: RuleInput) -> Select[Any]:
     c = inp.cabins.c
     p: Sit07Params = inp.params
+    staff_hours = jtext(c.siting, "staff_hours")
     person = (
         select(
             c.id.label("cabin_id"),
             c.status,
             c.opening_hours,
-            jtext(c.siting, "staff_hours").label("staff_hours"),
+            staff_hours.label("staff_hours"),
             jtext(c.siting, "responsible_person", "name_or_role").label("name"),
             jdate(c.siting, "responsible_person", "trained_on_date").label("trained_on"),
             jbool(c.siting, "responsible_person", "bound_by_secrecy").label("secrecy"),
-            func.rules_week_minutes(c.opening_hours).label("open_week"),
-            func.rules_week_minutes(jtext(c.siting, "staff_hours")).label("staff_week"),
         )
         .select_from(inp.cabins)
+        .subquery("sit07_person")
+    )
+    # Hours are compared once per distinct (opening, staff) pair, not once per cabin: the
+    # parser is plpgsql, and the same few schedules recur across thousands of cabins.
+    pairs = select(person.c.opening_hours, person.c.staff_hours).distinct().subquery("pairs")
+    weeks = select(
+        pairs.c.opening_hours,
+        pairs.c.staff_hours,
+        func.rules_week_minutes(pairs.c.opening_hours).label("open_week"),
+        func.rules_week_minutes(pairs.c.staff_hours).label("staff_week"),
+    ).subquery("weeks")
+    minutes = select(
+        weeks.c.opening_hours,
+        weeks.c.staff_hours,
+        weeks.c.open_week,
+        weeks.c.staff_week,
+        func.rules_minutes(weeks.c.open_week, type_=Integer).label("open_minutes"),
+        func.rules_minutes(weeks.c.open_week.op("*")(weeks.c.staff_week), type_=Integer).label(
+            "covered_minutes"
+        ),
+    ).subquery("minutes")
+    joined = (
+        select(
+            person,
+            minutes.c.open_week,
+            minutes.c.staff_week,
+            minutes.c.open_minutes,
+            minutes.c.covered_minutes,
+        )
+        .select_from(
+            person.outerjoin(
+                minutes,
+                and_(
+                    func.coalesce(minutes.c.opening_hours, "")
+                    == func.coalesce(person.c.opening_hours, ""),
+                    func.coalesce(minutes.c.staff_hours, "")
+                    == func.coalesce(person.c.staff_hours, ""),
+                ),
+            )
+        )
         .subquery("sit07")
     )
-    r = person.c
-    open_minutes = func.rules_minutes(r.open_week, type_=Integer)
-    covered_minutes = func.rules_minutes(r.open_week.op("*")(r.staff_week), type_=Integer)
+    r = joined.c
+    open_minutes = r.open_minutes
+    covered_minutes = r.covered_minutes
     ratio = func.round(cast(covered_minutes, Numeric) / func.nullif(open_minutes, 0), 3)
     outcome, reason = decide(
         [

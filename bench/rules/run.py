@@ -1,0 +1,190 @@
+"""Bench of the rule engine on generated cabins over the real communes.
+
+    .venv/bin/python bench/rules/run.py [--database registry_bench_eng] [--cabins 100000]
+                                        [--generate] [--workers 2] [--writes 200]
+
+The database must be migrated, with the admin layers, the synthetic health layers and the
+rule set 2026.1 loaded (`registry setup-data` does it). `--generate` (re)creates the bench
+cabins with bench/rules/generate.sql. Then, in one run:
+
+1. the floor: each rule's bare SELECT over all cabins, forced to compute every column
+   (`count(evidence)`), sequentially and split over `--workers` connections;
+2. the first full evaluation (every verdict new: all of them and their history written),
+   split over the workers;
+3. a full re-evaluation where nothing changed (the case of a new layer vintage that moves
+   nothing), split over the workers, and the same in one transaction on one connection;
+4. publishing a rule set that changes one parameter (SIT-10 radius 1000 → 800 m), in one
+   transaction (what `POST /v1/rule-sets/{v}/publish` does), with its per-rule report;
+5. single-cabin writes: an UPDATE of one cabin and its evaluation, committed, `--writes` times;
+   p50 / p95 / max.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+
+def psql_url(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def floor_seconds(engine: Any, codes: list[str], workers: int) -> tuple[float, dict[str, float]]:
+    """Each rule's bare statement over all cabins, every column computed, nothing written."""
+    from service.rules import plan as planning
+    from service.rules.evaluator import cabins_selectable, split_codes
+    from service.rules.catalogue.base import RuleInput
+    from service.rules.evaluator import now
+
+    with Session(engine) as session:
+        plan = planning.build(session, planning.in_force(session))
+    runs = [r for r in plan.runs if r.code in codes]
+    per_rule: dict[str, float] = {}
+
+    def run_codes(group: list[str]) -> None:
+        with Session(engine) as session:
+            for run in runs:
+                if run.code not in group:
+                    continue
+                statement = run.definition.implementation(
+                    RuleInput(cabins=cabins_selectable(None, run), params=run.params, at=now().date())
+                ).subquery()
+                t = time.perf_counter()
+                session.execute(
+                    select(func.count(), func.count(statement.c.evidence), func.count(statement.c.outcome))
+                ).one()
+                per_rule[run.code] = per_rule.get(run.code, 0) + time.perf_counter() - t
+
+    started = time.perf_counter()
+    groups = split_codes(codes, workers)
+    with ThreadPoolExecutor(max_workers=len(groups)) as pool:
+        list(pool.map(run_codes, groups))
+    return time.perf_counter() - started, per_rule
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--database", default="registry_bench_eng")
+    parser.add_argument("--cabins", type=int, default=100_000)
+    parser.add_argument("--generate", action="store_true")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--writes", type=int, default=200)
+    args = parser.parse_args()
+
+    base = os.environ.get("DATABASE_URL") or subprocess.check_output(
+        [str(ROOT / ".venv/bin/registry"), "localdb", "url"], text=True
+    ).strip()
+    url = make_url(base).set(database=args.database).render_as_string(hide_password=False)
+    os.environ["DATABASE_URL"] = url
+
+    from service.db import make_engine
+    from service.rules import plan as planning
+    from service.rules import rulesets
+    from service.rules.evaluator import evaluate_cabins, reevaluate_all, reevaluate_all_parallel
+    from service.rules.schemas import RuleChange, RuleSetCreate
+    from service.settings import Settings
+
+    engine = make_engine(Settings(database_url=url, db_statement_timeout_ms=3_600_000))
+
+    if args.generate:
+        t = time.perf_counter()
+        subprocess.run(
+            ["psql", psql_url(url), "-q", "-v", "ON_ERROR_STOP=1", "-v", f"n={args.cabins}",
+             "-v", "seed=0.42", "-f", str(ROOT / "bench/rules/generate.sql")],
+            check=True,
+        )
+        with engine.begin() as conn:
+            conn.execute(text("TRUNCATE verdict, verdict_change, cabin_compliance"))
+        print(f"generated {args.cabins} cabins in {time.perf_counter() - t:.1f} s")
+
+    with Session(engine) as session:
+        cabins = session.scalar(text("SELECT count(*) FROM cabin"))
+        rule_set = planning.in_force(session)
+        assert rule_set is not None, "publish a rule set first"
+        plan = planning.build(session, rule_set)
+        verdicts = session.scalar(text("SELECT count(*) FROM verdict"))
+    codes = sorted({r.code for r in plan.runs})
+    print(f"cabins: {cabins}; rule set {plan.version}: {len(codes)} rules implemented"
+          f" ({', '.join(plan.unimplemented) or 'none'} missing); verdicts stored: {verdicts}")
+
+    floor_seq, per_rule = floor_seconds(engine, codes, 1)
+    floor_par, _ = floor_seconds(engine, codes, args.workers)
+    print(f"floor (bare SELECTs): {floor_seq:.2f} s on 1 connection,"
+          f" {floor_par:.2f} s on {args.workers}")
+    print("  per rule: " + ", ".join(f"{c} {s:.2f}" for c, s in sorted(per_rule.items())))
+
+    if verdicts == 0:
+        report = reevaluate_all_parallel(engine, workers=args.workers)
+        print(f"first evaluation (all verdicts new), {args.workers} workers:"
+              f" {report.seconds:.2f} s, {sum(r.first for r in report.rules.values())} verdicts")
+
+    report = reevaluate_all_parallel(engine, workers=args.workers)
+    print(f"re-evaluation, nothing changed, {args.workers} workers: {report.seconds:.2f} s"
+          f" ({report.seconds / floor_par:.2f}x the parallel floor,"
+          f" {report.seconds / floor_seq:.2f}x the sequential floor);"
+          f" rewritten {sum(r.rewritten for r in report.rules.values())}")
+
+    with Session(engine) as session:
+        report = reevaluate_all(session)
+        session.commit()
+    print(f"re-evaluation, nothing changed, 1 transaction: {report.seconds:.2f} s"
+          f" ({report.seconds / floor_seq:.2f}x the sequential floor)")
+
+    version = f"2026.{int(time.time()) % 1000}"
+    with Session(engine) as session:
+        rulesets.derive(
+            session,
+            RuleSetCreate(
+                version=version,
+                title="bench: SIT-10 radius 800 m",
+                rules={"SIT-10": RuleChange(parameters={"radius_m": 800})},
+            ),
+        )
+        t = time.perf_counter()
+        _rs, report = rulesets.publish(session, version)
+        session.commit()
+        publish_s = time.perf_counter() - t
+    changed = {c: r.changed for c, r in report.rules.items() if r.changed}
+    rewritten = sum(r.rewritten for r in report.rules.values())
+    print(f"publish {version} (SIT-10 radius 800 m), 1 transaction: {publish_s:.2f} s;"
+          f" changed outcomes {changed}; verdicts rewritten {rewritten}")
+
+    with Session(engine) as session:
+        ids = list(session.scalars(text("SELECT id FROM cabin ORDER BY random() LIMIT :n"),
+                                   {"n": args.writes}))
+    timings = []
+    for cabin_id in ids:
+        with Session(engine) as session:
+            t = time.perf_counter()
+            session.execute(
+                text("UPDATE cabin SET version = version + 1, updated_at = now(),"
+                     " siting = jsonb_set(siting, '{sound_insulated}', to_jsonb(random() < 0.5))"
+                     " WHERE id = :id"),
+                {"id": cabin_id},
+            )
+            evaluate_cabins(session, [cabin_id])
+            session.commit()
+            timings.append((time.perf_counter() - t) * 1000)
+    timings.sort()
+    p95 = timings[int(len(timings) * 0.95) - 1]
+    print(f"single-cabin write + evaluation ({len(timings)} writes): p50"
+          f" {statistics.median(timings):.1f} ms, p95 {p95:.1f} ms, max {timings[-1]:.1f} ms")
+    engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
