@@ -7,7 +7,7 @@ A broken pooled connection fails that one request (503) and is discarded by the 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -36,8 +36,11 @@ def make_read_sessionmaker(settings: Settings) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
 
 
-def get_read_session(request: Request) -> Iterator[Session]:
-    """The request's read-only session, open until the response (streamed or not) is sent."""
+async def get_read_session(request: Request) -> AsyncIterator[Session]:
+    """The request's read-only session, open until the response (streamed or not) is sent.
+    Async on purpose: creating a Session does not connect (the handler's first statement
+    does, in the threadpool) and closing one in autocommit sends nothing, so this needs no
+    thread hop of its own."""
     state = request.app.state
     if getattr(state, "read_sessionmaker", None) is None:
         with _lock:

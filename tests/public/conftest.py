@@ -5,7 +5,7 @@ transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from fastapi import FastAPI
@@ -33,7 +33,7 @@ def client(app: FastAPI, db: Session) -> Iterator[TestClient]:
             db.rollback()
             raise
 
-    def read_session_for_test() -> Iterator[Session]:
+    async def read_session_for_test() -> AsyncIterator[Session]:
         yield db
 
     app.dependency_overrides[get_session] = session_for_test
