@@ -24,7 +24,7 @@ from service.rules.catalogue.base import (
     RuleParams,
     rule,
 )
-from service.rules.catalogue.sqlkit import combine, has, jobj, missing, num, strip, tri
+from service.rules.catalogue.sqlkit import combine, fenced, has, jobj, missing, num, strip, tri
 
 AccessibilityField = Literal[
     "entree_plain_pied",
@@ -155,7 +155,9 @@ def accessibility_declared(inp: RuleInput) -> Select[Any]:
         return has(a, name)
 
     lacking = missing(*((~declared(f), f) for f in p.required_fields))
-    inner = select(c.c.id.label("cabin_id"), lacking.label("lacking")).select_from(c).subquery()
+    inner = fenced(
+        select(c.c.id.label("cabin_id"), lacking.label("lacking")).select_from(c), "declared"
+    )
     complete = func.jsonb_array_length(inner.c.lacking) == 0
     return select(
         inner.c.cabin_id,
@@ -169,13 +171,13 @@ def accessibility_declared(inp: RuleInput) -> Select[Any]:
 # --- SIT-17 -----------------------------------------------------------------------------------
 
 
-def _ramp(a: Any, regime: str, t: RegimeThresholds) -> ColumnElement[str]:
+def _ramp(x: Any, regime: str, t: RegimeThresholds) -> ColumnElement[str]:
     le_2m, le_050m = _SHORT_RAMP_DEFAULTS[regime]
     le_2m = t.ramp_max_pct_le_2m or le_2m
     le_050m = t.ramp_max_pct_le_050m or le_050m
-    slope, length = num(a, "ramp_slope_pct"), num(a, "ramp_length_cm")
+    slope, length = x.slope, x.ramp_length
     return case(
-        (tri(a, "entree_plain_pied"), _o(PASS)),  # step-free: no ramp needed
+        (x.plain, _o(PASS)),  # step-free: no ramp needed
         (slope.is_(None), _o(UNKNOWN)),
         (slope <= t.ramp_max_pct, _o(PASS)),
         (length.is_(None), case((slope > max(le_2m, le_050m), _o(FAIL)), else_=_o(UNKNOWN))),
@@ -190,24 +192,35 @@ def venue_access(inp: RuleInput) -> Select[Any]:
     p: VenueAccessParams = inp.params
     c = inp.cabins
     a = c.c.accessibility
-    width = num(a, "entree_largeur_mini")
-    threshold = num(a, "threshold_height_cm")
-    path = num(a, "path_width_cm")
-    plain = tri(a, "entree_plain_pied")
-    inner = (
+    raw = fenced(
         select(
             c.c.id.label("cabin_id"),
             c.c.venue_building_regime.label("regime"),
-            width.label("width"),
-            threshold.label("threshold"),
-            path.label("path"),
-            plain.label("plain"),
+            num(a, "entree_largeur_mini").label("width"),
+            num(a, "threshold_height_cm").label("threshold"),
+            num(a, "path_width_cm").label("path"),
+            tri(a, "entree_plain_pied").label("plain"),
             num(a, "ramp_slope_pct").label("slope"),
             num(a, "ramp_length_cm").label("ramp_length"),
+        ).select_from(c),
+        "venue_access_raw",
+    )
+    x = raw.c
+    width, threshold, path, plain = x.width, x.threshold, x.path, x.plain
+    inner = (
+        select(
+            x.cabin_id,
+            x.regime,
+            width,
+            threshold,
+            path,
+            plain,
+            x.slope,
+            x.ramp_length,
             _ge(width, _cm(p.existing.door_clear_min_m)).label("width_existing"),
             _ge(width, _cm(p.new.door_clear_min_m)).label("width_new"),
-            _ramp(a, "existing", p.existing).label("ramp_existing"),
-            _ramp(a, "new", p.new).label("ramp_new"),
+            _ramp(x, "existing", p.existing).label("ramp_existing"),
+            _ramp(x, "new", p.new).label("ramp_new"),
             case(
                 (and_(threshold.is_(None), plain.is_(True)), _o(PASS)),
                 (threshold.is_(None), _o(UNKNOWN)),
@@ -222,14 +235,15 @@ def venue_access(inp: RuleInput) -> Select[Any]:
                 else_=_o(UNKNOWN),
             ).label("path_outcome"),
         )
-        .select_from(c)
+        .offset(0)
         .subquery("venue_access")
     )
     s = inner.c
     existing = combine(s.width_existing, s.ramp_existing, s.threshold_outcome, s.path_outcome)
     new = combine(s.width_new, s.ramp_new, s.threshold_outcome, s.path_outcome)
-    staged = select(inner, existing.label("outcome_existing"), new.label("outcome_new")).subquery(
-        "venue_access_regimes"
+    staged = fenced(
+        select(inner, existing.label("outcome_existing"), new.label("outcome_new")),
+        "venue_access_regimes",
     )
     r = staged.c
     applied = case(
@@ -306,33 +320,35 @@ def cabin_interior(inp: RuleInput) -> Select[Any]:
     p: CabinInteriorParams = inp.params
     c = inp.cabins
     a = c.c.accessibility
-    turning = num(a, "turning_diameter_cm")
-    equivalent = tri(a, "equivalent_solution_documented")
-    low, high = num(a, "controls_height_min_cm"), num(a, "controls_height_max_cm")
-    desk = num(a, "desk_height_cm")
-    knee = [num(a, f"knee_clearance_{k}_cm") for k in ("depth", "width", "height")]
-    width, depth = num(a, "usage_space_width_cm"), num(a, "usage_space_depth_cm")
-    door = num(a, "cabin_door_clear_width_cm")
-    seat = tri(a, "seat_or_transfer_possible")
-    knee_min = [_cm(m) for m in p.knee_clearance_m]
-    space_min = sorted(_cm(m) for m in p.usage_space_m)
-    inner = (
+    raw = fenced(
         select(
             c.c.id.label("cabin_id"),
             c.c.venue_building_regime.label("regime"),
             c.c.venue_cabin_count.label("cabin_count"),
-            turning.label("turning"),
-            equivalent.label("equivalent"),
-            low.label("low"),
-            high.label("high"),
-            desk.label("desk"),
-            knee[0].label("knee_depth"),
-            knee[1].label("knee_width"),
-            knee[2].label("knee_height"),
-            width.label("space_width"),
-            depth.label("space_depth"),
-            door.label("door"),
-            seat.label("seat"),
+            num(a, "turning_diameter_cm").label("turning"),
+            tri(a, "equivalent_solution_documented").label("equivalent"),
+            num(a, "controls_height_min_cm").label("low"),
+            num(a, "controls_height_max_cm").label("high"),
+            num(a, "desk_height_cm").label("desk"),
+            num(a, "knee_clearance_depth_cm").label("knee_depth"),
+            num(a, "knee_clearance_width_cm").label("knee_width"),
+            num(a, "knee_clearance_height_cm").label("knee_height"),
+            num(a, "usage_space_width_cm").label("space_width"),
+            num(a, "usage_space_depth_cm").label("space_depth"),
+            num(a, "cabin_door_clear_width_cm").label("door"),
+            tri(a, "seat_or_transfer_possible").label("seat"),
+        ).select_from(c),
+        "interior_raw",
+    )
+    x = raw.c
+    turning, equivalent, low, high, desk = x.turning, x.equivalent, x.low, x.high, x.desk
+    knee = [x.knee_depth, x.knee_width, x.knee_height]
+    width, depth, door, seat = x.space_width, x.space_depth, x.door, x.seat
+    knee_min = [_cm(m) for m in p.knee_clearance_m]
+    space_min = sorted(_cm(m) for m in p.usage_space_m)
+    inner = (
+        select(
+            *raw.c,
             case(
                 (equivalent.is_(True), _o(PASS)),
                 (turning.is_(None), _o(UNKNOWN)),
@@ -369,12 +385,12 @@ def cabin_interior(inp: RuleInput) -> Select[Any]:
             ),
             _regime_min(
                 door,
-                c.c.venue_building_regime,
+                x.regime,
                 _cm(p.door_clear_min_m_existing),
                 _cm(p.door_clear_min_m_new),
             ).label("door_outcome"),
         )
-        .select_from(c)
+        .offset(0)
         .subquery("interior")
     )
     s = inner.c

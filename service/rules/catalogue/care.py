@@ -33,6 +33,7 @@ from service.rules.catalogue.base import (
 )
 from service.rules.catalogue.sqlkit import (
     best_current_layer_id,
+    fenced,
     jconst,
     jlist,
     jobj,
@@ -210,6 +211,7 @@ def coordinated_care(inp: RuleInput) -> Select[Any]:
         .outerjoin(sites, sites.c.finess == links.c.finess)
         .outerjoin(by_finess, and_(links.c.kind == "cpts", by_finess.c.cpts_id == links.c.finess))
         .outerjoin(by_siret, and_(links.c.kind == "cpts", by_siret.c.cpts_id == links.c.siret))
+        .offset(0)
         .subquery("statuses")
     )
     per_cabin = (
@@ -305,6 +307,7 @@ def cpts_consistency(inp: RuleInput) -> Select[Any]:
         )
         .select_from(c)
         .outerjoin(covering, covering.c.insee == c.c.commune_insee)
+        .offset(0)
         .subquery("cpts_check")
     )
     s = inner.c
@@ -339,10 +342,17 @@ def pharmacy_equipment(inp: RuleInput) -> Select[Any]:
     p: PharmacyEquipmentParams = inp.params
     c = inp.cabins
     siting = c.c.siting
-    modes = jlist(siting, "assistance_modes")
-    devices = jlist(siting, "devices")
     required = jconst(list(p.required_devices_pharmacy))
-    enclosure = txt(siting, "enclosure")
+    raw = fenced(
+        select(
+            c.c.id.label("cabin_id"),
+            jlist(siting, "assistance_modes").label("modes"),
+            jlist(siting, "devices").label("devices"),
+            txt(siting, "enclosure").label("enclosure"),
+        ).select_from(c),
+        "pharmacy_raw",
+    )
+    modes, devices, enclosure = raw.c.modes, raw.c.devices, raw.c.enclosure
     claims_pharmacist = modes.op("@>")(jconst(["pharmacist"]))
     has_devices = devices.op("@>")(required)
     result = outcome(
@@ -376,4 +386,4 @@ def pharmacy_equipment(inp: RuleInput) -> Select[Any]:
             ),
         )
     )
-    return select(c.c.id.label("cabin_id"), result.label("outcome"), evidence.label("evidence"))
+    return select(raw.c.cabin_id, result.label("outcome"), evidence.label("evidence"))

@@ -71,6 +71,7 @@ def fee_transparency(inp: RuleInput) -> Select[Any]:
             num(fees, "venue_access_fee_eur").label("access_fee"),
         )
         .select_from(c)
+        .offset(0)
         .subquery("fee_notice")
     )
     s = inner.c

@@ -19,7 +19,7 @@ from service.rules.catalogue.base import (
     RuleParams,
     rule,
 )
-from service.rules.catalogue.sqlkit import combine, jobj, strip
+from service.rules.catalogue.sqlkit import combine, fenced, jobj, strip
 
 # Blocks that may be absent from a record: nothing to keep current then (SIT-14/15 judge that).
 _OPTIONAL_BLOCKS = {
@@ -51,7 +51,7 @@ def freshness(inp: RuleInput) -> Select[Any]:
             else_=literal(PASS),
         )
         columns += [day.label(f"{block}_day"), age.label(f"{block}_age"), state.label(block)]
-    inner = select(*columns).select_from(c).subquery("freshness")
+    inner = fenced(select(*columns).select_from(c), "freshness")
     s = inner.c
     blocks = jobj(
         **{

@@ -23,6 +23,7 @@ from service.rules.catalogue.sqlkit import (
     best_current_layer_id,
     combine,
     distance_m,
+    fenced,
     geog,
     jobj,
     layer_evidence,
@@ -145,6 +146,7 @@ def location_consistency(inp: RuleInput) -> Select[Any]:
         .select_from(c)
         .outerjoin(declared, declared.c.insee == c.c.declared_insee)
         .outerjoin(site, site.c.finess == c.c.venue_finess)
+        .offset(0)
         .subquery("location")
     )
     s = inner.c
@@ -155,7 +157,7 @@ def location_consistency(inp: RuleInput) -> Select[Any]:
         (s.offset_m <= p.max_venue_offset_m, literal(PASS)),
         else_=literal(FAIL),
     )
-    staged = select(inner, finess_outcome.label("finess_outcome")).subquery("location_parts")
+    staged = fenced(select(inner, finess_outcome.label("finess_outcome")), "location_parts")
     r = staged.c
     evidence = strip(
         jobj(

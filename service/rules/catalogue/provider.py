@@ -17,7 +17,7 @@ from service.rules.catalogue.base import (
     RuleParams,
     rule,
 )
-from service.rules.catalogue.sqlkit import combine, jobj, missing, outcome, strip, txt
+from service.rules.catalogue.sqlkit import combine, fenced, jobj, missing, outcome, strip, txt
 
 # La Poste's establishments share one SIREN and are keyed differently (digit sum multiple of 5).
 _LA_POSTE_SIREN = "356000000"
@@ -62,23 +62,37 @@ def provider_lawful(inp: RuleInput) -> Select[Any]:
     declared_end = cast(txt(block, "agrement_end_date"), Date)
     at = literal(inp.at, Date)
     present = func.coalesce(func.jsonb_typeof(block), "null") == "object"
-    inner = (
+    raw = fenced(
         select(
             c.c.id.label("cabin_id"),
             present.label("present"),
             kind.label("kind"),
             siret.label("siret"),
-            siret_is_valid(siret).label("siret_valid"),
             number.label("number"),
             start.label("start"),
             declared_end.label("declared_end"),
+        ).select_from(c),
+        "prov_raw",
+    )
+    r = raw.c
+    inner = fenced(
+        select(
+            r.cabin_id,
+            r.present,
+            r.kind,
+            r.siret,
+            siret_is_valid(r.siret).label("siret_valid"),
+            r.number,
+            r.start,
+            r.declared_end,
             cast(
-                func.coalesce(declared_end, start + func.make_interval(p.agrement_validity_years)),
+                func.coalesce(
+                    r.declared_end, r.start + func.make_interval(p.agrement_validity_years)
+                ),
                 Date,
             ).label("end"),
-        )
-        .select_from(c)
-        .subquery("prov")
+        ),
+        "prov",
     )
     s = inner.c
     siret_part = outcome(
@@ -113,6 +127,7 @@ def provider_lawful(inp: RuleInput) -> Select[Any]:
             agrement_part.label("agrement_outcome"),
         )
         .select_from(inner)
+        .offset(0)
         .subquery("prov_parts")
     )
     q = parts.c

@@ -229,3 +229,10 @@ def layers_cover(kind: str, region: Any) -> ColumnElement[bool]:
         ARRAY(String),
     )
     return func.coalesce(or_(literal("*") == func.any(scopes), region == func.any(scopes)), False)
+
+
+def fenced(query: Any, name: str) -> Any:
+    """The query as a subquery that PostgreSQL evaluates once per row (OFFSET 0 stops it being
+    pulled up). Without it, every reference to one of its columns in the outer CASEs and the
+    evidence would re-evaluate the underlying expression — the JSONB reads, the CASEs."""
+    return query.offset(0).subquery(name)

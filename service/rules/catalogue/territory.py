@@ -105,6 +105,7 @@ def territorial_need(inp: RuleInput) -> Select[Any]:
         .select_from(c)
         .outerjoin(mz, true())
         .outerjoin(zr, true())
+        .offset(0)
         .subquery("need")
     )
     n = inner.c
@@ -196,6 +197,7 @@ def saturation(inp: RuleInput) -> Select[Any]:
         .select_from(c)
         .join(count, true())
         .outerjoin(mz, true())
+        .offset(0)
         .subquery("sat")
     )
     s = inner.c
