@@ -10,9 +10,11 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import (
+    Integer,
     RowMapping,
     Select,
     String,
+    and_,
     cast,
     func,
     literal,
@@ -226,86 +228,76 @@ def _group_key(by: str) -> tuple[Any, Any]:
     return cast(Cabin.operator_id, String), None
 
 
+def _names(by: str) -> Any:
+    """code → name of the groups, as a subquery joined by hash (not one lookup per group)."""
+    if by == "operator":
+        return select(cast(Operator.id, String).label("code"), Operator.name.label("name"))
+    _, naming = _group_key(by)
+    name_column, code_column, layer_column, kind = naming
+    return select(code_column.label("code"), name_column.label("name")).where(
+        layer_column.in_(current_layer_ids(kind))
+    )
+
+
 def summary(
     session: Session, principal: Principal, filters: Filters, by: str
 ) -> Sequence[RowMapping]:
     """Counts per group: cabins, compliant / non_compliant / incomplete / not evaluated, and
-    the failures per rule (from each cabin's derived lists of failing rules)."""
+    the failures per rule (from each cabin's derived lists of failing rules).
+
+    One pass: each cabin is unnested into one row per failing rule plus one row with a null
+    code (the cabin itself), grouped by (key, code); the outer grouping by key sums the
+    cabin rows and gathers the per-rule counts. No self-join, no lookup per group."""
     if by == "rule":
         return _summary_by_rule(session, principal, filters)
-    key_column, naming = _group_key(by)
-    scoped = _scoped_cabins(
-        (
+    key_column, _ = _group_key(by)
+    empty = cast(literal("{}"), ARRAY(String))
+    failing = func.coalesce(CabinCompliance.failing_errors, empty).op("||")(
+        func.coalesce(CabinCompliance.failing_warnings, empty)
+    )
+    code = (
+        func.unnest(func.array_append(failing, cast(literal(None), String)))
+        .table_valued("code")
+        .render_derived()
+    )
+    status = CabinCompliance.compliance_status
+    is_cabin = code.c.code.is_(None)
+    per_code = (
+        select(
             key_column.label("key"),
-            CabinCompliance.compliance_status.label("compliance_status"),
-            func.coalesce(CabinCompliance.failing_errors, cast(literal("{}"), ARRAY(String)))
-            .op("||")(
-                func.coalesce(CabinCompliance.failing_warnings, cast(literal("{}"), ARRAY(String)))
-            )
-            .label("failing"),
-        ),
-        principal,
-        filters,
-    ).cte("scoped")
-    status = scoped.c.compliance_status
-    counts = (
-        select(
-            scoped.c.key,
-            func.count().label("cabins"),
-            func.count().filter(status == "compliant").label("compliant"),
-            func.count().filter(status == "non_compliant").label("non_compliant"),
-            func.count().filter(status == "incomplete").label("incomplete"),
-            func.count().filter(status.is_(None)).label("not_evaluated"),
+            code.c.code,
+            func.count().filter(is_cabin).label("cabins"),
+            func.count().filter(and_(is_cabin, status == "compliant")).label("compliant"),
+            func.count().filter(and_(is_cabin, status == "non_compliant")).label("non_compliant"),
+            func.count().filter(and_(is_cabin, status == "incomplete")).label("incomplete"),
+            func.count().filter(and_(is_cabin, status.is_(None))).label("not_evaluated"),
+            func.count().label("n"),
         )
-        .group_by(scoped.c.key)
-        .cte("counts")
-    )
-    code = func.unnest(scoped.c.failing).table_valued("code").render_derived()
-    per_rule = (
-        select(scoped.c.key, code.c.code, func.count().label("n"))
-        .select_from(scoped)
+        .select_from(Cabin)
+        .outerjoin(CabinCompliance, CabinCompliance.cabin_id == Cabin.id)
         .join(code, literal(True))
-        .group_by(scoped.c.key, code.c.code)
-        .cte("per_rule")
+        .where(condition(principal, filters))
+        .group_by(key_column, code.c.code)
+        .subquery("per_code")
     )
-    failures = (
-        select(
-            per_rule.c.key,
-            func.json_object_agg(per_rule.c.code, per_rule.c.n).label("failures"),
-        )
-        .group_by(per_rule.c.key)
-        .cte("failures")
-    )
-    name: Any = literal(None, String)
-    if naming is not None:
-        name_column, code_column, layer_column, kind = naming
-        name = (
-            select(name_column)
-            .where(code_column == counts.c.key, layer_column.in_(current_layer_ids(kind)))
-            .limit(1)
-            .scalar_subquery()
-        )
-    else:
-        name = (
-            select(Operator.name).where(cast(Operator.id, String) == counts.c.key).scalar_subquery()
-        )
+    names = _names(by).subquery("names")
+    g = per_code.c
+    failures = func.json_object_agg(g.code, g.n).filter(g.code.is_not(None))
     stmt = (
         select(
-            counts.c.key,
-            name.label("name"),
-            counts.c.cabins,
-            counts.c.compliant,
-            counts.c.non_compliant,
-            counts.c.incomplete,
-            counts.c.not_evaluated,
-            func.coalesce(failures.c.failures, literal_column("'{}'::json")).label("failures"),
+            g.key,
+            func.min(names.c.name).label("name"),
+            *(
+                cast(func.sum(column), Integer).label(column.name)
+                for column in (g.cabins, g.compliant, g.non_compliant, g.incomplete)
+            ),
+            cast(func.sum(g.not_evaluated), Integer).label("not_evaluated"),
+            func.coalesce(failures, literal_column("'{}'::json")).label("failures"),
         )
-        .select_from(counts)
-        .outerjoin(
-            failures,
-            counts.c.key.is_not_distinct_from(failures.c.key),
-        )
-        .order_by(counts.c.key.nulls_last())
+        .select_from(per_code)
+        .outerjoin(names, names.c.code == g.key)
+        .group_by(g.key)
+        .order_by(g.key.nulls_last())
     )
     return session.execute(stmt).mappings().all()
 
