@@ -16,6 +16,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from service.cabins.models import Cabin
 from service.cabins.vocabulary import VENUE_KINDS
 from service.public.needs import text, wheelchair
+from service.rules.models import ACCESSIBILITY_LABELS, COMPLIANCE_STATUSES, CabinCompliance
 
 
 @dataclass(frozen=True)
@@ -63,15 +64,23 @@ def _fees_for_patients() -> ColumnElement[Any]:
 
 
 def _compliance_status() -> ColumnElement[Any]:
-    # The rule engine's compliance status (compliant / non_compliant / incomplete) goes here
-    # once its tables have landed; until then it is published as null (not yet evaluated).
-    return sa.cast(sa.null(), sa.Text)
+    """The rule engine's status (compliant / non_compliant / incomplete); null until the
+    cabin has been evaluated."""
+    return (
+        sa.select(CabinCompliance.compliance_status)
+        .where(CabinCompliance.cabin_id == Cabin.id)
+        .scalar_subquery()
+    )
 
 
 def _accessibility_label() -> ColumnElement[Any]:
-    # The rule engine's SIT-16 label (accessible / partial / not_accessible / unknown) goes
-    # here once it has landed; until then it is published as null.
-    return sa.cast(sa.null(), sa.Text)
+    """The rule engine's SIT-16 label (accessible / partial / not_accessible / unknown); null
+    until the cabin has been evaluated."""
+    return (
+        sa.select(CabinCompliance.accessibility_label)
+        .where(CabinCompliance.cabin_id == Cabin.id)
+        .scalar_subquery()
+    )
 
 
 STRING = {"type": "string"}
@@ -119,14 +128,20 @@ PROPERTIES: tuple[Property, ...] = (
     Property(
         "accessibility_label",
         _accessibility_label,
-        {**STRING, "description": "null until the rule engine publishes it"},
-        queryable=False,
+        {
+            **STRING,
+            "enum": list(ACCESSIBILITY_LABELS),
+            "description": "SIT-16 label from the rule engine; null until evaluated",
+        },
     ),
     Property(
         "compliance_status",
         _compliance_status,
-        {**STRING, "description": "null until the rule engine publishes it"},
-        queryable=False,
+        {
+            **STRING,
+            "enum": list(COMPLIANCE_STATUSES),
+            "description": "from the rule engine; null until evaluated",
+        },
     ),
     Property("fees", _fees_for_patients, {"type": "object"}, queryable=False),
     Property(

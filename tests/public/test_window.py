@@ -165,3 +165,39 @@ def test_bad_windows_are_400_naming_bbox(client: TestClient) -> None:
 def test_unknown_reference_is_404(client: TestClient) -> None:
     response = client.get(f"/ogc/collections/cabins/items/CAB-{uuid.uuid4().hex[:8]}")
     assert response.status_code == 404
+
+
+def test_compliance_status_and_label_come_from_the_rule_engine(
+    client: TestClient, db: Session
+) -> None:
+    from datetime import UTC, datetime
+
+    from service.rules.models import CabinCompliance
+
+    op = make_operator(db)
+    evaluated = make_cabin(db, op, moved(PARIS, 100))
+    pending = make_cabin(db, op, moved(PARIS, 200))
+    db.add(
+        CabinCompliance(
+            cabin_id=evaluated.id,
+            compliance_status="compliant",
+            accessibility_label="accessible",
+            failing_errors=[],
+            unknown_errors=[],
+            failing_warnings=[],
+            updated_at=datetime.now(UTC),
+        )
+    )
+    db.flush()
+    features = {
+        f["id"]: f["properties"]
+        for f in client.get("/public/cabins", params={"bbox": PARIS_BOX}).json()["features"]
+    }
+    assert features[evaluated.reference]["compliance_status"] == "compliant"
+    assert features[evaluated.reference]["accessibility_label"] == "accessible"
+    assert features[pending.reference]["compliance_status"] is None
+    filtered = client.get(
+        "/ogc/collections/cabins/items",
+        params={"bbox": PARIS_BOX, "filter": "accessibility_label = 'accessible'"},
+    ).json()
+    assert [f["id"] for f in filtered["features"]] == [evaluated.reference]
