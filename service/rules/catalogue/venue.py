@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
-from sqlalchemy import Select, and_, literal, or_, select
+from sqlalchemy import Select, and_, literal, or_, select, true
 from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.types import Text
 
@@ -49,12 +49,14 @@ def care_place(inp: RuleInput) -> Select[Any]:
     c = inp.cabins.c
     p: Sit03Params = inp.params
     current = select(Layer.id).where(Layer.kind == "health_site", Layer.is_current)
-    site = (
+    # A lateral lookup (index on finess), read once per cabin though used twice below.
+    found = (
         select(HealthSite.category)
         .where(HealthSite.layer_id.in_(current), HealthSite.finess == c.venue_finess)
         .limit(1)
-        .scalar_subquery()
+        .lateral("finess_site")
     )
+    site = found.c.category
     care_kinds = array(p.care_venue_types or [""], type_=Text)
     care_categories = array(p.care_venue_finess_categories or [-1])
     kind_is_care = c.venue_kind == care_kinds.any_()
@@ -83,7 +85,7 @@ def care_place(inp: RuleInput) -> Select[Any]:
             care_venue_finess_categories=p.care_venue_finess_categories,
             missing=missing(("venue.kind", c.venue_kind)),
         ).label("evidence"),
-    ).select_from(inp.cabins)
+    ).select_from(inp.cabins.outerjoin(found, true()))
 
 
 class Sit04Params(RuleParams):
