@@ -52,15 +52,19 @@ def national_key(url: str) -> str:
 
 
 def timed(client: httpx.Client, path: str, runs: int) -> dict[str, float]:
-    client.get(path).raise_for_status()  # warm
+    warm = client.get(path)
+    if warm.status_code != 200:
+        return {"status": warm.status_code}
     samples = []
     for _ in range(runs):
         t = time.perf_counter()
         r = client.get(path)
         samples.append((time.perf_counter() - t) * 1000)
-        r.raise_for_status()
+        if r.status_code != 200:
+            return {"status": r.status_code}
     samples.sort()
     return {
+        "runs": runs,
         "median_ms": round(statistics.median(samples), 1),
         "p95_ms": round(samples[int(0.95 * (len(samples) - 1))], 1),
         "max_ms": round(samples[-1], 1),
@@ -85,7 +89,7 @@ def main() -> int:
         stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{args.port}"
-    results: dict[str, object] = {}
+    results: dict[str, object] = {"load_average_at_start": os.getloadavg()}
     try:
         for _ in range(100):
             try:

@@ -305,42 +305,51 @@ def summary(
 def _summary_by_rule(
     session: Session, principal: Principal, filters: Filters
 ) -> Sequence[RowMapping]:
-    scoped = _scoped_cabins((Cabin.id.label("id"),), principal, filters).cte("scoped")
+    """Verdicts per rule and outcome over the cabins in scope; the titles of the rule set in
+    force are joined once the verdicts are counted."""
+    scoped = _scoped_cabins((Cabin.id.label("id"),), principal, filters).subquery("scoped")
     outcome = Verdict.outcome
-    in_force = select(RuleSet.version).where(RuleSet.status == "published").scalar_subquery()
-    title = (
-        select(Rule.title)
-        .where(Rule.code == Verdict.rule_code, Rule.rule_set_version == in_force)
-        .scalar_subquery()
-    )
-    stmt = (
+    counted = (
         select(
             Verdict.rule_code.label("key"),
-            func.min(title).label("name"),
             func.count().label("cabins"),
             func.count().filter(outcome == "pass").label("compliant"),
             func.count().filter(outcome == "fail").label("non_compliant"),
             func.count().filter(outcome == "unknown").label("incomplete"),
             func.count().filter(outcome == "not_applicable").label("not_applicable"),
-            literal(0).label("not_evaluated"),
-            func.json_build_object(Verdict.rule_code, func.count().filter(outcome == "fail")).label(
-                "failures"
-            ),
-            func.json_build_object(
-                "pass",
-                func.count().filter(outcome == "pass"),
-                "fail",
-                func.count().filter(outcome == "fail"),
-                "unknown",
-                func.count().filter(outcome == "unknown"),
-                "not_applicable",
-                func.count().filter(outcome == "not_applicable"),
-            ).label("outcomes"),
         )
         .select_from(Verdict)
         .join(scoped, scoped.c.id == Verdict.cabin_id)
         .group_by(Verdict.rule_code)
-        .order_by(Verdict.rule_code)
+        .subquery("counted")
+    )
+    c = counted.c
+    in_force = select(RuleSet.version).where(RuleSet.status == "published").scalar_subquery()
+    stmt = (
+        select(
+            c.key,
+            Rule.title.label("name"),
+            c.cabins,
+            c.compliant,
+            c.non_compliant,
+            c.incomplete,
+            c.not_applicable,
+            literal(0).label("not_evaluated"),
+            func.json_build_object(c.key, c.non_compliant).label("failures"),
+            func.json_build_object(
+                "pass",
+                c.compliant,
+                "fail",
+                c.non_compliant,
+                "unknown",
+                c.incomplete,
+                "not_applicable",
+                c.not_applicable,
+            ).label("outcomes"),
+        )
+        .select_from(counted)
+        .outerjoin(Rule, and_(Rule.code == c.key, Rule.rule_set_version == in_force))
+        .order_by(c.key)
     )
     return session.execute(stmt).mappings().all()
 
