@@ -263,7 +263,7 @@ def venue_access(inp: RuleInput) -> Select[Any]:
         return case((applied == "new", new_value), else_=existing_value)
 
     criteria = jobj(
-        entrance_width=strip(
+        entrance_width=(
             jobj(
                 outcome=per_regime(r.width_existing, r.width_new),
                 measured_cm=r.width,
@@ -272,7 +272,7 @@ def venue_access(inp: RuleInput) -> Select[Any]:
                 ),
             )
         ),
-        step_or_ramp=strip(
+        step_or_ramp=(
             jobj(
                 outcome=per_regime(r.ramp_existing, r.ramp_new),
                 step_free=r.plain,
@@ -283,7 +283,7 @@ def venue_access(inp: RuleInput) -> Select[Any]:
                 ),
             )
         ),
-        threshold=strip(
+        threshold=(
             jobj(
                 outcome=r.threshold_outcome,
                 measured_cm=r.threshold,
@@ -291,7 +291,7 @@ def venue_access(inp: RuleInput) -> Select[Any]:
                 max_cm_if_ressaut_slope_le_33_pct=p.threshold_max_cm_gentle,
             )
         ),
-        path_width=strip(
+        path_width=(
             jobj(
                 outcome=r.path_outcome,
                 measured_cm=r.path,
@@ -404,7 +404,7 @@ def cabin_interior(inp: RuleInput) -> Select[Any]:
         s.door_outcome,
     )
     criteria = jobj(
-        turning_space=strip(
+        turning_space=(
             jobj(
                 outcome=s.turning_outcome,
                 measured_cm=s.turning,
@@ -412,7 +412,7 @@ def cabin_interior(inp: RuleInput) -> Select[Any]:
                 equivalent_solution_documented=s.equivalent,
             )
         ),
-        controls_height=strip(
+        controls_height=(
             jobj(
                 outcome=s.controls_outcome,
                 min_measured_cm=s.low,
@@ -420,27 +420,25 @@ def cabin_interior(inp: RuleInput) -> Select[Any]:
                 range_cm=[_cm(p.control_height_min_m), _cm(p.control_height_max_m)],
             )
         ),
-        desk_height=strip(
+        desk_height=(
             jobj(outcome=s.desk_outcome, measured_cm=s.desk, max_cm=_cm(p.desk_height_max_m))
         ),
-        knee_clearance=strip(
+        knee_clearance=(
             jobj(
                 outcome=s.knee_outcome,
-                measured_cm=strip(
-                    jobj(depth=s.knee_depth, width=s.knee_width, height=s.knee_height)
-                ),
+                measured_cm=(jobj(depth=s.knee_depth, width=s.knee_width, height=s.knee_height)),
                 min_cm=dict(zip(("depth", "width", "height"), knee_min, strict=True)),
             )
         ),
-        usage_space=strip(
+        usage_space=(
             jobj(
                 outcome=s.space_outcome,
-                measured_cm=strip(jobj(width=s.space_width, depth=s.space_depth)),
+                measured_cm=(jobj(width=s.space_width, depth=s.space_depth)),
                 min_cm=space_min,
             )
         ),
-        seat_or_transfer=strip(jobj(outcome=s.seat_outcome, declared=s.seat)),
-        door_width=strip(
+        seat_or_transfer=(jobj(outcome=s.seat_outcome, declared=s.seat)),
+        door_width=(
             jobj(
                 outcome=s.door_outcome,
                 measured_cm=s.door,

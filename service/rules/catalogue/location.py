@@ -161,7 +161,7 @@ def location_consistency(inp: RuleInput) -> Select[Any]:
     r = staged.c
     evidence = strip(
         jobj(
-            commune=strip(
+            commune=(
                 jobj(
                     outcome=r.commune_outcome,
                     declared_insee=r.declared_insee,

@@ -47,8 +47,9 @@ def tri(block: Any, key: str) -> ColumnElement[bool]:
     return cast(txt(block, key), Boolean)
 
 
-def num(block: Any, key: str) -> ColumnElement[float]:
-    return cast(txt(block, key), Float)
+def num(block: Any, key: str) -> ColumnElement[Any]:
+    """A number of a block, as `numeric` (JSON's own number type: cheap into the evidence)."""
+    return cast(txt(block, key), Numeric)
 
 
 def has(block: Any, key: str) -> ColumnElement[bool]:
@@ -94,7 +95,7 @@ def _jvalue(value: Any) -> Any:
     if isinstance(value, int):
         return literal(value, Integer)
     if isinstance(value, float):
-        return literal(value, Float)
+        return literal(value, Numeric)
     if value is None:
         return cast(null(), JSONB)
     return literal(value, String)
