@@ -297,6 +297,7 @@ def cpts_consistency(inp: RuleInput) -> Select[Any]:
     inner = (
         select(
             c.c.id.label("cabin_id"),
+            c.c.commune_insee,
             layers_cover("cpts", c.c.region_code).label("layer_covers"),
             covering.c.ids.label("covering_ids"),
             covering.c.evidence.label("covering"),
@@ -317,6 +318,7 @@ def cpts_consistency(inp: RuleInput) -> Select[Any]:
     )
     result = outcome(
         (declared_count == 0, NOT_APPLICABLE),
+        (s.commune_insee.is_(None), UNKNOWN),  # the point is in no commune of the layer
         (ids.op("?|")(s.covering_ids), PASS),
         (s.covering_ids.is_not(None), FAIL),
         (s.layer_covers, NOT_APPLICABLE),
@@ -330,7 +332,10 @@ def cpts_consistency(inp: RuleInput) -> Select[Any]:
                 (s.covering_ids.is_not(None), True), (s.layer_covers, False), else_=null()
             ),
             missing=case(
-                (and_(s.covering_ids.is_(None), ~s.layer_covers), jconst(["cpts"])), else_=null()
+                (declared_count == 0, null()),
+                (s.commune_insee.is_(None), jconst(["commune"])),
+                (and_(s.covering_ids.is_(None), ~s.layer_covers), jconst(["cpts"])),
+                else_=null(),
             ),
         )
     )

@@ -164,3 +164,12 @@ def test_sit13_unknown_without_enclosure_and_not_applicable_without_pharmacist(
     assert verdicts[unknown][0] == "unknown"
     assert verdicts[unknown][1]["missing"] == ["siting.enclosure"]
     assert verdicts[nurse][0] == "not_applicable"
+
+
+def test_sit12_is_unknown_when_the_cabin_is_in_no_commune(db: Session) -> None:
+    layer = fresh_layer(db, "cpts")
+    add_cpts(db, layer, "750000100", ["75056"])
+    _cpts_polygons(db, layer)
+    cabin = make_cabin(db, PARIS, commune_insee=None, care_links=[{"kind": "cpts", "finess": "1"}])
+    outcome, evidence = run_rule(db, "SIT-12", [cabin])[cabin]
+    assert (outcome, evidence["missing"]) == ("unknown", ["commune"])
