@@ -22,15 +22,25 @@ bench() {  # label url
     "$(awk '/Non-2xx/ {print $NF}' <<<"$out" | grep . || echo 0)"
 }
 
-echo "== wrk -t2 -c50 -d20s  ($(date -u +%FT%TZ), load average: $(cut -d' ' -f1-3 /proc/loadavg))"
-bench "ours  items Paris bbox limit=100" "$OURS/ogc/collections/cabins/items?bbox=$PARIS_BBOX&limit=100"
-bench "tipg  items Paris bbox limit=100" "$TIPG/collections/public.cabin/items?bbox=$PARIS_BBOX&limit=100"
-bench "ours  single item" "$OURS/ogc/collections/cabins/items/$REF"
-bench "tipg  single item" "$TIPG/collections/public.cabin/items/$ID"
-bench "ours  first page limit=100" "$OURS/ogc/collections/cabins/items?limit=100"
-bench "tipg  first page limit=100" "$TIPG/collections/public.cabin/items?limit=100"
+pair() {  # label ours-url tipg-url: ROUNDS rounds, the order alternating to spread the drift
+  for round in $(seq 1 "${ROUNDS:-1}"); do
+    if (( round % 2 )); then
+      bench "ours  $1" "$2"; bench "tipg  $1" "$3"
+    else
+      bench "tipg  $1" "$3"; bench "ours  $1" "$2"
+    fi
+  done
+}
 
-echo "== hey -z 30s -c 50 -q 20  nearest (1,000 req/s offered)"
+echo "== wrk -t2 -c50 -d20s  ($(date -u +%FT%TZ), load average: $(cut -d' ' -f1-3 /proc/loadavg))"
+pair "items Paris bbox limit=100" "$OURS/ogc/collections/cabins/items?bbox=$PARIS_BBOX&limit=100" \
+  "$TIPG/collections/public.cabin/items?bbox=$PARIS_BBOX&limit=100"
+pair "single item" "$OURS/ogc/collections/cabins/items/$REF" \
+  "$TIPG/collections/public.cabin/items/$ID"
+pair "first page limit=100" "$OURS/ogc/collections/cabins/items?limit=100" \
+  "$TIPG/collections/public.cabin/items?limit=100"
+
+echo "== hey -z 30s -c 50 -q 20  nearest (1,000 req/s offered; load average: $(cut -d' ' -f1-3 /proc/loadavg))"
 hey -z 30s -c 50 -q 20 \
   "$OURS/public/cabins/nearest?lat=48.8566&lon=2.3522&limit=10&needs=wheelchair" \
   | grep -E "Requests/sec|Average|99%|95%|50%|\[[0-9]+\]"
