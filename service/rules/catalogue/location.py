@@ -25,6 +25,7 @@ from service.rules.catalogue.sqlkit import (
     distance_m,
     fenced,
     geog,
+    jconst,
     jobj,
     layer_evidence,
     missing,
@@ -189,9 +190,12 @@ def location_consistency(inp: RuleInput) -> Select[Any]:
                 ),
                 else_=null(),
             ),
-            missing=missing(
-                (r.commune_outcome == UNKNOWN, "commune"),
-                (r.finess_outcome == UNKNOWN, "health_site"),
+            missing=func.nullif(
+                missing(
+                    (r.commune_outcome == UNKNOWN, "commune"),
+                    (r.finess_outcome == UNKNOWN, "health_site"),
+                ),
+                jconst([]),
             ),
         )
     )

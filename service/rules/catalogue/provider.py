@@ -17,7 +17,16 @@ from service.rules.catalogue.base import (
     RuleParams,
     rule,
 )
-from service.rules.catalogue.sqlkit import combine, fenced, jobj, missing, outcome, strip, txt
+from service.rules.catalogue.sqlkit import (
+    combine,
+    fenced,
+    jconst,
+    jobj,
+    missing,
+    outcome,
+    strip,
+    txt,
+)
 
 # La Poste's establishments share one SIREN and are keyed differently (digit sum multiple of 5).
 _LA_POSTE_SIREN = "356000000"
@@ -158,17 +167,20 @@ def provider_lawful(inp: RuleInput) -> Select[Any]:
                 else_=null(),
             ),
             sirene_checked=False,
-            missing=missing(
-                (~q.present, "provider"),
-                (and_(q.present, q.kind.is_(None)), "provider.kind"),
-                (
-                    and_(q.siret_outcome == UNKNOWN, q.present, q.kind.is_not(None)),
-                    "provider.siret",
+            missing=func.nullif(
+                missing(
+                    (~q.present, "provider"),
+                    (and_(q.present, q.kind.is_(None)), "provider.kind"),
+                    (
+                        and_(q.siret_outcome == UNKNOWN, q.present, q.kind.is_not(None)),
+                        "provider.siret",
+                    ),
+                    (
+                        and_(is_company, q.number.is_not(None), q.start.is_(None)),
+                        "provider.agrement_start_date",
+                    ),
                 ),
-                (
-                    and_(is_company, q.number.is_not(None), q.start.is_(None)),
-                    "provider.agrement_start_date",
-                ),
+                jconst([]),
             ),
         )
     )
