@@ -12,6 +12,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy import create_engine
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.settings import Settings
@@ -54,3 +55,12 @@ async def get_read_session(request: Request) -> AsyncIterator[Session]:
 
 
 ReadSession = Annotated[Session, Depends(get_read_session)]
+
+
+def snapshot(session: Session) -> None:
+    """Runs the session's next statements in one REPEATABLE READ transaction instead of
+    autocommit: a server-side cursor (a streamed body) needs a transaction, and the window's
+    ETag and its features then come from the same snapshot. A session already in a
+    transaction, or bound to a connection (the tests' session), is left as it is."""
+    if isinstance(session.get_bind(), Engine) and not session.in_transaction():
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})

@@ -16,7 +16,7 @@ from service.public.caching import CACHE_CONTROL, cached, etag_of, not_modified
 from service.public.crs import CRS84, SUPPORTED
 from service.public.needs import NEED_NAMES
 from service.public.params import bad, parse_bbox, parse_needs
-from service.public.reads import ReadSession
+from service.public.reads import ReadSession, snapshot
 from service.public.schemas import (
     GEOJSON,
     GEOJSON_200,
@@ -94,6 +94,7 @@ def window(
 ) -> Response:
     crs = SUPPORTED[CRS84]
     box = parse_bbox(bbox, crs, max_span_deg=request.app.state.settings.public_bbox_max_span_deg)
+    snapshot(session)
     etag = etag_of("window", *map(str, box), queries.window_fingerprint(session, box, crs))
     headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
     if not_modified(request, etag):

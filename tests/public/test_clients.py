@@ -162,3 +162,24 @@ def test_owslib_features_reads_items(server: str, committed: Committed) -> None:
     assert one["id"] == committed.references["pharmacy"]
     queryables = api.collection_queryables("cabins")
     assert "venue_kind" in queryables["properties"]
+
+
+def test_map_window_streams_over_http(server: str, committed: Committed) -> None:
+    """The window is streamed from a server-side cursor on the real read session."""
+    import urllib.request
+
+    lon, lat = HOME
+    url = f"{server}/public/cabins?bbox={lon - 0.05},{lat - 0.05},{lon + 0.05},{lat + 0.05}"
+    with urllib.request.urlopen(url, timeout=30) as response:
+        assert response.headers["Content-Type"] == "application/geo+json"
+        etag = response.headers["ETag"]
+        document = json.loads(response.read())
+    assert sorted(f["id"] for f in document["features"]) == sorted(
+        [committed.references["msp"], committed.references["pharmacy"]]
+    )
+    request = urllib.request.Request(url, headers={"If-None-Match": etag})
+    try:
+        urllib.request.urlopen(request, timeout=30)
+        raise AssertionError("expected 304")
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 304
