@@ -24,7 +24,6 @@ from service.db import DbSession
 from service.errors import (
     PROBLEM_MEDIA_TYPE,
     Conflict,
-    InvalidParameter,
     NotFound,
     PayloadTooLarge,
     ValidationFailed,
@@ -75,18 +74,18 @@ def _owner(session: DbSession, principal: Principal, operator_id: uuid.UUID | No
     if principal.role == "operator":
         assert principal.operator_id is not None
         if operator_id not in (None, principal.operator_id):
-            raise InvalidParameter(
+            raise ValidationFailed(
                 "An operator key imports its own cabins only.",
                 errors=[{"field": "operator_id", "reason": "not your operator; leave it out"}],
             )
         return principal.operator_id
     if operator_id is None:
-        raise InvalidParameter(
+        raise ValidationFailed(
             "An admin must say which operator the cabins belong to.",
             errors=[{"field": "operator_id", "reason": "required with an admin key"}],
         )
     if session.get(Operator, operator_id) is None:
-        raise InvalidParameter(
+        raise ValidationFailed(
             "No such operator.", errors=[{"field": "operator_id", "reason": "no such operator"}]
         )
     return operator_id
@@ -259,7 +258,7 @@ def _start_job(
 @router.get(
     "/v1/imports/{import_id}",
     response_model=ImportJobRead,
-    responses=problem_responses(401, 403, 404),
+    responses=problem_responses(400, 401, 403, 404),
     summary="An import: state, rows done / total, and the per-row report",
 )
 def get_import(

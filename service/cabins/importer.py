@@ -133,17 +133,59 @@ def _json(value: Any) -> str | None:
     return None if value is None else orjson.dumps(value).decode()
 
 
-def _staged_rows(good: dict[int, CabinCreate]) -> Iterator[tuple[Any, ...]]:
+def staged_columns(doc: dict[str, Any]) -> dict[str, Any]:
+    """The column values of `service.cabins.records.columns_of`, from the record's JSON dump
+    (dates as ISO text, which COPY reads): the dump is made once per row and serves the
+    staging table and the audit event both. A test holds the two mappings together."""
+    location = doc["location"]
+    address = location.get("address") or {}
+    venue = doc["venue"]
+    declarations = doc.get("declarations") or {}
+    concertation = declarations.get("concertation")
+    return {
+        "address_number": address.get("number"),
+        "address_street": address.get("street"),
+        "address_postcode": address.get("postcode"),
+        "address_commune_name": address.get("commune_name"),
+        "declared_insee": location["declared_insee"],
+        "venue_kind": venue["kind"],
+        "venue_description": venue.get("description"),
+        "venue_name": venue.get("name"),
+        "venue_siret": venue.get("siret"),
+        "venue_finess": venue.get("finess"),
+        "venue_naf": venue.get("naf"),
+        "venue_building_regime": venue.get("building_regime"),
+        "venue_cabin_count": venue.get("cabin_count"),
+        "ars_declaration_date": declarations.get("ars_declaration_date"),
+        "ars_declaration_reference": declarations.get("ars_declaration_reference"),
+        "cpam_informed_date": declarations.get("cpam_informed_date"),
+        "cpts_informed_date": declarations.get("cpts_informed_date"),
+        "concertation_date": concertation["date"] if concertation else None,
+        "concertation_parties": concertation["parties"] if concertation else None,
+        "opening_hours": doc.get("opening_hours"),
+        "siting": doc.get("siting") or {},
+        "care_links": doc.get("care_links") or [],
+        "provider": doc.get("provider"),
+        "fees": doc.get("fees"),
+        "accessibility": doc.get("accessibility") or {},
+    }
+
+
+def _staged_rows(
+    good: dict[int, CabinCreate], documents: dict[int, dict[str, Any]]
+) -> Iterator[tuple[Any, ...]]:
     names = [name for name, _ in staging.RECORD_COLUMNS]
+    jsonb = staging.JSONB_COLUMNS
     for row, cabin in good.items():
-        values = columns_of(cabin)
+        doc = documents[row] = _created_document(cabin)
+        values = staged_columns(doc)
         yield (
             row,
             cabin.operator_reference,
             _reference(),
             cabin.location.lon,
             cabin.location.lat,
-            *(_json(values[n]) if n in staging.JSONB_COLUMNS else values[n] for n in names),
+            *(_json(values[n]) if n in jsonb else values[n] for n in names),
             [b for b in CONFIRMED_BLOCKS if b in cabin.model_fields_set],
         )
 
@@ -241,12 +283,13 @@ def _run_import(
     errors = checked.errors
     warnings: list[dict[str, Any]] = []
     good = checked.good
+    documents: dict[int, dict[str, Any]] = {}
     report = ImportReport("succeeded", checked.total, 0, 0, 0, 0, errors, warnings)
     report.timings = timings
 
     if good:
         staging.create_staging(session)
-        staging.copy_rows(session, _staged_rows(good))
+        staging.copy_rows(session, _staged_rows(good, documents))
         lap("stage_copy")
         located_problems = staging.locate(session)
         lap("locate")
@@ -305,7 +348,7 @@ def _run_import(
             diff = {
                 "reference": [None, w.reference],
                 "status": [None, "draft"],
-                **_create_diff(_created_document(good[row])),
+                **_create_diff(documents[row]),
             }
             events.append(("cabin.create", "cabin", str(w.id), diff))
         else:

@@ -308,10 +308,10 @@ def test_repeated_reference_in_one_file_is_an_error(client: TestClient, callers:
     assert error_rows(response.json()) == {2: {"operator_reference"}}
 
 
-def test_unknown_and_missing_columns_are_400(client: TestClient, callers: Callers) -> None:
+def test_unknown_and_missing_columns_are_422(client: TestClient, callers: Callers) -> None:
     content = b"operator_reference,location.lon,colour\nX,2.35,red\n"
     response = client.post(IMPORT, content=content, headers={**CSV, **callers.operator})
-    assert response.status_code == 400
+    assert response.status_code == 422
     fields = {e["field"] for e in response.json()["errors"]}
     assert {"colour", "location.lat", "location.declared_insee", "venue.kind"} <= fields
 
@@ -357,7 +357,7 @@ def test_an_admin_imports_for_a_named_operator(
 ) -> None:
     content = to_csv([row("A-1", 2.3522, 48.8566, "75056")])
     missing = client.post(IMPORT, content=content, headers={**CSV, **callers.admin})
-    assert missing.status_code == 400
+    assert missing.status_code == 422
     response = client.post(
         IMPORT + f"?operator_id={callers.other_operator_id}",
         content=content,
@@ -372,3 +372,27 @@ def test_another_operators_import_is_404(client: TestClient, callers: Callers) -
     job = client.post(IMPORT, content=content, headers={**CSV, **callers.operator}).json()
     assert client.get(f"/v1/imports/{job['id']}", headers=callers.operator).status_code == 200
     assert client.get(f"/v1/imports/{job['id']}", headers=callers.other_operator).status_code == 404
+
+
+def test_staged_columns_match_the_single_write_path() -> None:
+    from datetime import date
+
+    from service.cabins.importer import staged_columns
+    from service.cabins.records import columns_of
+    from service.cabins.schemas import CabinCreate
+
+    cabin = CabinCreate.model_validate(
+        cabin_body(
+            "S-1",
+            declarations__concertation={"date": "2026-01-10", "parties": ["ars", "cpts"]},
+            provider={"name": "Télé-santé", "kind": "platform_only"},
+            venue__description="kiosque",
+        )
+    )
+    expected = {
+        k: v.isoformat() if isinstance(v, date) else v
+        for k, v in columns_of(cabin).items()
+        if k not in ("operator_reference", "geom")
+    }
+    doc = cabin.model_dump(mode="json", exclude_none=True, exclude={"operator_id"})
+    assert staged_columns(doc) == expected

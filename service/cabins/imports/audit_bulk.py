@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -69,7 +69,7 @@ def append_many(
                     action,
                     target_type,
                     target_id,
-                    json.dumps(diff, ensure_ascii=False),
+                    orjson.dumps(diff).decode(),
                     reason,
                     prev_hash,
                     digest,

@@ -19,7 +19,7 @@ from service.cabins.imports.columns import (
     required_column_names,
     unflatten,
 )
-from service.errors import BadRequest, UnsupportedMediaType
+from service.errors import BadRequest, UnsupportedMediaType, ValidationFailed
 
 CSV_TYPES = ("text/csv", "application/csv")
 NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl")
@@ -89,14 +89,14 @@ def _csv_header(names: list[str]) -> list[Column | None]:
         {"field": n, "reason": f"required column is missing; {SCHEMA_HINT}"} for n in missing
     ]
     if errors:
-        raise BadRequest("The CSV header does not match the import columns.", errors=errors)
+        raise ValidationFailed("The CSV header does not match the import columns.", errors=errors)
     return header
 
 
 def read_csv(text: str) -> Iterator[Record]:
     first_line = text.split("\n", 1)[0]
     if not first_line.strip():
-        raise BadRequest(
+        raise ValidationFailed(
             "The CSV has no header line.",
             errors=[
                 {"field": "body", "reason": f"the first line must name the columns; {SCHEMA_HINT}"}
