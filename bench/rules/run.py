@@ -46,9 +46,8 @@ def psql_url(url: str) -> str:
 def floor_seconds(engine: Any, codes: list[str], workers: int) -> tuple[float, dict[str, float]]:
     """Each rule's bare statement over all cabins, every column computed, nothing written."""
     from service.rules import plan as planning
-    from service.rules.evaluator import cabins_selectable, split_codes
     from service.rules.catalogue.base import RuleInput
-    from service.rules.evaluator import now
+    from service.rules.evaluator import cabins_selectable, now, split_codes
 
     with Session(engine) as session:
         plan = planning.build(session, planning.in_force(session))
@@ -61,11 +60,17 @@ def floor_seconds(engine: Any, codes: list[str], workers: int) -> tuple[float, d
                 if run.code not in group:
                     continue
                 statement = run.definition.implementation(
-                    RuleInput(cabins=cabins_selectable(None, run), params=run.params, at=now().date())
+                    RuleInput(
+                        cabins=cabins_selectable(None, run), params=run.params, at=now().date()
+                    )
                 ).subquery()
                 t = time.perf_counter()
                 session.execute(
-                    select(func.count(), func.count(statement.c.evidence), func.count(statement.c.outcome))
+                    select(
+                        func.count(),
+                        func.count(statement.c.evidence),
+                        func.count(statement.c.outcome),
+                    )
                 ).one()
                 per_rule[run.code] = per_rule.get(run.code, 0) + time.perf_counter() - t
 
@@ -85,9 +90,12 @@ def main() -> None:
     parser.add_argument("--writes", type=int, default=200)
     args = parser.parse_args()
 
-    base = os.environ.get("DATABASE_URL") or subprocess.check_output(
-        [str(ROOT / ".venv/bin/registry"), "localdb", "url"], text=True
-    ).strip()
+    base = (
+        os.environ.get("DATABASE_URL")
+        or subprocess.check_output(
+            [str(ROOT / ".venv/bin/registry"), "localdb", "url"], text=True
+        ).strip()
+    )
     url = make_url(base).set(database=args.database).render_as_string(hide_password=False)
     os.environ["DATABASE_URL"] = url
 
@@ -103,8 +111,19 @@ def main() -> None:
     if args.generate:
         t = time.perf_counter()
         subprocess.run(
-            ["psql", psql_url(url), "-q", "-v", "ON_ERROR_STOP=1", "-v", f"n={args.cabins}",
-             "-v", "seed=0.42", "-f", str(ROOT / "bench/rules/generate.sql")],
+            [
+                "psql",
+                psql_url(url),
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-v",
+                f"n={args.cabins}",
+                "-v",
+                "seed=0.42",
+                "-f",
+                str(ROOT / "bench/rules/generate.sql"),
+            ],
             check=True,
         )
         with engine.begin() as conn:
@@ -118,31 +137,41 @@ def main() -> None:
         plan = planning.build(session, rule_set)
         verdicts = session.scalar(text("SELECT count(*) FROM verdict"))
     codes = sorted({r.code for r in plan.runs})
-    print(f"cabins: {cabins}; rule set {plan.version}: {len(codes)} rules implemented"
-          f" ({', '.join(plan.unimplemented) or 'none'} missing); verdicts stored: {verdicts}")
+    print(
+        f"cabins: {cabins}; rule set {plan.version}: {len(codes)} rules implemented"
+        f" ({', '.join(plan.unimplemented) or 'none'} missing); verdicts stored: {verdicts}"
+    )
 
     floor_seq, per_rule = floor_seconds(engine, codes, 1)
     floor_par, _ = floor_seconds(engine, codes, args.workers)
-    print(f"floor (bare SELECTs): {floor_seq:.2f} s on 1 connection,"
-          f" {floor_par:.2f} s on {args.workers}")
+    print(
+        f"floor (bare SELECTs): {floor_seq:.2f} s on 1 connection,"
+        f" {floor_par:.2f} s on {args.workers}"
+    )
     print("  per rule: " + ", ".join(f"{c} {s:.2f}" for c, s in sorted(per_rule.items())))
 
     if verdicts == 0:
         report = reevaluate_all_parallel(engine, workers=args.workers)
-        print(f"first evaluation (all verdicts new), {args.workers} workers:"
-              f" {report.seconds:.2f} s, {sum(r.first for r in report.rules.values())} verdicts")
+        print(
+            f"first evaluation (all verdicts new), {args.workers} workers:"
+            f" {report.seconds:.2f} s, {sum(r.first for r in report.rules.values())} verdicts"
+        )
 
     report = reevaluate_all_parallel(engine, workers=args.workers)
-    print(f"re-evaluation, nothing changed, {args.workers} workers: {report.seconds:.2f} s"
-          f" ({report.seconds / floor_par:.2f}x the parallel floor,"
-          f" {report.seconds / floor_seq:.2f}x the sequential floor);"
-          f" rewritten {sum(r.rewritten for r in report.rules.values())}")
+    print(
+        f"re-evaluation, nothing changed, {args.workers} workers: {report.seconds:.2f} s"
+        f" ({report.seconds / floor_par:.2f}x the parallel floor,"
+        f" {report.seconds / floor_seq:.2f}x the sequential floor);"
+        f" rewritten {sum(r.rewritten for r in report.rules.values())}"
+    )
 
     with Session(engine) as session:
         report = reevaluate_all(session)
         session.commit()
-    print(f"re-evaluation, nothing changed, 1 transaction: {report.seconds:.2f} s"
-          f" ({report.seconds / floor_seq:.2f}x the sequential floor)")
+    print(
+        f"re-evaluation, nothing changed, 1 transaction: {report.seconds:.2f} s"
+        f" ({report.seconds / floor_seq:.2f}x the sequential floor)"
+    )
 
     version = f"2026.{int(time.time()) % 1000}"
     with Session(engine) as session:
@@ -160,20 +189,27 @@ def main() -> None:
         publish_s = time.perf_counter() - t
     changed = {c: r.changed for c, r in report.rules.items() if r.changed}
     rewritten = sum(r.rewritten for r in report.rules.values())
-    print(f"publish {version} (SIT-10 radius 800 m), 1 transaction: {publish_s:.2f} s;"
-          f" changed outcomes {changed}; verdicts rewritten {rewritten}")
+    print(
+        f"publish {version} (SIT-10 radius 800 m), 1 transaction: {publish_s:.2f} s;"
+        f" changed outcomes {changed}; verdicts rewritten {rewritten}"
+    )
 
     with Session(engine) as session:
-        ids = list(session.scalars(text("SELECT id FROM cabin ORDER BY random() LIMIT :n"),
-                                   {"n": args.writes}))
+        ids = list(
+            session.scalars(
+                text("SELECT id FROM cabin ORDER BY random() LIMIT :n"), {"n": args.writes}
+            )
+        )
     timings = []
     for cabin_id in ids:
         with Session(engine) as session:
             t = time.perf_counter()
             session.execute(
-                text("UPDATE cabin SET version = version + 1, updated_at = now(),"
-                     " siting = jsonb_set(siting, '{sound_insulated}', to_jsonb(random() < 0.5))"
-                     " WHERE id = :id"),
+                text(
+                    "UPDATE cabin SET version = version + 1, updated_at = now(),"
+                    " siting = jsonb_set(siting, '{sound_insulated}', to_jsonb(random() < 0.5))"
+                    " WHERE id = :id"
+                ),
                 {"id": cabin_id},
             )
             evaluate_cabins(session, [cabin_id])
@@ -181,8 +217,10 @@ def main() -> None:
             timings.append((time.perf_counter() - t) * 1000)
     timings.sort()
     p95 = timings[int(len(timings) * 0.95) - 1]
-    print(f"single-cabin write + evaluation ({len(timings)} writes): p50"
-          f" {statistics.median(timings):.1f} ms, p95 {p95:.1f} ms, max {timings[-1]:.1f} ms")
+    print(
+        f"single-cabin write + evaluation ({len(timings)} writes): p50"
+        f" {statistics.median(timings):.1f} ms, p95 {p95:.1f} ms, max {timings[-1]:.1f} ms"
+    )
     engine.dispose()
 
 
