@@ -24,6 +24,7 @@ from service.db import DbSession
 from service.errors import (
     PROBLEM_MEDIA_TYPE,
     Conflict,
+    MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
     ValidationFailed,
@@ -253,6 +254,17 @@ def _start_job(
         options=options,
     )
     return response
+
+
+@router.api_route(
+    "/v1/cabins/import", methods=["GET", "PUT", "PATCH", "DELETE"], include_in_schema=False
+)
+def import_other_methods(request: Request) -> Response:
+    """`/v1/cabins/import` is not a cabin id: other methods are a 405, not a malformed id."""
+    raise MethodNotAllowed(
+        f"{request.method} is not allowed on /v1/cabins/import; use POST.",
+        headers={"Allow": "POST"},
+    )
 
 
 @router.get(

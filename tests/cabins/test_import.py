@@ -396,3 +396,12 @@ def test_staged_columns_match_the_single_write_path() -> None:
     }
     doc = cabin.model_dump(mode="json", exclude_none=True, exclude={"operator_id"})
     assert staged_columns(doc) == expected
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE"])
+def test_other_methods_on_the_import_path_are_405(
+    client: TestClient, callers: Callers, method: str
+) -> None:
+    response = client.request(method, IMPORT, headers=callers.operator)
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "POST"
