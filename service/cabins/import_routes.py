@@ -257,7 +257,9 @@ def _start_job(
 
 
 @router.api_route(
-    "/v1/cabins/import", methods=["GET", "PUT", "PATCH", "DELETE"], include_in_schema=False
+    "/v1/cabins/import",
+    methods=["GET", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS"],
+    include_in_schema=False,
 )
 def import_other_methods(request: Request) -> Response:
     """`/v1/cabins/import` is not a cabin id: other methods are a 405, not a malformed id."""

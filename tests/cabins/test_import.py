@@ -398,7 +398,7 @@ def test_staged_columns_match_the_single_write_path() -> None:
     assert staged_columns(doc) == expected
 
 
-@pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE"])
+@pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE", "OPTIONS"])
 def test_other_methods_on_the_import_path_are_405(
     client: TestClient, callers: Callers, method: str
 ) -> None:
