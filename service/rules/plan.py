@@ -64,7 +64,22 @@ def in_force(session: Session, at: datetime | None = None) -> RuleSet | None:
     )
 
 
+# A published rule set never changes, so its plan is built once per process (keyed by the
+# version and its publication time); this spares the two reads on every cabin write.
+_PLANS: dict[tuple[str, datetime | None], Plan] = {}
+
+
 def build(session: Session, rule_set: RuleSet) -> Plan:
+    key = (rule_set.version, rule_set.published_at)
+    if rule_set.status != "draft" and key in _PLANS:
+        return _PLANS[key]
+    plan = _build(session, rule_set)
+    if rule_set.status != "draft":
+        _PLANS[key] = plan
+    return plan
+
+
+def _build(session: Session, rule_set: RuleSet) -> Plan:
     rules = session.scalars(
         select(Rule)
         .where(Rule.rule_set_version == rule_set.version, Rule.enabled)
