@@ -64,7 +64,9 @@ class ImportReport:
 
 
 def _reference() -> str:
-    return "CAB-" + "".join(secrets.choice(_CROCKFORD) for _ in range(8))
+    """CAB- and 8 Crockford base32 characters from 40 random bits (one draw per cabin)."""
+    bits = int.from_bytes(secrets.token_bytes(5), "big")
+    return "CAB-" + "".join(_CROCKFORD[(bits >> shift) & 31] for shift in range(35, -1, -5))
 
 
 def _pydantic_errors(row: int, error: ValidationError) -> list[dict[str, Any]]:
