@@ -27,13 +27,14 @@ help:
 ## Set-up ------------------------------------------------------------------------------------
 
 system:
-	@if [ ! -f $(POSTGIS_CONTROL) ]; then \
-	  echo "==> installing PostGIS (postgresql-15-postgis-3)"; \
-	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15-postgis-3 >/dev/null; \
-	fi
-	@if [ ! -x /usr/bin/chromium ]; then \
-	  echo "==> installing Chromium (the web pages' browser tests)"; \
-	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	@missing=""; \
+	[ -f $(POSTGIS_CONTROL) ] || missing="$$missing postgresql-15-postgis-3"; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	command -v ogrinfo >/dev/null || missing="$$missing gdal-bin"; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
+	if [ -n "$$missing" ]; then \
+	  echo "==> installing from Debian:$$missing (PostGIS; Chromium and GDAL for the browser and OGC client tests)"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
 venv: $(VENV)/.installed
