@@ -7,18 +7,25 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
-    Integer,
+    BigInteger,
+    ColumnElement,
+    Numeric,
     RowMapping,
     Select,
     String,
+    Text,
     and_,
+    any_,
     cast,
     func,
     literal,
     literal_column,
+    null,
+    or_,
     select,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSON, aggregate_order_by
@@ -239,67 +246,110 @@ def _names(by: str) -> Any:
     )
 
 
-def summary(
-    session: Session, principal: Principal, filters: Filters, by: str
-) -> Sequence[RowMapping]:
-    """Counts per group: cabins, compliant / non_compliant / incomplete / not evaluated, and
-    the failures per rule (from each cabin's derived lists of failing rules).
+def rule_codes() -> list[str]:
+    """Every rule code a verdict can carry: the catalogue's implementations."""
+    from service.rules.catalogue import REGISTRY
 
-    One pass: each cabin is unnested into one row per failing rule plus one row with a null
-    code (the cabin itself), grouped by (key, code); the outer grouping by key sums the
-    cabin rows and gathers the per-rule counts. No self-join, no lookup per group."""
-    if by == "rule":
-        return _summary_by_rule(session, principal, filters)
+    return sorted(REGISTRY)
+
+
+@dataclass(frozen=True)
+class SummaryDocument:
+    """The groups as a JSON array serialised by PostgreSQL, and the totals over them."""
+
+    groups_json: str
+    totals: dict[str, Any]
+
+
+def summary(session: Session, principal: Principal, filters: Filters, by: str) -> SummaryDocument:
+    """Counts per group: cabins, compliant / non_compliant / incomplete / not evaluated, the
+    rate, and the cabins failing each rule (from each cabin's derived lists of failing rules).
+
+    One statement and one pass: a hash aggregate by group with a
+    `count(*) FILTER (WHERE code = ANY(failing))` per rule code of the catalogue, the group
+    names joined by hash, then every group serialised by PostgreSQL into one JSON array (tens
+    of thousands of communes need no Python object each) beside the totals."""
     key_column, _ = _group_key(by)
-    empty = cast(literal("{}"), ARRAY(String))
-    failing = func.coalesce(CabinCompliance.failing_errors, empty).op("||")(
-        func.coalesce(CabinCompliance.failing_warnings, empty)
-    )
-    code = (
-        func.unnest(func.array_append(failing, cast(literal(None), String)))
-        .table_valued("code")
-        .render_derived()
-    )
     status = CabinCompliance.compliance_status
-    is_cabin = code.c.code.is_(None)
-    per_code = (
+    codes = rule_codes()
+
+    def fails(code: str) -> ColumnElement[bool]:
+        # two lookups in the stored arrays: no array is built per row and rule
+        return or_(
+            literal(code) == any_(CabinCompliance.failing_errors),
+            literal(code) == any_(CabinCompliance.failing_warnings),
+        )
+
+    grouped = (
         select(
             key_column.label("key"),
-            code.c.code,
-            func.count().filter(is_cabin).label("cabins"),
-            func.count().filter(and_(is_cabin, status == "compliant")).label("compliant"),
-            func.count().filter(and_(is_cabin, status == "non_compliant")).label("non_compliant"),
-            func.count().filter(and_(is_cabin, status == "incomplete")).label("incomplete"),
-            func.count().filter(and_(is_cabin, status.is_(None))).label("not_evaluated"),
-            func.count().label("n"),
+            func.count().label("cabins"),
+            func.count().filter(status == "compliant").label("compliant"),
+            func.count().filter(status == "non_compliant").label("non_compliant"),
+            func.count().filter(status == "incomplete").label("incomplete"),
+            func.count().filter(status.is_(None)).label("not_evaluated"),
+            *(func.count().filter(fails(code)).label(f"rule_{i}") for i, code in enumerate(codes)),
         )
         .select_from(Cabin)
         .outerjoin(CabinCompliance, CabinCompliance.cabin_id == Cabin.id)
-        .join(code, literal(True))
         .where(condition(principal, filters))
-        .group_by(key_column, code.c.code)
-        .subquery("per_code")
+        .group_by(key_column)
+        .subquery("grouped")
     )
+    g = grouped.c
     names = _names(by).subquery("names")
-    g = per_code.c
-    failures = func.json_object_agg(g.code, g.n).filter(g.code.is_not(None))
+    failures = func.json_strip_nulls(
+        func.json_build_object(
+            *(
+                part
+                for i, code in enumerate(codes)
+                for part in (literal(code), func.nullif(g[f"rule_{i}"], 0))
+            )
+        )
+    )
+    rate = func.round(cast(g.compliant, Numeric) / func.nullif(g.cabins, 0), 4)
+    group = func.json_build_object(
+        "key",
+        g.key,
+        "name",
+        names.c.name,
+        *(part for name in COUNTS for part in (literal(name), g[name])),
+        "rate",
+        rate,
+        "failures",
+        failures,
+        "outcomes",
+        null(),
+    )
+    groups = func.coalesce(
+        func.json_agg(aggregate_order_by(group, g.key.nulls_last())),
+        literal_column("'[]'::json"),
+    )
     stmt = (
         select(
-            g.key,
-            func.min(names.c.name).label("name"),
+            cast(groups, Text).label("groups"),
+            *(cast(func.coalesce(func.sum(g[n]), 0), BigInteger).label(n) for n in COUNTS),
             *(
-                cast(func.sum(column), Integer).label(column.name)
-                for column in (g.cabins, g.compliant, g.non_compliant, g.incomplete)
+                cast(func.coalesce(func.sum(g[f"rule_{i}"]), 0), BigInteger).label(f"rule_{i}")
+                for i in range(len(codes))
             ),
-            cast(func.sum(g.not_evaluated), Integer).label("not_evaluated"),
-            func.coalesce(failures, literal_column("'{}'::json")).label("failures"),
         )
-        .select_from(per_code)
+        .select_from(grouped)
         .outerjoin(names, names.c.code == g.key)
-        .group_by(g.key)
-        .order_by(g.key.nulls_last())
     )
-    return session.execute(stmt).mappings().all()
+    row = session.execute(stmt).mappings().one()
+    totals: dict[str, Any] = {n: row[n] for n in COUNTS}
+    totals["failures"] = {c: row[f"rule_{i}"] for i, c in enumerate(codes) if row[f"rule_{i}"]}
+    return SummaryDocument(row["groups"], totals)
+
+
+COUNTS = ("cabins", "compliant", "non_compliant", "incomplete", "not_evaluated")
+
+
+def summary_by_rule(
+    session: Session, principal: Principal, filters: Filters
+) -> list[dict[str, Any]]:
+    return [dict(r) for r in _summary_by_rule(session, principal, filters)]
 
 
 def _summary_by_rule(

@@ -86,8 +86,10 @@ def test_the_summary_is_one_sql_statement(db: Session, world: World, by: str) ->
     principal = Principal(client_id=world.operator_a, name="n", role="regulator", scope="national")
     event.listen(connection, "before_cursor_execute", count)
     try:
-        rows = queries.summary(db, principal, Filters(region="84"), by)
+        if by == "rule":
+            assert queries.summary_by_rule(db, principal, Filters(region="84"))
+        else:
+            assert queries.summary(db, principal, Filters(region="84"), by).groups_json != "[]"
     finally:
         event.remove(connection, "before_cursor_execute", count)
-    assert rows
     assert len(statements) == 1
