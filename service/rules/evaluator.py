@@ -223,7 +223,7 @@ def rule_statement(run: planning.RuleRun, cabins: FromClause, at: datetime, vers
 # `incomplete` when an error rule is unknown and none fails. Accessibility label from
 # SIT-17 (venue) and SIT-18 (cabin interior): both pass → accessible; one passes and the
 # other fails → partial; none passes and one fails → not_accessible; else unknown.
-COMPLIANCE_SQL = """
+COMPLIANCE_SQL_TEMPLATE = """
 INSERT INTO cabin_compliance AS cc (cabin_id, compliance_status, accessibility_label,
                                     failing_errors, unknown_errors, failing_warnings, updated_at)
 SELECT v.cabin_id,
@@ -246,10 +246,7 @@ SELECT v.cabin_id,
                 FILTER (WHERE v.severity = 'warning' AND v.outcome = 'fail'), '{}'),
        :at
 FROM verdict v
-WHERE CAST(:everything AS boolean) OR v.cabin_id IN (SELECT cabin_id FROM verdict
-                     WHERE evaluated_at = :at AND (CAST(:ids AS uuid[]) IS NULL
-                                                   OR cabin_id = ANY(CAST(:ids AS uuid[])))
-                     UNION SELECT unnest(CAST(:ids AS uuid[])))
+WHERE {cabins}
 GROUP BY v.cabin_id
 ON CONFLICT (cabin_id) DO UPDATE
 SET compliance_status = excluded.compliance_status,
@@ -265,13 +262,22 @@ WHERE (cc.compliance_status, cc.accessibility_label, cc.failing_errors, cc.unkno
                         excluded.failing_warnings)
 """
 
+# Which cabins to recompute: the given ones (a write, an import: all changes are theirs), or
+# every cabin whose verdicts were rewritten by this pass, or every cabin.
+COMPLIANCE_OF_IDS = COMPLIANCE_SQL_TEMPLATE.replace(
+    "{cabins}", "v.cabin_id = ANY(CAST(:ids AS uuid[]))"
+)
+COMPLIANCE_OF_PASS = COMPLIANCE_SQL_TEMPLATE.replace(
+    "{cabins}", "v.cabin_id IN (SELECT cabin_id FROM verdict WHERE evaluated_at = :at)"
+)
+COMPLIANCE_OF_ALL = COMPLIANCE_SQL_TEMPLATE.replace("{cabins}", "true")
+
 # Verdicts of rules that are no longer enabled in the rule set in force: closed in the
 # history (outcome not_applicable) and removed, so they no longer count.
-RETIRE_SQL = """
+RETIRE_SQL_TEMPLATE = """
 WITH gone AS (
   DELETE FROM verdict
-  WHERE rule_code <> ALL(CAST(:codes AS text[]))
-    AND (CAST(:ids AS uuid[]) IS NULL OR cabin_id = ANY(CAST(:ids AS uuid[])))
+  WHERE rule_code <> ALL(CAST(:codes AS text[])) AND {cabins}
   RETURNING cabin_id, rule_code, outcome, severity
 ), logged AS (
   INSERT INTO verdict_change (cabin_id, rule_code, old_outcome, new_outcome, severity, evidence,
@@ -283,6 +289,10 @@ WITH gone AS (
 )
 SELECT count(*) FROM gone
 """
+
+
+RETIRE_OF_IDS = RETIRE_SQL_TEMPLATE.replace("{cabins}", "cabin_id = ANY(CAST(:ids AS uuid[]))")
+RETIRE_OF_ALL = RETIRE_SQL_TEMPLATE.replace("{cabins}", "true")
 
 
 def now() -> datetime:
@@ -323,7 +333,7 @@ def evaluate_cabins(
     ids = [str(i) for i in cabin_ids] if cabin_ids is not None else None
     if codes is None:
         retired = session.execute(
-            text(RETIRE_SQL),
+            text(RETIRE_OF_ALL if ids is None else RETIRE_OF_IDS),
             {"codes": plan.codes, "ids": ids, "version": plan.version, "at": at},
         ).scalar_one()
         refresh_compliance(session, cabin_ids, at, everything=retired > 0 and cabin_ids is None)
@@ -340,8 +350,13 @@ def refresh_compliance(
 ) -> None:
     """Recomputes the status and label of the given cabins and of every cabin whose verdicts
     were rewritten at `at` (of every cabin when `everything`)."""
-    ids = [str(i) for i in cabin_ids] if cabin_ids is not None else None
-    session.execute(text(COMPLIANCE_SQL), {"at": at, "ids": ids, "everything": everything})
+    if cabin_ids is not None:
+        sql, values = COMPLIANCE_OF_IDS, {"at": at, "ids": [str(i) for i in cabin_ids]}
+    elif everything:
+        sql, values = COMPLIANCE_OF_ALL, {"at": at}
+    else:
+        sql, values = COMPLIANCE_OF_PASS, {"at": at}
+    session.execute(text(sql), values)
 
 
 def evaluate(session: Session, cabin_ids: list[uuid.UUID]) -> EvaluationReport:
@@ -408,7 +423,7 @@ def reevaluate_all_parallel(engine: Any, workers: int = 2) -> EvaluationReport:
         report.rules.update(part.rules)
     with Session(engine) as session:
         retired = session.execute(
-            text(RETIRE_SQL), {"codes": plan.codes, "ids": None, "version": plan.version, "at": at}
+            text(RETIRE_OF_ALL), {"codes": plan.codes, "version": plan.version, "at": at}
         ).scalar_one()
         refresh_compliance(session, None, at, everything=retired > 0)
         session.commit()

@@ -115,6 +115,8 @@ def cpam_cpts_informed(inp: RuleInput) -> Select[Any]:
                 type_=JSONB,
             ).label("covering"),
         )
+        # only the communes of these cabins (one on a write) are aggregated
+        .where(members.c.insee.in_(select(c.commune_insee).where(c.commune_insee.is_not(None))))
         .group_by(members.c.insee)
         .subquery("cpts_by_commune")
     )
