@@ -142,6 +142,8 @@ def main() -> int:
     print(f"phases (s)                   : {report.timings}")  # type: ignore[attr-defined]
     print(f"rule evaluation included     : {args.with_rules}")
     print(f"load average (1, 5, 15 min)  : {os.getloadavg()}")
+    with engine.begin() as conn:  # each run starts from the same registry: remove its cabins
+        conn.execute(text("DELETE FROM cabin WHERE operator_id = :op"), {"op": operator_id})
     engine.dispose()
     return 0
 
