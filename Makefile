@@ -85,7 +85,7 @@ run: setup
 	  $(WITH_DB) nohup $(REGISTRY) serve --host 0.0.0.0 --port $(PORT) >>.local/server.log 2>&1 & echo $$! >.local/server.pid; \
 	fi
 	@for i in $$(seq 1 100); do \
-	  if curl -fsS -o /dev/null http://127.0.0.1:$(PORT)/health; then echo "==> ready: http://localhost:$(PORT)/health"; exit 0; fi; \
+	  if curl -fs -o /dev/null http://127.0.0.1:$(PORT)/health; then echo "==> ready: http://localhost:$(PORT)/health"; exit 0; fi; \
 	  if ! kill -0 "$$(cat .local/server.pid)" 2>/dev/null; then echo "the service did not start:"; tail -20 .local/server.log; exit 1; fi; \
 	  sleep 0.2; \
 	done; echo "the service did not answer in 20 s"; tail -20 .local/server.log; exit 1

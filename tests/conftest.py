@@ -5,7 +5,7 @@ teardown, with the app's session bound to it."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from fastapi import FastAPI
@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from service.app import create_app
 from service.db import get_session
+from service.reads import get_read_session
 from service.settings import Settings, get_settings
 
 
@@ -113,7 +114,11 @@ def client(app: FastAPI, db: Session) -> Iterator[TestClient]:
             db.rollback()
             raise
 
+    async def read_session_for_test() -> AsyncIterator[Session]:
+        yield db  # the public reads see what the test wrote in its transaction
+
     app.dependency_overrides[get_session] = session_for_test
+    app.dependency_overrides[get_read_session] = read_session_for_test
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
     app.dependency_overrides.clear()

@@ -19,7 +19,6 @@ from service.public.cql2 import parse_filter
 from service.public.crs import CRS84, EPSG_2154, parse_crs
 from service.public.params import bad, datetime_filter, parse_bbox
 from service.public.properties import QUERYABLES
-from service.public.reads import ReadSession
 from service.public.schemas import (
     GEOJSON,
     GEOJSON_200,
@@ -32,6 +31,7 @@ from service.public.schemas import (
     LandingPage,
     Queryables,
 )
+from service.reads import ReadSession
 from service.routing import ApiRoute
 
 router = APIRouter(route_class=ApiRoute, prefix="/ogc", tags=["OGC API Features"])

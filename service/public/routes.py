@@ -16,13 +16,13 @@ from service.public.caching import CACHE_CONTROL, cached, etag_of, not_modified
 from service.public.crs import CRS84, SUPPORTED
 from service.public.needs import NEED_NAMES
 from service.public.params import bad, parse_bbox, parse_needs
-from service.public.reads import ReadSession, snapshot
 from service.public.schemas import (
     GEOJSON,
     GEOJSON_200,
     FeatureCollection,
     NearestResponse,
 )
+from service.reads import ReadSession, snapshot
 from service.routing import ApiRoute
 
 router = APIRouter(route_class=ApiRoute, tags=["finder apps"])

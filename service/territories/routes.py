@@ -7,8 +7,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
-from service.db import DbSession
 from service.errors import NotFound, problem_responses
+from service.reads import ReadSession
 from service.routing import ApiRoute
 from service.territories import queries
 from service.territories.models import LAYER_KINDS
@@ -44,7 +44,7 @@ def _ref(row: Any, prefix: str, *names: str) -> dict[str, Any] | None:
 )
 def get_commune(
     insee: Annotated[str, Path(pattern=INSEE_PATTERN, description="INSEE code, e.g. 75056")],
-    session: DbSession,
+    session: ReadSession,
     geometry: WithGeometry = False,
 ) -> dict[str, Any]:
     row = queries.commune_detail(session, insee, geometry)
@@ -71,7 +71,7 @@ def get_commune(
 )
 def get_departement(
     code: Annotated[str, Path(pattern=DEPARTEMENT_PATTERN, description="e.g. 69, 2A, 974")],
-    session: DbSession,
+    session: ReadSession,
     geometry: WithGeometry = False,
 ) -> dict[str, Any]:
     row = queries.departement_detail(session, code, geometry)
@@ -95,7 +95,7 @@ def get_departement(
 )
 def get_region(
     code: Annotated[str, Path(pattern=REGION_PATTERN, description="INSEE code, e.g. 84")],
-    session: DbSession,
+    session: ReadSession,
     geometry: WithGeometry = False,
 ) -> dict[str, Any]:
     row = queries.region_detail(session, code, geometry)
@@ -114,7 +114,7 @@ def get_region(
     summary="The commune, EPCI, département, région, zoning and CPTS at a point",
 )
 def locate(
-    session: DbSession,
+    session: ReadSession,
     lat: Annotated[float, Query(ge=-90, le=90, description="Latitude, WGS 84")],
     lon: Annotated[float, Query(ge=-180, le=180, description="Longitude, WGS 84")],
 ) -> dict[str, Any]:
@@ -145,7 +145,7 @@ def locate(
     summary="The loaded reference layers: vintage, source, synthetic or not, current or not",
 )
 def list_layers(
-    session: DbSession,
+    session: ReadSession,
     kind: Annotated[
         str | None, Query(pattern="^(" + "|".join(LAYER_KINDS) + ")$", description="Layer kind")
     ] = None,

@@ -1,5 +1,6 @@
-"""The session of the open endpoints: read-only statements in autocommit on the read database
-(`DATABASE_READ_URL`, a streaming replica in production; the primary when unset). Each
+"""The session of the public reads (open endpoints, reference data): read-only statements in
+autocommit on the read database (`DATABASE_READ_URL`, a streaming replica in production; the
+primary when unset). Each
 public request runs one statement, so it needs no transaction of its own: no BEGIN / COMMIT
 round trips, no pre-ping, which on a read that answers in a millisecond is most of the cost.
 A broken pooled connection fails that one request (503) and is discarded by the pool."""
