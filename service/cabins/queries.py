@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from service.auth.deps import Principal
 from service.cabins.models import Cabin
+from service.rules.models import CabinCompliance
 
 
 def visible_to(principal: Principal) -> ColumnElement[bool]:
@@ -102,3 +103,18 @@ def list_visible(
         stmt = stmt.where(Cabin.id > after)
     rows = session.execute(stmt.order_by(Cabin.id).limit(limit)).all()
     return [Located(r[0], r[1], r[2]) for r in rows]
+
+
+def compliance_of(
+    session: Session, cabin_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, CabinCompliance]:
+    """The derived compliance of these cabins (fresh from the database: the evaluator writes
+    it with set-based statements the session's identity map does not see)."""
+    if not cabin_ids:
+        return {}
+    rows = session.scalars(
+        select(CabinCompliance)
+        .where(CabinCompliance.cabin_id.in_(cabin_ids))
+        .execution_options(populate_existing=True)
+    )
+    return {row.cabin_id: row for row in rows}

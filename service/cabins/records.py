@@ -9,6 +9,7 @@ from typing import Any
 from service.cabins.models import Cabin
 from service.cabins.schemas import CabinCreate, CabinRead
 from service.cabins.vocabulary import CONFIRMED_BLOCKS
+from service.rules.models import CabinCompliance
 
 
 def _block(model: Any) -> Any:
@@ -119,7 +120,9 @@ def document_of(cabin: Cabin, lon: float, lat: float) -> dict[str, Any]:
     return _drop_none(doc)
 
 
-def read_of(cabin: Cabin, lon: float, lat: float) -> CabinRead:
+def read_of(
+    cabin: Cabin, lon: float, lat: float, compliance: CabinCompliance | None = None
+) -> CabinRead:
     doc = document_of(cabin, lon, lat)
     doc["location"]["commune"] = {
         "insee": cabin.commune_insee,
@@ -149,6 +152,16 @@ def read_of(cabin: Cabin, lon: float, lat: float) -> CabinRead:
                 block: getattr(cabin, f"{block}_confirmed_at") for block in CONFIRMED_BLOCKS
             },
             "is_demo": cabin.is_demo,
+            "compliance": None
+            if compliance is None
+            else {
+                "status": compliance.compliance_status,
+                "accessibility_label": compliance.accessibility_label,
+                "failing_errors": compliance.failing_errors or [],
+                "unknown_errors": compliance.unknown_errors or [],
+                "failing_warnings": compliance.failing_warnings or [],
+                "evaluated_at": compliance.updated_at,
+            },
             "version": cabin.version,
             "created_at": cabin.created_at,
             "updated_at": cabin.updated_at,

@@ -9,6 +9,7 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Query, Request, Response
+from sqlalchemy.orm import Session
 
 from service.auth.deps import AnyPrincipal, OperatorPrincipal
 from service.cabins import queries, service
@@ -44,9 +45,10 @@ def _etag(version: int) -> str:
     return f'"{version}"'
 
 
-def _respond(response: Response, located: queries.Located) -> CabinRead:
+def _respond(response: Response, located: queries.Located, session: Session) -> CabinRead:
     response.headers["ETag"] = _etag(located.cabin.version)
-    return read_of(located.cabin, located.lon, located.lat)
+    compliance = queries.compliance_of(session, [located.cabin.id]).get(located.cabin.id)
+    return read_of(located.cabin, located.lon, located.lat, compliance)
 
 
 def _encode_cursor(cabin_id: uuid.UUID) -> str:
@@ -75,7 +77,7 @@ def create_cabin(
 ) -> CabinRead:
     located = service.create(session, principal, body)
     response.headers["Location"] = f"/v1/cabins/{located.cabin.id}"
-    return _respond(response, located)
+    return _respond(response, located, session)
 
 
 @router.get(
@@ -113,7 +115,9 @@ def list_cabins(
     filters = queries.CabinFilters(status, commune, departement, region, venue_kind, reference)
     cursor = _decode_cursor(after) if after else None
     rows = queries.list_visible(session, principal, filters, after=cursor, limit=size + 1)
-    items = [read_of(r.cabin, r.lon, r.lat) for r in rows[:size]]
+    page = rows[:size]
+    compliance = queries.compliance_of(session, [r.cabin.id for r in page])
+    items = [read_of(r.cabin, r.lon, r.lat, compliance.get(r.cabin.id)) for r in page]
     next_url = None
     if len(rows) > size:
         next_url = str(
@@ -136,7 +140,7 @@ def read_cabin(
     located = queries.get_visible(session, principal, cabin_id)
     if located is None:
         raise NotFound(f"No cabin {cabin_id}.")
-    return _respond(response, located)
+    return _respond(response, located, session)
 
 
 @router.patch(
@@ -161,7 +165,7 @@ def patch_cabin(
     ] = ...,  # type: ignore[assignment]
 ) -> CabinRead:
     located = service.update(session, principal, cabin_id, patch, if_match=if_match)
-    return _respond(response, located)
+    return _respond(response, located, session)
 
 
 @router.post(
@@ -179,7 +183,7 @@ def transition_cabin(
     if_match: IfMatch = None,
 ) -> CabinRead:
     located = service.transition(session, principal, cabin_id, body, if_match=if_match)
-    return _respond(response, located)
+    return _respond(response, located, session)
 
 
 @router.delete(
@@ -198,7 +202,7 @@ def decommission_cabin(
 ) -> CabinRead:
     request = TransitionRequest(to="decommissioned", reason=(reason or "").strip() or None)
     located = service.transition(session, principal, cabin_id, request, if_match=if_match)
-    return _respond(response, located)
+    return _respond(response, located, session)
 
 
 @router.get(

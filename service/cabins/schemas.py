@@ -339,6 +339,20 @@ class Lifecycle(BaseModel):
     decommissioned_date: date | None
 
 
+class ComplianceBrief(BaseModel):
+    """The cabin's standing under the rule set in force, as of its last evaluation."""
+
+    status: Literal["compliant", "non_compliant", "incomplete"] = Field(
+        description="compliant: no error rule fails; non_compliant: one does; incomplete: an"
+        " error rule cannot be decided for want of data (and none fails)."
+    )
+    accessibility_label: Literal["accessible", "partial", "not_accessible", "unknown"]
+    failing_errors: list[str] = Field(description="Error-severity rules that fail.")
+    unknown_errors: list[str] = Field(description="Error-severity rules that cannot be decided.")
+    failing_warnings: list[str] = Field(description="Warning-severity rules that fail.")
+    evaluated_at: datetime
+
+
 class CabinRead(BaseModel):
     id: uuid.UUID
     reference: str = Field(description="Public reference, CAB- + 8 characters.")
@@ -356,6 +370,11 @@ class CabinRead(BaseModel):
     accessibility: Accessibility
     last_confirmed_at: LastConfirmed
     is_demo: bool
+    compliance: ComplianceBrief | None = Field(
+        default=None,
+        description="Evaluated in the same transaction as every write; details and evidence at"
+        " /v1/cabins/{id}/compliance. Null until the cabin is first evaluated.",
+    )
     version: int = Field(description="Bumped on every write; the ETag.")
     created_at: datetime
     updated_at: datetime

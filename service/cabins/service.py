@@ -5,8 +5,6 @@ too. Nothing here commits."""
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import secrets
 import uuid
 from collections.abc import Sequence
@@ -37,18 +35,14 @@ from service.errors import (
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 # The rule engine's module: `evaluate(session, cabin_ids)` re-evaluates those cabins.
-RULES_EVALUATOR = "service.rules.evaluator"
 
 
 def evaluate_rules(session: Session, cabin_ids: Sequence[uuid.UUID]) -> None:
-    """The rule engine's hook: re-evaluate these cabins in the same transaction as the write
-    (design.md §2). It calls `service.rules.evaluator.evaluate(session, cabin_ids)` once that
-    module exists; until then there is nothing to evaluate."""
-    if importlib.util.find_spec("service.rules") is None:
-        return
-    if importlib.util.find_spec(RULES_EVALUATOR) is None:
-        return
-    importlib.import_module(RULES_EVALUATOR).evaluate(session, list(cabin_ids))
+    """Re-evaluates these cabins against the rule set in force, in the same transaction as the
+    write (design.md §2), so the response carries the new compliance status."""
+    from service.rules.evaluator import evaluate  # the engine imports the cabin model
+
+    evaluate(session, list(cabin_ids))
 
 
 def new_reference(session: Session) -> str:

@@ -197,3 +197,28 @@ def test_creating_writes_one_row(client: TestClient, callers: Callers, db: Sessi
     before = db.scalar(select(func.count()).select_from(Cabin))
     create(client, callers.operator)
     assert db.scalar(select(func.count()).select_from(Cabin)) == before + 1
+
+
+def test_a_write_answers_with_the_compliance_evaluated_in_its_transaction(
+    client: TestClient, callers: Callers
+) -> None:
+    created = create(client, callers.operator)
+    assert created["compliance"]["status"] in {"compliant", "non_compliant", "incomplete"}
+    assert "SIT-01" in created["compliance"]["failing_errors"]  # the body has no ARS declaration
+
+    patched = client.patch(
+        f"/v1/cabins/{created['id']}",
+        json={
+            "declarations": {
+                "ars_declaration_date": "2026-01-15",
+                "ars_declaration_reference": "ARS-2026-0001",
+            }
+        },
+        headers={**callers.operator, "If-Match": '"1"'},
+    )
+    assert patched.status_code == 200, patched.text
+    assert "SIT-01" not in patched.json()["compliance"]["failing_errors"]
+    listed = client.get("/v1/cabins", headers=callers.operator).json()["items"]
+    assert {item["id"]: item["compliance"] for item in listed}[created["id"]] == (
+        patched.json()["compliance"]
+    )
