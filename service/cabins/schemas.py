@@ -16,51 +16,21 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints
 
+from service.cabins.vocabulary import (
+    AssistanceMode,
+    CareLinkKind,
+    ConcertationParty,
+    Device,
+    Enclosure,
+    FeeSector,
+    Placement,
+    ProviderKind,
+    Status,
+    VenueKind,
+)
+
 Day = date  # a field named `date` would shadow the type in its class body
 
-Status = Literal["draft", "declared", "active", "suspended", "decommissioned"]
-VenueKind = Literal[
-    "pharmacie_officine",
-    "pui",
-    "laboratoire_biologie",
-    "cabinet_medical",
-    "cabinet_paramedical",
-    "msp",
-    "centre_sante",
-    "etablissement_sante",
-    "esms",
-    "opticien",
-    "audioprothesiste",
-    "mairie_france_services",
-    "entreprise",
-    "enseignement",
-    "gare_transport",
-    "grande_surface",
-    "centre_commercial",
-    "debit_de_boissons",
-    "autre",
-]
-Placement = Literal["indoor_room", "indoor_open_area", "outdoor"]
-Enclosure = Literal["closed_cabin", "closed_room", "open_borne"]
-AssistanceMode = Literal[
-    "none", "pharmacist", "nurse", "other_health_professional", "trained_staff"
-]
-Device = Literal[
-    "stethoscope_connected",
-    "otoscope_connected",
-    "oximeter",
-    "blood_pressure_monitor",
-    "thermometer",
-    "dermatoscope_connected",
-    "ecg_connected",
-    "scale",
-    "glucometer",
-    "other",
-]
-CareLinkKind = Literal["cpts", "msp", "centre_sante", "pharmacie", "professionnel_rpps"]
-ProviderKind = Literal["company_employing_doctors", "platform_only", "local_practitioners"]
-FeeSector = Literal["sector_1", "sector_2", "optam", "not_contracted", "mixed"]
-ConcertationParty = Literal["ars", "cpts", "urps", "cdom", "other"]
 
 # No NUL character: PostgreSQL text cannot hold one.
 NO_NUL = r"^[^\x00]*$"

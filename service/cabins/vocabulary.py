@@ -1,9 +1,13 @@
-"""The closed lists of the cabin record (domain-rules.md Part 1), shared by the table's CHECK
-constraints, the Pydantic schemas and the rule engine."""
+"""The closed lists of the cabin record (domain-rules.md Part 1), written once as `Literal`
+types for the Pydantic schemas, with the tuples the table's CHECK constraints and the rule
+engine use derived from them."""
 
 from __future__ import annotations
 
-STATUSES = ("draft", "declared", "active", "suspended", "decommissioned")
+from typing import Literal, get_args
+
+Status = Literal["draft", "declared", "active", "suspended", "decommissioned"]
+STATUSES: tuple[str, ...] = get_args(Status)
 
 # Lifecycle: draft → declared → active ⇄ suspended → decommissioned. Any non-final state may
 # also be decommissioned directly (DELETE), since a cabin can be withdrawn at any point.
@@ -15,7 +19,7 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "decommissioned": (),
 }
 
-VENUE_KINDS = (
+VenueKind = Literal[
     "pharmacie_officine",
     "pui",
     "laboratoire_biologie",
@@ -35,7 +39,8 @@ VENUE_KINDS = (
     "centre_commercial",
     "debit_de_boissons",
     "autre",
-)
+]
+VENUE_KINDS: tuple[str, ...] = get_args(VenueKind)
 # Care places of SIT-03 (the default of its `care_venue_types` parameter).
 CARE_VENUE_KINDS = (
     "pharmacie_officine",
@@ -53,10 +58,15 @@ CARE_VENUE_KINDS = (
 HEALTH_VENUE_KINDS = (*CARE_VENUE_KINDS[:-1],)
 
 BUILDING_REGIMES = ("new", "existing")
-PLACEMENTS = ("indoor_room", "indoor_open_area", "outdoor")
-ENCLOSURES = ("closed_cabin", "closed_room", "open_borne")
-ASSISTANCE_MODES = ("none", "pharmacist", "nurse", "other_health_professional", "trained_staff")
-DEVICES = (
+Placement = Literal["indoor_room", "indoor_open_area", "outdoor"]
+PLACEMENTS: tuple[str, ...] = get_args(Placement)
+Enclosure = Literal["closed_cabin", "closed_room", "open_borne"]
+ENCLOSURES: tuple[str, ...] = get_args(Enclosure)
+AssistanceMode = Literal[
+    "none", "pharmacist", "nurse", "other_health_professional", "trained_staff"
+]
+ASSISTANCE_MODES: tuple[str, ...] = get_args(AssistanceMode)
+Device = Literal[
     "stethoscope_connected",
     "otoscope_connected",
     "oximeter",
@@ -67,11 +77,16 @@ DEVICES = (
     "scale",
     "glucometer",
     "other",
-)
-CARE_LINK_KINDS = ("cpts", "msp", "centre_sante", "pharmacie", "professionnel_rpps")
-PROVIDER_KINDS = ("company_employing_doctors", "platform_only", "local_practitioners")
-FEE_SECTORS = ("sector_1", "sector_2", "optam", "not_contracted", "mixed")
-CONCERTATION_PARTIES = ("ars", "cpts", "urps", "cdom", "other")
+]
+DEVICES: tuple[str, ...] = get_args(Device)
+CareLinkKind = Literal["cpts", "msp", "centre_sante", "pharmacie", "professionnel_rpps"]
+CARE_LINK_KINDS: tuple[str, ...] = get_args(CareLinkKind)
+ProviderKind = Literal["company_employing_doctors", "platform_only", "local_practitioners"]
+PROVIDER_KINDS: tuple[str, ...] = get_args(ProviderKind)
+FeeSector = Literal["sector_1", "sector_2", "optam", "not_contracted", "mixed"]
+FEE_SECTORS: tuple[str, ...] = get_args(FeeSector)
+ConcertationParty = Literal["ars", "cpts", "urps", "cdom", "other"]
+CONCERTATION_PARTIES: tuple[str, ...] = get_args(ConcertationParty)
 
 # Blocks whose freshness SIT-20 checks: each has a `<block>_confirmed_at` column.
 CONFIRMED_BLOCKS = ("siting", "declarations", "care_links", "provider", "fees", "accessibility")
