@@ -8,6 +8,8 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from sqlalchemy import Connection
+
 
 def _engine():  # type: ignore[no-untyped-def]
     from service.db import make_engine
@@ -19,6 +21,28 @@ def _engine():  # type: ignore[no-untyped-def]
 
 def _progress(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
+
+
+def _reevaluate(conn: Connection) -> None:
+    """A new layer vintage is current: every cabin is re-evaluated, on the caller's connection
+    (so in its transaction), one pass per rule, and the cabins that changed are counted."""
+    from sqlalchemy.orm import Session
+
+    from service.rules.evaluator import reevaluate_all
+
+    session = Session(bind=conn)
+    report = reevaluate_all(session)
+    session.flush()
+    if report.rule_set_version is None:
+        _progress("re-evaluation: no rule set in force, nothing to evaluate")
+        return
+    changed = ", ".join(
+        f"{code} {r.changed}" for code, r in sorted(report.rules.items()) if r.changed
+    )
+    _progress(
+        f"re-evaluation under {report.rule_set_version} in {report.seconds:.1f} s:"
+        f" cabins changed per rule: {changed or 'none'}"
+    )
 
 
 def load_admin_step() -> None:
@@ -38,12 +62,15 @@ def _load(args: argparse.Namespace) -> int:
 
     engine = _engine()
     try:
-        load_admin(
+        result = load_admin(
             engine,
             force=args.force,
             progress=_progress,
             cache=Path(args.cache_dir) if args.cache_dir else None,
         )
+        if not result.skipped:
+            with engine.begin() as conn:
+                _reevaluate(conn)
     except PackageError as exc:
         _progress(f"error: {exc}")
         return 2
@@ -72,6 +99,9 @@ def _generate(args: argparse.Namespace) -> int:
     engine = _engine()
     try:
         result = generate_synthetic(engine, seed=args.seed, progress=_progress)
+        if result.generated:
+            with engine.begin() as conn:
+                _reevaluate(conn)
     finally:
         engine.dispose()
     made = ", ".join(f"{n} {k}" for k, n in result.generated.items()) or "nothing new"
@@ -122,6 +152,7 @@ def _import(args: argparse.Namespace) -> int:
                 result = import_zones_rouges(
                     conn, path, vintage=args.vintage, reference=args.reference
                 )
+            _reevaluate(conn)  # the new vintage and the verdicts it implies commit together
     except ImportArgumentError as exc:
         _progress(f"error: {exc}")
         return 2

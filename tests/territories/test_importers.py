@@ -197,3 +197,25 @@ def test_current_medical_zones_prefer_the_real_regional_zoning(db: Session) -> N
     }
     assert (rows["69123"].zone, rows["69123"].synthetic) == ("ZAC", False)
     assert rows["33063"].synthetic is True  # no real zoning in Nouvelle-Aquitaine
+
+
+def test_a_new_zoning_vintage_re_evaluates_the_cabins_it_concerns(db: Session) -> None:
+    from service.rules.evaluator import evaluate_cabins
+    from service.rules.models import Verdict
+    from service.territories.cli import _reevaluate
+    from tests.rules.catalogue.factories import LYON, make_cabin, make_operator
+
+    cabin_id = make_cabin(db, LYON, operator_id=make_operator(db))
+    evaluate_cabins(db, [cabin_id])
+    before = db.scalar(
+        select(Verdict.evidence).where(Verdict.cabin_id == cabin_id, Verdict.rule_code == "SIT-09")
+    )
+    import_zoning(db.connection(), DATA / "zonage-84.csv", region="84")  # Lyon: ZAC
+    _reevaluate(db.connection())
+    verdict = db.execute(
+        select(Verdict.outcome, Verdict.evidence).where(
+            Verdict.cabin_id == cabin_id, Verdict.rule_code == "SIT-09"
+        )
+    ).one()
+    assert verdict.outcome == "pass"
+    assert verdict.evidence != before
