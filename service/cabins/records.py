@@ -1,5 +1,6 @@
 """Between the API's nested record and the table's columns: `columns_of` (a validated
-`CabinCreate` → column values), `document_of` (a row → the `CabinCreate`-shaped dict that a
+`CabinCreate` → column values; `described_columns`, the part a what-if candidate shares),
+`document_of` (a row → the `CabinCreate`-shaped dict that a
 merge patch applies to), `read_of` (a row → `CabinRead`), and `flat_diff` for the audit."""
 
 from __future__ import annotations
@@ -27,10 +28,20 @@ def point_ewkt(lon: float, lat: float) -> str:
 def columns_of(cabin: CabinCreate) -> dict[str, Any]:
     """Column values of the operator-written part of the record (not identity, lifecycle,
     derived codes or freshness)."""
-    loc, venue, decl = cabin.location, cabin.venue, cabin.declarations
+    loc = cabin.location
     return {
         "operator_reference": cabin.operator_reference,
         "geom": point_ewkt(loc.lon, loc.lat),
+        **described_columns(cabin),
+    }
+
+
+def described_columns(body: Any) -> dict[str, Any]:
+    """The columns of what a body describes — address, declared commune, venue, declarations,
+    opening hours and the JSONB blocks — for a `CabinCreate` or a partial what-if candidate
+    (which share these attribute names)."""
+    loc, venue, decl = body.location, body.venue, body.declarations
+    return {
         "address_number": loc.address.number,
         "address_street": loc.address.street,
         "address_postcode": loc.address.postcode,
@@ -50,12 +61,12 @@ def columns_of(cabin: CabinCreate) -> dict[str, Any]:
         "cpts_informed_date": decl.cpts_informed_date,
         "concertation_date": decl.concertation.date if decl.concertation else None,
         "concertation_parties": list(decl.concertation.parties) if decl.concertation else None,
-        "opening_hours": cabin.opening_hours,
-        "siting": _block(cabin.siting),
-        "care_links": _block(cabin.care_links),
-        "provider": _block(cabin.provider),
-        "fees": _block(cabin.fees),
-        "accessibility": _block(cabin.accessibility),
+        "opening_hours": body.opening_hours,
+        "siting": _block(body.siting),
+        "care_links": _block(body.care_links),
+        "provider": _block(body.provider),
+        "fees": _block(body.fees),
+        "accessibility": _block(body.accessibility),
     }
 
 

@@ -11,6 +11,8 @@ from sqlalchemy import FromClause, cast, func, literal, null, select
 from sqlalchemy.orm import Session
 
 from service.cabins.models import Cabin
+from service.cabins.records import described_columns
+from service.cabins.vocabulary import CONFIRMED_BLOCKS
 from service.rules import plan as planning
 from service.rules.catalogue.base import RuleInput
 from service.rules.evaluator import now
@@ -19,17 +21,9 @@ from service.rules.schemas import SitingCheck
 from service.territories import queries as territories
 
 
-def _block(model: Any) -> Any:
-    if model is None:
-        return None
-    if isinstance(model, list):
-        return [m.model_dump(mode="json", exclude_none=True) for m in model]
-    return model.model_dump(mode="json", exclude_none=True)
-
-
 def candidate_columns(session: Session, body: SitingCheck) -> tuple[dict[str, Any], Any]:
     """Column values of the candidate, with the commune derived from the point."""
-    loc, venue, decl = body.location, body.venue, body.declarations
+    loc = body.location
     commune = None
     if loc.lon is not None and loc.lat is not None:
         commune = territories.commune_at_point(session, loc.lon, loc.lat)
@@ -37,40 +31,16 @@ def candidate_columns(session: Session, body: SitingCheck) -> tuple[dict[str, An
         "id": uuid.uuid4(),
         "status": body.status,
         "service_start_date": body.service_start_date,
-        "address_number": loc.address.number,
-        "address_street": loc.address.street,
-        "address_postcode": loc.address.postcode,
-        "address_commune_name": loc.address.commune_name,
-        "declared_insee": loc.declared_insee,
         "commune_insee": commune.insee if commune else None,
         "departement_code": commune.departement if commune else None,
         "region_code": commune.region if commune else None,
         "epci_siren": commune.epci if commune else None,
         "commune_vintage": commune.vintage if commune else None,
-        "venue_kind": venue.kind,
-        "venue_description": venue.description,
-        "venue_name": venue.name,
-        "venue_siret": venue.siret,
-        "venue_finess": venue.finess,
-        "venue_naf": venue.naf,
-        "venue_building_regime": venue.building_regime,
-        "venue_cabin_count": venue.cabin_count,
-        "ars_declaration_date": decl.ars_declaration_date,
-        "ars_declaration_reference": decl.ars_declaration_reference,
-        "cpam_informed_date": decl.cpam_informed_date,
-        "cpts_informed_date": decl.cpts_informed_date,
-        "concertation_date": decl.concertation.date if decl.concertation else None,
-        "concertation_parties": list(decl.concertation.parties) if decl.concertation else None,
-        "opening_hours": body.opening_hours,
-        "siting": _block(body.siting),
-        "care_links": _block(body.care_links),
-        "provider": _block(body.provider),
-        "fees": _block(body.fees),
-        "accessibility": _block(body.accessibility),
+        **described_columns(body),
     }
     # A candidate is evaluated as freshly confirmed (SIT-20).
     confirmed = now()
-    for block in ("siting", "declarations", "care_links", "provider", "fees", "accessibility"):
+    for block in CONFIRMED_BLOCKS:
         values[f"{block}_confirmed_at"] = confirmed
     return values, commune
 
