@@ -18,8 +18,10 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from service.cabins.models import Cabin
 from service.public.crs import Crs
+from service.public.inline import inline_constants
 from service.public.needs import all_met, build_needs, text
 from service.public.properties import properties_object
+from service.rules.models import CabinCompliance
 
 # Metres per degree of latitude are at least 110,574 on the ellipsoid; dividing by less
 # makes the search box a little larger than needed, never smaller.
@@ -51,15 +53,17 @@ def geometry(crs: Crs) -> ColumnElement[Any]:
 @lru_cache
 def feature(crs: Crs) -> ColumnElement[Any]:
     """One GeoJSON Feature (RFC 7946); its id is the public reference. Built once per CRS."""
-    return sa.func.json_build_object(
-        text("type"),
-        text("Feature"),
-        text("id"),
-        Cabin.reference,
-        text("geometry"),
-        geometry(crs),
-        text("properties"),
-        properties_object(),
+    return inline_constants(
+        sa.func.json_build_object(
+            text("type"),
+            text("Feature"),
+            text("id"),
+            Cabin.reference,
+            text("geometry"),
+            geometry(crs),
+            text("properties"),
+            properties_object(),
+        )
     )
 
 
@@ -104,8 +108,10 @@ def items_page(
 
 @lru_cache
 def _item_statement(crs: Crs) -> sa.Select[Any]:
-    return sa.select(sa.cast(feature(crs), sa.Text)).where(
-        is_public(), Cabin.reference == sa.bindparam("reference", type_=sa.String)
+    return inline_constants(
+        sa.select(sa.cast(feature(crs), sa.Text)).where(
+            is_public(), Cabin.reference == sa.bindparam("reference", type_=sa.String)
+        )
     )
 
 
@@ -162,11 +168,16 @@ def nearest(
     needs: Sequence[str],
     min_door_width_cm: float | None,
     include_unknown: bool,
+    accessible: bool = False,
 ) -> bytes:
     """The `limit` public cabins nearest to the point by geodesic distance, as a JSON array
     (see `_nearest_statement`)."""
     stmt = _nearest_statement(
-        tuple(needs), min_door_width_cm is not None, include_unknown, radius_m is not None
+        tuple(needs),
+        min_door_width_cm is not None,
+        include_unknown,
+        radius_m is not None,
+        accessible,
     )
     params = {
         "lon": lon,
@@ -180,7 +191,11 @@ def nearest(
 
 @lru_cache(maxsize=256)
 def _nearest_statement(
-    names: tuple[str, ...], min_door: bool, include_unknown: bool, with_radius: bool
+    names: tuple[str, ...],
+    min_door: bool,
+    include_unknown: bool,
+    with_radius: bool,
+    accessible: bool = False,
 ) -> sa.Select[Any]:
     """Built once per shape of query, run with bound parameters.
 
@@ -204,6 +219,8 @@ def _nearest_statement(
     if needs:
         met = all_met(needs)
         where.append(met.is_not(sa.false()) if include_unknown else met.is_(sa.true()))
+    if accessible:
+        where.append(labelled_accessible())
     if with_radius:
         where += [
             Cabin.geom.intersects(box_around(point, radius, lat)),
@@ -254,14 +271,25 @@ def _nearest_statement(
         .limit(limit)
         .subquery()
     )
-    return sa.select(
-        sa.cast(
-            sa.func.coalesce(
-                sa.func.json_agg(aggregate_order_by(ranked.c.r, ranked.c.d)),
-                sa.literal_column("'[]'::json"),
-            ),
-            sa.Text,
+    return inline_constants(
+        sa.select(
+            sa.cast(
+                sa.func.coalesce(
+                    sa.func.json_agg(aggregate_order_by(ranked.c.r, ranked.c.d)),
+                    sa.literal_column("'[]'::json"),
+                ),
+                sa.Text,
+            )
         )
+    )
+
+
+def labelled_accessible() -> ColumnElement[bool]:
+    """The rule engine labels the cabin `accessible` (SIT-16 to SIT-18); a cabin not yet
+    evaluated has no label and is not accessible for this purpose."""
+    return sa.exists().where(
+        CabinCompliance.cabin_id == Cabin.id,
+        CabinCompliance.accessibility_label == "accessible",
     )
 
 

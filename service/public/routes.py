@@ -35,7 +35,8 @@ router = APIRouter(route_class=ApiRoute, tags=["finder apps"])
     summary="Nearest active cabins, optionally meeting accessibility needs",
     description="Ordered by geodesic distance in metres. With `needs`, only cabins meeting every"
     " need are returned (with `include_unknown=true`, also those whose data is missing for a"
-    " need, marked `match: unknown`); each result says per need whether it is met and why.",
+    " need, marked `match: unknown`); each result says per need whether it is met and why."
+    " With `accessible=true`, only cabins labelled `accessible` by the rule engine.",
 )
 def nearest(
     request: Request,
@@ -55,13 +56,20 @@ def nearest(
     include_unknown: Annotated[
         bool, Query(description="Also return cabins whose data is unknown for a need")
     ] = False,
+    accessible: Annotated[
+        bool,
+        Query(
+            description="Only cabins the rule engine labels `accessible` (SIT-16 to SIT-18:"
+            " `accessibility_label` in the properties); a cabin not yet evaluated is not"
+        ),
+    ] = False,
 ) -> Response:
     settings = request.app.state.settings
     if radius is not None and radius > settings.max_search_radius_m:
         raise bad("radius", f"at most {settings.max_search_radius_m} metres")
     names = parse_needs(needs)
     results = queries.nearest(
-        session, lon, lat, limit, radius, names, min_door_width_cm, include_unknown
+        session, lon, lat, limit, radius, names, min_door_width_cm, include_unknown, accessible
     )
     query = {
         "lat": lat,
@@ -71,6 +79,7 @@ def nearest(
         "needs": names,
         "min_door_width_cm": min_door_width_cm,
         "include_unknown": include_unknown,
+        "accessible": accessible,
     }
     body = b'{"query":' + orjson.dumps(query) + b',"results":' + results + b"}"
     return cached(request, body, "application/json")

@@ -82,6 +82,7 @@ class NearestQuery(Open):
     needs: list[str]
     min_door_width_cm: float | None
     include_unknown: bool
+    accessible: bool
 
 
 class NearestResponse(Open):

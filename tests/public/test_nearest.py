@@ -175,3 +175,58 @@ def test_bad_parameters_are_400_naming_the_parameter(client: TestClient) -> None
         assert response.status_code == 400, (params, response.text)
         assert response.headers["content-type"] == "application/problem+json"
         assert field in [e["field"] for e in response.json()["errors"]], response.json()
+
+
+def test_accessible_keeps_only_cabins_the_rule_engine_labels_accessible(
+    client: TestClient, db: Session
+) -> None:
+    from datetime import UTC, datetime
+
+    from service.rules.models import CabinCompliance
+
+    op = make_operator(db)
+    labels = {"accessible": 300, "partial": 100, "not_accessible": 200, "unknown": 400}
+    cabins = {label: make_cabin(db, op, moved(LILLE, metres)) for label, metres in labels.items()}
+    far_accessible = make_cabin(db, op, moved(LILLE, 900))
+    not_evaluated = make_cabin(db, op, moved(LILLE, 50))
+    for label, cabin in [*cabins.items(), ("accessible", far_accessible)]:
+        db.add(
+            CabinCompliance(
+                cabin_id=cabin.id,
+                compliance_status="compliant",
+                accessibility_label=label,
+                failing_errors=[],
+                unknown_errors=[],
+                failing_warnings=[],
+                updated_at=datetime.now(UTC),
+            )
+        )
+    db.flush()
+    lon, lat = LILLE
+
+    everything = nearest(client, lat=lat, lon=lon, radius=2000, limit=10)
+    assert everything[0]["reference"] == not_evaluated.reference
+    assert len(everything) == 6
+
+    response = client.get(
+        "/public/cabins/nearest",
+        params={"lat": lat, "lon": lon, "radius": 2000, "limit": 10, "accessible": "true"},
+    )
+    assert response.status_code == 200
+    assert response.json()["query"]["accessible"] is True
+    results = response.json()["results"]
+    assert [r["reference"] for r in results] == [
+        cabins["accessible"].reference,
+        far_accessible.reference,
+    ]
+    assert {r["properties"]["accessibility_label"] for r in results} == {"accessible"}
+    # with the KNN candidates too (no radius), and combined with needs
+    assert [
+        r["reference"] for r in nearest(client, lat=lat, lon=lon, limit=1, accessible="true")
+    ] == [cabins["accessible"].reference]
+    assert nearest(client, lat=lat, lon=lon, needs="hearing_loop", accessible="true") == []
+    bad = client.get(
+        "/public/cabins/nearest", params={"lat": lat, "lon": lon, "accessible": "maybe"}
+    )
+    assert bad.status_code == 400
+    assert bad.json()["errors"][0]["field"] == "accessible"
