@@ -14,6 +14,8 @@ from service.db import make_engine, make_sessionmaker
 from service.errors import install_error_handlers
 from service.health.routes import router as health_router
 from service.middleware import BodyLimitMiddleware, RequestLogMiddleware
+from service.public.cache import PublicCacheMiddleware, ResponseCache
+from service.public.caching import MAX_AGE_S
 from service.public.cors import PublicCorsMiddleware
 from service.public.ogc import router as ogc_router
 from service.public.ratelimit import RateLimitMiddleware
@@ -44,7 +46,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = make_engine(settings)
     app.state.sessionmaker = make_sessionmaker(app.state.engine)
 
+    app.state.public_cache = (
+        ResponseCache(
+            settings.database_url,
+            max_bytes=settings.public_cache_max_bytes,
+            max_entry_bytes=max(1, settings.public_cache_max_bytes // 16),
+            ttl_s=MAX_AGE_S,
+        )
+        if settings.public_cache_max_bytes > 0
+        else None
+    )
+
     install_error_handlers(app)
+    app.add_middleware(PublicCacheMiddleware, cache=app.state.public_cache)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(
         RateLimitMiddleware,

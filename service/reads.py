@@ -16,6 +16,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from service.public.cache import MARK
 from service.settings import Settings
 
 _lock = threading.Lock()
@@ -49,6 +50,8 @@ async def get_read_session(request: Request) -> AsyncIterator[Session]:
             if getattr(state, "read_sessionmaker", None) is None:
                 state.read_sessionmaker = make_read_sessionmaker(state.settings)
     session: Session = state.read_sessionmaker()
+    # This response is built from committed data only: the public cache may keep it.
+    setattr(request.state, MARK, True)
     try:
         yield session
     finally:

@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     public_rate_limit_burst: int = Field(
         default=300, description="Requests a client IP may send at once on /public and /ogc."
     )
+    public_cache_max_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        description="Rendered public responses kept per worker process, emptied on every change"
+        " of the public data (LISTEN public_data); 0 turns the cache off.",
+    )
     public_bbox_max_span_deg: float = Field(
         default=2.0, description="Largest map window of /public/cabins, degrees on each side."
     )

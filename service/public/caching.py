@@ -8,7 +8,8 @@ import hashlib
 
 from fastapi import Request, Response
 
-CACHE_CONTROL = "public, max-age=60"
+MAX_AGE_S = 60
+CACHE_CONTROL = f"public, max-age={MAX_AGE_S}"
 
 
 def etag_of(*parts: bytes | str) -> str:

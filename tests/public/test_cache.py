@@ -1,0 +1,176 @@
+"""The cache of rendered public responses: it serves only committed data, and every committed
+change of a cabin or of its compliance empties it (NOTIFY public_data from migration 0010).
+These tests commit for real (the cache never stores what a test's rolled-back transaction
+shows), far from every other test's cabins, and delete what they wrote."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import delete, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from service.app import create_app
+from service.auth.models import Operator
+from service.cabins.models import Cabin
+from service.public.cache import Entry, ResponseCache
+from service.rules.models import CabinCompliance
+from service.settings import Settings
+from tests.public.factories import make_cabin, make_operator, moved
+
+# Near Ajaccio; no other public test puts cabins there.
+HERE = (8.7386, 41.9192)
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def cached_app(settings: Settings) -> Iterator[FastAPI]:
+    app = create_app(settings.model_copy(update={"public_rate_limit_per_minute": 0}))
+    yield app
+    app.state.public_cache.stop()
+
+
+@pytest.fixture
+def committed(engine: Engine) -> Iterator[tuple[Session, uuid.UUID]]:
+    """A session whose commits are real, and an operator of its own: the operator and its
+    cabins are deleted after the test."""
+    session = Session(bind=engine, expire_on_commit=False)
+    operator_id = make_operator(session, name="Opérateur du test du cache")
+    session.commit()
+    try:
+        yield session, operator_id
+    finally:
+        session.rollback()
+        cabins = select(Cabin.id).where(Cabin.operator_id == operator_id)
+        session.execute(delete(CabinCompliance).where(CabinCompliance.cabin_id.in_(cabins)))
+        session.execute(delete(Cabin).where(Cabin.operator_id == operator_id))
+        session.execute(delete(Operator).where(Operator.id == operator_id))
+        session.commit()
+        session.close()
+
+
+def test_changes_are_served_as_soon_as_they_are_committed(
+    cached_app: FastAPI, committed: tuple[Session, uuid.UUID]
+) -> None:
+    cache: ResponseCache = cached_app.state.public_cache
+    session, op = committed
+    cabin = make_cabin(session, op, moved(HERE, 120), venue_name="Pharmacie du Cours")
+    session.commit()
+    lon, lat = HERE
+    nearest_url = f"/public/cabins/nearest?lat={lat}&lon={lon}&radius=2000"
+    item_url = f"/ogc/collections/cabins/items/{cabin.reference}"
+
+    with TestClient(cached_app) as client:
+
+        def venue_names() -> list[str]:
+            response = client.get(nearest_url)
+            assert response.status_code == 200
+            return [r["properties"]["venue_name"] for r in response.json()["results"]]
+
+        # the first public read starts the listener; nothing is stored before it listens
+        assert venue_names() == ["Pharmacie du Cours"]
+        wait_for(lambda: cache.ready)
+        first = client.get(nearest_url)
+        client.get(item_url)
+        assert cache.stores == 2
+        again = client.get(nearest_url)
+        assert cache.hits == 1
+        assert again.content == first.content
+        assert again.headers["etag"] == first.headers["etag"]
+        assert again.headers["cache-control"] == first.headers["cache-control"]
+        assert again.headers["access-control-allow-origin"] == "*"
+        assert again.headers["x-request-id"] != first.headers["x-request-id"]
+        # conditional requests answered from the cache as the handler answers them
+        revalidated = client.get(nearest_url, headers={"If-None-Match": first.headers["etag"]})
+        assert revalidated.status_code == 304
+        assert revalidated.content == b""
+        assert revalidated.headers["etag"] == first.headers["etag"]
+        assert "content-type" not in revalidated.headers
+        assert cache.hits == 2
+        item = client.get(item_url)
+        assert cache.hits == 3
+        assert item.headers["content-crs"].startswith("<http")
+
+        # an edit of the cabin: the next read shows it, for the list and for the item
+        before = cache.invalidations
+        session.execute(
+            update(Cabin).where(Cabin.id == cabin.id).values(venue_name="Pharmacie du Port")
+        )
+        session.commit()
+        wait_for(lambda: cache.invalidations > before)
+        assert venue_names() == ["Pharmacie du Port"]
+        assert client.get(item_url).json()["properties"]["venue_name"] == "Pharmacie du Port"
+        stale = client.get(nearest_url, headers={"If-None-Match": first.headers["etag"]})
+        assert stale.status_code == 200
+
+        # the rule engine's label lands in cabin_compliance: accessible=true sees it
+        accessible_url = nearest_url + "&accessible=true"
+        assert client.get(accessible_url).json()["results"] == []
+        assert client.get(accessible_url).json()["results"] == []  # stored, then served
+        before = cache.invalidations
+        session.add(
+            CabinCompliance(
+                cabin_id=cabin.id,
+                compliance_status="compliant",
+                accessibility_label="accessible",
+                failing_errors=[],
+                unknown_errors=[],
+                failing_warnings=[],
+                updated_at=datetime.now(UTC),
+            )
+        )
+        session.commit()
+        wait_for(lambda: cache.invalidations > before)
+        results = client.get(accessible_url).json()["results"]
+        assert [r["reference"] for r in results] == [cabin.reference]
+
+        # suspended: no longer public, at once
+        before = cache.invalidations
+        session.execute(update(Cabin).where(Cabin.id == cabin.id).values(status="suspended"))
+        session.commit()
+        wait_for(lambda: cache.invalidations > before)
+        assert venue_names() == []
+        assert client.get(item_url).status_code == 404
+
+
+def test_a_response_built_before_a_change_is_not_stored_after_it(settings: Settings) -> None:
+    cache = ResponseCache(settings.database_url, 1 << 20, 1 << 16, ttl_s=60)
+    cache.ready = True
+    entry = Entry([(b"etag", b'W/"x"')], [(b"etag", b'W/"x"')], b'W/"x"', b"{}", 1e18)
+    started = cache.generation
+    cache.invalidate()  # a notification arrives while the response is being built
+    cache.put(("k",), started, entry)
+    assert cache.entries == {}
+    cache.put(("k",), cache.generation, entry)
+    assert cache.get(("k",), now=0.0) is entry
+    assert cache.get(("k",), now=2e18) is None  # expired after the Cache-Control max-age
+
+
+def test_nothing_is_stored_while_the_listener_is_down(settings: Settings) -> None:
+    cache = ResponseCache(settings.database_url, 1 << 20, 1 << 16, ttl_s=60)
+    entry = Entry([], [], None, b"{}", 1e18)
+    cache.put(("k",), cache.generation, entry)
+    assert cache.entries == {}
+
+
+def test_a_test_transaction_is_never_cached(client: TestClient, app: FastAPI, db: Session) -> None:
+    op = make_operator(db)
+    make_cabin(db, op, moved(HERE, 50), reference="CAB-" + uuid.uuid4().hex[:8].upper())
+    lon, lat = HERE
+    for _ in range(2):
+        assert client.get(f"/public/cabins/nearest?lat={lat}&lon={lon}").status_code == 200
+    cache: ResponseCache = app.state.public_cache
+    assert cache.stores == 0 and cache.thread is None
