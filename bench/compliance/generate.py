@@ -211,6 +211,7 @@ def main() -> int:
     with engine.begin() as conn:
         conn.execute(text("ANALYZE verdict"))
         conn.execute(text("ANALYZE cabin_compliance"))
+        conn.execute(text("ANALYZE compliance_tally"))  # filled by cabin_compliance's triggers
         figures = conn.execute(
             text(
                 "SELECT (SELECT count(*) FROM cabin), (SELECT count(*) FROM verdict),"

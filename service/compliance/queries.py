@@ -26,7 +26,6 @@ from sqlalchemy import (
     func,
     literal,
     literal_column,
-    null,
     or_,
     select,
 )
@@ -38,6 +37,7 @@ from service.auth.models import Operator
 from service.cabins.models import Cabin
 from service.cabins.queries import visible_to
 from service.compliance.filters import Filters, condition
+from service.compliance.models import ComplianceTally, rule_bit
 from service.rules.models import CabinCompliance, Rule, RuleSet, Verdict, VerdictChange
 from service.territories.models import Commune, Departement, Region
 from service.territories.queries import current_layer_ids
@@ -263,26 +263,37 @@ class SummaryDocument:
     totals: dict[str, Any]
 
 
+def _json_value(value: Any) -> Any:
+    """A scalar as JSON text (`null` for NULL): strings quoted and escaped by PostgreSQL."""
+    return func.coalesce(cast(func.to_json(value), Text), literal("null"))
+
+
 def summary(session: Session, principal: Principal, filters: Filters, by: str) -> SummaryDocument:
     """Counts per group: cabins, compliant / non_compliant / incomplete / not evaluated, the
-    rate, and the cabins failing each rule (from each cabin's derived lists of failing rules).
+    rate, and the cabins failing each rule.
 
-    One statement and one pass: a hash aggregate by group with a
-    `count(*) FILTER (WHERE code = ANY(failing))` per rule code of the catalogue, the group
-    names joined by hash, then every group serialised by PostgreSQL into one JSON array (tens
-    of thousands of communes need no Python object each) beside the totals."""
+    One statement and one pass over `cabin` and `compliance_tally` (a parallel hash aggregate
+    by the group's code): each rule's failures are one bit test on the cabin's failing-rules
+    mask; the group names are joined by hash once the groups are counted; every group is then
+    written as JSON text by PostgreSQL and joined into one array (tens of thousands of
+    communes need no Python object each), beside the totals. `cabin_compliance` is joined only
+    when a filter needs it (compliance) or a rule code has no bit."""
     key_column, _ = _group_key(by)
-    status = CabinCompliance.compliance_status
+    tally = ComplianceTally
+    status = tally.compliance_status
     codes = rule_codes()
+    without_bit = [code for code in codes if rule_bit(code) is None]
 
     def fails(code: str) -> ColumnElement[bool]:
-        # two lookups in the stored arrays: no array is built per row and rule
+        bit = rule_bit(code)
+        if bit is not None:
+            return tally.failing.op("&")(literal(1 << bit, BigInteger)) != 0
         return or_(
             literal(code) == any_(CabinCompliance.failing_errors),
             literal(code) == any_(CabinCompliance.failing_warnings),
         )
 
-    grouped = (
+    counted = (
         select(
             key_column.label("key"),
             func.count().label("cabins"),
@@ -293,43 +304,44 @@ def summary(session: Session, principal: Principal, filters: Filters, by: str) -
             *(func.count().filter(fails(code)).label(f"rule_{i}") for i, code in enumerate(codes)),
         )
         .select_from(Cabin)
-        .outerjoin(CabinCompliance, CabinCompliance.cabin_id == Cabin.id)
-        .where(condition(principal, filters))
-        .group_by(key_column)
-        .subquery("grouped")
+        .outerjoin(tally, tally.cabin_id == Cabin.id)
     )
+    if filters.compliance is not None or without_bit:
+        counted = counted.outerjoin(CabinCompliance, CabinCompliance.cabin_id == Cabin.id)
+    grouped = counted.where(condition(principal, filters)).group_by(key_column).subquery("grouped")
     g = grouped.c
     names = _names(by).subquery("names")
-    # {"SIT-03": 4, …} for the rules with failures, by text concatenation (cheaper than
-    # json_build_object + json_strip_nulls over 31,000 communes); codes are catalogue
-    # constants of the form SIT-03, safe inside JSON quotes.
+    # {"SIT-03":4,…} for the rules with failures; codes are catalogue constants of the form
+    # SIT-03, safe inside JSON quotes.
     assert all(re.fullmatch(r"[A-Z0-9-]+", code) for code in codes)
-    pieces = [
-        case((g[f"rule_{i}"] > 0, literal(f'"{code}":') + cast(g[f"rule_{i}"], Text)))
-        for i, code in enumerate(codes)
-    ]
-    failures = cast(literal("{") + func.concat_ws(",", *pieces) + literal("}"), JSON)
-    rate = func.round(cast(g.compliant, Numeric) / func.nullif(g.cabins, 0), 4)
-    group = func.json_build_object(
-        "key",
-        g.key,
-        "name",
-        names.c.name,
-        *(part for name in COUNTS for part in (literal(name), g[name])),
-        "rate",
-        rate,
-        "failures",
-        failures,
-        "outcomes",
-        null(),
+    failures = func.concat_ws(
+        ",",
+        *(
+            case((g[f"rule_{i}"] > 0, func.concat(f'"{code}":', g[f"rule_{i}"])))
+            for i, code in enumerate(codes)
+        ),
     )
-    groups = func.coalesce(
-        func.json_agg(aggregate_order_by(group, g.key.nulls_last())),
-        literal_column("'[]'::json"),
+    rate = func.round(cast(g.compliant, Numeric) / func.nullif(g.cabins, 0), 4)
+    group = func.concat(
+        '{"key":',
+        _json_value(g.key),
+        ',"name":',
+        _json_value(names.c.name),
+        *(part for name in COUNTS for part in (f',"{name}":', g[name])),
+        ',"rate":',
+        func.coalesce(cast(rate, Text), literal("null")),
+        ',"failures":{',
+        failures,
+        '},"outcomes":null}',
+    )
+    groups = func.concat(
+        "[",
+        func.string_agg(group, aggregate_order_by(literal(","), g.key.nulls_last())),
+        "]",
     )
     stmt = (
         select(
-            cast(groups, Text).label("groups"),
+            groups.label("groups"),
             *(cast(func.coalesce(func.sum(g[n]), 0), BigInteger).label(n) for n in COUNTS),
             *(
                 cast(func.coalesce(func.sum(g[f"rule_{i}"]), 0), BigInteger).label(f"rule_{i}")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import delete, event, func, select, update
 from sqlalchemy.orm import Session
 
 from service.auth.deps import Principal
 from service.compliance import queries
 from service.compliance.filters import Filters
+from service.compliance.models import ComplianceTally, rule_bit
+from service.rules.models import CabinCompliance
 from tests.compliance.conftest import World
 
 
@@ -93,3 +95,50 @@ def test_the_summary_is_one_sql_statement(db: Session, world: World, by: str) ->
     finally:
         event.remove(connection, "before_cursor_execute", count)
     assert len(statements) == 1
+
+
+def test_every_catalogue_rule_has_the_same_bit_in_python_and_in_sql(db: Session) -> None:
+    codes = queries.rule_codes()
+    assert all(rule_bit(code) is not None for code in codes)
+    expected = sum(1 << bit for bit in {rule_bit(code) for code in codes} if bit is not None)
+    assert db.scalar(select(func.compliance_rule_bits(codes))) == expected
+    assert db.scalar(select(func.compliance_rule_bits(["ACC-01", "SIT-00", "SIT-63"]))) == 0
+
+
+def test_the_tally_follows_every_write_of_cabin_compliance(
+    client, db: Session, world: World
+) -> None:
+    """Updated in one statement, deleted: the summary counts what cabin_compliance holds."""
+    sit01, sit07, sit20 = world.codes[0], world.codes[6], world.codes[19]
+    paris = [world.cabins["a11"].id, world.cabins["b11"].id]
+    db.execute(
+        update(CabinCompliance)
+        .where(CabinCompliance.cabin_id.in_(paris))
+        .values(
+            compliance_status="non_compliant",
+            failing_errors=[sit01, sit20],
+            failing_warnings=[sit07],
+            unknown_errors=[],
+        )
+    )
+    paris_group = groups(client, world, by="commune", commune="75056")["groups"][0]
+    assert paris_group["non_compliant"] == 2 and paris_group["rate"] == 0.0
+    assert paris_group["failures"] == {sit01: 2, sit07: 2, sit20: 2}
+    db.execute(delete(CabinCompliance).where(CabinCompliance.cabin_id == paris[0]))
+    paris_group = groups(client, world, by="commune", commune="75056")["groups"][0]
+    assert paris_group["not_evaluated"] == 1 and paris_group["non_compliant"] == 1
+    assert paris_group["failures"] == {sit01: 1, sit07: 1, sit20: 1}
+    tally = db.scalars(select(ComplianceTally.cabin_id).where(ComplianceTally.cabin_id.in_(paris)))
+    assert list(tally) == [paris[1]]
+
+
+def test_the_compliance_filter_counts_only_that_status(client, world: World) -> None:
+    sit03, sit05 = world.codes[2], world.codes[4]
+    body = groups(client, world, by="region", compliance="non_compliant")
+    assert {g["key"]: (g["cabins"], g["non_compliant"]) for g in body["groups"]} == {
+        "84": (1, 1),
+        "11": (1, 1),
+    }
+    assert body["total"]["failures"] == {sit03: 2, sit05: 1}
+    body = groups(client, world, by="region", compliance="incomplete")
+    assert [(g["key"], g["incomplete"], g["failures"]) for g in body["groups"]] == [("11", 1, {})]

@@ -1,0 +1,42 @@
+"""The regulator views' own table: per cabin, what the summary counts — its compliance status
+and its failing rules as one integer bitmask — kept by triggers on `cabin_compliance`
+(migration 0009), so a summary over 100,000 cabins tests bits instead of searching two text
+arrays per rule and cabin."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from sqlalchemy import BigInteger, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from service.db import Base
+
+# Rule codes SIT-01 … SIT-62 have a bit: SIT-nn is bit nn (a stable public identifier, never
+# reused, so a stored mask never changes meaning). The same pattern is in the SQL function
+# `compliance_rule_bits` of migration 0009; a code without a bit is counted from the arrays.
+RULE_BIT_PATTERN = r"SIT-(0[1-9]|[1-5][0-9]|6[0-2])"
+_RULE_BIT = re.compile(RULE_BIT_PATTERN)
+
+
+def rule_bit(code: str) -> int | None:
+    """The bit of a rule code in `compliance_tally.failing`, or None when it has none."""
+    match = _RULE_BIT.fullmatch(code)
+    return int(match.group(1)) if match else None
+
+
+class ComplianceTally(Base):
+    """A copy of `cabin_compliance` reduced to what the summary counts, one row per evaluated
+    cabin, written only by the triggers of `cabin_compliance`."""
+
+    __tablename__ = "compliance_tally"
+
+    cabin_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("cabin.id", ondelete="CASCADE"), primary_key=True
+    )
+    compliance_status: Mapped[str] = mapped_column(String(16))
+    failing: Mapped[int] = mapped_column(
+        BigInteger,
+        comment="bit n set when rule SIT-nn fails (error or warning severity)",
+    )
