@@ -24,6 +24,7 @@ from the request: scheme, Host, root path, path and query string."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import threading
@@ -146,12 +147,12 @@ class ResponseCache:
             return None
         return entry
 
-    def put(self, key: tuple[Any, ...], generation: int, entry: Entry) -> None:
+    def put(self, key: tuple[Any, ...], generation: int, entry: Entry) -> bool:
         if len(entry.body) > self.max_entry_bytes:
-            return
+            return False
         with self.lock:
             if not self.ready or generation != self.generation:
-                return  # a change was committed while the response was built
+                return False  # a change was committed while the response was built
             old = self.entries.pop(key, None)
             if old is not None:
                 self.size -= len(old.body)
@@ -161,6 +162,7 @@ class ResponseCache:
             self.entries[key] = entry
             self.size += len(entry.body)
             self.stores += 1
+            return True
 
 
 _BODY_HEADERS = (b"content-length", b"content-type")
@@ -176,9 +178,16 @@ def _matches(if_none_match: bytes, etag: bytes) -> bool:
 
 
 class PublicCacheMiddleware:
+    """Serves stored entries; on a miss, runs the app and stores what it answered. Concurrent
+    misses of one key wait for the first one's response (single flight) instead of each
+    running the same query: after a change or an expiry, a burst of identical requests costs
+    one query per worker."""
+
     def __init__(self, app: ASGIApp, cache: ResponseCache | None) -> None:
         self.app = app
         self.cache = cache
+        # key -> (generation, the first request's future entry: None when it stored nothing)
+        self.inflight: dict[tuple[Any, ...], tuple[int, asyncio.Future[Entry | None]]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         cache = self.cache
@@ -200,34 +209,31 @@ class PublicCacheMiddleware:
         key = (scope["scheme"], host, scope.get("root_path", ""), scope["path"],
                scope["query_string"])  # fmt: skip
         now = time.monotonic()
-        entry = cache.get(key, now) if cache.ready else None
-        if entry is not None:
-            cache.hits += 1
-            if if_none_match is not None and entry.etag and _matches(if_none_match, entry.etag):
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": 304,
-                        "headers": list(entry.not_modified_headers),
-                    }
-                )
-                await send({"type": "http.response.body", "body": b""})
+        ready = cache.ready
+        if ready:
+            entry = cache.get(key, now)
+            if entry is None:
+                flight = self.inflight.get(key)
+                if flight is not None and flight[0] == cache.generation:
+                    entry = await asyncio.shield(flight[1])
+            if entry is not None:
+                cache.hits += 1
+                await self._serve(entry, if_none_match, send)
                 return
-            await send(
-                {"type": "http.response.start", "status": 200, "headers": list(entry.headers)}
-            )
-            await send({"type": "http.response.body", "body": entry.body})
-            return
 
         generation = cache.generation
-        ready = cache.ready
+        future: asyncio.Future[Entry | None] | None = None
+        if ready:
+            future = asyncio.get_running_loop().create_future()
+            self.inflight[key] = (generation, future)
+        stored: Entry | None = None
         start: Message | None = None
         chunks: list[bytes] = []
         size = 0
         storing = True
 
         async def capture(message: Message) -> None:
-            nonlocal start, size, storing
+            nonlocal start, size, storing, stored
             if storing:
                 if message["type"] == "http.response.start":
                     # a copy: the outer middleware add their headers to the message itself
@@ -242,10 +248,33 @@ class PublicCacheMiddleware:
                     else:
                         chunks.append(body)
                     if storing and not message.get("more_body", False):
-                        self._store(scope, key, generation, ready, start, b"".join(chunks), now)
+                        stored = self._store(
+                            scope, key, generation, ready, start, b"".join(chunks), now
+                        )
             await send(message)
 
-        await self.app(scope, receive, capture)
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            if future is not None:
+                if self.inflight.get(key, (0, None))[1] is future:
+                    del self.inflight[key]
+                future.set_result(stored)
+
+    @staticmethod
+    async def _serve(entry: Entry, if_none_match: bytes | None, send: Send) -> None:
+        if if_none_match is not None and entry.etag and _matches(if_none_match, entry.etag):
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 304,
+                    "headers": list(entry.not_modified_headers),
+                }
+            )
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": list(entry.headers)})
+        await send({"type": "http.response.body", "body": entry.body})
 
     def _store(
         self,
@@ -256,13 +285,13 @@ class PublicCacheMiddleware:
         start: Message | None,
         body: bytes,
         now: float,
-    ) -> None:
+    ) -> Entry | None:
         cache = self.cache
         if cache is None or start is None or not scope.get("state", {}).get(MARK):
-            return
+            return None
         if not ready:
             cache.start()
-            return
+            return None
         headers = [(bytes(k).lower(), bytes(v)) for k, v in start.get("headers", [])]
         etag = next((v for k, v in headers if k == b"etag"), None)
         entry = Entry(
@@ -272,4 +301,4 @@ class PublicCacheMiddleware:
             body=body,
             expires=now + cache.ttl_s,
         )
-        cache.put(key, generation, entry)
+        return entry if cache.put(key, generation, entry) else None

@@ -174,3 +174,54 @@ def test_a_test_transaction_is_never_cached(client: TestClient, app: FastAPI, db
         assert client.get(f"/public/cabins/nearest?lat={lat}&lon={lon}").status_code == 200
     cache: ResponseCache = app.state.public_cache
     assert cache.stores == 0 and cache.thread is None
+
+
+def test_concurrent_misses_of_one_key_run_the_app_once(settings: Settings) -> None:
+    import asyncio
+
+    from service.public.cache import MARK, PublicCacheMiddleware
+
+    cache = ResponseCache(settings.database_url, 1 << 20, 1 << 16, ttl_s=60)
+    cache.ready = True
+    calls = []
+
+    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+        calls.append(scope["query_string"])
+        scope["state"][MARK] = True
+        await asyncio.sleep(0.05)  # the query
+        headers = [(b"content-type", b"application/json"), (b"etag", b'W/"1"')]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b'{"n":1}'})
+
+    middleware = PublicCacheMiddleware(app, cache)
+
+    async def get(query: bytes, etag: bytes | None = None) -> list[dict]:
+        headers = [(b"host", b"example")] + ([(b"if-none-match", etag)] if etag else [])
+        scope = {
+            "type": "http",
+            "method": "GET",
+            "scheme": "http",
+            "path": "/public/cabins/nearest",
+            "query_string": query,
+            "headers": headers,
+            "state": {},
+        }
+        sent: list[dict] = []
+
+        async def send(message):  # type: ignore[no-untyped-def]
+            sent.append(message)
+
+        await middleware(scope, None, send)  # type: ignore[arg-type]
+        return sent
+
+    async def burst() -> list[list[dict]]:
+        return await asyncio.gather(
+            get(b"lat=1"), get(b"lat=1"), get(b"lat=1", b'W/"1"'), get(b"lat=2")
+        )
+
+    first, second, conditional, other = asyncio.run(burst())
+    assert calls == [b"lat=1", b"lat=2"]
+    assert first[1]["body"] == second[1]["body"] == b'{"n":1}'
+    assert conditional[0]["status"] == 304
+    assert other[0]["status"] == 200
+    assert middleware.inflight == {}
