@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import delete, event, func, select, update
+from sqlalchemy import delete, event, func, select, text, update
 from sqlalchemy.orm import Session
 
 from service.auth.deps import Principal
@@ -142,3 +142,11 @@ def test_the_compliance_filter_counts_only_that_status(client, world: World) -> 
     assert body["total"]["failures"] == {sit03: 2, sit05: 1}
     body = groups(client, world, by="region", compliance="incomplete")
     assert [(g["key"], g["incomplete"], g["failures"]) for g in body["groups"]] == [("11", 1, {})]
+
+
+def test_truncating_cabin_compliance_empties_the_tally(client, db: Session, world: World) -> None:
+    db.execute(text("TRUNCATE cabin_compliance"))
+    assert db.scalar(select(func.count()).select_from(ComplianceTally)) == 0
+    body = groups(client, world, by="region")
+    assert body["total"]["not_evaluated"] == body["total"]["cabins"] == 4
+    assert body["total"]["failures"] == {}
