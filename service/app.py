@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
@@ -34,6 +36,16 @@ accessibility finder apps read the open endpoints with no key. Every error is
 """
 
 
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """The public cache listens from startup, so the first burst of requests finds it ready
+    (its listener is a daemon thread of the process: nothing to stop at shutdown)."""
+    cache: ResponseCache | None = app.state.public_cache
+    if cache is not None:
+        cache.start()
+    yield
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     logging.basicConfig(level=settings.log_level.upper(), format="%(message)s")
@@ -41,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Cabin Registry",
         version="0.1.0",
         description=DESCRIPTION,
+        lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.engine = make_engine(settings)

@@ -88,7 +88,9 @@ class ResponseCache:
                 self.ready = ready
 
     def start(self) -> None:
-        """Starts the listener once (lazily: on the first response worth storing)."""
+        """Starts the listener once (at the app's startup; lazily on the first response worth
+        storing when the app runs without its lifespan). It lives as long as the process, or
+        until `stop`."""
         if self.thread is not None:
             return
         with self.lock:
