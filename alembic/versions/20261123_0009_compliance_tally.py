@@ -105,6 +105,10 @@ def upgrade() -> None:
             f" ON cabin_compliance {transition}"
             f" FOR EACH STATEMENT EXECUTE FUNCTION {function}()"
         )
+    # Below 8 MB (min_parallel_table_scan_size: 100,000 cabins are 6.5 MiB) the planner would
+    # not scan it in parallel, so each worker of the summary's parallel plan would build the
+    # whole hash of the tally; with a parallel scan the workers build one shared hash.
+    op.execute("ALTER TABLE compliance_tally SET (parallel_workers = 2)")
     op.execute(TALLY_OF.format(source="cabin_compliance"))
 
 
