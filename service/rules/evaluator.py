@@ -7,6 +7,10 @@ verdict … ON CONFLICT DO UPDATE), ch AS (INSERT INTO verdict_change <the rows 
 changed>) SELECT <counts>`. Then the compliance status and accessibility label of the cabins
 whose verdicts were rewritten are recomputed in one statement.
 
+A few cabins (a write, a small import) take one statement for every rule instead, rendered
+once per rule set and day with the cabins and the time as its only parameters, and prepared
+on the connection (`few_cabins_sql`).
+
 `evaluate_cabins` runs in the caller's session and transaction (the cabin write path calls it
 through `evaluate`); `reevaluate_all` is the full pass after publishing a rule set or loading
 a new layer vintage."""
@@ -17,15 +21,18 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
+import psycopg
 from sqlalchemy import (
     ColumnElement,
+    DateTime,
     FromClause,
     Table,
     and_,
     any_,
+    bindparam,
     case,
     cast,
     exists,
@@ -69,6 +76,10 @@ class EvaluationReport:
     rules: dict[str, RuleReport] = field(default_factory=dict)
     unimplemented: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    rewritten_cabins: set[uuid.UUID] = field(default_factory=set)
+    """The cabins whose verdicts a set-based pass rewrote (their compliance is recomputed)…"""
+    rewritten_many: bool = False
+    """…unless a rule rewrote more than `LISTED_REWRITES`: then every cabin's is."""
 
     @property
     def changed(self) -> int:
@@ -93,6 +104,13 @@ def cabins_selectable(
     conditions: list[ColumnElement[bool]] = []
     if cabin_ids is not None:
         conditions.append(cabin.c.id == any_(literal(list(cabin_ids), ARRAY(Uuid))))
+    return _cabins_where(conditions, run)
+
+
+def _cabins_where(
+    conditions: list[ColumnElement[bool]], run: planning.RuleRun | None = None
+) -> FromClause:
+    conditions = list(conditions)
     if run is not None:
         if run.regions is not None:
             conditions.append(cabin.c.region_code.in_(run.regions))
@@ -218,22 +236,34 @@ def rule_statement(run: planning.RuleRun, cabins: FromClause, at: datetime, vers
         select(func.count()).select_from(ch).where(ch.c.old_outcome.is_not(None)).scalar_subquery(),
         select(func.count()).select_from(ch).where(ch.c.old_outcome.is_(None)).scalar_subquery(),
         select(func.count()).select_from(up).scalar_subquery(),
+        select(
+            case((func.count() <= LISTED_REWRITES, func.array_agg(up.c.cabin_id)), else_=null())
+        ).scalar_subquery(),
     )
+
+
+# A set-based pass lists the cabins it rewrote up to this many per rule (their compliance is
+# then recomputed by id); beyond, it recomputes every cabin's.
+LISTED_REWRITES = 20_000
 
 
 def runs_statement(
     runs: Sequence[planning.RuleRun],
-    cabin_ids: Sequence[uuid.UUID],
-    at: datetime,
+    cabins: ColumnElement[bool],
+    day: date,
     version: str,
 ) -> Any:
-    """Every run over a few given cabins in ONE statement (the rule selects UNION ALL, then
-    the same diff, upsert and history as `rule_statement`): a cabin write pays one round trip
-    and one plan instead of one per rule. Rows: (rule_code, changed, first, rewritten)."""
+    """Every run over a few cabins in ONE statement (the rule selects UNION ALL, then the same
+    diff, upsert and history as `rule_statement`): a cabin write pays one round trip instead
+    of one per rule. `cabins` selects them by bound parameters (`:cabin_id` or `:ids`), and the
+    evaluation time is the parameter `:at` (on `day`), so that the statement is rendered once
+    per rule set and day (`few_cabins_sql`) and prepared on each connection, PostgreSQL keeping
+    its plan. Rows: (rule_code, changed, first, rewritten)."""
+    at = bindparam("at", _AT_PLACEHOLDER, type_=DateTime(timezone=True))
     parts = []
     for run in runs:
         produced = run.definition.implementation(
-            RuleInput(cabins=cabins_selectable(cabin_ids, run), params=run.params, at=at.date())
+            RuleInput(cabins=_cabins_where([cabins], run), params=run.params, at=day, few=True)
         ).subquery()
         evidence: ColumnElement[Any] = produced.c.evidence
         if run.profile is not None:
@@ -283,9 +313,7 @@ def runs_statement(
     failing_since = case(
         (
             diff.c.outcome == "fail",
-            func.coalesce(
-                case((diff.c.old_outcome == "fail", diff.c.old_failing_since)), literal(at)
-            ),
+            func.coalesce(case((diff.c.old_outcome == "fail", diff.c.old_failing_since)), at),
         ),
     )
     columns = [
@@ -308,7 +336,7 @@ def runs_statement(
             diff.c.severity,
             diff.c.evidence,
             failing_since,
-            literal(at),
+            at,
             literal(version, Text),
             diff.c.profile,
         ),
@@ -341,7 +369,7 @@ def runs_statement(
                 diff.c.evidence,
                 literal(version, Text),
                 diff.c.profile,
-                literal(at),
+                at,
             ).where(diff.c.old_outcome.is_distinct_from(diff.c.outcome)),
         )
         .returning(verdict_change.c.rule_code, verdict_change.c.old_outcome)
@@ -371,6 +399,77 @@ def runs_statement(
 
 # Up to this many cabins (a write, a small import), a pass is one statement for all rules.
 ONE_STATEMENT_MAX_CABINS = 50
+
+# The one-statement pass of a plan, rendered once per rule set, day and kind (one cabin by
+# `cabin_id`, a few by `ids`): building and compiling twenty rule selects, and having the
+# driver split a statement of 1,200 bound constants, costs far more than running it for one
+# cabin. The entry keeps its plan so that a rebuilt plan (a draft) never reuses another's SQL.
+_FEW_CABINS: dict[tuple[str, date, bool, tuple[str, ...] | None], tuple[planning.Plan, str]] = {}
+
+# Placeholder values of the statement's parameters while it is rendered (never executed).
+_AT_PLACEHOLDER = datetime(2000, 1, 1, tzinfo=UTC)
+_PARAMETERS = ("cabin_id", "ids", "at")
+
+
+def few_cabins_sql(
+    session: Session,
+    plan: planning.Plan,
+    runs: Sequence[planning.RuleRun],
+    day: date,
+    *,
+    single: bool,
+    codes: Sequence[str] | None = None,
+) -> str:
+    """The SQL of `runs_statement` over `%(cabin_id)s` (single) or `%(ids)s`, at `%(at)s`,
+    its constants written inline (`inline_constants`), cached. `evaluate_cabins` prepares it
+    on the connection: with every constant in the text, PostgreSQL's generic plan is as good
+    as a custom one, and the statement is planned once per connection instead of per write."""
+    key = (plan.version, day, single, tuple(codes) if codes is not None else None)
+    cached = _FEW_CABINS.get(key)
+    if cached is not None and cached[0] is plan:
+        return cached[1]
+    if single:
+        cabins = cabin.c.id == bindparam("cabin_id", uuid.UUID(int=0), type_=Uuid)
+    else:
+        cabins = cabin.c.id == any_(bindparam("ids", [uuid.UUID(int=0)], type_=ARRAY(Uuid)))
+    statement = runs_statement(runs, cabins, day, plan.version)
+    sql = inline_constants(session, statement, keep=_PARAMETERS)
+    if len(_FEW_CABINS) > 64:  # days go by: forget the old ones
+        _FEW_CABINS.clear()
+    _FEW_CABINS[key] = (plan, sql)
+    return sql
+
+
+def inline_constants(session: Session, statement: Any, keep: Sequence[str]) -> str:
+    """The statement's SQL for psycopg with every bound value written as a literal by the
+    driver itself (`ClientCursor.mogrify`: the same adaptation as a bound value, each still
+    followed by the cast SQLAlchemy renders), except the parameters named in `keep`, left as
+    `%(name)s` placeholders."""
+    connection = session.connection()
+    dialect = connection.dialect
+    compiled = statement.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+    sql: str = compiled.string
+    values: dict[str, Any] = {}
+    for name, value in compiled.construct_params().items():
+        if name in keep:
+            sql = sql.replace(f"%({name})s", f"%%({name})s")
+            continue
+        # an expanded IN list's members are named `<bind>_<n>` after their bind
+        bind = compiled.binds.get(name)
+        if bind is None:
+            bind = compiled.binds.get(name.rsplit("_", 1)[0])
+        processor = (
+            bind.type.dialect_impl(dialect).bind_processor(dialect) if bind is not None else None
+        )
+        values[name] = processor(value) if processor is not None and value is not None else value
+    driver = connection.connection.driver_connection
+    assert isinstance(driver, psycopg.Connection)
+    rendered = psycopg.ClientCursor(driver).mogrify(sql, values)
+    # the text is a query again: escape its percent signs, but not the placeholders kept
+    rendered = rendered.replace("%", "%%")
+    for name in keep:
+        rendered = rendered.replace(f"%%({name})s", f"%({name})s")
+    return rendered
 
 
 # Compliance: `compliant` when no error rule fails, `non_compliant` when one does,
@@ -421,9 +520,6 @@ WHERE (cc.compliance_status, cc.accessibility_label, cc.failing_errors, cc.unkno
 COMPLIANCE_OF_IDS = COMPLIANCE_SQL_TEMPLATE.replace(
     "{cabins}", "v.cabin_id = ANY(CAST(:ids AS uuid[]))"
 )
-COMPLIANCE_OF_PASS = COMPLIANCE_SQL_TEMPLATE.replace(
-    "{cabins}", "v.cabin_id IN (SELECT cabin_id FROM verdict WHERE evaluated_at = :at)"
-)
 COMPLIANCE_OF_ALL = COMPLIANCE_SQL_TEMPLATE.replace("{cabins}", "true")
 
 # Verdicts of rules that are no longer enabled in the rule set in force: closed in the
@@ -446,7 +542,44 @@ SELECT count(*) FROM gone
 
 
 RETIRE_OF_IDS = RETIRE_SQL_TEMPLATE.replace("{cabins}", "cabin_id = ANY(CAST(:ids AS uuid[]))")
-RETIRE_OF_ALL = RETIRE_SQL_TEMPLATE.replace("{cabins}", "true")
+# Over every cabin, the codes to retire are named (read first with STORED_CODES), so that the
+# delete finds their rows through the index on rule_code instead of reading every verdict.
+RETIRE_OF_CODES = RETIRE_SQL_TEMPLATE.replace("{cabins}", "rule_code = ANY(CAST(:stale AS text[]))")
+
+# The rule codes that have verdicts, by skipping along the index on (rule_code, outcome):
+# one probe per code.
+STORED_CODES = """
+WITH RECURSIVE codes(code) AS (
+  (SELECT rule_code FROM verdict ORDER BY rule_code LIMIT 1)
+  UNION ALL
+  SELECT (SELECT v.rule_code FROM verdict v WHERE v.rule_code > codes.code
+          ORDER BY v.rule_code LIMIT 1)
+  FROM codes WHERE codes.code IS NOT NULL
+)
+SELECT code FROM codes WHERE code IS NOT NULL
+"""
+
+
+def retire_everywhere(session: Session, plan: planning.Plan, at: datetime) -> int:
+    """Closes and removes the verdicts of rules not enabled in the plan, for every cabin;
+    returns how many were removed."""
+    stale = [code for code in session.scalars(text(STORED_CODES)) if code not in plan.codes]
+    if not stale:
+        return 0
+    return int(
+        session.execute(
+            text(RETIRE_OF_CODES),
+            {"codes": plan.codes, "stale": stale, "version": plan.version, "at": at},
+        ).scalar_one()
+    )
+
+
+# The set-based statements are large expressions (CASEs, JSON evidence) over many rows: the
+# JIT compiles them anew for every statement, which cost more than it saves (up to seconds
+# for SIT-07 and SIT-19 over 100,000 cabins). Off for the pass, the caller's setting restored
+# after it (the transaction may be an import's or a publication's).
+JIT_SETTING = "SELECT current_setting('jit')"
+JIT_SET = "SELECT set_config('jit', :jit, true)"
 
 
 def now() -> datetime:
@@ -479,48 +612,77 @@ def evaluate_cabins(
     if cabin_ids is not None and len(cabin_ids) <= ONE_STATEMENT_MAX_CABINS and runs:
         for run in runs:
             report.rules.setdefault(run.code, RuleReport())
-        for code, changed, first, rewritten in session.execute(
-            runs_statement(runs, cabin_ids, at, plan.version)
-        ):
+        single = len(cabin_ids) == 1
+        sql = few_cabins_sql(session, plan, runs, at.date(), single=single, codes=codes)
+        values: dict[str, Any] = {"at": at}
+        if single:
+            values["cabin_id"] = cabin_ids[0]
+        else:
+            values["ids"] = list(cabin_ids)
+        # prepared at once on this connection (psycopg would wait for five runs)
+        driver = session.connection().connection.driver_connection
+        assert isinstance(driver, psycopg.Connection)
+        with driver.cursor() as cursor:
+            rows = cursor.execute(sql, values, prepare=True).fetchall()
+        for code, changed, first, rewritten in rows:
             totals = report.rules[code]
             totals.changed += changed
             totals.first += first
             totals.rewritten += rewritten
         runs = []
+    jit = session.scalar(text(JIT_SETTING)) if runs else None
+    if jit is not None:
+        session.execute(text(JIT_SET), {"jit": "off"})
     for run in runs:
         statement = rule_statement(run, cabins_selectable(cabin_ids, run), at, plan.version)
-        changed, first, rewritten = session.execute(statement).one()
+        changed, first, rewritten, rewritten_ids = session.execute(statement).one()
         totals = report.rules.setdefault(run.code, RuleReport())
         totals.changed += changed
         totals.first += first
         totals.rewritten += rewritten
-    ids = [str(i) for i in cabin_ids] if cabin_ids is not None else None
+        if rewritten_ids is not None:
+            report.rewritten_cabins.update(rewritten_ids)
+        elif rewritten:  # more than listed (none rewritten: no list either)
+            report.rewritten_many = True
+    if jit is not None:
+        session.execute(text(JIT_SET), {"jit": jit})
     if codes is None:
-        retired = session.execute(
-            text(RETIRE_OF_ALL if ids is None else RETIRE_OF_IDS),
-            {"codes": plan.codes, "ids": ids, "version": plan.version, "at": at},
-        ).scalar_one()
-        refresh_compliance(session, cabin_ids, at, everything=retired > 0 and cabin_ids is None)
+        if cabin_ids is None:
+            retired = retire_everywhere(session, plan, at)
+            refresh_compliance(
+                session,
+                sorted(report.rewritten_cabins),
+                at,
+                everything=retired > 0 or report.rewritten_many,
+            )
+        else:
+            session.execute(
+                text(RETIRE_OF_IDS),
+                {
+                    "codes": plan.codes,
+                    "ids": [str(i) for i in cabin_ids],
+                    "version": plan.version,
+                    "at": at,
+                },
+            )
+            refresh_compliance(session, cabin_ids, at)
     report.seconds = time.perf_counter() - started
     return report
 
 
 def refresh_compliance(
     session: Session,
-    cabin_ids: list[uuid.UUID] | None,
+    cabin_ids: Sequence[uuid.UUID],
     at: datetime,
     *,
     everything: bool = False,
 ) -> None:
-    """Recomputes the status and label of the given cabins and of every cabin whose verdicts
-    were rewritten at `at` (of every cabin when `everything`)."""
-    if cabin_ids is not None:
-        sql, values = COMPLIANCE_OF_IDS, {"at": at, "ids": [str(i) for i in cabin_ids]}
-    elif everything:
-        sql, values = COMPLIANCE_OF_ALL, {"at": at}
-    else:
-        sql, values = COMPLIANCE_OF_PASS, {"at": at}
-    session.execute(text(sql), values)
+    """Recomputes the status and label of the given cabins (of every cabin when
+    `everything`)."""
+    if everything:
+        session.execute(text(COMPLIANCE_OF_ALL), {"at": at})
+    elif cabin_ids:
+        session.execute(text(COMPLIANCE_OF_IDS), {"at": at, "ids": [str(i) for i in cabin_ids]})
 
 
 def evaluate(session: Session, cabin_ids: list[uuid.UUID]) -> EvaluationReport:
@@ -585,11 +747,16 @@ def reevaluate_all_parallel(engine: Any, workers: int = 2) -> EvaluationReport:
     report = EvaluationReport(rule_set_version=plan.version, unimplemented=plan.unimplemented)
     for part in reports:
         report.rules.update(part.rules)
+        report.rewritten_cabins |= part.rewritten_cabins
+        report.rewritten_many |= part.rewritten_many
     with Session(engine) as session:
-        retired = session.execute(
-            text(RETIRE_OF_ALL), {"codes": plan.codes, "version": plan.version, "at": at}
-        ).scalar_one()
-        refresh_compliance(session, None, at, everything=retired > 0)
+        retired = retire_everywhere(session, plan, at)
+        refresh_compliance(
+            session,
+            sorted(report.rewritten_cabins),
+            at,
+            everything=retired > 0 or report.rewritten_many,
+        )
         session.commit()
     report.seconds = time.perf_counter() - started
     return report

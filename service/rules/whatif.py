@@ -105,7 +105,9 @@ def check(session: Session, body: SitingCheck) -> dict[str, Any]:
         if not applies:
             continue
         row = session.execute(
-            run.definition.implementation(RuleInput(cabins=cabins, params=run.params, at=at.date()))
+            run.definition.implementation(
+                RuleInput(cabins=cabins, params=run.params, at=at.date(), few=True)
+            )
         ).one()
         evidence = dict(row.evidence or {})
         if run.profile is not None:

@@ -58,6 +58,9 @@ class RuleInput:
     regional profile already applied."""
     at: date
     """The evaluation date (freshness, validity of an agrément, …)."""
+    few: bool = False
+    """The cabins are a few (a write, a small import): a rule may then look its layers up by
+    index for each cabin instead of hashing a whole layer. Either way the rows are the same."""
 
 
 RuleImpl = Callable[[RuleInput], Select[Any]]

@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import Field
-from sqlalchemy import Select, and_, case, func, literal, select
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import Select, and_, case, func, literal, select, true
+from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
+from sqlalchemy.dialects.postgresql import array as pg_array
 
 from service.rules.catalogue.base import (
     FAIL,
@@ -92,35 +93,9 @@ class Sit02Params(RuleParams):
 def cpam_cpts_informed(inp: RuleInput) -> Select[Any]:
     c = inp.cabins.c
     p: Sit02Params = inp.params
-    # The CPTS covering each commune, aggregated once per commune for a hash join (a
-    # correlated lookup per cabin would unnest every territory again for each cabin).
-    current_cpts = select(Layer.id).where(Layer.kind == "cpts", Layer.is_current)
-    members = (
-        select(
-            func.unnest(Cpts.member_insee).label("insee"),
-            Cpts.cpts_id,
-            Cpts.name,
-            Cpts.vintage,
-        )
-        .where(Cpts.layer_id.in_(current_cpts))
-        .subquery("cpts_member")
-    )
-    by_commune = (
-        select(
-            members.c.insee,
-            func.jsonb_agg(
-                func.jsonb_build_object(
-                    "id", members.c.cpts_id, "name", members.c.name, "vintage", members.c.vintage
-                ),
-                type_=JSONB,
-            ).label("covering"),
-        )
-        # only the communes of these cabins (one on a write) are aggregated
-        .where(members.c.insee.in_(select(c.commune_insee).where(c.commune_insee.is_not(None))))
-        .group_by(members.c.insee)
-        .subquery("cpts_by_commune")
-    )
+    by_commune = _cpts_by_commune(inp)
     covering = by_commune.c.covering
+    current_cpts = select(Layer.id).where(Layer.kind == "cpts", Layer.is_current)
     layer_loaded = select(current_cpts.exists()).scalar_subquery()
     coverage = case(
         (c.commune_insee.is_(None), literal("unknown")),
@@ -196,3 +171,61 @@ def cpam_cpts_informed(inp: RuleInput) -> Select[Any]:
             missing=unknown_missing,
         ).label("evidence"),
     )
+
+
+def _cpts_by_commune(inp: RuleInput) -> Any:
+    """(insee, covering): the CPTS of the current layer whose members include each commune of
+    these cabins, as a JSON array ordered by CPTS id. For a few cabins, one probe per commune
+    of the GIN index on `cpts.member_insee`; for many, every territory unnested once and
+    aggregated by commune for a hash join (a probe per commune would cost more)."""
+    c = inp.cabins.c
+    current_cpts = select(Layer.id).where(Layer.kind == "cpts", Layer.is_current)
+    communes = select(c.commune_insee).where(c.commune_insee.is_not(None))
+    if inp.few:
+        distinct = communes.distinct().subquery("sit02_communes")
+        found = (
+            select(
+                func.jsonb_agg(
+                    aggregate_order_by(_cpts_json(Cpts), Cpts.cpts_id, Cpts.id), type_=JSONB
+                ).label("covering")
+            )
+            .where(
+                Cpts.layer_id.in_(current_cpts),
+                Cpts.member_insee.op("@>")(pg_array([distinct.c.commune_insee])),
+            )
+            .lateral("cpts_found")
+        )
+        return (
+            select(distinct.c.commune_insee.label("insee"), found.c.covering)
+            .select_from(distinct.join(found, true()))
+            .where(found.c.covering.is_not(None))
+            .subquery("cpts_by_commune")
+        )
+    members = (
+        select(
+            func.unnest(Cpts.member_insee).label("insee"),
+            Cpts.id,
+            Cpts.cpts_id,
+            Cpts.name,
+            Cpts.vintage,
+        )
+        .where(Cpts.layer_id.in_(current_cpts))
+        .subquery("cpts_member")
+    )
+    return (
+        select(
+            members.c.insee,
+            func.jsonb_agg(
+                aggregate_order_by(_cpts_json(members.c), members.c.cpts_id, members.c.id),
+                type_=JSONB,
+            ).label("covering"),
+        )
+        # only the communes of these cabins are aggregated
+        .where(members.c.insee.in_(communes))
+        .group_by(members.c.insee)
+        .subquery("cpts_by_commune")
+    )
+
+
+def _cpts_json(cpts: Any) -> Any:
+    return func.jsonb_build_object("id", cpts.cpts_id, "name", cpts.name, "vintage", cpts.vintage)
