@@ -23,20 +23,25 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from service.audit.trail import Actor
-from service.cabins.imports import staging
+from service.cabins.imports import setbased, staging
 from service.cabins.imports.audit_bulk import append_many
-from service.cabins.imports.parse import Record, read_records
+from service.cabins.imports.parse import Record, decode, read_records
 from service.cabins.models import Cabin
 from service.cabins.records import columns_of, document_of, flat_diff
 from service.cabins.schemas import CabinCreate
 from service.cabins.validation import check_record
 from service.cabins.vocabulary import CONFIRMED_BLOCKS
+from service.errors import Conflict
 
 MODES = ("atomic", "partial")
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 PROGRESS_EVERY = 5000
 
 Progress = Callable[[int, int], None]
+
+
+class ConcurrentImport(Conflict):
+    """A reference of the file was created by another transaction during the import."""
 
 
 @dataclass
@@ -88,17 +93,22 @@ class _Checked:
 
 
 def _check(
-    records: list[Record], operator_id: uuid.UUID, today: date, progress: Progress | None
+    records: list[Record],
+    operator_id: uuid.UUID,
+    today: date,
+    progress: Progress | None,
+    total: int | None = None,
 ) -> _Checked:
     """The record-level checks, row by row in memory (types and formats, checksums, OSM hours,
-    dates); the database checks come after, over the staging table."""
+    dates); the database checks come after, over the staging table. `total` counts the rows
+    of the file, when SQL has certified the others."""
     good: dict[int, CabinCreate] = {}
     errors: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
-    total = len(records)
+    total = len(records) if total is None else total
     for done, record in enumerate(records, start=1):
         if progress and done % PROGRESS_EVERY == 0:
-            progress(done, total)
+            progress(done // 2, total)
         row = record.row
         if record.errors or record.data is None:
             errors += [{"row": row, **e} for e in record.errors]
@@ -278,26 +288,43 @@ def _run_import(
     today = options.today or date.today()
     timings: dict[str, float] = {}
     lap = _Laps(timings)
-    records = list(read_records(body, kind))
+    plan = setbased.plan(decode(body)) if kind == "csv" else None
+    if plan is not None and not setbased.load(session, plan):
+        plan = None
     lap("parse")
-    checked = _check(records, operator_id, today, progress)
+    certified = 0
+    if plan is not None:
+        classified = setbased.classify(session, plan, operator_id, today)
+        records, total, certified = classified.python_rows, classified.total, classified.certified
+    else:
+        records = list(read_records(body, kind))
+        total = len(records)
+    checked = _check(records, operator_id, today, progress, total)
     lap("check_records")
+    if progress:
+        progress(total // 2, total)  # validated: half-way
     errors = checked.errors
     warnings: list[dict[str, Any]] = []
     good = checked.good
     documents: dict[int, dict[str, Any]] = {}
     report = ImportReport("succeeded", checked.total, 0, 0, 0, 0, errors, warnings)
     report.timings = timings
+    staged = len(good) + certified
 
-    if good:
+    if staged:
         staging.create_staging(session)
-        staging.copy_rows(session, _staged_rows(good, documents))
+        if good:
+            staging.copy_rows(session, _staged_rows(good, documents))
+        if plan is not None and certified:
+            setbased.stage(session, plan)
+        staging.analyze(session)
         lap("stage_copy")
         located_problems = staging.locate(session)
         lap("locate")
         errors += [{"row": p.row, "field": p.field, "reason": p.reason} for p in located_problems]
         bad_rows = {p.row for p in located_problems}
         staging.discard_rows(session, bad_rows)
+        staged -= len(bad_rows)
         for row in bad_rows:
             good.pop(row, None)
         warnings += [
@@ -305,19 +332,23 @@ def _run_import(
             for w in staging.possible_duplicates(session, operator_id)
         ]
         lap("duplicates")
+        if progress:
+            progress(total * 3 // 4, total)  # located
 
     report.errors = _sorted(errors)
     report.warnings = _sorted(warnings)
     report.rows_invalid = len({e["row"] for e in errors})
     if errors and options.mode == "atomic":
         report.state = "rejected"
-        if good:
+        if staged or good:
             staging.drop_staging(session)
         return report
-    if not good:
+    if not staged:
         return report
 
     # Rows that would update a cabin: unchanged ones are left alone; the others get a diff.
+    # (Only rows checked in Python can: SQL certifies no row whose reference the operator
+    # already holds.)
     update_diffs: dict[int, dict[str, Any]] = {}
     unchanged: list[int] = []
     for row, cabin, lon, lat in staging.existing_cabins(session, operator_id):
@@ -329,7 +360,7 @@ def _run_import(
     lap("existing")
     report.unchanged = len(unchanged)
     report.updated = len(update_diffs)
-    report.created = len(good) - len(update_diffs) - len(unchanged)
+    report.created = staged - len(update_diffs) - len(unchanged)
     if options.dry_run:
         staging.drop_staging(session)
         return report
@@ -343,19 +374,32 @@ def _run_import(
         progress(checked.total, checked.total)
     row_of = {cabin.operator_reference: row for row, cabin in good.items()}
     reason = f"import {options.job_id}" if options.job_id else "import"
-    events: list[tuple[str, str, str, dict[str, Any]]] = []
+    events: list[tuple[int, str, str, str, dict[str, Any] | str]] = []
     for w in written:
-        row = row_of[w.operator_reference]
+        found = row_of.get(w.operator_reference)
+        if found is None:
+            continue  # certified by SQL: its event is built in SQL below
+        row = found
         if w.inserted:
             diff = {
                 "reference": [None, w.reference],
                 "status": [None, "draft"],
                 **_create_diff(documents[row]),
             }
-            events.append(("cabin.create", "cabin", str(w.id), diff))
+            events.append((row, "cabin.create", "cabin", str(w.id), diff))
         else:
-            events.append(("cabin.update", "cabin", str(w.id), update_diffs[row]))
-    append_many(session, actor, events, reason)
+            events.append((row, "cabin.update", "cabin", str(w.id), update_diffs[row]))
+    if plan is not None and certified:
+        for row, cabin_id, inserted, diff_text in setbased.created_events(session, plan):
+            if not inserted:  # another transaction created that reference meanwhile
+                raise ConcurrentImport(
+                    "A cabin with a reference of this file was created while it was being"
+                    " imported; nothing was written. Send the file again."
+                )
+            events.append((row, "cabin.create", "cabin", cabin_id, diff_text))
+        events.sort(key=lambda event: event[0])
+    lap("audit_diffs")
+    append_many(session, actor, [event[1:] for event in events], reason)
     lap("audit")
     report.written_ids = [w.id for w in written]
     staging.drop_staging(session)

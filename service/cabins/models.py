@@ -51,7 +51,8 @@ class Cabin(Base):
     reference: Mapped[str] = mapped_column(
         String(16), unique=True, comment="public reference: CAB- + 8 Crockford base32 characters"
     )
-    operator_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("operator.id"), index=True)
+    # Queries by owner use the unique (operator_id, operator_reference) index below.
+    operator_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("operator.id"))
     operator_reference: Mapped[str] = mapped_column(
         Text, comment="the operator's own reference, unique per operator"
     )

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from stdnum.fr import siren as stdnum_siren
 from stdnum.fr import siret as stdnum_siret
 
-from service.cabins.schemas import CabinCreate
+from service.cabins.schemas import CabinCreate, CareLink
 
 # A point this close to a commune polygon counts as in it: the commune layer is a simplified
 # ADMIN EXPRESS, so a cabin on a quay or on a commune border may fall just outside its polygon.
@@ -77,6 +77,29 @@ def opening_hours_problem(value: str) -> str | None:
     return None
 
 
+def care_link_problems(links: Sequence[CareLink]) -> FieldErrors:
+    """The checks of the coordinated-care partners (identifier keys and formats)."""
+    errors: FieldErrors = []
+
+    def fail(field: str, reason: str | None) -> None:
+        if reason:
+            errors.append({"field": field, "reason": reason})
+
+    for i, link in enumerate(links):
+        base = f"care_links.{i}"
+        if link.siret:
+            fail(f"{base}.siret", siret_problem(link.siret))
+        if link.finess:
+            fail(f"{base}.finess", finess_problem(link.finess))
+        if link.rpps:
+            fail(f"{base}.rpps", rpps_problem(link.rpps))
+        if link.kind == "professionnel_rpps" and not link.rpps:
+            fail(f"{base}.rpps", "required for an assisting professional")
+        if not (link.siret or link.finess or link.rpps):
+            fail(base, "a partner needs a FINESS, SIRET or RPPS identifier")
+    return errors
+
+
 def check_record(cabin: CabinCreate, today: date) -> FieldErrors:
     """Every pure check of one record; an empty list when it passes."""
     errors: FieldErrors = []
@@ -93,18 +116,7 @@ def check_record(cabin: CabinCreate, today: date) -> FieldErrors:
     if venue.kind == "autre" and not venue.description:
         fail("venue.description", "required when venue.kind is 'autre'")
 
-    for i, link in enumerate(cabin.care_links):
-        base = f"care_links.{i}"
-        if link.siret:
-            fail(f"{base}.siret", siret_problem(link.siret))
-        if link.finess:
-            fail(f"{base}.finess", finess_problem(link.finess))
-        if link.rpps:
-            fail(f"{base}.rpps", rpps_problem(link.rpps))
-        if link.kind == "professionnel_rpps" and not link.rpps:
-            fail(f"{base}.rpps", "required for an assisting professional")
-        if not (link.siret or link.finess or link.rpps):
-            fail(base, "a partner needs a FINESS, SIRET or RPPS identifier")
+    errors += care_link_problems(cabin.care_links)
 
     if cabin.provider:
         provider = cabin.provider

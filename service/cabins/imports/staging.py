@@ -76,7 +76,7 @@ def create_staging(session: Session) -> None:
 
 
 def drop_staging(session: Session) -> None:
-    session.execute(text(f"DROP TABLE IF EXISTS {STAGING}, {LOCATED}"))
+    session.execute(text(f"DROP TABLE IF EXISTS {STAGING}, {LOCATED}, import_written"))
 
 
 def copy_rows(session: Session, rows: Iterable[Sequence[Any]]) -> None:
@@ -89,6 +89,9 @@ def copy_rows(session: Session, rows: Iterable[Sequence[Any]]) -> None:
     ):
         for row in rows:
             copy.write_row(row)
+
+
+def analyze(session: Session) -> None:
     session.execute(text(f"ANALYZE {STAGING}"))
 
 
@@ -310,7 +313,25 @@ class Written:
     inserted: bool
 
 
+WRITTEN = "import_written"
+
+
 def upsert(session: Session, operator_id: uuid.UUID, is_demo: bool) -> list[Written]:
-    """Write every located row (the caller has discarded the invalid and unchanged ones)."""
-    rows = session.execute(text(UPSERT_SQL), {"operator_id": operator_id, "is_demo": is_demo})
+    """Write every located row (the caller has discarded the invalid and unchanged ones);
+    what was written is also kept in a temporary table, for the audit events built in SQL."""
+    session.execute(text(f"DROP TABLE IF EXISTS {WRITTEN}"))
+    session.execute(
+        text(
+            f"CREATE TEMPORARY TABLE {WRITTEN} (id uuid, operator_reference text,"
+            " reference text, inserted boolean) ON COMMIT DROP"
+        )
+    )
+    rows = session.execute(
+        text(
+            f"WITH w AS ({UPSERT_SQL}) INSERT INTO {WRITTEN} SELECT * FROM w"
+            " RETURNING id, operator_reference, reference, inserted"
+        ),
+        {"operator_id": operator_id, "is_demo": is_demo},
+    ).all()
+    session.execute(text(f"ANALYZE {WRITTEN}"))
     return [Written(r.id, r.operator_reference, r.reference, r.inserted) for r in rows]

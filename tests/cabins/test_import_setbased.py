@@ -1,0 +1,324 @@
+"""The set-based path of the CSV import against the registry's own validation: on the same
+file, the rows SQL certifies are exactly rows the Python checks accept, staged with the same
+values and given the same create diff; every other row is checked in Python, so the report is
+the one a row-by-row import gives. Also: the bulk audit hash is the trail's hash."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any
+
+import orjson
+import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from service.audit.trail import Actor, event_hash, verify
+from service.cabins import importer
+from service.cabins.imports import setbased, staging
+from service.cabins.imports.audit_bulk import (
+    as_jsonb_returns,
+    fast_event_hash,
+    orjson_writes_as_json,
+)
+from service.cabins.imports.columns import import_columns
+from service.cabins.imports.parse import decode, read_records
+from tests.auth.factories import make_operator, valid_siret
+
+TODAY = date(2026, 11, 23)
+
+
+def base_row(ref: str) -> dict[str, str]:
+    return {
+        "operator_reference": ref,
+        "location.lon": "2.3522219000000001",
+        "location.lat": "48.856614",
+        "location.declared_insee": "75056",
+        "location.address.number": " 12 bis ",
+        "location.address.street": "rue de l'Église",
+        "location.address.postcode": "75001",
+        "location.address.commune_name": "Paris",
+        "venue.kind": "autre",
+        "venue.description": "Un lieu",
+        "venue.name": 'Chez "Nous"',
+        "venue.siret": valid_siret(),
+        "venue.finess": "750000001",
+        "venue.naf": "47.73Z",
+        "venue.building_regime": "new",
+        "venue.cabin_count": "007",
+        "opening_hours": "Mo-Fr 09:00-19:00",
+        "siting.placement": "outdoor",
+        "siting.directly_reachable_from_public_space": "YES",
+        "siting.enclosure": "open_borne",
+        "siting.sound_insulated": "0",
+        "siting.waiting_area_dedicated": "off",
+        "siting.commercial_solicitation_free": "T",
+        "siting.responsible_person.name_or_role": "chef",
+        "siting.responsible_person.trained_on_date": "2024-02-29",
+        "siting.responsible_person.bound_by_secrecy": "n",
+        "siting.staff_hours": "24/7",
+        "siting.assistance_modes": "nurse|pharmacist",
+        "siting.devices": "scale",
+        "declarations.ars_declaration_date": "2025-01-01",
+        "declarations.ars_declaration_reference": "ARS-1",
+        "declarations.cpam_informed_date": "2025-01-02",
+        "declarations.cpts_informed_date": "2025-01-03",
+        "declarations.concertation.date": "2025-05-05",
+        "declarations.concertation.parties": "ars|cpts",
+        "care_links": json.dumps(
+            [
+                {"kind": "pharmacie", "siret": valid_siret(), "name": " P "},
+                {"kind": "professionnel_rpps", "rpps": "12345678901"},
+            ]
+        ),
+        "provider.name": "Prov",
+        "provider.siret": valid_siret(),
+        "provider.kind": "platform_only",
+        "provider.agrement_number": "A1",
+        "provider.agrement_start_date": "2020-01-01",
+        "provider.agrement_end_date": "2030-01-01",
+        "fees.base_fee_eur": "25,5",
+        "fees.sector": "optam",
+        "fees.depassements_possible": "false",
+        "fees.optional_services": json.dumps([{"name": "x", "price_eur": 5, "optional": True}]),
+        "fees.venue_access_fee_eur": "0",
+        "fees.info_url": "https://Example.org",
+        "fees.shown_on_site": "true",
+        "accessibility.entree_plain_pied": "true",
+        "accessibility.entree_largeur_mini": "90",
+        "accessibility.threshold_height_cm": "2.50",
+        "accessibility.ramp_slope_pct": "4",
+        "accessibility.ramp_length_cm": "300",
+        "accessibility.path_width_cm": "140.25",
+        "accessibility.turning_diameter_cm": "150",
+        "accessibility.usage_space_width_cm": "80",
+        "accessibility.controls_height_min_cm": "90",
+        "accessibility.controls_height_max_cm": "130",
+        "accessibility.knee_clearance_height_cm": "0.0001",
+        "accessibility.seat_or_transfer_possible": "true",
+        "accessibility.live_captioning": "1",
+        "accessibility.registre_url": "http://acces.fr/registre?x=1",
+        "accessibility.acceslibre_id": "abc",
+    }
+
+
+EMPTY_PROVIDER = {
+    k: "" for k in base_row("x") if k.startswith("provider.") or k == "venue.description"
+}
+VARIANTS: list[dict[str, str]] = [
+    {},
+    {"venue.kind": "msp", "care_links": "", "fees.optional_services": "[]", **EMPTY_PROVIDER},
+    {k: "" for k in base_row("x") if k.startswith(("fees.", "declarations.concertation."))},
+    {"location.lon": "2.3522", "location.lat": "48.8566", "siting.devices": ""},
+    {"siting.assistance_modes": "", "accessibility.knee_clearance_height_cm": "0"},
+    {"siting.assistance_modes": "nurse| |pharmacist|"},  # valid, not in the plain form
+    {"accessibility.knee_clearance_height_cm": "-0"},
+    {"accessibility.knee_clearance_height_cm": "1e1"},
+    {"venue.siret": "35600000000048"},  # La Poste's head office: valid, checked in Python
+    {"siting.responsible_person.trained_on_date": "2023-02-29"},
+    {"declarations.concertation.date": ""},
+    {"venue.cabin_count": "101"},
+    {"opening_hours": "Mo-Fr 25:00-26:00"},
+    {"care_links": json.dumps([{"kind": "pharmacie", "name": "no id"}])},
+    {"care_links": "[{"},
+    {"accessibility.ramp_slope_pct": ""},
+    {"accessibility.controls_height_min_cm": "200"},
+    {"accessibility.threshold_height_cm": "5"},
+    {"venue.siret": "12345678901234"},
+    {"provider.siret": "1234567890123"},
+    {"declarations.cpam_informed_date": "2099-01-01"},
+    {"provider.agrement_end_date": "2019-01-01"},
+    {"location.declared_insee": "7505"},
+    {"venue.description": ""},
+    {"siting.devices": "scale|laser"},
+    {"fees.info_url": "not a url"},
+    {"location.address.street": "\u00a0rue X\u2003"},
+    {"operator_reference": "T-dup"},
+    {"operator_reference": " T-dup "},
+    {"accessibility.entree_largeur_mini": "90,"},
+    {"venue.finess": "960000001"},
+    {"siting.sound_insulated": "maybe"},
+    {"location.lon": "180.5"},
+    {"location.lat": ""},
+    {"venue.kind": "kiosque"},
+    {"venue.naf": "47.73z"},
+]
+
+
+def tricky_csv(delimiter: str = ",") -> bytes:
+    names = [c.name for c in import_columns()]
+    rows = []
+    for i, variant in enumerate(VARIANTS, start=1):
+        rows.append({**base_row(f"T-{i}"), **variant})
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=names, delimiter=delimiter, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
+def staged(db: Session) -> dict[int, tuple[Any, ...]]:
+    names = [n for n in staging.STAGED_NAMES if n != "reference"]
+    rows = db.execute(text(f"SELECT {', '.join(names)} FROM {staging.STAGING} ORDER BY row_no"))
+    return {r[0]: tuple(r) for r in rows}
+
+
+def normalised(db: Session, diff: dict[str, Any]) -> Any:
+    as_jsonb = db.scalar(text("SELECT CAST(:d AS jsonb)::text"), {"d": orjson.dumps(diff).decode()})
+    return json.loads(as_jsonb)
+
+
+@pytest.mark.parametrize("delimiter", [",", ";"])
+def test_certified_rows_are_staged_as_the_python_checks_stage_them(
+    db: Session, delimiter: str
+) -> None:
+    body = tricky_csv(delimiter)
+    operator_id = uuid.uuid4()
+    plan = setbased.plan(decode(body))
+    assert plan is not None and setbased.load(db, plan)
+    classified = setbased.classify(db, plan, operator_id, TODAY)
+    checked = importer._check(list(read_records(body, "csv")), operator_id, TODAY, None)
+    certified = {r[0] for r in setbased._run(db, "SELECT row_no FROM import_typed WHERE certified")}
+    # Certified rows are rows the Python checks accept; the rest are left to them.
+    assert certified and certified <= set(checked.good)
+    assert {r.row for r in classified.python_rows} == set(range(1, len(VARIANTS) + 1)) - certified
+    assert {1, 2, 3, 4, 5} <= certified
+    # The valid rows outside the plain forms are checked in Python, not refused.
+    assert {6, 7, 8, 9} <= set(checked.good) - certified
+
+    staging.create_staging(db)
+    setbased.stage(db, plan)
+    from_sql = staged(db)
+    db.execute(text(f"TRUNCATE {staging.STAGING}"))
+    documents: dict[int, dict[str, Any]] = {}
+    good = {row: cabin for row, cabin in checked.good.items() if row in certified}
+    staging.copy_rows(db, importer._staged_rows(good, documents))
+    assert from_sql == staged(db)
+
+    diffs = setbased._run(
+        db,
+        f"SELECT j.row_no, {plan.sql.create_diff()} FROM {setbased.JSON} j ORDER BY j.row_no",
+    )
+    assert [row for row, _ in diffs] == sorted(certified)
+    for row, diff in diffs:
+        expected = normalised(db, importer._create_diff(documents[row]))
+        assert orjson.loads(diff) == expected
+        assert json.dumps(orjson.loads(diff), sort_keys=True) == json.dumps(
+            expected, sort_keys=True
+        )
+
+
+def both_reports(db: Session, body: bytes) -> tuple[Any, Any]:
+    """The dry-run report of a partial import, set-based and (forced) row by row."""
+    operator_id = make_operator(db, "Opérateur des deux chemins")
+    kwargs: dict[str, Any] = {
+        "operator_id": operator_id,
+        "actor": Actor(name="test"),
+        "body": body,
+        "kind": "csv",
+        "options": importer.ImportOptions(mode="partial", dry_run=True, today=TODAY),
+    }
+    setbased_report = importer.run_import(db, **kwargs)
+    original = setbased.plan
+    try:
+        setbased.plan = lambda _text: None  # type: ignore[assignment]
+        python_report = importer.run_import(db, **kwargs)
+    finally:
+        setbased.plan = original  # type: ignore[assignment]
+    return setbased_report, python_report
+
+
+def same(a: Any, b: Any) -> None:
+    assert a.errors == b.errors
+    assert a.warnings == b.warnings
+    assert (a.rows_total, a.rows_invalid, a.created, a.updated, a.unchanged) == (
+        b.rows_total,
+        b.rows_invalid,
+        b.created,
+        b.updated,
+        b.unchanged,
+    )
+
+
+def test_the_report_is_the_row_by_row_report(db: Session) -> None:
+    setbased_report, python_report = both_reports(db, tricky_csv())
+    same(setbased_report, python_report)
+    assert setbased_report.rows_total == len(VARIANTS)
+    assert setbased_report.errors
+
+
+HEADER = "operator_reference,location.lon,location.lat,location.declared_insee,venue.kind\n"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        HEADER + 'Q-1,2.3522,48.8566,75056,pharmacie_officine\n\nQ-2,2.3522,48.8566,75056,"msp"\n',
+        HEADER + 'Q-1,2.3522,48.8566,75056,pharma"cie\nQ-2,2.3522,48.8566,75056,msp\n',
+        HEADER + "Q-1,2.3522,48.8566,75056\nQ-2,2.3522,48.8566,75056,msp\n",
+        HEADER + " , , , , \nQ-1,2.3522,48.8566,75056,msp\n",
+        HEADER + "Q-1,2.3522,48.8566,75056,msp\n\\.\nQ-2,2.3522,48.8566,75056,msp\n",
+    ],
+    ids=["blank-line", "quote-in-cell", "short-row", "blank-cells", "end-of-data-marker"],
+)
+def test_files_copy_reads_otherwise_are_read_by_python(db: Session, body: str) -> None:
+    plan = setbased.plan(decode(body.encode()))
+    assert plan is None or not setbased.load(db, plan)
+    setbased_report, python_report = both_reports(db, body.encode())
+    same(setbased_report, python_report)
+
+
+def test_the_bulk_hash_is_the_trail_hash() -> None:
+    at = datetime.now(UTC)
+    client = uuid.uuid4()
+    for diff in [
+        {"a": [None, 1.5], "b": [None, "Église «x»\n\t\u2028"], "c": [None, ["x", "y"]]},
+        {"z": [None, 90.0], "é": [None, True], "a.b": [None, [{"k": 0.0001, "n": None}]]},
+    ]:
+        assert orjson_writes_as_json(diff)
+        for client_id in (None, client):
+            expected = event_hash(
+                at=at,
+                actor="bench",
+                actor_client_id=client_id,
+                action="cabin.create",
+                target_type="cabin",
+                target_id="t",
+                diff=diff,
+                reason="import",
+                prev_hash="0" * 64,
+            )
+            assert expected == fast_event_hash(
+                at_iso=at.astimezone(UTC).isoformat(),
+                actor="bench",
+                actor_client_id=str(client_id) if client_id else None,
+                action="cabin.create",
+                target_type="cabin",
+                target_id="t",
+                diff=diff,
+                reason="import",
+                prev_hash="0" * 64,
+            )
+    assert as_jsonb_returns({"a": [None, -0.0, [{"b": -0.0}]]}) == {"a": [None, 0.0, [{"b": 0.0}]]}
+    assert str(as_jsonb_returns(-0.0)) == "0.0"
+    assert not orjson_writes_as_json({"a": [None, 1e-5]})
+    assert not orjson_writes_as_json({"a": [None, [{"p": 2e16}]]})
+
+
+def test_a_set_based_import_keeps_the_chain_verifiable(db: Session) -> None:
+    operator_id = make_operator(db, "Opérateur de la chaîne")
+    body = tricky_csv()
+    report = importer.run_import(
+        db,
+        operator_id=operator_id,
+        actor=Actor(name="test"),
+        body=body,
+        kind="csv",
+        options=importer.ImportOptions(mode="partial", evaluate=False, today=TODAY),
+    )
+    assert report.created >= 5
+    assert verify(db).broken_id is None
