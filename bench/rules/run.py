@@ -8,7 +8,8 @@ rule set 2026.1 loaded (`registry setup-data` does it). `--generate` (re)creates
 cabins with bench/rules/generate.sql. Then, in one run:
 
 1. the floor: each rule's bare SELECT over all cabins, forced to compute every column
-   (`count(evidence)`), sequentially and split over `--workers` connections;
+   (`count(evidence)`), sequentially and split over `--workers` connections, without JIT as
+   the evaluator runs them;
 2. the first full evaluation (every verdict new: all of them and their history written),
    split over the workers;
 3. a full re-evaluation where nothing changed (the case of a new layer vintage that moves
@@ -17,6 +18,8 @@ cabins with bench/rules/generate.sql. Then, in one run:
    transaction (what `POST /v1/rule-sets/{v}/publish` does), with its per-rule report;
 5. single-cabin writes: an UPDATE of one cabin and its evaluation, committed, `--writes` times;
    p50 / p95 / max.
+
+`--steps` runs some of them only (floor, full, publish, writes), e.g. `--steps writes`.
 """
 
 from __future__ import annotations
@@ -56,6 +59,8 @@ def floor_seconds(engine: Any, codes: list[str], workers: int) -> tuple[float, d
 
     def run_codes(group: list[str]) -> None:
         with Session(engine) as session:
+            # the same setting as the evaluator's set-based passes (evaluator.JIT_SETTING)
+            session.execute(text("SET LOCAL jit = off"))
             for run in runs:
                 if run.code not in group:
                     continue
@@ -81,6 +86,11 @@ def floor_seconds(engine: Any, codes: list[str], workers: int) -> tuple[float, d
     return time.perf_counter() - started, per_rule
 
 
+STEPS = ("floor", "full", "publish", "writes")
+"""floor: the bare SELECTs; full: the full re-evaluations (and the first one when no verdict
+is stored); publish: a rule set changing SIT-10's radius; writes: single-cabin writes."""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--database", default="registry_bench_eng")
@@ -88,7 +98,16 @@ def main() -> None:
     parser.add_argument("--generate", action="store_true")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--writes", type=int, default=200)
+    parser.add_argument(
+        "--steps",
+        default=",".join(STEPS),
+        help=f"comma-separated steps to run, of {', '.join(STEPS)} (default all)",
+    )
     args = parser.parse_args()
+    steps = set(args.steps.split(","))
+    unknown = steps - set(STEPS)
+    if unknown:
+        parser.error(f"unknown steps: {', '.join(sorted(unknown))}")
 
     base = (
         os.environ.get("DATABASE_URL")
@@ -101,9 +120,6 @@ def main() -> None:
 
     from service.db import make_engine
     from service.rules import plan as planning
-    from service.rules import rulesets
-    from service.rules.evaluator import evaluate_cabins, reevaluate_all, reevaluate_all_parallel
-    from service.rules.schemas import RuleChange, RuleSetCreate
     from service.settings import Settings
 
     engine = make_engine(Settings(database_url=url, db_statement_timeout_ms=3_600_000))
@@ -139,27 +155,44 @@ def main() -> None:
     codes = sorted({r.code for r in plan.runs})
     print(
         f"cabins: {cabins}; rule set {plan.version}: {len(codes)} rules implemented"
-        f" ({', '.join(plan.unimplemented) or 'none'} missing); verdicts stored: {verdicts}"
+        f" ({', '.join(plan.unimplemented) or 'none'} missing); verdicts stored: {verdicts};"
+        f" load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
     )
 
-    floor_seq, per_rule = floor_seconds(engine, codes, 1)
-    floor_par, _ = floor_seconds(engine, codes, args.workers)
-    print(
-        f"floor (bare SELECTs): {floor_seq:.2f} s on 1 connection,"
-        f" {floor_par:.2f} s on {args.workers}"
-    )
-    print("  per rule: " + ", ".join(f"{c} {s:.2f}" for c, s in sorted(per_rule.items())))
+    floor_seq = floor_par = float("nan")
+    if "floor" in steps:
+        floor_seq, per_rule = floor_seconds(engine, codes, 1)
+        floor_par, _ = floor_seconds(engine, codes, args.workers)
+        print(
+            f"floor (bare SELECTs): {floor_seq:.2f} s on 1 connection,"
+            f" {floor_par:.2f} s on {args.workers}"
+        )
+        print("  per rule: " + ", ".join(f"{c} {s:.2f}" for c, s in sorted(per_rule.items())))
+
+    if "full" in steps:
+        full_reevaluations(engine, args.workers, verdicts, floor_seq, floor_par)
+    if "publish" in steps:
+        publish_changed_radius(engine)
+    if "writes" in steps:
+        single_cabin_writes(engine, args.writes)
+    engine.dispose()
+
+
+def full_reevaluations(
+    engine: Any, workers: int, verdicts: int, floor_seq: float, floor_par: float
+) -> None:
+    from service.rules.evaluator import reevaluate_all, reevaluate_all_parallel
 
     if verdicts == 0:
-        report = reevaluate_all_parallel(engine, workers=args.workers)
+        report = reevaluate_all_parallel(engine, workers=workers)
         print(
-            f"first evaluation (all verdicts new), {args.workers} workers:"
+            f"first evaluation (all verdicts new), {workers} workers:"
             f" {report.seconds:.2f} s, {sum(r.first for r in report.rules.values())} verdicts"
         )
 
-    report = reevaluate_all_parallel(engine, workers=args.workers)
+    report = reevaluate_all_parallel(engine, workers=workers)
     print(
-        f"re-evaluation, nothing changed, {args.workers} workers: {report.seconds:.2f} s"
+        f"re-evaluation, nothing changed, {workers} workers: {report.seconds:.2f} s"
         f" ({report.seconds / floor_par:.2f}x the parallel floor,"
         f" {report.seconds / floor_seq:.2f}x the sequential floor);"
         f" rewritten {sum(r.rewritten for r in report.rules.values())}"
@@ -172,6 +205,11 @@ def main() -> None:
         f"re-evaluation, nothing changed, 1 transaction: {report.seconds:.2f} s"
         f" ({report.seconds / floor_seq:.2f}x the sequential floor)"
     )
+
+
+def publish_changed_radius(engine: Any) -> None:
+    from service.rules import rulesets
+    from service.rules.schemas import RuleChange, RuleSetCreate
 
     version = f"2026.{int(time.time()) % 1000}"
     with Session(engine) as session:
@@ -194,11 +232,13 @@ def main() -> None:
         f" changed outcomes {changed}; verdicts rewritten {rewritten}"
     )
 
+
+def single_cabin_writes(engine: Any, writes: int) -> None:
+    from service.rules.evaluator import evaluate_cabins
+
     with Session(engine) as session:
         ids = list(
-            session.scalars(
-                text("SELECT id FROM cabin ORDER BY random() LIMIT :n"), {"n": args.writes}
-            )
+            session.scalars(text("SELECT id FROM cabin ORDER BY random() LIMIT :n"), {"n": writes})
         )
     timings = []
     for cabin_id in ids:
@@ -220,8 +260,8 @@ def main() -> None:
     print(
         f"single-cabin write + evaluation ({len(timings)} writes): p50"
         f" {statistics.median(timings):.1f} ms, p95 {p95:.1f} ms, max {timings[-1]:.1f} ms"
+        f" (load average {os.getloadavg()[0]:.2f})"
     )
-    engine.dispose()
 
 
 if __name__ == "__main__":
