@@ -216,7 +216,11 @@ class Cpts(Base):
     """A CPTS territory: its member communes and their dissolved polygon."""
 
     __tablename__ = "cpts"
-    __table_args__ = (UniqueConstraint("layer_id", "cpts_id"),)
+    __table_args__ = (
+        UniqueConstraint("layer_id", "cpts_id"),
+        # the CPTS of one commune by index (`member_insee @> ARRAY[insee]`), for a write's SIT-02
+        Index("ix_cpts_member_insee", "member_insee", postgresql_using="gin"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     layer_id: Mapped[int] = _layer_fk()
