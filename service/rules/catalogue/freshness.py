@@ -19,7 +19,7 @@ from service.rules.catalogue.base import (
     RuleParams,
     rule,
 )
-from service.rules.catalogue.sqlkit import combine, fenced, jobj, strip
+from service.rules.catalogue.sqlkit import combine, fenced, jobj
 
 # Blocks that may be absent from a record: nothing to keep current then (SIT-14/15 judge that).
 _OPTIONAL_BLOCKS = {
@@ -57,12 +57,11 @@ def freshness(inp: RuleInput) -> Select[Any]:
         **{
             block: case(
                 (s[block] == NOT_APPLICABLE, null()),
-                else_=strip(
-                    jobj(
-                        outcome=s[block],
-                        confirmed_on=s[f"{block}_day"],
-                        age_days=s[f"{block}_age"],
-                    )
+                # its nulls go with the strip of `blocks` (jsonb_strip_nulls is recursive)
+                else_=jobj(
+                    outcome=s[block],
+                    confirmed_on=s[f"{block}_day"],
+                    age_days=s[f"{block}_age"],
                 ),
             )
             for block in CONFIRMED_BLOCKS

@@ -88,14 +88,12 @@ def _venue_sites() -> Any:
             site.c.finess,
             site.c.geom,
             site.c.commune_only_geocode,
-            strip(
-                jobj(
-                    finess=site.c.finess,
-                    name=site.c.name,
-                    commune_only_geocode=site.c.commune_only_geocode,
-                    source_crs=site.c.source_crs,
-                    layer=layer_evidence(layer),
-                )
+            jobj(
+                finess=site.c.finess,
+                name=site.c.name,
+                commune_only_geocode=site.c.commune_only_geocode,
+                source_crs=site.c.source_crs,
+                layer=layer_evidence(layer),
             ).label("evidence"),
         )
         .join_from(site, layer, layer.c.id == site.c.layer_id)
@@ -177,15 +175,13 @@ def location_consistency(inp: RuleInput) -> Select[Any]:
             venue_finess=case(
                 (
                     r.venue_finess.is_not(None),
-                    strip(
-                        jobj(
-                            outcome=r.finess_outcome,
-                            finess=r.venue_finess,
-                            offset_m=r.offset_m,
-                            max_venue_offset_m=p.max_venue_offset_m,
-                            excluded_commune_only_geocode=r.site_skipped,
-                            site=r.site,
-                        )
+                    jobj(
+                        outcome=r.finess_outcome,
+                        finess=r.venue_finess,
+                        offset_m=r.offset_m,
+                        max_venue_offset_m=p.max_venue_offset_m,
+                        excluded_commune_only_geocode=r.site_skipped,
+                        site=r.site,
                     ),
                 ),
                 else_=null(),

@@ -148,20 +148,18 @@ def provider_lawful(inp: RuleInput) -> Select[Any]:
             agrement=case(
                 (
                     is_company,
-                    strip(
-                        jobj(
-                            number=q.number,
-                            start_date=q.start,
-                            end_date=q.end,
-                            end_from=case(
-                                (q.declared_end.is_not(None), literal("declared")),
-                                (q.start.is_not(None), literal("start + validity_years")),
-                                else_=null(),
-                            ),
-                            validity_years=p.agrement_validity_years,
-                            evaluated_on=at,
-                            outcome=q.agrement_outcome,
-                        )
+                    jobj(
+                        number=q.number,
+                        start_date=q.start,
+                        end_date=q.end,
+                        end_from=case(
+                            (q.declared_end.is_not(None), literal("declared")),
+                            (q.start.is_not(None), literal("start + validity_years")),
+                            else_=null(),
+                        ),
+                        validity_years=p.agrement_validity_years,
+                        evaluated_on=at,
+                        outcome=q.agrement_outcome,
                     ),
                 ),
                 else_=null(),

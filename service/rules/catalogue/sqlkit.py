@@ -81,7 +81,9 @@ def jobj(**pairs: Any) -> ColumnElement[Any]:
 
 
 def strip(value: ColumnElement[Any]) -> ColumnElement[Any]:
-    """Drop the null members of an evidence object (unmeasured values stay out of it)."""
+    """Drop the null members of an evidence object (unmeasured values stay out of it), at
+    every depth: `jsonb_strip_nulls` is recursive, so one strip around a rule's whole evidence
+    does it, and nested parts built per cabin are left unstripped (each strip copies)."""
     return func.jsonb_strip_nulls(value, type_=JSONB)
 
 
@@ -179,22 +181,21 @@ def distance_m(a: Any, b: Any) -> ColumnElement[Any]:
 def medical_zone_of(insee: Any, name: str = "mz") -> Any:
     """LATERAL: the zoning row of the commune in the current `medical_zone` layers (index on
     `medical_zone.insee`), a real layer before a synthetic one, a regional before a national
-    one; no row when no current layer has data for the commune (→ unknown, never pass)."""
+    one; no row when no current layer has data for the commune (→ unknown, never pass). Its
+    evidence keeps its null members: the rule's evidence is stripped as a whole."""
     zone = MedicalZone.__table__
     layer = Layer.__table__.alias(f"{name}_layer")
     return (
         select(
             zone.c.zone,
             zone.c.apl,
-            strip(
-                jobj(
-                    insee=zone.c.insee,
-                    zone=zone.c.zone,
-                    apl=zone.c.apl,
-                    arrete_ref=func.coalesce(zone.c.arrete_ref, layer.c.reference),
-                    arrete_date=func.coalesce(zone.c.arrete_date, layer.c.reference_date),
-                    layer=layer_evidence(layer),
-                )
+            jobj(
+                insee=zone.c.insee,
+                zone=zone.c.zone,
+                apl=zone.c.apl,
+                arrete_ref=func.coalesce(zone.c.arrete_ref, layer.c.reference),
+                arrete_date=func.coalesce(zone.c.arrete_date, layer.c.reference_date),
+                layer=layer_evidence(layer),
             ).label("evidence"),
         )
         .join_from(zone, layer, layer.c.id == zone.c.layer_id)

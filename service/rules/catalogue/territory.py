@@ -46,7 +46,7 @@ def _zone_rouge_of(epci: Any) -> Any:
     return (
         select(
             literal(True).label("listed"),
-            strip(jobj(epci_siren=zr.c.epci_siren, layer=layer_evidence(layer))).label("evidence"),
+            jobj(epci_siren=zr.c.epci_siren, layer=layer_evidence(layer)).label("evidence"),
         )
         .join_from(zr, layer, layer.c.id == zr.c.layer_id)
         .where(layer.c.kind == "zone_rouge", layer.c.is_current, zr.c.epci_siren == epci)
