@@ -112,6 +112,7 @@ class ResponseCache:
             self.thread.join(timeout=5)
 
     def _listen(self) -> None:
+        failures = 0  # in a row: the retry waits 1, 2, 4… up to 30 s, logged once per outage
         while not self.stopping.is_set():
             try:
                 with psycopg.connect(
@@ -123,14 +124,20 @@ class ResponseCache:
                     self.connection = connection
                     connection.execute(f"LISTEN {CHANNEL}")
                     self.invalidate(ready=True)  # anything stored before is of unknown age
+                    if failures:
+                        log.warning("public cache listener: connected again")
+                    failures = 0
                     while not self.stopping.is_set():
                         for _ in connection.notifies(timeout=1.0):
                             self.invalidate()
             except Exception as exc:  # the cache is off until reconnected
                 self.invalidate(ready=False)
                 if not self.stopping.is_set():
-                    log.warning("public cache listener: %s; retrying in 1 s", exc)
-                    self.stopping.wait(1.0)
+                    delay = min(30.0, 2.0**failures)
+                    if not failures:
+                        log.warning("public cache listener: %s; the cache is off", exc)
+                    failures += 1
+                    self.stopping.wait(delay)
             finally:
                 self.connection = None
         self.invalidate(ready=False)
