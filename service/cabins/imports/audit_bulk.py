@@ -87,6 +87,24 @@ def fast_event_hash(
     return hashlib.sha256(canonical).hexdigest()
 
 
+class CanonicalJson(str):
+    """JSON text written exactly as the trail's hash writes a diff (`json.dumps` with sorted
+    keys, no spaces, UTF-8 unescaped): hashed as it is, never parsed again."""
+
+
+def _copy_text(value: str | None) -> str:
+    """A field of COPY's text format."""
+    if value is None:
+        return "\\N"
+    return (
+        value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    )
+
+
+def _json_text(value: str | None) -> str:
+    return orjson.dumps(value).decode()
+
+
 def append_many(
     session: Session,
     actor: Actor,
@@ -95,8 +113,8 @@ def append_many(
 ) -> int:
     """Append `(action, target_type, target_id, diff)` events in order, chained to the current
     tail, in the caller's transaction. A diff is a dict of JSON values (as JSONB gives them
-    back), or the JSON text PostgreSQL rendered for a jsonb diff, so the hash computed here is
-    the one `registry audit verify` recomputes."""
+    back), the JSON text of one, or a `CanonicalJson` text; the hash computed here is the one
+    `registry audit verify` recomputes."""
     if not events:
         return 0
     session.execute(select(func.pg_advisory_xact_lock(CHAIN_LOCK_KEY)))
@@ -104,55 +122,80 @@ def append_many(
     at = datetime.now(UTC)
     client_id = str(actor.client_id) if actor.client_id else None
     at_iso = at.astimezone(UTC).isoformat()
+    # The canonical event around a canonical diff: keys in sorted order, as json.dumps
+    # writes them (action, actor, actor_client_id, at, diff, prev_hash, reason, target_id,
+    # target_type).
+    head = (
+        f',"actor":{_json_text(actor.name)},"actor_client_id":{_json_text(client_id)}'
+        f',"at":{_json_text(at_iso)},"diff":'
+    )
+    reason_part = f',"reason":{_json_text(reason)},"target_id":'
+    fixed = "\t".join(_copy_text(v) for v in (at_iso, client_id, actor.name))
+    reason_field = _copy_text(reason)
     connection = session.connection().connection.driver_connection
     assert connection is not None
+    lines: list[str] = []
     with (
         connection.cursor() as cursor,
         cursor.copy(f"COPY audit_event ({', '.join(COLUMNS)}) FROM STDIN") as copy,
     ):
         for action, target_type, target_id, diff in events:
-            if isinstance(diff, str):
-                diff_text, diff_value = diff, orjson.loads(diff)
-            else:
-                diff_value = as_jsonb_returns(diff)
-                diff_text = orjson.dumps(diff_value).decode()
-            if orjson_writes_as_json(diff_value):
-                digest = fast_event_hash(
-                    at_iso=at_iso,
-                    actor=actor.name,
-                    actor_client_id=client_id,
-                    action=action,
-                    target_type=target_type,
-                    target_id=target_id,
-                    diff=diff_value,
-                    reason=reason,
-                    prev_hash=prev_hash,
+            if isinstance(diff, CanonicalJson):
+                diff_text = str(diff)
+                canonical = (
+                    f'{{"action":{_json_text(action)}{head}{diff_text}'
+                    f',"prev_hash":{_json_text(prev_hash)}{reason_part}{_json_text(target_id)}'
+                    f',"target_type":{_json_text(target_type)}}}'
                 )
+                digest = hashlib.sha256(canonical.encode()).hexdigest()
             else:
-                digest = event_hash(
-                    at=at,
-                    actor=actor.name,
-                    actor_client_id=actor.client_id,
-                    action=action,
-                    target_type=target_type,
-                    target_id=target_id,
-                    diff=diff_value,
-                    reason=reason,
-                    prev_hash=prev_hash,
-                )
-            copy.write_row(
-                (
-                    at,
-                    client_id,
-                    actor.name,
-                    action,
-                    target_type,
-                    target_id,
-                    diff_text,
-                    reason,
-                    prev_hash,
-                    digest,
+                if isinstance(diff, str):
+                    diff_text, diff_value = diff, orjson.loads(diff)
+                else:
+                    diff_value = as_jsonb_returns(diff)
+                    diff_text = orjson.dumps(diff_value).decode()
+                if orjson_writes_as_json(diff_value):
+                    digest = fast_event_hash(
+                        at_iso=at_iso,
+                        actor=actor.name,
+                        actor_client_id=client_id,
+                        action=action,
+                        target_type=target_type,
+                        target_id=target_id,
+                        diff=diff_value,
+                        reason=reason,
+                        prev_hash=prev_hash,
+                    )
+                else:
+                    digest = event_hash(
+                        at=at,
+                        actor=actor.name,
+                        actor_client_id=actor.client_id,
+                        action=action,
+                        target_type=target_type,
+                        target_id=target_id,
+                        diff=diff_value,
+                        reason=reason,
+                        prev_hash=prev_hash,
+                    )
+            lines.append(
+                "\t".join(
+                    (
+                        fixed,
+                        _copy_text(action),
+                        _copy_text(target_type),
+                        _copy_text(target_id),
+                        _copy_text(diff_text),
+                        reason_field,
+                        _copy_text(prev_hash),
+                        digest,
+                    )
                 )
             )
             prev_hash = digest
+            if len(lines) >= 2000:
+                copy.write("\n".join(lines) + "\n")
+                lines.clear()
+        if lines:
+            copy.write("\n".join(lines) + "\n")
     return len(events)

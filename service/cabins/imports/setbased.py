@@ -15,6 +15,7 @@ reason as a single write would. A file COPY cannot read the way Python's `csv` m
 from __future__ import annotations
 
 import csv
+import math
 import re
 import sys
 import types
@@ -31,6 +32,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from service.cabins.imports import staging
+from service.cabins.imports.audit_bulk import CanonicalJson, orjson_writes_as_json
 from service.cabins.imports.columns import (
     EXCLUDED,
     LIST_SEPARATOR,
@@ -46,6 +48,7 @@ from service.cabins.vocabulary import CONFIRMED_BLOCKS
 
 RAW = "import_raw"
 TYPED = "import_typed"
+CHECKED = "import_checked"
 PYVALS = "import_pyvals"
 JSON = "import_json"
 
@@ -184,12 +187,28 @@ def _python_value(column: Column, raw: str) -> Any:
         raise ValueError(raw)
     if column.name == "care_links" and care_link_problems(parsed):
         raise ValueError(raw)
-    if isinstance(parsed, list):
-        return [
+    result: Any = (
+        [
             item.model_dump(mode="json", exclude_none=True) if isinstance(item, BaseModel) else item
             for item in parsed
         ]
-    return str(parsed)
+        if isinstance(parsed, list)
+        else str(parsed)
+    )
+    if not orjson_writes_as_json(result) or _negative_zero(result):
+        # Written differently by orjson and json, or changed by jsonb: left to Python.
+        raise ValueError(raw)
+    return result
+
+
+def _negative_zero(value: Any) -> bool:
+    if isinstance(value, float):
+        return value == 0 and math.copysign(1.0, value) < 0
+    if isinstance(value, list):
+        return any(_negative_zero(item) for item in value)
+    if isinstance(value, dict):
+        return any(_negative_zero(item) for item in value.values())
+    return False
 
 
 def python_checked(column: Column) -> bool:
@@ -215,11 +234,19 @@ class Sql:
     def present(self, name: str) -> str:
         return f"({self.v(name)} IS NOT NULL)" if name in self.position else "false"
 
+    def python_joins(self) -> str:
+        """The joins to the distinct values checked in Python (`p<i>.ok`, `p<i>.value`)."""
+        return " ".join(
+            f"LEFT JOIN {PYVALS} p{i} ON p{i}.col = {i} AND p{i}.raw = t.v{i}"
+            for i, column in enumerate(self.header, start=1)
+            if python_checked(column)
+        )
+
     def p_ok(self, name: str) -> str:
-        return f"t.p{self.position[name]}_ok"
+        return f"p{self.position[name]}.ok"
 
     def p_json(self, name: str) -> str:
-        return f"t.p{self.position[name]}_json"
+        return f"p{self.position[name]}.value"
 
     # typed values, NULL when absent; only used where the cell is known to be valid, or
     # inside a CASE that has checked it
@@ -380,10 +407,13 @@ class Sql:
             return body
         return f"(CASE WHEN {self.exists(path, in_json=True)} THEN {body} END)"
 
-    def create_diff(self, *head: str) -> str:
-        """`_create_diff` of the record, as JSON text: `{path: [null, value]}` for every leaf
-        it has, after the `head` pairs."""
-        pairs = list(head)
+    def create_diff(self, head: dict[str, str]) -> str:
+        """`_create_diff` of the record — `{path: [null, value]}` for every leaf it has, and
+        the `head` entries (path: JSON text expression) — as the canonical JSON text the
+        audit hash reads (`json.dumps(sort_keys=True, separators=(",", ":"),
+        ensure_ascii=False)`): keys in code-point order, no spaces, values written as Python
+        writes them (certified numbers are plain decimals, see `valid`)."""
+        entries = dict(head)
         for path, node in nodes().items():
             for name in node.children:
                 child = (*path, name)
@@ -392,7 +422,11 @@ class Sql:
                 value = self.leaf_json(child)
                 if name in node.list_defaults and path:
                     value = f"(CASE WHEN {self.exists(path, in_json=True)} THEN {value} END)"
-                pairs.append(f"'\"{'.'.join(child)}\":[null,' || {value} || ']'")
+                entries[".".join(child)] = value
+        pairs = [
+            f"'{orjson.dumps(key).decode()}:[null,' || {entries[key]} || ']'"
+            for key in sorted(entries)
+        ]
         return _json_object(pairs)
 
     def checks(self, today_param: str) -> list[str]:
@@ -502,7 +536,7 @@ def load(session: Session, plan_: Plan) -> bool:
     """COPY the file into the raw table; False (and nothing left behind) when COPY refuses
     it — a row of another width, a blank line — which the Python reader reports row by row."""
     cells = ", ".join(f"c{i} text" for i in range(1, len(plan_.header) + 1))
-    session.execute(text(f"DROP TABLE IF EXISTS {RAW}, {TYPED}, {PYVALS}"))
+    session.execute(text(f"DROP TABLE IF EXISTS {RAW}, {TYPED}, {PYVALS}, {CHECKED}, {JSON}"))
     session.execute(
         text(
             f"CREATE TEMPORARY TABLE {RAW} (row_no integer GENERATED ALWAYS AS IDENTITY,"
@@ -534,10 +568,16 @@ def load(session: Session, plan_: Plan) -> bool:
         session,
         f"CREATE TEMPORARY TABLE {TYPED} ON COMMIT DROP AS SELECT row_no, {trimmed} FROM {RAW}",
     )
+    _run(session, f"ALTER TABLE {TYPED} ADD PRIMARY KEY (row_no)")
     if _run(session, f"SELECT 1 FROM {TYPED} WHERE {blank} LIMIT 1"):
         # A row of blank cells, which the Python reader skips without numbering it.
         session.execute(text(f"DROP TABLE IF EXISTS {RAW}, {TYPED}"))
         return False
+    # Statistics for the joins only (each column analysed costs a sort of the sample).
+    joined = ["row_no", sql.v("operator_reference").removeprefix("t.")] + [
+        f"v{sql.position[c.name]}" for c in sql.header if python_checked(c)
+    ]
+    _run(session, f"ANALYZE {TYPED} ({', '.join(joined)})")
     _check_distinct_values(session, sql)
     return True
 
@@ -569,7 +609,9 @@ def _check_distinct_values(session: Session, sql: Sql) -> None:
                 except ValueError:
                     copy.write_row((i, raw, False, None))
                 else:
-                    copy.write_row((i, raw, True, orjson.dumps(value).decode()))
+                    copy.write_row(
+                        (i, raw, True, orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode())
+                    )
     session.execute(text(f"ANALYZE {PYVALS}"))
 
 
@@ -583,36 +625,28 @@ class Classified:
 def classify(session: Session, plan_: Plan, operator_id: uuid.UUID, today: date) -> Classified:
     """Mark the rows SQL certifies; read back the others as records for the Python checks."""
     sql = plan_.sql
-    joins = []
-    extra = []
-    for column in sql.header:
-        if python_checked(column):
-            i = sql.position[column.name]
-            joins.append(f"LEFT JOIN {PYVALS} p{i} ON p{i}.col = {i} AND p{i}.raw = x.v{i}")
-            extra.append(f"p{i}.ok AS p{i}_ok, p{i}.value AS p{i}_json")
     ref = sql.v("operator_reference")
     checks = sql.checks(_date_literal(today))
-    _run(session, f"ALTER TABLE {TYPED} RENAME TO import_cells")
+    _run(session, f"DROP TABLE IF EXISTS {CHECKED}")
     _run(
         session,
-        f"CREATE TEMPORARY TABLE {TYPED} ON COMMIT DROP AS"
-        f" SELECT t.*, {' AND '.join(checks)}"
-        f" AND count(*) OVER (PARTITION BY {ref}) = 1"
+        f"CREATE TEMPORARY TABLE {CHECKED} ON COMMIT DROP AS"
+        f" SELECT t.row_no, {' AND '.join(checks)} AND d.ref IS NULL"
         f" AND NOT EXISTS (SELECT 1 FROM cabin c WHERE c.operator_id = {_uuid_literal(operator_id)}"
         f" AND c.operator_reference = {ref}) AS certified"
-        f" FROM (SELECT x.*{''.join(', ' + e for e in extra)} FROM import_cells x"
-        f" {' '.join(joins)}) t",
+        f" FROM {TYPED} t {sql.python_joins()}"
+        f" LEFT JOIN (SELECT {ref} AS ref FROM {TYPED} t GROUP BY 1 HAVING count(*) > 1) d"
+        f" ON d.ref = {ref}",
     )
-    _run(session, "DROP TABLE import_cells")
-    _run(session, f"ALTER TABLE {TYPED} ADD PRIMARY KEY (row_no)")
-    _run(session, f"ANALYZE {TYPED}")
+    _run(session, f"ALTER TABLE {CHECKED} ADD PRIMARY KEY (row_no)")
+    _run(session, f"ANALYZE {CHECKED}")
     total = _run(session, f"SELECT count(*) FROM {TYPED}")[0][0]
     width = len(plan_.header)
     names = ", ".join(f"r.c{i}" for i in range(1, width + 1))
     rows = _run(
         session,
-        f"SELECT r.row_no, {names} FROM {RAW} r JOIN {TYPED} t USING (row_no)"
-        " WHERE NOT t.certified ORDER BY r.row_no",
+        f"SELECT r.row_no, {names} FROM {RAW} r JOIN {CHECKED} c USING (row_no)"
+        " WHERE NOT c.certified ORDER BY r.row_no",
     )
     header: list[Column | None] = list(plan_.header)
     records = []
@@ -683,7 +717,8 @@ def stage(session: Session, plan_: Plan) -> None:
     _run(
         session,
         f"CREATE TEMPORARY TABLE {JSON} ON COMMIT DROP AS SELECT t.row_no, {json_columns}"
-        f" FROM {TYPED} t WHERE t.certified",
+        f" FROM {TYPED} t JOIN {CHECKED} c USING (row_no) {sql.python_joins()}"
+        " WHERE c.certified",
     )
     _run(session, f"ALTER TABLE {JSON} ADD PRIMARY KEY (row_no)")
     _run(
@@ -695,20 +730,19 @@ def stage(session: Session, plan_: Plan) -> None:
         f" FROM {TYPED} t JOIN {JSON} j USING (row_no) CROSS JOIN LATERAL"
         " (SELECT (random() * 1099511627776)::bigint AS bits WHERE t.row_no IS NOT NULL) k",
     )
-    _run(session, f"ANALYZE {JSON}")
+    _run(session, f"ANALYZE {JSON} (row_no)")
 
 
-def created_events(session: Session, plan_: Plan) -> list[tuple[int, str, bool, str]]:
+def created_events(session: Session, plan_: Plan) -> list[tuple[int, str, bool, CanonicalJson]]:
     """(row, cabin id, inserted, create diff as JSON text) of every certified row written:
     the diff built in SQL from the same cells, as `_create_diff` builds it from the record."""
     rows = _run(
         session,
         "SELECT j.row_no, w.id::text, w.inserted, "
         + plan_.sql.create_diff(
-            """'"reference":[null,' || to_json(w.reference)::text || ']'""",
-            """'"status":[null,"draft"]'""",
+            {"reference": "to_json(w.reference)::text", "status": """'"draft"'"""}
         )
         + f" FROM {staging.WRITTEN} w JOIN {staging.STAGING} s USING (operator_reference)"
         f" JOIN {JSON} j USING (row_no) ORDER BY j.row_no",
     )
-    return [(r[0], r[1], r[2], r[3]) for r in rows]
+    return [(r[0], r[1], r[2], CanonicalJson(r[3])) for r in rows]
