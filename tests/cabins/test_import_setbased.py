@@ -324,3 +324,23 @@ def test_a_set_based_import_keeps_the_chain_verifiable(db: Session) -> None:
     )
     assert report.created >= 5
     assert verify(db).broken_id is None
+
+
+def test_the_sql_siret_check_is_stdnums(db: Session) -> None:
+    import random
+
+    from stdnum.fr import siret as stdnum_siret
+
+    rng = random.Random(5)
+    values = [valid_siret() for _ in range(200)]
+    values += ["".join(rng.choice("0123456789") for _ in range(14)) for _ in range(800)]
+    values += ["35600000000048", "35600000049837", "1234567890123", "1234567890123a"]
+    sql = setbased.Sql([c for c in import_columns() if c.name == "venue.siret"])
+    check = sql.valid(sql.columns["venue.siret"])
+    array = "ARRAY[" + ", ".join(f"'{v}'" for v in values) + "]"
+    rows = setbased._run(db, f"SELECT t.v1, {check} FROM unnest({array}) AS t(v1)")
+    for value, certified in rows:
+        if value.startswith("356000000"):
+            assert certified is False  # La Poste's rule: left to stdnum
+        else:
+            assert certified == stdnum_siret.is_valid(value), value

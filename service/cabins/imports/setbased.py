@@ -527,7 +527,7 @@ def _luhn(v: str, length: int) -> str:
     """The Luhn key of the first `length` digits of `v` (known to be digits), unrolled."""
     terms = []
     for i in range(1, length + 1):
-        d = f"(ascii(substr({v}, {i}, 1)) - 48)"
+        d = f"(get_byte({v}::bytea, {i - 1}) - 48)"  # digits only: the pattern came first
         terms.append(f"({d} * 2) / 10 + ({d} * 2) % 10" if (length - i) % 2 == 1 else d)
     return f"(({' + '.join(terms)}) % 10 = 0)"
 
