@@ -397,7 +397,7 @@ def _run_import(
                     " imported; nothing was written. Send the file again."
                 )
             events.append((row, "cabin.create", "cabin", cabin_id, diff_text))
-        events.sort(key=lambda event: event[0])
+    events.sort(key=lambda event: event[0])  # the trail follows the file's rows
     lap("audit_diffs")
     append_many(session, actor, [event[1:] for event in events], reason)
     lap("audit")

@@ -301,7 +301,6 @@ SELECT gen_random_uuid(), s.reference, :operator_id, s.operator_reference, 'draf
   {confirmed},
   :is_demo, 1, now(), now()
 FROM {STAGING} s JOIN {LOCATED} l USING (row_no)
-ORDER BY s.row_no
 ON CONFLICT (operator_id, operator_reference) DO UPDATE SET
   {updates}
 RETURNING id, operator_reference, reference, (xmax = 0) AS inserted
