@@ -150,3 +150,19 @@ def test_truncating_cabin_compliance_empties_the_tally(client, db: Session, worl
     body = groups(client, world, by="region")
     assert body["total"]["not_evaluated"] == body["total"]["cabins"] == 4
     assert body["total"]["failures"] == {}
+
+
+def test_a_rule_code_without_a_bit_is_counted_from_the_arrays(
+    db: Session, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    codes = [*queries.rule_codes(), "ZZZ-01"]
+    monkeypatch.setattr(queries, "rule_codes", lambda: codes)
+    a84 = world.cabins["a84"].id
+    db.execute(
+        update(CabinCompliance)
+        .where(CabinCompliance.cabin_id == a84)
+        .values(failing_warnings=["ZZZ-01"])
+    )
+    principal = Principal(client_id=world.operator_a, name="n", role="regulator", scope="national")
+    document = queries.summary(db, principal, Filters(region="84"), "region")
+    assert document.totals["failures"] == {world.codes[2]: 1, "ZZZ-01": 1}
