@@ -261,7 +261,8 @@ def compliance_coverage(
     principal: RegulatorPrincipal,
     by: Annotated[CoverageBy, Query(description="How to group the communes.")] = "departement",
     radius_km: Annotated[
-        float, Query(gt=0, le=200, description="Reach of a cabin, in kilometres.")
+        float,
+        Query(ge=0.1, le=200, description="Reach of a cabin, in kilometres (0.1 to 200)."),
     ] = 10.0,
     region: Annotated[str | None, Query(max_length=8, description="INSEE région code.")] = None,
     departement: Annotated[

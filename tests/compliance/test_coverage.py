@@ -128,6 +128,7 @@ def test_coverage_is_for_regulators(client, case: dict[str, Any]) -> None:
         ({"departement": "6999"}, "departement"),
         ({"region": "99"}, "region"),
         ({"radius_km": "0"}, "radius_km"),
+        ({"radius_km": "1e-320"}, "radius_km"),
         ({"radius_km": "ten"}, "radius_km"),
     ],
 )
