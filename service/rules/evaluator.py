@@ -47,6 +47,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.types import Text, Uuid
 
@@ -440,6 +441,19 @@ def few_cabins_sql(
     return sql
 
 
+def run_prepared(session: Session, sql: str, values: dict[str, Any]) -> list[Any]:
+    """Runs `sql` on the session's connection, in its transaction, prepared at once (psycopg
+    would wait for five runs); a driver error is raised as SQLAlchemy's, as any other
+    statement's would be."""
+    driver = session.connection().connection.driver_connection
+    assert isinstance(driver, psycopg.Connection)
+    try:
+        with driver.cursor() as cursor:
+            return cursor.execute(sql, values, prepare=True).fetchall()
+    except psycopg.Error as error:
+        raise DBAPIError.instance(sql, values, error, psycopg.Error) from error
+
+
 def inline_constants(session: Session, statement: Any, keep: Sequence[str]) -> str:
     """The statement's SQL for psycopg with every bound value written as a literal by the
     driver itself (`ClientCursor.mogrify`: the same adaptation as a bound value, each still
@@ -619,12 +633,7 @@ def evaluate_cabins(
             values["cabin_id"] = cabin_ids[0]
         else:
             values["ids"] = list(cabin_ids)
-        # prepared at once on this connection (psycopg would wait for five runs)
-        driver = session.connection().connection.driver_connection
-        assert isinstance(driver, psycopg.Connection)
-        with driver.cursor() as cursor:
-            rows = cursor.execute(sql, values, prepare=True).fetchall()
-        for code, changed, first, rewritten in rows:
+        for code, changed, first, rewritten in run_prepared(session, sql, values):
             totals = report.rules[code]
             totals.changed += changed
             totals.first += first
