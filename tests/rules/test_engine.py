@@ -175,3 +175,13 @@ def test_disabling_a_rule_removes_its_verdicts_and_closes_them_in_the_history(
         .order_by(VerdictChange.id.desc())
     ).first()
     assert (last.old_outcome, last.new_outcome) == ("fail", "not_applicable")
+
+
+def test_the_rules_are_dealt_to_the_workers_by_cost():
+    from service.rules.evaluator import RULE_COST, split_codes
+
+    groups = split_codes(sorted(RULE_COST), 2)
+    assert sorted(code for group in groups for code in group) == sorted(RULE_COST)
+    costs = [sum(RULE_COST[code] for code in group) for group in groups]
+    assert max(costs) - min(costs) <= min(RULE_COST.values())
+    assert split_codes(["SIT-01", "SIT-02"], 4) == [["SIT-02"], ["SIT-01"]]
