@@ -1,9 +1,11 @@
 """Benchmark of the bulk import: N generated rows over real communes, validated and written
-(parse, record checks, staging COPY, location and duplicate checks, upsert, audit events, rule
-evaluation, commit), against a bare COPY of the same CSV into a plain table of text columns,
-measured in the same run on the same database.
+(raw COPY, checks in SQL, staging, location and duplicate checks, upsert, audit events, rule
+evaluation with --with-rules, commit), against a bare COPY of the same CSV into a plain table
+of text columns, measured in the same run on the same database. Besides wall time it prints
+the CPU of this process and of each PostgreSQL backend (/proc/<pid>/stat, local cluster),
+the steadier figures on a shared machine.
 
-    .venv/bin/python bench/import/run.py [--rows 100000]
+    .venv/bin/python bench/import/run.py [--rows 100000] [--skip-setup]
 
 Uses the database `registry_bench_imp` of the local cluster (created, migrated and loaded with
 the reference layers and the rule set on first use), or --database-url."""
