@@ -191,19 +191,30 @@ def full_reevaluations(
         )
 
     report = reevaluate_all_parallel(engine, workers=workers)
-    print(
-        f"re-evaluation, nothing changed, {workers} workers: {report.seconds:.2f} s"
+    ratios = (
         f" ({report.seconds / floor_par:.2f}x the parallel floor,"
-        f" {report.seconds / floor_seq:.2f}x the sequential floor);"
+        f" {report.seconds / floor_seq:.2f}x the sequential floor)"
+        if floor_seq == floor_seq  # not NaN: the floor was measured in this run
+        else ""
+    )
+    print(
+        f"re-evaluation, nothing changed, {workers} workers: {report.seconds:.2f} s{ratios};"
         f" rewritten {sum(r.rewritten for r in report.rules.values())}"
+        f" (load average {os.getloadavg()[0]:.2f})"
     )
 
     with Session(engine) as session:
         report = reevaluate_all(session)
         session.commit()
-    print(
-        f"re-evaluation, nothing changed, 1 transaction: {report.seconds:.2f} s"
+    ratio = (
         f" ({report.seconds / floor_seq:.2f}x the sequential floor)"
+        if floor_seq == floor_seq
+        else ""
+    )
+    print(
+        f"re-evaluation, nothing changed, 1 transaction: {report.seconds:.2f} s{ratio};"
+        f" rewritten {sum(r.rewritten for r in report.rules.values())}"
+        f" (load average {os.getloadavg()[0]:.2f})"
     )
 
 

@@ -26,6 +26,7 @@ from typing import Any
 
 import psycopg
 from sqlalchemy import (
+    Boolean,
     ColumnElement,
     DateTime,
     FromClause,
@@ -43,6 +44,8 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    true,
+    tuple_,
     union_all,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
@@ -122,6 +125,15 @@ def _cabins_where(
     return select(cabin).where(*conditions).subquery("cabins")
 
 
+def differs(stored: Any, produced: Any) -> ColumnElement[bool]:
+    """The evidence is not, byte for byte, the stored one (`record_image_eq`: a memcmp). jsonb
+    is stored in one canonical form, so the same evidence built again is the same bytes; this
+    costs less than jsonb's equality, which walks both values. A difference it would see in
+    equal values (a numeric's scale) could only rewrite a verdict, never miss a change. A NULL
+    stored evidence (no verdict yet) differs."""
+    return ~func.record_image_eq(tuple_(stored, true()), tuple_(produced, true()), type_=Boolean)
+
+
 def rule_statement(run: planning.RuleRun, cabins: FromClause, at: datetime, version: str) -> Any:
     """The one statement of a run: upsert the changed verdicts, append the changes, count."""
     produced = run.definition.implementation(
@@ -149,7 +161,7 @@ def rule_statement(run: planning.RuleRun, cabins: FromClause, at: datetime, vers
         .where(
             or_(
                 old.c.outcome.is_distinct_from(produced.c.outcome),
-                old.c.evidence.is_distinct_from(evidence),
+                differs(old.c.evidence, evidence),
                 old.c.severity.is_distinct_from(severity),
                 old.c.profile.is_distinct_from(profile),
             )
@@ -304,7 +316,7 @@ def runs_statement(
         .where(
             or_(
                 old.c.outcome.is_distinct_from(v.outcome),
-                old.c.evidence.is_distinct_from(v.evidence),
+                differs(old.c.evidence, v.evidence),
                 old.c.severity.is_distinct_from(v.severity),
                 old.c.profile.is_distinct_from(v.profile),
             )
@@ -476,6 +488,11 @@ def inline_constants(session: Session, statement: Any, keep: Sequence[str]) -> s
             bind.type.dialect_impl(dialect).bind_processor(dialect) if bind is not None else None
         )
         values[name] = processor(value) if processor is not None and value is not None else value
+        if isinstance(value, float):
+            # bound, a float travels as float8 and its cast (`::NUMERIC` in the evidence) turns
+            # 1000.0 into 1000; written bare, `1000.0::NUMERIC` would keep the scale. Same bytes
+            # as the set-based path's evidence, not merely equal values.
+            sql = sql.replace(f"%({name})s", f"CAST(%({name})s AS double precision)")
     driver = connection.connection.driver_connection
     assert isinstance(driver, psycopg.Connection)
     rendered = psycopg.ClientCursor(driver).mogrify(sql, values)
