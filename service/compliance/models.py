@@ -1,6 +1,6 @@
 """The regulator views' own table: per cabin, what the summary counts — its compliance status
 and its failing rules as one integer bitmask — kept by triggers on `cabin_compliance`
-(migration 0009), so a summary over 100,000 cabins tests bits instead of searching two text
+(migration 0008), so a summary over 100,000 cabins tests bits instead of searching two text
 arrays per rule and cabin."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from service.db import Base
 
 # Rule codes SIT-01 … SIT-62 have a bit: SIT-nn is bit nn (a stable public identifier, never
 # reused, so a stored mask never changes meaning). The same pattern is in the SQL function
-# `compliance_rule_bits` of migration 0009; a code without a bit is counted from the arrays.
+# `compliance_rule_bits` of migration 0008; a code without a bit is counted from the arrays.
 RULE_BIT_PATTERN = r"SIT-(0[1-9]|[1-5][0-9]|6[0-2])"
 _RULE_BIT = re.compile(RULE_BIT_PATTERN)
 

@@ -2,7 +2,7 @@
 messages before FastAPI's routing, dependencies and the database, and emptied whenever the
 public data changes.
 
-Invalidation: migration 0010 fires `NOTIFY public_data` from statement-level triggers on
+Invalidation: migration 0007 fires `NOTIFY public_data` from statement-level triggers on
 `cabin` and `cabin_compliance` (the only tables a public response reads); NOTIFY is delivered
 at commit. Each worker process keeps one connection to the primary in `LISTEN public_data` (a
 daemon thread) and empties its cache on every notification. A response is stored only when

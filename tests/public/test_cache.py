@@ -1,5 +1,5 @@
 """The cache of rendered public responses: it serves only committed data, and every committed
-change of a cabin or of its compliance empties it (NOTIFY public_data from migration 0010).
+change of a cabin or of its compliance empties it (NOTIFY public_data from migration 0007).
 These tests commit for real (the cache never stores what a test's rolled-back transaction
 shows), far from every other test's cabins, and delete what they wrote."""
 

@@ -1,8 +1,8 @@
 """Reference layers: a GIN index on `cpts.member_insee`, so that the CPTS covering one commune
 are found by one index probe (SIT-02 on a cabin write) instead of unnesting every territory.
 
-Revision ID: 0007_cpts_member_index
-Revises: 0008_cabin_operator_index
+Revision ID: 0010_cpts_member_index
+Revises: 0009_cabin_operator_index
 Create Date: 2026-11-23
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0007_cpts_member_index"
-down_revision: str | Sequence[str] | None = "0008_cabin_operator_index"
+revision: str = "0010_cpts_member_index"
+down_revision: str | Sequence[str] | None = "0009_cabin_operator_index"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

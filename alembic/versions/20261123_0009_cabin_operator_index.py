@@ -3,8 +3,8 @@
 the second index only cost a b-tree insertion per written cabin (the bulk import writes
 100,000 at a time).
 
-Revision ID: 0008_cabin_operator_index
-Revises: 0009_compliance_tally
+Revision ID: 0009_cabin_operator_index
+Revises: 0008_compliance_tally
 Create Date: 2026-11-23
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0008_cabin_operator_index"
-down_revision: str | Sequence[str] | None = "0009_compliance_tally"
+revision: str = "0009_cabin_operator_index"
+down_revision: str | Sequence[str] | None = "0008_compliance_tally"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -2,7 +2,7 @@
 `public_data` (delivered at commit, one notification per transaction), so the workers' caches
 of rendered public responses are emptied (service/public/cache.py).
 
-Revision ID: 0010_public_data_notify
+Revision ID: 0007_public_data_notify
 Revises: 0006_audit_truncate
 Create Date: 2026-11-23
 """
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0010_public_data_notify"
+revision: str = "0007_public_data_notify"
 down_revision: str | Sequence[str] | None = "0006_audit_truncate"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -3,8 +3,8 @@ bitmask (SIT-nn is bit nn), kept set-based by statement triggers on `cabin_compl
 transition tables: one statement per write, whatever the number of cabins), so the regulators'
 summary counts bits instead of searching text arrays per rule and cabin.
 
-Revision ID: 0009_compliance_tally
-Revises: 0010_public_data_notify
+Revision ID: 0008_compliance_tally
+Revises: 0007_public_data_notify
 Create Date: 2026-11-23
 """
 
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 
 from alembic import op
 
-revision: str = "0009_compliance_tally"
-down_revision: str | Sequence[str] | None = "0010_public_data_notify"
+revision: str = "0008_compliance_tally"
+down_revision: str | Sequence[str] | None = "0007_public_data_notify"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
