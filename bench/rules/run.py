@@ -16,8 +16,9 @@ cabins with bench/rules/generate.sql. Then, in one run:
    nothing), split over the workers, and the same in one transaction on one connection;
 4. publishing a rule set that changes one parameter (SIT-10 radius 1000 → 800 m), in one
    transaction (what `POST /v1/rule-sets/{v}/publish` does), with its per-rule report;
-5. single-cabin writes: an UPDATE of one cabin and its evaluation, committed, `--writes` times;
-   p50 / p95 / max.
+5. single-cabin writes: an UPDATE of one cabin and its evaluation, committed, `--writes` times
+   with the pages as found, then `--writes` times on other cabins after `pg_prewarm` of what
+   a write reads; p50 / p95 / max of each.
 
 `--steps` runs some of them only (floor, full, publish, writes), e.g. `--steps writes`.
 """
@@ -245,12 +246,36 @@ def publish_changed_radius(engine: Any) -> None:
 
 
 def single_cabin_writes(engine: Any, writes: int) -> None:
-    from service.rules.evaluator import evaluate_cabins
-
+    """Twice `writes` single-cabin writes on distinct random cabins: first with the pages as
+    the machine left them (after a bulk load or another tenant's I/O, a cabin's 20 verdicts sit
+    on ~20 heap pages that may have to come from disk), then after `pg_prewarm` of the tables
+    and indexes a write reads, as on a server in use whose working set is in memory."""
     with Session(engine) as session:
         ids = list(
-            session.scalars(text("SELECT id FROM cabin ORDER BY random() LIMIT :n"), {"n": writes})
+            session.scalars(
+                text("SELECT id FROM cabin ORDER BY random() LIMIT :n"), {"n": 2 * writes}
+            )
         )
+    print_writes("pages as found", timed_writes(engine, ids[:writes]))
+    with engine.begin() as conn:
+        conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_prewarm"))
+        t = time.perf_counter()
+        pages = conn.scalar(
+            text(
+                "SELECT sum(pg_prewarm(c.oid)) FROM pg_class c"
+                " WHERE c.relname IN ('cabin', 'verdict', 'cabin_compliance', 'compliance_tally')"
+                " OR c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid IN"
+                " ('cabin'::regclass, 'verdict'::regclass, 'cabin_compliance'::regclass,"
+                " 'verdict_change'::regclass))"
+            )
+        )
+    print(f"  pg_prewarm: {pages} pages in {time.perf_counter() - t:.1f} s")
+    print_writes("after pg_prewarm", timed_writes(engine, ids[writes:]))
+
+
+def timed_writes(engine: Any, ids: list[Any]) -> list[float]:
+    from service.rules.evaluator import evaluate_cabins
+
     timings = []
     for cabin_id in ids:
         with Session(engine) as session:
@@ -266,10 +291,13 @@ def single_cabin_writes(engine: Any, writes: int) -> None:
             evaluate_cabins(session, [cabin_id])
             session.commit()
             timings.append((time.perf_counter() - t) * 1000)
-    timings.sort()
+    return sorted(timings)
+
+
+def print_writes(label: str, timings: list[float]) -> None:
     p95 = timings[int(len(timings) * 0.95) - 1]
     print(
-        f"single-cabin write + evaluation ({len(timings)} writes): p50"
+        f"single-cabin write + evaluation, {label} ({len(timings)} writes): p50"
         f" {statistics.median(timings):.1f} ms, p95 {p95:.1f} ms, max {timings[-1]:.1f} ms"
         f" (load average {os.getloadavg()[0]:.2f})"
     )
