@@ -179,3 +179,54 @@ def test_a_connection_killed_mid_import_leaves_no_row_behind(
     assert inside.get("written") == 3000
     assert "error" in inside
     assert cabin_count(engine, committed.operator_id) == 0
+
+
+def test_a_job_whose_import_stopped_with_the_service_is_reported_failed(
+    client: TestClient, db: Session, engine: Engine
+) -> None:
+    """A job's import runs on its own backend: once that backend is gone while the job is still
+    `running` (the process that ran it stopped), or a queued job never started, reading the job
+    says it failed and why; a job whose backend is alive keeps running."""
+    operator_id = make_operator(db, "Opérateur interrompu")
+    headers = bearer(make_key(db, "operator", operator_id=operator_id))
+    with engine.connect() as gone:
+        gone_pid = gone.scalar(text("SELECT pg_backend_pid()"))
+        gone.invalidate()  # closes the backend: its pid is no longer in pg_stat_activity
+    alive_pid = db.scalar(text("SELECT pg_backend_pid()"))
+
+    def job(state: str, pid: int | None, age: str = "0 seconds") -> uuid.UUID:
+        job_id = uuid.uuid4()
+        db.add(
+            ImportJob(
+                id=job_id,
+                operator_id=operator_id,
+                body_sha256="0" * 64,
+                media_type="csv",
+                mode="atomic",
+                dry_run=False,
+                state=state,
+                backend_pid=pid,
+                created_at=db.scalar(text(f"SELECT now() - interval '{age}'")),
+                started_at=db.scalar(text("SELECT clock_timestamp()")) if pid else None,
+            )
+        )
+        db.flush()
+        return job_id
+
+    interrupted = job("running", gone_pid)
+    running = job("running", alive_pid)
+    lost_in_queue = job("queued", None, age="2 minutes")
+    just_queued = job("queued", None)
+
+    def state(job_id: uuid.UUID) -> dict[str, Any]:
+        r = client.get(f"/v1/imports/{job_id}", headers=headers)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    for job_id in (interrupted, lost_in_queue):
+        body = state(job_id)
+        assert body["state"] == "failed"
+        assert body["detail"].startswith("The import was interrupted")
+        assert body["finished_at"] is not None
+    assert state(running)["state"] == "running"
+    assert state(just_queued)["state"] == "queued"

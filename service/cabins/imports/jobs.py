@@ -11,7 +11,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, column, exists, func, or_, select, table, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.audit.trail import Actor
@@ -33,8 +33,48 @@ def by_key(session: Session, client_id: uuid.UUID | None, key: str) -> ImportJob
     )
 
 
+INTERRUPTED = (
+    "The import was interrupted: the service stopped before it finished, and nothing was"
+    " written. Upload the file again (with a new Idempotency-Key)."
+)
+# A queued job whose background import never reported its backend within this delay was lost
+# with the process that accepted it.
+NEVER_STARTED = text("interval '1 minute'")
+ACTIVITY = table("pg_stat_activity", column("pid"), column("backend_start"))
+
+
+def mark_interrupted(session: Session, job_id: uuid.UUID | None = None) -> int:
+    """Jobs still `queued` or `running` whose import is no longer running anywhere become
+    `failed`: their PostgreSQL backend is gone (the process that ran them stopped; the
+    transaction, and so every row it wrote, was rolled back with it), or they never started.
+    A backend is the job's only if it started before the job did (a pid can be reused)."""
+    alive = exists().where(
+        ACTIVITY.c.pid == ImportJob.backend_pid,
+        ACTIVITY.c.backend_start <= ImportJob.started_at,
+    )
+    stmt = (
+        update(ImportJob)
+        .where(
+            ImportJob.state.in_(("queued", "running")),
+            or_(
+                and_(ImportJob.backend_pid.is_not(None), ~alive),
+                and_(
+                    ImportJob.backend_pid.is_(None),
+                    ImportJob.created_at < func.now() - NEVER_STARTED,
+                ),
+            ),
+        )
+        .values(state="failed", detail=INTERRUPTED, finished_at=func.now())
+    )
+    if job_id is not None:
+        stmt = stmt.where(ImportJob.id == job_id)
+    return session.execute(stmt).rowcount  # type: ignore[attr-defined, no-any-return]
+
+
 def get(session: Session, job_id: uuid.UUID, operator_id: uuid.UUID | None) -> ImportJob | None:
-    """A job its operator may see (any job for `operator_id=None`, i.e. an admin)."""
+    """A job its operator may see (any job for `operator_id=None`, i.e. an admin), after
+    marking it failed if its import was interrupted."""
+    mark_interrupted(session, job_id)
     stmt = select(ImportJob).where(ImportJob.id == job_id)
     if operator_id is not None:
         stmt = stmt.where(ImportJob.operator_id == operator_id)
@@ -130,9 +170,11 @@ def run_in_background(
         _set(factory, job_id, rows_done=done, rows_total=total)
 
     def work() -> None:
-        _set(factory, job_id, state="running", started_at=datetime.now(UTC))
         try:
             with factory() as session:
+                # the backend that holds the import's transaction: while it lives, the job runs
+                pid = session.scalar(select(func.pg_backend_pid()))
+                _set(factory, job_id, state="running", started_at=func.now(), backend_pid=pid)
                 report = run_import(
                     session,
                     operator_id=operator_id,

@@ -74,3 +74,7 @@ class ImportJob(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    backend_pid: Mapped[int | None] = mapped_column(
+        Integer,
+        comment="PostgreSQL backend running the import; gone while running = interrupted",
+    )
