@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from psycopg.errors import QueryCanceled
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -248,6 +249,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(OperationalError)
     @app.exception_handler(PoolTimeoutError)
     async def _db_down(request: Request, exc: Exception) -> Response:
+        if isinstance(getattr(exc, "orig", None), QueryCanceled):
+            return _too_long(request, exc)
         log.warning("database unavailable: %s", str(exc).splitlines()[0] if str(exc) else exc)
         return problem_response(
             ServiceUnavailable(
@@ -280,6 +283,21 @@ def _allowed_methods(request: Request, fallback: str) -> str:
 
 
 _HTTP_METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD", "TRACE"}
+
+
+def _too_long(request: Request, exc: Exception) -> Response:
+    """A statement stopped by the database's statement_timeout: the service is up, this request
+    asked for more work than one request may take."""
+    timeout_ms = request.app.state.settings.db_statement_timeout_ms
+    log.warning("statement cancelled on %s %s: %s", request.method, request.url.path, exc)
+    return problem_response(
+        ServiceUnavailable(
+            f"The request took longer than the {timeout_ms / 1000:g} s one request may take;"
+            " narrow it (a filter, a region, a smaller page) or retry later.",
+            headers={"Retry-After": "30"},
+        ),
+        request,
+    )
 
 
 def _internal(request: Request, exc: Exception) -> Response:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
+from sqlalchemy import text
 
 from service.app import create_app
+from service.db import DbSession
 from service.errors import PROBLEM_MEDIA_TYPE
 from service.routing import ApiRoute
 from service.settings import Settings
@@ -28,6 +30,10 @@ def _app_with_probe_routes(settings: Settings) -> FastAPI:
     @router.get("/_probe/boom")
     def boom() -> None:
         raise RuntimeError("secret internal detail")
+
+    @router.get("/_probe/slow")
+    def slow(session: DbSession) -> None:
+        session.execute(text("SELECT pg_sleep(2)"))
 
     app.include_router(router)
     return app
@@ -108,6 +114,15 @@ def test_unexpected_failure_is_500_with_opaque_id_and_no_trace(settings: Setting
     assert body["error_id"] in body["detail"]
     assert "secret" not in response.text
     assert "Traceback" not in response.text
+
+
+def test_a_statement_over_the_timeout_is_503_saying_so(settings: Settings) -> None:
+    probe = settings.model_copy(update={"db_statement_timeout_ms": 100})
+    response = _probe_client(probe).get("/_probe/slow")
+    assert response.status_code == 503
+    assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
+    assert response.headers["retry-after"] == "30"
+    assert "longer than the 0.1 s one request may take" in response.json()["detail"]
 
 
 def test_request_id_is_echoed(client: TestClient) -> None:
