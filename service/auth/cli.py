@@ -1,5 +1,5 @@
-"""`registry operators create` and `registry clients create`: the first operator and keys,
-without the API. The key is printed once, on stdout; only its hash is stored."""
+"""`registry operators create`, `registry clients create|list|revoke`: the first operator and
+keys, without the API. A key is printed once, on stdout; only its hash is stored."""
 
 from __future__ import annotations
 
@@ -63,6 +63,32 @@ def _create_client(args: argparse.Namespace) -> int:
     return 0
 
 
+def _list_clients(args: argparse.Namespace) -> int:
+    from service.auth.service import clients
+
+    with _session() as session:
+        for c in clients(session, operator_id=args.operator):
+            state = "active" if c.active else "revoked"
+            detail = c.scope or (str(c.operator_id) if c.operator_id else "")
+            print(f"{c.id}\t{c.role}\t{state}\t{c.name}\t{detail}")
+    return 0
+
+
+def _revoke_client(args: argparse.Namespace) -> int:
+    from service.audit.trail import CLI_ACTOR
+    from service.auth.service import revoke_client
+    from service.errors import Problem
+
+    with _session() as session:
+        try:
+            revoke_client(session, CLI_ACTOR, args.client_id, args.reason)
+        except Problem as problem:
+            return _fail(problem)
+        session.commit()
+        print(f"client {args.client_id} revoked: its key no longer authenticates", file=sys.stderr)
+    return 0
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     operators = commands.add_parser("operators", help="cabin operators").add_subparsers(
         dest="operators", required=True
@@ -81,3 +107,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     client.add_argument("--scope", help="national or region:<code> (role regulator)")
     client.add_argument("--name")
     client.set_defaults(func=_create_client)
+    listing = clients.add_parser("list", help="list the clients (id, role, state, name, scope)")
+    listing.add_argument("--operator", type=uuid.UUID, help="only this operator's clients")
+    listing.set_defaults(func=_list_clients)
+    revoke = clients.add_parser("revoke", help="revoke a client: its key stops working at once")
+    revoke.add_argument("client_id", type=uuid.UUID)
+    revoke.add_argument("--reason", help="why, for the audit trail")
+    revoke.set_defaults(func=_revoke_client)

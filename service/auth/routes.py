@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 
 from service.auth import service
 from service.auth.deps import AdminPrincipal
-from service.auth.models import Operator
+from service.auth.models import ApiClient, Operator
 from service.auth.schemas import (
     ClientCreate,
     ClientCreated,
+    ClientList,
     ClientRead,
     OperatorCreate,
     OperatorRead,
@@ -82,3 +84,50 @@ def create_client(
     session.refresh(created.client)
     read = ClientRead.model_validate(created.client, from_attributes=True)
     return ClientCreated(**read.model_dump(), key=created.key)
+
+
+@router.get(
+    "/clients",
+    response_model=ClientList,
+    responses=problem_responses(400, 401, 403),
+    summary="List the API clients, without their keys (admin)",
+)
+def list_clients(
+    session: DbSession,
+    principal: AdminPrincipal,
+    operator_id: Annotated[uuid.UUID | None, Query(description="Only this operator's.")] = None,
+    active: Annotated[bool | None, Query(description="Only active (or revoked) ones.")] = None,
+) -> ClientList:
+    found = service.clients(session, operator_id=operator_id, active=active)
+    return ClientList(clients=[ClientRead.model_validate(c, from_attributes=True) for c in found])
+
+
+@router.get(
+    "/clients/{client_id}",
+    response_model=ClientRead,
+    responses=problem_responses(400, 401, 403, 404),
+    summary="Read an API client, without its key (admin)",
+)
+def read_client(client_id: uuid.UUID, session: DbSession, principal: AdminPrincipal) -> ClientRead:
+    client = session.get(ApiClient, client_id)
+    if client is None:
+        raise NotFound(f"No API client {client_id}.")
+    return ClientRead.model_validate(client, from_attributes=True)
+
+
+@router.delete(
+    "/clients/{client_id}",
+    response_model=ClientRead,
+    responses=problem_responses(400, 401, 403, 404),
+    summary="Revoke an API client: its key stops working at once; the client stays on record",
+)
+def revoke_client(
+    client_id: uuid.UUID,
+    session: DbSession,
+    principal: AdminPrincipal,
+    reason: Annotated[str | None, Query(max_length=500, description="Why, for the audit.")] = None,
+) -> ClientRead:
+    client = service.revoke_client(
+        session, principal.actor, client_id, (reason or "").strip() or None
+    )
+    return ClientRead.model_validate(client, from_attributes=True)

@@ -78,5 +78,9 @@ class ClientRead(BaseModel):
     created_at: datetime
 
 
+class ClientList(BaseModel):
+    clients: list[ClientRead]
+
+
 class ClientCreated(ClientRead):
     key: str = Field(description="The API key, shown this once: only its hash is stored.")

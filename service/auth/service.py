@@ -1,5 +1,5 @@
-"""Creating operators and API clients (from the CLI or the admin API), with their checks.
-The caller owns the transaction."""
+"""Creating operators and API clients, listing and revoking clients (from the CLI or the admin
+API), with their checks. The caller owns the transaction."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from stdnum.fr import siren as stdnum_siren
 from service.audit.trail import Actor, record
 from service.auth.keys import generate_key
 from service.auth.models import ApiClient, Operator
-from service.errors import Conflict, ValidationFailed
+from service.errors import Conflict, NotFound, ValidationFailed
 from service.territories.models import Region
 from service.territories.queries import current_layer_ids
 
@@ -130,3 +130,38 @@ def create_client(
         },
     )
     return CreatedClient(client=client, key=new_key.key)
+
+
+def clients(
+    session: Session, *, operator_id: uuid.UUID | None = None, active: bool | None = None
+) -> list[ApiClient]:
+    """Every API client (never a key: only its hash is stored), oldest first."""
+    stmt = select(ApiClient).order_by(ApiClient.created_at, ApiClient.id)
+    if operator_id is not None:
+        stmt = stmt.where(ApiClient.operator_id == operator_id)
+    if active is not None:
+        stmt = stmt.where(ApiClient.active.is_(active))
+    return list(session.scalars(stmt))
+
+
+def revoke_client(
+    session: Session, actor: Actor, client_id: uuid.UUID, reason: str | None = None
+) -> ApiClient:
+    """The client's key stops authenticating at once (the next request is a 401); the client
+    stays on record, revoked, with an audit event. Revoking a revoked client changes nothing."""
+    client = session.get(ApiClient, client_id, with_for_update=True)
+    if client is None:
+        raise NotFound(f"No API client {client_id}.")
+    if client.active:
+        client.active = False
+        session.flush()
+        record(
+            session,
+            actor,
+            "client.revoke",
+            "api_client",
+            str(client.id),
+            {"active": [True, False]},
+            reason,
+        )
+    return client

@@ -3,11 +3,14 @@ regulators read within their scope and never write, admins manage operators and 
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from service.audit.models import AuditEvent
 from service.auth.models import ApiClient
 from tests.auth.factories import bearer, valid_siren
 from tests.auth.fixtures import Callers
@@ -176,3 +179,46 @@ def test_admin_api_is_for_admins_only(client: TestClient, callers: Callers, who:
     body = {"name": "X", "siren": valid_siren()}
     assert client.post("/v1/operators", json=body, headers=headers).status_code == 403
     assert client.post("/v1/clients", json={"role": "admin"}, headers=headers).status_code == 403
+
+
+def test_admin_lists_and_revokes_a_client_whose_key_then_stops_working(
+    client: TestClient, callers: Callers, db: Session
+) -> None:
+    assert client.get("/v1/cabins", headers=callers.operator).status_code == 200
+    listed = client.get(
+        "/v1/clients", params={"operator_id": str(callers.operator_id)}, headers=callers.admin
+    )
+    assert listed.status_code == 200
+    (mine,) = listed.json()["clients"]
+    assert mine["role"] == "operator" and mine["active"] is True and "key" not in mine
+
+    revoked = client.delete(
+        f"/v1/clients/{mine['id']}", params={"reason": "key leaked"}, headers=callers.admin
+    )
+    assert revoked.status_code == 200 and revoked.json()["active"] is False
+    assert client.get("/v1/cabins", headers=callers.operator).status_code == 401
+    assert client.get(f"/v1/clients/{mine['id']}", headers=callers.admin).json()["active"] is False
+    still = client.get("/v1/clients", params={"active": "true"}, headers=callers.admin).json()
+    assert mine["id"] not in [c["id"] for c in still["clients"]]
+    events = db.execute(
+        select(AuditEvent.action, AuditEvent.diff, AuditEvent.reason).where(
+            AuditEvent.target_id == mine["id"], AuditEvent.action == "client.revoke"
+        )
+    ).all()
+    assert [tuple(e) for e in events] == [
+        ("client.revoke", {"active": [True, False]}, "key leaked")
+    ]
+    # revoking again changes nothing and records nothing more
+    assert client.delete(f"/v1/clients/{mine['id']}", headers=callers.admin).status_code == 200
+    assert (
+        len(db.scalars(select(AuditEvent.id).where(AuditEvent.target_id == mine["id"])).all()) == 2
+    )
+
+
+def test_only_an_admin_manages_clients(client: TestClient, callers: Callers) -> None:
+    for headers in (callers.operator, callers.regulator):
+        assert client.get("/v1/clients", headers=headers).status_code == 403
+        assert client.delete(f"/v1/clients/{uuid.uuid4()}", headers=headers).status_code == 403
+    missing = client.delete(f"/v1/clients/{uuid.uuid4()}", headers=callers.admin)
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"

@@ -44,6 +44,21 @@ def test_operators_and_clients_from_the_command_line(
     with TestClient(app) as client:
         assert client.get("/v1/cabins", headers=bearer(key)).status_code == 200
 
+    code, listed, _ = run(capsys, "clients", "list", "--operator", str(operator_id))
+    assert code == 0
+    (line,) = listed.splitlines()
+    client_id, role, state, *_ = line.split("\t")
+    assert (role, state) == ("operator", "active")
+    code, _, err = run(capsys, "clients", "revoke", client_id, "--reason", "device lost")
+    assert code == 0 and "revoked" in err
+    assert run(capsys, "clients", "list", "--operator", str(operator_id))[1].split("\t")[2] == (
+        "revoked"
+    )
+    with TestClient(app) as client:
+        assert client.get("/v1/cabins", headers=bearer(key)).status_code == 401
+    code, _, err = run(capsys, "clients", "revoke", str(uuid.uuid4()))
+    assert code == 2 and "No API client" in err
+
 
 def test_cli_refuses_an_invalid_siren(
     database_url: str, capsys: pytest.CaptureFixture[str]
