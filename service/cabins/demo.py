@@ -79,6 +79,7 @@ def demo_records(session: Session, count: int = DEMO_CABINS) -> list[dict[str, A
     for i, place in enumerate(places, start=1):
         accessible = rng.random() < 0.6
         hours = rng.choice(HOURS)
+        siret = _siret(rng)
         records.append(
             {
                 "operator_reference": f"DEMO-{i:04d}",
@@ -96,7 +97,7 @@ def demo_records(session: Session, count: int = DEMO_CABINS) -> list[dict[str, A
                 "venue": {
                     "kind": rng.choice(KINDS),
                     "name": f"DÉMO — site {i} à {place.name}"[:500],
-                    "siret": _siret(rng),
+                    "siret": siret,
                     "building_regime": rng.choice(["new", "existing"]),
                     "cabin_count": 1,
                 },
@@ -122,23 +123,81 @@ def demo_records(session: Session, count: int = DEMO_CABINS) -> list[dict[str, A
                     "cpam_informed_date": "2026-02-10",
                     **({"cpts_informed_date": "2026-02-15"} if rng.random() < 0.7 else {}),
                 },
-                "fees": {
-                    "base_fee_eur": 30,
-                    "sector": "sector_1",
-                    "depassements_possible": False,
-                    "shown_on_site": rng.random() < 0.8,
-                },
-                "accessibility": {
-                    "entree_plain_pied": accessible or rng.random() < 0.3,
-                    "entree_largeur_mini": 90 if accessible else rng.choice([70, 77, 83]),
-                    "cabin_door_clear_width_cm": 90 if accessible else rng.choice([70, 75]),
-                    "turning_diameter_cm": 150 if accessible else rng.choice([110, 120, None]),
-                    "hearing_loop": rng.choice([True, False, None]),
-                    "stationnement_pmr": rng.choice([True, None]),
-                },
+                **_demo_care(rng, siret),
+                "fees": _demo_fees(rng),
+                "accessibility": _demo_accessibility(rng, accessible),
             }
         )
     return records
+
+
+def _demo_care(rng: random.Random, siret: str) -> dict[str, Any]:
+    """Most demo cabins name an assisting professional (an RPPS number the registry cannot check
+    against a directory, so SIT-11 stays unknown and such a cabin is `incomplete` at best: the
+    honest outcome on synthetic health layers) and their teleconsultation provider."""
+    care: dict[str, Any] = {}
+    if rng.random() < 0.85:
+        rpps = "10" + "".join(str(rng.randint(0, 9)) for _ in range(9))
+        care["care_links"] = [
+            {"kind": "professionnel_rpps", "name": "infirmier·e coordinateur·rice", "rpps": rpps}
+        ]
+    if rng.random() < 0.9:
+        care["provider"] = {
+            "name": "DÉMO Téléconsultation locale",
+            "siret": siret,
+            "kind": "local_practitioners",
+        }
+    return care
+
+
+def _demo_fees(rng: random.Random) -> dict[str, Any]:
+    fees: dict[str, Any] = {
+        "base_fee_eur": 30,
+        "sector": "sector_1",
+        "depassements_possible": False,
+        "shown_on_site": rng.random() < 0.8,
+    }
+    if rng.random() < 0.75:  # the rest leave the notice incomplete (SIT-15 fails)
+        fees |= {
+            "optional_services": [],
+            "venue_access_fee_eur": 0,
+            "info_url": "https://demo.cabin-registry.example/tarifs",
+        }
+    return fees
+
+
+def _demo_accessibility(rng: random.Random, accessible: bool) -> dict[str, Any]:
+    """Accessible demo cabins carry every measurement SIT-16..18 read, within the thresholds,
+    so finder apps have `accessible` cabins to find; the others are narrower and declare less."""
+    if accessible:
+        return {
+            "entree_plain_pied": True,
+            "entree_largeur_mini": rng.choice([90, 100, 120]),
+            "threshold_height_cm": 0,
+            "path_width_cm": rng.choice([120, 140, 160]),
+            "cabin_door_clear_width_cm": rng.choice([83, 90, 100]),
+            "turning_diameter_cm": 150,
+            "usage_space_width_cm": 90,
+            "usage_space_depth_cm": 140,
+            "controls_height_min_cm": 90,
+            "controls_height_max_cm": 130,
+            "desk_height_cm": 75,
+            "knee_clearance_height_cm": 72,
+            "knee_clearance_width_cm": 65,
+            "knee_clearance_depth_cm": 35,
+            "seat_or_transfer_possible": True,
+            "hearing_loop": rng.choice([True, False]),
+            "stationnement_pmr": rng.choice([True, None]),
+            "registre_url": "https://demo.cabin-registry.example/registre-accessibilite",
+        }
+    return {
+        "entree_plain_pied": rng.random() < 0.3,
+        "entree_largeur_mini": rng.choice([70, 77, 83]),
+        "cabin_door_clear_width_cm": rng.choice([70, 75]),
+        "turning_diameter_cm": rng.choice([110, 120, None]),
+        "hearing_loop": rng.choice([True, False, None]),
+        "stationnement_pmr": rng.choice([True, None]),
+    }
 
 
 def _demo_operator(session: Session) -> Operator:

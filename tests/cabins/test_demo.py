@@ -11,6 +11,7 @@ from service.audit.trail import verify
 from service.cabins.demo import DEMO_CABINS, load_demo
 from service.cabins.models import Cabin
 from service.cli import setup_steps
+from service.rules.models import CabinCompliance
 
 
 def test_demo_load_creates_flagged_cabins_over_real_communes_and_prints_keys_once(
@@ -30,6 +31,21 @@ def test_demo_load_creates_flagged_cabins_over_real_communes_and_prints_keys_onc
     assert len(printed) == 3 and all(
         first.keys[n] in line for n, line in zip(sorted(first.keys), sorted(printed), strict=True)
     )
+
+    # the active demo cabins give finder apps accessible cabins to find, and regulators a mix
+    def active_by(column):  # type: ignore[no-untyped-def]
+        rows = db.execute(
+            select(column, func.count())
+            .join(Cabin, Cabin.id == CabinCompliance.cabin_id)
+            .where(Cabin.is_demo, Cabin.status == "active")
+            .group_by(column)
+        )
+        return dict(rows.all())
+
+    labels = active_by(CabinCompliance.accessibility_label)
+    assert labels.get("accessible", 0) >= 60, labels
+    statuses = active_by(CabinCompliance.compliance_status)
+    assert statuses.get("incomplete", 0) >= 20 and statuses.get("non_compliant", 0) >= 20, statuses
 
     operator_key = {"Authorization": f"Bearer {first.keys['demo-operator']}"}
     listed = client.get("/v1/cabins?limit=5", headers=operator_key)
