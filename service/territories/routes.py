@@ -10,12 +10,14 @@ from fastapi import APIRouter, Path, Query
 from service.errors import NotFound, problem_responses
 from service.reads import ReadSession
 from service.routing import ApiRoute
-from service.territories import queries
+from service.territories import queries, search
 from service.territories.models import LAYER_KINDS
 from service.territories.schemas import (
     DEPARTEMENT_PATTERN,
     INSEE_PATTERN,
     REGION_PATTERN,
+    CommuneMatch,
+    CommuneMatches,
     CommuneRead,
     DepartementRead,
     LayerRead,
@@ -34,6 +36,44 @@ def _ref(row: Any, prefix: str, *names: str) -> dict[str, Any] | None:
     if row[f"{prefix}_{names[0]}"] is None:
         return None
     return {name: row[f"{prefix}_{name}"] for name in names}
+
+
+@router.get(
+    "/v1/territories/communes",
+    response_model=CommuneMatches,
+    responses=problem_responses(400),
+    summary="Communes matching a name, an INSEE code or a postcode",
+    description="Current commune layer; accents, case, hyphens and apostrophes ignored; an"
+    " exact INSEE code first, then an exact name, then by population.",
+)
+def search_communes(
+    session: ReadSession,
+    q: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=100,
+            pattern=r"^[^\x00-\x1f]*\S[^\x00-\x1f]*$",
+            description="What the person typed",
+            examples=["Lyon"],
+        ),
+    ],
+    limit: Annotated[int, Query(ge=1, le=20)] = 8,
+) -> CommuneMatches:
+    rows = search.search_communes(session, q, limit)
+    return CommuneMatches(
+        items=[
+            CommuneMatch(
+                **{
+                    **row,
+                    "postcodes": list(row["postcodes"] or []),
+                    "lon": None if row["lon"] is None else float(row["lon"]),
+                    "lat": None if row["lat"] is None else float(row["lat"]),
+                }
+            )
+            for row in rows
+        ]
+    )
 
 
 @router.get(

@@ -131,3 +131,18 @@ class LayerRead(BaseModel):
     loaded_at: datetime
     load_seconds: float | None
     current: bool
+
+
+class CommuneMatch(BaseModel):
+    insee: str
+    name: str
+    departement: str
+    region: str
+    postcodes: list[str]
+    population: int | None
+    lon: float | None = Field(description="The commune's population point (town hall), WGS 84.")
+    lat: float | None
+
+
+class CommuneMatches(BaseModel):
+    items: list[CommuneMatch]

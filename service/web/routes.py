@@ -1,20 +1,17 @@
 """Serves the pages (`/` and `/carte`, `/regulateur`, `/operateur`; HTML, left out of the
-OpenAPI document), their built assets under `/static/`, and the commune search the finder's
-search box calls. The pages talk to the public API like any other client."""
+OpenAPI document) and their built assets under `/static/`. The pages talk to the public API
+like any other client."""
 
 from __future__ import annotations
 
 from pathlib import Path as FsPath
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path
 from fastapi.responses import FileResponse, HTMLResponse
 
-from service.db import DbSession
-from service.errors import NotFound, problem_responses
+from service.errors import NotFound
 from service.routing import ApiRoute
-from service.web import queries
-from service.web.schemas import CommuneMatch, CommuneMatches
 
 HERE = FsPath(__file__).resolve().parent
 PAGES = HERE / "pages"
@@ -80,45 +77,4 @@ def asset(name: Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9]+)+$"
         path,
         media_type=media_type,
         headers={"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff"},
-    )
-
-
-# A helper of the finder's search box, not part of the published contract (design.md §6): kept
-# out of openapi.yaml until the territories API offers a commune search of its own.
-@router.get(
-    "/web/communes",
-    include_in_schema=False,
-    response_model=CommuneMatches,
-    responses=problem_responses(400),
-    summary="Communes matching a name, an INSEE code or a postcode (the finder's search box)",
-    description="Current commune layer; accents, case, hyphens and apostrophes ignored; an"
-    " exact INSEE code first, then an exact name, then by population.",
-)
-def search_communes(
-    session: DbSession,
-    q: Annotated[
-        str,
-        Query(
-            min_length=1,
-            max_length=100,
-            pattern=r"^[^\x00-\x1f]*\S[^\x00-\x1f]*$",
-            description="What the person typed",
-            examples=["Lyon"],
-        ),
-    ],
-    limit: Annotated[int, Query(ge=1, le=20)] = 8,
-) -> CommuneMatches:
-    rows = queries.search_communes(session, q, limit)
-    return CommuneMatches(
-        items=[
-            CommuneMatch(
-                **{
-                    **row,
-                    "postcodes": list(row["postcodes"] or []),
-                    "lon": None if row["lon"] is None else float(row["lon"]),
-                    "lat": None if row["lat"] is None else float(row["lat"]),
-                }
-            )
-            for row in rows
-        ]
     )

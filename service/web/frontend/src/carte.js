@@ -348,7 +348,7 @@ $("#search-form").addEventListener("submit", async (event) => {
   clear(choices);
   status.textContent = t("loading");
   try {
-    const { items } = await getJson(`/web/communes${query({ q, limit: 8 })}`);
+    const { items } = await getJson(`/v1/territories/communes${query({ q, limit: 8 })}`);
     if (!items.length) {
       status.textContent = t("map.search.none", { q });
       return;

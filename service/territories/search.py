@@ -1,6 +1,7 @@
-"""The one query the pages need that the API has no endpoint for: communes of the current
-layer matching what a person types (a name, an INSEE code or a postcode), most populated
-first. Accents, case, hyphens and apostrophes are ignored on both sides."""
+"""Commune search (`GET /v1/territories/communes?q=`): communes of the current layer matching
+what a person types (a name, an INSEE code or a postcode), an exact code first, then an exact
+name, then the most populated. Accents, case, hyphens and apostrophes are ignored on both
+sides."""
 
 from __future__ import annotations
 
