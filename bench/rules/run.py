@@ -51,39 +51,41 @@ def floor_seconds(engine: Any, codes: list[str], workers: int) -> tuple[float, d
     """Each rule's bare statement over all cabins, every column computed, nothing written."""
     from service.rules import plan as planning
     from service.rules.catalogue.base import RuleInput
-    from service.rules.evaluator import cabins_selectable, now, split_codes
+    from service.rules.evaluator import RuleQueue, cabins_selectable, now
 
     with Session(engine) as session:
         plan = planning.build(session, planning.in_force(session))
     runs = [r for r in plan.runs if r.code in codes]
     per_rule: dict[str, float] = {}
 
-    def run_codes(group: list[str]) -> None:
+    queue = RuleQueue(codes)  # handed out as the evaluator's parallel pass hands them out
+
+    def run_codes(_: int) -> None:
         with Session(engine) as session:
             # the same setting as the evaluator's set-based passes (evaluator.JIT_SETTING)
             session.execute(text("SET LOCAL jit = off"))
-            for run in runs:
-                if run.code not in group:
-                    continue
-                statement = run.definition.implementation(
-                    RuleInput(
-                        cabins=cabins_selectable(None, run), params=run.params, at=now().date()
-                    )
-                ).subquery()
-                t = time.perf_counter()
-                session.execute(
-                    select(
-                        func.count(),
-                        func.count(statement.c.evidence),
-                        func.count(statement.c.outcome),
-                    )
-                ).one()
-                per_rule[run.code] = per_rule.get(run.code, 0) + time.perf_counter() - t
+            while (code := queue.take()) is not None:
+                for run in (r for r in runs if r.code == code):  # one per profile of the rule
+                    statement = run.definition.implementation(
+                        RuleInput(
+                            cabins=cabins_selectable(None, run),
+                            params=run.params,
+                            at=now().date(),
+                        )
+                    ).subquery()
+                    t = time.perf_counter()
+                    session.execute(
+                        select(
+                            func.count(),
+                            func.count(statement.c.evidence),
+                            func.count(statement.c.outcome),
+                        )
+                    ).one()
+                    per_rule[code] = per_rule.get(code, 0) + time.perf_counter() - t
 
     started = time.perf_counter()
-    groups = split_codes(codes, workers)
-    with ThreadPoolExecutor(max_workers=len(groups)) as pool:
-        list(pool.map(run_codes, groups))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(run_codes, range(workers)))
     return time.perf_counter() - started, per_rule
 
 

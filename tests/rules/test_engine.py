@@ -177,11 +177,21 @@ def test_disabling_a_rule_removes_its_verdicts_and_closes_them_in_the_history(
     assert (last.old_outcome, last.new_outcome) == ("fail", "not_applicable")
 
 
-def test_the_rules_are_dealt_to_the_workers_by_cost():
-    from service.rules.evaluator import RULE_COST, split_codes
+def test_the_rules_are_handed_out_costliest_first_and_each_once():
+    from concurrent.futures import ThreadPoolExecutor
 
-    groups = split_codes(sorted(RULE_COST), 2)
-    assert sorted(code for group in groups for code in group) == sorted(RULE_COST)
-    costs = [sum(RULE_COST[code] for code in group) for group in groups]
-    assert max(costs) - min(costs) <= min(RULE_COST.values())
-    assert split_codes(["SIT-01", "SIT-02"], 4) == [["SIT-02"], ["SIT-01"]]
+    from service.rules.evaluator import RULE_COST, RuleQueue
+
+    queue = RuleQueue(sorted(RULE_COST))
+    assert queue.take() == max(RULE_COST, key=lambda c: RULE_COST[c])
+
+    def drain(_: int) -> list[str]:
+        taken = []
+        while (code := queue.take()) is not None:
+            taken.append(code)
+        return taken
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        taken = [code for part in pool.map(drain, range(4)) for code in part]
+    assert len(taken) == len(RULE_COST) - 1 and len(set(taken)) == len(taken)
+    assert RuleQueue([]).take() is None
