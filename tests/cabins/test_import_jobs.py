@@ -170,6 +170,7 @@ def test_a_connection_killed_mid_import_leaves_no_row_behind(
                 session.commit()
             except Exception as exc:
                 inside["error"] = exc
+                session.invalidate()  # the backend is gone: no rollback to send on close
 
     worker = threading.Thread(target=run)
     worker.start()
