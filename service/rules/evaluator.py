@@ -27,10 +27,12 @@ from typing import Any
 
 import psycopg
 from sqlalchemy import (
+    CTE,
     Boolean,
     ColumnElement,
     DateTime,
     FromClause,
+    Select,
     Table,
     and_,
     any_,
@@ -135,168 +137,29 @@ def differs(stored: Any, produced: Any) -> ColumnElement[bool]:
     return ~func.record_image_eq(tuple_(stored, true()), tuple_(produced, true()), type_=Boolean)
 
 
-def rule_statement(run: planning.RuleRun, cabins: FromClause, at: datetime, version: str) -> Any:
-    """The one statement of a run: upsert the changed verdicts, append the changes, count."""
-    produced = run.definition.implementation(
-        RuleInput(cabins=cabins, params=run.params, at=at.date())
-    ).cte("v")
+def produced_by(run: planning.RuleRun, inp: RuleInput) -> Select[Any]:
+    """A run's verdicts as the rows `write_changes` reads: cabin_id, rule_code, outcome,
+    evidence (tagged with the run's profile), severity, profile."""
+    produced = run.definition.implementation(inp).subquery()
     evidence: ColumnElement[Any] = produced.c.evidence
     if run.profile is not None:
         evidence = evidence.op("||")(func.jsonb_build_object("profile", run.profile, type_=JSONB))
-    old = verdict.alias("old")
-    severity = literal(run.severity, Text)
-    profile = literal(run.profile, Text) if run.profile is not None else null()
-    diff = (
-        select(
-            produced.c.cabin_id,
-            produced.c.outcome,
-            evidence.label("evidence"),
-            old.c.outcome.label("old_outcome"),
-            old.c.failing_since.label("old_failing_since"),
-        )
-        .select_from(
-            produced.outerjoin(
-                old, and_(old.c.cabin_id == produced.c.cabin_id, old.c.rule_code == run.code)
-            )
-        )
-        .where(
-            or_(
-                old.c.outcome.is_distinct_from(produced.c.outcome),
-                differs(old.c.evidence, evidence),
-                old.c.severity.is_distinct_from(severity),
-                old.c.profile.is_distinct_from(profile),
-            )
-        )
-        .cte("d")
-    )
-    failing_since = case(
-        (
-            diff.c.outcome == "fail",
-            func.coalesce(
-                case((diff.c.old_outcome == "fail", diff.c.old_failing_since)), literal(at)
-            ),
-        ),
-    )
-    upsert = pg_insert(verdict).from_select(
-        [
-            "cabin_id",
-            "rule_code",
-            "outcome",
-            "severity",
-            "evidence",
-            "failing_since",
-            "evaluated_at",
-            "rule_set_version",
-            "profile",
-        ],
-        select(
-            diff.c.cabin_id,
-            literal(run.code, Text),
-            diff.c.outcome,
-            severity,
-            diff.c.evidence,
-            failing_since,
-            literal(at),
-            literal(version, Text),
-            profile,
-        ),
-    )
-    returning = upsert.on_conflict_do_update(
-        index_elements=["cabin_id", "rule_code"],
-        set_={
-            name: upsert.excluded[name]
-            for name in (
-                "outcome",
-                "severity",
-                "evidence",
-                "failing_since",
-                "evaluated_at",
-                "rule_set_version",
-                "profile",
-            )
-        },
-    ).returning(verdict.c.cabin_id)
-    up = returning.cte("up")
-    change = (
-        insert(verdict_change)
-        .from_select(
-            [
-                "cabin_id",
-                "rule_code",
-                "old_outcome",
-                "new_outcome",
-                "severity",
-                "evidence",
-                "rule_set_version",
-                "profile",
-                "changed_at",
-            ],
-            select(
-                diff.c.cabin_id,
-                literal(run.code, Text),
-                diff.c.old_outcome,
-                diff.c.outcome,
-                severity,
-                diff.c.evidence,
-                literal(version, Text),
-                profile,
-                literal(at),
-            ).where(diff.c.old_outcome.is_distinct_from(diff.c.outcome)),
-        )
-        .returning(verdict_change.c.old_outcome)
-    )
-    ch = change.cte("ch")
+    profile = literal(run.profile, Text) if run.profile is not None else cast(null(), Text)
     return select(
-        select(func.count()).select_from(ch).where(ch.c.old_outcome.is_not(None)).scalar_subquery(),
-        select(func.count()).select_from(ch).where(ch.c.old_outcome.is_(None)).scalar_subquery(),
-        select(func.count()).select_from(up).scalar_subquery(),
-        select(
-            case((func.count() <= LISTED_REWRITES, func.array_agg(up.c.cabin_id)), else_=null())
-        ).scalar_subquery(),
+        produced.c.cabin_id,
+        literal(run.code, Text).label("rule_code"),
+        produced.c.outcome,
+        evidence.label("evidence"),
+        literal(run.severity, Text).label("severity"),
+        profile.label("profile"),
     )
 
 
-# A set-based pass lists the cabins it rewrote up to this many per rule (their compliance is
-# then recomputed by id); beyond, it recomputes every cabin's.
-LISTED_REWRITES = 20_000
-
-
-def runs_statement(
-    runs: Sequence[planning.RuleRun],
-    cabins: ColumnElement[bool],
-    day: date,
-    version: str,
-) -> Any:
-    """Every run over a few cabins in ONE statement (the rule selects UNION ALL, then the same
-    diff, upsert and history as `rule_statement`): a cabin write pays one round trip instead
-    of one per rule. `cabins` selects them by bound parameters (`:cabin_id` or `:ids`), and the
-    evaluation time is the parameter `:at` (on `day`), so that the statement is rendered once
-    per rule set and day (`few_cabins_sql`) and prepared on each connection, PostgreSQL keeping
-    its plan. Rows: (rule_code, changed, first, rewritten)."""
-    at = bindparam("at", _AT_PLACEHOLDER, type_=DateTime(timezone=True))
-    parts = []
-    for run in runs:
-        produced = run.definition.implementation(
-            RuleInput(cabins=_cabins_where([cabins], run), params=run.params, at=day, few=True)
-        ).subquery()
-        evidence: ColumnElement[Any] = produced.c.evidence
-        if run.profile is not None:
-            evidence = evidence.op("||")(
-                func.jsonb_build_object("profile", run.profile, type_=JSONB)
-            )
-        profile = literal(run.profile, Text) if run.profile is not None else cast(null(), Text)
-        parts.append(
-            select(
-                produced.c.cabin_id,
-                literal(run.code, Text).label("rule_code"),
-                produced.c.outcome,
-                evidence.label("evidence"),
-                literal(run.severity, Text).label("severity"),
-                profile.label("profile"),
-            )
-        )
-    produced_all = union_all(*parts).cte("v")
-    v = produced_all.c
+def write_changes(produced: CTE, at: ColumnElement[Any], version: str) -> tuple[CTE, CTE]:
+    """The verdicts of `produced` (see `produced_by`) that differ from the stored ones, upserted
+    (`up`: cabin_id, rule_code of each row written) and, where the outcome moved, appended to
+    the history (`ch`: rule_code, old_outcome of each change)."""
+    v = produced.c
     old = verdict.alias("old")
     diff = (
         select(
@@ -310,7 +173,7 @@ def runs_statement(
             old.c.failing_since.label("old_failing_since"),
         )
         .select_from(
-            produced_all.outerjoin(
+            produced.outerjoin(
                 old, and_(old.c.cabin_id == v.cabin_id, old.c.rule_code == v.rule_code)
             )
         )
@@ -355,12 +218,15 @@ def runs_statement(
             diff.c.profile,
         ),
     )
-    returning = upsert.on_conflict_do_update(
-        index_elements=["cabin_id", "rule_code"],
-        set_={name: upsert.excluded[name] for name in columns[2:]},
-    ).returning(verdict.c.rule_code)
-    up = returning.cte("up")
-    change = (
+    up = (
+        upsert.on_conflict_do_update(
+            index_elements=["cabin_id", "rule_code"],
+            set_={name: upsert.excluded[name] for name in columns[2:]},
+        )
+        .returning(verdict.c.cabin_id, verdict.c.rule_code)
+        .cte("up")
+    )
+    ch = (
         insert(verdict_change)
         .from_select(
             [
@@ -387,8 +253,53 @@ def runs_statement(
             ).where(diff.c.old_outcome.is_distinct_from(diff.c.outcome)),
         )
         .returning(verdict_change.c.rule_code, verdict_change.c.old_outcome)
+        .cte("ch")
     )
-    ch = change.cte("ch")
+    return up, ch
+
+
+def rule_statement(run: planning.RuleRun, cabins: FromClause, at: datetime, version: str) -> Any:
+    """The one statement of a run over many cabins: upsert the changed verdicts, append the
+    changes; one row of counts (changed, first, rewritten, the rewritten cabins' ids when
+    they are at most LISTED_REWRITES)."""
+    produced = produced_by(run, RuleInput(cabins=cabins, params=run.params, at=at.date()))
+    up, ch = write_changes(produced.cte("v"), literal(at), version)
+    return select(
+        select(func.count()).select_from(ch).where(ch.c.old_outcome.is_not(None)).scalar_subquery(),
+        select(func.count()).select_from(ch).where(ch.c.old_outcome.is_(None)).scalar_subquery(),
+        select(func.count()).select_from(up).scalar_subquery(),
+        select(
+            case((func.count() <= LISTED_REWRITES, func.array_agg(up.c.cabin_id)), else_=null())
+        ).scalar_subquery(),
+    )
+
+
+# A set-based pass lists the cabins it rewrote up to this many per rule (their compliance is
+# then recomputed by id); beyond, it recomputes every cabin's.
+LISTED_REWRITES = 20_000
+
+
+def runs_statement(
+    runs: Sequence[planning.RuleRun],
+    cabins: ColumnElement[bool],
+    day: date,
+    version: str,
+) -> Any:
+    """Every run over a few cabins in ONE statement (the rule selects UNION ALL, then the same
+    `write_changes` as `rule_statement`): a cabin write pays one round trip instead of one per
+    rule. `cabins` selects them by bound parameters (`:cabin_id` or `:ids`), and the
+    evaluation time is the parameter `:at` (on `day`), so that the statement is rendered once
+    per rule set and day (`few_cabins_sql`) and prepared on each connection, PostgreSQL keeping
+    its plan. Rows: (rule_code, changed, first, rewritten)."""
+    at = bindparam("at", _AT_PLACEHOLDER, type_=DateTime(timezone=True))
+    parts = [
+        produced_by(
+            run,
+            RuleInput(cabins=_cabins_where([cabins], run), params=run.params, at=day, few=True),
+        )
+        for run in runs
+    ]
+    up, ch = write_changes(union_all(*parts).cte("v"), at, version)
     changes = (
         select(
             ch.c.rule_code,
