@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import bindparam, cast, func, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
@@ -42,6 +43,21 @@ def _normalise(session: Session, diff: Mapping[str, Any]) -> dict[str, Any]:
     return dict(result or {})
 
 
+def orjson_writes_as_json(value: Any) -> bool:
+    """Whether orjson writes this JSON value exactly as the json module does: everything but
+    a float Python writes in exponent form (|x| < 1e-4 or >= 1e16) and an integer beyond 64
+    bits (strings, escapes and key order agree)."""
+    if isinstance(value, float):
+        return value == 0 or 1e-4 <= abs(value) < 1e16
+    if isinstance(value, int) and not isinstance(value, bool):
+        return -(2**63) <= value < 2**64
+    if isinstance(value, list):
+        return all(orjson_writes_as_json(item) for item in value)
+    if isinstance(value, dict):
+        return all(orjson_writes_as_json(item) for item in value.values())
+    return True
+
+
 def event_hash(
     *,
     at: datetime,
@@ -54,23 +70,26 @@ def event_hash(
     reason: str | None,
     prev_hash: str | None,
 ) -> str:
-    canonical = json.dumps(
-        {
-            "at": at.astimezone(UTC).isoformat(),
-            "actor": actor,
-            "actor_client_id": str(actor_client_id) if actor_client_id else None,
-            "action": action,
-            "target_type": target_type,
-            "target_id": target_id,
-            "diff": diff,
-            "reason": reason,
-            "prev_hash": prev_hash,
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    """SHA-256 of the event's canonical JSON: keys sorted, no spaces, UTF-8 unescaped, as
+    `json.dumps` writes it (orjson writes the same text faster where it can)."""
+    fields = {
+        "at": at.astimezone(UTC).isoformat(),
+        "actor": actor,
+        "actor_client_id": str(actor_client_id) if actor_client_id else None,
+        "action": action,
+        "target_type": target_type,
+        "target_id": target_id,
+        "diff": diff,
+        "reason": reason,
+        "prev_hash": prev_hash,
+    }
+    if orjson_writes_as_json(diff):
+        canonical = orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)
+    else:
+        canonical = json.dumps(
+            fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        ).encode()
+    return hashlib.sha256(canonical).hexdigest()
 
 
 def record(

@@ -6,6 +6,7 @@ the one a row-by-row import gives. Also: the bulk audit hash is the trail's hash
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import uuid
@@ -17,14 +18,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from service.audit.trail import Actor, event_hash, verify
+from service.audit.trail import Actor, event_hash, orjson_writes_as_json, verify
 from service.cabins import importer
 from service.cabins.imports import setbased, staging
-from service.cabins.imports.audit_bulk import (
-    as_jsonb_returns,
-    fast_event_hash,
-    orjson_writes_as_json,
-)
+from service.cabins.imports.audit_bulk import as_jsonb_returns
 from service.cabins.imports.columns import import_columns
 from service.cabins.imports.parse import decode, read_records
 from tests.auth.factories import make_operator, valid_siret
@@ -294,17 +291,23 @@ def test_the_bulk_hash_is_the_trail_hash() -> None:
                 reason="import",
                 prev_hash="0" * 64,
             )
-            assert expected == fast_event_hash(
-                at_iso=at.astimezone(UTC).isoformat(),
-                actor="bench",
-                actor_client_id=str(client_id) if client_id else None,
-                action="cabin.create",
-                target_type="cabin",
-                target_id="t",
-                diff=diff,
-                reason="import",
-                prev_hash="0" * 64,
+            as_json = json.dumps(
+                {
+                    "at": at.astimezone(UTC).isoformat(),
+                    "actor": "bench",
+                    "actor_client_id": str(client_id) if client_id else None,
+                    "action": "cabin.create",
+                    "target_type": "cabin",
+                    "target_id": "t",
+                    "diff": diff,
+                    "reason": "import",
+                    "prev_hash": "0" * 64,
+                },
+                sort_keys=True,
+                separators=(",", ":"),
+                ensure_ascii=False,
             )
+            assert expected == hashlib.sha256(as_json.encode()).hexdigest()
     assert as_jsonb_returns({"a": [None, -0.0, [{"b": -0.0}]]}) == {"a": [None, 0.0, [{"b": 0.0}]]}
     assert str(as_jsonb_returns(-0.0)) == "0.0"
     assert not orjson_writes_as_json({"a": [None, 1e-5]})

@@ -41,52 +41,6 @@ def as_jsonb_returns(value: Any) -> Any:
     return value
 
 
-def orjson_writes_as_json(value: Any) -> bool:
-    """Whether orjson writes this JSON value exactly as the json module does: everything but
-    a float Python writes in exponent form (|x| < 1e-4 or >= 1e16) and an integer beyond 64
-    bits (strings, escapes and key order agree)."""
-    if isinstance(value, float):
-        return value == 0 or 1e-4 <= abs(value) < 1e16
-    if isinstance(value, int) and not isinstance(value, bool):
-        return -(2**63) <= value < 2**64
-    if isinstance(value, list):
-        return all(orjson_writes_as_json(item) for item in value)
-    if isinstance(value, dict):
-        return all(orjson_writes_as_json(item) for item in value.values())
-    return True
-
-
-def fast_event_hash(
-    *,
-    at_iso: str,
-    actor: str,
-    actor_client_id: str | None,
-    action: str,
-    target_type: str,
-    target_id: str,
-    diff: Any,
-    reason: str | None,
-    prev_hash: str | None,
-) -> str:
-    """`service.audit.trail.event_hash`, with orjson writing the same canonical text (sorted
-    keys, no spaces, UTF-8 unescaped), for a diff where `orjson_writes_as_json` holds."""
-    canonical = orjson.dumps(
-        {
-            "at": at_iso,
-            "actor": actor,
-            "actor_client_id": actor_client_id,
-            "action": action,
-            "target_type": target_type,
-            "target_id": target_id,
-            "diff": diff,
-            "reason": reason,
-            "prev_hash": prev_hash,
-        },
-        option=orjson.OPT_SORT_KEYS,
-    )
-    return hashlib.sha256(canonical).hexdigest()
-
-
 class CanonicalJson(str):
     """JSON text written exactly as the trail's hash writes a diff (`json.dumps` with sorted
     keys, no spaces, UTF-8 unescaped): hashed as it is, never parsed again."""
@@ -154,30 +108,17 @@ def append_many(
                 else:
                     diff_value = as_jsonb_returns(diff)
                     diff_text = orjson.dumps(diff_value).decode()
-                if orjson_writes_as_json(diff_value):
-                    digest = fast_event_hash(
-                        at_iso=at_iso,
-                        actor=actor.name,
-                        actor_client_id=client_id,
-                        action=action,
-                        target_type=target_type,
-                        target_id=target_id,
-                        diff=diff_value,
-                        reason=reason,
-                        prev_hash=prev_hash,
-                    )
-                else:
-                    digest = event_hash(
-                        at=at,
-                        actor=actor.name,
-                        actor_client_id=actor.client_id,
-                        action=action,
-                        target_type=target_type,
-                        target_id=target_id,
-                        diff=diff_value,
-                        reason=reason,
-                        prev_hash=prev_hash,
-                    )
+                digest = event_hash(
+                    at=at,
+                    actor=actor.name,
+                    actor_client_id=actor.client_id,
+                    action=action,
+                    target_type=target_type,
+                    target_id=target_id,
+                    diff=diff_value,
+                    reason=reason,
+                    prev_hash=prev_hash,
+                )
             lines.append(
                 "\t".join(
                     (

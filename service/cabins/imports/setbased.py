@@ -31,8 +31,9 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from service.audit.trail import orjson_writes_as_json
 from service.cabins.imports import staging
-from service.cabins.imports.audit_bulk import CanonicalJson, orjson_writes_as_json
+from service.cabins.imports.audit_bulk import CanonicalJson
 from service.cabins.imports.columns import (
     EXCLUDED,
     LIST_SEPARATOR,
