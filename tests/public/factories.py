@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import random
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -73,6 +74,22 @@ def make_cabin(
     db.add(cabin)
     db.flush()
     return cabin
+
+
+def published_compliance(cabin_id: uuid.UUID, accessibility_label: str) -> Any:
+    """The row the rule engine publishes for a compliant cabin with this accessibility label
+    (not added: the caller adds it to its session)."""
+    from service.rules.models import CabinCompliance
+
+    return CabinCompliance(
+        cabin_id=cabin_id,
+        compliance_status="compliant",
+        accessibility_label=accessibility_label,
+        failing_errors=[],
+        unknown_errors=[],
+        failing_warnings=[],
+        updated_at=datetime.now(UTC),
+    )
 
 
 WHEELCHAIR_OK = {

@@ -8,7 +8,6 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 
 import pytest
 from fastapi import FastAPI
@@ -23,7 +22,7 @@ from service.cabins.models import Cabin
 from service.public.cache import Entry, ResponseCache
 from service.rules.models import CabinCompliance
 from service.settings import Settings
-from tests.public.factories import make_cabin, make_operator, moved
+from tests.public.factories import make_cabin, make_operator, moved, published_compliance
 
 # Near Ajaccio; no other public test puts cabins there.
 HERE = (8.7386, 41.9192)
@@ -122,17 +121,7 @@ def test_changes_are_served_as_soon_as_they_are_committed(
         assert client.get(accessible_url).json()["results"] == []
         assert client.get(accessible_url).json()["results"] == []  # stored, then served
         before = cache.invalidations
-        session.add(
-            CabinCompliance(
-                cabin_id=cabin.id,
-                compliance_status="compliant",
-                accessibility_label="accessible",
-                failing_errors=[],
-                unknown_errors=[],
-                failing_warnings=[],
-                updated_at=datetime.now(UTC),
-            )
-        )
+        session.add(published_compliance(cabin.id, "accessible"))
         session.commit()
         wait_for(lambda: cache.invalidations > before)
         results = client.get(accessible_url).json()["results"]

@@ -9,7 +9,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from tests.public.factories import PARIS, WHEELCHAIR_OK, make_cabin, make_operator, moved
+from tests.public.factories import (
+    PARIS,
+    WHEELCHAIR_OK,
+    make_cabin,
+    make_operator,
+    moved,
+    published_compliance,
+)
 
 LILLE = (3.0573, 50.6292)
 
@@ -180,27 +187,13 @@ def test_bad_parameters_are_400_naming_the_parameter(client: TestClient) -> None
 def test_accessible_keeps_only_cabins_the_rule_engine_labels_accessible(
     client: TestClient, db: Session
 ) -> None:
-    from datetime import UTC, datetime
-
-    from service.rules.models import CabinCompliance
-
     op = make_operator(db)
     labels = {"accessible": 300, "partial": 100, "not_accessible": 200, "unknown": 400}
     cabins = {label: make_cabin(db, op, moved(LILLE, metres)) for label, metres in labels.items()}
     far_accessible = make_cabin(db, op, moved(LILLE, 900))
     not_evaluated = make_cabin(db, op, moved(LILLE, 50))
     for label, cabin in [*cabins.items(), ("accessible", far_accessible)]:
-        db.add(
-            CabinCompliance(
-                cabin_id=cabin.id,
-                compliance_status="compliant",
-                accessibility_label=label,
-                failing_errors=[],
-                unknown_errors=[],
-                failing_warnings=[],
-                updated_at=datetime.now(UTC),
-            )
-        )
+        db.add(published_compliance(cabin.id, label))
     db.flush()
     lon, lat = LILLE
 

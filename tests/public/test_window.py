@@ -8,7 +8,13 @@ import uuid
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from tests.public.factories import PARIS, make_cabin, make_operator, moved
+from tests.public.factories import (
+    PARIS,
+    make_cabin,
+    make_operator,
+    moved,
+    published_compliance,
+)
 
 PARIS_BOX = "2.30,48.83,2.40,48.88"
 
@@ -170,24 +176,10 @@ def test_unknown_reference_is_404(client: TestClient) -> None:
 def test_compliance_status_and_label_come_from_the_rule_engine(
     client: TestClient, db: Session
 ) -> None:
-    from datetime import UTC, datetime
-
-    from service.rules.models import CabinCompliance
-
     op = make_operator(db)
     evaluated = make_cabin(db, op, moved(PARIS, 100))
     pending = make_cabin(db, op, moved(PARIS, 200))
-    db.add(
-        CabinCompliance(
-            cabin_id=evaluated.id,
-            compliance_status="compliant",
-            accessibility_label="accessible",
-            failing_errors=[],
-            unknown_errors=[],
-            failing_warnings=[],
-            updated_at=datetime.now(UTC),
-        )
-    )
+    db.add(published_compliance(evaluated.id, "accessible"))
     db.flush()
     features = {
         f["id"]: f["properties"]
