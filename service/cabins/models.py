@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -44,6 +45,15 @@ class Cabin(Base):
         Index(None, "departement_code"),
         Index(None, "region_code"),
         Index(None, "venue_kind"),
+        # The active cabins' points in an SP-GiST (k-d tree) index: SIT-10's neighbour count
+        # and the public map windows probe it, ~1.5x faster than the GiST on every cabin for
+        # points. Nearest-first ordering (KNN) keeps using the GiST.
+        Index(
+            "ix_cabin_active_geom_spgist",
+            "geom",
+            postgresql_using="spgist",
+            postgresql_where=text("status = 'active'"),
+        ),
     )
 
     # identity
