@@ -81,7 +81,9 @@ def responsible_person(inp: RuleInput) -> Select[Any]:
         .subquery("sit07_person")
     )
     # Hours are compared once per distinct (opening, staff) pair, not once per cabin: the
-    # parser is plpgsql, and the same few schedules recur across thousands of cabins.
+    # parser is plpgsql, and the same few schedules recur across thousands of cabins. The
+    # extended statistics `cabin_hours_pair` (migration 0013) tell PostgreSQL how few pairs
+    # there are, so that it hashes them: they name the same two expressions.
     pairs = select(person.c.opening_hours, person.c.staff_hours).distinct().subquery("pairs")
     weeks = select(
         pairs.c.opening_hours,
