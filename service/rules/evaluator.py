@@ -155,20 +155,12 @@ def produced_by(run: planning.RuleRun, inp: RuleInput) -> Select[Any]:
     )
 
 
-def write_changes(
-    produced: CTE, at: ColumnElement[Any], version: str, every_cabin_of: str | None = None
-) -> tuple[CTE, CTE]:
+def write_changes(produced: CTE, at: ColumnElement[Any], version: str) -> tuple[CTE, CTE]:
     """The verdicts of `produced` (see `produced_by`) that differ from the stored ones, upserted
     (`up`: cabin_id, rule_code of each row written) and, where the outcome moved, appended to
-    the history (`ch`: rule_code, old_outcome of each change).
-
-    `every_cabin_of` (a rule code) says that `produced` covers every cabin for that rule: its
-    stored verdicts are then read once and hashed (a fenced subquery), never looked up by index
-    once per cabin, a plan PostgreSQL picks for the costliest rules (100,000 probes, ≈ 1 s)."""
+    the history (`ch`: rule_code, old_outcome of each change)."""
     v = produced.c
-    old: Any = verdict.alias("old")
-    if every_cabin_of is not None:
-        old = select(verdict).where(verdict.c.rule_code == every_cabin_of).offset(0).subquery("old")
+    old = verdict.alias("old")
     diff = (
         select(
             v.cabin_id,
@@ -266,21 +258,12 @@ def write_changes(
     return up, ch
 
 
-def rule_statement(
-    run: planning.RuleRun,
-    cabins: FromClause,
-    at: datetime,
-    version: str,
-    *,
-    every_cabin: bool = False,
-) -> Any:
-    """The one statement of a run over many cabins (`every_cabin`: all of them): upsert the
-    changed verdicts, append the changes; one row of counts (changed, first, rewritten, the
-    rewritten cabins' ids when they are at most LISTED_REWRITES)."""
+def rule_statement(run: planning.RuleRun, cabins: FromClause, at: datetime, version: str) -> Any:
+    """The one statement of a run over many cabins: upsert the changed verdicts, append the
+    changes; one row of counts (changed, first, rewritten, the rewritten cabins' ids when
+    they are at most LISTED_REWRITES)."""
     produced = produced_by(run, RuleInput(cabins=cabins, params=run.params, at=at.date()))
-    up, ch = write_changes(
-        produced.cte("v"), literal(at), version, every_cabin_of=run.code if every_cabin else None
-    )
+    up, ch = write_changes(produced.cte("v"), literal(at), version)
     return select(
         select(func.count()).select_from(ch).where(ch.c.old_outcome.is_not(None)).scalar_subquery(),
         select(func.count()).select_from(ch).where(ch.c.old_outcome.is_(None)).scalar_subquery(),
@@ -589,9 +572,7 @@ def evaluate_cabins(
     if jit is not None:
         session.execute(text(JIT_SET), {"jit": "off"})
     for run in runs:
-        statement = rule_statement(
-            run, cabins_selectable(cabin_ids, run), at, plan.version, every_cabin=cabin_ids is None
-        )
+        statement = rule_statement(run, cabins_selectable(cabin_ids, run), at, plan.version)
         changed, first, rewritten, rewritten_ids = session.execute(statement).one()
         totals = report.rules.setdefault(run.code, RuleReport())
         totals.changed += changed
