@@ -51,7 +51,7 @@ def floor_seconds(engine: Any, codes: list[str], workers: int) -> tuple[float, d
     """Each rule's bare statement over all cabins, every column computed, nothing written."""
     from service.rules import plan as planning
     from service.rules.catalogue.base import RuleInput
-    from service.rules.evaluator import RuleQueue, cabins_selectable, now
+    from service.rules.evaluator import RuleQueue, cabins_selectable, now, statement_work_mem
 
     with Session(engine) as session:
         plan = planning.build(session, planning.in_force(session))
@@ -74,13 +74,14 @@ def floor_seconds(engine: Any, codes: list[str], workers: int) -> tuple[float, d
                         )
                     ).subquery()
                     t = time.perf_counter()
-                    session.execute(
-                        select(
-                            func.count(),
-                            func.count(statement.c.evidence),
-                            func.count(statement.c.outcome),
-                        )
-                    ).one()
+                    with statement_work_mem(session, run.definition.work_mem):
+                        session.execute(
+                            select(
+                                func.count(),
+                                func.count(statement.c.evidence),
+                                func.count(statement.c.outcome),
+                            )
+                        ).one()
                     per_rule[code] = per_rule.get(code, 0) + time.perf_counter() - t
 
     started = time.perf_counter()

@@ -20,7 +20,8 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -525,6 +526,25 @@ JIT_SETTING = "SELECT current_setting('jit')"
 JIT_SET = "SELECT set_config('jit', :jit, true)"
 
 
+# A rule's own `work_mem` (`RuleDefinition.work_mem`) for its set-based statement: SIT-17 and
+# SIT-18 hash 100,000 rows of inputs or of stored evidence, which spilled to disk (or fell back
+# to sorting) under a 32MB default. Set for the transaction and put back after the statement
+# (a failed statement aborts the transaction, which drops the setting with it).
+WORK_MEM_NOW = "SELECT current_setting('work_mem')"
+WORK_MEM_SET = "SELECT set_config('work_mem', :work_mem, true)"
+
+
+@contextmanager
+def statement_work_mem(session: Session, work_mem: str | None) -> Iterator[None]:
+    if work_mem is None:
+        yield
+        return
+    callers = session.scalar(text(WORK_MEM_NOW))
+    session.execute(text(WORK_MEM_SET), {"work_mem": work_mem})
+    yield
+    session.execute(text(WORK_MEM_SET), {"work_mem": callers})
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 
@@ -573,7 +593,8 @@ def evaluate_cabins(
         session.execute(text(JIT_SET), {"jit": "off"})
     for run in runs:
         statement = rule_statement(run, cabins_selectable(cabin_ids, run), at, plan.version)
-        changed, first, rewritten, rewritten_ids = session.execute(statement).one()
+        with statement_work_mem(session, run.definition.work_mem):
+            changed, first, rewritten, rewritten_ids = session.execute(statement).one()
         totals = report.rules.setdefault(run.code, RuleReport())
         totals.changed += changed
         totals.first += first

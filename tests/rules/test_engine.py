@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import date
 
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from service.rules.evaluator import evaluate_cabins
+from service.rules.evaluator import evaluate_cabins, statement_work_mem
 from service.rules.models import CabinCompliance, Verdict, VerdictChange
 from service.rules.schemas import RuleChange
 from tests.auth.factories import bearer, make_key, make_operator
@@ -195,3 +195,14 @@ def test_the_rules_are_handed_out_costliest_first_and_each_once():
         taken = [code for part in pool.map(drain, range(4)) for code in part]
     assert len(taken) == len(RULE_COST) - 1 and len(set(taken)) == len(taken)
     assert RuleQueue([]).take() is None
+
+
+def test_a_rules_own_work_mem_holds_for_its_statement_and_the_transactions_comes_back(
+    db: Session,
+):
+    db.execute(text("SET LOCAL work_mem = '7MB'"))
+    with statement_work_mem(db, "128MB"):
+        assert db.scalar(text("SHOW work_mem")) == "128MB"
+    assert db.scalar(text("SHOW work_mem")) == "7MB"
+    with statement_work_mem(db, None):
+        assert db.scalar(text("SHOW work_mem")) == "7MB"

@@ -197,7 +197,7 @@ def _ramp(x: Any, regime: str, t: RegimeThresholds) -> ColumnElement[str]:
     )
 
 
-@rule("SIT-17", VenueAccessParams)
+@rule("SIT-17", VenueAccessParams, work_mem="128MB")  # hashes its distinct inputs
 def venue_access(inp: RuleInput) -> Select[Any]:
     p: VenueAccessParams = inp.params
     c = inp.cabins
@@ -332,7 +332,7 @@ def _venue_access_verdict(
 # --- SIT-18 -----------------------------------------------------------------------------------
 
 
-@rule("SIT-18", CabinInteriorParams)
+@rule("SIT-18", CabinInteriorParams, work_mem="128MB")  # hashes its ~85 MB of stored evidence
 def cabin_interior(inp: RuleInput) -> Select[Any]:
     p: CabinInteriorParams = inp.params
     c = inp.cabins

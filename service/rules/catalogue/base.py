@@ -72,19 +72,28 @@ class RuleDefinition:
     params_model: type[RuleParams]
     implementation: RuleImpl
     family: str
+    work_mem: str | None = None
+    """The memory its set-based statement needs to hash what it hashes (PostgreSQL's
+    `work_mem`, set for that statement only): None keeps the server's."""
 
 
 REGISTRY: dict[str, RuleDefinition] = {}
 
 
-def rule(code: str, params_model: type[P] = NoParams) -> Callable[[RuleImpl], RuleImpl]:  # type: ignore[assignment]
-    """Registers the decorated function as the implementation of `code`."""
+def rule(
+    code: str,
+    params_model: type[P] = NoParams,  # type: ignore[assignment]
+    *,
+    work_mem: str | None = None,
+) -> Callable[[RuleImpl], RuleImpl]:
+    """Registers the decorated function as the implementation of `code` (`work_mem`: see
+    `RuleDefinition.work_mem`)."""
 
     def register(implementation: RuleImpl) -> RuleImpl:
         if code in REGISTRY:
             raise RuntimeError(f"rule {code} is implemented twice")
         family = implementation.__module__.rsplit(".", 1)[-1]
-        REGISTRY[code] = RuleDefinition(code, params_model, implementation, family)
+        REGISTRY[code] = RuleDefinition(code, params_model, implementation, family, work_mem)
         return implementation
 
     return register
