@@ -51,7 +51,7 @@ def floor_seconds(engine: Any, codes: list[str], workers: int) -> tuple[float, d
     """Each rule's bare statement over all cabins, every column computed, nothing written."""
     from service.rules import plan as planning
     from service.rules.catalogue.base import RuleInput
-    from service.rules.evaluator import RuleQueue, cabins_selectable, now, statement_work_mem
+    from service.rules.evaluator import RuleQueue, cabins_selectable, local_setting, now
 
     with Session(engine) as session:
         plan = planning.build(session, planning.in_force(session))
@@ -61,9 +61,8 @@ def floor_seconds(engine: Any, codes: list[str], workers: int) -> tuple[float, d
     queue = RuleQueue(codes)  # handed out as the evaluator's parallel pass hands them out
 
     def run_codes(_: int) -> None:
-        with Session(engine) as session:
-            # the same setting as the evaluator's set-based passes (evaluator.JIT_SETTING)
-            session.execute(text("SET LOCAL jit = off"))
+        with Session(engine) as session, local_setting(session, "jit", "off"):
+            # the same settings as the evaluator's set-based passes (evaluator.local_setting)
             while (code := queue.take()) is not None:
                 for run in (r for r in runs if r.code == code):  # one per profile of the rule
                     statement = run.definition.implementation(
@@ -74,7 +73,7 @@ def floor_seconds(engine: Any, codes: list[str], workers: int) -> tuple[float, d
                         )
                     ).subquery()
                     t = time.perf_counter()
-                    with statement_work_mem(session, run.definition.work_mem):
+                    with local_setting(session, "work_mem", run.definition.work_mem):
                         session.execute(
                             select(
                                 func.count(),

@@ -77,6 +77,11 @@ class RuleReport:
     rewritten: int = 0
     """Verdict rows written (outcome or evidence changed)."""
 
+    def add(self, changed: int, first: int, rewritten: int) -> None:
+        self.changed += changed
+        self.first += first
+        self.rewritten += rewritten
+
 
 @dataclass
 class EvaluationReport:
@@ -518,31 +523,29 @@ def retire_everywhere(session: Session, plan: planning.Plan, at: datetime) -> in
     )
 
 
-# The set-based statements are large expressions (CASEs, JSON evidence) over many rows: the
-# JIT compiles them anew for every statement, which cost more than it saves (up to seconds
-# for SIT-07 and SIT-19 over 100,000 cabins). Off for the pass, the caller's setting restored
-# after it (the transaction may be an import's or a publication's).
-JIT_SETTING = "SELECT current_setting('jit')"
-JIT_SET = "SELECT set_config('jit', :jit, true)"
-
-
-# A rule's own `work_mem` (`RuleDefinition.work_mem`) for its set-based statement: SIT-17 and
-# SIT-18 hash 100,000 rows of inputs or of stored evidence, which spilled to disk (or fell back
-# to sorting) under a 32MB default. Set for the transaction and put back after the statement
-# (a failed statement aborts the transaction, which drops the setting with it).
-WORK_MEM_NOW = "SELECT current_setting('work_mem')"
-WORK_MEM_SET = "SELECT set_config('work_mem', :work_mem, true)"
+# Planner settings of the set-based statements, each for the transaction and put back after
+# the statements it covers (the transaction may be an import's or a publication's; a failed
+# statement aborts it, which drops the setting with it):
+# - jit off for the whole pass: the statements are large expressions (CASEs, JSON evidence)
+#   over many rows, which the JIT compiles anew for every statement, costing more than it saves
+#   (up to seconds for SIT-07 and SIT-19 over 100,000 cabins);
+# - a rule's own work_mem (`RuleDefinition.work_mem`) for its statement: SIT-17 and SIT-18 hash
+#   100,000 rows of inputs or of stored evidence, which spilled to disk (or fell back to
+#   sorting) under a 32MB default.
+SETTING_NOW = "SELECT current_setting(:name)"
+SETTING_SET = "SELECT set_config(:name, :value, true)"
 
 
 @contextmanager
-def statement_work_mem(session: Session, work_mem: str | None) -> Iterator[None]:
-    if work_mem is None:
+def local_setting(session: Session, name: str, value: str | None) -> Iterator[None]:
+    """PostgreSQL's setting `name` at `value` for the statements run inside (None: unchanged)."""
+    if value is None:
         yield
         return
-    callers = session.scalar(text(WORK_MEM_NOW))
-    session.execute(text(WORK_MEM_SET), {"work_mem": work_mem})
+    callers = session.scalar(text(SETTING_NOW), {"name": name})
+    session.execute(text(SETTING_SET), {"name": name, "value": value})
     yield
-    session.execute(text(WORK_MEM_SET), {"work_mem": callers})
+    session.execute(text(SETTING_SET), {"name": name, "value": callers})
 
 
 def now() -> datetime:
@@ -583,37 +586,21 @@ def evaluate_cabins(
         else:
             values["ids"] = list(cabin_ids)
         for code, changed, first, rewritten in run_prepared(session, sql, values):
-            totals = report.rules[code]
-            totals.changed += changed
-            totals.first += first
-            totals.rewritten += rewritten
+            report.rules[code].add(changed, first, rewritten)
         runs = []
-    jit = session.scalar(text(JIT_SETTING)) if runs else None
-    if jit is not None:
-        session.execute(text(JIT_SET), {"jit": "off"})
-    for run in runs:
-        statement = rule_statement(run, cabins_selectable(cabin_ids, run), at, plan.version)
-        with statement_work_mem(session, run.definition.work_mem):
-            changed, first, rewritten, rewritten_ids = session.execute(statement).one()
-        totals = report.rules.setdefault(run.code, RuleReport())
-        totals.changed += changed
-        totals.first += first
-        totals.rewritten += rewritten
-        if rewritten_ids is not None:
-            report.rewritten_cabins.update(rewritten_ids)
-        elif rewritten:  # more than listed (none rewritten: no list either)
-            report.rewritten_many = True
-    if jit is not None:
-        session.execute(text(JIT_SET), {"jit": jit})
+    with local_setting(session, "jit", "off" if runs else None):
+        for run in runs:
+            statement = rule_statement(run, cabins_selectable(cabin_ids, run), at, plan.version)
+            with local_setting(session, "work_mem", run.definition.work_mem):
+                changed, first, rewritten, rewritten_ids = session.execute(statement).one()
+            report.rules.setdefault(run.code, RuleReport()).add(changed, first, rewritten)
+            if rewritten_ids is not None:
+                report.rewritten_cabins.update(rewritten_ids)
+            elif rewritten:  # more than listed (none rewritten: no list either)
+                report.rewritten_many = True
     if codes is None:
         if cabin_ids is None:
-            retired = retire_everywhere(session, plan, at)
-            refresh_compliance(
-                session,
-                sorted(report.rewritten_cabins),
-                at,
-                everything=retired > 0 or report.rewritten_many,
-            )
+            finish_full_pass(session, plan, report, at)
         else:
             session.execute(
                 text(RETIRE_OF_IDS),
@@ -627,6 +614,21 @@ def evaluate_cabins(
             refresh_compliance(session, cabin_ids, at)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def finish_full_pass(
+    session: Session, plan: planning.Plan, report: EvaluationReport, at: datetime
+) -> None:
+    """After every rule has run over every cabin: the verdicts of rules no longer enabled are
+    retired, and the compliance of the cabins whose verdicts were rewritten is recomputed (of
+    every cabin when a rule rewrote too many to list, or when verdicts were retired)."""
+    retired = retire_everywhere(session, plan, at)
+    refresh_compliance(
+        session,
+        sorted(report.rewritten_cabins),
+        at,
+        everything=retired > 0 or report.rewritten_many,
+    )
 
 
 def refresh_compliance(
@@ -740,13 +742,7 @@ def reevaluate_all_parallel(engine: Any, workers: int = 2) -> EvaluationReport:
         report.rewritten_cabins |= part.rewritten_cabins
         report.rewritten_many |= part.rewritten_many
     with Session(engine) as session:
-        retired = retire_everywhere(session, plan, at)
-        refresh_compliance(
-            session,
-            sorted(report.rewritten_cabins),
-            at,
-            everything=retired > 0 or report.rewritten_many,
-        )
+        finish_full_pass(session, plan, report, at)
         session.commit()
     report.seconds = time.perf_counter() - started
     return report

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from service.rules.evaluator import evaluate_cabins, statement_work_mem
+from service.rules.evaluator import evaluate_cabins, local_setting
 from service.rules.models import CabinCompliance, Verdict, VerdictChange
 from service.rules.schemas import RuleChange
 from tests.auth.factories import bearer, make_key, make_operator
@@ -201,8 +201,8 @@ def test_a_rules_own_work_mem_holds_for_its_statement_and_the_transactions_comes
     db: Session,
 ):
     db.execute(text("SET LOCAL work_mem = '7MB'"))
-    with statement_work_mem(db, "128MB"):
+    with local_setting(db, "work_mem", "128MB"):
         assert db.scalar(text("SHOW work_mem")) == "128MB"
     assert db.scalar(text("SHOW work_mem")) == "7MB"
-    with statement_work_mem(db, None):
+    with local_setting(db, "work_mem", None):
         assert db.scalar(text("SHOW work_mem")) == "7MB"
