@@ -92,6 +92,43 @@ def event_hash(
     return hashlib.sha256(canonical).hexdigest()
 
 
+class CanonicalHasher:
+    """`event_hash` for events sharing their time, actor and reason whose diffs are already
+    canonical JSON text (keys sorted, no spaces, UTF-8 unescaped: as `event_hash` writes a
+    diff): the canonical event is written around the diff's text, never parsing it."""
+
+    def __init__(self, at: datetime, actor: Actor, reason: str | None) -> None:
+        client_id = str(actor.client_id) if actor.client_id else None
+        # the keys in the order json.dumps sorts them: action, actor, actor_client_id, at,
+        # diff, prev_hash, reason, target_id, target_type
+        self._head = (
+            f',"actor":{_json(actor.name)},"actor_client_id":{_json(client_id)}'
+            f',"at":{_json(at.astimezone(UTC).isoformat())},"diff":'
+        )
+        self._reason = f',"reason":{_json(reason)},"target_id":'
+
+    def hash(
+        self, *, action: str, target_type: str, target_id: str, diff: str, prev_hash: str | None
+    ) -> str:
+        canonical = (
+            f'{{"action":{_json(action)}{self._head}{diff}'
+            f',"prev_hash":{_json(prev_hash)}{self._reason}{_json(target_id)}'
+            f',"target_type":{_json(target_type)}}}'
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _json(value: str | None) -> str:
+    return orjson.dumps(value).decode()
+
+
+def lock_tail(session: Session) -> str | None:
+    """Takes the chain's lock for the transaction (appends are serialised) and returns the
+    hash of its last event, the one the next event chains to (None on an empty trail)."""
+    session.execute(select(func.pg_advisory_xact_lock(CHAIN_LOCK_KEY)))
+    return session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
+
+
 def record(
     session: Session,
     actor: Actor,
@@ -102,8 +139,7 @@ def record(
     reason: str | None = None,
 ) -> AuditEvent:
     """Append one event, chained to the current tail, in the caller's transaction."""
-    session.execute(select(func.pg_advisory_xact_lock(CHAIN_LOCK_KEY)))
-    prev_hash = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
+    prev_hash = lock_tail(session)
     at = datetime.now(UTC)
     clean = _normalise(session, diff)
     event = AuditEvent(

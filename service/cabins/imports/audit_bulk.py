@@ -3,17 +3,14 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from service.audit.models import AuditEvent
-from service.audit.trail import CHAIN_LOCK_KEY, Actor, event_hash
+from service.audit.trail import Actor, CanonicalHasher, event_hash, lock_tail
 
 COLUMNS = (
     "at",
@@ -43,7 +40,7 @@ def as_jsonb_returns(value: Any) -> Any:
 
 class CanonicalJson(str):
     """JSON text written exactly as the trail's hash writes a diff (`json.dumps` with sorted
-    keys, no spaces, UTF-8 unescaped): hashed as it is, never parsed again."""
+    keys, no spaces, UTF-8 unescaped): hashed as it is (`CanonicalHasher`), never parsed."""
 
 
 def _copy_text(value: str | None) -> str:
@@ -53,10 +50,6 @@ def _copy_text(value: str | None) -> str:
     return (
         value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
     )
-
-
-def _json_text(value: str | None) -> str:
-    return orjson.dumps(value).decode()
 
 
 def append_many(
@@ -71,19 +64,11 @@ def append_many(
     `registry audit verify` recomputes."""
     if not events:
         return 0
-    session.execute(select(func.pg_advisory_xact_lock(CHAIN_LOCK_KEY)))
-    prev_hash = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
+    prev_hash = lock_tail(session)
     at = datetime.now(UTC)
     client_id = str(actor.client_id) if actor.client_id else None
     at_iso = at.astimezone(UTC).isoformat()
-    # The canonical event around a canonical diff: keys in sorted order, as json.dumps
-    # writes them (action, actor, actor_client_id, at, diff, prev_hash, reason, target_id,
-    # target_type).
-    head = (
-        f',"actor":{_json_text(actor.name)},"actor_client_id":{_json_text(client_id)}'
-        f',"at":{_json_text(at_iso)},"diff":'
-    )
-    reason_part = f',"reason":{_json_text(reason)},"target_id":'
+    hasher = CanonicalHasher(at, actor, reason)
     fixed = "\t".join(_copy_text(v) for v in (at_iso, client_id, actor.name))
     reason_field = _copy_text(reason)
     connection = session.connection().connection.driver_connection
@@ -96,12 +81,13 @@ def append_many(
         for action, target_type, target_id, diff in events:
             if isinstance(diff, CanonicalJson):
                 diff_text = str(diff)
-                canonical = (
-                    f'{{"action":{_json_text(action)}{head}{diff_text}'
-                    f',"prev_hash":{_json_text(prev_hash)}{reason_part}{_json_text(target_id)}'
-                    f',"target_type":{_json_text(target_type)}}}'
+                digest = hasher.hash(
+                    action=action,
+                    target_type=target_type,
+                    target_id=target_id,
+                    diff=diff_text,
+                    prev_hash=prev_hash,
                 )
-                digest = hashlib.sha256(canonical.encode()).hexdigest()
             else:
                 if isinstance(diff, str):
                     diff_text, diff_value = diff, orjson.loads(diff)
