@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from service.app import create_app
 from service.db import get_session
 from service.reads import get_read_session
+from service.rules import plan as planning
 from service.settings import Settings, get_settings
 
 
@@ -85,7 +86,9 @@ def engine(settings: Settings) -> Iterator[Engine]:
 
 @pytest.fixture
 def db(engine: Engine) -> Iterator[Session]:
-    """A session inside an outer transaction that is rolled back after the test."""
+    """A session inside an outer transaction that is rolled back after the test. The plans of
+    published rule sets, cached per process by version and publication time, are forgotten
+    with it: another test may publish the same version at the same time with other rules."""
     connection = engine.connect()
     outer = connection.begin()
     session = Session(bind=connection, join_transaction_mode="create_savepoint")
@@ -95,6 +98,7 @@ def db(engine: Engine) -> Iterator[Session]:
         session.close()
         outer.rollback()
         connection.close()
+        planning.forget_plans()
 
 
 @pytest.fixture(scope="session")

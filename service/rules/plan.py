@@ -69,6 +69,11 @@ def in_force(session: Session, at: datetime | None = None) -> RuleSet | None:
 _PLANS: dict[tuple[str, datetime | None], Plan] = {}
 
 
+def forget_plans() -> None:
+    """Empties the cache (tests, whose rolled-back rule sets may come back with other rules)."""
+    _PLANS.clear()
+
+
 def build(session: Session, rule_set: RuleSet) -> Plan:
     key = (rule_set.version, rule_set.published_at)
     if rule_set.status != "draft" and key in _PLANS:
