@@ -73,14 +73,13 @@ def floor_seconds(engine: Any, codes: list[str], workers: int) -> tuple[float, d
                         )
                     ).subquery()
                     t = time.perf_counter()
-                    with local_setting(session, "work_mem", run.definition.work_mem):
-                        session.execute(
-                            select(
-                                func.count(),
-                                func.count(statement.c.evidence),
-                                func.count(statement.c.outcome),
-                            )
-                        ).one()
+                    session.execute(
+                        select(
+                            func.count(),
+                            func.count(statement.c.evidence),
+                            func.count(statement.c.outcome),
+                        )
+                    ).one()
                     per_rule[code] = per_rule.get(code, 0) + time.perf_counter() - t
 
     started = time.perf_counter()

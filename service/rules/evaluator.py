@@ -22,14 +22,13 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
 import psycopg
 from sqlalchemy import (
     CTE,
-    Boolean,
     ColumnElement,
     DateTime,
     FromClause,
@@ -48,7 +47,6 @@ from sqlalchemy import (
     or_,
     select,
     text,
-    true,
     tuple_,
     union_all,
 )
@@ -61,6 +59,7 @@ from sqlalchemy.types import Text, Uuid
 from service.cabins.models import Cabin
 from service.rules import plan as planning
 from service.rules.catalogue.base import RuleInput
+from service.rules.fingerprint import fingerprint
 from service.rules.models import Verdict, VerdictChange
 
 cabin: Table = Cabin.__table__  # type: ignore[assignment]
@@ -134,19 +133,15 @@ def _cabins_where(
     return select(cabin).where(*conditions).subquery("cabins")
 
 
-def differs(stored: Any, produced: Any) -> ColumnElement[bool]:
-    """The evidence is not, byte for byte, the stored one (`record_image_eq`: a memcmp). jsonb
-    is stored in one canonical form, so the same evidence built again is the same bytes; this
-    costs less than jsonb's equality, which walks both values. A difference it would see in
-    equal values (a numeric's scale) could only rewrite a verdict, never miss a change. A NULL
-    stored evidence (no verdict yet) differs."""
-    return ~func.record_image_eq(tuple_(stored, true()), tuple_(produced, true()), type_=Boolean)
-
-
 def produced_by(run: planning.RuleRun, inp: RuleInput) -> Select[Any]:
     """A run's verdicts as the rows `write_changes` reads: cabin_id, rule_code, outcome,
-    evidence (tagged with the run's profile), severity, profile."""
-    produced = run.definition.implementation(inp).subquery()
+    evidence (tagged with the run's profile), fingerprint (of the evidence, `fingerprint`),
+    severity, profile."""
+    statement = run.definition.implementation(inp)
+    # the seed from the rule over every cabin, whichever cabins this run covers
+    shape = run.definition.implementation(replace(inp, cabins=cabins_selectable(None), few=False))
+    built = fingerprint(statement.selected_columns.evidence, shape.selected_columns.evidence)
+    produced = statement.add_columns(built.label("fingerprint")).subquery()
     evidence: ColumnElement[Any] = produced.c.evidence
     if run.profile is not None:
         evidence = evidence.op("||")(func.jsonb_build_object("profile", run.profile, type_=JSONB))
@@ -156,6 +151,7 @@ def produced_by(run: planning.RuleRun, inp: RuleInput) -> Select[Any]:
         literal(run.code, Text).label("rule_code"),
         produced.c.outcome,
         evidence.label("evidence"),
+        produced.c.fingerprint,
         literal(run.severity, Text).label("severity"),
         profile.label("profile"),
     )
@@ -164,7 +160,11 @@ def produced_by(run: planning.RuleRun, inp: RuleInput) -> Select[Any]:
 def write_changes(produced: CTE, at: ColumnElement[Any], version: str) -> tuple[CTE, CTE]:
     """The verdicts of `produced` (see `produced_by`) that differ from the stored ones, upserted
     (`up`: cabin_id, rule_code of each row written) and, where the outcome moved, appended to
-    the history (`ch`: rule_code, old_outcome of each change)."""
+    the history (`ch`: rule_code, old_outcome of each change).
+
+    A verdict differs when its outcome, fingerprint, severity or profile does: the evidence
+    is not compared, so PostgreSQL builds it only for the rows that differ (when the rule's
+    select is pulled up into this one, as most are)."""
     v = produced.c
     old = verdict.alias("old")
     diff = (
@@ -173,6 +173,7 @@ def write_changes(produced: CTE, at: ColumnElement[Any], version: str) -> tuple[
             v.rule_code,
             v.outcome,
             v.evidence,
+            v.fingerprint,
             v.severity,
             v.profile,
             old.c.outcome.label("old_outcome"),
@@ -186,7 +187,7 @@ def write_changes(produced: CTE, at: ColumnElement[Any], version: str) -> tuple[
         .where(
             or_(
                 old.c.outcome.is_distinct_from(v.outcome),
-                differs(old.c.evidence, v.evidence),
+                old.c.fingerprint.is_distinct_from(v.fingerprint),
                 old.c.severity.is_distinct_from(v.severity),
                 old.c.profile.is_distinct_from(v.profile),
             )
@@ -209,6 +210,7 @@ def write_changes(produced: CTE, at: ColumnElement[Any], version: str) -> tuple[
         "evaluated_at",
         "rule_set_version",
         "profile",
+        "fingerprint",
     ]
     upsert = pg_insert(verdict).from_select(
         columns,
@@ -222,12 +224,27 @@ def write_changes(produced: CTE, at: ColumnElement[Any], version: str) -> tuple[
             at,
             literal(version, Text),
             diff.c.profile,
+            diff.c.fingerprint,
         ),
     )
+    # A verdict rewritten for its fingerprint alone (none stored yet, or the code that builds
+    # its evidence changed) keeps when and under which rule set it last changed.
+    stored = tuple_(verdict.c.outcome, verdict.c.evidence, verdict.c.severity, verdict.c.profile)
+    new = tuple_(
+        upsert.excluded.outcome,
+        upsert.excluded.evidence,
+        upsert.excluded.severity,
+        upsert.excluded.profile,
+    )
+    unchanged = stored.is_not_distinct_from(new)
+    kept = {
+        name: case((unchanged, verdict.c[name]), else_=upsert.excluded[name])
+        for name in ("evaluated_at", "rule_set_version")
+    }
     up = (
         upsert.on_conflict_do_update(
             index_elements=["cabin_id", "rule_code"],
-            set_={name: upsert.excluded[name] for name in columns[2:]},
+            set_={name: kept.get(name, upsert.excluded[name]) for name in columns[2:]},
         )
         .returning(verdict.c.cabin_id, verdict.c.rule_code)
         .cte("up")
@@ -523,15 +540,11 @@ def retire_everywhere(session: Session, plan: planning.Plan, at: datetime) -> in
     )
 
 
-# Planner settings of the set-based statements, each for the transaction and put back after
-# the statements it covers (the transaction may be an import's or a publication's; a failed
-# statement aborts it, which drops the setting with it):
-# - jit off for the whole pass: the statements are large expressions (CASEs, JSON evidence)
-#   over many rows, which the JIT compiles anew for every statement, costing more than it saves
-#   (up to seconds for SIT-07 and SIT-19 over 100,000 cabins);
-# - a rule's own work_mem (`RuleDefinition.work_mem`) for its statement: SIT-17 and SIT-18 hash
-#   100,000 rows of inputs or of stored evidence, which spilled to disk (or fell back to
-#   sorting) under a 32MB default.
+# The set-based statements run with jit off, set for the transaction and put back after the
+# pass (the transaction may be an import's or a publication's; a failed statement aborts it,
+# which drops the setting with it): they are large expressions (CASEs, JSON evidence) over many
+# rows, which the JIT compiles anew for every statement, costing more than it saves (up to
+# seconds for SIT-07 and SIT-19 over 100,000 cabins).
 SETTING_NOW = "SELECT current_setting(:name)"
 SETTING_SET = "SELECT set_config(:name, :value, true)"
 
@@ -591,8 +604,7 @@ def evaluate_cabins(
     with local_setting(session, "jit", "off" if runs else None):
         for run in runs:
             statement = rule_statement(run, cabins_selectable(cabin_ids, run), at, plan.version)
-            with local_setting(session, "work_mem", run.definition.work_mem):
-                changed, first, rewritten, rewritten_ids = session.execute(statement).one()
+            changed, first, rewritten, rewritten_ids = session.execute(statement).one()
             report.rules.setdefault(run.code, RuleReport()).add(changed, first, rewritten)
             if rewritten_ids is not None:
                 report.rewritten_cabins.update(rewritten_ids)

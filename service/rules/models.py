@@ -94,8 +94,9 @@ class Rule(Base):
 
 class Verdict(Base):
     """The current outcome of one rule for one cabin. Rewritten only when the outcome, the
-    evidence, the severity or the profile changes, so `evaluated_at` and `rule_set_version`
-    say when and under which rule set the verdict last changed."""
+    evidence (its `fingerprint`), the severity or the profile changes; `evaluated_at` and
+    `rule_set_version` say when and under which rule set the outcome, evidence, severity or
+    profile last changed."""
 
     __tablename__ = "verdict"
     __table_args__ = (
@@ -115,6 +116,9 @@ class Verdict(Base):
     evaluated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     rule_set_version: Mapped[str] = mapped_column(String(32))
     profile: Mapped[str | None] = mapped_column(String(64), comment="regional profile applied")
+    fingerprint: Mapped[int | None] = mapped_column(
+        BigInteger, comment="hash of what the evidence was built from (null: not yet computed)"
+    )
 
 
 class VerdictChange(Base):

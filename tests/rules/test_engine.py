@@ -197,12 +197,12 @@ def test_the_rules_are_handed_out_costliest_first_and_each_once():
     assert RuleQueue([]).take() is None
 
 
-def test_a_rules_own_work_mem_holds_for_its_statement_and_the_transactions_comes_back(
+def test_the_passs_setting_holds_for_its_statements_and_the_transactions_comes_back(
     db: Session,
 ):
-    db.execute(text("SET LOCAL work_mem = '7MB'"))
-    with local_setting(db, "work_mem", "128MB"):
-        assert db.scalar(text("SHOW work_mem")) == "128MB"
-    assert db.scalar(text("SHOW work_mem")) == "7MB"
-    with local_setting(db, "work_mem", None):
-        assert db.scalar(text("SHOW work_mem")) == "7MB"
+    db.execute(text("SET LOCAL jit = on"))
+    with local_setting(db, "jit", "off"):
+        assert db.scalar(text("SHOW jit")) == "off"
+    assert db.scalar(text("SHOW jit")) == "on"
+    with local_setting(db, "jit", None):
+        assert db.scalar(text("SHOW jit")) == "on"

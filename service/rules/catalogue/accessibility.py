@@ -31,7 +31,6 @@ from service.rules.catalogue.sqlkit import (
     jobj,
     missing,
     num,
-    once_per_distinct,
     strip,
     tri,
 )
@@ -197,7 +196,7 @@ def _ramp(x: Any, regime: str, t: RegimeThresholds) -> ColumnElement[str]:
     )
 
 
-@rule("SIT-17", VenueAccessParams, work_mem="128MB")  # hashes its distinct inputs
+@rule("SIT-17", VenueAccessParams)
 def venue_access(inp: RuleInput) -> Select[Any]:
     p: VenueAccessParams = inp.params
     c = inp.cabins
@@ -255,8 +254,8 @@ def venue_access(inp: RuleInput) -> Select[Any]:
         select(inner, existing.label("outcome_existing"), new.label("outcome_new")),
         "venue_access_regimes",
     )
-    # about 30,000 distinct rows of inputs for 100,000 cabins: the evidence is built once per row
-    return once_per_distinct(staged, lambda r: _venue_access_verdict(p, r))
+    outcome_, evidence = _venue_access_verdict(p, staged.c)
+    return select(staged.c.cabin_id, outcome_.label("outcome"), evidence.label("evidence"))
 
 
 def _venue_access_verdict(
@@ -332,7 +331,7 @@ def _venue_access_verdict(
 # --- SIT-18 -----------------------------------------------------------------------------------
 
 
-@rule("SIT-18", CabinInteriorParams, work_mem="128MB")  # hashes its ~85 MB of stored evidence
+@rule("SIT-18", CabinInteriorParams)
 def cabin_interior(inp: RuleInput) -> Select[Any]:
     p: CabinInteriorParams = inp.params
     c = inp.cabins

@@ -8,6 +8,11 @@ and returns ONE SQLAlchemy Core `Select` with exactly three columns:
 - `outcome` (text) — one of `OUTCOMES`,
 - `evidence` (jsonb) — what was measured or found, the threshold, the layer row and vintage.
 
+Build the evidence in the select itself, not in a subquery that PostgreSQL cannot pull up
+(a GROUP BY, a set-returning function): the evaluator hashes the values the evidence is made
+of (`service.rules.fingerprint`) to find the verdicts that changed, and builds the evidence of
+those only, which it can do only when the evidence is computed where it is selected.
+
 The same statement serves one cabin (on write), a bulk import, all cabins (re-evaluation) and
 a candidate that is not stored (what-if): `inp.cabins` is any selectable with the columns of
 the `cabin` table. The evaluator applies regional profiles by calling the implementation once
@@ -72,9 +77,6 @@ class RuleDefinition:
     params_model: type[RuleParams]
     implementation: RuleImpl
     family: str
-    work_mem: str | None = None
-    """The memory its set-based statement needs to hash what it hashes (PostgreSQL's
-    `work_mem`, set for that statement only): None keeps the server's."""
 
 
 REGISTRY: dict[str, RuleDefinition] = {}
@@ -83,17 +85,14 @@ REGISTRY: dict[str, RuleDefinition] = {}
 def rule(
     code: str,
     params_model: type[P] = NoParams,  # type: ignore[assignment]
-    *,
-    work_mem: str | None = None,
 ) -> Callable[[RuleImpl], RuleImpl]:
-    """Registers the decorated function as the implementation of `code` (`work_mem`: see
-    `RuleDefinition.work_mem`)."""
+    """Registers the decorated function as the implementation of `code`."""
 
     def register(implementation: RuleImpl) -> RuleImpl:
         if code in REGISTRY:
             raise RuntimeError(f"rule {code} is implemented twice")
         family = implementation.__module__.rsplit(".", 1)[-1]
-        REGISTRY[code] = RuleDefinition(code, params_model, implementation, family, work_mem)
+        REGISTRY[code] = RuleDefinition(code, params_model, implementation, family)
         return implementation
 
     return register

@@ -5,7 +5,6 @@ and synthetic flag into the evidence."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import (
@@ -14,7 +13,6 @@ from sqlalchemy import (
     Float,
     Integer,
     Numeric,
-    Select,
     String,
     and_,
     case,
@@ -240,40 +238,3 @@ def fenced(query: Any, name: str) -> Any:
     pulled up). Without it, every reference to one of its columns in the outer CASEs and the
     evidence would re-evaluate the underlying expression — the JSONB reads, the CASEs."""
     return query.offset(0).subquery(name)
-
-
-def once_per_distinct(
-    rows: Any, build: Callable[[Any], tuple[ColumnElement[str], ColumnElement[Any]]]
-) -> Select[Any]:
-    """The rule's `(cabin_id, outcome, evidence)` with the outcome and evidence built once per
-    distinct row of inputs, not once per cabin. `rows` (a fenced subquery of `cabin_id` and every
-    input the two depend on) is grouped on its inputs; `build` makes them from the group's
-    columns, in their own fenced subquery (a ProjectSet would evaluate them again for each row
-    it unnests); the group's cabins are then unnested beside them. Worth it when many cabins
-    share their inputs (the evidence is most of a rule's cost).
-
-    A numeric input is also grouped on its scale: `80` and `80.0` are equal but are not the same
-    evidence. Every other input must show in the evidence as it compares (text, booleans,
-    dates, integers, JSON built from such columns)."""
-    inputs = [column for column in rows.c if column.name != "cabin_id"]
-    scales = [
-        func.scale(column)
-        for column in inputs
-        if isinstance(column.type, Numeric) and not isinstance(column.type, Float)
-    ]
-    grouped = fenced(
-        select(*inputs, func.array_agg(rows.c.cabin_id).label("cabin_ids")).group_by(
-            *inputs, *scales
-        ),
-        "distinct_inputs",
-    )
-    outcome_, evidence = build(grouped.c)
-    built = fenced(
-        select(grouped.c.cabin_ids, outcome_.label("outcome"), evidence.label("evidence")),
-        "verdict_per_inputs",
-    )
-    return select(
-        func.unnest(built.c.cabin_ids, type_=rows.c.cabin_id.type).label("cabin_id"),
-        built.c.outcome,
-        built.c.evidence,
-    )
