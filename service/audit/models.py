@@ -31,4 +31,6 @@ class AuditEvent(Base):
     diff = mapped_column(JSONB, nullable=False, comment="{field: [old, new]}")
     reason: Mapped[str | None] = mapped_column(Text)
     prev_hash: Mapped[str | None] = mapped_column(String(64), comment="null for the first event")
-    hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hash: Mapped[str] = mapped_column(
+        String(64), comment="not unique-indexed: a fork shows as two events after one prev_hash"
+    )

@@ -57,7 +57,11 @@ class Cabin(Base):
     )
 
     # identity
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    id: Mapped[uuid.UUID] = mapped_column(
+        primary_key=True,
+        server_default=text("uuid_v7()"),
+        comment="time-ordered (UUIDv7): new cabins go to the right edge of every index on it",
+    )
     reference: Mapped[str] = mapped_column(
         String(16), unique=True, comment="public reference: CAB- + 8 Crockford base32 characters"
     )

@@ -130,7 +130,6 @@ def create(
     _unique_reference(session, operator_id, body.operator_reference, None)
     now = datetime.now(UTC)
     cabin = Cabin(
-        id=uuid.uuid4(),
         reference=new_reference(session),
         operator_id=operator_id,
         status="draft",

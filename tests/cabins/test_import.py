@@ -143,6 +143,7 @@ def test_partial_import_writes_the_good_rows_and_reports_the_bad(
     ).all()
     assert sorted(e.action for e in events) == ["cabin.create"] * 3
     assert verify(db).ok
+    assert {c.id.version for c in written.values()} == {7}  # time-ordered, as through the API
 
 
 def test_same_upload_with_the_same_idempotency_key_changes_nothing(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
+
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -197,6 +200,18 @@ def test_creating_writes_one_row(client: TestClient, callers: Callers, db: Sessi
     before = db.scalar(select(func.count()).select_from(Cabin))
     create(client, callers.operator)
     assert db.scalar(select(func.count()).select_from(Cabin)) == before + 1
+
+
+def test_cabin_ids_are_time_ordered(client: TestClient, callers: Callers) -> None:
+    """UUIDv7: the creation time in milliseconds first, so new cabins sort last in every index."""
+    started = datetime.now(UTC)
+    ids = [
+        uuid.UUID(create(client, callers.operator, reference=f"ORD-{n}")["id"]) for n in range(3)
+    ]
+    assert {i.version for i in ids} == {7}
+    assert ids == sorted(ids) and len(set(ids)) == 3
+    made = datetime.fromtimestamp((ids[0].int >> 80) / 1000, UTC)
+    assert abs((made - started).total_seconds()) < 60
 
 
 def test_a_write_answers_with_the_compliance_evaluated_in_its_transaction(

@@ -295,7 +295,7 @@ def _upsert_sql() -> str:
 INSERT INTO cabin (id, reference, operator_id, operator_reference, status, geom,
   {", ".join(_WRITTEN)}, {", ".join(_DERIVED)}, {", ".join(_CONFIRMED)},
   is_demo, version, created_at, updated_at)
-SELECT gen_random_uuid(), s.reference, :operator_id, s.operator_reference, 'draft',
+SELECT uuid_v7(), s.reference, :operator_id, s.operator_reference, 'draft',
   ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326),
   {", ".join(f"s.{c}" for c in _WRITTEN)}, {", ".join(f"l.{c}" for c in _DERIVED)},
   {confirmed},
