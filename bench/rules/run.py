@@ -14,8 +14,8 @@ cabins with bench/rules/generate.sql. Then, in one run:
    split over the workers;
 3. a full re-evaluation where nothing changed (the case of a new layer vintage that moves
    nothing), split over the workers, and the same in one transaction on one connection;
-4. publishing a rule set that changes one parameter (SIT-10 radius 1000 → 800 m), in one
-   transaction (what `POST /v1/rule-sets/{v}/publish` does), with its per-rule report;
+4. publishing a rule set that changes one parameter (SIT-10's radius, 1000 → 800 m or back),
+   in one transaction (what `POST /v1/rule-sets/{v}/publish` does), with its per-rule report;
 5. single-cabin writes: an UPDATE of one cabin and its evaluation, committed, `--writes` times
    with the pages as found, then `--writes` times on other cabins after `pg_prewarm` of what
    a write reads; p50 / p95 / max of each.
@@ -221,17 +221,23 @@ def full_reevaluations(
 
 
 def publish_changed_radius(engine: Any) -> None:
+    """Publishes a rule set whose SIT-10 radius differs from the one in force (800 m, or
+    back to 1000 m when 800 m is in force), so that each run measures a real change."""
+    from service.rules import plan as planning
     from service.rules import rulesets
     from service.rules.schemas import RuleChange, RuleSetCreate
 
     version = f"2026.{int(time.time()) % 1000}"
     with Session(engine) as session:
+        plan = planning.build(session, planning.in_force(session))
+        radius = next(r.params.radius_m for r in plan.runs if r.code == "SIT-10")
+        new_radius = 1000 if radius == 800 else 800
         rulesets.derive(
             session,
             RuleSetCreate(
                 version=version,
-                title="bench: SIT-10 radius 800 m",
-                rules={"SIT-10": RuleChange(parameters={"radius_m": 800})},
+                title=f"bench: SIT-10 radius {new_radius} m",
+                rules={"SIT-10": RuleChange(parameters={"radius_m": new_radius})},
             ),
         )
         t = time.perf_counter()
@@ -239,10 +245,10 @@ def publish_changed_radius(engine: Any) -> None:
         session.commit()
         publish_s = time.perf_counter() - t
     changed = {c: r.changed for c, r in report.rules.items() if r.changed}
-    rewritten = sum(r.rewritten for r in report.rules.values())
+    rewritten = {c: r.rewritten for c, r in report.rules.items() if r.rewritten}
     print(
-        f"publish {version} (SIT-10 radius 800 m), 1 transaction: {publish_s:.2f} s;"
-        f" changed outcomes {changed}; verdicts rewritten {rewritten}"
+        f"publish {version} (SIT-10 radius {radius:g} -> {new_radius} m), 1 transaction:"
+        f" {publish_s:.2f} s; changed outcomes {changed}; verdicts rewritten {rewritten}"
     )
 
 
