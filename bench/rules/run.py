@@ -20,7 +20,9 @@ cabins with bench/rules/generate.sql. Then, in one run:
    with the pages as found, then `--writes` times on other cabins after `pg_prewarm` of what
    a write reads; p50 / p95 / max of each.
 
-`--steps` runs some of them only (floor, full, publish, writes), e.g. `--steps writes`.
+`--steps` runs some of them only (floor, full, publish, writes), e.g. `--steps writes`, and
+`--steps cpu` gives each rule's full-pass statement's backend CPU seconds (nothing changed,
+nothing committed; the server must run on this machine).
 """
 
 from __future__ import annotations
@@ -88,9 +90,41 @@ def floor_seconds(engine: Any, codes: list[str], workers: int) -> tuple[float, d
     return time.perf_counter() - started, per_rule
 
 
-STEPS = ("floor", "full", "publish", "writes")
-"""floor: the bare SELECTs; full: the full re-evaluations (and the first one when no verdict
-is stored); publish: a rule set changing SIT-10's radius; writes: single-cabin writes."""
+def rule_cpu_seconds(engine: Any, codes: list[str]) -> dict[str, float]:
+    """Each rule's full-pass statement on one connection, nothing committed: the backend's CPU
+    seconds (user + system, from /proc/<pid>/stat, so the server must run on this machine),
+    the best of two runs."""
+    from service.rules import plan as planning
+    from service.rules.evaluator import cabins_selectable, local_setting, now, rule_statement
+
+    with Session(engine) as session:
+        plan = planning.build(session, planning.in_force(session))
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def backend_cpu(pid: int) -> float:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / ticks
+
+    seconds: dict[str, float] = {}
+    for code in codes:
+        for _ in range(2):
+            with Session(engine) as session, local_setting(session, "jit", "off"):
+                pid = int(session.scalar(text("SELECT pg_backend_pid()")))
+                started = backend_cpu(pid)
+                for run in (r for r in plan.runs if r.code == code):
+                    cabins = cabins_selectable(None, run)
+                    session.execute(rule_statement(run, cabins, now(), plan.version)).one()
+                spent = backend_cpu(pid) - started
+                session.rollback()
+            seconds[code] = min(seconds.get(code, spent), spent)
+    return seconds
+
+
+STEPS = ("floor", "cpu", "full", "publish", "writes")
+"""floor: the bare SELECTs; cpu: each rule's full-pass statement, its backend CPU; full: the
+full re-evaluations (and the first one when no verdict is stored); publish: a rule set changing
+SIT-10's radius; writes: single-cabin writes. `cpu` is not run by default."""
 
 
 def main() -> None:
@@ -102,8 +136,8 @@ def main() -> None:
     parser.add_argument("--writes", type=int, default=200)
     parser.add_argument(
         "--steps",
-        default=",".join(STEPS),
-        help=f"comma-separated steps to run, of {', '.join(STEPS)} (default all)",
+        default=",".join(step for step in STEPS if step != "cpu"),
+        help=f"comma-separated steps to run, of {', '.join(STEPS)} (default all but cpu)",
     )
     args = parser.parse_args()
     steps = set(args.steps.split(","))
@@ -171,6 +205,10 @@ def main() -> None:
         )
         print("  per rule: " + ", ".join(f"{c} {s:.2f}" for c, s in sorted(per_rule.items())))
 
+    if "cpu" in steps:
+        cpu = rule_cpu_seconds(engine, codes)
+        print(f"backend CPU of the full-pass statements: {sum(cpu.values()):.2f} s")
+        print("  per rule: " + ", ".join(f"{c} {s:.2f}" for c, s in sorted(cpu.items())))
     if "full" in steps:
         full_reevaluations(engine, args.workers, verdicts, floor_seq, floor_par)
     if "publish" in steps:
