@@ -15,7 +15,9 @@ values under another parameter, key or shape give another fingerprint. Fingerpri
 ever compared within one rule (a verdict is one cabin × one rule).
 
 Equal fingerprints mean equal evidence, up to a 64-bit collision and to the scale of a
-numeric (80 and 80.0 hash alike and would print differently: an equal value)."""
+numeric (80 and 80.0 hash alike and would print differently: an equal value). Every value must
+have an extended hash function (text, numbers, booleans, dates, uuids, arrays of them, jsonb);
+a rule that shows another type (a geometry, json) casts it to one of those in its evidence."""
 
 from __future__ import annotations
 
