@@ -1,11 +1,13 @@
 """The evaluator: runs the rule set in force over a set of cabins (some ids, or all), one
 statement per rule and parameter group, writing only what changed.
 
-Each statement is `WITH v AS (<the rule's select>), d AS (<v joined to the stored verdicts,
-keeping the rows whose outcome, evidence, severity or profile differ>), up AS (INSERT INTO
-verdict … ON CONFLICT DO UPDATE), ch AS (INSERT INTO verdict_change <the rows whose outcome
-changed>) SELECT <counts>`. Then the compliance status and accessibility label of the cabins
-whose verdicts were rewritten are recomputed in one statement.
+Each statement is `WITH v AS (<the rule's select, with the fingerprint of its evidence>),
+d AS (<v joined to the stored verdicts, keeping the rows whose outcome, fingerprint, severity
+or profile differ>), up AS (INSERT INTO verdict … ON CONFLICT DO UPDATE), ch AS (INSERT INTO
+verdict_change <the rows whose outcome changed>) SELECT <counts>`: the evidence is built for
+the rows of `d` only (`service.rules.fingerprint`). Then the compliance status and
+accessibility label of the cabins whose verdicts were rewritten are recomputed in one
+statement.
 
 A few cabins (a write, a small import) take one statement for every rule instead, rendered
 once per rule set and day with the cabins and the time as its only parameters, and prepared
