@@ -19,7 +19,7 @@ from service.rules.catalogue.base import (
     RuleParams,
     rule,
 )
-from service.rules.catalogue.sql import Check, decide, evidence, missing
+from service.rules.catalogue.sqlkit import Check, decide, jobj, unset
 from service.territories.models import Cpts, Layer
 
 
@@ -62,7 +62,7 @@ def prior_declaration(inp: RuleInput) -> Select[Any]:
     return select(
         c.id.label("cabin_id"),
         outcome.label("outcome"),
-        evidence(
+        jobj(
             reason=reason,
             ars_declaration_date=c.ars_declaration_date,
             ars_declaration_reference=c.ars_declaration_reference,
@@ -71,7 +71,7 @@ def prior_declaration(inp: RuleInput) -> Select[Any]:
             declaration_lead_days=p.declaration_lead_days,
             addressee=p.declaration_addressee,
             addressee_region=c.region_code,
-            missing=missing(
+            missing=unset(
                 ("declarations.ars_declaration_date", c.ars_declaration_date),
                 ("declarations.ars_declaration_reference", c.ars_declaration_reference),
                 ("location (a point inside a commune)", c.region_code),
@@ -154,12 +154,12 @@ def cpam_cpts_informed(inp: RuleInput) -> Select[Any]:
             and_(b.coverage == "unknown", b.cpts_informed_date.is_(None)),
             func.jsonb_build_array("declarations.cpts_informed_date", "layer:cpts"),
         ),
-        else_=missing(("declarations.cpam_informed_date", b.cpam_informed_date)),
+        else_=unset(("declarations.cpam_informed_date", b.cpam_informed_date)),
     )
     return select(
         b.cabin_id,
         outcome.label("outcome"),
-        evidence(
+        jobj(
             reason=reason,
             cpam_informed_date=b.cpam_informed_date,
             cpam_departement=b.departement_code,

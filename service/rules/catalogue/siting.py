@@ -18,14 +18,14 @@ from service.rules.catalogue.base import (
     RuleParams,
     rule,
 )
-from service.rules.catalogue.sql import decide, evidence, jbool, jdate, jtext, missing
+from service.rules.catalogue.sqlkit import decide, jdate, jobj, tri, txt, unset
 
 
 @rule("SIT-05", NoParams)
 def not_public_space(inp: RuleInput) -> Select[Any]:
     c = inp.cabins.c
-    placement = jtext(c.siting, "placement")
-    reachable = jbool(c.siting, "directly_reachable_from_public_space")
+    placement = txt(c.siting, "placement")
+    reachable = tri(c.siting, "directly_reachable_from_public_space")
     outcome, reason = decide(
         [
             (placement == "outdoor", FAIL, "the cabin stands outdoors"),
@@ -41,11 +41,11 @@ def not_public_space(inp: RuleInput) -> Select[Any]:
     return select(
         c.id.label("cabin_id"),
         outcome.label("outcome"),
-        evidence(
+        jobj(
             reason=reason,
             placement=placement,
             directly_reachable_from_public_space=reachable,
-            missing=missing(
+            missing=unset(
                 ("siting.placement", placement),
                 ("siting.directly_reachable_from_public_space", reachable),
             ),
@@ -66,16 +66,16 @@ class Sit07Params(RuleParams):
 def responsible_person(inp: RuleInput) -> Select[Any]:
     c = inp.cabins.c
     p: Sit07Params = inp.params
-    staff_hours = jtext(c.siting, "staff_hours")
+    staff_hours = txt(c.siting, "staff_hours")
     person = (
         select(
             c.id.label("cabin_id"),
             c.status,
             c.opening_hours,
             staff_hours.label("staff_hours"),
-            jtext(c.siting, "responsible_person", "name_or_role").label("name"),
+            txt(c.siting, "responsible_person", "name_or_role").label("name"),
             jdate(c.siting, "responsible_person", "trained_on_date").label("trained_on"),
-            jbool(c.siting, "responsible_person", "bound_by_secrecy").label("secrecy"),
+            tri(c.siting, "responsible_person", "bound_by_secrecy").label("secrecy"),
         )
         .select_from(inp.cabins)
         .subquery("sit07_person")
@@ -162,7 +162,7 @@ def responsible_person(inp: RuleInput) -> Select[Any]:
     return select(
         r.cabin_id,
         outcome.label("outcome"),
-        evidence(
+        jobj(
             reason=reason,
             opening_hours=r.opening_hours,
             staff_hours=r.staff_hours,
@@ -173,7 +173,7 @@ def responsible_person(inp: RuleInput) -> Select[Any]:
             responsible_person=r.name,
             trained_on_date=r.trained_on,
             bound_by_secrecy=r.secrecy,
-            missing=missing(
+            missing=unset(
                 ("opening_hours", r.opening_hours),
                 ("siting.staff_hours", r.staff_hours),
                 ("siting.responsible_person.name_or_role", r.name),
@@ -187,8 +187,8 @@ def responsible_person(inp: RuleInput) -> Select[Any]:
 @rule("SIT-08", NoParams)
 def enclosure(inp: RuleInput) -> Select[Any]:
     c = inp.cabins.c
-    kind = jtext(c.siting, "enclosure")
-    insulated = jbool(c.siting, "sound_insulated")
+    kind = txt(c.siting, "enclosure")
+    insulated = tri(c.siting, "sound_insulated")
     pharmacist = func.jsonb_extract_path(c.siting, "assistance_modes").op("?")(
         literal("pharmacist")
     )
@@ -208,11 +208,11 @@ def enclosure(inp: RuleInput) -> Select[Any]:
     return select(
         c.id.label("cabin_id"),
         outcome.label("outcome"),
-        evidence(
+        jobj(
             reason=reason,
             enclosure=kind,
             sound_insulated=insulated,
             pharmacist_assisted=func.coalesce(pharmacist, False),
-            missing=missing(("siting.enclosure", kind), ("siting.sound_insulated", insulated)),
+            missing=unset(("siting.enclosure", kind), ("siting.sound_insulated", insulated)),
         ).label("evidence"),
     ).select_from(inp.cabins)

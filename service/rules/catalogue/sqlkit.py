@@ -1,7 +1,7 @@
-"""SQL building blocks of the territory, care, provider, fees, accessibility, location and
-freshness rules: tri-state reads of the JSONB blocks, JSONB evidence, outcome CASEs,
-index-friendly distances on geography, and current-layer lookups that carry the layer's vintage
-and synthetic flag into the evidence."""
+"""SQL building blocks of the rule catalogue: tri-state reads of the JSONB blocks, JSONB
+evidence and the list of what is missing to decide, outcome CASEs, index-friendly distances on
+geography, and current-layer lookups that carry the layer's vintage and synthetic flag into the
+evidence."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     ColumnElement,
+    Date,
     Float,
     Integer,
     Numeric,
     String,
+    Text,
     and_,
     case,
     cast,
@@ -38,13 +40,19 @@ _BOX_MARGIN = 1.02
 # --- reading the JSONB blocks (missing key, JSON null and SQL NULL all mean "unknown") -------
 
 
-def txt(block: Any, key: str) -> ColumnElement[str]:
-    return block.op("->>")(key)  # type: ignore[no-any-return]
+def txt(block: Any, *path: str) -> ColumnElement[str]:
+    """The text at `path` in a JSONB block; NULL when absent or JSON null. (SIT-07's extended
+    statistics, migration 0013, are on this very expression for `siting`'s `staff_hours`.)"""
+    return func.jsonb_extract_path_text(block, *path, type_=Text)
 
 
-def tri(block: Any, key: str) -> ColumnElement[bool]:
+def tri(block: Any, *path: str) -> ColumnElement[bool]:
     """A tri-state fact: true, false, or NULL when absent or null (unknown is never false)."""
-    return cast(txt(block, key), Boolean)
+    return cast(txt(block, *path), Boolean)
+
+
+def jdate(block: Any, *path: str) -> ColumnElement[Any]:
+    return cast(txt(block, *path), Date)
 
 
 def num(block: Any, key: str) -> ColumnElement[Any]:
@@ -125,7 +133,35 @@ def missing(*items: tuple[ColumnElement[bool], str]) -> ColumnElement[Any]:
     return func.to_jsonb(func.array_remove(pg_array(parts), null()), type_=JSONB)
 
 
+def unset(*fields: tuple[str, ColumnElement[Any]]) -> ColumnElement[Any]:
+    """`missing` for fields named as the API spells them: those whose value is NULL."""
+    return missing(*((value.is_(None), name) for name, value in fields))
+
+
+def any_null(*values: ColumnElement[Any]) -> ColumnElement[bool]:
+    return or_(*(value.is_(None) for value in values))
+
+
 # --- outcomes ---------------------------------------------------------------------------------
+
+
+Check = tuple[ColumnElement[bool], str, str]
+"""(condition, outcome, reason): the first condition that holds decides."""
+
+
+def decide(
+    checks: list[Check], otherwise: tuple[str, str]
+) -> tuple[ColumnElement[str], ColumnElement[str]]:
+    """The outcome and the reason of the first check that holds, else `otherwise`."""
+    outcome = case(
+        *((condition, literal(result, Text)) for condition, result, _ in checks),
+        else_=literal(otherwise[0], Text),
+    )
+    reason = case(
+        *((condition, literal(why, Text)) for condition, _, why in checks),
+        else_=literal(otherwise[1], Text),
+    )
+    return outcome, reason
 
 
 def outcome(*whens: tuple[Any, str], else_: str = PASS) -> ColumnElement[str]:

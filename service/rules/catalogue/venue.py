@@ -21,7 +21,7 @@ from service.rules.catalogue.base import (
     RuleParams,
     rule,
 )
-from service.rules.catalogue.sql import decide, evidence, jbool, missing
+from service.rules.catalogue.sqlkit import decide, jobj, tri, unset
 from service.territories.models import HealthSite, Layer
 
 
@@ -76,14 +76,14 @@ def care_place(inp: RuleInput) -> Select[Any]:
     return select(
         c.id.label("cabin_id"),
         outcome.label("outcome"),
-        evidence(
+        jobj(
             reason=reason,
             venue_kind=c.venue_kind,
             venue_finess=c.venue_finess,
             finess_category=site,
             care_venue_types=p.care_venue_types,
             care_venue_finess_categories=p.care_venue_finess_categories,
-            missing=missing(("venue.kind", c.venue_kind)),
+            missing=unset(("venue.kind", c.venue_kind)),
         ).label("evidence"),
     ).select_from(inp.cabins.outerjoin(found, true()))
 
@@ -137,13 +137,13 @@ def excluded_venue(inp: RuleInput) -> Select[Any]:
     return select(
         c.id.label("cabin_id"),
         outcome.label("outcome"),
-        evidence(
+        jobj(
             reason=reason,
             venue_kind=c.venue_kind,
             venue_naf=c.venue_naf,
             excluded_kinds=p.excluded_kinds,
             excluded_naf=p.excluded_naf,
-            missing=missing(("venue.kind", c.venue_kind), ("venue.naf", c.venue_naf)),
+            missing=unset(("venue.kind", c.venue_kind), ("venue.naf", c.venue_naf)),
         ).label("evidence"),
     ).select_from(inp.cabins)
 
@@ -163,8 +163,8 @@ class Sit06Params(RuleParams):
 def waiting_area(inp: RuleInput) -> Select[Any]:
     c = inp.cabins.c
     p: Sit06Params = inp.params
-    dedicated = jbool(c.siting, "waiting_area_dedicated")
-    solicitation_free = jbool(c.siting, "commercial_solicitation_free")
+    dedicated = tri(c.siting, "waiting_area_dedicated")
+    solicitation_free = tri(c.siting, "commercial_solicitation_free")
     exempt = (
         c.venue_kind == array(p.care_venue_types or [""], type_=Text).any_()
         if p.applies_when == "not_care_venue"
@@ -190,13 +190,13 @@ def waiting_area(inp: RuleInput) -> Select[Any]:
     return select(
         c.id.label("cabin_id"),
         outcome.label("outcome"),
-        evidence(
+        jobj(
             reason=reason,
             venue_kind=c.venue_kind,
             waiting_area_dedicated=dedicated,
             commercial_solicitation_free=solicitation_free,
             applies_when=p.applies_when,
-            missing=missing(
+            missing=unset(
                 ("siting.waiting_area_dedicated", dedicated),
                 ("siting.commercial_solicitation_free", solicitation_free),
             ),
