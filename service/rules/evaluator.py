@@ -76,7 +76,7 @@ class RuleReport:
     first: int = 0
     """Cabins evaluated by this rule for the first time."""
     rewritten: int = 0
-    """Verdict rows written (outcome or evidence changed)."""
+    """Verdict rows written (outcome, evidence, severity, profile or fingerprint changed)."""
 
     def add(self, changed: int, first: int, rewritten: int) -> None:
         self.changed += changed
@@ -672,29 +672,30 @@ def reevaluate_all(session: Session, at: datetime | None = None) -> EvaluationRe
 
 
 # What each rule's statement costs over all cabins, in seconds of PostgreSQL CPU for 100,000
-# generated cabins with nothing changed (bench/rules, JIT off, 2026-11-23); a rule not listed
-# counts as 1. Only the order matters: the costliest rules are handed out first.
+# generated cabins with nothing changed (`bench/rules/run.py --steps cpu`, verdicts compared by
+# fingerprint, 2026-11-23); a rule not listed counts as 1. Only the order matters: the
+# costliest rules are handed out first.
 RULE_COST = {
-    "SIT-01": 0.55,
-    "SIT-02": 0.75,
-    "SIT-03": 1.0,
-    "SIT-04": 0.5,
-    "SIT-05": 0.45,
-    "SIT-06": 0.55,
-    "SIT-07": 1.1,
-    "SIT-08": 0.5,
-    "SIT-09": 1.2,
-    "SIT-10": 2.0,
-    "SIT-11": 1.2,
-    "SIT-12": 0.95,
-    "SIT-13": 0.65,
-    "SIT-14": 1.1,
-    "SIT-15": 0.9,
-    "SIT-16": 0.5,
-    "SIT-17": 1.1,
-    "SIT-18": 2.5,
-    "SIT-19": 1.15,
-    "SIT-20": 1.4,
+    "SIT-01": 0.32,
+    "SIT-02": 0.49,
+    "SIT-03": 0.38,
+    "SIT-04": 0.22,
+    "SIT-05": 0.4,
+    "SIT-06": 0.35,
+    "SIT-07": 0.66,
+    "SIT-08": 0.32,
+    "SIT-09": 0.63,
+    "SIT-10": 1.92,
+    "SIT-11": 1.12,
+    "SIT-12": 0.77,
+    "SIT-13": 0.33,
+    "SIT-14": 0.58,
+    "SIT-15": 0.68,
+    "SIT-16": 0.61,
+    "SIT-17": 0.43,
+    "SIT-18": 0.41,
+    "SIT-19": 0.68,
+    "SIT-20": 0.43,
 }
 
 

@@ -67,12 +67,9 @@ def _values(expression: Any) -> Iterator[ColumnElement[Any]]:
         return  # a constant: in the seed
     elif isinstance(expression, Cast) and isinstance(expression.clause, (BindParameter, Null)):
         return  # a constant JSON value (a parameter list)
-    elif isinstance(expression, Function) and expression.name.lower() in _ASSEMBLING:
-        for argument in expression.clauses:
-            yield from _values(argument)
-    elif _is_concatenation(expression):
-        yield from _values(expression.left)
-        yield from _values(expression.right)
+    elif (parts := _parts(expression)) is not None:
+        for part in parts:
+            yield from _values(part)
     elif isinstance(expression, Case) and expression.value is None and _assembling_case(expression):
         # a part of the evidence built only in some cases: the branch taken and its values
         yield case(
@@ -86,24 +83,23 @@ def _values(expression: Any) -> Iterator[ColumnElement[Any]]:
         yield expression
 
 
-def _is_concatenation(expression: Any) -> bool:
-    return isinstance(expression, BinaryExpression) and (
-        getattr(expression.operator, "opstring", None) == "||"
-    )
-
-
-def _assembles(expression: Any) -> bool:
-    """The expression builds a JSON value out of parts (opened by `_values`)."""
+def _parts(expression: Any) -> list[Any] | None:
+    """What the expression builds a JSON value of (an assembling function's arguments, the two
+    sides of `||`), or None when it does not assemble one."""
     if isinstance(expression, (Label, Grouping)):
-        return _assembles(expression.element)
-    return (
-        isinstance(expression, Function) and expression.name.lower() in _ASSEMBLING
-    ) or _is_concatenation(expression)
+        return _parts(expression.element)
+    if isinstance(expression, Function) and expression.name.lower() in _ASSEMBLING:
+        return list(expression.clauses)
+    if isinstance(expression, BinaryExpression) and (
+        getattr(expression.operator, "opstring", None) == "||"
+    ):
+        return [expression.left, expression.right]
+    return None
 
 
 def _assembling_case(expression: Case) -> bool:
     results = [result for _, result in expression.whens] + [expression.else_]
-    return any(_assembles(result) for result in results)
+    return any(_parts(result) is not None for result in results)
 
 
 def _seed(evidence: ColumnElement[Any]) -> int:

@@ -138,10 +138,6 @@ def unset(*fields: tuple[str, ColumnElement[Any]]) -> ColumnElement[Any]:
     return missing(*((value.is_(None), name) for name, value in fields))
 
 
-def any_null(*values: ColumnElement[Any]) -> ColumnElement[bool]:
-    return or_(*(value.is_(None) for value in values))
-
-
 # --- outcomes ---------------------------------------------------------------------------------
 
 
