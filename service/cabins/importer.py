@@ -44,6 +44,12 @@ class ConcurrentImport(Conflict):
     """A reference of the file was created by another transaction during the import."""
 
 
+_CREATED_MEANWHILE = (
+    "A cabin with a reference of this file was created while it was being imported;"
+    " nothing was written. Send the file again."
+)
+
+
 @dataclass
 class ImportOptions:
     mode: str = "atomic"
@@ -380,6 +386,8 @@ def _run_import(
         if found is None:
             continue  # certified by SQL: its event is built in SQL below
         row = found
+        if not w.inserted and row not in update_diffs:
+            raise ConcurrentImport(_CREATED_MEANWHILE)
         if w.inserted:
             diff = {
                 "reference": [None, w.reference],
@@ -392,10 +400,7 @@ def _run_import(
     if plan is not None and certified:
         for row, cabin_id, inserted, diff_text in setbased.created_events(session, plan):
             if not inserted:  # another transaction created that reference meanwhile
-                raise ConcurrentImport(
-                    "A cabin with a reference of this file was created while it was being"
-                    " imported; nothing was written. Send the file again."
-                )
+                raise ConcurrentImport(_CREATED_MEANWHILE)
             events.append((row, "cabin.create", "cabin", cabin_id, diff_text))
     events.sort(key=lambda event: event[0])  # the trail follows the file's rows
     lap("audit_diffs")

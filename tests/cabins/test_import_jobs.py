@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -231,3 +232,61 @@ def test_a_job_whose_import_stopped_with_the_service_is_reported_failed(
         assert body["finished_at"] is not None
     assert state(running)["state"] == "running"
     assert state(just_queued)["state"] == "queued"
+
+
+@pytest.mark.parametrize("kind", ["csv", "ndjson"])
+def test_a_reference_created_by_another_transaction_mid_import_is_a_conflict(
+    engine: Engine, committed: Committed, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    """Another transaction creates a cabin under a reference of the file after the import has
+    looked for the operator's existing cabins: the import must not take it over as an update
+    (its diff would be the wrong one); it stops with a 409 and writes nothing."""
+    content = generated_csv(engine, 3)
+    if kind == "ndjson":
+        rows = list(csv.DictReader(io.StringIO(content.decode())))
+        content = b"\n".join(
+            orjson.dumps(
+                {
+                    "operator_reference": r["operator_reference"],
+                    "location": {
+                        "lon": float(r["location.lon"]),
+                        "lat": float(r["location.lat"]),
+                        "declared_insee": r["location.declared_insee"],
+                    },
+                    "venue": {
+                        "kind": r["venue.kind"],
+                        "name": r["venue.name"],
+                        "siret": r["venue.siret"],
+                    },
+                }
+            )
+            for r in rows
+        )
+    first_row_only = b"\n".join(generated_csv(engine, 3).split(b"\n")[:2]) + b"\n"
+    looked_up = importer.staging.free_references
+
+    def meanwhile(session: Session) -> list[int]:
+        monkeypatch.setattr(importer.staging, "free_references", looked_up)  # once
+        with Session(engine) as other:
+            importer.run_import(
+                other,
+                operator_id=committed.operator_id,
+                actor=CLI_ACTOR,
+                body=first_row_only,
+                kind="csv",
+                options=importer.ImportOptions(evaluate=False),
+            )
+            other.commit()
+        return looked_up(session)
+
+    monkeypatch.setattr(importer.staging, "free_references", meanwhile)
+    with Session(engine) as session, pytest.raises(importer.ConcurrentImport):
+        importer.run_import(
+            session,
+            operator_id=committed.operator_id,
+            actor=CLI_ACTOR,
+            body=content,
+            kind=kind,
+            options=importer.ImportOptions(evaluate=False),
+        )
+    assert cabin_count(engine, committed.operator_id) == 1  # the other transaction's
