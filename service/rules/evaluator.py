@@ -15,7 +15,10 @@ on the connection (`few_cabins_sql`).
 
 `evaluate_cabins` runs in the caller's session and transaction (the cabin write path calls it
 through `evaluate`); `reevaluate_all` is the full pass after publishing a rule set or loading
-a new layer vintage."""
+a new layer vintage, in the caller's transaction; `reevaluate_all_parallel` the batch pass of
+`registry rules reevaluate`, the rules dealt over several connections. `evaluate` and the two
+passes hold the rule set in force (`plan.hold_in_force`), so that a publication waits for
+them and they wait for it; `evaluate_cabins` leaves that to its caller."""
 
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
@@ -661,13 +665,16 @@ def refresh_compliance(
 
 
 def evaluate(session: Session, cabin_ids: list[uuid.UUID]) -> EvaluationReport:
-    """The cabin write path's hook (service.cabins.service): these cabins, this transaction."""
+    """The cabin write path's hook (service.cabins.service): these cabins, this transaction,
+    under the rule set in force (waiting for a publication under way)."""
+    planning.hold_in_force(session)
     return evaluate_cabins(session, cabin_ids)
 
 
 def reevaluate_all(session: Session, at: datetime | None = None) -> EvaluationReport:
-    """Every cabin, one pass per rule: after a rule set is published or a layer vintage is
-    loaded. Returns how many cabins changed outcome per rule."""
+    """Every cabin, one pass per rule, in the session's transaction: after a rule set is
+    published or a layer vintage is loaded. Returns how many cabins changed outcome per rule."""
+    planning.hold_in_force(session)
     return evaluate_cabins(session, None, at=at)
 
 
@@ -721,15 +728,28 @@ def reevaluate_all_parallel(engine: Any, workers: int = 2) -> EvaluationReport:
 
     Each worker commits its own rules' verdicts when all workers have succeeded; a failure
     rolls every worker back. For the command line and batch jobs (not inside a request)."""
-    from concurrent.futures import ThreadPoolExecutor
-
     started = time.perf_counter()
     at = now()
-    with Session(engine) as session:
-        rule_set = planning.in_force(session)
+    # This session holds the rule set in force until the pass is over: the workers run and
+    # commit under it without asking for the lock themselves (a worker queued behind a
+    # waiting publication would wait for this very pass).
+    holding = Session(engine)
+    try:
+        planning.hold_in_force(holding)
+        rule_set = planning.in_force(holding)
         if rule_set is None:
             return EvaluationReport(rule_set_version=None)
-        plan = planning.build(session, rule_set)
+        plan = planning.build(holding, rule_set)
+        report = _parallel_pass(engine, plan, at, workers)
+    finally:
+        holding.close()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _parallel_pass(
+    engine: Any, plan: planning.Plan, at: datetime, workers: int
+) -> EvaluationReport:
     queue = RuleQueue([run.code for run in plan.runs])
 
     def work(session: Session) -> list[EvaluationReport]:
@@ -738,10 +758,12 @@ def reevaluate_all_parallel(engine: Any, workers: int = 2) -> EvaluationReport:
             done.append(evaluate_cabins(session, None, at=at, codes=[code]))
         return done
 
-    sessions = [Session(engine) for _ in range(min(workers, len(queue)))]
+    sessions = [Session(engine) for _ in range(min(max(workers, 1), len(queue)))]
+    reports: list[EvaluationReport] = []
     try:
-        with ThreadPoolExecutor(max_workers=len(sessions)) as pool:
-            reports = [part for parts in pool.map(work, sessions) for part in parts]
+        if sessions:
+            with ThreadPoolExecutor(max_workers=len(sessions)) as pool:
+                reports = [part for parts in pool.map(work, sessions) for part in parts]
         for session in sessions:
             session.commit()
     except BaseException:
@@ -759,5 +781,4 @@ def reevaluate_all_parallel(engine: Any, workers: int = 2) -> EvaluationReport:
     with Session(engine) as session:
         finish_full_pass(session, plan, report, at)
         session.commit()
-    report.seconds = time.perf_counter() - started
     return report

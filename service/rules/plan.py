@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service.rules import catalogue
@@ -50,6 +50,25 @@ def params_of(code: str, parameters: dict[str, Any]) -> RuleParams | None:
     if definition is None:
         return None
     return definition.params_model.model_validate(parameters)
+
+
+# Which rule set is in force changes only while no evaluation runs: publishing takes this
+# pg_advisory_xact_lock exclusively, every evaluation holds it shared until its transaction
+# ends. Else a cabin written during a publication could keep verdicts of the retired set, and
+# a batch pass planned before it could commit them after. (A constant unique to this use.)
+IN_FORCE_LOCK_KEY = 0x72756C655F736574  # "rule_set"
+
+
+def hold_in_force(session: Session) -> None:
+    """Keep the rule set in force from being replaced until the transaction ends (waiting
+    for a publication under way first). Evaluations hold it side by side."""
+    session.execute(select(func.pg_advisory_xact_lock_shared(IN_FORCE_LOCK_KEY)))
+
+
+def replace_in_force(session: Session) -> None:
+    """Wait for the evaluations under way, and keep new ones waiting until this transaction
+    (a publication) ends."""
+    session.execute(select(func.pg_advisory_xact_lock(IN_FORCE_LOCK_KEY)))
 
 
 def in_force(session: Session, at: datetime | None = None) -> RuleSet | None:

@@ -197,6 +197,7 @@ def publish(
 ) -> tuple[RuleSet, evaluator.EvaluationReport]:
     """Puts a draft in force (the previous set is retired) and re-evaluates every cabin. The
     set in force already: nothing to do. A retired set cannot come back."""
+    plan.replace_in_force(session)
     rule_set = session.get(RuleSet, version, with_for_update=True)
     if rule_set is None:
         raise NotFound(f"No rule set {version}.")

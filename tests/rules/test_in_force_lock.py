@@ -1,0 +1,154 @@
+"""Publication and evaluation take turns: a publication under way keeps cabin writes' and
+batch passes' evaluations waiting, so none runs (and commits) under the set being retired;
+and `registry rules reevaluate`, the batch pass over several connections, stores what the
+rule set in force gives. These tests use their own connections: the publication stays
+uncommitted and is rolled back; the batch pass commits, on cabins it deletes afterwards."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import delete, select, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from service.auth.models import Operator
+from service.cabins.models import Cabin
+from service.cli import main
+from service.rules import plan, rulesets
+from service.rules.evaluator import evaluate, evaluate_cabins, reevaluate_all_parallel
+from service.rules.models import CabinCompliance, Verdict
+from service.rules.schemas import RuleChange, RuleSetCreate
+from tests.auth.factories import make_operator
+from tests.rules.factories import insert_cabin
+
+
+def waits_for_a_lock(engine: Engine, pid: int, seconds: float = 10.0) -> bool:
+    """Whether that backend comes to wait on an advisory lock within `seconds`."""
+    deadline = time.monotonic() + seconds
+    with engine.connect() as conn:
+        while time.monotonic() < deadline:
+            waiting = conn.scalar(
+                text(
+                    "SELECT wait_event_type = 'Lock' AND wait_event = 'advisory'"
+                    " FROM pg_stat_activity WHERE pid = :pid"
+                ),
+                {"pid": pid},
+            )
+            if waiting:
+                return True
+            conn.rollback()
+            time.sleep(0.05)
+    return False
+
+
+def in_thread(work: Callable[[], Any]) -> tuple[threading.Thread, dict[str, Any]]:
+    out: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            out["result"] = work()
+        except Exception as exc:  # reported to the test
+            out["error"] = exc
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, out
+
+
+def test_a_cabin_write_evaluates_after_a_publication_under_way(engine: Engine) -> None:
+    with Session(engine) as publishing, Session(engine) as writing:
+        rulesets.derive(
+            publishing,
+            RuleSetCreate(
+                version="2026.96",
+                title="a publication left open",
+                rules={"SIT-10": RuleChange(parameters={"radius_m": 800})},
+            ),
+        )
+        rulesets.publish(publishing, "2026.96")  # in force for this transaction only
+        cabin_id = insert_cabin(writing)
+        pid = writing.scalar(select(text("pg_backend_pid()")))
+        thread, out = in_thread(lambda: evaluate(writing, [cabin_id]))
+        try:
+            assert waits_for_a_lock(engine, pid), "the evaluation did not wait"
+            assert "result" not in out
+        finally:
+            publishing.rollback()  # the publication gives up: 2026.1 stays in force
+            thread.join(timeout=60)
+        assert "error" not in out, out
+        assert out["result"].rule_set_version == "2026.1"
+        writing.rollback()
+
+
+def test_a_publication_waits_for_a_batch_pass_under_way(engine: Engine) -> None:
+    """The batch pass holds the set in force from its plan to its last commit, on a
+    connection of its own; its workers do not ask for the lock (they would queue behind the
+    waiting publication, which waits for the pass)."""
+    with Session(engine) as holding, Session(engine) as publishing:
+        plan.hold_in_force(holding)  # as the batch pass's first session does
+        rulesets.derive(
+            publishing, RuleSetCreate(version="2026.95", title="a publication that waits")
+        )
+        pid = publishing.scalar(select(text("pg_backend_pid()")))
+        thread, out = in_thread(lambda: rulesets.publish(publishing, "2026.95"))
+        try:
+            assert waits_for_a_lock(engine, pid), "the publication did not wait"
+            # Meanwhile, evaluations on other connections that do not ask for the lock run.
+            with Session(engine) as worker:
+                cabin_id = insert_cabin(worker)
+                report = evaluate_cabins(worker, [cabin_id])
+                assert report.rule_set_version == "2026.1"
+                worker.rollback()
+        finally:
+            holding.rollback()  # the pass is over
+            thread.join(timeout=120)
+        assert "error" not in out, out
+        publishing.rollback()
+
+
+@pytest.fixture
+def committed_cabins(engine: Engine) -> Iterator[list[uuid.UUID]]:
+    with Session(engine) as session:
+        operator_id = make_operator(session, "Opérateur de la passe complète")
+        ids = [insert_cabin(session, operator_id) for _ in range(3)]
+        evaluate(session, ids)
+        session.commit()
+    yield ids
+    with Session(engine) as session:
+        session.execute(delete(Cabin).where(Cabin.operator_id == operator_id))
+        session.execute(delete(Operator).where(Operator.id == operator_id))
+        session.commit()
+
+
+def test_registry_rules_reevaluate_brings_stale_verdicts_up_to_date(
+    engine: Engine, committed_cabins: list[uuid.UUID], capsys: pytest.CaptureFixture[str]
+) -> None:
+    stale = committed_cabins[0]
+    with Session(engine) as session:
+        assert session.get(Verdict, (stale, "SIT-04")).outcome == "pass"
+        # Changed behind the write path's back: its verdicts are now stale.
+        session.execute(
+            text("UPDATE cabin SET venue_kind = 'grande_surface' WHERE id = :id"), {"id": stale}
+        )
+        session.commit()
+
+    assert main(["rules", "reevaluate", "--workers", "2"]) == 0
+    report = json.loads(capsys.readouterr().out)
+
+    assert report["rule_set_version"] == "2026.1"
+    assert report["rules"]["SIT-04"]["changed"] >= 1
+    with Session(engine) as session:
+        assert session.get(Verdict, (stale, "SIT-04")).outcome == "fail"
+        assert session.get(CabinCompliance, stale).compliance_status == "non_compliant"
+        others = [session.get(Verdict, (c, "SIT-04")).outcome for c in committed_cabins[1:]]
+        assert others == ["pass", "pass"]
+    # Nothing changed since: a second pass rewrites nothing.
+    again = reevaluate_all_parallel(engine, workers=2)
+    assert all(r.rewritten == 0 for r in again.rules.values())
