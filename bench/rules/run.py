@@ -261,6 +261,7 @@ def full_reevaluations(
 def publish_changed_radius(engine: Any) -> None:
     """Publishes a rule set whose SIT-10 radius differs from the one in force (800 m, or
     back to 1000 m when 800 m is in force), so that each run measures a real change."""
+    from service.audit.trail import CLI_ACTOR
     from service.rules import plan as planning
     from service.rules import rulesets
     from service.rules.schemas import RuleChange, RuleSetCreate
@@ -277,9 +278,10 @@ def publish_changed_radius(engine: Any) -> None:
                 title=f"bench: SIT-10 radius {new_radius} m",
                 rules={"SIT-10": RuleChange(parameters={"radius_m": new_radius})},
             ),
+            actor=CLI_ACTOR,
         )
         t = time.perf_counter()
-        _rs, report = rulesets.publish(session, version)
+        _rs, report = rulesets.publish(session, version, actor=CLI_ACTOR)
         session.commit()
         publish_s = time.perf_counter() - t
     changed = {c: r.changed for c, r in report.rules.items() if r.changed}

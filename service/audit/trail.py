@@ -122,10 +122,16 @@ def _json(value: str | None) -> str:
     return orjson.dumps(value).decode()
 
 
+def hold_chain(session: Session) -> None:
+    """Takes the chain's lock for the transaction before appending: for a writer that takes
+    another lock first that cabin writes take after it (the rule set in force)."""
+    session.execute(select(func.pg_advisory_xact_lock(CHAIN_LOCK_KEY)))
+
+
 def lock_tail(session: Session) -> str | None:
     """Takes the chain's lock for the transaction (appends are serialised) and returns the
     hash of its last event, the one the next event chains to (None on an empty trail)."""
-    session.execute(select(func.pg_advisory_xact_lock(CHAIN_LOCK_KEY)))
+    hold_chain(session)
     return session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
 
 

@@ -29,12 +29,13 @@ def publish_first_step() -> None:
 
 
 def _publish_path(path: Path) -> int:
+    from service.audit.trail import CLI_ACTOR
     from service.errors import Problem
     from service.rules.rulesets import publish_file
 
     engine, session = _session()
     try:
-        rule_set, report = publish_file(session, path)
+        rule_set, report = publish_file(session, path, actor=CLI_ACTOR)
         version, status = rule_set.version, rule_set.status
         session.commit()
     except Problem as problem:

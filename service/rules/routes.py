@@ -98,7 +98,7 @@ def read_rule_set(version: VersionPath, session: DbSession) -> RuleSetRead:
 def create_rule_set(
     body: RuleSetCreate, session: DbSession, principal: AdminPrincipal
 ) -> RuleSetRead:
-    rs = rulesets.derive(session, body)
+    rs = rulesets.derive(session, body, actor=principal.actor)
     return _read(session, rs)
 
 
@@ -111,7 +111,7 @@ def create_rule_set(
 def publish_rule_set(
     version: VersionPath, session: DbSession, principal: AdminPrincipal
 ) -> PublishResult:
-    rs, report = rulesets.publish(session, version)
+    rs, report = rulesets.publish(session, version, actor=principal.actor)
     return PublishResult.model_validate({"rule_set": _summary(rs), "evaluation": report.as_dict()})
 
 

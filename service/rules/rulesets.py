@@ -1,7 +1,8 @@
 """Rule sets as versioned data: load one from its repository file, derive a new draft version
 from another, validate every rule's parameters (and each profile's) with the rule's params
 model, and publish — the new set comes into force, the previous one is retired, and every
-cabin is re-evaluated."""
+cabin is re-evaluated. Creating and publishing are audited (`rule_set.create`,
+`rule_set.publish`, `rule_set.retire`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from service.audit.trail import Actor, hold_chain, record
 from service.errors import Conflict, NotFound, ValidationFailed
 from service.rules import evaluator, plan
 from service.rules.models import Rule, RuleSet
@@ -90,7 +92,14 @@ def _same(existing: RuleSet, rules: list[Rule], spec: RuleSetSpec) -> bool:
     )
 
 
-def create(session: Session, spec: RuleSetSpec, source_file: str | None = None) -> RuleSet:
+def create(
+    session: Session,
+    spec: RuleSetSpec,
+    *,
+    actor: Actor,
+    source_file: str | None = None,
+    based_on: str | None = None,
+) -> RuleSet:
     """A new draft rule set. The same version again with the same content is a no-op;
     with other content it is a conflict (a published version never changes)."""
     check(spec)
@@ -128,10 +137,20 @@ def create(session: Session, spec: RuleSetSpec, source_file: str | None = None) 
         for r in spec.rules
     )
     session.flush()
+    diff: dict[str, Any] = {
+        "status": [None, "draft"],
+        "title": [None, spec.title],
+        "rules": [None, len(spec.rules)],
+    }
+    if based_on is not None:
+        diff["based_on"] = [None, based_on]
+    if source_file is not None:
+        diff["source_file"] = [None, source_file]
+    record(session, actor, "rule_set.create", "rule_set", spec.version, diff)
     return rule_set
 
 
-def derive(session: Session, body: RuleSetCreate) -> RuleSet:
+def derive(session: Session, body: RuleSetCreate, *, actor: Actor) -> RuleSet:
     """A new draft from an existing version with some rules changed (parameters merged)."""
     base = session.get(RuleSet, body.based_on) if body.based_on else plan.in_force(session)
     if base is None:
@@ -189,14 +208,19 @@ def derive(session: Session, body: RuleSetCreate) -> RuleSet:
             f"Rule set {spec.version} already exists.",
             errors=[{"field": "version", "reason": "already exists"}],
         )
-    return create(session, spec)
+    return create(session, spec, actor=actor, based_on=base.version)
 
 
 def publish(
-    session: Session, version: str, at: datetime | None = None
+    session: Session, version: str, *, actor: Actor, at: datetime | None = None
 ) -> tuple[RuleSet, evaluator.EvaluationReport]:
     """Puts a draft in force (the previous set is retired) and re-evaluates every cabin. The
-    set in force already: nothing to do. A retired set cannot come back."""
+    set in force already: nothing to do. A retired set cannot come back.
+
+    The audit chain's lock comes first, then the rule set in force's, in the order a cabin
+    write takes them (it appends its event, then evaluates): the other order could deadlock
+    with a write."""
+    hold_chain(session)
     plan.replace_in_force(session)
     rule_set = session.get(RuleSet, version, with_for_update=True)
     if rule_set is None:
@@ -240,11 +264,29 @@ def publish(
     rule_set.valid_from = at.date()
     rule_set.published_at = at
     session.flush()
+    if previous is not None:
+        record(
+            session,
+            actor,
+            "rule_set.retire",
+            "rule_set",
+            previous.version,
+            {"status": ["published", "retired"], "valid_to": [None, at.date().isoformat()]},
+            reason=f"replaced by {version}",
+        )
+    record(
+        session,
+        actor,
+        "rule_set.publish",
+        "rule_set",
+        version,
+        {"status": ["draft", "published"], "valid_from": [None, at.date().isoformat()]},
+    )
     return rule_set, evaluator.reevaluate_all(session, at=at)
 
 
 def publish_file(
-    session: Session, path: Path, at: datetime | None = None
+    session: Session, path: Path, *, actor: Actor, at: datetime | None = None
 ) -> tuple[RuleSet, evaluator.EvaluationReport | None]:
     """`registry rules publish <file>`: create the version if new, publish it if it is a
     draft. Idempotent: a version already published or retired is left as it is."""
@@ -253,7 +295,7 @@ def publish_file(
         source = str(path.resolve().relative_to(RULESETS_DIR.parent.parent.parent))
     except ValueError:
         source = str(path)
-    rule_set = create(session, spec, source_file=source)
+    rule_set = create(session, spec, actor=actor, source_file=source)
     if rule_set.status != "draft":
         return rule_set, None
-    return publish(session, spec.version, at=at)
+    return publish(session, spec.version, actor=actor, at=at)

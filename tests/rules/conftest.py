@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy.orm import Session
 
+from service.audit.trail import CLI_ACTOR
 from service.rules import rulesets
 from service.rules.schemas import RuleChange, RuleSetCreate
 
@@ -26,8 +27,9 @@ def derive_and_publish(
             title=f"test rule set {version}",
             rules={code.replace("_", "-"): change for code, change in changes.items()},
         ),
+        actor=CLI_ACTOR,
     )
-    _rs, report = rulesets.publish(db, version, at=at)
+    _rs, report = rulesets.publish(db, version, actor=CLI_ACTOR, at=at)
     return report
 
 

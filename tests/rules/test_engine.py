@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from service.audit.trail import CLI_ACTOR
 from service.rules.evaluator import evaluate_cabins, local_setting
 from service.rules.models import CabinCompliance, Verdict, VerdictChange
 from service.rules.schemas import RuleChange
@@ -150,8 +151,9 @@ def test_a_regional_profile_changes_severity_and_says_so(db: Session, engine_rul
                 )
             ],
         ),
+        actor=CLI_ACTOR,
     )
-    rulesets.publish(db, "2025.3", at=T1)
+    rulesets.publish(db, "2025.3", actor=CLI_ACTOR, at=T1)
     assert verdict(db, lyon, "SIT-03").severity == "error"
     assert verdict(db, lyon, "SIT-03").profile == "ara-strict"
     assert verdict(db, lyon, "SIT-03").evidence["profile"] == "ara-strict"

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from service.audit.trail import CLI_ACTOR
 from service.rules import evaluator, rulesets
 from service.rules.models import Verdict
 from service.rules.schemas import Profile, ProfileRule, RuleSetCreate
@@ -126,8 +127,9 @@ def test_the_paths_agree_under_a_regional_profile(db: Session, cabins):
                 )
             ],
         ),
+        actor=CLI_ACTOR,
     )
-    rulesets.publish(db, "2026.90", at=T0)  # the set-based pass over every cabin
+    rulesets.publish(db, "2026.90", actor=CLI_ACTOR, at=T0)  # the set-based pass over every cabin
     first = stored(db, cabins)
     paris = first[(cabins[0], "SIT-10")]
     assert paris[2:4] == ("warning", "idf-dense")

@@ -18,6 +18,7 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from service.audit.trail import CLI_ACTOR
 from service.auth.models import Operator
 from service.cabins.models import Cabin
 from service.cli import main
@@ -62,7 +63,23 @@ def in_thread(work: Callable[[], Any]) -> tuple[threading.Thread, dict[str, Any]
     return thread, out
 
 
-def test_a_cabin_write_evaluates_after_a_publication_under_way(engine: Engine) -> None:
+@pytest.fixture
+def operator_id(engine: Engine) -> Iterator[uuid.UUID]:
+    """A committed operator: the cabins of these tests are inserted without an audit event
+    (an operator's creation appends one, and a publication holds the audit chain)."""
+    with Session(engine) as session:
+        operator_id = make_operator(session, "Opérateur des publications")
+        session.commit()
+    yield operator_id
+    with Session(engine) as session:
+        session.execute(delete(Cabin).where(Cabin.operator_id == operator_id))
+        session.execute(delete(Operator).where(Operator.id == operator_id))
+        session.commit()
+
+
+def test_a_cabin_write_evaluates_after_a_publication_under_way(
+    engine: Engine, operator_id: uuid.UUID
+) -> None:
     with Session(engine) as publishing, Session(engine) as writing:
         rulesets.derive(
             publishing,
@@ -71,9 +88,12 @@ def test_a_cabin_write_evaluates_after_a_publication_under_way(engine: Engine) -
                 title="a publication left open",
                 rules={"SIT-10": RuleChange(parameters={"radius_m": 800})},
             ),
+            actor=CLI_ACTOR,
         )
-        rulesets.publish(publishing, "2026.96")  # in force for this transaction only
-        cabin_id = insert_cabin(writing)
+        rulesets.publish(
+            publishing, "2026.96", actor=CLI_ACTOR
+        )  # in force for this transaction only
+        cabin_id = insert_cabin(writing, operator_id)
         pid = writing.scalar(select(text("pg_backend_pid()")))
         thread, out = in_thread(lambda: evaluate(writing, [cabin_id]))
         try:
@@ -87,22 +107,26 @@ def test_a_cabin_write_evaluates_after_a_publication_under_way(engine: Engine) -
         writing.rollback()
 
 
-def test_a_publication_waits_for_a_batch_pass_under_way(engine: Engine) -> None:
+def test_a_publication_waits_for_a_batch_pass_under_way(
+    engine: Engine, operator_id: uuid.UUID
+) -> None:
     """The batch pass holds the set in force from its plan to its last commit, on a
     connection of its own; its workers do not ask for the lock (they would queue behind the
     waiting publication, which waits for the pass)."""
     with Session(engine) as holding, Session(engine) as publishing:
         plan.hold_in_force(holding)  # as the batch pass's first session does
         rulesets.derive(
-            publishing, RuleSetCreate(version="2026.95", title="a publication that waits")
+            publishing,
+            RuleSetCreate(version="2026.95", title="a publication that waits"),
+            actor=CLI_ACTOR,
         )
         pid = publishing.scalar(select(text("pg_backend_pid()")))
-        thread, out = in_thread(lambda: rulesets.publish(publishing, "2026.95"))
+        thread, out = in_thread(lambda: rulesets.publish(publishing, "2026.95", actor=CLI_ACTOR))
         try:
             assert waits_for_a_lock(engine, pid), "the publication did not wait"
             # Meanwhile, evaluations on other connections that do not ask for the lock run.
             with Session(engine) as worker:
-                cabin_id = insert_cabin(worker)
+                cabin_id = insert_cabin(worker, operator_id)
                 report = evaluate_cabins(worker, [cabin_id])
                 assert report.rule_set_version == "2026.1"
                 worker.rollback()
@@ -114,17 +138,12 @@ def test_a_publication_waits_for_a_batch_pass_under_way(engine: Engine) -> None:
 
 
 @pytest.fixture
-def committed_cabins(engine: Engine) -> Iterator[list[uuid.UUID]]:
+def committed_cabins(engine: Engine, operator_id: uuid.UUID) -> list[uuid.UUID]:
     with Session(engine) as session:
-        operator_id = make_operator(session, "Opérateur de la passe complète")
         ids = [insert_cabin(session, operator_id) for _ in range(3)]
         evaluate(session, ids)
         session.commit()
-    yield ids
-    with Session(engine) as session:
-        session.execute(delete(Cabin).where(Cabin.operator_id == operator_id))
-        session.execute(delete(Operator).where(Operator.id == operator_id))
-        session.commit()
+    return ids
 
 
 def test_registry_rules_reevaluate_brings_stale_verdicts_up_to_date(

@@ -4,8 +4,11 @@ with validated parameters, publication with its report; and a cabin's compliance
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from service.audit.models import AuditEvent
+from service.audit.trail import verify
 from tests.auth.factories import bearer, make_key, make_operator
 from tests.rules.factories import insert_cabin
 
@@ -76,6 +79,23 @@ def test_admin_creates_and_publishes_a_version(db: Session, client: TestClient):
     assert body["evaluation"]["rules"]["SIT-04"]["first"] >= 1
     assert client.get("/v1/rule-sets").json()["in_force"] == "2026.9"
     assert client.get("/v1/rule-sets/2026.1").json()["status"] == "retired"
+
+    # Who created the version, who put it in force and what it replaced: on the audit trail.
+    trail = db.execute(
+        select(AuditEvent.action, AuditEvent.target_id, AuditEvent.actor_client_id, AuditEvent.diff)
+        .where(AuditEvent.target_type == "rule_set")
+        .order_by(AuditEvent.id.desc())
+        .limit(3)
+    ).all()[::-1]
+    assert [(e.action, e.target_id) for e in trail] == [
+        ("rule_set.create", "2026.9"),
+        ("rule_set.retire", "2026.1"),
+        ("rule_set.publish", "2026.9"),
+    ]
+    assert len({e.actor_client_id for e in trail}) == 1 and trail[0].actor_client_id is not None
+    assert trail[0].diff["based_on"] == [None, "2026.1"]
+    assert trail[2].diff["status"] == ["draft", "published"]
+    assert verify(db).ok
 
     key = make_key(db, "operator", operator_id=operator)
     compliance = client.get(f"/v1/cabins/{cabin}/compliance", headers=bearer(key)).json()
