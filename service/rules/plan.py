@@ -52,10 +52,12 @@ def params_of(code: str, parameters: dict[str, Any]) -> RuleParams | None:
     return definition.params_model.model_validate(parameters)
 
 
-# Which rule set is in force changes only while no evaluation runs: publishing takes this
-# pg_advisory_xact_lock exclusively, every evaluation holds it shared until its transaction
-# ends. Else a cabin written during a publication could keep verdicts of the retired set, and
-# a batch pass planned before it could commit them after. (A constant unique to this use.)
+# What evaluations read — the rule set in force, the current layer vintages — changes only
+# while no evaluation runs: a publication, and the re-evaluation that follows a new layer
+# vintage, take this pg_advisory_xact_lock exclusively; every evaluation holds it shared until
+# its transaction ends. Else a cabin written during a publication could keep verdicts of the
+# retired set, and a batch pass planned before it could commit them after. (A constant unique
+# to this use.)
 IN_FORCE_LOCK_KEY = 0x72756C655F736574  # "rule_set"
 
 
@@ -67,7 +69,7 @@ def hold_in_force(session: Session) -> None:
 
 def replace_in_force(session: Session) -> None:
     """Wait for the evaluations under way, and keep new ones waiting until this transaction
-    (a publication) ends."""
+    (a publication, a new layer vintage's re-evaluation) ends."""
     session.execute(select(func.pg_advisory_xact_lock(IN_FORCE_LOCK_KEY)))
 
 

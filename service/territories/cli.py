@@ -25,12 +25,16 @@ def _progress(line: str) -> None:
 
 def _reevaluate(conn: Connection) -> None:
     """A new layer vintage is current: every cabin is re-evaluated, on the caller's connection
-    (so in its transaction), one pass per rule, and the cabins that changed are counted."""
+    (so in its transaction), one pass per rule, and the cabins that changed are counted.
+    Evaluations under way (which may have read the previous vintage) are waited for first,
+    and new ones wait for this pass, as for a publication."""
     from sqlalchemy.orm import Session
 
     from service.rules.evaluator import reevaluate_all
+    from service.rules.plan import replace_in_force
 
     session = Session(bind=conn)
+    replace_in_force(session)
     report = reevaluate_all(session)
     session.flush()
     if report.rule_set_version is None:

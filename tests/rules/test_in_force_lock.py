@@ -1,5 +1,6 @@
-"""Publication and evaluation take turns: a publication under way keeps cabin writes' and
-batch passes' evaluations waiting, so none runs (and commits) under the set being retired;
+"""Publication and evaluation take turns: a publication (or a new layer vintage's
+re-evaluation) under way keeps cabin writes' and batch passes' evaluations waiting, so none
+runs (and commits) under the set being retired;
 and `registry rules reevaluate`, the batch pass over several connections, stores what the
 rule set in force gives. These tests use their own connections: the publication stays
 uncommitted and is rolled back; the batch pass commits, on cabins it deletes afterwards."""
@@ -104,6 +105,27 @@ def test_a_cabin_write_evaluates_after_a_publication_under_way(
             thread.join(timeout=60)
         assert "error" not in out, out
         assert out["result"].rule_set_version == "2026.1"
+        writing.rollback()
+
+
+def test_a_cabin_write_evaluates_after_a_new_layer_vintages_re_evaluation(
+    engine: Engine, operator_id: uuid.UUID
+) -> None:
+    """A new layer vintage's re-evaluation (`registry layers import|load|generate`) is waited
+    for like a publication: a cabin evaluated meanwhile could read the previous vintage."""
+    from service.territories.cli import _reevaluate
+
+    with engine.connect() as loading, Session(engine) as writing:
+        _reevaluate(loading)  # in the load's transaction, left open
+        cabin_id = insert_cabin(writing, operator_id)
+        pid = writing.scalar(select(text("pg_backend_pid()")))
+        thread, out = in_thread(lambda: evaluate(writing, [cabin_id]))
+        try:
+            assert waits_for_a_lock(engine, pid), "the evaluation did not wait"
+        finally:
+            loading.rollback()
+            thread.join(timeout=60)
+        assert "error" not in out, out
         writing.rollback()
 
 
