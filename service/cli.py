@@ -108,7 +108,7 @@ def setup_steps(include_demo: bool = True) -> list[tuple[str, Callable[[], objec
     steps.append(("reference layers: communes, départements, régions, EPCI", load_admin_step))
     from service.rules.cli import publish_first_step
 
-    steps.append(("rule set 2026.1 (published, every cabin evaluated)", publish_first_step))
+    steps.append(("rule set 2026.1 (published unless a later set is in force)", publish_first_step))
     if include_demo:
         steps.append(("synthetic health layers (demo)", generate_synthetic_step))
         from service.cabins.demo import load_demo_step

@@ -28,25 +28,57 @@ def publish_first_step() -> None:
     _publish_path(FIRST_RULE_SET)
 
 
-def _publish_path(path: Path) -> int:
+def _problems(errors: list[dict[str, str]]) -> None:
+    for error in errors:
+        print(f"  {error['field']}: {error['reason']}", file=sys.stderr)
+
+
+def _publish_path(path: Path, *, retired_is_an_error: bool = False) -> int:
+    import yaml
+    from pydantic import ValidationError
+
     from service.audit.trail import CLI_ACTOR
     from service.errors import Problem
+    from service.rules import plan
     from service.rules.rulesets import publish_file
 
     engine, session = _session()
     try:
         rule_set, report = publish_file(session, path, actor=CLI_ACTOR)
         version, status = rule_set.version, rule_set.status
+        in_force = plan.in_force(session)
+        in_force_version = in_force.version if in_force else None
         session.commit()
+    except OSError as exc:
+        print(f"error: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except yaml.YAMLError as exc:
+        print(f"error: {path} is not valid YAML: {exc}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:
+        print(f"error: {path} is not a rule set:", file=sys.stderr)
+        _problems(
+            [
+                {"field": ".".join(str(p) for p in e["loc"]) or "(file)", "reason": e["msg"]}
+                for e in exc.errors(include_url=False)
+            ]
+        )
+        return 2
     except Problem as problem:
         session.rollback()
         print(f"error: {problem}", file=sys.stderr)
-        for error in getattr(problem, "errors", None) or []:
-            print(f"  {error}", file=sys.stderr)
+        _problems(getattr(problem, "errors", None) or [])
         return 2
     finally:
         session.close()
         engine.dispose()
+    if report is None and status == "retired":
+        print(
+            f"rule set {version} was retired: {in_force_version} is in force; publish a new"
+            " version to change the rules",
+            file=sys.stderr,
+        )
+        return 1 if retired_is_an_error else 0
     if report is None:
         print(f"rule set {version} is already {status}", file=sys.stderr)
     else:
@@ -56,7 +88,17 @@ def _publish_path(path: Path) -> int:
 
 
 def _publish(args: argparse.Namespace) -> int:
-    return _publish_path(Path(args.file))
+    return _publish_path(Path(args.file), retired_is_an_error=True)
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of at least 1")
+    return number
 
 
 def _reevaluate(args: argparse.Namespace) -> int:
@@ -103,7 +145,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     )
     reevaluate.add_argument(
         "--workers",
-        type=int,
+        type=_positive,
         default=min(os.cpu_count() or 1, 4),
         help="connections evaluating rules at once (default: the cores, at most 4)",
     )

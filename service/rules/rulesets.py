@@ -39,9 +39,10 @@ def _field_errors(error: ValidationError, prefix: str) -> list[dict[str, str]]:
     ]
 
 
-def check(spec: RuleSetSpec) -> None:
+def check(spec: RuleSetSpec, *, by_code: bool = False) -> None:
     """Rule codes unique; parameters (and profile overrides) valid for each implemented rule.
-    A rule without an implementation yet keeps its parameters as given."""
+    A rule without an implementation yet keeps its parameters as given. Errors name a rule by
+    its place in the file's list, or `by_code` as the API's `rules` object is keyed."""
     errors: list[dict[str, str]] = []
     seen: set[str] = set()
     rules = {r.code: r for r in spec.rules}
@@ -52,7 +53,7 @@ def check(spec: RuleSetSpec) -> None:
         try:
             plan.params_of(r.code, r.parameters)
         except ValidationError as error:
-            errors += _field_errors(error, f"rules.{i}.parameters")
+            errors += _field_errors(error, f"rules.{r.code if by_code else i}.parameters")
     names: set[str] = set()
     for i, p in enumerate(spec.profiles):
         if p.name in names:
@@ -101,8 +102,9 @@ def create(
     based_on: str | None = None,
 ) -> RuleSet:
     """A new draft rule set. The same version again with the same content is a no-op;
-    with other content it is a conflict (a published version never changes)."""
-    check(spec)
+    with other content it is a conflict (a published version never changes). A set derived
+    from another (`based_on`) came from the API, whose `rules` are keyed by code."""
+    check(spec, by_code=based_on is not None)
     existing = session.get(RuleSet, spec.version)
     if existing is not None:
         rules = session.scalars(select(Rule).where(Rule.rule_set_version == spec.version)).all()

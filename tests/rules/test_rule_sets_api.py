@@ -54,7 +54,9 @@ def test_bad_parameters_are_refused_with_the_field(db: Session, client: TestClie
         headers=bearer(admin),
     )
     assert response.status_code == 422
-    assert response.json()["errors"][0]["field"].startswith("rules.3.parameters.excluded_kinds")
+    # Named as sent: the API's `rules` object is keyed by code.
+    field = response.json()["errors"][0]["field"]
+    assert field.startswith("rules.SIT-04.parameters.excluded_kinds")
 
 
 def test_admin_creates_and_publishes_a_version(db: Session, client: TestClient):

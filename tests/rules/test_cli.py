@@ -1,0 +1,53 @@
+"""`registry rules …` on bad input: a clear error and exit status, never a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from service.cli import main
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    try:
+        status = main(list(argv))
+    except SystemExit as exit_:  # argparse refuses the arguments
+        status = int(exit_.code or 0)
+    return status, capsys.readouterr().err
+
+
+def test_a_missing_file_is_named(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    status, err = run(capsys, "rules", "publish", str(tmp_path / "absent.yaml"))
+    assert status == 2
+    assert "cannot read" in err and "absent.yaml" in err
+    assert "Traceback" not in err
+
+
+def test_a_file_that_is_not_yaml_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("version: [2026.9\n")
+    status, err = run(capsys, "rules", "publish", str(path))
+    assert (status, "not valid YAML" in err) == (2, True)
+
+
+def test_a_file_missing_fields_names_them(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "short.yaml"
+    path.write_text("version: '2026.9'\n")
+    status, err = run(capsys, "rules", "publish", str(path))
+    assert status == 2
+    assert "is not a rule set" in err
+    assert "  title:" in err and "  rules:" in err
+
+
+@pytest.mark.parametrize("workers", ["0", "-3", "two"])
+def test_reevaluate_needs_at_least_one_worker(
+    capsys: pytest.CaptureFixture[str], workers: str
+) -> None:
+    status, err = run(capsys, "rules", "reevaluate", "--workers", workers)
+    assert status == 2
+    assert "at least 1" in err
