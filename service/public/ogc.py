@@ -256,7 +256,7 @@ def queryables(
     summary="Cabins, paged, with bbox, datetime, property filters and CQL2",
     description="Simple property filters: any queryable as `name=value` (equality)."
     " `datetime` applies to `updated_at`. `numberMatched` is given when it is known without"
-    " counting the whole set (on the last page).",
+    " counting the whole set (on the last page, unless `offset` is past the end).",
 )
 def items(
     request: Request,
@@ -300,7 +300,9 @@ def items(
         "timeStamp": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "links": links,
     }
-    if not page.has_more:
+    if not page.has_more and (page.returned or not offset):
+        # The last page: everything before it matched too. (An offset past the end says
+        # only that fewer matched; the count is then left out rather than counted.)
         head["numberMatched"] = offset + page.returned
     head_bytes = orjson.dumps(head)
     body = head_bytes[:-1] + b',"features":' + page.features + b"}"

@@ -71,6 +71,9 @@ def test_items_page_with_next_and_prev_links(client: TestClient, cabins: list) -
         assert "prev" in links
     assert sorted(seen) == sorted(c.reference for c in cabins)
     assert page["numberMatched"] == 5  # known on the last page without a count
+    past = client.get(ITEMS, params={"bbox": BOX, "limit": 2, "offset": 40}).json()
+    assert past["numberReturned"] == 0
+    assert "numberMatched" not in past  # fewer than 40 matched: not how many
 
 
 def test_property_filter_datetime_and_single_item(client: TestClient, cabins: list) -> None:
