@@ -242,7 +242,14 @@ def install_error_handlers(app: FastAPI) -> None:
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
             headers["Allow"] = _allowed_methods(request, headers.get("Allow", ""))
-        problem = problem_class(detail, headers=headers)
+        errors = None
+        if exc.status_code == 413:
+            errors = [{"field": "body", "reason": "over the size limit"}]
+        elif exc.status_code == 400 and detail == "There was an error parsing the body":
+            # FastAPI's words when the body cannot even be decoded (not UTF-8, nested too deep).
+            detail = "The request body could not be read."
+            errors = [{"field": "body", "reason": "not UTF-8 JSON, or nested too deep to read"}]
+        problem = problem_class(detail, headers=headers, errors=errors)
         problem.status = exc.status_code
         return problem_response(problem, request)
 

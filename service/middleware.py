@@ -100,7 +100,9 @@ class BodyLimitMiddleware:
         return f"The request body exceeds the limit of {self.max_bytes} bytes."
 
     async def _refuse(self, scope: Scope, send: Send) -> None:
-        problem = PayloadTooLarge(self._detail())
+        problem = PayloadTooLarge(
+            self._detail(), errors=[{"field": "body", "reason": f"over {self.max_bytes} bytes"}]
+        )
         body = orjson.dumps(problem.body(scope["path"]))
         await send(
             {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
@@ -19,8 +20,8 @@ class Echo(BaseModel):
     count: int
 
 
-def _app_with_probe_routes(settings: Settings) -> FastAPI:
-    app = create_app(settings.model_copy(update={"max_body_bytes": 1024}))
+def _app_with_probe_routes(settings: Settings, max_body_bytes: int = 1024) -> FastAPI:
+    app = create_app(settings.model_copy(update={"max_body_bytes": max_body_bytes}))
     router = APIRouter(route_class=ApiRoute)
 
     @router.post("/_probe/echo")
@@ -39,8 +40,10 @@ def _app_with_probe_routes(settings: Settings) -> FastAPI:
     return app
 
 
-def _probe_client(settings: Settings) -> TestClient:
-    return TestClient(_app_with_probe_routes(settings), raise_server_exceptions=False)
+def _probe_client(settings: Settings, max_body_bytes: int = 1024) -> TestClient:
+    return TestClient(
+        _app_with_probe_routes(settings, max_body_bytes), raise_server_exceptions=False
+    )
 
 
 def test_unknown_path_is_404_problem(client: TestClient) -> None:
@@ -94,6 +97,7 @@ def test_body_over_the_limit_is_413_problem(settings: Settings) -> None:
     )
     assert response.status_code == 413
     assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
+    assert response.json()["errors"] == [{"field": "body", "reason": "over 1024 bytes"}]
 
 
 def test_chunked_body_over_the_limit_is_413_problem(settings: Settings) -> None:
@@ -105,6 +109,23 @@ def test_chunked_body_over_the_limit_is_413_problem(settings: Settings) -> None:
         "/_probe/echo", content=chunks(), headers={"content-type": "application/json"}
     )
     assert response.status_code == 413
+    assert response.json()["errors"][0]["field"] == "body"
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b'{"name": "\xff", "count": 1}', b"[" * 100_000 + b"]" * 100_000],
+    ids=["not-utf8", "nested-too-deep"],
+)
+def test_a_body_that_cannot_be_read_is_400_naming_the_body(
+    settings: Settings, content: bytes
+) -> None:
+    response = _probe_client(settings, max_body_bytes=1_000_000).post(
+        "/_probe/echo", content=content, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
+    assert response.json()["errors"][0]["field"] == "body"
 
 
 def test_unexpected_failure_is_500_with_opaque_id_and_no_trace(settings: Settings) -> None:
