@@ -76,8 +76,9 @@ def csv_chunks(session: Session, principal: Principal, filters: Filters) -> Iter
 
 
 def geojson_chunks(session: Session, principal: Principal, filters: Filters) -> Iterator[bytes]:
-    yield b'{"type":"FeatureCollection","features":['
-    parts: list[str] = []
+    """The collection's head comes with the first features, so the first chunk has run the
+    query (see the export route)."""
+    parts: list[str] = ['{"type":"FeatureCollection","features":[']
     first = True
     for feature in queries.stream_features(session, principal, filters):
         parts.append(feature if first else "," + feature)
@@ -85,9 +86,8 @@ def geojson_chunks(session: Session, principal: Principal, filters: Filters) -> 
         if len(parts) >= CHUNK_ROWS:
             yield "\n".join(parts).encode()
             parts = []
-    if parts:
-        yield "\n".join(parts).encode()
-    yield b"]}\n"
+    parts.append("]}\n")
+    yield "\n".join(parts).encode()
 
 
 def _cell(value: Any) -> Any:

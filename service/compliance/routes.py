@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -183,7 +184,13 @@ def _export(
 ) -> StreamingResponse:
     filters.check(session, query)  # before the first byte: a bad filter is still a 400
     body: Iterator[bytes] = chunks(session, principal, query)
-    return StreamingResponse(body, media_type=media_type, headers=_attachment(extension))
+    # The first chunk is read before the response starts: it runs the query, so a statement
+    # over the timeout (or the database gone) is still a 503 problem, not a 200 cut short.
+    # Past that point a failure can only cut the transfer, which the client sees as incomplete.
+    first = next(body, b"")
+    return StreamingResponse(
+        itertools.chain([first], body), media_type=media_type, headers=_attachment(extension)
+    )
 
 
 def _streamed(media_type: str, description: str) -> dict[int | str, dict[str, Any]]:

@@ -11,9 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import openpyxl
+import pytest
 from frictionless import Resource, Schema, validate
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from service.cabins.published import SCHEMA_DIR
+from tests.auth.factories import bearer, make_key
 from tests.compliance.conftest import World
 
 TABLESCHEMA = SCHEMA_DIR / "compliance-export.tableschema.json"
@@ -127,3 +132,22 @@ def test_the_table_schema_check_catches_a_bad_row(client, world: World, tmp_path
     report = validate(Resource(path=path.name, basepath=str(tmp_path), schema=schema))
     assert not report.valid
     assert [e[1] for e in report.flatten(["rowNumber", "fieldName"])] == ["status"]
+
+
+@pytest.mark.parametrize("extension", ["csv", "geojson", "xlsx"])
+def test_an_export_over_the_statement_timeout_is_a_503_not_a_cut_200(
+    client, db: Session, engine: Engine, extension: str
+) -> None:
+    """The query runs before the first byte is sent: held up past the timeout (here by a
+    lock another transaction keeps on the compliance table), the export is a 503 problem."""
+    key = bearer(make_key(db, "regulator", scope="national"))
+    db.execute(text("SET LOCAL statement_timeout = '300ms'"))
+    with engine.connect() as other:
+        other.execute(text("LOCK TABLE cabin_compliance IN ACCESS EXCLUSIVE MODE"))
+        try:
+            r = client.get(f"/v1/compliance/export.{extension}", headers=key)
+        finally:
+            other.rollback()
+    assert r.status_code == 503, r.text[:200]
+    assert r.headers["content-type"] == "application/problem+json"
+    assert "longer than" in r.json()["detail"]
