@@ -85,9 +85,7 @@ class RateLimitMiddleware:
                     (b"content-type", b"application/problem+json"),
                     (b"content-length", str(len(body)).encode()),
                     (b"retry-after", retry_after.encode()),
-                    (b"access-control-allow-origin", b"*"),
-                    (b"access-control-expose-headers", b"Retry-After"),
-                ],
+                ],  # the CORS headers are added around it (service.public.cors)
             }
         )
         await send({"type": "http.response.body", "body": body})

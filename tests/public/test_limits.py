@@ -32,6 +32,10 @@ def test_429_with_retry_after_when_the_bucket_is_empty(limited: TestClient) -> N
     assert refused.headers["content-type"] == "application/problem+json"
     assert int(refused.headers["retry-after"]) >= 1
     assert refused.json()["status"] == 429
+    # a browser app may read Retry-After: the CORS headers, once each
+    cors = [k for k, _ in refused.headers.multi_items() if k.startswith("access-control-")]
+    assert sorted(cors) == ["access-control-allow-origin", "access-control-expose-headers"]
+    assert "Retry-After" in refused.headers["access-control-expose-headers"]
     # another route family is not limited by the public buckets
     assert limited.get("/ogc/conformance").status_code == 429
     assert limited.get("/health").status_code != 429
