@@ -114,10 +114,14 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _date(value: str) -> date:
+    """An arrêté's date: a real date, not after today."""
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from exc
+    if day > date.today():
+        raise argparse.ArgumentTypeError(f"{value} is in the future: an arrêté has been signed")
+    return day
 
 
 def _import(args: argparse.Namespace) -> int:

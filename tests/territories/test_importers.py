@@ -219,3 +219,16 @@ def test_a_new_zoning_vintage_re_evaluates_the_cabins_it_concerns(db: Session) -
     ).one()
     assert verdict.outcome == "pass"
     assert verdict.evidence != before
+
+
+@pytest.mark.parametrize("day", ["2099-01-01", "01/02/2024"])
+def test_a_zoning_arrete_dated_in_the_future_or_not_a_date_is_refused(
+    day: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from service.cli import main
+
+    with pytest.raises(SystemExit) as refused:
+        main(["layers", "import", "zoning", str(DATA / "zonage-84.csv"), "--region", "84",
+              "--date", day])  # fmt: skip
+    assert refused.value.code == 2
+    assert day in capsys.readouterr().err
