@@ -227,8 +227,8 @@ def test_a_zoning_arrete_dated_in_the_future_or_not_a_date_is_refused(
 ) -> None:
     from service.cli import main
 
+    command = ["layers", "import", "zoning", str(DATA / "zonage-84.csv"), "--region", "84"]
     with pytest.raises(SystemExit) as refused:
-        main(["layers", "import", "zoning", str(DATA / "zonage-84.csv"), "--region", "84",
-              "--date", day])  # fmt: skip
+        main([*command, "--date", day])
     assert refused.value.code == 2
     assert day in capsys.readouterr().err
