@@ -192,9 +192,9 @@ async def strict_candidate(request: Request) -> SitingCheck:
     summary="What-if: evaluate a candidate cabin against the rules in force; nothing stored",
 )
 def check_siting(
+    principal: OperatorPrincipal,  # first: without a valid key, a 401 before the body's 422
     body: SitingCheck,
     strict: Annotated[SitingCheck, Depends(strict_candidate)],
     session: DbSession,
-    principal: OperatorPrincipal,
 ) -> SitingCheckResult:
     return SitingCheckResult.model_validate(whatif.check(session, strict))

@@ -69,6 +69,9 @@ def test_an_empty_candidate_is_unknown_where_data_is_missing(db: Session, engine
 
 def test_siting_check_needs_an_operator_key(client: TestClient):
     assert client.post("/v1/checks/siting", json={}).status_code == 401
+    # before the body is judged: no key and a bad body is still a 401
+    bad = {"venue": {"kind": "supermarche"}}
+    assert client.post("/v1/checks/siting", json=bad).status_code == 401
 
 
 def test_siting_check_refuses_unknown_fields(db: Session, client: TestClient):
