@@ -140,8 +140,10 @@ def test_regulator_page_refuses_a_bad_key(page, web_data_committed) -> None:  # 
     page.goto("/regulateur")
     sign_in(page, "cr_000000000000_" + "x" * 43)
     page.locator("#key-error").wait_for()
-    assert "Clé refusée" in page.locator("#key-error").inner_text()
+    message = page.locator("#key-error").inner_text()
+    assert message == "Clé refusée : elle est inconnue ou a été révoquée."  # all in French
     assert page.locator("#dashboard").is_hidden()
+    assert page.locator("#logout").is_hidden()  # nobody is signed in
     assert page.evaluate("sessionStorage.length") == 0
 
 

@@ -25,7 +25,8 @@ export function setupKeyForm({ panel, probe, onReady }) {
       if (problem.status === 401 || problem.status === 403) {
         apiKey.clear();
         show(false);
-        error.textContent = t("key.invalid", { detail: problem.message });
+        // The API's own detail is in English: the page says it in its language.
+        error.textContent = t(problem.status === 401 ? "key.invalid" : "key.forbidden");
         $("#api-key").focus();
       } else {
         show(true);
