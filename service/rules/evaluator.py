@@ -16,9 +16,10 @@ on the connection (`few_cabins_sql`).
 `evaluate_cabins` runs in the caller's session and transaction (the cabin write path calls it
 through `evaluate`); `reevaluate_all` is the full pass after publishing a rule set or loading
 a new layer vintage, in the caller's transaction; `reevaluate_all_parallel` the batch pass of
-`registry rules reevaluate`, the rules dealt over several connections. `evaluate` and the two
-passes hold the rule set in force (`plan.hold_in_force`), so that a publication waits for
-them and they wait for it; `evaluate_cabins` leaves that to its caller."""
+`registry rules reevaluate`, the rules dealt over several connections. `evaluate` holds the
+rule set in force shared (`plan.hold_in_force`), the two full passes exclusively
+(`plan.replace_in_force`, as a publication does): cabin writes evaluate side by side, and
+never during a full pass; `evaluate_cabins` leaves that to its caller."""
 
 from __future__ import annotations
 
@@ -673,8 +674,9 @@ def evaluate(session: Session, cabin_ids: list[uuid.UUID]) -> EvaluationReport:
 
 def reevaluate_all(session: Session, at: datetime | None = None) -> EvaluationReport:
     """Every cabin, one pass per rule, in the session's transaction: after a rule set is
-    published or a layer vintage is loaded. Returns how many cabins changed outcome per rule."""
-    planning.hold_in_force(session)
+    published or a layer vintage is loaded. Returns how many cabins changed outcome per rule.
+    Cabin writes wait for the transaction to end (`plan.replace_in_force`)."""
+    planning.replace_in_force(session)
     return evaluate_cabins(session, None, at=at)
 
 
@@ -724,18 +726,20 @@ class RuleQueue:
 
 def reevaluate_all_parallel(engine: Any, workers: int = 2) -> EvaluationReport:
     """Every cabin, the rules dealt over `workers` connections running at once (one core
-    each), then one short transaction that closes disabled rules and recomputes compliance.
+    each), then one short transaction that closes disabled rules and recomputes compliance;
+    cabin writes wait until it is over.
 
     Each worker commits its own rules' verdicts when all workers have succeeded; a failure
     rolls every worker back. For the command line and batch jobs (not inside a request)."""
     started = time.perf_counter()
     at = now()
-    # This session holds the rule set in force until the pass is over: the workers run and
-    # commit under it without asking for the lock themselves (a worker queued behind a
-    # waiting publication would wait for this very pass).
+    # This session holds the rule set in force, exclusively, until the pass is over: cabin
+    # writes and publications wait for it, so no write lands between a rule's statement and
+    # its commit (a stale verdict, or two transactions locking one cabin's verdicts in
+    # opposite orders). The workers run under it without asking for the lock themselves.
     holding = Session(engine)
     try:
-        planning.hold_in_force(holding)
+        planning.replace_in_force(holding)
         rule_set = planning.in_force(holding)
         if rule_set is None:
             return EvaluationReport(rule_set_version=None)

@@ -53,23 +53,24 @@ def params_of(code: str, parameters: dict[str, Any]) -> RuleParams | None:
 
 
 # What evaluations read — the rule set in force, the current layer vintages — changes only
-# while no evaluation runs: a publication, and the re-evaluation that follows a new layer
-# vintage, take this pg_advisory_xact_lock exclusively; every evaluation holds it shared until
-# its transaction ends. Else a cabin written during a publication could keep verdicts of the
-# retired set, and a batch pass planned before it could commit them after. (A constant unique
-# to this use.)
+# while no cabin is being evaluated: a publication and every full pass (after a publication, a
+# new layer vintage, or `registry rules reevaluate`) take this pg_advisory_xact_lock
+# exclusively; a cabin write's evaluation holds it shared until its transaction ends. Else a
+# cabin written during a publication could keep verdicts of the retired set, and a write during
+# a full pass could be overwritten by a verdict computed before it. (A constant unique to this
+# use.)
 IN_FORCE_LOCK_KEY = 0x72756C655F736574  # "rule_set"
 
 
 def hold_in_force(session: Session) -> None:
     """Keep the rule set in force from being replaced until the transaction ends (waiting
-    for a publication under way first). Evaluations hold it side by side."""
+    for a publication or full pass under way first). Cabin evaluations hold it side by side."""
     session.execute(select(func.pg_advisory_xact_lock_shared(IN_FORCE_LOCK_KEY)))
 
 
 def replace_in_force(session: Session) -> None:
     """Wait for the evaluations under way, and keep new ones waiting until this transaction
-    (a publication, a new layer vintage's re-evaluation) ends."""
+    (a publication, a full pass) ends."""
     session.execute(select(func.pg_advisory_xact_lock(IN_FORCE_LOCK_KEY)))
 
 

@@ -31,10 +31,8 @@ def _reevaluate(conn: Connection) -> None:
     from sqlalchemy.orm import Session
 
     from service.rules.evaluator import reevaluate_all
-    from service.rules.plan import replace_in_force
 
     session = Session(bind=conn)
-    replace_in_force(session)
     report = reevaluate_all(session)
     session.flush()
     if report.rule_set_version is None:

@@ -1,6 +1,6 @@
-"""Publication and evaluation take turns: a publication (or a new layer vintage's
-re-evaluation) under way keeps cabin writes' and batch passes' evaluations waiting, so none
-runs (and commits) under the set being retired;
+"""Publication and evaluation take turns: a publication or a full pass (after a new layer
+vintage, or the batch pass) under way keeps cabin writes' evaluations waiting, so none runs
+(and commits) under the set being retired or between a rule's statement and its commit;
 and `registry rules reevaluate`, the batch pass over several connections, stores what the
 rule set in force gives. These tests use their own connections: the publication stays
 uncommitted and is rolled back; the batch pass commits, on cabins it deletes afterwards."""
@@ -129,34 +129,47 @@ def test_a_cabin_write_evaluates_after_a_new_layer_vintages_re_evaluation(
         writing.rollback()
 
 
-def test_a_publication_waits_for_a_batch_pass_under_way(
+def test_a_full_pass_under_way_holds_publications_and_cabin_writes(
     engine: Engine, operator_id: uuid.UUID
 ) -> None:
-    """The batch pass holds the set in force from its plan to its last commit, on a
-    connection of its own; its workers do not ask for the lock (they would queue behind the
-    waiting publication, which waits for the pass)."""
-    with Session(engine) as holding, Session(engine) as publishing:
-        plan.hold_in_force(holding)  # as the batch pass's first session does
+    """The batch pass holds the set in force exclusively from its plan to its last commit,
+    on a connection of its own: a publication and a cabin write's evaluation wait for it,
+    while its workers (which do not ask for the lock) run."""
+    with (
+        Session(engine) as holding,
+        Session(engine) as publishing,
+        Session(engine) as writing,
+    ):
+        plan.replace_in_force(holding)  # as the batch pass's first session does
         rulesets.derive(
             publishing,
             RuleSetCreate(version="2026.95", title="a publication that waits"),
             actor=CLI_ACTOR,
         )
-        pid = publishing.scalar(select(text("pg_backend_pid()")))
-        thread, out = in_thread(lambda: rulesets.publish(publishing, "2026.95", actor=CLI_ACTOR))
+        publisher = publishing.scalar(select(text("pg_backend_pid()")))
+        writer = writing.scalar(select(text("pg_backend_pid()")))
+        cabin_id = insert_cabin(writing, operator_id)
+        published, publication = in_thread(
+            lambda: rulesets.publish(publishing, "2026.95", actor=CLI_ACTOR)
+        )
+        written, write = in_thread(lambda: evaluate(writing, [cabin_id]))
         try:
-            assert waits_for_a_lock(engine, pid), "the publication did not wait"
-            # Meanwhile, evaluations on other connections that do not ask for the lock run.
-            with Session(engine) as worker:
-                cabin_id = insert_cabin(worker, operator_id)
-                report = evaluate_cabins(worker, [cabin_id])
+            assert waits_for_a_lock(engine, publisher), "the publication did not wait"
+            assert waits_for_a_lock(engine, writer), "the cabin write did not wait"
+            with Session(engine) as worker:  # a worker of the pass: it runs
+                other_cabin = insert_cabin(worker, operator_id)
+                report = evaluate_cabins(worker, [other_cabin])
                 assert report.rule_set_version == "2026.1"
                 worker.rollback()
         finally:
-            holding.rollback()  # the pass is over
-            thread.join(timeout=120)
-        assert "error" not in out, out
-        publishing.rollback()
+            holding.rollback()  # the pass is over: the publication, queued first, goes on
+            published.join(timeout=120)
+            publishing.rollback()  # and gives up; then the write goes on, under 2026.1
+            written.join(timeout=120)
+        assert "error" not in publication, publication
+        assert "error" not in write, write
+        assert write["result"].rule_set_version == "2026.1"
+        writing.rollback()
 
 
 @pytest.fixture
