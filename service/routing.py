@@ -1,16 +1,30 @@
-"""The route class every router uses: a JSON body must come as JSON (415 otherwise)."""
+"""The route class every router uses: a JSON body must come as JSON (415 otherwise), and on the
+API (`/v1`, `/public`) a query parameter the route does not declare is a 400 naming it — a typo
+such as `dryrun` for `dry_run` must not be ignored while the request goes on and writes."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
-from typing import Any
+import difflib
+from collections.abc import Callable, Coroutine, Iterable
+from types import NoneType, UnionType
+from typing import Any, TypeVar, Union, get_args, get_origin
 
 from fastapi import Request, Response
+from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from pydantic import AliasChoices, BaseModel, Json
+from pydantic.fields import FieldInfo
 
-from service.errors import UnsupportedMediaType
+from service.errors import InvalidParameter, UnsupportedMediaType
 
 JSON_MEDIA_TYPES = ("application/json", "application/merge-patch+json")
+
+# The API's path roots whose routes take their declared query parameters and no other. /ogc
+# answers unknown names itself (its queryables are filters); web pages and /health are not API.
+STRICT_QUERY_ROOTS = ("/v1", "/public")
+
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def is_json_media_type(content_type: str) -> bool:
@@ -18,22 +32,122 @@ def is_json_media_type(content_type: str) -> bool:
     return media_type in JSON_MEDIA_TYPES or media_type.endswith("+json")
 
 
+def has_strict_query(path: str) -> bool:
+    return any(path == root or path.startswith(root + "/") for root in STRICT_QUERY_ROOTS)
+
+
+def any_query(endpoint: F) -> F:
+    """Marks an endpoint whose answer does not depend on the query, such as the 405 of a path's
+    other methods: it keeps that answer whatever names the query holds."""
+    endpoint.takes_any_query = True  # type: ignore[attr-defined]
+    return endpoint
+
+
+def _field_names(info: FieldInfo, name: str, alias: str | None, config: Any) -> set[str]:
+    """The names FastAPI reads a query field from: its alias (or its name), or each choice of
+    its validation alias, and its name too when the model validates by name."""
+    if config.get("validate_by_alias") is False:
+        return {name}
+    names = {alias or name}
+    chosen = info.validation_alias
+    if isinstance(chosen, str):
+        names = {chosen}
+    elif isinstance(chosen, AliasChoices):
+        names = {c for c in chosen.choices if isinstance(c, str)} or names
+    if config.get("validate_by_name") or config.get("populate_by_name"):
+        names.add(name)
+    return names
+
+
+def _query_model(field: Any) -> type[BaseModel] | None:
+    """The Pydantic model of an `Annotated[Model | None, Query()]` parameter, read from the
+    query's names as FastAPI does (a `Json[...]` field is one parameter, not a model)."""
+    annotation = field.field_info.annotation
+    if get_origin(annotation) in (Union, UnionType):
+        args = get_args(annotation)
+        if len(args) == 2 and NoneType in args:
+            annotation = next(a for a in args if a is not NoneType)
+    if any(type(item) is Json for item in field.field_info.metadata):
+        return None
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return None
+
+
+def query_parameter_names(dependant: Dependant) -> frozenset[str] | None:
+    """Every query parameter name the route reads, through its dependencies and their
+    sub-dependencies and through Pydantic query models; None if a query model takes any name
+    (`extra="allow"`)."""
+    names: set[str] = set()
+    pending = [dependant]
+    while pending:
+        current = pending.pop()
+        pending.extend(current.dependencies)
+        for field in current.query_params:
+            model = _query_model(field)
+            if model is None:
+                own_config = getattr(field, "config", None) or {}
+                names |= _field_names(field.field_info, field.name, field.alias, own_config)
+                continue
+            if model.model_config.get("extra") == "allow":
+                return None
+            for name, info in model.model_fields.items():
+                names |= _field_names(info, name, info.alias, model.model_config)
+    return frozenset(names)
+
+
+def unknown_parameters_problem(unknown: Iterable[str], known: frozenset[str]) -> InvalidParameter:
+    takes = (
+        f"this route takes: {', '.join(sorted(known))}"
+        if known
+        else "this route takes no query parameters"
+    )
+    errors = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        errors.append({"field": name, "reason": f"unknown parameter{hint}; {takes}"})
+    listed = ", ".join(e["field"] for e in errors)
+    plural = "s" if len(errors) > 1 else ""
+    return InvalidParameter(
+        f"Unknown query parameter{plural}: {listed}. Nothing was done; {takes}.", errors=errors
+    )
+
+
+def _only_known_query(handler: Handler, known: frozenset[str]) -> Handler:
+    async def checked(request: Request) -> Response:
+        # dict.fromkeys: each unknown name once, in the order the request gave them
+        unknown = [n for n in dict.fromkeys(request.query_params.keys()) if n not in known]
+        if unknown:
+            raise unknown_parameters_problem(unknown, known)
+        return await handler(request)
+
+    return checked
+
+
+def _json_body_only(handler: Handler) -> Handler:
+    async def checked(request: Request) -> Response:
+        content_type = request.headers.get("content-type", "")
+        has_body = request.headers.get("content-length", "0") != "0" or (
+            "transfer-encoding" in request.headers
+        )
+        if has_body and not is_json_media_type(content_type):
+            raise UnsupportedMediaType(
+                f"This endpoint takes application/json, not {content_type or 'no type'}.",
+                errors=[{"field": "Content-Type", "reason": "must be application/json"}],
+            )
+        return await handler(request)
+
+    return checked
+
+
 class ApiRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
-        if self.body_field is None:
-            return handler
-
-        async def checked(request: Request) -> Response:
-            content_type = request.headers.get("content-type", "")
-            has_body = request.headers.get("content-length", "0") != "0" or (
-                "transfer-encoding" in request.headers
-            )
-            if has_body and not is_json_media_type(content_type):
-                raise UnsupportedMediaType(
-                    f"This endpoint takes application/json, not {content_type or 'no type'}.",
-                    errors=[{"field": "Content-Type", "reason": "must be application/json"}],
-                )
-            return await handler(request)
-
-        return checked
+        if self.body_field is not None:
+            handler = _json_body_only(handler)
+        if has_strict_query(self.path) and not getattr(self.endpoint, "takes_any_query", False):
+            known = query_parameter_names(self.dependant)
+            if known is not None:
+                handler = _only_known_query(handler, known)
+        return handler

@@ -30,7 +30,7 @@ from service.errors import (
     ValidationFailed,
     problem_responses,
 )
-from service.routing import ApiRoute
+from service.routing import ApiRoute, any_query
 
 router = APIRouter(tags=["imports"], route_class=ApiRoute)
 
@@ -261,6 +261,7 @@ def _start_job(
     methods=["GET", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS"],
     include_in_schema=False,
 )
+@any_query
 def import_other_methods(request: Request) -> Response:
     """`/v1/cabins/import` is not a cabin id: other methods are a 405, not a malformed id."""
     raise MethodNotAllowed(
