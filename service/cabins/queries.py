@@ -1,16 +1,19 @@
 """Every SQL statement of the cabins domain that is not the location check: reading one cabin
-with its coordinates, the visibility of cabins to a caller, the filtered keyset listing."""
+with its coordinates, the visibility of cabins to a caller, the filtered keyset listing, the
+last resumption date kept on the audit trail."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, exists, func, or_, select, true
 from sqlalchemy.orm import Session
 
+from service.audit.models import AuditEvent
 from service.auth.deps import Principal
 from service.cabins.models import Cabin
 from service.rules.models import CabinCompliance
@@ -46,6 +49,24 @@ def get_visible(
         stmt = stmt.with_for_update(of=Cabin)
     row = session.execute(stmt).first()
     return Located(row[0], row[1], row[2]) if row else None
+
+
+def last_resumption(session: Session, cabin_id: uuid.UUID) -> date | None:
+    """The date of the cabin's last resumption (suspended → active). The table has no column
+    for it: the transition's audit event keeps it under `resumed_date` (the index on
+    (target_type, target_id, id) finds the cabin's events, newest first)."""
+    value = session.scalar(
+        select(AuditEvent.diff["resumed_date"][1].astext)
+        .where(
+            AuditEvent.target_type == "cabin",
+            AuditEvent.target_id == str(cabin_id),
+            AuditEvent.action == "cabin.transition",
+            AuditEvent.diff.has_key("resumed_date"),
+        )
+        .order_by(AuditEvent.id.desc())
+        .limit(1)
+    )
+    return date.fromisoformat(value) if value else None
 
 
 def reference_taken(session: Session, reference: str) -> bool:

@@ -5,6 +5,7 @@ too. Nothing here commits."""
 
 from __future__ import annotations
 
+import re
 import secrets
 import uuid
 from collections.abc import Sequence
@@ -27,6 +28,7 @@ from service.cabins.validation import LocationInput, LocationResult, check_locat
 from service.cabins.vocabulary import CONFIRMED_BLOCKS, TRANSITIONS
 from service.errors import (
     Conflict,
+    InvalidParameter,
     NotFound,
     PreconditionFailed,
     PreconditionRequired,
@@ -53,10 +55,34 @@ def new_reference(session: Session) -> str:
     raise RuntimeError("could not draw a free cabin reference")  # 32^8 codes: not reachable
 
 
-def validate(session: Session, cabin: CabinCreate, today: date | None = None) -> LocationResult:
+def validate(
+    session: Session,
+    cabin: CabinCreate,
+    today: date | None = None,
+    *,
+    received: date | None = None,
+) -> LocationResult:
     """Every check of one record; raises a 422 listing all the failures, else returns the
-    derived commune codes."""
+    derived commune codes. `received`: the date the ARS recorded receiving the declaration,
+    which the declaration date cannot postdate nor leave (once received, it stays recorded)."""
     errors = check_record(cabin, today or date.today())
+    declared = cabin.declarations.ars_declaration_date
+    if received and declared is None:
+        errors.append(
+            {
+                "field": "declarations.ars_declaration_date",
+                "reason": f"the ARS recorded receiving the declaration on {received.isoformat()};"
+                " its date cannot be removed",
+            }
+        )
+    elif received and declared and declared > received:
+        errors.append(
+            {
+                "field": "declarations.ars_declaration_date",
+                "reason": f"{declared.isoformat()} is after the ARS's receipt of the declaration,"
+                f" {received.isoformat()}",
+            }
+        )
     loc = cabin.location
     located = check_locations(session, [LocationInput("0", loc.lon, loc.lat, loc.declared_insee)])
     result = located["0"]
@@ -172,7 +198,44 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return result
 
 
+# One element of an If-Match list (RFC 9110 §8.8.3, §5.6.1): optional whitespace, an
+# entity-tag (`"…"` or `W/"…"`; a comma may sit inside the quotes) or nothing (an empty
+# element, which a recipient ignores), optional whitespace, then a comma or the end.
+_IF_MATCH_ELEMENT = re.compile(r'[ \t]*(?:(W/)?"([\x21\x23-\x7e\x80-\xff]*)")?[ \t]*(?:,|\Z)')
+
+
+def parse_if_match(value: str) -> list[tuple[bool, str]] | None:
+    """`*` → None (any current representation); else the entity-tags as (weak, opaque) pairs.
+    A value that is neither is a 400 naming the header (not a 412: nothing was compared)."""
+    if value.strip(" \t") == "*":
+        return None
+    tags: list[tuple[bool, str]] = []
+    position = 0
+    while position < len(value):
+        element = _IF_MATCH_ELEMENT.match(value, position)
+        if element is None:
+            tags = []
+            break
+        if element.group(2) is not None:
+            tags.append((element.group(1) is not None, element.group(2)))
+        position = element.end()
+    if not tags:
+        raise InvalidParameter(
+            'If-Match must be * or a list of entity-tags, e.g. "3" (the ETag from a read).',
+            errors=[
+                {
+                    "field": "If-Match",
+                    "reason": f"not * nor a list of quoted entity-tags: {value[:60]!r}",
+                }
+            ],
+        )
+    return tags
+
+
 def check_if_match(if_match: str | None, version: int, *, required: bool) -> None:
+    """RFC 9110 If-Match with the strong comparison: `"3"` matches version 3, `W/"3"` never
+    matches (a weak tag cannot vouch for the exact representation a write replaces), `*`
+    matches the cabin as it is."""
     if if_match is None:
         if required:
             raise PreconditionRequired(
@@ -180,13 +243,17 @@ def check_if_match(if_match: str | None, version: int, *, required: bool) -> Non
                 errors=[{"field": "If-Match", "reason": "required"}],
             )
         return
-    tags = [tag.strip() for tag in if_match.split(",")]
-    if "*" in tags or any(tag.removeprefix("W/").strip('"') == str(version) for tag in tags):
+    tags = parse_if_match(if_match)
+    current = str(version)
+    if tags is None or (False, current) in tags:
         return
-    raise PreconditionFailed(
-        f'The cabin has changed: its current ETag is "{version}". Read it again.',
-        errors=[{"field": "If-Match", "reason": f'stale; current ETag is "{version}"'}],
-    )
+    if (True, current) in tags:
+        detail = f'A weak entity-tag never matches If-Match: send "{current}".'
+        reason = f'W/"{current}" is weak; If-Match compares strongly: send "{current}"'
+    else:
+        detail = f'The cabin has changed: its current ETag is "{current}". Read it again.'
+        reason = f'stale; current ETag is "{current}"'
+    raise PreconditionFailed(detail, errors=[{"field": "If-Match", "reason": reason}])
 
 
 def _get_for_write(session: Session, principal: Principal, cabin_id: uuid.UUID) -> queries.Located:
@@ -194,6 +261,23 @@ def _get_for_write(session: Session, principal: Principal, cabin_id: uuid.UUID) 
     if located is None:
         raise NotFound(f"No cabin {cabin_id}.")
     return located
+
+
+def _changes(located: queries.Located, body: CabinCreate, location: LocationResult) -> bool:
+    """Whether writing `body` would change the row: a column, the point or a derived code."""
+    cabin = located.cabin
+    columns = columns_of(body)
+    del columns["geom"]  # compared as coordinates (the column holds a WKB element)
+    derived = {
+        "commune_insee": location.commune_insee,
+        "departement_code": location.departement,
+        "region_code": location.region,
+        "epci_siren": location.epci,
+        "commune_vintage": location.vintage,
+    }
+    return (body.location.lon, body.location.lat) != (located.lon, located.lat) or any(
+        getattr(cabin, column) != value for column, value in (columns | derived).items()
+    )
 
 
 def update(
@@ -236,24 +320,27 @@ def update(
                 for e in error.errors()
             ],
         ) from None
-    location = validate(session, body, today)
+    # Checked against the ARS's receipt only when the declaration date changes, so a row
+    # recorded before this check does not block edits elsewhere in the record.
+    moved = body.declarations.ars_declaration_date != cabin.ars_declaration_date
+    location = validate(session, body, today, received=cabin.ars_received_date if moved else None)
     _unique_reference(session, cabin.operator_id, body.operator_reference, cabin.id)
+    confirmed = [block for block in CONFIRMED_BLOCKS if block in patch]
+    if not confirmed and not _changes(located, body, location):
+        # Nothing to write: the same cabin, version and ETag; no event, no re-evaluation.
+        return located
     now = datetime.now(UTC)
+    was_confirmed = {block: getattr(cabin, f"{block}_confirmed_at") for block in confirmed}
     _apply(cabin, body, location)
-    _confirm(cabin, set(patch), now)
+    _confirm(cabin, set(confirmed), now)
     cabin.version += 1
     cabin.updated_at = now
     session.flush()
     after = document_of(cabin, body.location.lon, body.location.lat)
-    record(
-        session,
-        actor or principal.actor,
-        "cabin.update",
-        "cabin",
-        str(cabin.id),
-        flat_diff(before, after),
-        reason,
-    )
+    diff = flat_diff(before, after)
+    for block, old in was_confirmed.items():
+        diff[f"last_confirmed_at.{block}"] = [old.isoformat() if old else None, now.isoformat()]
+    record(session, actor or principal.actor, "cabin.update", "cabin", str(cabin.id), diff, reason)
     evaluate_rules(session, [cabin.id])
     return queries.Located(cabin, body.location.lon, body.location.lat)
 
@@ -264,6 +351,31 @@ _STATUS_DATE = {
     "suspended": "suspended_date",
     "decommissioned": "decommissioned_date",
 }
+
+
+RESUMED = "resumed_date"  # the audit diff key of a resumption (suspended → active)
+
+
+def _check_order(cabin: Cabin, effective: date, resumed: date | None) -> None:
+    """The lifecycle only moves forward, so a transition cannot be dated before a lifecycle
+    date the cabin already holds (declared, service start, suspended, last resumption)."""
+    held = {column: getattr(cabin, column) for column in _STATUS_DATE.values()}
+    held[RESUMED] = resumed
+    later = [
+        (held_date, name) for name, held_date in held.items() if held_date and held_date > effective
+    ]
+    if later:
+        held_date, name = max(later)
+        raise ValidationFailed(
+            f"A transition cannot be dated before the cabin's {name} ({held_date.isoformat()}).",
+            errors=[
+                {
+                    "field": "date",
+                    "reason": f"{effective.isoformat()} is before the cabin's {name}"
+                    f" {held_date.isoformat()}",
+                }
+            ],
+        )
 
 
 def transition(
@@ -295,6 +407,9 @@ def transition(
             errors=[{"field": "to", "reason": f"allowed from {cabin.status}: {options}"}],
             allowed=list(allowed),
         )
+    resuming = cabin.status == "suspended" and request.to == "active"
+    resumed = queries.last_resumption(session, cabin.id) if cabin.status != "draft" else None
+    _check_order(cabin, effective, resumed)
     diff: dict[str, list[Any]] = {"status": [cabin.status, request.to]}
 
     def set_date(column: str, value: date | None) -> None:
@@ -307,6 +422,10 @@ def transition(
     if request.to == "active":
         if cabin.service_start_date is None:
             set_date(column, effective)
+        if resuming:
+            # The table keeps the first service start; a resumption's date has no column, so
+            # the audit event carries it (old value: the previous resumption, if any).
+            diff[RESUMED] = [resumed.isoformat() if resumed else None, effective.isoformat()]
         set_date("suspended_date", None)  # a resumed cabin is no longer suspended
     else:
         set_date(column, effective)

@@ -1,4 +1,5 @@
-"""An ARS records that it received a cabin's declaration: the receipt date and the ARS's
+"""An ARS records that it received a cabin's declaration: the receipt date (never in the
+future, never before the operator's ARS declaration date, which must be recorded) and the ARS's
 reference go on the cabin, the cabin's version moves on, the change is written to the audit
 trail, and the rule engine re-evaluates the cabin — all in the caller's transaction."""
 
@@ -44,6 +45,32 @@ def record_receipt(
         raise Conflict(
             "A decommissioned cabin is kept as it was; it can no longer change.",
             errors=[{"field": "status", "reason": "decommissioned"}],
+        )
+    declared = cabin.ars_declaration_date
+    if declared is None:
+        # A receipt acknowledges a declaration the registry knows: with no declaration date
+        # there is nothing to date it against (and nothing for SIT-01 to read), so the
+        # operator records its declaration first.
+        raise Conflict(
+            "The cabin records no ARS declaration: its operator records the declaration date"
+            " before the ARS records its receipt.",
+            errors=[
+                {
+                    "field": "declarations.ars_declaration_date",
+                    "reason": "not recorded on the cabin; a receipt acknowledges a declaration",
+                }
+            ],
+        )
+    if received < declared:
+        raise ValidationFailed(
+            "A declaration cannot be received before it was made.",
+            errors=[
+                {
+                    "field": "date",
+                    "reason": f"{received.isoformat()} is before the cabin's"
+                    f" declarations.ars_declaration_date {declared.isoformat()}",
+                }
+            ],
         )
     reference = reference.strip()
     diff: dict[str, list[str | None]] = {}

@@ -134,3 +134,96 @@ def test_a_decommissioned_cabin_cannot_be_patched(client: TestClient, callers: C
         headers={**callers.operator, "If-Match": "*"},
     )
     assert response.status_code == 409
+
+
+def move(client: TestClient, callers: Callers, cabin_id: str, to: str, day: str | None = None):  # type: ignore[no-untyped-def]
+    body = {"to": to} if day is None else {"to": to, "date": day}
+    return client.post(f"/v1/cabins/{cabin_id}/transitions", json=body, headers=callers.operator)
+
+
+@pytest.mark.parametrize(
+    ("steps", "to", "day", "precedes"),
+    [
+        ([("declared", "2024-05-01")], "active", "2020-01-01", "declared_date 2024-05-01"),
+        (
+            [("declared", "2024-05-01"), ("active", "2024-06-01")],
+            "suspended",
+            "2024-05-15",
+            "service_start_date 2024-06-01",
+        ),
+        (
+            [("declared", "2024-05-01"), ("active", "2024-06-01"), ("suspended", "2025-01-10")],
+            "active",
+            "2025-01-09",
+            "suspended_date 2025-01-10",
+        ),
+        (
+            [("declared", "2024-05-01"), ("active", "2024-06-01")],
+            "decommissioned",
+            "2024-05-31",
+            "service_start_date 2024-06-01",
+        ),
+        ([("declared", "2024-05-01")], "decommissioned", "2024-04-30", "declared_date 2024-05-01"),
+    ],
+)
+def test_a_transition_dated_before_an_earlier_lifecycle_date_is_422(
+    client: TestClient,
+    callers: Callers,
+    steps: list[tuple[str, str]],
+    to: str,
+    day: str,
+    precedes: str,
+) -> None:
+    cabin_id = cabin_in(client, callers, "draft")
+    for step, step_day in steps:
+        assert move(client, callers, cabin_id, step, step_day).status_code == 200
+    before = client.get(f"/v1/cabins/{cabin_id}", headers=callers.operator).json()
+    response = move(client, callers, cabin_id, to, day)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    (error,) = response.json()["errors"]
+    assert error["field"] == "date"
+    assert precedes in error["reason"] and day in error["reason"]
+    after = client.get(f"/v1/cabins/{cabin_id}", headers=callers.operator).json()
+    assert after["version"] == before["version"]
+    assert after["lifecycle"] == before["lifecycle"]
+
+
+def test_a_transition_dated_the_same_day_as_the_previous_one_is_accepted(
+    client: TestClient, callers: Callers
+) -> None:
+    cabin_id = cabin_in(client, callers, "draft")
+    for step in ("declared", "active", "suspended", "active", "decommissioned"):
+        response = move(client, callers, cabin_id, step, "2025-03-03")
+        assert response.status_code == 200, (step, response.text)
+
+
+def test_resuming_a_suspended_cabin_keeps_its_date_in_the_history(
+    client: TestClient, callers: Callers
+) -> None:
+    cabin_id = cabin_in(client, callers, "draft")
+    for step, day in (("declared", "2024-05-01"), ("active", "2024-06-01")):
+        assert move(client, callers, cabin_id, step, day).status_code == 200
+    assert move(client, callers, cabin_id, "suspended", "2025-01-10").status_code == 200
+    response = move(client, callers, cabin_id, "active", "2025-02-20")
+    assert response.status_code == 200, response.text
+    lifecycle = response.json()["lifecycle"]
+    assert lifecycle["service_start_date"] == "2024-06-01"  # the first opening stays
+    assert lifecycle["suspended_date"] is None
+    history = client.get(f"/v1/cabins/{cabin_id}/history", headers=callers.operator).json()
+    last = history["items"][-1]["diff"]
+    assert last["resumed_date"] == [None, "2025-02-20"]
+    assert last["suspended_date"] == ["2025-01-10", None]
+
+    # The resumption is a lifecycle date too: a later suspension or decommission cannot
+    # precede it, and a second resumption shows the first as its old value.
+    early = move(client, callers, cabin_id, "suspended", "2025-02-19")
+    assert early.status_code == 422
+    assert "resumed_date 2025-02-20" in early.json()["errors"][0]["reason"]
+    assert move(client, callers, cabin_id, "suspended", "2025-03-01").status_code == 200
+    assert move(client, callers, cabin_id, "active", "2025-03-05").status_code == 200
+    history = client.get(f"/v1/cabins/{cabin_id}/history", headers=callers.operator).json()
+    assert history["items"][-1]["diff"]["resumed_date"] == ["2025-02-20", "2025-03-05"]
+    late = move(client, callers, cabin_id, "decommissioned", "2025-03-04")
+    assert late.status_code == 422
+    assert "resumed_date 2025-03-05" in late.json()["errors"][0]["reason"]

@@ -5,10 +5,12 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from service.audit.models import AuditEvent
 from service.cabins.models import Cabin
 from tests.auth.fixtures import Callers
 from tests.cabins.factories import LYON, cabin_body
@@ -237,3 +239,116 @@ def test_a_write_answers_with_the_compliance_evaluated_in_its_transaction(
     assert {item["id"]: item["compliance"] for item in listed}[created["id"]] == (
         patched.json()["compliance"]
     )
+
+
+def test_a_weak_etag_never_matches_if_match(client: TestClient, callers: Callers) -> None:
+    created = create(client, callers.operator)
+    url = f"/v1/cabins/{created['id']}"
+    for if_match in ('W/"1"', 'W/"1", W/"2"'):
+        response = client.patch(
+            url,
+            json={"venue": {"name": "Faible"}},
+            headers={**callers.operator, "If-Match": if_match},
+        )
+        assert response.status_code == 412, (if_match, response.text)
+        assert response.json()["errors"][0]["field"] == "If-Match"
+    assert client.get(url, headers=callers.operator).json()["version"] == 1
+
+
+def test_if_match_lists_and_star_match(client: TestClient, callers: Callers) -> None:
+    created = create(client, callers.operator)
+    url = f"/v1/cabins/{created['id']}"
+    listed = client.patch(
+        url, json={"venue": {"name": "Un"}}, headers={**callers.operator, "If-Match": '"7", "1"'}
+    )
+    assert listed.status_code == 200, listed.text
+    star = client.patch(
+        url, json={"venue": {"name": "Deux"}}, headers={**callers.operator, "If-Match": "*"}
+    )
+    assert star.status_code == 200, star.text
+    assert star.headers["ETag"] == '"3"'
+
+
+@pytest.mark.parametrize(
+    "if_match", ["garbage", "1", '"1', '"1" "2"', '*, "1"', 'w/"1"', '"a"b"', ""]
+)
+def test_an_if_match_that_is_not_an_entity_tag_list_is_400(
+    client: TestClient, callers: Callers, if_match: str
+) -> None:
+    created = create(client, callers.operator)
+    url = f"/v1/cabins/{created['id']}"
+    response = client.patch(
+        url, json={"venue": {"name": "X"}}, headers={**callers.operator, "If-Match": if_match}
+    )
+    assert response.status_code == 400, (if_match, response.text)
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"][0]["field"] == "If-Match"
+    transition = client.post(
+        f"{url}/transitions",
+        json={"to": "declared"},
+        headers={**callers.operator, "If-Match": if_match},
+    )
+    assert transition.status_code == 400
+    assert client.get(url, headers=callers.operator).json()["version"] == 1
+
+
+@pytest.mark.parametrize(
+    "patch",
+    [
+        {},
+        {"venue": {"name": "Pharmacie de l'Hôtel de Ville"}},
+        {"operator_reference": "  PH-0001  ", "location": {"lat": 48.8566}},
+        {"venue": {"naf": None}},
+    ],
+)
+def test_a_patch_that_changes_nothing_writes_nothing(
+    client: TestClient, callers: Callers, db: Session, patch: dict
+) -> None:
+    created = create(client, callers.operator, reference="PH-0001")
+    url = f"/v1/cabins/{created['id']}"
+    events = db.scalar(
+        select(func.count()).select_from(AuditEvent).where(AuditEvent.target_id == created["id"])
+    )
+    evaluated_at = created["compliance"]["evaluated_at"]
+    response = client.patch(url, json=patch, headers={**callers.operator, "If-Match": '"1"'})
+    assert response.status_code == 200, response.text
+    assert response.headers["ETag"] == '"1"'
+    body = response.json()
+    assert body["version"] == 1
+    assert body["updated_at"] == created["updated_at"]
+    assert body["compliance"]["evaluated_at"] == evaluated_at
+    assert {k: v for k, v in body.items() if k != "compliance"} == {
+        k: v for k, v in created.items() if k != "compliance"
+    }
+    assert (
+        db.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.target_id == created["id"])
+        )
+        == events
+    )
+    stale = client.patch(url, json=patch, headers={**callers.operator, "If-Match": '"9"'})
+    assert stale.status_code == 412
+
+
+def test_a_patch_that_only_confirms_a_block_is_a_write(
+    client: TestClient, callers: Callers
+) -> None:
+    created = create(client, callers.operator)
+    url = f"/v1/cabins/{created['id']}"
+    response = client.patch(
+        url,
+        json={"fees": created["fees"]},
+        headers={**callers.operator, "If-Match": '"1"'},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["version"] == 2
+    confirmed = response.json()["last_confirmed_at"]["fees"]
+    assert confirmed > created["last_confirmed_at"]["fees"]
+    history = client.get(f"{url}/history", headers=callers.operator).json()
+    diff = history["items"][-1]["diff"]
+    assert list(diff) == ["last_confirmed_at.fees"]
+    old, new = (datetime.fromisoformat(v) for v in diff["last_confirmed_at.fees"])
+    assert old == datetime.fromisoformat(created["last_confirmed_at"]["fees"])
+    assert new == datetime.fromisoformat(confirmed)
