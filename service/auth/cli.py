@@ -32,7 +32,14 @@ def _create_operator(args: argparse.Namespace) -> int:
 
     with _session() as session:
         try:
-            operator = create_operator(session, CLI_ACTOR, name=args.name, siren=args.siren)
+            operator = create_operator(
+                session,
+                CLI_ACTOR,
+                name=args.name,
+                siren=args.siren,
+                contact_email=args.contact_email,
+                contact_phone=args.contact_phone,
+            )
         except Problem as problem:
             return _fail(problem)
         session.commit()
@@ -96,6 +103,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     create = operators.add_parser("create", help="register an operator; prints its id")
     create.add_argument("--name", required=True)
     create.add_argument("--siren", required=True)
+    create.add_argument("--contact-email", help="contact e-mail address")
+    create.add_argument("--contact-phone", help="+<country code><number>, or 0X XX XX XX XX")
     create.set_defaults(func=_create_operator)
 
     clients = commands.add_parser("clients", help="API clients and keys").add_subparsers(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 NO_NUL = r"^[^\x00]*$"
 Name = Annotated[
@@ -15,15 +17,95 @@ Name = Annotated[
 Role = Literal["operator", "regulator", "admin"]
 
 
+# An e-mail address as operators' contacts have them (RFC 5321/5322 "dot-atom" form, ASCII):
+# a local part of the characters RFC 5322 allows unquoted, one @, and a domain name of
+# letters, digits and hyphens with at least one dot and an alphabetic (or punycode) top-level
+# label. Quoted local parts and non-ASCII addresses are refused: no contact needs them, and a
+# stricter check than "contains @" catches the typos that matter. No DNS lookup.
+_LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
+_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+_TOP_LABEL = re.compile(r"^(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59})$")
+
+
+def email_problem(value: str) -> str | None:
+    """Why `value` is not a usable e-mail address, or None."""
+    if value.count("@") != 1:
+        return "an e-mail address has exactly one @, e.g. contact@example.fr"
+    local, domain = value.split("@")
+    if len(value) > 254:
+        return "longer than 254 characters"
+    if not local or len(local) > 64 or not _LOCAL.match(local):
+        return (
+            f"{local!r} before the @ is not a mailbox name (1 to 64 letters, digits or"
+            " !#$%&'*+/=?^_`{|}~- characters, with single dots between them)"
+        )
+    labels = domain.split(".")
+    if len(labels) < 2 or not all(_LABEL.match(label) for label in labels):
+        return f"{domain!r} after the @ is not a domain name such as example.fr"
+    if not _TOP_LABEL.match(labels[-1]):
+        return f"{domain!r} does not end in a top-level domain such as .fr"
+    return None
+
+
+# A phone number: international (+, country code and number: 8 to 15 digits, ITU-T E.164) or
+# French national (10 digits starting with 0); spaces, dots, hyphens and parentheses between
+# the digits are kept as written.
+_PHONE_CHARS = re.compile(r"^\+?[0-9 .()-]+$")
+
+
+def phone_problem(value: str) -> str | None:
+    """Why `value` is not a usable phone number, or None."""
+    digits = re.sub(r"[^0-9]", "", value)
+    if _PHONE_CHARS.match(value) and (
+        (value.startswith("+") and 8 <= len(digits) <= 15)
+        or (not value.startswith("+") and re.fullmatch(r"0[1-9][0-9]{8}", digits))
+    ):
+        return None
+    return (
+        "not a phone number: +<country code><number> (8 to 15 digits, e.g. +33 4 72 00 00 00)"
+        " or a French number of 10 digits starting with 0 (e.g. 04 72 00 00 00)"
+    )
+
+
+def _checked(problem: Callable[[str], str | None]) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        reason = problem(value)
+        if reason:
+            raise ValueError(reason)
+        return value
+
+    return check
+
+
+Email = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=254, pattern=NO_NUL),
+    AfterValidator(_checked(email_problem)),
+]
+Phone = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=40, pattern=NO_NUL),
+    AfterValidator(_checked(phone_problem)),
+]
+
+
 class OperatorCreate(BaseModel):
+    """An operator, as the admin API and `registry operators create` both validate it."""
+
     model_config = ConfigDict(extra="forbid")
 
     name: Name
     siren: Annotated[str, StringConstraints(pattern=r"^[0-9]{9}$")] = Field(
         description="SIREN of the organisation (9 digits, Luhn key checked)."
     )
-    contact_email: Annotated[str, StringConstraints(max_length=200, pattern=NO_NUL)] | None = None
-    contact_phone: Annotated[str, StringConstraints(max_length=40, pattern=NO_NUL)] | None = None
+    contact_email: Email | None = Field(
+        default=None, description="Contact e-mail, e.g. contact@example.fr (no DNS lookup)."
+    )
+    contact_phone: Phone | None = Field(
+        default=None,
+        description="Contact phone: +<country code><number> (E.164, 8 to 15 digits) or a"
+        " French 10-digit number starting with 0; spaces, dots, hyphens kept as written.",
+    )
 
 
 class OperatorRead(BaseModel):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from stdnum.fr import siren as stdnum_siren
@@ -13,6 +14,7 @@ from stdnum.fr import siren as stdnum_siren
 from service.audit.trail import Actor, record
 from service.auth.keys import generate_key
 from service.auth.models import ApiClient, Operator
+from service.auth.schemas import OperatorCreate
 from service.errors import Conflict, NotFound, ValidationFailed
 from service.territories.models import Region
 from service.territories.queries import current_layer_ids
@@ -28,6 +30,23 @@ def create_operator(
     contact_phone: str | None = None,
 ) -> Operator:
     siren = siren.replace(" ", "")
+    try:
+        # The same checks whether the operator comes from the API or the CLI.
+        body = OperatorCreate(
+            name=name, siren=siren, contact_email=contact_email, contact_phone=contact_phone
+        )
+    except ValidationError as error:
+        raise ValidationFailed(
+            "The operator cannot be registered.",
+            errors=[
+                {
+                    "field": ".".join(str(p) for p in e["loc"]) or "body",
+                    "reason": e["msg"].removeprefix("Value error, "),
+                }
+                for e in error.errors()
+            ],
+        ) from None
+    name, contact_email, contact_phone = body.name, body.contact_email, body.contact_phone
     if not stdnum_siren.is_valid(siren):
         raise ValidationFailed(
             f"{siren!r} is not a valid SIREN.",

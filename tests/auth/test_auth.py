@@ -222,3 +222,42 @@ def test_only_an_admin_manages_clients(client: TestClient, callers: Callers) -> 
     missing = client.delete(f"/v1/clients/{uuid.uuid4()}", headers=callers.admin)
     assert missing.status_code == 404
     assert missing.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({"name": ""}, "name"),
+        ({"name": "   "}, "name"),
+        ({"contact_email": "nope"}, "contact_email"),
+        ({"contact_email": "a@b"}, "contact_email"),
+        ({"contact_email": "a b@example.fr"}, "contact_email"),
+        ({"contact_email": "a@@example.fr"}, "contact_email"),
+        ({"contact_email": "a@example..fr"}, "contact_email"),
+        ({"contact_phone": "call me"}, "contact_phone"),
+        ({"contact_phone": "12"}, "contact_phone"),
+        ({"contact_phone": "+33 6 12 34 56 78 90 12 34"}, "contact_phone"),
+    ],
+)
+def test_an_operator_with_a_bad_name_or_contact_is_422_naming_it(
+    client: TestClient, callers: Callers, extra: dict, field: str
+) -> None:
+    body = {"name": "Pharmacie Y", "siren": valid_siren(), **extra}
+    response = client.post("/v1/operators", json=body, headers=callers.admin)
+    assert response.status_code == 422, response.text
+    (error,) = response.json()["errors"]
+    assert error["field"] == field
+    assert error["reason"]
+
+
+def test_an_operator_contact_is_kept_as_written(client: TestClient, callers: Callers) -> None:
+    body = {
+        "name": "Pharmacie Z",
+        "siren": valid_siren(),
+        "contact_email": " Contact@Pharmacie-Z.fr ",
+        "contact_phone": "04 72 00 00 00",
+    }
+    response = client.post("/v1/operators", json=body, headers=callers.admin)
+    assert response.status_code == 201, response.text
+    assert response.json()["contact_email"] == "Contact@Pharmacie-Z.fr"
+    assert response.json()["contact_phone"] == "04 72 00 00 00"

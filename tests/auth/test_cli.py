@@ -74,3 +74,49 @@ def test_cli_regulator_needs_a_known_scope(
     assert code == 2 and out == ""
     code, key, _ = run(capsys, "clients", "create", "--role", "regulator", "--scope", "national")
     assert code == 0 and key.startswith("cr_")
+
+
+@pytest.mark.parametrize(
+    ("argv", "field"),
+    [
+        (["--name", ""], "name"),
+        (["--name", "   "], "name"),
+        (["--name", "A", "--contact-email", "nope"], "contact_email"),
+        (["--name", "A", "--contact-phone", "call me"], "contact_phone"),
+    ],
+)
+def test_cli_refuses_an_operator_the_api_refuses(
+    database_url: str, engine: Engine, capsys: pytest.CaptureFixture[str], argv: list, field: str
+) -> None:
+    siren = valid_siren()
+    code, out, err = run(capsys, "operators", "create", "--siren", siren, *argv)
+    assert code == 2 and out == ""
+    assert f"{field}: " in err
+    with engine.connect() as conn:
+        assert conn.execute(select(Operator.id).where(Operator.siren == siren)).first() is None
+
+
+def test_cli_records_an_operator_contact(
+    database_url: str, engine: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(
+        capsys,
+        "operators",
+        "create",
+        "--name",
+        "  Pharmacie Contact ",
+        "--siren",
+        valid_siren(),
+        "--contact-email",
+        "contact@pharmacie-centre.fr",
+        "--contact-phone",
+        "+33 4 72 00 00 00",
+    )
+    assert code == 0, out
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(Operator.name, Operator.contact_email, Operator.contact_phone).where(
+                Operator.id == uuid.UUID(out)
+            )
+        ).one()
+    assert tuple(row) == ("Pharmacie Contact", "contact@pharmacie-centre.fr", "+33 4 72 00 00 00")
