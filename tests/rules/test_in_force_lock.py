@@ -152,9 +152,12 @@ def test_a_full_pass_under_way_holds_publications_and_cabin_writes(
         published, publication = in_thread(
             lambda: rulesets.publish(publishing, "2026.95", actor=CLI_ACTOR)
         )
-        written, write = in_thread(lambda: evaluate(writing, [cabin_id]))
+        written: threading.Thread | None = None
+        write: dict[str, Any] = {}
         try:
             assert waits_for_a_lock(engine, publisher), "the publication did not wait"
+            # Only now the write: queued behind the publication, not racing it to the queue.
+            written, write = in_thread(lambda: evaluate(writing, [cabin_id]))
             assert waits_for_a_lock(engine, writer), "the cabin write did not wait"
             with Session(engine) as worker:  # a worker of the pass: it runs
                 other_cabin = insert_cabin(worker, operator_id)
@@ -165,7 +168,8 @@ def test_a_full_pass_under_way_holds_publications_and_cabin_writes(
             holding.rollback()  # the pass is over: the publication, queued first, goes on
             published.join(timeout=120)
             publishing.rollback()  # and gives up; then the write goes on, under 2026.1
-            written.join(timeout=120)
+            if written is not None:
+                written.join(timeout=120)
         assert "error" not in publication, publication
         assert "error" not in write, write
         assert write["result"].rule_set_version == "2026.1"
