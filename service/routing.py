@@ -1,6 +1,10 @@
 """The route class every router uses: a JSON body must come as JSON (415 otherwise), and on the
 API (`/v1`, `/public`) a query parameter the route does not declare is a 400 naming it — a typo
-such as `dryrun` for `dry_run` must not be ignored while the request goes on and writes."""
+such as `dryrun` for `dry_run` must not be ignored while the request goes on and writes.
+
+It also documents, on every operation of openapi.yaml, the problems the service's plumbing
+answers whatever the handler does: 400 for an unknown query parameter, 413 and 415 for a body,
+503 when the database is down or a statement outlasts the timeout."""
 
 from __future__ import annotations
 
@@ -12,10 +16,13 @@ from typing import Any, TypeVar, Union, get_args, get_origin
 from fastapi import Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from fastapi.utils import create_model_field
 from pydantic import AliasChoices, BaseModel, Json
 from pydantic.fields import FieldInfo
 
-from service.errors import InvalidParameter, UnsupportedMediaType
+from service.db import get_session
+from service.errors import InvalidParameter, UnsupportedMediaType, problem_responses
+from service.reads import get_read_session
 
 JSON_MEDIA_TYPES = ("application/json", "application/merge-patch+json")
 
@@ -141,7 +148,46 @@ def _json_body_only(handler: Handler) -> Handler:
     return checked
 
 
+def uses_database(dependant: Dependant) -> bool:
+    """Whether the route or one of its dependencies (a key check, a session) opens a session."""
+    pending = [dependant]
+    while pending:
+        current = pending.pop()
+        if current.call in (get_session, get_read_session):
+            return True
+        pending.extend(current.dependencies)
+    return False
+
+
+def plumbing_problems(route: ApiRoute) -> list[int]:
+    """The problem statuses the route may answer before or around its handler."""
+    statuses = []
+    if has_strict_query(route.path):
+        statuses.append(400)
+    takes_body = route.body_field is not None or "requestBody" in (route.openapi_extra or {})
+    if takes_body:
+        statuses.append(413)
+    if route.body_field is not None:
+        statuses.append(415)
+    if uses_database(route.dependant):
+        statuses.append(503)
+    return statuses
+
+
 class ApiRoute(APIRoute):
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        added = problem_responses(*(s for s in plumbing_problems(self) if s not in self.responses))
+        for status, response in added.items():
+            self.response_fields[status] = create_model_field(
+                name=f"Response_{status}_{self.unique_id}",
+                type_=response["model"],
+                mode="serialization",
+            )
+        self.responses = dict(
+            sorted({**self.responses, **added}.items(), key=lambda item: str(item[0]))
+        )
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         if self.body_field is not None:
