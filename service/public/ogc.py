@@ -376,13 +376,15 @@ def feature(
     request: Request,
     session: ReadSession,
     collection_id: Annotated[str, Path(alias="collectionId")],
-    feature_id: Annotated[str, Path(alias="featureId", max_length=32)],
+    feature_id: Annotated[str, Path(alias="featureId")],
     crs: Annotated[str | None, Query(description="CRS of the output geometry")] = None,
     f: Format = None,
 ) -> Response:
     check_collection(collection_id)
     out_crs = parse_crs(crs, "crs")
-    found = queries.item(session, feature_id, out_crs)
+    # A public reference is at most 32 characters: a longer id is no feature either (404, as
+    # OGC API Features answers any id it does not hold), and is not worth a query.
+    found = queries.item(session, feature_id, out_crs) if len(feature_id) <= 32 else None
     if found is None:
         raise NotFound(
             f"No public cabin {feature_id!r}.",

@@ -5,6 +5,7 @@ items with bbox / paging links / datetime / property filters / CQL2 text and JSO
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime
 
 import pytest
@@ -89,6 +90,14 @@ def test_property_filter_datetime_and_single_item(client: TestClient, cabins: li
     assert item.headers["content-type"] == "application/geo+json"
     assert item.json()["id"] == cabins[2].reference
     assert {link["rel"] for link in item.json()["links"]} == {"self", "collection"}
+
+
+@pytest.mark.parametrize("feature_id", ["CAB-NOSUCH00", "f" * 33, str(uuid.UUID(int=0))])
+def test_an_id_the_collection_does_not_hold_is_a_404(client: TestClient, feature_id: str) -> None:
+    """Whatever its length: an OGC client reads 404 as 'no such feature'."""
+    response = client.get(f"{ITEMS}/{feature_id}")
+    assert response.status_code == 404
+    assert response.json()["errors"][0]["field"] == "featureId"
 
 
 def test_cql2_text_and_json_filters(client: TestClient, cabins: list) -> None:
