@@ -9,6 +9,8 @@ import os
 import sys
 from pathlib import Path
 
+from service.cli_errors import fail
+
 
 def _session():  # type: ignore[no-untyped-def]
     from sqlalchemy.orm import Session
@@ -28,17 +30,12 @@ def publish_first_step() -> None:
     _publish_path(FIRST_RULE_SET)
 
 
-def _problems(errors: list[dict[str, str]]) -> None:
-    for error in errors:
-        print(f"  {error['field']}: {error['reason']}", file=sys.stderr)
-
-
 def _publish_path(path: Path, *, retired_is_an_error: bool = False) -> int:
     import yaml
     from pydantic import ValidationError
 
     from service.audit.trail import CLI_ACTOR
-    from service.errors import Problem
+    from service.errors import Problem, ValidationFailed
     from service.rules import plan
     from service.rules.rulesets import publish_file
 
@@ -56,19 +53,18 @@ def _publish_path(path: Path, *, retired_is_an_error: bool = False) -> int:
         print(f"error: {path} is not valid YAML: {exc}", file=sys.stderr)
         return 2
     except ValidationError as exc:
-        print(f"error: {path} is not a rule set:", file=sys.stderr)
-        _problems(
-            [
-                {"field": ".".join(str(p) for p in e["loc"]) or "(file)", "reason": e["msg"]}
-                for e in exc.errors(include_url=False)
-            ]
+        return fail(
+            ValidationFailed(
+                f"{path} is not a rule set.",
+                errors=[
+                    {"field": ".".join(str(p) for p in e["loc"]) or "(file)", "reason": e["msg"]}
+                    for e in exc.errors(include_url=False)
+                ],
+            )
         )
-        return 2
     except Problem as problem:
         session.rollback()
-        print(f"error: {problem}", file=sys.stderr)
-        _problems(getattr(problem, "errors", None) or [])
-        return 2
+        return fail(problem)
     finally:
         session.close()
         engine.dispose()

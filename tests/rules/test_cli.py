@@ -51,3 +51,23 @@ def test_reevaluate_needs_at_least_one_worker(
     status, err = run(capsys, "rules", "reevaluate", "--workers", workers)
     assert status == 2
     assert "at least 1" in err
+
+
+def test_a_rule_set_the_service_refuses_names_each_field(
+    database_url: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import yaml
+
+    from service.rules.rulesets import FIRST_RULE_SET
+
+    spec = yaml.safe_load(FIRST_RULE_SET.read_text())
+    spec["version"] = "2099.9"
+    spec["rules"].append(dict(spec["rules"][0]))
+    path = tmp_path / "twice.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    status, err = run(capsys, "rules", "publish", str(path))
+    assert status == 2
+    assert "Traceback" not in err
+    assert err.splitlines()[0] == "error: Validation failed: The rule set is not valid."
+    last = len(spec["rules"]) - 1
+    assert f"  rules.{last}.code: SIT-01 appears twice" in err.splitlines()
