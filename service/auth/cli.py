@@ -7,22 +7,14 @@ import argparse
 import sys
 import uuid
 
+from service.cli_errors import fail
+
 
 def _session():  # type: ignore[no-untyped-def]
     from service.db import make_engine, make_sessionmaker
     from service.settings import get_settings
 
     return make_sessionmaker(make_engine(get_settings()))()
-
-
-def _fail(problem: Exception) -> int:
-    from service.errors import Problem
-
-    if isinstance(problem, Problem):
-        reasons = "; ".join(f"{e.field}: {e.reason}" for e in problem.errors)
-        print(f"error: {problem.detail}" + (f" ({reasons})" if reasons else ""), file=sys.stderr)
-        return 2
-    raise problem
 
 
 def _create_operator(args: argparse.Namespace) -> int:
@@ -41,7 +33,7 @@ def _create_operator(args: argparse.Namespace) -> int:
                 contact_phone=args.contact_phone,
             )
         except Problem as problem:
-            return _fail(problem)
+            return fail(problem)
         session.commit()
         print(operator.id)
     return 0
@@ -63,7 +55,7 @@ def _create_client(args: argparse.Namespace) -> int:
                 scope=args.scope,
             )
         except Problem as problem:
-            return _fail(problem)
+            return fail(problem)
         session.commit()
         print(f"client {created.client.id} ({args.role}); key, shown once:", file=sys.stderr)
         print(created.key)
@@ -90,7 +82,7 @@ def _revoke_client(args: argparse.Namespace) -> int:
         try:
             revoke_client(session, CLI_ACTOR, args.client_id, args.reason)
         except Problem as problem:
-            return _fail(problem)
+            return fail(problem)
         session.commit()
         print(f"client {args.client_id} revoked: its key no longer authenticates", file=sys.stderr)
     return 0

@@ -1,4 +1,4 @@
-"""Who is calling: the `Principal` behind a `Authorization: Bearer <key>` header, and the
+"""Who is calling: the `Principal` behind an `Authorization: Bearer <key>` header, and the
 FastAPI dependencies that demand a role. 401 (with `WWW-Authenticate: Bearer`) without a key
 or with a bad one; 403 when the role may not do this."""
 
@@ -72,13 +72,26 @@ def current_principal(
     )
 
 
-def _requiring(*roles: str, what: str):  # type: ignore[no-untyped-def]
+def with_article(word: str) -> str:
+    """`word` after the indefinite article it takes: "an operator", "an admin", "a regulator"."""
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
+
+
+def _requiring(*roles: str):  # type: ignore[no-untyped-def]
+    # The message says what the route needs, whatever the route is about (cabins, rule sets,
+    # clients): the roles it takes and the one that was sent.
+    needed = with_article(" or ".join(roles))
+
     def dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         if principal.role not in roles:
+            sent = with_article(principal.role)
             raise Forbidden(
-                f"A {principal.role} key cannot {what}.",
+                f"This route needs {needed} key; {sent} key was sent.",
                 errors=[
-                    {"field": "Authorization", "reason": f"requires role {' or '.join(roles)}"}
+                    {
+                        "field": "Authorization",
+                        "reason": f"needs {needed} key, not {sent} key",
+                    }
                 ],
             )
         return principal
@@ -88,11 +101,12 @@ def _requiring(*roles: str, what: str):  # type: ignore[no-untyped-def]
 
 AnyPrincipal = Annotated[Principal, Depends(current_principal)]
 """Any valid key (operator, regulator or admin)."""
-require_operator = _requiring("operator", "admin", what="write cabins")
+require_operator = _requiring("operator", "admin")
 """An operator key, or an admin acting for any operator."""
-require_regulator = _requiring("regulator", "admin", what="read compliance data")
+require_regulator = _requiring("regulator", "admin")
 """A regulator key (scope national or one région), or an admin (national)."""
-require_admin = _requiring("admin", what="manage operators and clients")
+require_admin = _requiring("admin")
+"""An admin key: operators, API clients, rule sets."""
 
 OperatorPrincipal = Annotated[Principal, Depends(require_operator)]
 RegulatorPrincipal = Annotated[Principal, Depends(require_regulator)]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import struct
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from service.auth import service
 from service.auth.deps import AdminPrincipal
@@ -13,7 +16,7 @@ from service.auth.models import ApiClient, Operator
 from service.auth.schemas import (
     ClientCreate,
     ClientCreated,
-    ClientList,
+    ClientPage,
     ClientRead,
     OperatorCreate,
     OperatorRead,
@@ -23,6 +26,29 @@ from service.errors import NotFound, problem_responses
 from service.routing import ApiRoute
 
 router = APIRouter(prefix="/v1", tags=["admin"], route_class=ApiRoute)
+
+
+# A page's cursor is where its last client stands in the list's order (created_at, id):
+# 8 bytes of microseconds since the epoch, then the 16 bytes of the id, base64url (32 chars).
+# It needs no lookup, so it stays good whatever happens to that client.
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]{32}$"
+
+
+def _encode_cursor(client: ApiClient) -> str:
+    micros = (client.created_at - _EPOCH) // _MICROSECOND
+    return base64.urlsafe_b64encode(struct.pack(">q", micros) + client.id.bytes).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    raw = base64.urlsafe_b64decode(cursor)  # 32 characters of the pattern: always 24 bytes
+    (micros,) = struct.unpack(">q", raw[:8])
+    try:
+        at = _EPOCH + micros * _MICROSECOND
+    except OverflowError:  # not one this service gave; before or after every client
+        at = datetime.min.replace(tzinfo=UTC) if micros < 0 else datetime.max.replace(tzinfo=UTC)
+    return at, uuid.UUID(bytes=raw[8:])
 
 
 @router.post(
@@ -88,18 +114,41 @@ def create_client(
 
 @router.get(
     "/clients",
-    response_model=ClientList,
+    response_model=ClientPage,
     responses=problem_responses(400, 401, 403),
-    summary="List the API clients, without their keys (admin)",
+    summary="List the API clients, without their keys, in pages (admin)",
 )
 def list_clients(
+    request: Request,
     session: DbSession,
     principal: AdminPrincipal,
     operator_id: Annotated[uuid.UUID | None, Query(description="Only this operator's.")] = None,
     active: Annotated[bool | None, Query(description="Only active (or revoked) ones.")] = None,
-) -> ClientList:
-    found = service.clients(session, operator_id=operator_id, active=active)
-    return ClientList(clients=[ClientRead.model_validate(c, from_attributes=True) for c in found])
+    limit: Annotated[
+        int | None, Query(ge=1, description="Page size (capped by the server).")
+    ] = None,
+    after: Annotated[
+        str | None, Query(pattern=CURSOR_PATTERN, description="Cursor from `next`.")
+    ] = None,
+) -> ClientPage:
+    settings = request.app.state.settings
+    size = min(limit or settings.page_size_default, settings.page_size_max)
+    found = service.clients(
+        session,
+        operator_id=operator_id,
+        active=active,
+        after=_decode_cursor(after) if after else None,
+        limit=size + 1,
+    )
+    next_url = None
+    if len(found) > size:
+        next_url = str(
+            request.url.include_query_params(after=_encode_cursor(found[size - 1]), limit=size)
+        )
+    return ClientPage(
+        items=[ClientRead.model_validate(c, from_attributes=True) for c in found[:size]],
+        next=next_url,
+    )
 
 
 @router.get(

@@ -147,7 +147,7 @@ ClientCreate = Annotated[
     Field(discriminator="role"),
 ]
 """A new client: an operator's (with its operator), a regulator's (with its scope) or an
-admin's."""
+admin's; the admin API and `registry clients create` both validate it."""
 
 
 class ClientRead(BaseModel):
@@ -160,8 +160,9 @@ class ClientRead(BaseModel):
     created_at: datetime
 
 
-class ClientList(BaseModel):
-    clients: list[ClientRead]
+class ClientPage(BaseModel):
+    items: list[ClientRead]
+    next: str | None = Field(description="URL of the next page; null on the last page.")
 
 
 class ClientCreated(ClientRead):

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
-from pydantic import ValidationError
-from sqlalchemy import select
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 from stdnum.fr import siren as stdnum_siren
 
 from service.audit.trail import Actor, record
 from service.auth.keys import generate_key
 from service.auth.models import ApiClient, Operator
-from service.auth.schemas import OperatorCreate
+from service.auth.schemas import ClientCreate, OperatorCreate
 from service.errors import Conflict, NotFound, ValidationFailed
 from service.territories.models import Region
 from service.territories.queries import current_layer_ids
@@ -77,6 +78,9 @@ def create_operator(
     return operator
 
 
+_CLIENT_CREATE: TypeAdapter[ClientCreate] = TypeAdapter(ClientCreate)
+
+
 @dataclass(frozen=True)
 class CreatedClient:
     client: ApiClient
@@ -93,33 +97,37 @@ def create_client(
     scope: str | None = None,
 ) -> CreatedClient:
     """A new API client; the returned key is the only copy there will ever be."""
+    given = {"role": role, "name": name, "operator_id": operator_id, "scope": scope}
+    try:
+        # The same checks whether the client comes from the API or the CLI.
+        body = _CLIENT_CREATE.validate_python({k: v for k, v in given.items() if v is not None})
+    except ValidationError as error:
+        raise ValidationFailed(
+            "The client cannot be created.",
+            errors=[
+                {
+                    # The first place of a path is the role the body was read as.
+                    "field": ".".join(str(p) for p in e["loc"][1:]) or "role",
+                    "reason": e["msg"].removeprefix("Value error, "),
+                }
+                for e in error.errors()
+            ],
+        ) from None
+    name = body.name
     errors = []
-    if role == "operator":
-        if operator_id is None:
-            errors.append({"field": "operator_id", "reason": "required for role operator"})
-        elif session.get(Operator, operator_id) is None:
-            errors.append({"field": "operator_id", "reason": "no such operator"})
-    elif operator_id is not None:
-        errors.append({"field": "operator_id", "reason": "only for role operator"})
-    if role == "regulator":
-        if scope is None:
-            errors.append({"field": "scope", "reason": "required for role regulator"})
-        elif scope != "national":
-            code = scope.removeprefix("region:")
-            known = session.scalar(
-                select(Region.code).where(
-                    Region.code == code, Region.layer_id.in_(current_layer_ids("region"))
-                )
+    if operator_id is not None and session.get(Operator, operator_id) is None:
+        errors.append({"field": "operator_id", "reason": "no such operator"})
+    if scope is not None and scope != "national":
+        known = session.scalar(
+            select(Region.code).where(
+                Region.code == scope.removeprefix("region:"),
+                Region.layer_id.in_(current_layer_ids("region")),
             )
-            if not scope.startswith("region:") or known is None:
-                errors.append(
-                    {
-                        "field": "scope",
-                        "reason": "must be 'national' or 'region:<known region code>'",
-                    }
-                )
-    elif scope is not None:
-        errors.append({"field": "scope", "reason": "only for role regulator"})
+        )
+        if known is None:
+            errors.append(
+                {"field": "scope", "reason": "must be 'national' or 'region:<known region code>'"}
+            )
     if errors:
         raise ValidationFailed("The client cannot be created.", errors=errors)
 
@@ -152,14 +160,24 @@ def create_client(
 
 
 def clients(
-    session: Session, *, operator_id: uuid.UUID | None = None, active: bool | None = None
+    session: Session,
+    *,
+    operator_id: uuid.UUID | None = None,
+    active: bool | None = None,
+    after: tuple[datetime, uuid.UUID] | None = None,
+    limit: int | None = None,
 ) -> list[ApiClient]:
-    """Every API client (never a key: only its hash is stored), oldest first."""
+    """API clients (never a key: only its hash is stored), oldest first: those after the
+    place `after` (a page's last `(created_at, id)`), at most `limit` of them."""
     stmt = select(ApiClient).order_by(ApiClient.created_at, ApiClient.id)
     if operator_id is not None:
         stmt = stmt.where(ApiClient.operator_id == operator_id)
     if active is not None:
         stmt = stmt.where(ApiClient.active.is_(active))
+    if after is not None:
+        stmt = stmt.where(tuple_(ApiClient.created_at, ApiClient.id) > tuple_(*after))
+    if limit is not None:
+        stmt = stmt.limit(limit)
     return list(session.scalars(stmt))
 
 

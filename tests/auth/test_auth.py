@@ -3,14 +3,21 @@ regulators read within their scope and never write, admins manage operators and 
 
 from __future__ import annotations
 
+import re
 import uuid
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.audit.models import AuditEvent
+from service.auth.deps import require_admin
 from service.auth.models import ApiClient
 from tests.auth.factories import bearer, valid_siren
 from tests.auth.fixtures import Callers
@@ -189,7 +196,8 @@ def test_admin_lists_and_revokes_a_client_whose_key_then_stops_working(
         "/v1/clients", params={"operator_id": str(callers.operator_id)}, headers=callers.admin
     )
     assert listed.status_code == 200
-    (mine,) = listed.json()["clients"]
+    assert set(listed.json()) == {"items", "next"}
+    (mine,) = listed.json()["items"]
     assert mine["role"] == "operator" and mine["active"] is True and "key" not in mine
 
     revoked = client.delete(
@@ -199,7 +207,7 @@ def test_admin_lists_and_revokes_a_client_whose_key_then_stops_working(
     assert client.get("/v1/cabins", headers=callers.operator).status_code == 401
     assert client.get(f"/v1/clients/{mine['id']}", headers=callers.admin).json()["active"] is False
     still = client.get("/v1/clients", params={"active": "true"}, headers=callers.admin).json()
-    assert mine["id"] not in [c["id"] for c in still["clients"]]
+    assert mine["id"] not in [c["id"] for c in still["items"]]
     events = db.execute(
         select(AuditEvent.action, AuditEvent.diff, AuditEvent.reason).where(
             AuditEvent.target_id == mine["id"], AuditEvent.action == "client.revoke"
@@ -213,6 +221,123 @@ def test_admin_lists_and_revokes_a_client_whose_key_then_stops_working(
     assert (
         len(db.scalars(select(AuditEvent.id).where(AuditEvent.target_id == mine["id"])).all()) == 2
     )
+
+
+def test_the_client_list_pages_with_next_links(client: TestClient, callers: Callers) -> None:
+    everyone = client.get("/v1/clients", headers=callers.admin).json()
+    assert everyone["next"] is None
+    expected = [c["id"] for c in everyone["items"]]
+    assert len(expected) >= 7  # the callers' keys, and any the test database already holds
+    seen: list[str] = []
+    url: str | None = "/v1/clients?limit=3"
+    while url:
+        page = client.get(url, headers=callers.admin)
+        assert page.status_code == 200, page.text
+        assert len(page.json()["items"]) <= 3
+        seen += [c["id"] for c in page.json()["items"]]
+        url = page.json()["next"]
+    assert seen == expected
+    mine = client.get(
+        "/v1/clients",
+        params={"operator_id": str(callers.operator_id), "limit": 1},
+        headers=callers.admin,
+    ).json()
+    assert len(mine["items"]) == 1 and mine["next"] is None
+
+
+@pytest.mark.parametrize("after", ["A" * 22, "not-a-cursor", "A" * 33])
+def test_a_client_cursor_of_another_shape_is_400(
+    client: TestClient, callers: Callers, after: str
+) -> None:
+    response = client.get("/v1/clients", params={"after": after}, headers=callers.admin)
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    assert [e["field"] for e in response.json()["errors"]] == ["after"]
+
+
+@pytest.mark.parametrize(
+    ("after", "count"),
+    [("A" * 32, "all"), ("_" * 32, "all"), ("g" + "A" * 31, "all"), ("f" * 32, 0)],
+)
+def test_a_client_cursor_the_service_did_not_give_is_a_place_in_the_list(
+    client: TestClient, callers: Callers, after: str, count: str | int
+) -> None:
+    everyone = client.get("/v1/clients", headers=callers.admin).json()["items"]
+    response = client.get("/v1/clients", params={"after": after}, headers=callers.admin)
+    assert response.status_code == 200, response.text
+    assert len(response.json()["items"]) == (len(everyone) if count == "all" else count)
+
+
+@pytest.mark.parametrize(
+    ("who", "method", "path", "needed", "sent"),
+    [
+        ("regulator", "POST", "/v1/operators", "an admin", "a regulator"),
+        ("operator", "GET", "/v1/clients", "an admin", "an operator"),
+        ("regulator", "POST", "/v1/rule-sets", "an admin", "a regulator"),
+        ("operator", "POST", "/v1/rule-sets/2026.1/publish", "an admin", "an operator"),
+        ("regulator", "POST", "/v1/cabins", "an operator or admin", "a regulator"),
+        ("regulator", "POST", "/v1/cabins/import", "an operator or admin", "a regulator"),
+        ("operator", "GET", "/v1/compliance/coverage", "a regulator or admin", "an operator"),
+    ],
+)
+def test_a_refused_key_is_told_what_the_route_needs(
+    client: TestClient,
+    callers: Callers,
+    who: str,
+    method: str,
+    path: str,
+    needed: str,
+    sent: str,
+) -> None:
+    response = client.request(method, path, json={}, headers=getattr(callers, who))
+    assert response.status_code == 403
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["detail"] == f"This route needs {needed} key; {sent} key was sent."
+    assert body["errors"] == [
+        {"field": "Authorization", "reason": f"needs {needed} key, not {sent} key"}
+    ]
+
+
+def _admin_only_routes(app: FastAPI) -> list[tuple[str, str]]:
+    """Every (method, path) whose dependencies demand an admin key, walking included routers."""
+
+    def needs_admin(dependant: Dependant) -> bool:
+        return any(d.call is require_admin or needs_admin(d) for d in dependant.dependencies)
+
+    def walk(routes: list[Any], prefix: str) -> Iterator[tuple[str, str]]:
+        for route in routes:
+            router = getattr(route, "original_router", None)
+            if router is not None:
+                yield from walk(router.routes, prefix + route.include_context.prefix)
+            elif isinstance(route, APIRoute) and needs_admin(route.dependant):
+                for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
+                    yield method, prefix + route.path
+
+    return sorted(set(walk(list(app.routes), "")))
+
+
+def test_every_admin_route_tells_other_keys_it_needs_an_admin_key(
+    app: FastAPI, client: TestClient, callers: Callers
+) -> None:
+    routes = _admin_only_routes(app)
+    assert {path for _, path in routes} >= {
+        "/v1/operators",
+        "/v1/operators/{operator_id}",
+        "/v1/clients",
+        "/v1/clients/{client_id}",
+        "/v1/rule-sets",
+        "/v1/rule-sets/{version}/publish",
+    }
+    for method, template in routes:
+        path = re.sub(r"\{version\}", "2026.1", template)
+        path = re.sub(r"\{[^}]+\}", str(uuid.uuid4()), path)
+        for who, sent in (("operator", "an operator"), ("regulator", "a regulator")):
+            response = client.request(method, path, json={}, headers=getattr(callers, who))
+            assert response.status_code == 403, (method, path, response.text)
+            assert response.json()["detail"] == (
+                f"This route needs an admin key; {sent} key was sent."
+            ), (method, path)
 
 
 def test_only_an_admin_manages_clients(client: TestClient, callers: Callers) -> None:

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from service.auth.models import ApiClient, Operator
@@ -56,8 +56,10 @@ def test_operators_and_clients_from_the_command_line(
     )
     with TestClient(app) as client:
         assert client.get("/v1/cabins", headers=bearer(key)).status_code == 401
-    code, _, err = run(capsys, "clients", "revoke", str(uuid.uuid4()))
-    assert code == 2 and "No API client" in err
+    missing = uuid.uuid4()
+    code, _, err = run(capsys, "clients", "revoke", str(missing))
+    assert code == 2
+    assert err == f"error: Not found: No API client {missing}.\n"
 
 
 def test_cli_refuses_an_invalid_siren(
@@ -120,3 +122,41 @@ def test_cli_records_an_operator_contact(
             )
         ).one()
     assert tuple(row) == ("Pharmacie Contact", "contact@pharmacie-centre.fr", "+33 4 72 00 00 00")
+
+
+@pytest.mark.parametrize(
+    ("argv", "field"),
+    [
+        (["--role", "admin", "--name", ""], "name"),
+        (["--role", "admin", "--name", "   "], "name"),
+        (["--role", "admin", "--name", "A\x00B"], "name"),
+        (["--role", "regulator", "--scope", "everywhere", "--name", "   "], "scope"),
+        (["--role", "admin", "--scope", "national"], "scope"),
+        (["--role", "operator"], "operator_id"),
+    ],
+)
+def test_cli_refuses_a_client_the_api_refuses(
+    database_url: str, engine: Engine, capsys: pytest.CaptureFixture[str], argv: list, field: str
+) -> None:
+    with engine.connect() as conn:
+        before = conn.execute(select(func.count()).select_from(ApiClient)).scalar()
+    code, out, err = run(capsys, "clients", "create", *argv)
+    assert code == 2 and out == ""
+    lines = err.splitlines()
+    assert lines[0] == "error: Validation failed: The client cannot be created."
+    assert any(line.startswith(f"  {field}: ") for line in lines[1:]), err
+    assert "Traceback" not in err
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(ApiClient)).scalar() == before
+
+
+def test_cli_strips_a_client_name_as_the_api_does(
+    database_url: str, engine: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, key, _ = run(capsys, "clients", "create", "--role", "admin", "--name", "  Console  ")
+    assert code == 0
+    with engine.connect() as conn:
+        name = conn.execute(
+            select(ApiClient.name).where(ApiClient.key_prefix == key.split("_")[1])
+        ).scalar()
+    assert name == "Console"
