@@ -11,11 +11,13 @@ from service.audit.models import AuditEvent
 
 
 def events_for(
-    session: Session, target_type: str, target_id: str, limit: int = 1000
+    session: Session, target_type: str, target_id: str, *, after: int | None, limit: int
 ) -> Sequence[AuditEvent]:
-    return session.scalars(
-        select(AuditEvent)
-        .where(AuditEvent.target_type == target_type, AuditEvent.target_id == target_id)
-        .order_by(AuditEvent.id)
-        .limit(limit)
-    ).all()
+    """One page of a target's events, oldest first, after the event id `after` (keyset: the
+    index on (target_type, target_id, id))."""
+    stmt = select(AuditEvent).where(
+        AuditEvent.target_type == target_type, AuditEvent.target_id == target_id
+    )
+    if after is not None:
+        stmt = stmt.where(AuditEvent.id > after)
+    return session.scalars(stmt.order_by(AuditEvent.id).limit(limit)).all()

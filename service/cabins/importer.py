@@ -28,8 +28,8 @@ from service.cabins.imports.audit_bulk import append_many
 from service.cabins.imports.parse import Record, decode, read_records
 from service.cabins.models import Cabin
 from service.cabins.records import columns_of, document_of, flat_diff
-from service.cabins.schemas import CabinCreate
-from service.cabins.validation import check_record
+from service.cabins.schemas import CabinCreate, Location
+from service.cabins.validation import LocationInput, check_record
 from service.cabins.vocabulary import CONFIRMED_BLOCKS
 from service.errors import Conflict
 
@@ -96,6 +96,18 @@ class _Checked:
     good: dict[int, CabinCreate]
     errors: list[dict[str, Any]]
     total: int
+    # The points of the refused rows whose location block is valid: checked against the
+    # commune layer too, so that a row's report lists every error at once.
+    refused_locations: list[LocationInput] = field(default_factory=list)
+
+
+def _location_of(row: int, data: dict[str, Any]) -> LocationInput | None:
+    """The point of a refused row, when its location block is valid on its own."""
+    try:
+        location = Location.model_validate(data.get("location"))
+    except ValidationError:
+        return None
+    return LocationInput(str(row), location.lon, location.lat, location.declared_insee)
 
 
 def _check(
@@ -110,6 +122,7 @@ def _check(
     of the file, when SQL has certified the others."""
     good: dict[int, CabinCreate] = {}
     errors: list[dict[str, Any]] = []
+    refused: list[LocationInput] = []
     seen: dict[str, int] = {}
     total = len(records) if total is None else total
     for done, record in enumerate(records, start=1):
@@ -125,11 +138,17 @@ def _check(
             errors.append(
                 {"row": row, "field": "operator_id", "reason": "not the importing operator"}
             )
+            location = _location_of(row, data)
+            if location is not None:
+                refused.append(location)
             continue
         try:
             cabin = CabinCreate.model_validate(data)
         except ValidationError as error:
             errors += _pydantic_errors(row, error)
+            location = _location_of(row, data)
+            if location is not None:
+                refused.append(location)
             continue
         problems = check_record(cabin, today)
         first = seen.setdefault(cabin.operator_reference, row)
@@ -142,9 +161,11 @@ def _check(
             )
         if problems:
             errors += [{"row": row, **p} for p in problems]
+            where = cabin.location
+            refused.append(LocationInput(str(row), where.lon, where.lat, where.declared_insee))
             continue
         good[row] = cabin
-    return _Checked(good, errors, total)
+    return _Checked(good, errors, total, refused)
 
 
 def _json(value: Any) -> str | None:
@@ -310,6 +331,11 @@ def _run_import(
     if progress:
         progress(total // 2, total)  # validated: half-way
     errors = checked.errors
+    errors += [
+        {"row": p.row, "field": p.field, "reason": p.reason}
+        for p in staging.locate_rejected(session, checked.refused_locations)
+    ]
+    lap("locate_rejected")
     warnings: list[dict[str, Any]] = []
     good = checked.good
     documents: dict[int, dict[str, Any]] = {}

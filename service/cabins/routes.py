@@ -20,11 +20,11 @@ from service.cabins.schemas import (
     CabinPage,
     CabinRead,
     HistoryPage,
-    Insee,
     Status,
     TransitionRequest,
     VenueKind,
 )
+from service.compliance import filters as territory
 from service.db import DbSession
 from service.errors import InvalidParameter, NotFound, problem_responses
 from service.routing import ApiRoute
@@ -51,18 +51,55 @@ def _respond(response: Response, located: queries.Located, session: Session) -> 
     return read_of(located.cabin, located.lon, located.lat, compliance)
 
 
-def _encode_cursor(cabin_id: uuid.UUID) -> str:
-    return base64.urlsafe_b64encode(cabin_id.bytes).decode().rstrip("=")
+# The pager of the cabin lists (the cabins, a cabin's history): keyset pages of `limit` items
+# (the server's default and maximum apply), the next one linked by `next` with an opaque
+# `after` cursor, the last item's key as 16 bytes in URL-safe base64.
+Limit = Annotated[int | None, Query(ge=1, description="Page size (capped by the server).")]
+After = Annotated[
+    str | None, Query(pattern=r"^[A-Za-z0-9_-]{22}$", description="Cursor from `next`.")
+]
 
 
-def _decode_cursor(cursor: str) -> uuid.UUID:
+def _page_size(request: Request, limit: int | None) -> int:
+    settings = request.app.state.settings
+    return int(min(limit or settings.page_size_default, settings.page_size_max))
+
+
+def _encode_cursor(key: bytes) -> str:
+    return base64.urlsafe_b64encode(key).decode().rstrip("=")
+
+
+def _bad_cursor() -> InvalidParameter:
+    return InvalidParameter(
+        "The cursor is not one this service gave.",
+        errors=[{"field": "after", "reason": "not a cursor from a `next` link"}],
+    )
+
+
+def _decode_cursor(cursor: str) -> bytes:
     try:
-        return uuid.UUID(bytes=base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        key = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
     except (ValueError, binascii.Error):
-        raise InvalidParameter(
-            "The cursor is not one this service gave.",
-            errors=[{"field": "after", "reason": "not a cursor from a `next` link"}],
-        ) from None
+        raise _bad_cursor() from None
+    if len(key) != 16:
+        raise _bad_cursor()
+    return key
+
+
+def _event_cursor(cursor: str) -> int:
+    """An audit event id (a PostgreSQL bigint) from a history cursor."""
+    event_id = int.from_bytes(_decode_cursor(cursor))
+    if event_id >= 2**63:
+        raise _bad_cursor()
+    return event_id
+
+
+def _next_link(request: Request, size: int, found: int, last_key: bytes) -> str | None:
+    """The link to the next page when the query found more than a page (it asks for one more
+    row than the page holds), else None."""
+    if found <= size:
+        return None
+    return str(request.url.include_query_params(after=_encode_cursor(last_key), limit=size))
 
 
 @router.post(
@@ -91,9 +128,15 @@ def list_cabins(
     session: DbSession,
     principal: AnyPrincipal,
     status: Annotated[Status | None, Query()] = None,
-    commune: Annotated[Insee | None, Query(description="Derived commune INSEE code.")] = None,
-    departement: Annotated[str | None, Query(pattern=r"^(?:[0-9]{2}|2A|2B|97[1-6])$")] = None,
-    region: Annotated[str | None, Query(pattern=r"^[0-9]{2}$")] = None,
+    commune: Annotated[
+        str | None, Query(max_length=8, description="Derived commune INSEE code, e.g. 75056.")
+    ] = None,
+    departement: Annotated[
+        str | None, Query(max_length=8, description="INSEE département code, e.g. 69 or 2A.")
+    ] = None,
+    region: Annotated[
+        str | None, Query(max_length=8, description="INSEE région code, e.g. 84.")
+    ] = None,
     venue_kind: Annotated[VenueKind | None, Query()] = None,
     reference: Annotated[
         str | None,
@@ -103,28 +146,19 @@ def list_cabins(
             description="Public reference (CAB-…) or the operator's own.",
         ),
     ] = None,
-    limit: Annotated[
-        int | None, Query(ge=1, description="Page size (capped by the server).")
-    ] = None,
-    after: Annotated[
-        str | None, Query(pattern=r"^[A-Za-z0-9_-]{22}$", description="Cursor from `next`.")
-    ] = None,
+    limit: Limit = None,
+    after: After = None,
 ) -> CabinPage:
-    settings = request.app.state.settings
-    size = min(limit or settings.page_size_default, settings.page_size_max)
+    territory.check_territory(session, region, departement)
+    territory.check_commune(session, commune)
+    size = _page_size(request, limit)
     filters = queries.CabinFilters(status, commune, departement, region, venue_kind, reference)
-    cursor = _decode_cursor(after) if after else None
+    cursor = uuid.UUID(bytes=_decode_cursor(after)) if after else None
     rows = queries.list_visible(session, principal, filters, after=cursor, limit=size + 1)
     page = rows[:size]
     compliance = queries.compliance_of(session, [r.cabin.id for r in page])
     items = [read_of(r.cabin, r.lon, r.lat, compliance.get(r.cabin.id)) for r in page]
-    next_url = None
-    if len(rows) > size:
-        next_url = str(
-            request.url.include_query_params(
-                after=_encode_cursor(rows[size - 1].cabin.id), limit=size
-            )
-        )
+    next_url = _next_link(request, size, len(rows), page[-1].cabin.id.bytes if page else b"")
     return CabinPage(items=items, next=next_url)
 
 
@@ -209,10 +243,22 @@ def decommission_cabin(
     "/{cabin_id}/history",
     response_model=HistoryPage,
     responses=problem_responses(400, 401, 404),
-    summary="The cabin's audit events, oldest first",
+    summary="The cabin's audit events, oldest first, in pages",
 )
-def cabin_history(cabin_id: uuid.UUID, session: DbSession, principal: AnyPrincipal) -> HistoryPage:
-    events = service.history(session, principal, cabin_id)
+def cabin_history(
+    cabin_id: uuid.UUID,
+    request: Request,
+    session: DbSession,
+    principal: AnyPrincipal,
+    limit: Limit = None,
+    after: After = None,
+) -> HistoryPage:
+    size = _page_size(request, limit)
+    cursor = _event_cursor(after) if after else None
+    events = service.history(session, principal, cabin_id, after=cursor, limit=size + 1)
+    page = events[:size]
+    last = page[-1].id.to_bytes(16) if page else b""
     return HistoryPage(
-        items=[AuditEventRead.model_validate(e, from_attributes=True) for e in events]
+        items=[AuditEventRead.model_validate(e, from_attributes=True) for e in page],
+        next=_next_link(request, size, len(events), last),
     )

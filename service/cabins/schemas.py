@@ -14,7 +14,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AnyHttpUrl, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from service.cabins.vocabulary import (
     AssistanceMode,
@@ -52,10 +52,26 @@ OpeningHours = Annotated[
 ]
 
 
-class Input(BaseModel):
-    """Every input block refuses unknown fields, so a typo is an error, never ignored."""
+def _not_a_boolean(value: Any) -> Any:
+    """Pydantic reads `true` as 1 in a number field: a measurement is never a yes/no."""
+    if isinstance(value, bool):
+        raise ValueError(f"must be a number, not {str(value).lower()}")
+    return value
 
-    model_config = ConfigDict(extra="forbid")
+
+# The record's numbers: a JSON number, or its text (CSV cells are text), never a boolean; and
+# finite, as `Input` refuses NaN and Infinity. (The validator wraps the whole optional type so
+# that the Field's bounds still reach the JSON Schema as minimum / maximum.)
+Number = Annotated[float, BeforeValidator(_not_a_boolean)]
+OptionalNumber = Annotated[float | None, BeforeValidator(_not_a_boolean)]
+OptionalCount = Annotated[int | None, BeforeValidator(_not_a_boolean)]
+
+
+class Input(BaseModel):
+    """Every input block refuses unknown fields, so a typo is an error, never ignored; its
+    numbers are finite (NaN and Infinity are refused, whatever parser let them in)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 def cm(description: str, low: float, high: float) -> Any:
@@ -79,8 +95,8 @@ class Location(Input):
     """Where the cabin is. The commune, département, région and EPCI are derived from the
     point through the current commune layer; the point must fall in the declared commune."""
 
-    lon: float = Field(ge=-180, le=180, description="Longitude, WGS 84 (EPSG:4326).")
-    lat: float = Field(ge=-90, le=90, description="Latitude, WGS 84 (EPSG:4326).")
+    lon: Number = Field(ge=-180, le=180, description="Longitude, WGS 84 (EPSG:4326).")
+    lat: Number = Field(ge=-90, le=90, description="Latitude, WGS 84 (EPSG:4326).")
     declared_insee: Insee = Field(
         description="INSEE code of the commune the operator declares (COG; 2A/2B in Corsica)."
     )
@@ -119,7 +135,7 @@ class Venue(Input):
         description="Accessibility regime: `new` if the building permit was filed on or after"
         " 2017-07-01, else `existing`.",
     )
-    cabin_count: int | None = Field(
+    cabin_count: OptionalCount = Field(
         default=None, ge=1, le=100, description="Number of cabins at the venue (SIT-18)."
     )
 
@@ -205,20 +221,20 @@ class Provider(Input):
 
 class OptionalService(Input):
     name: Text
-    price_eur: float = Field(ge=0, le=1000)
+    price_eur: Number = Field(ge=0, le=1000)
     optional: bool = Field(description="Flagged optional to the patient (SIT-15).")
 
 
 class Fees(Input):
     """The fee notice (SIT-15)."""
 
-    base_fee_eur: float | None = Field(
+    base_fee_eur: OptionalNumber = Field(
         default=None, ge=0, le=500, description="Conventional base fee (EUR)."
     )
     sector: FeeSector | None = None
     depassements_possible: bool | None = fact("Extra fees (dépassements) possible")
     optional_services: list[OptionalService] = Field(default_factory=list, max_length=20)
-    venue_access_fee_eur: float | None = Field(
+    venue_access_fee_eur: OptionalNumber = Field(
         default=None, ge=0, le=500, description="Access fee charged by the venue or operator."
     )
     info_url: AnyHttpUrl | None = Field(default=None, description="Where the notice is published.")
@@ -230,28 +246,32 @@ class Accessibility(Input):
     `stationnement_pmr`, `registre_url`); lengths in cm, slopes in %."""
 
     entree_plain_pied: bool | None = fact("Step-free access to the venue entrance")
-    entree_largeur_mini: float | None = cm("Entrance clear width", 30, 400)
-    threshold_height_cm: float | None = Field(
+    entree_largeur_mini: OptionalNumber = cm("Entrance clear width", 30, 400)
+    threshold_height_cm: OptionalNumber = Field(
         default=None, ge=0, le=50, description="Threshold (ressaut) height (cm)."
     )
-    ramp_slope_pct: float | None = Field(
+    ramp_slope_pct: OptionalNumber = Field(
         default=None, ge=0, le=100, description="Ramp slope (%), when there is a ramp."
     )
-    ramp_length_cm: float | None = cm("Ramp length", 0, 5000)
-    path_width_cm: float | None = cm("Path width to the cabin", 30, 1000)
-    cabin_door_clear_width_cm: float | None = cm("Cabin door clear width", 30, 400)
-    turning_diameter_cm: float | None = cm("Interior turning diameter", 30, 500)
+    ramp_length_cm: OptionalNumber = cm("Ramp length", 0, 5000)
+    path_width_cm: OptionalNumber = cm("Path width to the cabin", 30, 1000)
+    cabin_door_clear_width_cm: OptionalNumber = cm("Cabin door clear width", 30, 400)
+    turning_diameter_cm: OptionalNumber = cm("Interior turning diameter", 30, 500)
     equivalent_solution_documented: bool | None = fact(
         "A documented 'solution d'effet équivalent' replaces the turning space"
     )
-    usage_space_width_cm: float | None = cm("Usage space in front of the equipment, width", 30, 500)
-    usage_space_depth_cm: float | None = cm("Usage space in front of the equipment, depth", 30, 500)
-    controls_height_min_cm: float | None = cm("Lowest screen/control height", 20, 250)
-    controls_height_max_cm: float | None = cm("Highest screen/control height", 20, 250)
-    desk_height_cm: float | None = cm("Writing or keyboard surface height", 20, 200)
-    knee_clearance_height_cm: float | None = cm("Knee clearance height", 0, 200)
-    knee_clearance_width_cm: float | None = cm("Knee clearance width", 0, 300)
-    knee_clearance_depth_cm: float | None = cm("Knee clearance depth", 0, 300)
+    usage_space_width_cm: OptionalNumber = cm(
+        "Usage space in front of the equipment, width", 30, 500
+    )
+    usage_space_depth_cm: OptionalNumber = cm(
+        "Usage space in front of the equipment, depth", 30, 500
+    )
+    controls_height_min_cm: OptionalNumber = cm("Lowest screen/control height", 20, 250)
+    controls_height_max_cm: OptionalNumber = cm("Highest screen/control height", 20, 250)
+    desk_height_cm: OptionalNumber = cm("Writing or keyboard surface height", 20, 200)
+    knee_clearance_height_cm: OptionalNumber = cm("Knee clearance height", 0, 200)
+    knee_clearance_width_cm: OptionalNumber = cm("Knee clearance width", 0, 300)
+    knee_clearance_depth_cm: OptionalNumber = cm("Knee clearance depth", 0, 300)
     seat_or_transfer_possible: bool | None = fact("A seat, or a transfer from a wheelchair")
     adjustable_screen: bool | None = fact("The screen height or angle adjusts")
     hearing_loop: bool | None = fact("Induction loop (boucle à induction magnétique)")
@@ -375,3 +395,4 @@ class AuditEventRead(BaseModel):
 
 class HistoryPage(BaseModel):
     items: list[AuditEventRead]
+    next: str | None = Field(description="URL of the next page; null on the last page.")

@@ -446,7 +446,10 @@ def transition(
     return located
 
 
-def history(session: Session, principal: Principal, cabin_id: uuid.UUID) -> Sequence[AuditEvent]:
+def history(
+    session: Session, principal: Principal, cabin_id: uuid.UUID, *, after: int | None, limit: int
+) -> Sequence[AuditEvent]:
+    """The cabin's audit events after the event `after`, oldest first, at most `limit`."""
     if queries.get_visible(session, principal, cabin_id) is None:
         raise NotFound(f"No cabin {cabin_id}.")
-    return audit_queries.events_for(session, "cabin", str(cabin_id))
+    return audit_queries.events_for(session, "cabin", str(cabin_id), after=after, limit=limit)

@@ -62,18 +62,43 @@ def rpps_problem(value: str) -> str | None:
     return None if _RPPS.match(value) else "not an RPPS number: 11 digits"
 
 
+_PARSER_AT = re.compile(r"-->\s*(\d+):(\d+)")
+_PARSER_SAYS = re.compile(r"^\s*=\s*(.+)$", re.MULTILINE)
+# The parser's grammar names, in the words of the OSM opening_hours specification.
+_GRAMMAR_WORDS = {"EOI": "the end of the value", "wday": "a weekday (Mo-Su)"}
+
+
+def _grammar(hint: str) -> str:
+    def word(match: re.Match[str]) -> str:
+        name = match.group(0)
+        return _GRAMMAR_WORDS.get(name, name.replace("_", " "))
+
+    return re.sub(r"[A-Za-z_]+", word, hint)
+
+
 def opening_hours_problem(value: str) -> str | None:
-    """The first line of the parser's message: where the OSM syntax breaks."""
+    """Where the OSM syntax breaks and what the parser expected there; when the parser names
+    no position (a time or range it read but refuses), its own words."""
     try:
         opening_hours.OpeningHours(value)
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as error:  # a ParserError, or a panic of the Rust parser
-        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-        hint = next((line for line in lines if line.startswith("= expected")), "")
-        where = next((line for line in lines if line.startswith("-->")), "")
-        position = where.removeprefix("-->").strip()
-        return f"not in OSM opening_hours syntax (at {position}): {hint.removeprefix('= ')}"
+        message = str(error)
+        at = _PARSER_AT.search(message)
+        says = _PARSER_SAYS.search(message)
+        if at is None:
+            plain = message.removeprefix("Failed to parse expression:").strip()
+            if not plain or "\n" in plain or type(error).__name__ != "ParserError":
+                return "not in OSM opening_hours syntax"
+            return f"not in OSM opening_hours syntax: {plain}"
+        line, column = int(at.group(1)), int(at.group(2))
+        lines = value.splitlines() or [""]
+        rest = lines[line - 1][column - 1 :] if line <= len(lines) else ""
+        where = f"character {column}" if len(lines) == 1 else f"line {line}, character {column}"
+        near = f" (near {rest[:20]!r})" if rest.strip() else " (at the end)"
+        reason = f"not in OSM opening_hours syntax at {where}{near}"
+        return f"{reason}: {_grammar(says.group(1).strip())}" if says else reason
     return None
 
 

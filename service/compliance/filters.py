@@ -225,17 +225,21 @@ def check_territory(session: Session, region: str | None, departement: str | Non
             )
 
 
-def check(session: Session, filters: Filters) -> None:
-    """Every code must exist in the current layers or the rule set in force."""
-    check_territory(session, filters.region, filters.departement)
-    if filters.commune is not None and not _exists_in_layer(
-        session, Commune.insee, Commune.layer_id, "commune", filters.commune
+def check_commune(session: Session, commune: str | None) -> None:
+    if commune is not None and not _exists_in_layer(
+        session, Commune.insee, Commune.layer_id, "commune", commune
     ):
         raise invalid(
             "commune",
-            f"{filters.commune!r} is not a current commune INSEE code (5 characters, e.g. 75056;"
+            f"{commune!r} is not a current commune INSEE code (5 characters, e.g. 75056;"
             " look one up with GET /v1/territories/communes/{insee})",
         )
+
+
+def check(session: Session, filters: Filters) -> None:
+    """Every code must exist in the current layers or the rule set in force."""
+    check_territory(session, filters.region, filters.departement)
+    check_commune(session, filters.commune)
     if filters.epci is not None and not _exists_in_layer(
         session, Epci.siren, Epci.layer_id, "epci", filters.epci
     ):

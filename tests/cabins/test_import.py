@@ -406,3 +406,103 @@ def test_other_methods_on_the_import_path_are_405(
     response = client.request(method, IMPORT, headers=callers.operator)
     assert response.status_code == 405
     assert response.headers["Allow"] == "POST"
+
+
+def rows_with_several_errors() -> list[dict[str, Any]]:
+    """Row 1 is good; each other row has a record-level error and a location error."""
+    return [
+        row("E-1", 2.3522, 48.8566, "75056"),
+        row("E-2", -3.5, 46.0, "85194", **{"venue.siret": "12345678901234"}),  # at sea
+        row("E-3", 48.8566, 2.3522, "75056", opening_hours="Mo-Fr 25:00-26:00"),  # swapped
+        row("E-4", 4.8357, 45.7640, "75056", **{"venue.siret": "12345678901234"}),  # in Lyon
+    ]
+
+
+EVERY_ERROR = {
+    2: {"venue.siret", "location"},
+    3: {"opening_hours", "location"},
+    4: {"venue.siret", "location.declared_insee"},
+}
+
+
+def test_csv_report_lists_every_error_of_a_bad_row_at_once(
+    client: TestClient, db: Session, callers: Callers
+) -> None:
+    content = to_csv(rows_with_several_errors())
+    response = client.post(
+        IMPORT + "?mode=partial", content=content, headers={**CSV, **callers.operator}
+    )
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert error_rows(body) == EVERY_ERROR
+    reasons = {(e["row"], e["field"]): e["reason"] for e in body["errors"]}
+    assert "not in France" in reasons[(2, "location")]
+    assert "swapped" in reasons[(3, "location")]
+    assert "Lyon (69123)" in reasons[(4, "location.declared_insee")]
+    assert [e["row"] for e in body["errors"]] == sorted(e["row"] for e in body["errors"])
+    assert body["rows_invalid"] == 3 and body["created"] == 1
+    assert [c.operator_reference for c in cabins_of(db, callers.operator_id)] == ["E-1"]
+
+
+def test_ndjson_report_lists_every_error_of_a_bad_row_at_once(
+    client: TestClient, callers: Callers
+) -> None:
+    lines = [
+        cabin_body("E-1"),
+        cabin_body("E-2", venue__siret="12345678901234", location__lon=-3.5, location__lat=46.0),
+        cabin_body(
+            "E-3", opening_hours="Mo-Fr 25:00-26:00", location__lon=48.8566, location__lat=2.3522
+        ),
+        # a type-level error too (a boolean for a measurement), and a point in Lyon
+        cabin_body(
+            "E-4",
+            venue__siret="12345678901234",
+            accessibility__entree_largeur_mini=True,
+            location__lon=4.8357,
+            location__lat=45.7640,
+        ),
+    ]
+    content = "\n".join(json.dumps(b) for b in lines)
+    response = client.post(IMPORT, content=content, headers={**NDJSON, **callers.operator})
+
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert error_rows(body) == {
+        **EVERY_ERROR,
+        4: {"accessibility.entree_largeur_mini", "location.declared_insee"},
+    }
+    reasons = {(e["row"], e["field"]): e["reason"] for e in body["errors"]}
+    assert reasons[(4, "accessibility.entree_largeur_mini")] == "must be a number, not true"
+
+
+def test_a_refused_row_with_a_good_location_gets_no_location_error(
+    client: TestClient, callers: Callers
+) -> None:
+    content = to_csv([row("G-1", 2.3522, 48.8566, "75056", **{"venue.siret": "12345678901234"})])
+    response = client.post(IMPORT, content=content, headers={**CSV, **callers.operator})
+    assert response.status_code == 422
+    assert error_rows(response.json()) == {1: {"venue.siret"}}
+
+
+@pytest.mark.parametrize("cell", ["NaN", "inf", "-Infinity"])
+def test_a_csv_coordinate_that_is_not_finite_is_refused_naming_it(
+    client: TestClient, callers: Callers, cell: str
+) -> None:
+    content = to_csv([row("F-1", 2.3522, 48.8566, "75056", **{"location.lon": cell})])
+    response = client.post(IMPORT, content=content, headers={**CSV, **callers.operator})
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"] == [
+        {"row": 1, "field": "location.lon", "reason": "Input should be a finite number"}
+    ]
+
+
+def test_a_csv_measurement_as_a_boolean_word_is_refused(
+    client: TestClient, callers: Callers
+) -> None:
+    content = to_csv(
+        [row("B-1", 2.3522, 48.8566, "75056", **{"accessibility.entree_largeur_mini": "true"})]
+    )
+    response = client.post(IMPORT, content=content, headers={**CSV, **callers.operator})
+    assert response.status_code == 422, response.text
+    assert error_rows(response.json()) == {1: {"accessibility.entree_largeur_mini"}}

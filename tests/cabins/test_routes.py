@@ -352,3 +352,105 @@ def test_a_patch_that_only_confirms_a_block_is_a_write(
     old, new = (datetime.fromisoformat(v) for v in diff["last_confirmed_at.fees"])
     assert old == datetime.fromisoformat(created["last_confirmed_at"]["fees"])
     assert new == datetime.fromisoformat(confirmed)
+
+
+def test_history_pages_oldest_first_with_next_links(client: TestClient, callers: Callers) -> None:
+    created = create(client, callers.operator)
+    url = f"/v1/cabins/{created['id']}"
+    for version in range(1, 5):
+        response = client.patch(
+            url,
+            json={"venue": {"name": f"Pharmacie {version}"}},
+            headers={**callers.operator, "If-Match": f'"{version}"'},
+        )
+        assert response.status_code == 200, response.text
+
+    pages: list[list[dict]] = []
+    next_url: str | None = f"{url}/history?limit=2"
+    while next_url:
+        response = client.get(next_url, headers=callers.operator)
+        assert response.status_code == 200, response.text
+        pages.append(response.json()["items"])
+        next_url = response.json()["next"]
+    assert [len(page) for page in pages] == [2, 2, 1]
+    events = [event for page in pages for event in page]
+    assert [e["action"] for e in events] == ["cabin.create"] + ["cabin.update"] * 4
+    assert [e["id"] for e in events] == sorted(e["id"] for e in events)  # oldest first
+    whole = client.get(f"{url}/history", headers=callers.operator).json()
+    assert whole["items"] == events and whole["next"] is None
+
+
+def test_history_page_size_is_capped(client: TestClient, callers: Callers, app) -> None:  # type: ignore[no-untyped-def]
+    created = create(client, callers.operator)
+    app.state.settings.page_size_max, saved = 1, app.state.settings.page_size_max
+    try:
+        response = client.get(
+            f"/v1/cabins/{created['id']}/history?limit=50", headers=callers.operator
+        )
+        client.patch(
+            f"/v1/cabins/{created['id']}",
+            json={"venue": {"name": "Autre"}},
+            headers={**callers.operator, "If-Match": '"1"'},
+        )
+        two = client.get(f"/v1/cabins/{created['id']}/history?limit=50", headers=callers.operator)
+    finally:
+        app.state.settings.page_size_max = saved
+    assert len(response.json()["items"]) == 1 and response.json()["next"] is None
+    assert len(two.json()["items"]) == 1
+    assert "limit=1" in two.json()["next"]
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("limit=0", "limit"),
+        ("limit=many", "limit"),
+        ("after=not-a-cursor!", "after"),
+        ("after=" + "_" * 22, "after"),  # the shape of a cursor, beyond any event id
+    ],
+)
+def test_a_bad_history_limit_or_cursor_is_400_naming_it(
+    client: TestClient, callers: Callers, query: str, field: str
+) -> None:
+    created = create(client, callers.operator)
+    response = client.get(f"/v1/cabins/{created['id']}/history?{query}", headers=callers.operator)
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert [e["field"] for e in response.json()["errors"]] == [field]
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("commune=99999", "commune"),
+        ("commune=7505", "commune"),
+        ("commune=abcde", "commune"),
+        ("departement=99", "departement"),
+        ("departement=6", "departement"),
+        ("region=00", "region"),
+        ("region=north", "region"),
+    ],
+)
+def test_list_refuses_a_territory_code_that_does_not_exist_naming_it(
+    client: TestClient, callers: Callers, query: str, field: str
+) -> None:
+    create(client, callers.operator)
+    response = client.get(f"/v1/cabins?{query}", headers=callers.operator)
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert [e["field"] for e in response.json()["errors"]] == [field]
+    value = query.split("=", 1)[1]
+    assert repr(value) in response.json()["errors"][0]["reason"]
+    # the same answer as the compliance routes give
+    compliance = client.get(f"/v1/compliance/cabins?{query}", headers=callers.regulator)
+    assert compliance.status_code == 400
+    assert compliance.json()["errors"] == response.json()["errors"]
+
+
+def test_list_filters_by_existing_territory_codes(client: TestClient, callers: Callers) -> None:
+    create(client, callers.operator, reference="P-1")
+    create(client, callers.operator, reference="L-1", location={**LYON})
+    for query in ("commune=69123", "departement=69", "region=84"):
+        response = client.get(f"/v1/cabins?{query}", headers=callers.operator)
+        assert response.status_code == 200, response.text
+        assert [c["operator_reference"] for c in response.json()["items"]] == ["L-1"]

@@ -3,6 +3,7 @@ written. The location check is also run over a table, as the importer runs it.""
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 
 import pytest
@@ -214,3 +215,74 @@ def test_location_check_runs_over_a_table(db: Session) -> None:
     assert "not in France" in results["sea"].errors[0]["reason"]
     assert results["mismatch"].commune_insee == "69123"
     assert "Lyon (69123)" in results["mismatch"].errors[0]["reason"]
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        ("accessibility__entree_largeur_mini", True),
+        ("accessibility__turning_diameter_cm", False),
+        ("fees__base_fee_eur", True),
+        ("venue__cabin_count", True),
+        ("location__lon", True),
+    ],
+)
+def test_a_boolean_is_not_a_number(
+    client: TestClient, callers: Callers, db: Session, path: str, value: bool
+) -> None:
+    errors = refused(client, callers, db, cabin_body(**{path: value}))
+    field = path.replace("__", ".")
+    assert errors[field] == f"must be a number, not {str(value).lower()}"
+
+
+def test_a_measurement_given_as_text_is_still_read(client: TestClient, callers: Callers) -> None:
+    body = cabin_body(accessibility__entree_largeur_mini="95.5")
+    response = client.post("/v1/cabins", json=body, headers=callers.operator)
+    assert response.status_code == 201, response.text
+    assert response.json()["accessibility"]["entree_largeur_mini"] == 95.5
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("lon", float("nan")), ("lat", float("inf")), ("lon", float("-inf"))]
+)
+def test_a_coordinate_that_is_not_finite_is_refused_naming_it(
+    client: TestClient, callers: Callers, db: Session, field: str, value: float
+) -> None:
+    # json.dumps writes NaN / Infinity, and the request's JSON parser reads them.
+    body = json.dumps(cabin_body(**{f"location__{field}": value}))
+    assert "NaN" in body or "Infinity" in body
+    before = db.scalar(select(func.count()).select_from(Cabin))
+    response = client.post(
+        "/v1/cabins", content=body, headers={**callers.operator, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    errors = {e["field"]: e["reason"] for e in response.json()["errors"]}
+    assert errors == {f"location.{field}": "Input should be a finite number"}
+    assert db.scalar(select(func.count()).select_from(Cabin)) == before
+
+
+def test_a_measurement_that_is_not_finite_is_refused(
+    client: TestClient, callers: Callers, db: Session
+) -> None:
+    errors = refused(client, callers, db, cabin_body(accessibility__path_width_cm="NaN"))
+    assert errors == {"accessibility.path_width_cm": "Input should be a finite number"}
+
+
+@pytest.mark.parametrize(
+    ("hours", "expected"),
+    [
+        (
+            "Mo-Fr 25:00-26:00",
+            "not in OSM opening_hours syntax at character 7 (near '25:00-26:00'): expected",
+        ),
+        ("Mo-Zz 08:00-12:00", "at character 4 (near 'Zz 08:00-12:00'): expected a weekday"),
+        ("Mo-Fr 08:00-", "at character 13 (at the end): expected extended time"),
+        ("Mo 08:00-48:01", "not in OSM opening_hours syntax: invalid extended time for 48:01"),
+    ],
+)
+def test_opening_hours_problem_says_what_and_where(hours: str, expected: str) -> None:
+    problem = opening_hours_problem(hours)
+    assert problem is not None and expected in problem
+    assert "position )" not in problem and not problem.endswith(": ")
+    assert "EOI" not in problem and "_" not in problem.split(":", 1)[-1].split("'")[-1]

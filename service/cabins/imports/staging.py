@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from service.cabins.validation import check_locations_in
+from service.cabins.validation import LocationInput, check_locations_in
 from service.cabins.vocabulary import CONFIRMED_BLOCKS
 
 STAGING = "import_staging"
@@ -151,6 +151,49 @@ def locate(session: Session) -> list[RowProblem]:
             text(f"INSERT INTO {LOCATED} VALUES (:row_no, :insee, :dep, :reg, :epci, :vintage)"),
             tolerated,
         )
+    return problems
+
+
+REJECTED = "import_rejected_location"
+
+# The rejected rows whose point is not plainly inside its declared commune (the common case,
+# one join, has nothing to report), for the full location check.
+_REJECTED_UNLOCATED = f"""(SELECT x.key, x.lon, x.lat, x.declared_insee FROM {REJECTED} x
+  WHERE NOT EXISTS (
+    SELECT 1 FROM commune c
+    WHERE c.insee = x.declared_insee
+      AND c.layer_id IN (SELECT id FROM layer WHERE kind = 'commune' AND is_current)
+      AND ST_Intersects(c.geom, ST_SetSRID(ST_MakePoint(x.lon, x.lat), 4326)))) AS s"""
+
+
+def locate_rejected(session: Session, inputs: Sequence[LocationInput]) -> list[RowProblem]:
+    """The location problems of rows already refused for other reasons (a bad SIRET, a date
+    in the future, …), so that the report gives every error of a row in one pass: the rows'
+    points are COPYed into a temporary table and checked by one statement."""
+    if not inputs:
+        return []
+    session.execute(text(f"DROP TABLE IF EXISTS {REJECTED}"))
+    session.execute(
+        text(
+            f"CREATE TEMPORARY TABLE {REJECTED} (key text, lon float8, lat float8,"
+            " declared_insee text) ON COMMIT DROP"
+        )
+    )
+    connection = session.connection().connection.driver_connection
+    assert connection is not None
+    with (
+        connection.cursor() as cursor,
+        cursor.copy(f"COPY {REJECTED} (key, lon, lat, declared_insee) FROM STDIN") as copy,
+    ):
+        for item in inputs:
+            copy.write_row((item.key, item.lon, item.lat, item.declared_insee))
+    session.execute(text(f"ANALYZE {REJECTED}"))
+    problems = [
+        RowProblem(int(result.key), error["field"], error["reason"])
+        for result in check_locations_in(session, _REJECTED_UNLOCATED)
+        for error in result.errors
+    ]
+    session.execute(text(f"DROP TABLE {REJECTED}"))
     return problems
 
 
