@@ -204,6 +204,22 @@ def _reason(error: dict[str, Any]) -> str:
     return msg.removeprefix("Value error, ")
 
 
+def _without_union_tag(loc: tuple[Any, ...], body: Any) -> tuple[Any, ...]:
+    """Pydantic puts a discriminated union's tag in the path (`body.admin.name` for a body
+    whose `role` is `admin`): the client sent `name`, so the field is named `name`. Only an
+    error under a key the body does not hold, equal to one of its values, is such a tag."""
+    if (
+        len(loc) >= 3
+        and loc[0] == "body"
+        and isinstance(body, dict)
+        and isinstance(loc[1], str)
+        and loc[1] not in body
+        and loc[1] in {v for v in body.values() if isinstance(v, str)}
+    ):
+        return (loc[0], *loc[2:])
+    return loc
+
+
 def validation_problem(exc: RequestValidationError) -> Problem:
     errors = list(exc.errors())
     if any(e.get("type") == "json_invalid" for e in errors):
@@ -215,7 +231,7 @@ def validation_problem(exc: RequestValidationError) -> Problem:
         )
     fields = []
     for e in errors:
-        loc = e.get("loc", ())
+        loc = _without_union_tag(tuple(e.get("loc", ())), exc.body)
         fields.append({"field": _field_path(loc), "reason": _reason(e)})
     in_params = all(str(e.get("loc", ("",))[0]) in {"query", "path", "header"} for e in errors)
     if in_params:

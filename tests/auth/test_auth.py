@@ -161,14 +161,16 @@ def test_operator_with_an_invalid_siren_is_422(client: TestClient, callers: Call
         ({"role": "regulator"}, "scope"),
         ({"role": "regulator", "scope": "region:99"}, "scope"),
         ({"role": "admin", "scope": "national"}, "scope"),
+        ({"role": "admin", "name": "   "}, "name"),
     ],
 )
 def test_client_creation_checks_role_fields(
     client: TestClient, callers: Callers, body: dict, field: str
 ) -> None:
+    """The field is named as sent: `name`, not the union's `admin.name`."""
     response = client.post("/v1/clients", json=body, headers=callers.admin)
     assert response.status_code == 422
-    assert field in {e["field"].split(".")[-1] for e in response.json()["errors"]}
+    assert field in {e["field"] for e in response.json()["errors"]}
 
 
 def test_regional_regulator_key_from_the_api(client: TestClient, callers: Callers) -> None:
@@ -224,10 +226,17 @@ def test_admin_lists_and_revokes_a_client_whose_key_then_stops_working(
 
 
 def test_the_client_list_pages_with_next_links(client: TestClient, callers: Callers) -> None:
+    for n in range(3):  # beside the callers' keys: three pages of three at least
+        created = client.post(
+            "/v1/clients",
+            json={"role": "regulator", "scope": "national", "name": f"Lecteur {n}"},
+            headers=callers.admin,
+        )
+        assert created.status_code == 201, created.text
     everyone = client.get("/v1/clients", headers=callers.admin).json()
     assert everyone["next"] is None
     expected = [c["id"] for c in everyone["items"]]
-    assert len(expected) >= 7  # the callers' keys, and any the test database already holds
+    assert len(expected) >= 7  # the callers' keys, these three, and any the database holds
     seen: list[str] = []
     url: str | None = "/v1/clients?limit=3"
     while url:
