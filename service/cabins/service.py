@@ -403,7 +403,7 @@ def transition(
     if request.to not in allowed:
         options = ", ".join(allowed) if allowed else "none (decommissioned is final)"
         raise Conflict(
-            f"A {cabin.status} cabin cannot become {request.to}; allowed: {options}.",
+            f"The cabin is {cabin.status}: it cannot become {request.to}; allowed: {options}.",
             errors=[{"field": "to", "reason": f"allowed from {cabin.status}: {options}"}],
             allowed=list(allowed),
         )

@@ -290,3 +290,29 @@ def test_a_reference_created_by_another_transaction_mid_import_is_a_conflict(
             options=importer.ImportOptions(evaluate=False),
         )
     assert cabin_count(engine, committed.operator_id) == 1  # the other transaction's
+
+
+def test_registry_cabins_import_writes_a_file_and_reports_a_refusal_without_traceback(
+    engine: Engine,
+    committed: Committed,
+    tmp_path: Any,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from service.cli import main
+
+    good = tmp_path / "cabins.csv"
+    good.write_bytes(generated_csv(engine, 3))
+    assert main(["cabins-import", str(good), "--operator", str(committed.operator_id)]) == 0
+    summary = orjson.loads(capsys.readouterr().out)
+    assert (summary["state"], summary["created"]) == ("succeeded", 3)
+    assert cabin_count(engine, committed.operator_id) == 3
+
+    nobody = str(uuid.uuid4())
+    assert main(["cabins-import", str(good), "--operator", nobody]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Traceback" not in err
+    assert "\n  " in err  # the field and the reason, on a line of their own
+
+    missing = tmp_path / "absent.csv"
+    assert main(["cabins-import", str(missing), "--operator", str(committed.operator_id)]) == 2
+    assert "file: No such file or directory" in capsys.readouterr().err

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import uuid
 from pathlib import Path
 
@@ -20,30 +19,45 @@ def _import(args: argparse.Namespace) -> int:
     import json
 
     from service.audit.trail import CLI_ACTOR
+    from service.auth.models import Operator
     from service.cabins.importer import ImportOptions, run_import
+    from service.cli_errors import fail
     from service.db import make_engine, make_sessionmaker
-    from service.errors import Problem
+    from service.errors import BadRequest, NotFound, Problem
     from service.settings import get_settings
 
     path = Path(args.file)
     kind = "ndjson" if path.suffix in (".ndjson", ".jsonl") else "csv"
+    try:
+        body = path.read_bytes()
+    except OSError as exc:
+        return fail(
+            BadRequest(
+                f"Cannot read {path}; nothing was imported.",
+                errors=[{"field": "file", "reason": exc.strerror or str(exc)}],
+            )
+        )
     engine = make_engine(get_settings())
     try:
         with make_sessionmaker(engine)() as session:
+            if session.get(Operator, args.operator) is None:
+                return fail(
+                    NotFound(
+                        f"No operator {args.operator}; nothing was imported.",
+                        errors=[{"field": "operator", "reason": "no operator with this id"}],
+                    )
+                )
             try:
                 report = run_import(
                     session,
                     operator_id=args.operator,
                     actor=CLI_ACTOR,
-                    body=path.read_bytes(),
+                    body=body,
                     kind=kind,
                     options=ImportOptions(mode=args.mode, dry_run=args.dry_run),
                 )
             except Problem as problem:
-                print(f"error: {problem.detail}", file=sys.stderr)
-                for error in problem.errors:
-                    print(f"  {error.field}: {error.reason}", file=sys.stderr)
-                return 2
+                return fail(problem)
             session.commit()
     finally:
         engine.dispose()
