@@ -15,6 +15,9 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from sqlalchemy import RowMapping
 from sqlalchemy.orm import Session
 
@@ -90,12 +93,20 @@ def geojson_chunks(session: Session, principal: Principal, filters: Filters) -> 
     yield "\n".join(parts).encode()
 
 
-def _cell(value: Any) -> Any:
+def _cell(sheet: WriteOnlyWorksheet, value: Any) -> Any:
     if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, datetime):
         # Excel has no time zones: UTC, naive.
         return value.astimezone(UTC).replace(tzinfo=None)
+    if isinstance(value, str):
+        # A workbook cannot hold control characters other than tab and line breaks (openpyxl
+        # refuses the row): each is shown as U+FFFD, the CSV keeps the text as stored. Text is
+        # always text: a venue name beginning with `=` must not become a formula in the
+        # regulator's spreadsheet.
+        cell = WriteOnlyCell(sheet, ILLEGAL_CHARACTERS_RE.sub("\ufffd", value))
+        cell.data_type = "s"
+        return cell
     return value
 
 
@@ -107,7 +118,7 @@ def xlsx_chunks(session: Session, principal: Principal, filters: Filters) -> Ite
     sheet.append(FIELD_NAMES)
     for row in queries.stream_rows(session, principal, filters):
         record = export_record(row)
-        sheet.append([_cell(record[name]) for name in FIELD_NAMES])
+        sheet.append([_cell(sheet, record[name]) for name in FIELD_NAMES])
     with tempfile.TemporaryFile() as target:
         workbook.save(target)
         target.seek(0)

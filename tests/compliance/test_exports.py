@@ -151,3 +151,35 @@ def test_an_export_over_the_statement_timeout_is_a_503_not_a_cut_200(
     assert r.status_code == 503, r.text[:200]
     assert r.headers["content-type"] == "application/problem+json"
     assert "longer than" in r.json()["detail"]
+
+
+def test_xlsx_keeps_text_as_text_and_survives_control_characters(
+    client, db: Session, world: World
+) -> None:
+    """An operator's venue name is data: one beginning with `=` stays text (not a formula that
+    runs in the regulator's spreadsheet), and a control character the workbook cannot hold
+    does not make the whole export fail (it was a 500 for every regulator)."""
+    cabin = world.cabins["a84"]
+    cabin.venue_name = '=HYPERLINK("http://example.org")\x0b Pharmacie'
+    world.cabins["b84"].venue_name = "#N/A"
+    db.flush()
+    r = client.get("/v1/compliance/export.xlsx", headers=world.keys["national"])
+    assert r.status_code == 200, r.text[:300]
+    sheet = openpyxl.load_workbook(io.BytesIO(r.content))["compliance"]
+    header = [c.value for c in sheet[1]]
+    column = header.index("venue_name") + 1
+    cells = {row[0].value: row[column - 1] for row in sheet.iter_rows(min_row=2)}
+    name = cells[str(cabin.id)]
+    assert name.data_type == "s"
+    assert name.value == '=HYPERLINK("http://example.org")\ufffd Pharmacie'
+    assert cells[str(world.cabins["b84"].id)].data_type == "s"
+    assert cells[str(world.cabins["b84"].id)].value == "#N/A"
+    csv_rows = {
+        row["id"]: row
+        for row in csv.DictReader(
+            io.StringIO(
+                client.get("/v1/compliance/export.csv", headers=world.keys["national"]).text
+            )
+        )
+    }
+    assert csv_rows[str(cabin.id)]["venue_name"] == cabin.venue_name
