@@ -323,15 +323,20 @@ def compliance_coverage(
     )
 
 
+MAX_CURSOR = 2**63 - 1
+
+
 def _parse_since(since: str | None) -> int:
     if since is None:
         return 0
     text = since.strip()
-    if not text.isdigit() or len(text) > 19:
+    # ASCII digits only ('²' is a digit to str.isdigit but not to int), and within the
+    # bigint of verdict_change.id: a larger number is no cursor the feed ever gave.
+    if not (text.isascii() and text.isdigit()) or int(text) > MAX_CURSOR:
         raise filters.invalid(
             "since",
-            f"{since!r} is not a cursor: a non-negative integer, 0 for the start or the"
-            " `next_cursor` of the previous answer",
+            f"{since!r} is not a cursor: a non-negative integer up to {MAX_CURSOR}, 0 for the"
+            " start or the `next_cursor` of the previous answer",
         )
     return int(text)
 

@@ -60,7 +60,21 @@ def test_the_feed_is_scoped(
     assert [i["id"] for i in r.json()["items"]] == [feed[n] for n in expected]
 
 
-@pytest.mark.parametrize("since", ["-1", "abc", "1.5", "99999999999999999999"])
+@pytest.mark.parametrize(
+    "since",
+    [
+        "-1",
+        "abc",
+        "1.5",
+        "99999999999999999999",
+        # past the bigint of the feed's ids, and digits that are not ASCII: were 500s
+        "9223372036854775808",
+        "\u00b2",
+        "\u0663",
+        # the `after` of a /v1/compliance/cabins next link
+        "AaIIzKWFcJ6WEdUCO6e3UQ",
+    ],
+)
 def test_a_malformed_cursor_is_400(client, world: World, since: str) -> None:
     r = client.get(
         "/v1/compliance/changes", params={"since": since}, headers=world.keys["national"]
@@ -68,3 +82,15 @@ def test_a_malformed_cursor_is_400(client, world: World, since: str) -> None:
     assert r.status_code == 400
     (error,) = r.json()["errors"]
     assert error["field"] == "since" and "non-negative integer" in error["reason"]
+
+
+def test_the_largest_cursor_is_accepted_and_ends_the_feed(
+    client, world: World, feed: dict[str, int]
+) -> None:
+    r = client.get(
+        "/v1/compliance/changes",
+        params={"since": str(2**63 - 1)},
+        headers=world.keys["national"],
+    )
+    assert r.status_code == 200
+    assert r.json() == {"items": [], "next_cursor": str(2**63 - 1), "has_more": False}
