@@ -83,10 +83,17 @@ def test_a_bad_receipt_is_422_naming_the_field(client, world: World) -> None:
         ({"reference": "R", "date": "2026-02-30"}, "date"),
         ({"reference": "R", "date": "2999-01-01"}, "date"),
         ({"reference": "R"}, "date"),
+        # a control character, wherever it is, is refused (a NUL was a 500)
+        ({"reference": "ARS\u0000x", "date": "2026-02-03"}, "reference"),
+        ({"reference": "\u0001", "date": "2026-02-03"}, "reference"),
+        ({"reference": "ARS-1\u001b", "date": "2026-02-03"}, "reference"),
+        ({"reference": " \t ", "date": "2026-02-03"}, "reference"),
     ):
         r = client.post(url(world, "a84"), json=body, headers=world.keys["ars_84"])
         assert r.status_code == 422, body
         assert field in [e["field"] for e in r.json()["errors"]]
+    reasons = [e["reason"] for e in r.json()["errors"]]
+    assert reasons == ["must be text with a visible character and no control character"]
 
 
 def test_a_receipt_dated_before_the_declaration_is_422_and_changes_nothing(
