@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -18,6 +18,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+
+from service.patterns import mismatch_reason
 
 log = logging.getLogger("service.errors")
 
@@ -199,9 +201,11 @@ def _field_path(loc: Sequence[Any]) -> str:
     return ".".join(parts)
 
 
-def _reason(error: dict[str, Any]) -> str:
+def pydantic_reason(error: Mapping[str, Any]) -> str:
+    """A Pydantic error's reason, in the registry's words where it has some (a format checked
+    by a regular expression says what it expects, not the expression)."""
     msg = str(error.get("msg", "invalid value"))
-    return msg.removeprefix("Value error, ")
+    return mismatch_reason(error) or msg.removeprefix("Value error, ")
 
 
 def _without_union_tag(loc: tuple[Any, ...], body: Any) -> tuple[Any, ...]:
@@ -232,7 +236,7 @@ def validation_problem(exc: RequestValidationError) -> Problem:
     fields = []
     for e in errors:
         loc = _without_union_tag(tuple(e.get("loc", ())), exc.body)
-        fields.append({"field": _field_path(loc), "reason": _reason(e)})
+        fields.append({"field": _field_path(loc), "reason": pydantic_reason(e)})
     in_params = all(str(e.get("loc", ("",))[0]) in {"query", "path", "header"} for e in errors)
     if in_params:
         return InvalidParameter("A parameter of the request is not valid.", errors=fields)

@@ -23,6 +23,7 @@ from service.auth.schemas import (
 )
 from service.db import DbSession
 from service.errors import NotFound, problem_responses
+from service.patterns import LONG_CURSOR
 from service.routing import ApiRoute
 
 router = APIRouter(prefix="/v1", tags=["admin"], route_class=ApiRoute)
@@ -33,7 +34,7 @@ router = APIRouter(prefix="/v1", tags=["admin"], route_class=ApiRoute)
 # It needs no lookup, so it stays good whatever happens to that client.
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
-CURSOR_PATTERN = r"^[A-Za-z0-9_-]{32}$"
+CURSOR_PATTERN = LONG_CURSOR
 
 
 def _encode_cursor(client: ApiClient) -> str:

@@ -10,7 +10,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-NO_NUL = r"^[^\x00]*$"
+from service.patterns import NO_NUL, SCOPE, SIREN
+
 Name = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NO_NUL)
 ]
@@ -95,7 +96,7 @@ class OperatorCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name
-    siren: Annotated[str, StringConstraints(pattern=r"^[0-9]{9}$")] = Field(
+    siren: Annotated[str, StringConstraints(pattern=SIREN)] = Field(
         description="SIREN of the organisation (9 digits, Luhn key checked)."
     )
     contact_email: Email | None = Field(
@@ -130,7 +131,7 @@ class RegulatorClientCreate(BaseModel):
 
     role: Literal["regulator"]
     name: Name | None = Field(default=None, description="Label of the client (default: its role).")
-    scope: Annotated[str, StringConstraints(pattern=r"^(?:national|region:[0-9]{2,3})$")] = Field(
+    scope: Annotated[str, StringConstraints(pattern=SCOPE)] = Field(
         description="`national` or `region:<INSEE region code>`."
     )
 

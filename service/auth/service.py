@@ -16,7 +16,7 @@ from service.audit.trail import Actor, record
 from service.auth.keys import generate_key
 from service.auth.models import ApiClient, Operator
 from service.auth.schemas import ClientCreate, OperatorCreate
-from service.errors import Conflict, NotFound, ValidationFailed
+from service.errors import Conflict, NotFound, ValidationFailed, pydantic_reason
 from service.territories.models import Region
 from service.territories.queries import current_layer_ids
 
@@ -42,7 +42,7 @@ def create_operator(
             errors=[
                 {
                     "field": ".".join(str(p) for p in e["loc"]) or "body",
-                    "reason": e["msg"].removeprefix("Value error, "),
+                    "reason": pydantic_reason(e),
                 }
                 for e in error.errors()
             ],
@@ -108,7 +108,7 @@ def create_client(
                 {
                     # The first place of a path is the role the body was read as.
                     "field": ".".join(str(p) for p in e["loc"][1:]) or "role",
-                    "reason": e["msg"].removeprefix("Value error, "),
+                    "reason": pydantic_reason(e),
                 }
                 for e in error.errors()
             ],

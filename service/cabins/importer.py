@@ -31,7 +31,7 @@ from service.cabins.records import columns_of, document_of, flat_diff
 from service.cabins.schemas import CabinCreate, Location
 from service.cabins.validation import LocationInput, check_record
 from service.cabins.vocabulary import CONFIRMED_BLOCKS
-from service.errors import Conflict
+from service.errors import Conflict, pydantic_reason
 
 MODES = ("atomic", "partial")
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -85,7 +85,7 @@ def _pydantic_errors(row: int, error: ValidationError) -> list[dict[str, Any]]:
         {
             "row": row,
             "field": ".".join(str(p) for p in e["loc"]) or "row",
-            "reason": e["msg"].removeprefix("Value error, "),
+            "reason": pydantic_reason(e),
         }
         for e in error.errors(include_url=False)
     ]

@@ -27,6 +27,7 @@ from service.cabins.schemas import (
 from service.compliance import filters as territory
 from service.db import DbSession
 from service.errors import InvalidParameter, NotFound, problem_responses
+from service.patterns import CURSOR
 from service.routing import ApiRoute
 
 router = APIRouter(prefix="/v1/cabins", tags=["cabins"], route_class=ApiRoute)
@@ -55,9 +56,7 @@ def _respond(response: Response, located: queries.Located, session: Session) -> 
 # (the server's default and maximum apply), the next one linked by `next` with an opaque
 # `after` cursor, the last item's key as 16 bytes in URL-safe base64.
 Limit = Annotated[int | None, Query(ge=1, description="Page size (capped by the server).")]
-After = Annotated[
-    str | None, Query(pattern=r"^[A-Za-z0-9_-]{22}$", description="Cursor from `next`.")
-]
+After = Annotated[str | None, Query(pattern=CURSOR, description="Cursor from `next`.")]
 
 
 def _page_size(request: Request, limit: int | None) -> int:

@@ -28,25 +28,25 @@ from service.cabins.vocabulary import (
     Status,
     VenueKind,
 )
+from service.patterns import FINESS, INSEE, NAF, NO_NUL, POSTCODE, RPPS, SIREN, SIRET
 
 Day = date  # a field named `date` would shadow the type in its class body
 
 
 # No NUL character: PostgreSQL text cannot hold one.
-NO_NUL = r"^[^\x00]*$"
 Text = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500, pattern=NO_NUL)
 ]
 ShortText = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120, pattern=NO_NUL)
 ]
-Insee = Annotated[str, StringConstraints(pattern=r"^(?:[0-9]{2}|2A|2B)[0-9]{3}$")]
-Siren = Annotated[str, StringConstraints(pattern=r"^[0-9]{9}$")]
-Siret = Annotated[str, StringConstraints(pattern=r"^[0-9]{14}$")]
-Finess = Annotated[str, StringConstraints(pattern=r"^[0-9AB]{9}$")]
-Rpps = Annotated[str, StringConstraints(pattern=r"^[0-9]{11}$")]
-Naf = Annotated[str, StringConstraints(pattern=r"^[0-9]{2}\.[0-9]{2}[A-Z]$")]
-Postcode = Annotated[str, StringConstraints(pattern=r"^[0-9]{5}$")]
+Insee = Annotated[str, StringConstraints(pattern=INSEE)]
+Siren = Annotated[str, StringConstraints(pattern=SIREN)]
+Siret = Annotated[str, StringConstraints(pattern=SIRET)]
+Finess = Annotated[str, StringConstraints(pattern=FINESS)]
+Rpps = Annotated[str, StringConstraints(pattern=RPPS)]
+Naf = Annotated[str, StringConstraints(pattern=NAF)]
+Postcode = Annotated[str, StringConstraints(pattern=POSTCODE)]
 OpeningHours = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000, pattern=NO_NUL)
 ]

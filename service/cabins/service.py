@@ -33,6 +33,7 @@ from service.errors import (
     PreconditionFailed,
     PreconditionRequired,
     ValidationFailed,
+    pydantic_reason,
 )
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -315,7 +316,7 @@ def update(
             errors=[
                 {
                     "field": ".".join(str(p) for p in e["loc"]) or "body",
-                    "reason": e["msg"].removeprefix("Value error, "),
+                    "reason": pydantic_reason(e),
                 }
                 for e in error.errors()
             ],

@@ -35,7 +35,7 @@ def _publish_path(path: Path, *, retired_is_an_error: bool = False) -> int:
     from pydantic import ValidationError
 
     from service.audit.trail import CLI_ACTOR
-    from service.errors import Problem, ValidationFailed
+    from service.errors import Problem, ValidationFailed, pydantic_reason
     from service.rules import plan
     from service.rules.rulesets import publish_file
 
@@ -57,7 +57,10 @@ def _publish_path(path: Path, *, retired_is_an_error: bool = False) -> int:
             ValidationFailed(
                 f"{path} is not a rule set.",
                 errors=[
-                    {"field": ".".join(str(p) for p in e["loc"]) or "(file)", "reason": e["msg"]}
+                    {
+                        "field": ".".join(str(p) for p in e["loc"]) or "(file)",
+                        "reason": pydantic_reason(e),
+                    }
                     for e in exc.errors(include_url=False)
                 ],
             )

@@ -13,11 +13,12 @@ from pydantic import ValidationError
 from service.auth.deps import AdminPrincipal, AnyPrincipal, OperatorPrincipal
 from service.cabins import queries as cabins
 from service.db import DbSession
-from service.errors import NotFound, ValidationFailed, problem_responses
+from service.errors import NotFound, ValidationFailed, problem_responses, pydantic_reason
 from service.routing import ApiRoute
 from service.rules import catalogue, plan, queries, rulesets, whatif
 from service.rules.models import RuleSet
 from service.rules.schemas import (
+    VERSION,
     ComplianceRead,
     PublishResult,
     RuleRead,
@@ -31,9 +32,7 @@ from service.rules.schemas import (
 
 router = APIRouter(prefix="/v1", tags=["rules"], route_class=ApiRoute)
 
-VersionPath = Annotated[
-    str, Path(pattern=r"^[0-9]{4}\.[0-9]{1,3}$", description="Rule set version, e.g. 2026.1.")
-]
+VersionPath = Annotated[str, Path(pattern=VERSION, description="Rule set version, e.g. 2026.1.")]
 
 
 def _summary(rs: RuleSet) -> RuleSetSummary:
@@ -178,7 +177,7 @@ async def strict_candidate(request: Request) -> SitingCheck:
             errors=[
                 {
                     "field": ".".join(str(part) for part in item["loc"]) or "body",
-                    "reason": item["msg"],
+                    "reason": pydantic_reason(item),
                 }
                 for item in error.errors()
             ],

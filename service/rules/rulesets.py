@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.audit.trail import Actor, hold_chain, record
-from service.errors import Conflict, NotFound, ValidationFailed
+from service.errors import Conflict, NotFound, ValidationFailed, pydantic_reason
 from service.rules import evaluator, plan
 from service.rules.models import Rule, RuleSet
 from service.rules.schemas import Profile, RuleSetCreate, RuleSetSpec, RuleSpec
@@ -33,7 +33,7 @@ def _field_errors(error: ValidationError, prefix: str) -> list[dict[str, str]]:
     return [
         {
             "field": ".".join([prefix, *(str(part) for part in item["loc"])]),
-            "reason": item["msg"],
+            "reason": pydantic_reason(item),
         }
         for item in error.errors()
     ]

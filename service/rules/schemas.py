@@ -24,16 +24,31 @@ from service.cabins.schemas import (
     Venue,
     VenueKind,
 )
+from service.patterns import pattern
 
 Basis = Literal["text", "reco", "project"]
 Severity = Literal["error", "warning"]
 Outcome = Literal["pass", "fail", "unknown", "not_applicable"]
-RuleCode = Annotated[str, StringConstraints(pattern=r"^SIT-[0-9]{2}$")]
-Version = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}\.[0-9]{1,3}$")]
-RegionCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{2}$")]
+RuleCode = Annotated[
+    str, StringConstraints(pattern=pattern(r"^SIT-[0-9]{2}$", "a rule code such as SIT-04"))
+]
+VERSION = pattern(r"^[0-9]{4}\.[0-9]{1,3}$", "a version such as 2026.2 (the year, a dot, a number)")
+Version = Annotated[str, StringConstraints(pattern=VERSION)]
+RegionCode = Annotated[
+    str,
+    StringConstraints(pattern=pattern(r"^[0-9]{2}$", "an INSEE région code of 2 digits, e.g. 84")),
+]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
-ProfileName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+ProfileName = Annotated[
+    str,
+    StringConstraints(
+        pattern=pattern(
+            r"^[a-z0-9][a-z0-9_-]{0,63}$",
+            "a name of lower-case letters, digits, - and _ (64 at most)",
+        )
+    ),
+]
 
 
 class Strict(BaseModel):

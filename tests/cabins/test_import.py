@@ -309,6 +309,18 @@ def test_repeated_reference_in_one_file_is_an_error(client: TestClient, callers:
     assert error_rows(response.json()) == {2: {"operator_reference"}}
 
 
+def test_a_cell_of_the_wrong_format_is_refused_in_words(
+    client: TestClient, callers: Callers
+) -> None:
+    """The INSEE code of Bourg-en-Bresse as a spreadsheet leaves it (01053 read as a number)."""
+    rows = [row("F-1", 5.2251, 46.2052, "1053")]
+    response = client.post(IMPORT, content=to_csv(rows), headers={**CSV, **callers.operator})
+    assert response.status_code == 422
+    reasons = {e["field"]: e["reason"] for e in response.json()["errors"]}
+    assert reasons["location.declared_insee"].startswith("must be an INSEE commune code")
+    assert "01053" in reasons["location.declared_insee"]
+
+
 def test_unknown_and_missing_columns_are_422(client: TestClient, callers: Callers) -> None:
     content = b"operator_reference,location.lon,colour\nX,2.35,red\n"
     response = client.post(IMPORT, content=content, headers={**CSV, **callers.operator})

@@ -35,7 +35,17 @@ def test_invalid_siret_checksum(client: TestClient, callers: Callers, db: Sessio
 
 def test_siret_of_wrong_length(client: TestClient, callers: Callers, db: Session) -> None:
     errors = refused(client, callers, db, cabin_body(venue__siret="7328293200007"))
-    assert "venue.siret" in errors
+    assert errors["venue.siret"] == "must be a SIRET of 14 digits"
+
+
+def test_an_insee_code_that_lost_its_leading_zero_is_said_in_words(
+    client: TestClient, callers: Callers, db: Session
+) -> None:
+    """As a spreadsheet leaves it: the reason says what a code is, not a regular expression."""
+    errors = refused(client, callers, db, cabin_body(location__declared_insee="1053"))
+    reason = errors["location.declared_insee"]
+    assert reason.startswith("must be an INSEE commune code of 5 characters")
+    assert "01053" in reason and "[0-9]" not in reason
 
 
 def test_provider_siret_checksum(client: TestClient, callers: Callers, db: Session) -> None:
@@ -60,7 +70,9 @@ def test_finess_of_corsica_and_overseas_are_accepted(client: TestClient, callers
 
 def test_rpps_must_be_11_digits(client: TestClient, callers: Callers, db: Session) -> None:
     body = cabin_body(care_links=[{"kind": "professionnel_rpps", "rpps": "1234567890"}])
-    assert "care_links.0.rpps" in refused(client, callers, db, body)
+    assert refused(client, callers, db, body)["care_links.0.rpps"] == (
+        "must be an RPPS number of 11 digits"
+    )
 
 
 def test_unknown_insee_code(client: TestClient, callers: Callers, db: Session) -> None:

@@ -46,6 +46,7 @@ from service.cabins.imports.parse import Record, _csv_header, detect_delimiter
 from service.cabins.schemas import CabinCreate
 from service.cabins.validation import care_link_problems, opening_hours_problem
 from service.cabins.vocabulary import CONFIRMED_BLOCKS
+from service.patterns import NO_NUL
 
 RAW = "import_raw"
 TYPED = "import_typed"
@@ -58,7 +59,6 @@ _WS_CHARS = "".join(ch for ch in map(chr, range(sys.maxunicode + 1)) if ch.isspa
 WS = "U&'" + "".join(f"\\{ord(ch):04X}" for ch in _WS_CHARS) + "'"
 TRUE_WORDS = ("1", "on", "t", "true", "y", "yes")
 FALSE_WORDS = ("0", "off", "f", "false", "n", "no")
-NO_NUL = r"^[^\x00]*$"
 # The stricter FINESS check of `check_record`, and its record-level rules over identifiers.
 FINESS_SQL = r"^(?:0[1-9]|[1-8][0-9]|9[0-5]|2[AB])[0-9]{7}$|^97[1-6][0-9]{6}$"
 SIRET_COLUMNS = ("venue.siret", "provider.siret")
