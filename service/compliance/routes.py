@@ -38,7 +38,12 @@ from service.db import DbSession, get_session
 from service.errors import NotFound, problem_responses
 from service.routing import ApiRoute
 
-router = APIRouter(prefix="/v1/compliance", tags=["compliance"], route_class=ApiRoute)
+router = APIRouter(
+    prefix="/v1/compliance",
+    tags=["compliance"],
+    route_class=ApiRoute,
+    dependencies=[Depends(filters.single_valued_query)],
+)
 
 StreamSession = Annotated[Session, Depends(get_session, scope="request")]
 """A session that stays open until the streamed body has been sent."""
@@ -74,7 +79,7 @@ def list_compliance(
     filters.check(session, query)
     settings = request.app.state.settings
     size = min(limit or settings.page_size_default, settings.page_size_max)
-    cursor = _decode_cursor(after) if after else None
+    cursor = _decode_cursor(after) if after is not None else None
     rows = queries.page(session, principal, query, after=cursor, limit=size + 1)
     items = [ComplianceCabin.model_validate(dict(r)) for r in rows[:size]]
     next_url = None
@@ -269,7 +274,12 @@ def compliance_coverage(
     by: Annotated[CoverageBy, Query(description="How to group the communes.")] = "departement",
     radius_km: Annotated[
         float,
-        Query(ge=0.1, le=200, description="Reach of a cabin, in kilometres (0.1 to 200)."),
+        Query(
+            ge=0.1,
+            le=200,
+            allow_inf_nan=False,
+            description="Reach of a cabin, in kilometres (0.1 to 200).",
+        ),
     ] = 10.0,
     region: Annotated[str | None, Query(max_length=8, description="INSEE région code.")] = None,
     departement: Annotated[

@@ -136,6 +136,8 @@ def test_no_key_is_401(client, world: World) -> None:
         ({"failing_since_after": "yesterday"}, "failing_since_after", "ISO 8601"),
         ({"bbox": "1,2,3"}, "bbox", "minlon"),
         ({"after": "!!"}, "after", "next"),
+        # an empty cursor is a mistake (a template left blank), not the first page
+        ({"after": ""}, "after", "next"),
     ],
 )
 def test_bad_filters_are_400_naming_the_parameter_and_what_it_accepts(
@@ -150,3 +152,40 @@ def test_bad_filters_are_400_naming_the_parameter_and_what_it_accepts(
         (error,) = r.json()["errors"]
         assert error["field"] == field
         assert accepted in error["reason"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/compliance/cabins",
+        "/v1/compliance/summary",
+        "/v1/compliance/export.csv",
+        "/v1/compliance/export.geojson",
+        "/v1/compliance/export.xlsx",
+        "/v1/compliance/coverage",
+        "/v1/compliance/changes",
+    ],
+)
+def test_a_parameter_given_twice_is_400_naming_it(client, world: World, path: str) -> None:
+    """`region=84&region=11` was read as region=11 (the last value), silently."""
+    name, values = {
+        "/v1/compliance/summary": ("by", ["region", "operator"]),
+        "/v1/compliance/changes": ("limit", ["1", "2"]),
+    }.get(path, ("region", ["84", "11"]))
+    query = [(name, v) for v in values]
+    r = client.get(path, params=query, headers=world.keys["national"])
+    assert r.status_code == 400, r.text[:300]
+    assert r.headers["content-type"] == "application/problem+json"
+    errors = {e["field"]: e["reason"] for e in r.json()["errors"]}
+    assert set(errors) == {name}
+    assert errors[name].startswith(f"given 2 times ({values[0]!r}, {values[1]!r})")
+    assert f"`{name}`" in r.json()["detail"]
+
+
+def test_every_repeated_parameter_is_named(client, world: World) -> None:
+    r = client.get(
+        "/v1/compliance/cabins?region=84&status=active&region=84&limit=1&limit=2",
+        headers=world.keys["national"],
+    )
+    assert r.status_code == 400
+    assert [e["field"] for e in r.json()["errors"]] == ["region", "limit"]

@@ -130,6 +130,8 @@ def test_coverage_is_for_regulators(client, case: dict[str, Any]) -> None:
         ({"radius_km": "0"}, "radius_km"),
         ({"radius_km": "1e-320"}, "radius_km"),
         ({"radius_km": "ten"}, "radius_km"),
+        ({"radius_km": "nan"}, "radius_km"),
+        ({"radius_km": "inf"}, "radius_km"),
     ],
 )
 def test_bad_coverage_parameters_are_400_naming_them(
@@ -139,3 +141,6 @@ def test_bad_coverage_parameters_are_400_naming_them(
     assert r.status_code == 400
     assert r.headers["content-type"] == "application/problem+json"
     assert [e["field"] for e in r.json()["errors"]] == [field]
+    if params.get(field) in ("nan", "inf"):
+        # not "should be less than or equal to 200", which NaN is not either
+        assert "finite" in r.json()["errors"][0]["reason"]
