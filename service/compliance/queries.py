@@ -164,7 +164,8 @@ def stream_rows(session: Session, principal: Principal, filters: Filters) -> Ite
 
 def stream_features(session: Session, principal: Principal, filters: Filters) -> Iterator[str]:
     """Every matching row as one RFC 7946 Feature, serialised by PostGIS (coordinates in
-    WGS 84 longitude, latitude; no `crs` member)."""
+    WGS 84 longitude, latitude; no `crs` member). Its properties are the CSV's columns but
+    the id and the point (the Feature's own), with the failing verdicts as one array."""
     properties = func.json_build_object(
         "reference",
         Cabin.reference,
@@ -172,10 +173,14 @@ def stream_features(session: Session, principal: Principal, filters: Filters) ->
         Cabin.operator_id,
         "operator_name",
         Operator.name,
+        "operator_reference",
+        Cabin.operator_reference,
         "status",
         Cabin.status,
         "venue_kind",
         Cabin.venue_kind,
+        "venue_name",
+        Cabin.venue_name,
         "commune_insee",
         Cabin.commune_insee,
         "commune_name",
@@ -192,8 +197,14 @@ def stream_features(session: Session, principal: Principal, filters: Filters) ->
         CabinCompliance.accessibility_label,
         "unknown_rules",
         _empty_codes(CabinCompliance.unknown_errors),
+        "ars_declaration_date",
+        Cabin.ars_declaration_date,
+        "ars_declaration_reference",
+        Cabin.ars_declaration_reference,
         "ars_received_date",
         Cabin.ars_received_date,
+        "evaluated_at",
+        CabinCompliance.updated_at,
         "failing",
         _failing_verdicts(),
     )

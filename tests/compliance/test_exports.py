@@ -183,3 +183,22 @@ def test_xlsx_keeps_text_as_text_and_survives_control_characters(
         )
     }
     assert csv_rows[str(cabin.id)]["venue_name"] == cabin.venue_name
+
+
+def test_geojson_properties_are_the_csv_columns(client, world: World) -> None:
+    """A regulator mapping the GeoJSON sees what the CSV gives: the venue's name, the
+    operator's reference, the ARS declaration and when the cabin was evaluated (they were
+    missing), the failing verdicts as one array instead of the three flattened columns."""
+    headers = world.keys["national"]
+    rows = list(
+        csv.DictReader(io.StringIO(client.get("/v1/compliance/export.csv", headers=headers).text))
+    )
+    features = client.get("/v1/compliance/export.geojson", headers=headers).json()["features"]
+    flattened = {"id", "lon", "lat", "failing_rules", "failing_since", "failing_evidence"}
+    for row, feature in zip(rows, features, strict=True):
+        properties = feature["properties"]
+        assert feature["id"] == row["id"]
+        assert set(properties) == set(row) - flattened | {"failing"}
+        for name in ("venue_name", "operator_reference", "ars_declaration_date"):
+            assert (properties[name] or "") == row[name], name
+        assert ";".join(v["rule"] for v in properties["failing"]) == row["failing_rules"]
