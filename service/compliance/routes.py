@@ -130,18 +130,18 @@ def _group(row: dict[str, Any], by: str) -> dict[str, Any]:
     }
 
 
-def _total(groups: list[dict[str, Any]], by: str) -> dict[str, Any]:
-    counts = {name: sum(g[name] for g in groups) for name in COUNTS}
-    failures: dict[str, int] = {}
-    outcomes: dict[str, int] | None = {} if by == "rule" else None
+def _rule_total(cabins: dict[str, Any], groups: list[dict[str, Any]]) -> dict[str, Any]:
+    """The total of by=rule: the cabins, counted by their compliance as for every other `by`
+    (summing the rules' verdicts gave `cabins` = cabins × rules), and the verdicts of every
+    rule together in `outcomes`."""
+    outcomes: dict[str, int] = {}
     for g in groups:
-        for code, n in g["failures"].items():
-            failures[code] = failures.get(code, 0) + n
-        if outcomes is not None:
-            for outcome, n in (g["outcomes"] or {}).items():
-                outcomes[outcome] = outcomes.get(outcome, 0) + n
-    row = {"key": None, "name": "total", **counts, "failures": failures, "outcomes": outcomes}
-    return _group(row, by)
+        for outcome, n in (g["outcomes"] or {}).items():
+            outcomes[outcome] = outcomes.get(outcome, 0) + n
+    return {
+        **_group({"key": None, "name": "total", **cabins}, "region"),
+        "outcomes": outcomes,
+    }
 
 
 @router.get(
@@ -160,7 +160,8 @@ def compliance_summary(
     head = {"by": by, "rule_set_version": filters.rule_set_in_force(session)}
     if by == "rule":
         groups = [_group(row, by) for row in queries.summary_by_rule(session, principal, query)]
-        body = orjson.dumps({**head, "total": _total(groups, by), "groups": groups})
+        cabins = queries.summary(session, principal, query, "region").totals
+        body = orjson.dumps({**head, "total": _rule_total(cabins, groups), "groups": groups})
     else:
         document = queries.summary(session, principal, query, by)
         total = _group({"key": None, "name": "total", **document.totals}, by)

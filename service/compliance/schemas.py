@@ -84,7 +84,10 @@ class SummaryGroup(BaseModel):
 class Summary(BaseModel):
     by: SummaryBy
     rule_set_version: str | None = Field(description="The rule set in force.")
-    total: SummaryGroup = Field(description="All groups together.")
+    total: SummaryGroup = Field(
+        description="The cabins in scope matching the filters, by compliance (the same whatever"
+        " `by`); for by=rule, `outcomes` holds the verdicts of every rule together."
+    )
     groups: list[SummaryGroup]
 
 

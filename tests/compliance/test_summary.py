@@ -60,6 +60,25 @@ def test_by_rule_counts_outcomes(client, world: World) -> None:
     assert sit03["rate"] == 0.5
 
 
+@pytest.mark.parametrize(
+    ("role", "params"),
+    [("national", {}), ("ars_11", {}), ("national", {"compliance": "non_compliant"})],
+)
+def test_the_total_counts_cabins_whatever_the_grouping(
+    client, world: World, role: str, params: dict[str, str]
+) -> None:
+    """By rule, the total summed the rules' verdicts: 4 cabins under 20 rules read as 80
+    cabins, with a rate of passing verdicts where every other `by` gives compliant cabins."""
+    by_region = groups(client, world, role, by="region", **params)["total"]
+    by_rule = groups(client, world, role, by="rule", **params)
+    total = by_rule["total"]
+    assert {**total, "outcomes": None} == by_region
+    expected = {"a84", "b11"} if params else world.visible(role)
+    assert total["cabins"] == len(expected)
+    for outcome in ("pass", "fail", "unknown", "not_applicable"):
+        assert total["outcomes"][outcome] == sum(g["outcomes"][outcome] for g in by_rule["groups"])
+
+
 def test_a_regional_regulator_counts_its_region_only(client, world: World) -> None:
     body = groups(client, world, "ars_84", by="region")
     assert [g["key"] for g in body["groups"]] == ["84"]
