@@ -3,19 +3,17 @@ list of loaded layers. No key; read-only; thin over `queries`."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
-from service.errors import NotFound, problem_responses
+from service.errors import InvalidParameter, NotFound, problem_responses
 from service.reads import ReadSession
 from service.routing import ApiRoute
-from service.territories import queries, search
+from service.territories import codes, queries, search
 from service.territories.models import LAYER_KINDS
 from service.territories.schemas import (
-    DEPARTEMENT_PATTERN,
-    INSEE_PATTERN,
-    REGION_PATTERN,
     CommuneMatch,
     CommuneMatches,
     CommuneRead,
@@ -30,6 +28,29 @@ router = APIRouter(route_class=ApiRoute, tags=["reference data"])
 WithGeometry = Annotated[
     bool, Query(description="Include the polygon as GeoJSON (EPSG:4326, 6 decimals)")
 ]
+
+
+def _code(
+    value: str,
+    field: str,
+    regex: re.Pattern[str],
+    expected: str,
+    length: int,
+) -> str:
+    """A code as people type it (spaces around, lower case) in the form the layers hold, or
+    a 400 naming the parameter and what it accepts."""
+    code = codes.normalise_code(value)
+    if not regex.match(code):
+        raise InvalidParameter(
+            f"{value.strip()!r} is not {expected}.",
+            errors=[
+                {
+                    "field": field,
+                    "reason": f"must be {expected}{codes.dropped_zero(value, length)}",
+                }
+            ],
+        )
+    return code
 
 
 def _ref(row: Any, prefix: str, *names: str) -> dict[str, Any] | None:
@@ -83,15 +104,27 @@ def search_communes(
     summary="A commune of the current vintage",
 )
 def get_commune(
-    insee: Annotated[str, Path(pattern=INSEE_PATTERN, description="INSEE code, e.g. 75056")],
+    insee: Annotated[
+        str,
+        Path(
+            max_length=32,
+            description="INSEE code, e.g. 75056 or 2A004 (case and surrounding spaces ignored)",
+        ),
+    ],
     session: ReadSession,
     geometry: WithGeometry = False,
 ) -> dict[str, Any]:
+    insee = _code(insee, "insee", codes.INSEE_RE, codes.INSEE_FORMAT, 5)
     row = queries.commune_detail(session, insee, geometry)
     if row is None:
         raise NotFound(
             f"No commune {insee} in the current layer.",
-            errors=[{"field": "insee", "reason": "unknown INSEE commune code"}],
+            errors=[
+                {
+                    "field": "insee",
+                    "reason": codes.arrondissement_reason(insee) or "unknown INSEE commune code",
+                }
+            ],
         )
     return {
         **{k: row[k] for k in ("insee", "name", "population", "siren", "postcodes", "vintage")},
@@ -110,10 +143,14 @@ def get_commune(
     summary="A département of the current vintage",
 )
 def get_departement(
-    code: Annotated[str, Path(pattern=DEPARTEMENT_PATTERN, description="e.g. 69, 2A, 974")],
+    code: Annotated[
+        str,
+        Path(max_length=32, description="e.g. 69, 2A, 974 (case and surrounding spaces ignored)"),
+    ],
     session: ReadSession,
     geometry: WithGeometry = False,
 ) -> dict[str, Any]:
+    code = _code(code, "code", codes.DEPARTEMENT_RE, codes.DEPARTEMENT_FORMAT, 2)
     row = queries.departement_detail(session, code, geometry)
     if row is None:
         raise NotFound(
@@ -134,10 +171,13 @@ def get_departement(
     summary="A région of the current vintage",
 )
 def get_region(
-    code: Annotated[str, Path(pattern=REGION_PATTERN, description="INSEE code, e.g. 84")],
+    code: Annotated[
+        str, Path(max_length=32, description="INSEE code, e.g. 84 (surrounding spaces ignored)")
+    ],
     session: ReadSession,
     geometry: WithGeometry = False,
 ) -> dict[str, Any]:
+    code = _code(code, "code", codes.REGION_RE, codes.REGION_FORMAT, 2)
     row = queries.region_detail(session, code, geometry)
     if row is None:
         raise NotFound(
@@ -155,8 +195,12 @@ def get_region(
 )
 def locate(
     session: ReadSession,
-    lat: Annotated[float, Query(ge=-90, le=90, description="Latitude, WGS 84")],
-    lon: Annotated[float, Query(ge=-180, le=180, description="Longitude, WGS 84")],
+    lat: Annotated[
+        float, Query(ge=-90, le=90, allow_inf_nan=False, description="Latitude, WGS 84")
+    ],
+    lon: Annotated[
+        float, Query(ge=-180, le=180, allow_inf_nan=False, description="Longitude, WGS 84")
+    ],
 ) -> dict[str, Any]:
     row = queries.locate(session, lon, lat)
     if row is None:

@@ -8,10 +8,6 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-INSEE_PATTERN = r"^(\d{5}|2[AB]\d{3})$"
-DEPARTEMENT_PATTERN = r"^(\d{2}|2[AB]|97\d)$"
-REGION_PATTERN = r"^\d{2}$"
-
 GeoJSON = dict[str, Any]
 
 

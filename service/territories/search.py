@@ -12,6 +12,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from service.territories.codes import arrondissement_of, normalise_insee
 from service.territories.models import Commune
 from service.territories.queries import current_layer_ids
 
@@ -41,7 +42,9 @@ def _like_prefix(text: str) -> str:
 
 
 def search_communes(session: Session, text: str, limit: int) -> list[RowMapping]:
-    code = text.strip().upper()
+    code = normalise_insee(text)
+    # A municipal arrondissement's code (75113) finds its commune (Paris).
+    code = (arrondissement_of(code) or (code,))[0]
     name = fold(sa.literal(text.strip()))
     point = sa.func.coalesce(Commune.point, sa.func.ST_PointOnSurface(Commune.geom))
     stmt = (

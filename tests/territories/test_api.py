@@ -104,3 +104,42 @@ def test_layers_rejects_an_unknown_kind(client: TestClient) -> None:
     response = client.get("/v1/layers", params={"kind": "volcano"})
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == "kind"
+
+
+def test_codes_in_lower_case_or_with_spaces_are_found(client: TestClient) -> None:
+    assert client.get("/v1/territories/communes/2a004").json()["insee"] == "2A004"
+    assert client.get("/v1/territories/communes/%202b033%20").json()["insee"] == "2B033"
+    assert client.get("/v1/territories/departements/2b").json()["code"] == "2B"
+    assert client.get("/v1/territories/departements/%20974").json()["code"] == "974"
+    assert client.get("/v1/territories/regions/%2084%20").json()["code"] == "84"
+
+
+def test_a_code_missing_its_leading_zero_is_400_saying_so(client: TestClient) -> None:
+    response = client.get("/v1/territories/communes/1001")
+    assert response.status_code == 400 and response.headers["content-type"] == PROBLEM
+    [error] = response.json()["errors"]
+    assert error["field"] == "insee" and "1001 is 01001" in error["reason"]
+    [error] = client.get("/v1/territories/departements/xx").json()["errors"]
+    assert error == {
+        "field": "code",
+        "reason": "must be a département code such as 01, 69, 2A or 974",
+    }
+
+
+def test_an_arrondissement_is_404_naming_its_commune_and_search_finds_it(
+    client: TestClient,
+) -> None:
+    response = client.get("/v1/territories/communes/69385")
+    assert response.status_code == 404
+    [error] = response.json()["errors"]
+    assert "arrondissement of Lyon" in error["reason"] and "69123" in error["reason"]
+    items = client.get("/v1/territories/communes", params={"q": "13205"}).json()["items"]
+    assert [i["insee"] for i in items] == ["13055"]
+
+
+def test_locate_nan_is_400_asking_for_a_finite_number(client: TestClient) -> None:
+    response = client.get("/v1/territories/locate", params={"lat": "NaN", "lon": "2.35"})
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        {"field": "lat", "reason": "Input should be a finite number"}
+    ]

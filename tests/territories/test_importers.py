@@ -232,3 +232,129 @@ def test_a_zoning_arrete_dated_in_the_future_or_not_a_date_is_refused(
         main([*command, "--date", day])
     assert refused.value.code == 2
     assert day in capsys.readouterr().err
+
+
+# --- files as stewards have them -------------------------------------------------------------
+
+ZONING = (
+    "code_commune;libelle_commune;zonage\n69123;Lyon;ZAC\n15141;Neussargues-Moissac;ZIP\n"
+    "01001;L'Abergement-Clémenciat;\n63113;Clermont-Ferrand;Hors zonage\n"
+)
+
+
+def _zones(db: Session, layer_id: int) -> dict[str, str]:
+    return dict(
+        db.execute(
+            text("SELECT insee, zone FROM medical_zone WHERE layer_id = :l"), {"l": layer_id}
+        ).all()
+    )
+
+
+def _write(tmp_path: Path, data: bytes) -> Path:
+    path = tmp_path / "file.csv"
+    path.write_bytes(data)
+    return path
+
+
+def test_a_windows_1252_zoning_file_loads_with_its_accents(db: Session, tmp_path: Path) -> None:
+    path = _write(tmp_path, ZONING.encode("cp1252"))
+    result = import_zoning(db.connection(), path, region="84", vintage="cp1252")
+    assert _zones(db, result.layer_id)["01001"] == "none"
+    assert result.row_count == 4
+
+
+def test_headers_in_another_case_with_accents_and_spaces_are_recognised(
+    db: Session, tmp_path: Path
+) -> None:
+    data = ZONING.replace(
+        "code_commune;libelle_commune;zonage", "Code INSEE;Libellé;ZONAGE Médecin"
+    )
+    result = import_zoning(db.connection(), _write(tmp_path, data.encode()), region="84")
+    assert result.row_count == 4
+    cpts = "ID CPTS\tNom CPTS\tCommunes membres\nCPTS-69-001\tCPTS Lyon\t69123\n"
+    assert import_cpts(db.connection(), _write(tmp_path, cpts.encode())).row_count == 1
+
+
+def test_codes_that_lost_their_leading_zero_and_blank_rows_load(
+    db: Session, tmp_path: Path
+) -> None:
+    data = ZONING.replace("01001", "1001") + ";;\r\n;;\r\n\r\n"
+    result = import_zoning(db.connection(), _write(tmp_path, data.encode()), region="84")
+    assert _zones(db, result.layer_id)["01001"] == "none" and result.row_count == 4
+    cpts = 'id_cpts,nom_cpts,communes\nCPTS-01,CPTS Bugey,"1001,1002, 01004"\n,,\n'
+    result = import_cpts(db.connection(), _write(tmp_path, cpts.encode()))
+    members = db.execute(
+        text("SELECT member_insee FROM cpts WHERE layer_id = :l"), {"l": result.layer_id}
+    ).scalar_one()
+    assert members == ["01001", "01002", "01004"]
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"PK\x03\x04\x14\x00\x06\x00" + bytes(range(256)) * 4, "Excel workbook"),
+        (b"code_commune;zonage\n69123;ZAC\n\x00\x9f\x12\xe9\xff" * 50, "binary"),
+    ],
+)
+def test_a_binary_file_is_refused_as_a_whole(
+    db: Session, tmp_path: Path, data: bytes, reason: str
+) -> None:
+    before = _layer_count(db, "medical_zone")
+    for importer in (
+        lambda p: import_zoning(db.connection(), p, region="84"),
+        lambda p: import_cpts(db.connection(), p),
+        lambda p: import_zones_rouges(db.connection(), p),
+        lambda p: import_finess(db.connection(), p),
+    ):
+        with pytest.raises(ImportRejected) as rejected:
+            importer(_write(tmp_path, data))
+        [error] = rejected.value.errors
+        assert error.field == "file" and reason in error.reason
+    assert _layer_count(db, "medical_zone") == before
+
+
+def test_a_commune_listed_twice_names_both_rows_and_zonings(db: Session, tmp_path: Path) -> None:
+    data = ZONING + "69123;Lyon;ZIP\n69123;Lyon;ZAC\n"
+    with pytest.raises(ImportRejected) as rejected:
+        import_zoning(db.connection(), _write(tmp_path, data.encode()), region="84")
+    assert [(e.row, e.field, e.reason) for e in rejected.value.errors] == [
+        (
+            6,
+            "code_commune",
+            "69123 (ZIP) is already on row 2 with zoning ZAC: a commune has one zoning",
+        ),
+        (
+            7,
+            "code_commune",
+            "69123 (ZAC) is already on row 2 with the same zoning: a commune has one zoning",
+        ),
+    ]
+
+
+def test_an_arrondissement_is_refused_naming_its_commune(db: Session, tmp_path: Path) -> None:
+    path = _write(tmp_path, b"code_commune;zonage\n75056;ZAC\n75113;ZIP\n")
+    with pytest.raises(ImportRejected) as rejected:
+        import_zoning(db.connection(), path, region=" 11 ")
+    [error] = rejected.value.errors
+    assert (error.row, error.field) == (3, "code_commune")
+    assert "arrondissement of Paris" in error.reason and "75056" in error.reason
+
+
+def test_finess_in_an_arrondissement_is_in_its_commune_and_utf8_loads(
+    db: Session, tmp_path: Path
+) -> None:
+    text_1252 = (DATA / "finess-sample.csv").read_bytes().decode("cp1252")
+    data = text_1252.replace(";056;75;", ";113;75;").encode("utf-8")  # saved again as UTF-8
+    result = import_finess(db.connection(), _write(tmp_path, data), vintage="utf8")
+    rows = dict(
+        db.execute(
+            text("SELECT finess, insee FROM health_site WHERE layer_id = :l"),
+            {"l": result.layer_id},
+        ).all()
+    )
+    assert rows["750056789"] == "75056" and result.row_count == 5
+    name = db.execute(
+        text("SELECT name FROM health_site WHERE layer_id = :l AND finess = '690012345'"),
+        {"l": result.layer_id},
+    ).scalar_one()
+    assert name == "Pharmacie de la Préfecture"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -14,7 +15,6 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-INSEE_RE = re.compile(r"^(\d{5}|2[AB]\d{3})$")
 SIREN_RE = re.compile(r"^\d{9}$")
 VINTAGE_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,31}$")
 
@@ -52,6 +52,46 @@ class ImportArgumentError(ValueError):
     """A bad option (région, vintage, date) rather than a bad row."""
 
 
+BOM = b"\xef\xbb\xbf"
+# What a spreadsheet or an archive starts with, for a file that is not a CSV at all.
+_NOT_CSV = (
+    (b"PK\x03\x04", "a ZIP archive or an Excel workbook (.xlsx, .ods)"),
+    (b"\xd0\xcf\x11\xe0", "an Excel 97-2003 workbook (.xls)"),
+    (b"%PDF", "a PDF document"),
+)
+_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0e-\x19\x1c-\x1f]")  # not \x1a: DOS end of file
+
+
+def not_text(data: bytes) -> RowError | None:
+    """A file that is not text at all (a workbook, an archive, binary data) is refused as a
+    whole, rather than line by line with one error per undecodable byte."""
+    for magic, what in _NOT_CSV:
+        if data.startswith(magic):
+            return RowError(1, "file", f"the file is {what}, not a CSV: export it as CSV first")
+    control = _CONTROL.search(data[: 1 << 16])
+    if control is not None:
+        row = data.count(b"\n", 0, control.start()) + 1
+        return RowError(
+            row,
+            "file",
+            f"byte {control.group()[0]:#04x} is a control character: the file is binary, not a CSV",
+        )
+    return None
+
+
+def detect_encoding(data: bytes, default: str = "cp1252") -> str:
+    """UTF-8 when the file says so (a BOM) or decodes as UTF-8 throughout; otherwise the
+    encoding of spreadsheets saved on Windows (Windows-1252, a superset of Latin-1 for
+    letters), where a line that is UTF-8 is still reported by `decode_lines`."""
+    if data.startswith(BOM):
+        return "utf-8"
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return default
+    return "utf-8"
+
+
 def decode_lines(data: bytes, encoding: str, errors: list[RowError]) -> Iterator[tuple[int, str]]:
     """(line number, text) of each non-empty line; a line that does not decode is reported.
     With Windows-1252, a line that is valid UTF-8 with non-ASCII characters is reported too:
@@ -80,21 +120,36 @@ def decode_lines(data: bytes, encoding: str, errors: list[RowError]) -> Iterator
             )
 
 
+def column_key(name: str) -> str:
+    """A header cell as a key: case, accents, spaces and punctuation ignored, so that
+    `Code INSEE`, `code_insee` and `CODE-INSEE` are one column, `Zonage médecin` another."""
+    folded = unicodedata.normalize("NFKD", name.strip().lstrip("\ufeff"))
+    plain = "".join(c for c in folded if not unicodedata.combining(c)).lower()
+    return re.sub(r"[^0-9a-z]+", "_", plain).strip("_")
+
+
 def read_table(
     data: bytes, required: Mapping[str, tuple[str, ...]], errors: list[RowError]
 ) -> Iterator[tuple[int, dict[str, str]]]:
-    """Rows of a UTF-8 CSV with a header (`;` or `,`), keyed by the canonical column names in
-    `required` (each with its accepted aliases)."""
-    lines = list(decode_lines(data, "utf-8", errors))
+    """Rows of a CSV with a header (`;`, `,` or tab; UTF-8, else Windows-1252), keyed by the
+    canonical column names in `required` (each with its accepted aliases, compared by
+    `column_key`). Lines that are empty or hold only separators are skipped."""
+    binary = not_text(data)
+    if binary is not None:
+        errors.append(binary)
+        return
+    lines = list(decode_lines(data, detect_encoding(data), errors))
     if not lines:
-        errors.append(RowError(1, "file", "the file is empty"))
+        if not errors:
+            errors.append(RowError(1, "file", "the file is empty"))
         return
     header_row, header_text = lines[0]
-    delimiter = ";" if header_text.count(";") >= header_text.count(",") else ","
-    header = [h.strip().lower() for h in next(csv.reader([header_text], delimiter=delimiter))]
+    delimiter = max(";,\t", key=header_text.count)  # on a tie, the first: `;`
+    header = [column_key(h) for h in next(csv.reader([header_text], delimiter=delimiter))]
     positions: dict[str, int] = {}
     for name, aliases in required.items():
-        found = [i for i, h in enumerate(header) if h in (name, *aliases)]
+        accepted = {column_key(a) for a in (name, *aliases)}
+        found = [i for i, h in enumerate(header) if h in accepted]
         if not found:
             errors.append(
                 RowError(
@@ -111,6 +166,8 @@ def read_table(
         except csv.Error as exc:
             errors.append(RowError(number, "line", f"malformed CSV: {exc}"))
             continue
+        if not any(v.strip() for v in values):
+            continue  # a spreadsheet's blank row, written as separators only
         if len(values) != len(header):
             errors.append(
                 RowError(number, "line", f"{len(values)} fields, the header has {len(header)}")

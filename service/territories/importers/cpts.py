@@ -12,8 +12,13 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from service.territories.importers.common import (
+from service.territories.codes import (
     INSEE_RE,
+    arrondissement_reason,
+    normalise_code,
+    normalise_insee,
+)
+from service.territories.importers.common import (
     ImportArgumentError,
     ImportRejected,
     ImportResult,
@@ -50,6 +55,7 @@ def import_cpts(
 ) -> ImportResult:
     started = time.perf_counter()
     vintage = check_vintage(vintage, None)
+    region = normalise_code(region) if region is not None else None
     if region is not None and not region_exists(conn, region):
         raise ImportArgumentError(f"région {region!r} is not in the current région layer")
     errors: list[RowError] = []
@@ -58,7 +64,7 @@ def import_cpts(
     owner: dict[str, tuple[str, int]] = {}
     for number, values in read_table(path.read_bytes(), COLUMNS, errors):
         cpts_id, name = values["id_cpts"], values["nom_cpts"]
-        codes = [c.upper() for c in re.split(r"[,|\s]+", values["communes"]) if c]
+        codes = [normalise_insee(c) for c in re.split(r"[,|\s]+", values["communes"]) if c]
         bad = len(errors)
         if not CPTS_ID_RE.match(cpts_id):
             errors.append(RowError(number, "id_cpts", f"{cpts_id!r} is not an identifier"))
@@ -71,6 +77,8 @@ def import_cpts(
         for code in codes:
             if not INSEE_RE.match(code):
                 errors.append(RowError(number, "communes", f"{code!r} is not an INSEE code"))
+            elif (arrondissement := arrondissement_reason(code)) is not None:
+                errors.append(RowError(number, "communes", arrondissement))
             elif code in owner and owner[code][0] != cpts_id:
                 errors.append(
                     RowError(

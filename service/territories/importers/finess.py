@@ -14,12 +14,15 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from service.territories.codes import arrondissement_of
 from service.territories.importers.common import (
     ImportRejected,
     ImportResult,
     RowError,
     check_vintage,
     decode_lines,
+    detect_encoding,
+    not_text,
     stage,
     unknown_communes,
 )
@@ -105,13 +108,17 @@ class _Geo:
 
 
 def _insee(departement: str, commune: str) -> str | None:
+    """The INSEE code of the establishment's commune. FINESS places an establishment of Paris,
+    Lyon or Marseille in its municipal arrondissement (75113): the layer holds the commune."""
     departement, commune = departement.strip().upper(), commune.strip()
     if not re.match(r"^\d{3}$", commune):
         return None
     if departement in DROM:
         return "97" + commune
     if re.match(r"^(\d{2}|2[AB])$", departement):
-        return departement + commune[-3:]
+        code = departement + commune[-3:]
+        parent = arrondissement_of(code)
+        return parent[0] if parent else code
     return None
 
 
@@ -197,7 +204,11 @@ def parse(data: bytes) -> tuple[list[_Structure], dict[str, _Geo], int, list[Row
     structures: dict[str, _Structure] = {}
     geos: dict[str, _Geo] = {}
     skipped: set[str] = set()
-    for number, line in decode_lines(data, "cp1252", errors):
+    binary = not_text(data)
+    if binary is not None:
+        return [], {}, 0, [binary]
+    # The extract is Windows-1252; the same file saved again as UTF-8 is read as UTF-8.
+    for number, line in decode_lines(data, detect_encoding(data), errors):
         fields = line.rstrip("\r\n").split(";")
         record = fields[0].strip().lower()
         if number == 1 and record not in ("structureet", "geolocalisation"):

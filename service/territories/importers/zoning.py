@@ -12,8 +12,13 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from service.territories.importers.common import (
+from service.territories.codes import (
     INSEE_RE,
+    arrondissement_reason,
+    normalise_code,
+    normalise_insee,
+)
+from service.territories.importers.common import (
     ImportArgumentError,
     ImportRejected,
     ImportResult,
@@ -33,7 +38,15 @@ from service.territories.layers import (
 )
 
 COLUMNS = {
-    "code_commune": ("code_insee", "insee", "codgeo", "code commune", "depcom"),
+    "code_commune": (
+        "code_insee",
+        "insee",
+        "codgeo",
+        "depcom",
+        "insee_com",
+        "code_commune_insee",
+        "code_insee_commune",
+    ),
     "zonage": ("zone", "zonage_medecin", "zonage médecin", "qualification"),
 }
 ZONES = {"zip": "ZIP", "zac": "ZAC"}
@@ -51,17 +64,22 @@ def import_zoning(
 ) -> ImportResult:
     started = time.perf_counter()
     vintage = check_vintage(vintage, reference_date)
+    region = normalise_code(region)
     if not region_exists(conn, region):
         raise ImportArgumentError(f"région {region!r} is not in the current région layer")
     errors: list[RowError] = []
     rows: list[tuple[int, str, str]] = []
-    seen: dict[str, int] = {}
+    seen: dict[str, tuple[int, str]] = {}
     for number, values in read_table(path.read_bytes(), COLUMNS, errors):
-        insee = values["code_commune"].upper()
+        insee = normalise_insee(values["code_commune"])
         zone_text = values["zonage"].strip().lower()
         zone = ZONES.get(zone_text) or ("none" if zone_text in NO_ZONE else None)
         if not INSEE_RE.match(insee):
             errors.append(RowError(number, "code_commune", f"{insee!r} is not an INSEE code"))
+            continue
+        arrondissement = arrondissement_reason(insee)
+        if arrondissement is not None:
+            errors.append(RowError(number, "code_commune", arrondissement))
             continue
         if zone is None:
             errors.append(
@@ -69,9 +87,18 @@ def import_zoning(
             )
             continue
         if insee in seen:
-            errors.append(RowError(number, "code_commune", f"{insee} already on row {seen[insee]}"))
+            first, first_zone = seen[insee]
+            same = "the same zoning" if first_zone == zone else f"zoning {first_zone}"
+            errors.append(
+                RowError(
+                    number,
+                    "code_commune",
+                    f"{insee} ({zone}) is already on row {first} with {same}:"
+                    " a commune has one zoning",
+                )
+            )
             continue
-        seen[insee] = number
+        seen[insee] = (number, zone)
         rows.append((number, insee, zone))
     if not rows and not errors:
         errors.append(RowError(1, "file", "no commune rows"))
