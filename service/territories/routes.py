@@ -204,10 +204,17 @@ def locate(
 ) -> dict[str, Any]:
     row = queries.locate(session, lon, lat)
     if row is None:
+        reason = "outside every commune"
+        swapped = queries.commune_at_point(session, lat, lon) if abs(lon) <= 90 else None
+        if swapped is not None:
+            reason += (
+                f"; lat and lon look swapped: lat={lon}, lon={lat} is in {swapped.name}"
+                f" ({swapped.insee})"
+            )
         raise NotFound(
             "No commune of the current layer at this point (at sea, abroad, or in a"
             " collectivité d'outre-mer, which the layer does not cover).",
-            errors=[{"field": "lat,lon", "reason": "outside every commune"}],
+            errors=[{"field": "lat,lon", "reason": reason}],
         )
     return {
         "lat": lat,

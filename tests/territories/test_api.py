@@ -143,3 +143,16 @@ def test_locate_nan_is_400_asking_for_a_finite_number(client: TestClient) -> Non
     assert response.json()["errors"] == [
         {"field": "lat", "reason": "Input should be a finite number"}
     ]
+
+
+def test_locate_with_lat_and_lon_swapped_says_so(client: TestClient) -> None:
+    response = client.get("/v1/territories/locate", params={"lat": 2.3522, "lon": 48.8566})
+    assert response.status_code == 404
+    [error] = response.json()["errors"]
+    assert error["field"] == "lat,lon"
+    assert error["reason"] == (
+        "outside every commune; lat and lon look swapped: lat=48.8566, lon=2.3522 is in"
+        " Paris (75056)"
+    )
+    at_sea = client.get("/v1/territories/locate", params={"lat": 45.0, "lon": -5.0}).json()
+    assert at_sea["errors"][0]["reason"] == "outside every commune"
