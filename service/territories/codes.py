@@ -66,3 +66,26 @@ def arrondissement_reason(code: str) -> str | None:
         f"{code} is a municipal arrondissement of {parent[1]}, not a commune:"
         f" the commune layer holds {parent[1]} as {parent[0]}"
     )
+
+
+_OVERSEAS_COLLECTIVITIES = {
+    "975": "Saint-Pierre-et-Miquelon",
+    "977": "Saint-Barthélemy",
+    "978": "Saint-Martin",
+    "984": "the Terres australes et antarctiques françaises",
+    "986": "Wallis-et-Futuna",
+    "987": "French Polynesia",
+    "988": "New Caledonia",
+}
+
+
+def not_covered_reason(code: str) -> str | None:
+    """Why a commune or département code of an overseas collectivity (975, 977, 978, 98x) is
+    in no layer: the layers cover mainland France, Corsica and the five DROM only."""
+    where = _OVERSEAS_COLLECTIVITIES.get(code[:3])
+    if where is None:
+        return None
+    return (
+        f"{code} is in {where}, an overseas collectivity that the layers do not cover"
+        " (mainland France, Corsica and the five DROM only)"
+    )

@@ -122,7 +122,9 @@ def get_commune(
             errors=[
                 {
                     "field": "insee",
-                    "reason": codes.arrondissement_reason(insee) or "unknown INSEE commune code",
+                    "reason": codes.arrondissement_reason(insee)
+                    or codes.not_covered_reason(insee)
+                    or "unknown INSEE commune code",
                 }
             ],
         )
@@ -155,7 +157,12 @@ def get_departement(
     if row is None:
         raise NotFound(
             f"No département {code} in the current layer.",
-            errors=[{"field": "code", "reason": "unknown département code"}],
+            errors=[
+                {
+                    "field": "code",
+                    "reason": codes.not_covered_reason(code) or "unknown département code",
+                }
+            ],
         )
     return {
         **{k: row[k] for k in ("code", "name", "population", "commune_count", "vintage")},

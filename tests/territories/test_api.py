@@ -156,3 +156,16 @@ def test_locate_with_lat_and_lon_swapped_says_so(client: TestClient) -> None:
     )
     at_sea = client.get("/v1/territories/locate", params={"lat": 45.0, "lon": -5.0}).json()
     assert at_sea["errors"][0]["reason"] == "outside every commune"
+
+
+def test_an_overseas_collectivity_is_404_saying_the_layers_do_not_cover_it(
+    client: TestClient,
+) -> None:
+    [error] = client.get("/v1/territories/communes/97502").json()["errors"]
+    assert error["field"] == "insee" and error["reason"].startswith(
+        "97502 is in Saint-Pierre-et-Miquelon, an overseas collectivity that the layers do not"
+    )
+    [error] = client.get("/v1/territories/departements/977").json()["errors"]
+    assert "Saint-Barthélemy" in error["reason"]
+    [error] = client.get("/v1/territories/communes/97101x").json()["errors"]
+    assert error["reason"].startswith("must be an INSEE commune code")

@@ -358,3 +358,14 @@ def test_finess_in_an_arrondissement_is_in_its_commune_and_utf8_loads(
         {"l": result.layer_id},
     ).scalar_one()
     assert name == "Pharmacie de la Préfecture"
+
+
+def test_a_commune_of_an_overseas_collectivity_is_refused_saying_why(
+    db: Session, tmp_path: Path
+) -> None:
+    path = _write(tmp_path, b"id_cpts;nom_cpts;communes\nCPTS-975;CPTS Miquelon;97501\n")
+    with pytest.raises(ImportRejected) as rejected:
+        import_cpts(db.connection(), path)
+    [error] = rejected.value.errors
+    assert (error.row, error.field) == (2, "communes")
+    assert "Saint-Pierre-et-Miquelon" in error.reason and "do not cover" in error.reason

@@ -15,6 +15,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from service.territories.codes import not_covered_reason
+
 SIREN_RE = re.compile(r"^\d{9}$")
 VINTAGE_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,31}$")
 
@@ -198,7 +200,10 @@ def unknown_communes(conn: Connection, table: str, report_as: str) -> list[RowEr
             " (SELECT id FROM layer WHERE kind = 'commune' AND is_current))"
         )
     ).all()
-    return [RowError(r, report_as, f"unknown commune code {code}") for r, code in rows]
+    return [
+        RowError(r, report_as, not_covered_reason(code) or f"unknown commune code {code}")
+        for r, code in rows
+    ]
 
 
 def region_exists(conn: Connection, code: str) -> bool:
