@@ -369,3 +369,25 @@ def test_a_commune_of_an_overseas_collectivity_is_refused_saying_why(
     [error] = rejected.value.errors
     assert (error.row, error.field) == (2, "communes")
     assert "Saint-Pierre-et-Miquelon" in error.reason and "do not cover" in error.reason
+
+
+def test_a_quoted_cell_with_line_breaks_is_one_row(db: Session, tmp_path: Path) -> None:
+    data = (
+        'id_cpts;nom_cpts;communes\r\nCPTS-01;"CPTS ""Bugey""";"01001\r\n01002\r\n01004"\r\n'
+        'CPTS-69;CPTS 5" Lyon;69123\r\n'
+    )
+    result = import_cpts(db.connection(), _write(tmp_path, data.encode()))
+    rows = db.execute(
+        text("SELECT cpts_id, name, member_insee FROM cpts WHERE layer_id = :l ORDER BY 1"),
+        {"l": result.layer_id},
+    ).all()
+    assert [tuple(r) for r in rows] == [
+        ("CPTS-01", 'CPTS "Bugey"', ["01001", "01002", "01004"]),
+        ("CPTS-69", 'CPTS 5" Lyon', ["69123"]),
+    ]
+    unclosed = 'id_cpts;nom_cpts;communes\nCPTS-01;"CPTS Bugey;01001\nCPTS-69;CPTS Lyon;69123\n'
+    with pytest.raises(ImportRejected) as rejected:
+        import_cpts(db.connection(), _write(tmp_path, unclosed.encode()))
+    assert [(e.row, e.field, e.reason) for e in rejected.value.errors] == [
+        (2, "line", "malformed CSV: a quote opened here is never closed")
+    ]

@@ -5,6 +5,7 @@ admin layers."""
 from __future__ import annotations
 
 import csv
+import io
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
@@ -162,9 +163,9 @@ def read_table(
             positions[name] = found[0]
     if len(positions) < len(required):
         return
-    for number, line in lines[1:]:
+    for number, line in _records(lines[1:], delimiter, errors):
         try:
-            values = next(csv.reader([line], delimiter=delimiter, strict=True))
+            values = next(csv.reader(io.StringIO(line), delimiter=delimiter, strict=True))
         except csv.Error as exc:
             errors.append(RowError(number, "line", f"malformed CSV: {exc}"))
             continue
@@ -176,6 +177,40 @@ def read_table(
             )
             continue
         yield number, {name: values[i].strip() for name, i in positions.items()}
+
+
+def _open_quote(text: str, delimiter: str) -> bool:
+    """The text ends inside a quoted cell (the csv module's strict mode says so)."""
+    try:
+        next(csv.reader(io.StringIO(text), delimiter=delimiter, strict=True))
+    except csv.Error as exc:
+        return "unexpected end of data" in str(exc)
+    return False
+
+
+def _records(
+    lines: list[tuple[int, str]], delimiter: str, errors: list[RowError]
+) -> Iterator[tuple[int, str]]:
+    """(first line number, text) of each CSV record: a quoted cell may hold line breaks (a
+    spreadsheet cell with one commune per line), so a line that ends inside a quoted cell
+    takes the following lines until the cell closes."""
+    pending: tuple[int, list[str]] | None = None
+    for number, line in lines:
+        if pending is None:
+            if not _open_quote(line, delimiter):
+                yield number, line
+            else:
+                pending = (number, [line])
+            continue
+        pending[1].append(line)
+        # Inside a quoted cell every quote toggles (an escaped "" twice): an odd count closes.
+        if line.count('"') % 2 == 1:
+            yield pending[0], "\n".join(pending[1])
+            pending = None
+    if pending is not None:
+        errors.append(
+            RowError(pending[0], "line", "malformed CSV: a quote opened here is never closed")
+        )
 
 
 def stage(conn: Connection, table: str, columns: str, rows: Iterable[tuple[Any, ...]]) -> None:
