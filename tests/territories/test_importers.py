@@ -391,3 +391,17 @@ def test_a_quoted_cell_with_line_breaks_is_one_row(db: Session, tmp_path: Path) 
     assert [(e.row, e.field, e.reason) for e in rejected.value.errors] == [
         (2, "line", "malformed CSV: a quote opened here is never closed")
     ]
+
+
+def test_zoning_in_the_arretes_full_words_is_read(db: Session, tmp_path: Path) -> None:
+    data = (
+        "code_commune;zonage\n69123;Zone d'intervention prioritaire\n"
+        "15141;ZONE D’ACTION COMPLÉMENTAIRE\n63113;Hors-zonage\n01001;zone de vigilance\n"
+    )
+    result = import_zoning(db.connection(), _write(tmp_path, data.encode()), region="84")
+    assert _zones(db, result.layer_id) == {
+        "69123": "ZIP",
+        "15141": "ZAC",
+        "63113": "none",
+        "01001": "none",
+    }

@@ -24,6 +24,7 @@ from service.territories.importers.common import (
     ImportResult,
     RowError,
     check_vintage,
+    column_key,
     read_table,
     region_exists,
     stage,
@@ -49,8 +50,25 @@ COLUMNS = {
     ),
     "zonage": ("zone", "zonage_medecin", "zonage médecin", "qualification"),
 }
-ZONES = {"zip": "ZIP", "zac": "ZAC"}
-NO_ZONE = {"", "none", "aucun", "aucune", "hors zonage", "hors zone", "non", "zv"}
+# Zoning values compared by `column_key` (case, accents, spaces and apostrophes ignored), as
+# ARS files write them: the code or the arrêté's full words.
+ZONES = {
+    "zip": "ZIP",
+    "zac": "ZAC",
+    "zone_d_intervention_prioritaire": "ZIP",
+    "zone_d_action_complementaire": "ZAC",
+}
+NO_ZONE = {
+    "",
+    "none",
+    "aucun",
+    "aucune",
+    "hors_zonage",
+    "hors_zone",
+    "non",
+    "zv",
+    "zone_de_vigilance",
+}
 
 
 def import_zoning(
@@ -72,7 +90,7 @@ def import_zoning(
     seen: dict[str, tuple[int, str]] = {}
     for number, values in read_table(path.read_bytes(), COLUMNS, errors):
         insee = normalise_insee(values["code_commune"])
-        zone_text = values["zonage"].strip().lower()
+        zone_text = column_key(values["zonage"])
         zone = ZONES.get(zone_text) or ("none" if zone_text in NO_ZONE else None)
         if not INSEE_RE.match(insee):
             errors.append(RowError(number, "code_commune", f"{insee!r} is not an INSEE code"))
