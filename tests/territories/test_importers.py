@@ -405,3 +405,29 @@ def test_zoning_in_the_arretes_full_words_is_read(db: Session, tmp_path: Path) -
         "63113": "none",
         "01001": "none",
     }
+
+
+@pytest.mark.parametrize(
+    ("coordinates", "expected"),
+    [
+        ("nan;6519924.4", ("coordxet", "'nan' is not a number of metres")),
+        ("842666.7;inf", ("coordyet", "'inf' is not a number of metres")),
+        ("1e300;6519924.4", ("coordxet", "1e300 is outside EPSG:2154 (-400,000 to 1,600,000 m)")),
+        ("842666.7;842666.7", ("coordyet", "842666.7 is outside EPSG:2154")),
+        ("417000.0;6420000.0", ("coordxet,coordyet", "(417000, 6420000) in EPSG:2154 is 4")),
+    ],
+)
+def test_finess_coordinates_that_cannot_be_its_place_are_refused(
+    db: Session, tmp_path: Path, coordinates: str, expected: tuple[str, str]
+) -> None:
+    data = (
+        (DATA / "finess-sample.csv")
+        .read_bytes()
+        .replace(b"842666.7;6519924.4", coordinates.encode())
+    )
+    with pytest.raises(ImportRejected) as rejected:
+        import_finess(db.connection(), _write(tmp_path, data))
+    [error] = rejected.value.errors
+    assert (error.row, error.field) == (8, expected[0])  # the geolocalisation row
+    assert error.reason.startswith(expected[1])
+    assert db.execute(text("SELECT count(*) FROM health_site")).scalar_one() == 0

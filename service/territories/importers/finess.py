@@ -6,6 +6,7 @@ EPSG:4326 by PostGIS. Categories are kept; rows geocoded only to their commune a
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from dataclasses import dataclass
@@ -78,6 +79,14 @@ CRS_BY_TEXT = {"UTM ZONE 21N": 32621, "UTM ZONE 1S": 32701}
 DROM = {"9A": "971", "9B": "972", "9C": "973", "9D": "974", "9F": "976"}
 DROM.update({code: code for code in ("971", "972", "973", "974", "976")})
 NOT_COVERED = re.compile(r"^(9E|975|977|978|98\d|9[G-Z])$")
+
+# Where each CRS's coordinates can lie (metres, generous): outside, PROJ refuses to transform
+# the point, or it lands on another continent.
+BOUNDS_BY_SRID = {2154: ((-400_000, 1_600_000), (5_500_000, 7_600_000))}
+UTM_BOUNDS = ((0, 1_000_000), (0, 10_000_000))
+# A geolocated establishment farther than this from its own commune has coordinates that are
+# swapped or in another system: refused rather than placed there.
+MAX_OFFSET_M = 50_000
 
 FINESS_RE = re.compile(r"^[0-9][0-9AB][0-9]{7}$")
 SIRET_RE = re.compile(r"^\d{14}$")
@@ -173,9 +182,12 @@ def _parse_geo(row: int, fields: list[str], errors: list[RowError]) -> _Geo | No
     coordinates: list[float] = []
     for name in ("coordxet", "coordyet"):
         try:
-            coordinates.append(float(values[name].replace(",", ".")))
+            coordinate = float(values[name].replace(",", "."))
         except ValueError:
+            coordinate = math.nan
+        if not math.isfinite(coordinate):
             errors.append(RowError(row, name, f"{values[name]!r} is not a number of metres"))
+        coordinates.append(coordinate)
     tokens = [t.strip() for t in values["sourcecoordet"].split(",")]
     srid: int | None = None
     commune_only = False
@@ -193,6 +205,20 @@ def _parse_geo(row: int, fields: list[str], errors: list[RowError]) -> _Geo | No
         score_is_number = re.match(r"^-?\d+(\.\d+)?$", tokens[2]) is not None
         commune_only = tokens[3].upper().startswith(COMMUNE_ONLY_GEOCODERS) or not score_is_number
     if len(errors) > bad or srid is None:
+        return None
+    for name, value, (low, high) in zip(
+        ("coordxet", "coordyet"), coordinates, BOUNDS_BY_SRID.get(srid, UTM_BOUNDS), strict=True
+    ):
+        if not low <= value <= high:
+            errors.append(
+                RowError(
+                    row,
+                    name,
+                    f"{values[name]} is outside EPSG:{srid} ({low:,} to {high:,} m):"
+                    " coordinates swapped or in another system?",
+                )
+            )
+    if len(errors) > bad:
         return None
     return _Geo(row, values["nofinesset"], coordinates[0], coordinates[1], srid, commune_only)
 
@@ -277,6 +303,34 @@ def parse(data: bytes) -> tuple[list[_Structure], dict[str, _Geo], int, list[Row
     return list(structures.values()), geos, len(skipped), errors
 
 
+def _far_from_their_commune(conn: Connection) -> list[RowError]:
+    """Geolocations (their own row) whose point lies more than MAX_OFFSET_M from the commune
+    of their establishment."""
+    rows = conn.execute(
+        text(
+            "WITH p AS (SELECT s.geo_row AS row, s.x, s.y, s.srid, s.insee,"
+            "   ST_Transform(ST_SetSRID(ST_MakePoint(s.x, s.y), s.srid), 4326)::geography AS g"
+            "   FROM finess_stage s WHERE s.srid IS NOT NULL)"
+            " SELECT p.row, p.x, p.y, p.srid, p.insee,"
+            "   round(ST_Distance(p.g, c.geom::geography) / 1000) AS km"
+            " FROM p JOIN commune c ON c.insee = p.insee AND c.layer_id IN"
+            "   (SELECT id FROM layer WHERE kind = 'commune' AND is_current)"
+            " WHERE NOT ST_DWithin(p.g, c.geom::geography, :limit)"
+        ),
+        {"limit": MAX_OFFSET_M},
+    ).all()
+    return [
+        RowError(
+            r.row,
+            "coordxet,coordyet",
+            f"({r.x:.10g}, {r.y:.10g}) in EPSG:{r.srid} is {r.km:,.0f} km from its commune"
+            f" {r.insee} (more than {MAX_OFFSET_M // 1000} km):"
+            " coordinates swapped or in another system?",
+        )
+        for r in rows
+    ]
+
+
 def import_finess(
     conn: Connection,
     path: Path,
@@ -296,7 +350,7 @@ def import_finess(
         "finess_stage",
         "row int, finess text, finess_ej text, name text, category int, category_label text,"
         " category_group int, siret text, insee text, x float8, y float8, srid int,"
-        " commune_only bool",
+        " commune_only bool, geo_row int",
         (
             (
                 s.row,
@@ -312,11 +366,13 @@ def import_finess(
                 geos[s.finess].y if s.finess in geos else None,
                 geos[s.finess].srid if s.finess in geos else None,
                 geos[s.finess].commune_only if s.finess in geos else False,
+                geos[s.finess].row if s.finess in geos else None,
             )
             for s in structures
         ),
     )
     errors += unknown_communes(conn, "finess_stage", "commune")
+    errors += _far_from_their_commune(conn)
     if errors:
         raise ImportRejected(errors)
     layer_id = create_layer(
