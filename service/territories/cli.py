@@ -162,6 +162,9 @@ def _import(args: argparse.Namespace) -> int:
     except ImportArgumentError as exc:
         _progress(f"error: {exc}")
         return 2
+    except OSError as exc:  # the file vanished or may not be read: nothing was written
+        _progress(f"error: cannot read {path}: {exc.strerror or exc}")
+        return 2
     except ImportRejected as exc:
         _progress(f"{path}: {len(exc.errors)} bad row(s), nothing was written")
         for error in exc.errors:

@@ -431,3 +431,15 @@ def test_finess_coordinates_that_cannot_be_its_place_are_refused(
     assert (error.row, error.field) == (8, expected[0])  # the geolocalisation row
     assert error.reason.startswith(expected[1])
     assert db.execute(text("SELECT count(*) FROM health_site")).scalar_one() == 0
+
+
+def test_cli_names_a_file_it_cannot_read(
+    database_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(self: Path) -> bytes:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "read_bytes", refuse)
+    code = main(["layers", "import", "cpts", str(DATA / "cpts.csv")])
+    assert code == 2
+    assert capsys.readouterr().err.strip().endswith("cpts.csv: Permission denied")
