@@ -5,6 +5,7 @@ sides."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,7 +23,7 @@ _FOLD = {
     "e": "éèêë",
     "i": "íìîï",
     "n": "ñ",
-    "o": "óòôöõœ",
+    "o": "óòôöõ",
     "u": "úùûü",
     "y": "ýÿ",
     " ": "'’-",
@@ -31,9 +32,20 @@ _FROM = "".join(chars for chars in _FOLD.values())
 _TO = "".join(plain * len(chars) for plain, chars in _FOLD.items())
 
 
+_SAINT = re.compile(r"\b(st|ste)\b\.?", re.IGNORECASE)
+
+
 def fold(value: Any) -> ColumnElement[str]:
-    """Lower case, no accents; hyphens and apostrophes as spaces (Saint-Étienne, saint etienne)."""
-    return sa.func.translate(sa.func.lower(value), _FROM, _TO)
+    """Lower case, no accents; hyphens and apostrophes as spaces (Saint-Étienne, saint etienne);
+    the ligatures as two letters (Œuilly, oeuilly)."""
+    lowered = sa.func.replace(sa.func.replace(sa.func.lower(value), "œ", "oe"), "æ", "ae")
+    return sa.func.translate(lowered, _FROM, _TO)
+
+
+def _typed(text: str) -> str:
+    """What the person typed, with the abbreviations of Saint and Sainte written out: commune
+    names never abbreviate them (St-Étienne, Ste Foy)."""
+    return _SAINT.sub(lambda m: "saint" if m.group(1).lower() == "st" else "sainte", text.strip())
 
 
 def _like_prefix(text: str) -> str:
@@ -45,7 +57,8 @@ def search_communes(session: Session, text: str, limit: int) -> list[RowMapping]
     code = normalise_insee(text)
     # A municipal arrondissement's code (75113) finds its commune (Paris).
     code = (arrondissement_of(code) or (code,))[0]
-    name = fold(sa.literal(text.strip()))
+    text = _typed(text)
+    name = fold(sa.literal(text))
     point = sa.func.coalesce(Commune.point, sa.func.ST_PointOnSurface(Commune.geom))
     stmt = (
         sa.select(

@@ -39,3 +39,20 @@ def test_commune_search_rejects_bad_parameters(client: TestClient, params: dict)
     assert response.status_code == 400
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["errors"][0]["field"] in ("q", "limit")
+
+
+@pytest.mark.parametrize(
+    ("typed", "insee"),
+    [
+        ("St Etienne", "42218"),
+        ("st-étienne", "42218"),
+        ("Ste. Foy-lès-Lyon", "69202"),
+        ("oeuilly", "51410"),
+        ("Œuilly", "51410"),
+    ],
+)
+def test_commune_search_reads_st_ste_and_ligatures_as_written_out(
+    client: TestClient, typed: str, insee: str
+) -> None:
+    items = client.get("/v1/territories/communes", params={"q": typed}).json()["items"]
+    assert insee in [c["insee"] for c in items]
