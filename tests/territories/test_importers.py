@@ -443,3 +443,13 @@ def test_cli_names_a_file_it_cannot_read(
     code = main(["layers", "import", "cpts", str(DATA / "cpts.csv")])
     assert code == 2
     assert capsys.readouterr().err.strip().endswith("cpts.csv: Permission denied")
+
+
+def test_a_siren_grouped_with_non_breaking_spaces_is_read(db: Session, tmp_path: Path) -> None:
+    data = "SIREN EPCI;Nom EPCI\n200\u00a0066\u00a0637;CC Hautes Terres\n241\u202f200\u202f641;CC\n"
+    result = import_zones_rouges(db.connection(), _write(tmp_path, data.encode("utf-8")))
+    sirens = db.execute(
+        text("SELECT epci_siren FROM zone_rouge WHERE layer_id = :l ORDER BY 1"),
+        {"l": result.layer_id},
+    ).scalars()
+    assert list(sirens) == ["200066637", "241200641"]

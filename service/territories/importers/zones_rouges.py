@@ -4,6 +4,7 @@ current EPCI layer. Loaded as the new current `zone_rouge` layer."""
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -43,7 +44,8 @@ def import_zones_rouges(
     rows: list[tuple[int, str]] = []
     seen: dict[str, int] = {}
     for number, values in read_table(path.read_bytes(), COLUMNS, errors):
-        siren = values["siren_epci"].replace(" ", "")
+        # Spreadsheets group digits with spaces, often non-breaking ones (200 066 637).
+        siren = re.sub(r"\s", "", values["siren_epci"])
         if not SIREN_RE.match(siren):
             errors.append(RowError(number, "siren_epci", f"{siren!r} is not a 9-digit SIREN"))
         elif siren in seen:
