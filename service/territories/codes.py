@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import re
 
-INSEE_RE = re.compile(r"^(\d{5}|2[AB]\d{3})$")
-DEPARTEMENT_RE = re.compile(r"^(\d{2}|2[AB]|97\d)$")
-REGION_RE = re.compile(r"^\d{2}$")
+# ASCII digits only: Python's \d also matches other scripts' digits (٧٥٠٥٦).
+INSEE_RE = re.compile(r"^(\d{5}|2[AB]\d{3})$", re.ASCII)
+DEPARTEMENT_RE = re.compile(r"^(\d{2}|2[AB]|97\d)$", re.ASCII)
+REGION_RE = re.compile(r"^\d{2}$", re.ASCII)
 
 INSEE_FORMAT = "an INSEE commune code of 5 characters, e.g. 75056, or 2A004 in Corsica"
 DEPARTEMENT_FORMAT = "a département code such as 01, 69, 2A or 974"
@@ -28,7 +29,7 @@ def normalise_insee(value: str) -> str:
     4 digits are a code whose leading zero a spreadsheet dropped (no INSEE code has 4
     characters). The result may still be invalid."""
     code = value.strip().upper()
-    if len(code) == 4 and code.isdigit():
+    if len(code) == 4 and code.isascii() and code.isdigit():
         return "0" + code
     return code
 
@@ -41,14 +42,14 @@ def normalise_code(value: str) -> str:
 def dropped_zero(value: str, length: int) -> str:
     """A hint when a code of digits is one short, as a spreadsheet leaves it, else ''."""
     code = value.strip()
-    if code.isdigit() and len(code) == length - 1:
+    if code.isascii() and code.isdigit() and len(code) == length - 1:
         return f" (a spreadsheet may have dropped a leading zero: {code} is 0{code})"
     return ""
 
 
 def arrondissement_of(code: str) -> tuple[str, str] | None:
     """(commune code, commune name) when `code` is a municipal arrondissement, else None."""
-    if not code.isdigit():
+    if not (code.isascii() and code.isdigit()):
         return None
     number = int(code)
     for first, last, commune, name in _ARRONDISSEMENTS:

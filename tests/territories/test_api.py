@@ -169,3 +169,9 @@ def test_an_overseas_collectivity_is_404_saying_the_layers_do_not_cover_it(
     assert "Saint-Barthélemy" in error["reason"]
     [error] = client.get("/v1/territories/communes/97101x").json()["errors"]
     assert error["reason"].startswith("must be an INSEE commune code")
+
+
+def test_digits_of_another_script_are_not_a_code(client: TestClient) -> None:
+    response = client.get("/v1/territories/communes/\u0667\u0665\u0660\u0665\u0666")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "insee"
