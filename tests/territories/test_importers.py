@@ -453,3 +453,11 @@ def test_a_siren_grouped_with_non_breaking_spaces_is_read(db: Session, tmp_path:
         {"l": result.layer_id},
     ).scalars()
     assert list(sirens) == ["200066637", "241200641"]
+
+
+def test_a_stray_control_character_in_a_name_is_not_binary(db: Session, tmp_path: Path) -> None:
+    data = (
+        (DATA / "finess-sample.csv").read_bytes().replace(b"Pharmacie du B", b"Pharmacie\x0b du B")
+    )
+    result = import_finess(db.connection(), _write(tmp_path, data))
+    assert result.row_count == 5
