@@ -3,6 +3,7 @@ row number, and a rejected file writes nothing."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date
 from pathlib import Path
 
@@ -461,3 +462,12 @@ def test_a_stray_control_character_in_a_name_is_not_binary(db: Session, tmp_path
     )
     result = import_finess(db.connection(), _write(tmp_path, data))
     assert result.row_count == 5
+
+
+def test_an_imported_file_is_recorded_with_its_sha256(db: Session, client: TestClient) -> None:
+    path = DATA / "zones-rouges.csv"
+    result = import_zones_rouges(db.connection(), path, vintage="2025-06")
+    layers = client.get("/v1/layers", params={"kind": "zone_rouge", "current": "true"}).json()
+    assert [(la["id"], la["package"], la["sha256"], la["row_count"]) for la in layers] == [
+        (result.layer_id, "zones-rouges.csv", hashlib.sha256(path.read_bytes()).hexdigest(), 2)
+    ]

@@ -5,6 +5,7 @@ CPTS at most (ARS doctrine, domain-rules.md K2). Optional scope: one région."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from pathlib import Path
@@ -59,10 +60,11 @@ def import_cpts(
     if region is not None and not region_exists(conn, region):
         raise ImportArgumentError(f"région {region!r} is not in the current région layer")
     errors: list[RowError] = []
+    data = path.read_bytes()
     members: list[tuple[int, str, str, str]] = []  # row, cpts id, name, insee
     ids: dict[str, int] = {}
     owner: dict[str, tuple[str, int]] = {}
-    for number, values in read_table(path.read_bytes(), COLUMNS, errors):
+    for number, values in read_table(data, COLUMNS, errors):
         cpts_id, name = values["id_cpts"], values["nom_cpts"]
         codes = [normalise_insee(c) for c in re.split(r"[,|\s]+", values["communes"]) if c]
         bad = len(errors)
@@ -123,6 +125,7 @@ def import_cpts(
             vintage=vintage,
             source="CPTS territories from the health projects filed with the ARS",
             package=path.name,
+            sha256=hashlib.sha256(data).hexdigest(),
             reference=reference,
             notes="Polygon: ST_Union of the member communes of the current commune layer.",
         ),

@@ -6,6 +6,7 @@ EPSG:4326 by PostGIS. Categories are kept; rows geocoded only to their commune a
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 import time
@@ -341,7 +342,8 @@ def import_finess(
     """Validate the whole extract, then load it as the new current `health_site` layer."""
     started = time.perf_counter()
     vintage = check_vintage(vintage, None)
-    structures, geos, skipped, errors = parse(path.read_bytes())
+    data = path.read_bytes()
+    structures, geos, skipped, errors = parse(data)
     if not structures and not errors:
         errors.append(RowError(1, "file", "no structureet record"))
     lock_layer_loads(conn)
@@ -382,6 +384,7 @@ def import_finess(
             vintage=vintage,
             source=source,
             package=path.name,
+            sha256=hashlib.sha256(data).hexdigest(),
             notes=(
                 f"{skipped} establishment(s) outside the five DROM and mainland skipped"
                 " (no commune layer there). Rows geocoded only to their commune are flagged"

@@ -4,6 +4,7 @@ current EPCI layer. Loaded as the new current `zone_rouge` layer."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from pathlib import Path
@@ -41,9 +42,10 @@ def import_zones_rouges(
     started = time.perf_counter()
     vintage = check_vintage(vintage, None)
     errors: list[RowError] = []
+    data = path.read_bytes()
     rows: list[tuple[int, str]] = []
     seen: dict[str, int] = {}
-    for number, values in read_table(path.read_bytes(), COLUMNS, errors):
+    for number, values in read_table(data, COLUMNS, errors):
         # Spreadsheets group digits with spaces, often non-breaking ones (200 066 637).
         siren = re.sub(r"\s", "", values["siren_epci"])
         if not SIREN_RE.match(siren):
@@ -74,6 +76,7 @@ def import_zones_rouges(
             vintage=vintage,
             source="Ministry list of priority intercommunalités (zones rouges)",
             package=path.name,
+            sha256=hashlib.sha256(data).hexdigest(),
             reference=reference,
         ),
     )

@@ -5,6 +5,7 @@ reference and date."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 from datetime import date
 from pathlib import Path
@@ -86,9 +87,10 @@ def import_zoning(
     if not region_exists(conn, region):
         raise ImportArgumentError(f"région {region!r} is not in the current région layer")
     errors: list[RowError] = []
+    data = path.read_bytes()
     rows: list[tuple[int, str, str]] = []
     seen: dict[str, tuple[int, str]] = {}
-    for number, values in read_table(path.read_bytes(), COLUMNS, errors):
+    for number, values in read_table(data, COLUMNS, errors):
         insee = normalise_insee(values["code_commune"])
         zone_text = column_key(values["zonage"])
         zone = ZONES.get(zone_text) or ("none" if zone_text in NO_ZONE else None)
@@ -146,6 +148,7 @@ def import_zoning(
             vintage=vintage,
             source=f"ARS zoning of région {region} (arrêté of the DG ARS, L. 1434-4 CSP)",
             package=path.name,
+            sha256=hashlib.sha256(data).hexdigest(),
             reference=reference,
             reference_date=reference_date,
             notes="Communes absent from the file have no zoning (unknown), not 'none'.",
