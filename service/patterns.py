@@ -51,8 +51,5 @@ LONG_CURSOR = pattern(r"^[A-Za-z0-9_-]{32}$", "the `after` of a `next` link, as 
 SCOPE = pattern(
     r"^(?:national|region:[0-9]{2,3})$", "national or region:<INSEE région code>, e.g. region:84"
 )
-# The territory routes' codes and free text, as their module writes them.
-pattern(r"^(\d{5}|2[AB]\d{3})$", "an INSEE commune code of 5 characters, e.g. 75056 or 2A004")
-pattern(r"^(\d{2}|2[AB]|97\d)$", "a département code such as 69, 2A or 974")
-pattern(r"^\d{2}$", "an INSEE région code of 2 digits, e.g. 84")
+# Free text of the territory search and of a declaration receipt.
 pattern(r"^[^\x00-\x1f]*\S[^\x00-\x1f]*$", "text with a visible character and no control character")
