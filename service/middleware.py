@@ -1,4 +1,5 @@
-"""ASGI middleware: the request id and the one-line request log, and the body-size limit."""
+"""ASGI middleware: the request id and the one-line request log, HEAD answered as GET, and the
+body-size limit."""
 
 from __future__ import annotations
 
@@ -63,6 +64,28 @@ class RequestLogMiddleware:
                 }
             ).decode()
         )
+
+
+class HeadAsGetMiddleware:
+    """HEAD is GET without the body (RFC 9110 §9.3.2): every GET route answers it with the
+    status and headers GET would send, Content-Length included, so a monitor or a link checker
+    gets a 200 where it got a 405. The routes and the contract know GET only."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] != "http.response.body":
+                await send(message)
+            elif not message.get("more_body", False):
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
 
 
 class BodyLimitMiddleware:

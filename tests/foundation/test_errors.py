@@ -63,6 +63,22 @@ def test_wrong_method_is_405_problem_with_allow(client: TestClient) -> None:
     assert "GET" in response.headers["allow"]
 
 
+@pytest.mark.parametrize("path", ["/health", "/ogc/conformance", "/v1/rule-sets"])
+def test_head_is_get_without_the_body(client: TestClient, path: str) -> None:
+    got = client.get(path)
+    head = client.head(path)
+    assert (head.status_code, got.status_code) == (200, 200)
+    assert head.content == b""
+    assert head.headers["content-type"] == got.headers["content-type"]
+    assert head.headers["content-length"] == got.headers["content-length"]
+
+
+def test_head_on_a_path_without_get_is_405(client: TestClient) -> None:
+    response = client.head("/v1/cabins/import")
+    assert response.status_code == 405
+    assert "GET" not in response.headers["allow"]
+
+
 def test_malformed_json_is_400_problem_naming_the_body(settings: Settings) -> None:
     response = _probe_client(settings).post(
         "/_probe/echo", content=b'{"name": "x", ', headers={"content-type": "application/json"}
