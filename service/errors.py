@@ -13,7 +13,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from psycopg.errors import QueryCanceled
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -206,6 +206,20 @@ def pydantic_reason(error: Mapping[str, Any]) -> str:
     by a regular expression says what it expects, not the expression)."""
     msg = str(error.get("msg", "invalid value"))
     return mismatch_reason(error) or msg.removeprefix("Value error, ")
+
+
+def field_errors(
+    error: ValidationError, *, whole: str = "body", drop: int = 0, prefix: str = ""
+) -> list[dict[str, str]]:
+    """A Pydantic refusal as the registry's `{field, reason}` list: each path dotted, its first
+    `drop` parts left out (a union's tag) and put under `prefix`; `whole` names an error about
+    the input as a whole (an empty path)."""
+    fields = []
+    for e in error.errors(include_url=False):
+        parts = [prefix] if prefix else []
+        parts += [str(p) for p in e["loc"][drop:]]
+        fields.append({"field": ".".join(parts) or whole, "reason": pydantic_reason(e)})
+    return fields
 
 
 def _without_union_tag(loc: tuple[Any, ...], body: Any) -> tuple[Any, ...]:

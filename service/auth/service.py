@@ -16,7 +16,7 @@ from service.audit.trail import Actor, record
 from service.auth.keys import generate_key
 from service.auth.models import ApiClient, Operator
 from service.auth.schemas import ClientCreate, OperatorCreate
-from service.errors import Conflict, NotFound, ValidationFailed, pydantic_reason
+from service.errors import Conflict, NotFound, ValidationFailed, field_errors
 from service.territories.models import Region
 from service.territories.queries import current_layer_ids
 
@@ -38,14 +38,7 @@ def create_operator(
         )
     except ValidationError as error:
         raise ValidationFailed(
-            "The operator cannot be registered.",
-            errors=[
-                {
-                    "field": ".".join(str(p) for p in e["loc"]) or "body",
-                    "reason": pydantic_reason(e),
-                }
-                for e in error.errors()
-            ],
+            "The operator cannot be registered.", errors=field_errors(error)
         ) from None
     name, contact_email, contact_phone = body.name, body.contact_email, body.contact_phone
     if not stdnum_siren.is_valid(siren):
@@ -102,16 +95,9 @@ def create_client(
         # The same checks whether the client comes from the API or the CLI.
         body = _CLIENT_CREATE.validate_python({k: v for k, v in given.items() if v is not None})
     except ValidationError as error:
+        # The first place of a path is the role the body was read as.
         raise ValidationFailed(
-            "The client cannot be created.",
-            errors=[
-                {
-                    # The first place of a path is the role the body was read as.
-                    "field": ".".join(str(p) for p in e["loc"][1:]) or "role",
-                    "reason": pydantic_reason(e),
-                }
-                for e in error.errors()
-            ],
+            "The client cannot be created.", errors=field_errors(error, whole="role", drop=1)
         ) from None
     name = body.name
     errors = []

@@ -31,7 +31,7 @@ from service.cabins.records import columns_of, document_of, flat_diff
 from service.cabins.schemas import CabinCreate, Location
 from service.cabins.validation import LocationInput, check_record
 from service.cabins.vocabulary import CONFIRMED_BLOCKS
-from service.errors import Conflict, pydantic_reason
+from service.errors import Conflict, field_errors
 
 MODES = ("atomic", "partial")
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -78,17 +78,6 @@ def _reference() -> str:
     """CAB- and 8 Crockford base32 characters from 40 random bits (one draw per cabin)."""
     bits = int.from_bytes(secrets.token_bytes(5), "big")
     return "CAB-" + "".join(_CROCKFORD[(bits >> shift) & 31] for shift in range(35, -1, -5))
-
-
-def _pydantic_errors(row: int, error: ValidationError) -> list[dict[str, Any]]:
-    return [
-        {
-            "row": row,
-            "field": ".".join(str(p) for p in e["loc"]) or "row",
-            "reason": pydantic_reason(e),
-        }
-        for e in error.errors(include_url=False)
-    ]
 
 
 @dataclass
@@ -145,7 +134,7 @@ def _check(
         try:
             cabin = CabinCreate.model_validate(data)
         except ValidationError as error:
-            errors += _pydantic_errors(row, error)
+            errors += [{"row": row, **e} for e in field_errors(error, whole="row")]
             location = _location_of(row, data)
             if location is not None:
                 refused.append(location)

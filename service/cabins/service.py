@@ -33,7 +33,7 @@ from service.errors import (
     PreconditionFailed,
     PreconditionRequired,
     ValidationFailed,
-    pydantic_reason,
+    field_errors,
 )
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -312,14 +312,7 @@ def update(
         body = CabinCreate.model_validate(merged)
     except ValidationError as error:
         raise ValidationFailed(
-            "The patched cabin does not satisfy the schema.",
-            errors=[
-                {
-                    "field": ".".join(str(p) for p in e["loc"]) or "body",
-                    "reason": pydantic_reason(e),
-                }
-                for e in error.errors()
-            ],
+            "The patched cabin does not satisfy the schema.", errors=field_errors(error)
         ) from None
     # Checked against the ARS's receipt only when the declaration date changes, so a row
     # recorded before this check does not block edits elsewhere in the record.

@@ -35,7 +35,7 @@ def _publish_path(path: Path, *, retired_is_an_error: bool = False) -> int:
     from pydantic import ValidationError
 
     from service.audit.trail import CLI_ACTOR
-    from service.errors import Problem, ValidationFailed, pydantic_reason
+    from service.errors import Problem, ValidationFailed, field_errors
     from service.rules import plan
     from service.rules.rulesets import publish_file
 
@@ -54,16 +54,7 @@ def _publish_path(path: Path, *, retired_is_an_error: bool = False) -> int:
         return 2
     except ValidationError as exc:
         return fail(
-            ValidationFailed(
-                f"{path} is not a rule set.",
-                errors=[
-                    {
-                        "field": ".".join(str(p) for p in e["loc"]) or "(file)",
-                        "reason": pydantic_reason(e),
-                    }
-                    for e in exc.errors(include_url=False)
-                ],
-            )
+            ValidationFailed(f"{path} is not a rule set.", errors=field_errors(exc, whole="(file)"))
         )
     except Problem as problem:
         session.rollback()

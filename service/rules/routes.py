@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from service.auth.deps import AdminPrincipal, AnyPrincipal, OperatorPrincipal
 from service.cabins import queries as cabins
 from service.db import DbSession
-from service.errors import NotFound, ValidationFailed, problem_responses, pydantic_reason
+from service.errors import NotFound, ValidationFailed, field_errors, problem_responses
 from service.routing import ApiRoute
 from service.rules import catalogue, plan, queries, rulesets, whatif
 from service.rules.models import RuleSet
@@ -172,16 +172,7 @@ async def strict_candidate(request: Request) -> SitingCheck:
     try:
         return SitingCheck.model_validate_json(await request.body() or b"{}", strict=True)
     except ValidationError as error:
-        raise ValidationFailed(
-            "The candidate is not valid.",
-            errors=[
-                {
-                    "field": ".".join(str(part) for part in item["loc"]) or "body",
-                    "reason": pydantic_reason(item),
-                }
-                for item in error.errors()
-            ],
-        ) from None
+        raise ValidationFailed("The candidate is not valid.", errors=field_errors(error)) from None
 
 
 @router.post(

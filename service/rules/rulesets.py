@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.audit.trail import Actor, hold_chain, record
-from service.errors import Conflict, NotFound, ValidationFailed, pydantic_reason
+from service.errors import Conflict, NotFound, ValidationFailed, field_errors
 from service.rules import evaluator, plan
 from service.rules.models import Rule, RuleSet
 from service.rules.schemas import Profile, RuleSetCreate, RuleSetSpec, RuleSpec
@@ -27,16 +27,6 @@ FIRST_RULE_SET = RULESETS_DIR / "2026.1.yaml"
 
 def read_file(path: Path) -> RuleSetSpec:
     return RuleSetSpec.model_validate(yaml.safe_load(path.read_text()))
-
-
-def _field_errors(error: ValidationError, prefix: str) -> list[dict[str, str]]:
-    return [
-        {
-            "field": ".".join([prefix, *(str(part) for part in item["loc"])]),
-            "reason": pydantic_reason(item),
-        }
-        for item in error.errors()
-    ]
 
 
 def check(spec: RuleSetSpec, *, by_code: bool = False) -> None:
@@ -53,7 +43,7 @@ def check(spec: RuleSetSpec, *, by_code: bool = False) -> None:
         try:
             plan.params_of(r.code, r.parameters)
         except ValidationError as error:
-            errors += _field_errors(error, f"rules.{r.code if by_code else i}.parameters")
+            errors += field_errors(error, prefix=f"rules.{r.code if by_code else i}.parameters")
     names: set[str] = set()
     for i, p in enumerate(spec.profiles):
         if p.name in names:
@@ -67,7 +57,7 @@ def check(spec: RuleSetSpec, *, by_code: bool = False) -> None:
             try:
                 plan.params_of(code, plan.merge(rules[code].parameters, change.parameters))
             except ValidationError as error:
-                errors += _field_errors(error, f"{where}.parameters")
+                errors += field_errors(error, prefix=f"{where}.parameters")
     if errors:
         raise ValidationFailed("The rule set is not valid.", errors=errors)
 

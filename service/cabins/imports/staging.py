@@ -79,16 +79,22 @@ def drop_staging(session: Session) -> None:
     session.execute(text(f"DROP TABLE IF EXISTS {STAGING}, {LOCATED}, import_written"))
 
 
-def copy_rows(session: Session, rows: Iterable[Sequence[Any]]) -> None:
-    """COPY the rows (in `STAGED_NAMES` order) into the staging table."""
+def _copy(
+    session: Session, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> None:
     connection = session.connection().connection.driver_connection
     assert connection is not None
     with (
         connection.cursor() as cursor,
-        cursor.copy(f"COPY {STAGING} ({', '.join(STAGED_NAMES)}) FROM STDIN") as copy,
+        cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
     ):
         for row in rows:
             copy.write_row(row)
+
+
+def copy_rows(session: Session, rows: Iterable[Sequence[Any]]) -> None:
+    """COPY the rows (in `STAGED_NAMES` order) into the staging table."""
+    _copy(session, STAGING, STAGED_NAMES, rows)
 
 
 def analyze(session: Session) -> None:
@@ -108,14 +114,16 @@ class RowProblem:
     reason: str
 
 
+# The common case, one join: the point of row `{t}` inside its declared commune `c`.
+_IN_DECLARED = """c.insee = {t}.declared_insee
+ AND c.layer_id IN (SELECT id FROM layer WHERE kind = 'commune' AND is_current)
+ AND ST_Intersects(c.geom, ST_SetSRID(ST_MakePoint({t}.lon, {t}.lat), 4326))"""
+
 _LOCATE_IN_DECLARED = f"""
 INSERT INTO {LOCATED}
 SELECT s.row_no, c.insee, c.departement, c.region, c.epci, c.vintage
 FROM {STAGING} s
-JOIN commune c
-  ON c.insee = s.declared_insee
- AND c.layer_id IN (SELECT id FROM layer WHERE kind = 'commune' AND is_current)
-WHERE ST_Intersects(c.geom, ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326))
+JOIN commune c ON {_IN_DECLARED.format(t="s")}
 """
 
 _UNLOCATED = f"""(SELECT x.row_no::text AS key, x.lon, x.lat, x.declared_insee
@@ -159,11 +167,7 @@ REJECTED = "import_rejected_location"
 # The rejected rows whose point is not plainly inside its declared commune (the common case,
 # one join, has nothing to report), for the full location check.
 _REJECTED_UNLOCATED = f"""(SELECT x.key, x.lon, x.lat, x.declared_insee FROM {REJECTED} x
-  WHERE NOT EXISTS (
-    SELECT 1 FROM commune c
-    WHERE c.insee = x.declared_insee
-      AND c.layer_id IN (SELECT id FROM layer WHERE kind = 'commune' AND is_current)
-      AND ST_Intersects(c.geom, ST_SetSRID(ST_MakePoint(x.lon, x.lat), 4326)))) AS s"""
+  WHERE NOT EXISTS (SELECT 1 FROM commune c WHERE {_IN_DECLARED.format(t="x")})) AS s"""
 
 
 def locate_rejected(session: Session, inputs: Sequence[LocationInput]) -> list[RowProblem]:
@@ -179,14 +183,12 @@ def locate_rejected(session: Session, inputs: Sequence[LocationInput]) -> list[R
             " declared_insee text) ON COMMIT DROP"
         )
     )
-    connection = session.connection().connection.driver_connection
-    assert connection is not None
-    with (
-        connection.cursor() as cursor,
-        cursor.copy(f"COPY {REJECTED} (key, lon, lat, declared_insee) FROM STDIN") as copy,
-    ):
-        for item in inputs:
-            copy.write_row((item.key, item.lon, item.lat, item.declared_insee))
+    _copy(
+        session,
+        REJECTED,
+        ("key", "lon", "lat", "declared_insee"),
+        ((item.key, item.lon, item.lat, item.declared_insee) for item in inputs),
+    )
     session.execute(text(f"ANALYZE {REJECTED}"))
     problems = [
         RowProblem(int(result.key), error["field"], error["reason"])
