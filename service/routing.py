@@ -1,19 +1,22 @@
 """The route class every router uses: a JSON body must come as JSON (415 otherwise), and on the
 API (`/v1`, `/public`) a query parameter the route does not declare is a 400 naming it — a typo
-such as `dryrun` for `dry_run` must not be ignored while the request goes on and writes.
+such as `dryrun` for `dry_run` must not be ignored while the request goes on and writes — and so
+is a parameter given twice (`region=84&region=11`) unless the route declares it a list: reading
+one of the values would filter a list on the last and an export on whichever.
 
 It also documents, on every operation of openapi.yaml, the problems the service's plumbing
-answers whatever the handler does: 400 for an unknown query parameter, 413 and 415 for a body,
-503 when the database is down or a statement outlasts the timeout."""
+answers whatever the handler does: 400 for an unknown or repeated query parameter, 413 and 415
+for a body, 503 when the database is down or a statement outlasts the timeout."""
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Coroutine, Iterable
 from types import NoneType, UnionType
-from typing import Any, TypeVar, Union, get_args, get_origin
+from typing import Any, NamedTuple, TypeVar, Union, get_args, get_origin
 
 from fastapi import Request, Response
+from fastapi._compat.shared import field_annotation_is_sequence
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.utils import create_model_field
@@ -81,11 +84,17 @@ def _query_model(field: Any) -> type[BaseModel] | None:
     return None
 
 
-def query_parameter_names(dependant: Dependant) -> frozenset[str] | None:
+class QueryNames(NamedTuple):
+    known: frozenset[str]
+    repeatable: frozenset[str]  # the names of list parameters, which may be given many times
+
+
+def query_parameter_names(dependant: Dependant) -> QueryNames | None:
     """Every query parameter name the route reads, through its dependencies and their
     sub-dependencies and through Pydantic query models; None if a query model takes any name
     (`extra="allow"`)."""
-    names: set[str] = set()
+    known: set[str] = set()
+    repeatable: set[str] = set()
     pending = [dependant]
     while pending:
         current = pending.pop()
@@ -94,13 +103,20 @@ def query_parameter_names(dependant: Dependant) -> frozenset[str] | None:
             model = _query_model(field)
             if model is None:
                 own_config = getattr(field, "config", None) or {}
-                names |= _field_names(field.field_info, field.name, field.alias, own_config)
-                continue
-            if model.model_config.get("extra") == "allow":
+                names = _field_names(field.field_info, field.name, field.alias, own_config)
+                fields = [(field.field_info.annotation, names)]
+            elif model.model_config.get("extra") == "allow":
                 return None
-            for name, info in model.model_fields.items():
-                names |= _field_names(info, name, info.alias, model.model_config)
-    return frozenset(names)
+            else:
+                fields = [
+                    (info.annotation, _field_names(info, name, info.alias, model.model_config))
+                    for name, info in model.model_fields.items()
+                ]
+            for annotation, names in fields:
+                known |= names
+                if field_annotation_is_sequence(annotation):
+                    repeatable |= names
+    return QueryNames(frozenset(known), frozenset(repeatable))
 
 
 def unknown_parameters_problem(unknown: Iterable[str], known: frozenset[str]) -> InvalidParameter:
@@ -121,12 +137,37 @@ def unknown_parameters_problem(unknown: Iterable[str], known: frozenset[str]) ->
     )
 
 
-def _only_known_query(handler: Handler, known: frozenset[str]) -> Handler:
+def repeated_parameters_problem(repeated: dict[str, list[str]]) -> InvalidParameter:
+    errors = [
+        {
+            "field": name,
+            "reason": f"given {len(given)} times ({', '.join(map(repr, given))}): give it"
+            " once (one value per parameter)",
+        }
+        for name, given in repeated.items()
+    ]
+    return InvalidParameter(
+        f"The parameter{'s' if len(errors) > 1 else ''}"
+        f" {', '.join(f'`{name}`' for name in repeated)} must be given once.",
+        errors=errors,
+    )
+
+
+def _only_known_query(handler: Handler, names: QueryNames) -> Handler:
     async def checked(request: Request) -> Response:
-        # dict.fromkeys: each unknown name once, in the order the request gave them
-        unknown = [n for n in dict.fromkeys(request.query_params.keys()) if n not in known]
+        values: dict[str, list[str]] = {}  # in the order the request gave the names
+        for name, value in request.query_params.multi_items():
+            values.setdefault(name, []).append(value)
+        unknown = [name for name in values if name not in names.known]
         if unknown:
-            raise unknown_parameters_problem(unknown, known)
+            raise unknown_parameters_problem(unknown, names.known)
+        repeated = {
+            name: given
+            for name, given in values.items()
+            if len(given) > 1 and name not in names.repeatable
+        }
+        if repeated:
+            raise repeated_parameters_problem(repeated)
         return await handler(request)
 
     return checked
@@ -193,7 +234,7 @@ class ApiRoute(APIRoute):
         if self.body_field is not None:
             handler = _json_body_only(handler)
         if has_strict_query(self.path) and not getattr(self.endpoint, "takes_any_query", False):
-            known = query_parameter_names(self.dependant)
-            if known is not None:
-                handler = _only_known_query(handler, known)
+            names = query_parameter_names(self.dependant)
+            if names is not None:
+                handler = _only_known_query(handler, names)
         return handler

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Query
 from sqlalchemy import ColumnElement, and_, exists, func, select, true
 from sqlalchemy.orm import Session
 
@@ -39,29 +39,6 @@ def invalid(parameter: str, reason: str) -> InvalidParameter:
         f"The parameter `{parameter}` is not valid: {reason}.",
         errors=[{"field": parameter, "reason": reason}],
     )
-
-
-def single_valued_query(request: Request) -> None:
-    """Each parameter of these routes takes one value: `region=84&region=11` is refused, not
-    read as one of them (the list would be filtered on the last, an export on whichever)."""
-    values: dict[str, list[str]] = {}
-    for name, value in request.query_params.multi_items():
-        values.setdefault(name, []).append(value)
-    repeated = {name: given for name, given in values.items() if len(given) > 1}
-    if repeated:
-        errors = [
-            {
-                "field": name,
-                "reason": f"given {len(given)} times ({', '.join(map(repr, given))}): give it"
-                " once (one value per parameter)",
-            }
-            for name, given in repeated.items()
-        ]
-        raise InvalidParameter(
-            f"The parameter{'s' if len(errors) > 1 else ''}"
-            f" {', '.join(f'`{name}`' for name in repeated)} must be given once.",
-            errors=errors,
-        )
 
 
 def _one_of(parameter: str, value: str, accepted: tuple[str, ...] | list[str]) -> str:

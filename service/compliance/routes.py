@@ -42,7 +42,6 @@ router = APIRouter(
     prefix="/v1/compliance",
     tags=["compliance"],
     route_class=ApiRoute,
-    dependencies=[Depends(filters.single_valued_query)],
 )
 
 StreamSession = Annotated[Session, Depends(get_session, scope="request")]

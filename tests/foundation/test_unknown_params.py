@@ -1,7 +1,7 @@
-"""A query parameter that a `/v1` or `/public` route does not declare is a 400 problem naming
-it, before the route does anything; the declared names (aliases, dependencies' parameters,
-query models) pass, the `next` links still work, and /ogc, web pages and /health keep their
-own handling."""
+"""A query parameter that a `/v1` or `/public` route does not declare, or gives twice when the
+route does not declare it a list, is a 400 problem naming it, before the route does anything;
+the declared names (aliases, dependencies' parameters, query models) pass, the `next` links
+still work, and /ogc, web pages and /health keep their own handling."""
 
 from __future__ import annotations
 
@@ -124,11 +124,43 @@ def test_ogc_web_pages_and_health_keep_their_own_handling(client: TestClient) ->
     assert client.get("/carte?utm_source=newsletter").status_code == 200
 
 
+def test_a_parameter_given_twice_is_400_on_every_api_route(
+    client: TestClient, db: Session, callers: Callers
+) -> None:
+    """`/v1/cabins?status=draft&status=active` listed the active cabins only (the last value),
+    and a repeated `dry_run` on the import was read as whichever the framework kept."""
+    listed = client.get("/v1/cabins?status=draft&limit=5&status=active", headers=callers.operator)
+    errors = unknown_fields(listed)
+    assert errors == {
+        "status": "given 2 times ('draft', 'active'): give it once (one value per parameter)"
+    }
+    assert "`status`" in listed.json()["detail"]
+
+    imported = client.post(
+        "/v1/cabins/import?dry_run=true&dry_run=false",
+        content=ndjson(cabin_body("T-1")),
+        headers={**NDJSON, **callers.operator},
+    )
+    assert list(unknown_fields(imported)) == ["dry_run"]
+    assert db.scalar(select(func.count()).select_from(Cabin)) == 0
+
+    window = client.get("/public/cabins?bbox=2.30,48.83,2.40,48.88&bbox=0,0,1,1")
+    assert list(unknown_fields(window)) == ["bbox"]
+
+    unknown_first = client.get("/v1/cabins?status=a&status=b&nosuch=1", headers=callers.operator)
+    assert list(unknown_fields(unknown_first)) == ["nosuch"]
+
+
 class Window(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
     min_width: int | None = Field(default=None, alias="min-width")
     kind: str | None = None
+
+
+class Tagged(BaseModel):
+    kind: str | None = None
+    tags: list[str] = []
 
 
 class Anything(BaseModel):
@@ -160,6 +192,13 @@ def _probe_app(settings: Settings) -> FastAPI:
     ) -> dict[str, Any]:
         page, scope = scoped
         return {"page": page, "scope": scope, "bbox_crs": bbox_crs, **window.model_dump()}
+
+    @router.get("/lists")
+    def lists(
+        tagged: Annotated[Tagged, Query()],
+        codes: Annotated[list[str] | None, Query(alias="code")] = None,
+    ) -> dict[str, Any]:
+        return {"codes": codes, "tags": tagged.tags}
 
     @router.get("/anything")
     def anything(model: Annotated[Anything, Query()]) -> dict[str, Any]:
@@ -196,3 +235,14 @@ def test_aliases_dependencies_and_query_models_are_declared_names(settings: Sett
     )
 
     assert client.get("/v1/_probe/anything?known=1&other=2").status_code == 200
+
+
+def test_a_declared_list_parameter_may_be_repeated(settings: Settings) -> None:
+    client = TestClient(_probe_app(settings), raise_server_exceptions=False)
+
+    response = client.get("/v1/_probe/lists?code=a&code=b&tags=x&tags=y")
+    assert response.status_code == 200, response.text
+    assert response.json() == {"codes": ["a", "b"], "tags": ["x", "y"]}
+
+    errors = unknown_fields(client.get("/v1/_probe/lists?kind=a&kind=b&code=a&code=b"))
+    assert list(errors) == ["kind"]
