@@ -6,14 +6,18 @@ an operator we do not translate, a malformed text — is a 400 naming `filter`."
 from __future__ import annotations
 
 import json
+import math
 import operator
+import os
 from datetime import date
+from pathlib import Path
 from typing import Any
 
+import lark
 import sqlalchemy as sa
 from pygeofilter import ast, values
 from pygeofilter.parsers.cql2_json import parse as parse_json
-from pygeofilter.parsers.cql2_text import parse as parse_text
+from pygeofilter.parsers.cql2_text import parser as text_parser
 from sqlalchemy.sql.elements import ColumnElement
 
 from service.cabins.models import Cabin
@@ -28,6 +32,108 @@ class FilterError(Exception):
     pass
 
 
+class _TextTransformer(text_parser.CQLTransformer):  # type: ignore[misc]
+    def SINGLE_QUOTED(self, token: str) -> str:  # the grammar's terminal name
+        return token[1:-1].replace("''", "'").replace("\\'", "'")
+
+
+def _text_parser() -> lark.Lark:
+    """pygeofilter's cql2-text grammar, but a quote inside a string is written as CQL2 says,
+    doubled or backslashed ('rue de l''Église'): its grammar ends a string at the first quote,
+    so a French street or venue name could not be searched."""
+    source = Path(text_parser.__file__).with_name("grammar.lark")
+    grammar = source.read_text(encoding="utf-8")
+    terminal = 'SINGLE_QUOTED: "\'" /.*?/ "\'"'
+    if terminal not in grammar:  # a pygeofilter upgrade changed it: say so at start-up
+        raise RuntimeError("pygeofilter's cql2-text grammar changed: review service/public/cql2.py")
+    grammar = grammar.replace(terminal, "SINGLE_QUOTED: /'(?:[^'\\\\]|''|\\\\.)*'/")
+    return lark.Lark(
+        grammar,
+        parser="lalr",
+        maybe_placeholders=False,
+        transformer=_TextTransformer(),
+        import_paths=[os.path.dirname(os.path.dirname(text_parser.__file__))],
+        source_path=str(source),
+    )
+
+
+TEXT_PARSER = _text_parser()
+
+
+def parse_text(text: str) -> Any:
+    return TEXT_PARSER.parse(text)
+
+
+def _text_error(exc: Exception) -> str:
+    """A parse error in words and a column, not the parser's token names."""
+    column = getattr(exc, "column", None)
+    where = f" at column {column}" if isinstance(column, int) and column > 0 else ""
+    if isinstance(exc, lark.UnexpectedEOF) or (
+        isinstance(exc, lark.UnexpectedToken) and exc.token.type == "$END"
+    ):
+        return "the filter ends before the expression is complete"
+    if isinstance(exc, lark.UnexpectedToken):
+        return f"unexpected {str(exc.token)!r}{where}"
+    if isinstance(exc, lark.UnexpectedCharacters):
+        return f"unexpected {exc.char!r}{where} (a string is quoted with ', a quote in it doubled)"
+    return str(exc).splitlines()[0][:200]
+
+
+# cql2-json operators and how many arguments each takes (min, max); pygeofilter's own message
+# for a wrong count is a Python TypeError naming its classes.
+_ARITY = {
+    **{op: (2, 2) for op in ("=", "<>", "<", "<=", ">", ">=", "like", "in")},
+    **{f"s_{op}": (2, 2) for op in ("intersects", "disjoint", "contains", "within", "touches")},
+    **{f"s_{op}": (2, 2) for op in ("crosses", "overlaps", "equals")},
+    "between": (3, 3),
+    "not": (1, 1),
+    "isnull": (1, 1),
+    "and": (2, None),
+    "or": (2, None),
+}
+
+
+def _check_json(node: Any) -> None:
+    if isinstance(node, list):
+        for item in node:
+            _check_json(item)
+        return
+    if not isinstance(node, dict):
+        return
+    if "bbox" in node:
+        box = node["bbox"]
+        if not (isinstance(box, list) and len(box) in (4, 6)):
+            raise FilterError("a bbox is a list of 4 numbers: minx, miny, maxx, maxy")
+        if len(box) == 6:  # heights mean nothing for points on the ground
+            node["bbox"] = [box[0], box[1], box[3], box[4]]
+    if "op" in node:
+        op, args = node["op"], node.get("args")
+        if not isinstance(args, list):
+            raise FilterError(f"the operator {op!r} needs its 'args' as a list")
+        arity = _ARITY.get(str(op).lower())
+        if arity is not None:
+            low, high = arity
+            if len(args) < low or (high is not None and len(args) > high):
+                count = str(low) if low == high else f"at least {low}"
+                raise FilterError(f"the operator {op!r} takes {count} arguments, not {len(args)}")
+    for value in node.values():
+        _check_json(value)
+
+
+def _parse_json(text: str) -> Any:
+    try:
+        document = json.loads(text)
+    except ValueError as exc:
+        raise FilterError(f"malformed cql2-json: {exc}") from None
+    if not isinstance(document, dict | bool):
+        raise FilterError('a cql2-json filter is a JSON object such as {"op": "=", "args": [...]}')
+    _check_json(document)
+    try:
+        return parse_json(document)
+    except Exception as exc:  # pygeofilter raises ad-hoc errors
+        raise FilterError(f"malformed cql2-json: {str(exc).splitlines()[0][:200]}") from None
+
+
 def invalid(reason: str, field: str = "filter") -> InvalidParameter:
     return InvalidParameter(
         f"The filter is not usable: {reason}", errors=[{"field": field, "reason": reason}]
@@ -40,11 +146,14 @@ def parse_filter(text: str, lang: str | None, filter_crs_srid: int = 4326) -> Co
     if lang not in FILTER_LANGS:
         raise invalid(f"filter-lang must be one of {', '.join(FILTER_LANGS)}", "filter-lang")
     try:
-        node = parse_text(text) if lang == "cql2-text" else parse_json(json.loads(text))
-    except Exception as exc:  # the parsers raise lark, JSON and ad-hoc errors alike
-        raise invalid(f"malformed {lang}: {str(exc).splitlines()[0][:200]}") from exc
-    try:
-        return Translator(filter_crs_srid).condition(node)
+        if lang == "cql2-text":
+            try:
+                node = parse_text(text)
+            except Exception as exc:  # lark errors, and the transformer's own
+                raise FilterError(f"malformed cql2-text: {_text_error(exc)}") from None
+        else:
+            node = _parse_json(text)
+        return Translator(filter_crs_srid, bbox_in_order=lang == "cql2-json").condition(node)
     except FilterError as exc:
         raise invalid(str(exc)) from exc
 
@@ -52,8 +161,11 @@ def parse_filter(text: str, lang: str | None, filter_crs_srid: int = 4326) -> Co
 class Translator:
     """AST → SQLAlchemy. One method per family of nodes; everything else is refused."""
 
-    def __init__(self, srid: int) -> None:
+    def __init__(self, srid: int, bbox_in_order: bool = False) -> None:
         self.srid = srid
+        # pygeofilter's cql2-json parser builds Envelope(*bbox): its fields x1, x2, y1, y2
+        # then hold minx, miny, maxx, maxy, in the bbox's order, not their names'.
+        self.bbox_in_order = bbox_in_order
 
     def condition(self, node: Any) -> ColumnElement[bool]:
         if isinstance(node, ast.And):
@@ -86,7 +198,8 @@ class Translator:
             return self.spatial(node)
         if isinstance(node, ast.BBox):
             self.geometry_attribute(node.lhs)
-            return Cabin.geom.intersects(self.envelope(node.minx, node.miny, node.maxx, node.maxy))
+            box = self.envelope(node.minx, node.miny, node.maxx, node.maxy)
+            return sa.func.ST_Intersects(Cabin.geom, box)  # type: ignore[no-any-return]
         if isinstance(node, ast.TemporalPredicate):
             return self.temporal(node)
         raise FilterError(f"unsupported operation {type(node).__name__}")
@@ -179,16 +292,64 @@ class Translator:
                 return self.envelope(*args)
             raise FilterError("BBOX takes four numbers")
         if isinstance(node, values.Envelope):
+            if self.bbox_in_order:
+                return self.envelope(node.x1, node.x2, node.y1, node.y2)
             return self.envelope(node.x1, node.y1, node.x2, node.y2)
         if isinstance(node, values.Geometry):
+            self.check_geometry(node.geometry)
             geojson = json.dumps(node.geometry)
             geom = sa.func.ST_SetSRID(sa.func.ST_GeomFromGeoJSON(geojson), self.srid)
             return geom if self.srid == 4326 else sa.func.ST_Transform(geom, 4326)
         raise FilterError("a spatial operator needs a geometry literal")
 
-    def envelope(self, minx: float, miny: float, maxx: float, maxy: float) -> ColumnElement[Any]:
-        box = sa.func.ST_MakeEnvelope(minx, miny, maxx, maxy, self.srid)
-        return box if self.srid == 4326 else sa.func.ST_Transform(box, 4326)
+    def envelope(self, minx: Any, miny: Any, maxx: Any, maxy: Any) -> ColumnElement[Any]:
+        """A BBOX as a geometry. In CRS84 a west edge east of the east edge crosses the
+        antimeridian (OGC, CQL2): two boxes, never the box between them that
+        ST_MakeEnvelope would silently make of the swapped edges."""
+        edges = [minx, miny, maxx, maxy]
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in edges):
+            raise FilterError("a BBOX takes four numbers: minx, miny, maxx, maxy")
+        if not all(math.isfinite(v) for v in edges):
+            raise FilterError("a BBOX's coordinates must be finite numbers")
+        if miny > maxy:
+            raise FilterError("a BBOX's miny (south edge) must not exceed its maxy (north edge)")
+        if self.srid == 4326:
+            if not all(-180 <= v <= 180 for v in (minx, maxx)):
+                raise FilterError("a BBOX's longitudes must be within [-180, 180]")
+            if not all(-90 <= v <= 90 for v in (miny, maxy)):
+                raise FilterError("a BBOX's latitudes must be within [-90, 90]")
+            if minx > maxx:
+                return sa.func.ST_Collect(
+                    sa.func.ST_MakeEnvelope(minx, miny, 180, maxy, 4326),
+                    sa.func.ST_MakeEnvelope(-180, miny, maxx, maxy, 4326),
+                )
+            return sa.func.ST_MakeEnvelope(minx, miny, maxx, maxy, 4326)
+        if minx > maxx:
+            raise FilterError("a BBOX's minx (west edge) must not exceed its maxx (east edge)")
+        return sa.func.ST_Transform(
+            sa.func.ST_MakeEnvelope(minx, miny, maxx, maxy, self.srid), 4326
+        )
+
+    def check_geometry(self, geometry: dict[str, Any]) -> None:
+        """A polygon whose ring is not closed is refused in words: PostGIS would close it
+        silently, so the filter would stand for a shape the client never wrote."""
+        kind = geometry.get("type")
+        polygons: list[Any] = []
+        if kind == "Polygon":
+            polygons = [geometry.get("coordinates") or []]
+        elif kind == "MultiPolygon":
+            polygons = list(geometry.get("coordinates") or [])
+        for rings in polygons:
+            for ring in rings:
+                try:
+                    points = [tuple(point) for point in ring]
+                except TypeError:
+                    raise FilterError(f"a {kind}'s rings are lists of points") from None
+                if len(points) < 4 or points[0] != points[-1]:
+                    raise FilterError(
+                        f"a {kind}'s ring must be closed (its last point the same as its first)"
+                        " and have at least 4 points"
+                    )
 
     def attribute(self, node: Any) -> Property:
         if isinstance(node, ast.Attribute):

@@ -4,7 +4,7 @@ datetime intervals, needs lists): each refusal is a 400 problem naming the param
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,7 +23,8 @@ def bad(field: str, reason: str) -> InvalidParameter:
 def parse_bbox(
     value: str, crs: Crs, field: str = "bbox", max_span_deg: float | None = None
 ) -> list[float]:
-    """`minx,miny,maxx,maxy` in the given CRS (lon/lat for CRS84)."""
+    """`minx,miny,maxx,maxy` in the given CRS (lon/lat for CRS84; minx > maxx crosses the
+    antimeridian there)."""
     parts = value.split(",")
     if len(parts) == 6:  # a 3D box: the heights are irrelevant to points on the ground
         parts = [parts[0], parts[1], parts[3], parts[4]]
@@ -43,9 +44,16 @@ def parse_bbox(
             raise bad(field, "latitudes must be within [-90, 90]")
     elif not all(abs(v) <= 1e8 for v in box):
         raise bad(field, "coordinates out of range for the CRS")
-    if minx > maxx or miny > maxy:
-        raise bad(field, "inverted box: the minimum must not exceed the maximum")
-    if max_span_deg is not None and (maxx - minx > max_span_deg or maxy - miny > max_span_deg):
+    if miny > maxy:
+        raise bad(
+            field, "inverted box: miny (the south edge) must not exceed maxy (the north edge)"
+        )
+    # In CRS84 a west edge east of the east edge is a box across the antimeridian (OGC API
+    # Features Part 1, bbox); in a projected CRS it is an inverted box.
+    if minx > maxx and crs.srid != 4326:
+        raise bad(field, "inverted box: minx (the west edge) must not exceed maxx (the east edge)")
+    width = maxx - minx if minx <= maxx else maxx + 360 - minx
+    if max_span_deg is not None and (width > max_span_deg or maxy - miny > max_span_deg):
         raise bad(field, f"box too large: at most {max_span_deg} degrees on each side")
     return box
 
@@ -60,14 +68,21 @@ def parse_needs(value: str | None) -> list[str]:
     return names
 
 
-def _instant(text: str) -> datetime | None:
+def _instant(text: str) -> tuple[datetime, datetime] | None:
+    """The first instant a datetime end stands for and the first one past it: a date-time is
+    one instant; a date (2026-11-23) is its whole day in UTC, so `datetime=2026-11-23` finds
+    the cabins updated that day (it compared them with midnight and found none)."""
     if text in ("", ".."):
         return None
     try:
+        if len(text) == 10 and text[4] == "-" and text[7] == "-":
+            day = datetime.combine(date.fromisoformat(text), time(), UTC)
+            return day, day + timedelta(days=1)
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise bad("datetime", "an RFC 3339 date-time, or an interval start/end with '..'") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return parsed, parsed
 
 
 def datetime_filter(value: str) -> ColumnElement[bool]:
@@ -78,15 +93,17 @@ def datetime_filter(value: str) -> ColumnElement[bool]:
         start, end = _instant(start_text), _instant(end_text)
         if start is None and end is None:
             raise bad("datetime", "an interval needs at least one end")
-        if start and end and start > end:
+        if start and end and start[0] > end[0]:
             raise bad("datetime", "the interval ends before it starts")
         conditions = []
         if start is not None:
-            conditions.append(target >= start)
+            conditions.append(target >= start[0])
         if end is not None:
-            conditions.append(target <= end)
+            first, past = end
+            conditions.append(target < past if past > first else target <= first)
         return sa.and_(*conditions)
     instant = _instant(value)
     if instant is None:
         raise bad("datetime", "an RFC 3339 date-time or an interval")
-    return target == instant
+    first, past = instant
+    return sa.and_(target >= first, target < past) if past > first else target == first

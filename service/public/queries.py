@@ -40,6 +40,12 @@ def envelope(bbox: Sequence[float], crs: Crs) -> ColumnElement[Any]:
 
 def in_bbox(bbox: Sequence[float], crs: Crs) -> ColumnElement[bool]:
     # `&&` (GeoAlchemy2's `intersects`) on points is the bounding-box test the GiST index answers.
+    minx, miny, maxx, maxy = bbox
+    if crs.srid == 4326 and minx > maxx:  # across the antimeridian: its two sides
+        return sa.or_(
+            Cabin.geom.intersects(envelope([minx, miny, 180.0, maxy], crs)),
+            Cabin.geom.intersects(envelope([-180.0, miny, maxx, maxy], crs)),
+        )
     return Cabin.geom.intersects(envelope(bbox, crs))
 
 

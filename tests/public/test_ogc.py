@@ -176,7 +176,8 @@ def test_queryables_is_a_json_schema(client: TestClient) -> None:
         ({"filter": "hearing_loop = 'yes'"}, "filter"),
         ({"filter": "commune_insee = 75056"}, "filter"),
         ({"filter": "venue_kind = 'msp'", "filter-lang": "ecql"}, "filter-lang"),
-        ({"bbox": "2.4,48.8,2.3,48.9"}, "bbox"),
+        ({"bbox": "2.3,48.9,2.4,48.8"}, "bbox"),
+        ({"bbox": "700000,6900000,600000,6950000", "bbox-crs": "EPSG:2154"}, "bbox"),
         ({"bbox": "2.3,48.8"}, "bbox"),
         ({"crs": "EPSG:3857"}, "crs"),
         ({"bbox": BOX, "bbox-crs": "EPSG:9999"}, "bbox-crs"),
@@ -193,3 +194,110 @@ def test_bad_items_parameters_are_400_naming_the_parameter(
     assert response.status_code == 400, response.text
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["errors"][0]["field"] == field
+
+
+REUNION = (55.4504, -20.8823)  # Saint-Denis
+MAYOTTE = (45.2279, -12.7806)  # Mamoudzou
+
+
+def test_a_bbox_across_the_antimeridian_is_its_two_sides(client: TestClient, db: Session) -> None:
+    """OGC and CQL2: a west edge east of the east edge crosses the antimeridian. From 50°E
+    round to 170°W holds Réunion, not Mayotte (45°E); swapping the edges would give the
+    opposite (a 400 for the bbox parameter, Mayotte and not Réunion for a CQL2 BBOX)."""
+    op = make_operator(db)
+    reunion = make_cabin(db, op, REUNION, insee="97411")
+    make_cabin(db, op, MAYOTTE, insee="97611")
+    across = [50, -30, -170, 0]
+    assert refs(client.get(ITEMS, params={"bbox": ",".join(map(str, across))})) == [
+        reunion.reference
+    ]
+    text_filter = "S_INTERSECTS(geometry, BBOX(50, -30, -170, 0))"
+    assert refs(client.get(ITEMS, params={"filter": text_filter})) == [reunion.reference]
+    json_filter = {"op": "s_intersects", "args": [{"property": "geometry"}, {"bbox": across}]}
+    response = client.get(
+        ITEMS, params={"filter": json.dumps(json_filter), "filter-lang": "cql2-json"}
+    )
+    assert refs(response) == [reunion.reference]
+
+
+def test_a_cql2_json_bbox_reads_minx_miny_maxx_maxy(client: TestClient, db: Session) -> None:
+    """[2.30, 48.83, 2.40, 48.88] is a window on Paris, not the box 2.30°E..48.83°E by
+    2.40°N..48.88°N that holds a cabin in Lorraine."""
+    op = make_operator(db)
+    paris = make_cabin(db, op, PARIS)
+    make_cabin(db, op, (6.18, 48.69), insee="54395")  # Nancy, same latitude band
+    json_filter = {
+        "op": "s_intersects",
+        "args": [{"property": "geometry"}, {"bbox": [2.30, 48.83, 2.40, 48.88]}],
+    }
+    response = client.get(
+        ITEMS, params={"filter": json.dumps(json_filter), "filter-lang": "cql2-json"}
+    )
+    assert refs(response) == [paris.reference]
+
+
+def test_a_quote_in_a_cql2_text_string_is_doubled_or_backslashed(
+    client: TestClient, db: Session
+) -> None:
+    """CQL2 escapes a quote in a string as '' or \\' (what GDAL sends for a -where): French
+    streets and venues are full of them."""
+    op = make_operator(db)
+    church = make_cabin(db, op, PARIS, address_street="place de l'Église")
+    make_cabin(db, op, PARIS, address_street="rue de Rivoli")
+    for literal in ("'place de l''Église'", "'place de l\\'Église'"):
+        response = client.get(ITEMS, params={"filter": f"address_street = {literal}"})
+        assert refs(response) == [church.reference], literal
+    like = client.get(ITEMS, params={"filter": "address_street LIKE '%l''Égl%'"})
+    assert refs(like) == [church.reference]
+
+
+def test_a_datetime_given_as_a_date_is_that_whole_day(client: TestClient, db: Session) -> None:
+    op = make_operator(db)
+    day = make_cabin(db, op, PARIS, updated_at=datetime(2025, 3, 14, 15, 9, 26, tzinfo=UTC))
+    make_cabin(db, op, PARIS, updated_at=datetime(2025, 3, 15, 0, 0, 0, tzinfo=UTC))
+    make_cabin(db, op, PARIS, updated_at=datetime(2025, 3, 13, 23, 59, 59, tzinfo=UTC))
+    assert refs(client.get(ITEMS, params={"datetime": "2025-03-14"})) == [day.reference]
+    until = client.get(ITEMS, params={"datetime": "2025-03-01/2025-03-14"})
+    assert day.reference in refs(until) and len(refs(until)) == 2
+    exact = client.get(ITEMS, params={"datetime": "2025-03-14T15:09:26Z"})
+    assert refs(exact) == [day.reference]  # a date-time stays one instant
+
+
+@pytest.mark.parametrize(
+    ("params", "reason"),
+    [
+        (
+            {"filter": "S_INTERSECTS(geometry, POLYGON((2 48, 3 48, 2 49)))"},
+            "ring must be closed",
+        ),
+        ({"filter": "S_INTERSECTS(geometry, BBOX(2, 49, 3, 48))"}, "must not exceed its maxy"),
+        ({"filter": "S_INTERSECTS(geometry, BBOX(2, 48, 200, 49))"}, "longitudes"),
+        (
+            {
+                "filter": '{"op": "=", "args": [{"property": "venue_kind"}]}',
+                "filter-lang": "cql2-json",
+            },
+            "the operator '=' takes 2 arguments, not 1",
+        ),
+        ({"filter": "[1, 2]", "filter-lang": "cql2-json"}, "a cql2-json filter is a JSON object"),
+        (
+            {
+                "filter": '{"op": "s_intersects", "args": [{"property": "geometry"},'
+                ' {"bbox": [2, 48, 3]}]}',
+                "filter-lang": "cql2-json",
+            },
+            "a bbox is a list of 4 numbers",
+        ),
+        ({"filter": "venue_kind = "}, "ends before the expression is complete"),
+        ({"filter": "venue_kind == 'msp'"}, "unexpected '=' at column 13"),
+    ],
+)
+def test_a_filter_refused_says_why_in_words(client: TestClient, params: dict, reason: str) -> None:
+    """Never the parser's internals (`Equal.__init__() missing…`, `Token('$END', '')`), and
+    never a geometry PostGIS would silently reshape."""
+    response = client.get(ITEMS, params=params)
+    assert response.status_code == 400, response.text
+    (error,) = response.json()["errors"]
+    assert error["field"] == "filter"
+    assert reason in error["reason"], error["reason"]
+    assert "Token(" not in error["reason"] and "__init__" not in error["reason"]

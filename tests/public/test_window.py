@@ -153,8 +153,8 @@ def test_cors_is_open_for_get(client: TestClient) -> None:
 
 def test_bad_windows_are_400_naming_bbox(client: TestClient) -> None:
     for bbox in (
-        "2.4,48.83,2.3,48.88",  # inverted
         "2.3,48.88,2.4,48.83",  # inverted latitudes
+        "179,48,-170,49",  # across the antimeridian, 11 degrees wide: too large
         "-5,42,8,51",  # all of France: too large
         "2.3,48.8,2.4",  # three numbers
         "a,b,c,d",
@@ -166,6 +166,19 @@ def test_bad_windows_are_400_naming_bbox(client: TestClient) -> None:
         assert response.headers["content-type"] == "application/problem+json"
         assert response.json()["errors"][0]["field"] == "bbox"
     assert client.get("/public/cabins").json()["errors"][0]["field"] == "bbox"
+
+
+def test_a_window_across_the_antimeridian_is_its_two_sides(client: TestClient, db: Session) -> None:
+    """minlon > maxlon is a window across the antimeridian (as OGC reads a bbox), 2 degrees
+    wide here, not an inverted box: the cabins on both sides of it are in it."""
+    op = make_operator(db)
+    east = make_cabin(db, op, (179.6, -13.3))
+    west = make_cabin(db, op, (-179.6, -13.3))
+    make_cabin(db, op, (178.0, -13.3))
+    response = client.get("/public/cabins", params={"bbox": "179,-14,-179,-13"})
+    assert response.status_code == 200, response.text
+    found = sorted(f["id"] for f in response.json()["features"])
+    assert found == sorted([east.reference, west.reference])
 
 
 def test_unknown_reference_is_404(client: TestClient) -> None:
