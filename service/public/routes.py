@@ -41,8 +41,12 @@ router = APIRouter(route_class=ApiRoute, tags=["finder apps"])
 def nearest(
     request: Request,
     session: ReadSession,
-    lat: Annotated[float, Query(ge=-90, le=90, description="Latitude, WGS 84")],
-    lon: Annotated[float, Query(ge=-180, le=180, description="Longitude, WGS 84")],
+    lat: Annotated[
+        float, Query(ge=-90, le=90, allow_inf_nan=False, description="Latitude, WGS 84")
+    ],
+    lon: Annotated[
+        float, Query(ge=-180, le=180, allow_inf_nan=False, description="Longitude, WGS 84")
+    ],
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
     radius: Annotated[
         float | None, Query(ge=1, description="Search radius in metres (at most the setting)")
