@@ -136,6 +136,30 @@ def test_regulator_dashboard_with_an_ars_key_shows_only_its_region(
     assert page.js_errors == []
 
 
+def test_a_refused_filter_says_why_and_shows_none_of_the_previous_figures(
+    page, web_data_committed
+) -> None:  # type: ignore[no-untyped-def]
+    """Région 99 does not exist: both parts say so in the API's words, and the previous
+    filter's summary and cabins are gone (they read as the answer, under 'Chargement…')."""
+    page.goto("/regulateur")
+    sign_in(page, web_data_committed.ars_84_key)
+    page.locator("#cabins-table table").wait_for()
+    page.locator("#f-region").fill("99")
+    page.get_by_role("button", name="Appliquer").click()
+    page.wait_for_function("document.querySelector('#cabins-status').textContent.includes('99')")
+    for status in ("#summary-status", "#cabins-status"):
+        text = page.locator(status).inner_text()
+        assert text.startswith("Erreur") and "region : '99'" in text, text
+    assert page.locator("#summary-table table").count() == 0
+    assert page.locator("#cabins-table table").count() == 0
+    assert page.locator("#cabins-more").is_hidden()
+    page.locator("#f-region").fill("")
+    page.get_by_role("button", name="Appliquer").click()
+    page.locator("#cabins-table table").wait_for()  # a good filter answers again
+    assert page.locator("#summary-table table").count() == 1
+    assert page.js_errors == []
+
+
 def test_regulator_page_refuses_a_bad_key(page, web_data_committed) -> None:  # type: ignore[no-untyped-def]
     page.goto("/regulateur")
     sign_in(page, "cr_000000000000_" + "x" * 43)

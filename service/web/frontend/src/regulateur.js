@@ -21,7 +21,7 @@ const STEPS = [
   { upTo: 1, color: "#a01c00" },
 ];
 
-const state = { summary: null, cabins: [], next: null };
+const state = { summary: null, cabins: [], next: null, seq: 0, refused: null };
 const outlines = new Map(); // "by:code" -> GeoJSON geometry
 
 let map = null;
@@ -163,29 +163,69 @@ function renderCabins() {
   $("#cabins-more").hidden = !state.next;
 }
 
+function fetchSummary(f) {
+  return getJson(`/v1/compliance/summary${query({ by: f.by, ...common(f) })}`, { auth: true });
+}
+
+function fetchCabins(f) {
+  return getJson(`/v1/compliance/cabins${query({ ...common(f), compliance: f.compliance, limit: 100 })}`, { auth: true });
+}
+
 async function loadSummary(f) {
   $("#summary-status").textContent = t("loading");
-  state.summary = await getJson(`/v1/compliance/summary${query({ by: f.by, ...common(f) })}`, { auth: true });
+  state.summary = await fetchSummary(f);
   renderSummary();
   return state.summary;
 }
 
 async function loadCabins(f) {
   $("#cabins-status").textContent = t("loading");
-  const page = await getJson(`/v1/compliance/cabins${query({ ...common(f), compliance: f.compliance, limit: 100 })}`, { auth: true });
+  const page = await fetchCabins(f);
   state.cabins = page.items;
   state.next = page.next;
   renderCabins();
 }
 
+function refusal(error) {
+  // The API's words: each refused field with its reason, else the problem's detail.
+  const reasons = (error.errors || []).map((e) => `${e.field} : ${e.reason}`);
+  return t("error", { detail: reasons.length ? reasons.join(" ; ") : error.message });
+}
+
+function showRefused(error) {
+  // A refused filter answers nothing: the previous filter's figures and cabins go, so they
+  // cannot be read as this one's, and both parts say why.
+  state.refused = error;
+  state.summary = null;
+  state.cabins = [];
+  state.next = null;
+  clear($("#summary-table"));
+  clear($("#choropleth-caption"));
+  if (layer) layer.clearLayers();
+  clear($("#cabins-table"));
+  $("#cabins-more").hidden = true;
+  $("#summary-status").textContent = refusal(error);
+  $("#cabins-status").textContent = refusal(error);
+}
+
 async function apply() {
   const f = filters();
-  try {
-    await Promise.all([loadSummary(f), loadCabins(f)]);
-  } catch (error) {
-    $("#summary-status").textContent = t("error", { detail: error.message });
-    for (const e of error.errors || []) $("#summary-status").append(` — ${e.field} : ${e.reason}`);
+  const seq = ++state.seq;
+  $("#summary-status").textContent = t("loading");
+  $("#cabins-status").textContent = t("loading");
+  const [summary, cabins] = await Promise.allSettled([fetchSummary(f), fetchCabins(f)]);
+  if (seq !== state.seq) return; // a newer filter was applied meanwhile
+  const failed = [summary, cabins].find((result) => result.status === "rejected");
+  if (failed) {
+    showRefused(failed.reason);
+    return;
   }
+  state.refused = null;
+  state.summary = summary.value;
+  renderSummary();
+  state.cabins = cabins.value.items;
+  state.next = cabins.value.next;
+  renderCabins();
 }
 
 $("#filters").addEventListener("submit", (event) => {
@@ -195,10 +235,14 @@ $("#filters").addEventListener("submit", (event) => {
 
 $("#cabins-more").addEventListener("click", async () => {
   const next = new URL(state.next, location.href);
-  const page = await getJson(next.pathname + next.search, { auth: true });
-  state.cabins = state.cabins.concat(page.items);
-  state.next = page.next;
-  renderCabins();
+  try {
+    const page = await getJson(next.pathname + next.search, { auth: true });
+    state.cabins = state.cabins.concat(page.items);
+    state.next = page.next;
+    renderCabins();
+  } catch (error) {
+    $("#cabins-status").textContent = refusal(error);
+  }
 });
 
 const EXTENSIONS = { csv: "csv", geojson: "geojson", xlsx: "xlsx" };
@@ -218,6 +262,7 @@ for (const button of document.querySelectorAll("button.export")) {
 }
 
 setupLanguage(() => {
+  if (state.refused) return showRefused(state.refused);
   if (state.summary) renderSummary();
   renderCabins();
 });
