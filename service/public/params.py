@@ -61,7 +61,7 @@ def parse_bbox(
 def parse_needs(value: str | None) -> list[str]:
     if not value:
         return []
-    names = [n.strip() for n in value.split(",") if n.strip()]
+    names = list(dict.fromkeys(n.strip() for n in value.split(",") if n.strip()))  # once each
     unknown = [n for n in names if n not in NEED_NAMES]
     if unknown:
         raise bad("needs", f"unknown need {unknown[0]!r}; known: {', '.join(NEED_NAMES)}")

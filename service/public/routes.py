@@ -49,13 +49,19 @@ def nearest(
     ],
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
     radius: Annotated[
-        float | None, Query(ge=1, description="Search radius in metres (at most the setting)")
+        float | None,
+        Query(
+            ge=1, allow_inf_nan=False, description="Search radius in metres (at most the setting)"
+        ),
     ] = None,
     needs: Annotated[
         str | None, Query(description=f"Comma-separated: {', '.join(NEED_NAMES)}")
     ] = None,
     min_door_width_cm: Annotated[
-        float | None, Query(ge=30, le=400, description="Cabin door clear width at least (cm)")
+        float | None,
+        Query(
+            ge=30, le=400, allow_inf_nan=False, description="Cabin door clear width at least (cm)"
+        ),
     ] = None,
     include_unknown: Annotated[
         bool, Query(description="Also return cabins whose data is unknown for a need")

@@ -184,14 +184,29 @@ def test_bad_parameters_are_400_naming_the_parameter(client: TestClient) -> None
         assert field in [e["field"] for e in response.json()["errors"]], response.json()
 
 
-def test_a_coordinate_that_is_not_a_finite_number_is_said_so(client: TestClient) -> None:
+def test_a_number_that_is_not_finite_is_said_so(client: TestClient) -> None:
     """NaN is not 'greater than 90': the reason says what is wrong with it."""
-    for params, field in (({"lat": "NaN", "lon": 2}, "lat"), ({"lat": 48, "lon": "-inf"}, "lon")):
+    for params, field in (
+        ({"lat": "NaN", "lon": 2}, "lat"),
+        ({"lat": 48, "lon": "-inf"}, "lon"),
+        ({"lat": 48, "lon": 2, "radius": "nan"}, "radius"),
+        ({"lat": 48, "lon": 2, "min_door_width_cm": "nan"}, "min_door_width_cm"),
+    ):
         response = client.get("/public/cabins/nearest", params=params)
         assert response.status_code == 400
         (error,) = response.json()["errors"]
         assert error["field"] == field
         assert "finite" in error["reason"], error["reason"]
+
+
+def test_a_need_given_twice_is_one_need(client: TestClient, db: Session) -> None:
+    make_cabin(db, make_operator(db), PARIS)
+    response = client.get(
+        "/public/cabins/nearest",
+        params={"lat": PARIS[1], "lon": PARIS[0], "needs": "wheelchair,wheelchair"},
+    )
+    assert response.status_code == 200
+    assert response.json()["query"]["needs"] == ["wheelchair"]
 
 
 def test_accessible_keeps_only_cabins_the_rule_engine_labels_accessible(
