@@ -97,6 +97,51 @@ def test_the_language_switch_shows_the_map_in_english(page, web_data_committed) 
     assert page.locator("h1").inner_text() == "Find a teleconsultation cabin"
 
 
+def test_a_card_in_english_reads_as_english_and_says_each_need_once(
+    page, web_data_committed
+) -> None:  # type: ignore[no-untyped-def]
+    """'Wheelchair: yes', not the French 'Wheelchair : yes'; and a need that stands on one
+    fact (the induction loop) is one line, not its status then the same fact again."""
+    page.goto("/carte")
+    page.get_by_role("button", name="Switch to English").click()
+    page.wait_for_function("document.querySelectorAll('#results li[data-reference]').length >= 5")
+    page.locator("#results .cabin-open").first.click()
+    card = page.locator("#card")
+    card.wait_for(state="visible")
+    text = card.inner_text()
+    assert "Wheelchair: " in text and "Door clear width: " in text
+    assert " : " not in text, text
+    lines = [line for line in text.splitlines() if "loop" in line.lower()]
+    assert len(lines) == 1, lines
+    assert "Door clear width" in text  # the wheelchair need still lists its measurements
+    assert page.js_errors == []
+
+
+def test_near_me_refused_by_the_browser_is_said_in_the_page_language(
+    browser, live_server, web_data_committed
+) -> None:  # type: ignore[no-untyped-def]
+    """No position permission: the page says so in French and what to do instead, never the
+    browser's own English message ('User denied Geolocation')."""
+    context = browser.new_context(  # no geolocation permission given
+        base_url=live_server,
+        locale="fr-FR",
+        bypass_csp=True,  # wait_for_function evaluates a string
+    )
+    page = context.new_page()
+    try:
+        page.goto("/carte")
+        page.get_by_role("button", name="Autour de moi").click()
+        status = page.locator("#status")
+        page.wait_for_function(
+            "document.querySelector('#status').textContent.toLowerCase().includes('position')"
+        )
+        text = status.inner_text()
+        assert text.startswith("Le navigateur n'a pas été autorisé à donner votre position"), text
+        assert "denied" not in text.lower()
+    finally:
+        context.close()
+
+
 def sign_in(page, key: str) -> None:  # type: ignore[no-untyped-def]
     page.get_by_label("Clé d'API").fill(key)
     page.get_by_role("button", name="Se connecter").click()

@@ -5,7 +5,7 @@ import "leaflet/dist/leaflet.css";
 import "./common/style.css";
 import L from "leaflet";
 import { $, clear, h } from "./common/dom.js";
-import { date, known, number, setupLanguage, t, venueKind } from "./common/i18n.js";
+import { date, known, labelled, number, setupLanguage, t, venueKind } from "./common/i18n.js";
 import { getJson, query } from "./common/api.js";
 
 const FRANCE = [[41.3, -5.2], [51.1, 9.6]];
@@ -152,7 +152,7 @@ function render() {
               cabin.properties.venue_name || cabin.reference,
             ),
             h("span", { class: "meta" }, [address(cabin.properties), cabin.distance_m != null ? distance(cabin.distance_m) : null].filter(Boolean).join(" · ")),
-            h("span", { class: "meta" }, `${t("need.wheelchair")} : ${t(`need.status.${cabin.properties.wheelchair || "unknown"}`)}`),
+            h("span", { class: "meta" }, labelled(t("need.wheelchair"), t(`need.status.${cabin.properties.wheelchair || "unknown"}`))),
           ),
         )
       : h("li", {}, t("map.empty")),
@@ -202,7 +202,7 @@ function wheelchairCriteria(cabin) {
 }
 
 function criterionText(c) {
-  return `${t(`crit.${c.field}`)} : ${c.field.endsWith("_cm") ? measure(c.value, c.minimum) : fact(c.value)}`;
+  return labelled(t(`crit.${c.field}`), c.field.endsWith("_cm") ? measure(c.value, c.minimum) : fact(c.value));
 }
 
 function needStatus(cabin, need) {
@@ -225,8 +225,10 @@ function accessibilitySection(cabin) {
     {},
     NEEDS.map((need) => {
       const s = needStatus(cabin, need);
-      const reasons = need === "wheelchair" ? wheelchairCriteria(cabin).map(criterionText) : [criterionText({ field: NEED_FACT[need], value: a[NEED_FACT[need]] })];
-      return h("li", {}, h("strong", {}, `${t(`need.${need}`)} : `), badge(STATUS_BADGE[s], t(`need.status.${s}`)), h("ul", {}, reasons.map((r) => h("li", {}, r))));
+      // The wheelchair need stands on several measurements, each listed; the other needs on
+      // one fact, which their status already says (listing it again read every line twice).
+      const reasons = need === "wheelchair" ? wheelchairCriteria(cabin).map(criterionText) : [];
+      return h("li", {}, h("strong", {}, labelled(t(`need.${need}`))), badge(STATUS_BADGE[s], t(`need.status.${s}`)), reasons.length ? h("ul", {}, reasons.map((r) => h("li", {}, r))) : null);
     }),
     ["live_captioning", "stationnement_pmr"].map((field) => h("li", {}, criterionText({ field, value: a[field] }))),
   );
@@ -244,7 +246,7 @@ function feesSection(fees) {
     "div",
     {},
     h("ul", {}, items.map((i) => h("li", {}, i))),
-    services.length ? [h("p", {}, t("card.fees.optional")), h("ul", {}, services.map((s) => h("li", {}, `${s.name} : ${number(s.price_eur, 2)} €`)))] : null,
+    services.length ? [h("p", {}, t("card.fees.optional")), h("ul", {}, services.map((s) => h("li", {}, labelled(s.name, `${number(s.price_eur, 2)} €`))))] : null,
     fees.info_url ? h("p", {}, h("a", { href: fees.info_url, rel: "noopener" }, t("card.fees.info"))) : null,
   );
 }
@@ -371,6 +373,8 @@ $("#search-form").addEventListener("submit", async (event) => {
   }
 });
 
+const GEOLOCATION_ERRORS = { 1: "map.search.geoloc.denied", 2: "map.search.geoloc.failed", 3: "map.search.geoloc.timeout" };
+
 $("#near-me").addEventListener("click", () => {
   if (!navigator.geolocation) {
     status.textContent = t("map.search.geoloc.unavailable");
@@ -379,7 +383,8 @@ $("#near-me").addEventListener("click", () => {
   status.textContent = t("loading");
   navigator.geolocation.getCurrentPosition(
     (position) => goTo({ name: t("map.here"), lon: position.coords.longitude, lat: position.coords.latitude }),
-    (error) => (status.textContent = t("map.search.geoloc.denied", { detail: error.message })),
+    // The browser's own message is in its language, not the page's: say it from the code.
+    (error) => (status.textContent = t(GEOLOCATION_ERRORS[error.code] || "map.search.geoloc.failed")),
     { timeout: 10_000 },
   );
 });

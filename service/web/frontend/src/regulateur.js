@@ -6,7 +6,7 @@ import "leaflet/dist/leaflet.css";
 import "./common/style.css";
 import L from "leaflet";
 import { $, clear, h, table } from "./common/dom.js";
-import { date, number, setupLanguage, t, venueKind } from "./common/i18n.js";
+import { date, labelled, number, setupLanguage, t, venueKind } from "./common/i18n.js";
 import { download, getJson, query } from "./common/api.js";
 import { setupKeyForm } from "./common/session.js";
 
@@ -132,7 +132,7 @@ async function renderChoropleth() {
   for (const { group, geometry } of shapes) {
     if (!geometry) continue;
     L.geoJSON(geometry, { style: { color: "#1e1e1e", weight: 1, fillColor: colorOf(share(group)), fillOpacity: 0.85 } })
-      .bindTooltip(`${group.name || group.key} : ${percent(share(group))}`)
+      .bindTooltip(labelled(group.name || group.key, percent(share(group))))
       .addTo(layer);
   }
   const bounds = layer.getBounds();
@@ -140,13 +140,13 @@ async function renderChoropleth() {
 }
 
 function failingList(cabin) {
-  if (!cabin.failing.length) return cabin.unknown_rules.length ? `${t("outcome.unknown")} : ${cabin.unknown_rules.join(", ")}` : "—";
+  if (!cabin.failing.length) return cabin.unknown_rules.length ? labelled(t("outcome.unknown"), cabin.unknown_rules.join(", ")) : "—";
   return h("ul", {}, cabin.failing.map((v) => h("li", {}, `${v.rule} (${v.severity})`)));
 }
 
 function sinceList(cabin) {
   if (!cabin.failing.length) return "—";
-  return h("ul", {}, cabin.failing.map((v) => h("li", {}, `${v.rule} : ${v.failing_since ? date(v.failing_since) : "—"}`)));
+  return h("ul", {}, cabin.failing.map((v) => h("li", {}, labelled(v.rule, v.failing_since ? date(v.failing_since) : "—"))));
 }
 
 function renderCabins() {
@@ -188,7 +188,7 @@ async function loadCabins(f) {
 
 function refusal(error) {
   // The API's words: each refused field with its reason, else the problem's detail.
-  const reasons = (error.errors || []).map((e) => `${e.field} : ${e.reason}`);
+  const reasons = (error.errors || []).map((e) => labelled(e.field, e.reason));
   return t("error", { detail: reasons.length ? reasons.join(" ; ") : error.message });
 }
 

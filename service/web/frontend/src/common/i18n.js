@@ -26,7 +26,9 @@ const TEXTS = {
     "map.search.choose": "Plusieurs communes correspondent : choisissez-en une.",
     "map.search.none": "Aucune commune ne correspond à « {q} ».",
     "map.search.geoloc.unavailable": "La géolocalisation n'est pas disponible dans ce navigateur.",
-    "map.search.geoloc.denied": "Position non obtenue : {detail}",
+    "map.search.geoloc.denied": "Le navigateur n'a pas été autorisé à donner votre position : cherchez une commune ou un code postal.",
+    "map.search.geoloc.failed": "Votre position n'a pas pu être déterminée : cherchez une commune ou un code postal.",
+    "map.search.geoloc.timeout": "Votre position n'est pas arrivée à temps : réessayez, ou cherchez une commune.",
     "map.needs.legend": "Besoins d'accessibilité",
     "need.wheelchair": "Fauteuil roulant",
     "need.hearing_loop": "Boucle à induction magnétique",
@@ -218,7 +220,9 @@ const TEXTS = {
     "map.search.choose": "Several communes match: choose one.",
     "map.search.none": "No commune matches “{q}”.",
     "map.search.geoloc.unavailable": "Geolocation is not available in this browser.",
-    "map.search.geoloc.denied": "No position: {detail}",
+    "map.search.geoloc.denied": "The browser was not allowed to give your position: search for a commune or a postcode.",
+    "map.search.geoloc.failed": "Your position could not be determined: search for a commune or a postcode.",
+    "map.search.geoloc.timeout": "Your position did not arrive in time: try again, or search for a commune.",
     "map.needs.legend": "Accessibility needs",
     "need.wheelchair": "Wheelchair",
     "need.hearing_loop": "Hearing (induction) loop",
@@ -406,6 +410,11 @@ export function venueKind(kind) {
 /** Has a translation for this key (for open vocabularies: statuses, sectors, outcomes). */
 export function known(key) {
   return key in TEXTS.fr;
+}
+
+/** A label before its value: "Fauteuil roulant : oui" in French, "Wheelchair: yes" in English. */
+export function labelled(label, value = "") {
+  return `${label}${current === "fr" ? " : " : ": "}${value}`;
 }
 
 export function number(value, digits = 0) {
