@@ -97,6 +97,24 @@ def test_the_language_switch_shows_the_map_in_english(page, web_data_committed) 
     assert page.locator("h1").inner_text() == "Find a teleconsultation cabin"
 
 
+def test_choosing_a_commune_with_the_keyboard_leaves_the_focus_on_its_results(
+    page, web_data_committed
+) -> None:  # type: ignore[no-untyped-def]
+    """'Saint-Denis' names several communes: the choice taken with Enter moves the focus to
+    the results it asked for (it fell back to the top of the page with the removed button)."""
+    page.goto("/carte")
+    page.get_by_label("Commune (nom ou code INSEE) ou code postal").fill("Saint-Denis")
+    page.keyboard.press("Enter")
+    page.locator("#choices button").first.wait_for()
+    assert page.evaluate("document.activeElement.closest('#choices') !== null")
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.activeElement.id === 'results-title'")
+    assert "Saint-Denis" in page.locator("#status").inner_text()
+    page.keyboard.press("Tab")  # onwards into the list, not from the page's top
+    assert page.evaluate("document.activeElement.closest('#results') !== null")
+    assert page.js_errors == []
+
+
 def test_a_card_in_english_reads_as_english_and_says_each_need_once(
     page, web_data_committed
 ) -> None:  # type: ignore[no-untyped-def]

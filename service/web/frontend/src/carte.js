@@ -343,6 +343,13 @@ function communeLabel(c) {
   return `${c.name} (${c.insee}${c.departement ? `, ${c.departement}` : ""})`;
 }
 
+async function choose(c) {
+  // The chosen button goes with the list: the keyboard focus moves to the results it asked
+  // for, not back to the top of the page.
+  await goTo({ name: communeLabel(c), insee: c.insee, lon: c.lon, lat: c.lat });
+  $("#results-title").focus();
+}
+
 $("#search-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const q = $("#place").value.trim();
@@ -365,7 +372,7 @@ $("#search-form").addEventListener("submit", async (event) => {
     clear(
       choices,
       h("p", { id: "choices-title" }, t("map.search.choose")),
-      h("ul", { "aria-labelledby": "choices-title" }, items.map((c) => h("li", {}, h("button", { type: "button", class: "link", onclick: () => goTo({ name: communeLabel(c), insee: c.insee, lon: c.lon, lat: c.lat }) }, communeLabel(c))))),
+      h("ul", { "aria-labelledby": "choices-title" }, items.map((c) => h("li", {}, h("button", { type: "button", class: "link", onclick: () => choose(c) }, communeLabel(c))))),
     );
     choices.querySelector("button").focus();
   } catch (error) {
