@@ -36,14 +36,22 @@ from service.routing import ApiRoute
 
 router = APIRouter(route_class=ApiRoute, prefix="/ogc", tags=["OGC API Features"])
 
+
+def openapi_media_type(version: str) -> str:
+    """The service-desc link's type names the OpenAPI version the definition is written in
+    (3.1.0 -> version=3.1), so a client reads it as what it is."""
+    major_minor = ".".join(version.split(".")[:2])
+    return f"application/vnd.oai.openapi+json;version={major_minor}"
+
+
 COLLECTION = "cabins"
 JSON = "application/json"
 SCHEMA_JSON = "application/schema+json"
 
+# No `oas30`: the API definition FastAPI writes is OpenAPI 3.1, which that class does not cover.
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
-    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
@@ -104,7 +112,7 @@ def landing(request: Request, f: Format = None) -> Response:
                 {
                     "href": api,
                     "rel": "service-desc",
-                    "type": "application/vnd.oai.openapi+json;version=3.0",
+                    "type": openapi_media_type(request.app.openapi_version),
                     "title": "The API definition",
                 },
                 {

@@ -57,6 +57,17 @@ def test_landing_conformance_and_collections(client: TestClient, cabins: list) -
     assert client.get("/ogc/collections/nope").status_code == 404
 
 
+def test_the_api_definition_link_says_the_openapi_version_it_serves(client: TestClient) -> None:
+    """The definition is OpenAPI 3.1: the landing page does not call it 3.0, and the
+    conformance does not claim the OpenAPI 3.0 class."""
+    (link,) = [x for x in client.get("/ogc").json()["links"] if x["rel"] == "service-desc"]
+    document = client.get(link["href"].replace("http://testserver", "")).json()
+    major_minor = ".".join(document["openapi"].split(".")[:2])
+    assert link["type"] == f"application/vnd.oai.openapi+json;version={major_minor}"
+    classes = client.get("/ogc/conformance").json()["conformsTo"]
+    assert major_minor == "3.0" or not [c for c in classes if c.endswith("/conf/oas30")]
+
+
 def test_items_page_with_next_and_prev_links(client: TestClient, cabins: list) -> None:
     first = client.get(ITEMS, params={"bbox": BOX, "limit": 2})
     body = first.json()
