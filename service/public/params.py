@@ -4,6 +4,7 @@ datetime intervals, needs lists): each refusal is a 400 problem naming the param
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -68,19 +69,29 @@ def parse_needs(value: str | None) -> list[str]:
     return names
 
 
+RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}:\d{2})?)?", re.ASCII
+)
+
+
 def _instant(text: str) -> tuple[datetime, datetime] | None:
     """The first instant a datetime end stands for and the first one past it: a date-time is
     one instant; a date (2026-11-23) is its whole day in UTC, so `datetime=2026-11-23` finds
     the cabins updated that day (it compared them with midnight and found none)."""
     if text in ("", ".."):
         return None
+    refused = bad("datetime", "an RFC 3339 date-time, or an interval start/end with '..'")
+    # RFC 3339's form only (2026-11-23, 2026-11-23T16:00:00Z, t and z in either case): Python
+    # would also read 20261123 as a date-time, at midnight, and find nothing.
+    if not RFC3339.fullmatch(text):
+        raise refused
     try:
-        if len(text) == 10 and text[4] == "-" and text[7] == "-":
+        if len(text) == 10:
             day = datetime.combine(date.fromisoformat(text), time(), UTC)
             return day, day + timedelta(days=1)
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
     except ValueError:
-        raise bad("datetime", "an RFC 3339 date-time, or an interval start/end with '..'") from None
+        raise refused from None
     parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     return parsed, parsed
 

@@ -272,6 +272,10 @@ def test_a_datetime_given_as_a_date_is_that_whole_day(client: TestClient, db: Se
     assert day.reference in refs(until) and len(refs(until)) == 2
     exact = client.get(ITEMS, params={"datetime": "2025-03-14T15:09:26Z"})
     assert refs(exact) == [day.reference]  # a date-time stays one instant
+    lower = client.get(ITEMS, params={"datetime": "2025-03-14t15:09:26z"})
+    assert refs(lower) == [day.reference]  # RFC 3339 allows t and z
+    basic = client.get(ITEMS, params={"datetime": "20250314"})  # not RFC 3339
+    assert basic.status_code == 400 and basic.json()["errors"][0]["field"] == "datetime"
 
 
 @pytest.mark.parametrize(
