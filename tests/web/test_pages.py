@@ -268,6 +268,12 @@ def test_operator_page_lists_its_cabins_and_shows_the_import_row_errors(
     assert any(row.startswith("3") and "venue.kind" in row for row in rows), rows
     assert not any(row.startswith("1\t") for row in rows)
     screenshot(page, "operateur")
+
+    # no file chosen: the page asks for one, and the previous file's report is gone
+    page.get_by_label("Fichier CSV (une cabine par ligne)").set_input_files([])
+    page.get_by_role("button", name="Importer").click()
+    assert page.locator("#import-status").inner_text() == "Choisissez un fichier CSV."
+    assert page.locator("#import-report table").count() == 0
     assert page.js_errors == []
 
 

@@ -141,6 +141,8 @@ $("#import-form").addEventListener("submit", async (event) => {
   const file = form.elements.file.files[0];
   const status = $("#import-status");
   if (!file) {
+    state.report = null; // the previous file's report is not this (absent) file's
+    renderReport();
     status.textContent = t("op.import.nofile");
     form.elements.file.focus();
     return;
