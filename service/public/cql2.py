@@ -74,6 +74,9 @@ def _text_error(exc: Exception) -> str:
         return "the filter ends before the expression is complete"
     if isinstance(exc, lark.UnexpectedToken):
         return f"unexpected {str(exc.token)!r}{where}"
+    if isinstance(exc, lark.exceptions.VisitError) or not isinstance(exc, lark.LarkError):
+        # pygeofilter building its tree failed with a Python error: no words for a client
+        return "an expression this service does not evaluate: compare a queryable with a value"
     if isinstance(exc, lark.UnexpectedCharacters):
         return f"unexpected {exc.char!r}{where} (a string is quoted with ', a quote in it doubled)"
     return str(exc).splitlines()[0][:200]
