@@ -9,7 +9,7 @@ import re
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     BigInteger,
@@ -28,6 +28,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    tuple_,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSON, aggregate_order_by
 from sqlalchemy.orm import Session
@@ -38,7 +39,7 @@ from service.cabins.models import Cabin
 from service.cabins.queries import visible_to
 from service.compliance.filters import Filters, condition
 from service.compliance.models import ComplianceTally, rule_bit
-from service.rules.models import CabinCompliance, Rule, RuleSet, Verdict, VerdictChange
+from service.rules.models import CabinCompliance, Rule, RuleSet, Verdict, VerdictChange, Xid8
 from service.territories.models import Commune, Departement, Region
 from service.territories.queries import current_layer_ids
 
@@ -432,11 +433,36 @@ def _summary_by_rule(
 # --- the change feed -------------------------------------------------------------------------
 
 
-def changes(session: Session, principal: Principal, since: int, limit: int) -> Sequence[RowMapping]:
-    """Verdict changes after the cursor, oldest first, on cabins the caller may see."""
+class FeedPosition(NamedTuple):
+    """A place in the change feed: after the change `id` written by transaction `xid`."""
+
+    xid: int
+    id: int
+
+
+FEED_START = FeedPosition(0, 0)
+
+
+def _xid8(value: int) -> ColumnElement[str]:
+    return cast(literal(str(value), Text), Xid8)
+
+
+def changes(
+    session: Session, principal: Principal, after: FeedPosition, limit: int
+) -> Sequence[RowMapping]:
+    """Verdict changes after `after` in `(xid, id)` order, on cabins the caller may see.
+
+    Only the changes of transactions older than every transaction still running (the
+    snapshot's xmin, over the whole cluster) are served: ids are taken in one order and
+    committed in another, and a transaction may take its xid long before its ids, but every
+    change that commits from now on has an xid at or past that bound, so it sorts after all
+    that is served now and a consumer following the cursor never skips one. The price: a
+    change is served once every older transaction has ended, so a long transaction anywhere on
+    the cluster delays the feed (never its order)."""
     stmt = (
         select(
             VerdictChange.id,
+            cast(VerdictChange.xid, Text).label("xid"),
             VerdictChange.cabin_id,
             Cabin.reference.label("cabin_reference"),
             Cabin.region_code,
@@ -451,12 +477,21 @@ def changes(session: Session, principal: Principal, since: int, limit: int) -> S
             VerdictChange.changed_at,
         )
         .join(Cabin, Cabin.id == VerdictChange.cabin_id)
-        .where(VerdictChange.id > since, visible_to(principal))
-        .order_by(VerdictChange.id)
+        .where(
+            tuple_(VerdictChange.xid, VerdictChange.id)
+            > tuple_(_xid8(after.xid), literal(after.id, BigInteger)),
+            VerdictChange.xid < func.pg_snapshot_xmin(func.pg_current_snapshot()),
+            visible_to(principal),
+        )
+        .order_by(VerdictChange.xid, VerdictChange.id)
         .limit(limit)
     )
     return session.execute(stmt).mappings().all()
 
 
-def latest_change_id(session: Session) -> int:
-    return int(session.scalar(select(func.coalesce(func.max(VerdictChange.id), 0))) or 0)
+def change_position(session: Session, change_id: int) -> FeedPosition:
+    """Where a change id of the feed before `xid` (a plain integer cursor) points: right after
+    that change; with no such change, after the older changes (xid 0) up to that id, before
+    every newer one."""
+    xid = session.scalar(select(cast(VerdictChange.xid, Text)).where(VerdictChange.id == change_id))
+    return FeedPosition(int(xid) if xid is not None else 0, change_id)

@@ -333,22 +333,43 @@ def compliance_coverage(
     )
 
 
-MAX_CURSOR = 2**63 - 1
+MAX_CHANGE_ID = 2**63 - 1  # verdict_change.id is a bigint
+MAX_XID = 2**64 - 1  # verdict_change.xid is an xid8
+CURSOR_FORM = (
+    "the `next_cursor` of the previous answer (two non-negative integers joined by a dot),"
+    f" a change id from before (a non-negative integer up to {MAX_CHANGE_ID}) or 0 for the"
+    " start"
+)
 
 
-def _parse_since(since: str | None) -> int:
+def _number(text: str, largest: int) -> int | None:
+    # ASCII digits only ('²' is a digit to str.isdigit but not to int), within the column's
+    # range: a larger number is no cursor the feed ever gave (and was a 500).
+    if text.isascii() and text.isdigit() and int(text) <= largest:
+        return int(text)
+    return None
+
+
+def _parse_since(session: Session, since: str | None) -> queries.FeedPosition:
+    """`<xid>.<id>` as the feed hands out, or a plain change id handed out before it ordered
+    by transaction: after that change."""
     if since is None:
-        return 0
+        return queries.FEED_START
     text = since.strip()
-    # ASCII digits only ('²' is a digit to str.isdigit but not to int), and within the
-    # bigint of verdict_change.id: a larger number is no cursor the feed ever gave.
-    if not (text.isascii() and text.isdigit()) or int(text) > MAX_CURSOR:
-        raise filters.invalid(
-            "since",
-            f"{since!r} is not a cursor: a non-negative integer up to {MAX_CURSOR}, 0 for the"
-            " start or the `next_cursor` of the previous answer",
-        )
-    return int(text)
+    xid_text, dot, id_text = text.partition(".")
+    xid = _number(xid_text, MAX_XID) if dot else None
+    change_id = _number(id_text if dot else text, MAX_CHANGE_ID)
+    if change_id is None or (dot and xid is None):
+        raise filters.invalid("since", f"{since!r} is not a cursor: {CURSOR_FORM}")
+    if xid is not None:
+        return queries.FeedPosition(xid, change_id)
+    if change_id == 0:
+        return queries.FEED_START
+    return queries.change_position(session, change_id)
+
+
+def _cursor(position: queries.FeedPosition) -> str:
+    return f"{position.xid}.{position.id}"
 
 
 @router.get(
@@ -364,19 +385,23 @@ def compliance_changes(
     since: Annotated[
         str | None,
         Query(
-            max_length=32,
-            description="The `next_cursor` of the previous answer; 0 or none for the start.",
+            max_length=48,
+            description="The `next_cursor` of the previous answer (opaque); 0 or none for the"
+            " start. A change appears once every transaction older than the one that wrote it"
+            " has ended: maybe a moment after it was committed, never skipped.",
         ),
     ] = None,
     limit: Annotated[int | None, Query(ge=1, description="Changes per answer (capped).")] = None,
 ) -> ChangePage:
-    cursor = _parse_since(since)
+    position = _parse_since(session, since)
     settings = request.app.state.settings
     size = min(limit or settings.page_size_default, settings.page_size_max)
-    rows = queries.changes(session, principal, cursor, size + 1)
+    rows = queries.changes(session, principal, position, size + 1)
     items = [Change.model_validate(dict(r)) for r in rows[:size]]
-    next_cursor = items[-1].id if items else cursor
-    return ChangePage(items=items, next_cursor=str(next_cursor), has_more=len(rows) > size)
+    if items:
+        last = rows[len(items) - 1]
+        position = queries.FeedPosition(int(last["xid"]), last["id"])
+    return ChangePage(items=items, next_cursor=_cursor(position), has_more=len(rows) > size)
 
 
 @router.post(

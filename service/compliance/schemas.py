@@ -139,7 +139,10 @@ class Coverage(BaseModel):
 
 
 class Change(BaseModel):
-    id: int = Field(description="The change's cursor.")
+    id: int = Field(
+        description="The change's number, unique. Not a cursor: the feed does not always come"
+        " in this order; pass `next_cursor` as `since`."
+    )
     cabin_id: uuid.UUID
     cabin_reference: str
     region_code: str | None
@@ -157,8 +160,8 @@ class Change(BaseModel):
 class ChangePage(BaseModel):
     items: list[Change]
     next_cursor: str = Field(
-        description="Pass it as `since` to get what comes after; equal to `since` when nothing"
-        " new has happened."
+        description="Opaque: pass it as `since` to get what comes after; the same place as"
+        " `since` when nothing new has happened."
     )
     has_more: bool = Field(description="True when more changes are waiting right now.")
 

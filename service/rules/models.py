@@ -20,9 +20,12 @@ from sqlalchemy import (
     String,
     Text,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql.base import ischema_names
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import UserDefinedType
 
 from service.cabins.vocabulary import sql_in
 from service.db import Base
@@ -121,14 +124,37 @@ class Verdict(Base):
     )
 
 
+class Xid8(UserDefinedType[str]):
+    """PostgreSQL's 64-bit transaction id (never wraps), read and written as its digits."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw: object) -> str:
+        return "XID8"
+
+
+# So that reflection (alembic's drift check) reads the column as this type, not an unknown one.
+ischema_names["xid8"] = Xid8
+
+
 class VerdictChange(Base):
     """Append-only: one row each time a cabin's outcome for a rule changes (the first
-    evaluation included, with `old_outcome` null). `id` is the feed cursor."""
+    evaluation included, with `old_outcome` null). The change feed serves them in `(xid, id)`
+    order (`service.compliance.queries.changes`): ids are taken in one order and committed in
+    another, the writing transactions' ids tell which changes can no longer be preceded."""
 
     __tablename__ = "verdict_change"
-    __table_args__ = (Index(None, "cabin_id", "rule_code", "changed_at"),)
+    __table_args__ = (
+        Index(None, "cabin_id", "rule_code", "changed_at"),
+        Index(None, "xid", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    xid: Mapped[str] = mapped_column(
+        Xid8(),
+        server_default=text("pg_current_xact_id()"),
+        comment="the transaction that wrote the change (0: written before); sorts the feed",
+    )
     cabin_id: Mapped[uuid.UUID] = mapped_column()
     rule_code: Mapped[str] = mapped_column(String(16))
     old_outcome: Mapped[str | None] = mapped_column(String(16))

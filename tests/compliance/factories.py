@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Text, cast, func, literal, literal_column, select, update
 from sqlalchemy.orm import Session
 
 from service.cabins.models import Cabin
-from service.rules.models import CabinCompliance, Rule, RuleSet, Verdict, VerdictChange
+from service.rules.models import CabinCompliance, Rule, RuleSet, Verdict, VerdictChange, Xid8
 from service.territories.models import Commune, Layer, MedicalZone
 from service.territories.queries import current_layer_ids
 
@@ -147,9 +147,25 @@ def make_cabin(
     return cabin
 
 
+# The transaction just below the snapshot's xmin: it has ended. The test's own transaction
+# stays open until teardown, so a change stamped with its xid (the column's default) would
+# never be served; the feed serves this one as a change committed by that transaction.
+ENDED_XID = "(pg_snapshot_xmin(pg_current_snapshot())::text::numeric - 1)::text::xid8"
+
+
 def add_change(
-    db: Session, cabin: Cabin, code: str, old: str | None, new: str, version: str = "test.1"
+    db: Session,
+    cabin: Cabin,
+    code: str,
+    old: str | None,
+    new: str,
+    version: str = "test.1",
+    *,
+    xid: int | None = None,
 ) -> int:
+    """A verdict change written by a transaction that has ended: the last one to have
+    ended, else the one `xid` names (0: a change from before the feed ordered by transaction).
+    """
     change = VerdictChange(
         cabin_id=cabin.id,
         rule_code=code,
@@ -159,10 +175,28 @@ def add_change(
         evidence={"reason": f"{old} -> {new}"},
         rule_set_version=version,
         changed_at=datetime.now(UTC),
+        xid=literal_column(ENDED_XID) if xid is None else cast(literal(str(xid)), Xid8),
     )
     db.add(change)
     db.flush()
     return change.id
+
+
+def ended_xid(db: Session) -> int:
+    """The xid `add_change` stamps now."""
+    return int(db.scalar(select(literal_column(ENDED_XID + "::text"))))
+
+
+def feed_end(db: Session) -> str:
+    """The cursor after every change the feed serves now (on cabins that still exist)."""
+    row = db.execute(
+        select(cast(VerdictChange.xid, Text), VerdictChange.id)
+        .join(Cabin, Cabin.id == VerdictChange.cabin_id)
+        .where(VerdictChange.xid < func.pg_snapshot_xmin(func.pg_current_snapshot()))
+        .order_by(VerdictChange.xid.desc(), VerdictChange.id.desc())
+        .limit(1)
+    ).first()
+    return f"{row[0]}.{row[1]}" if row else "0.0"
 
 
 def medical_zoning(db: Session, zones: dict[str, str]) -> None:
