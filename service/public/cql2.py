@@ -119,6 +119,10 @@ def _check_json(node: Any) -> None:
             if len(args) < low or (high is not None and len(args) > high):
                 count = str(low) if low == high else f"at least {low}"
                 raise FilterError(f"the operator {op!r} takes {count} arguments, not {len(args)}")
+        if str(op).lower() == "in" and not isinstance(args[1], list):
+            raise FilterError("the operator 'in' takes a property and a list of values")
+        if str(op).lower() == "between":  # CQL2: [property, low, high]; pygeofilter's form
+            node["args"] = [args[0], [args[1], args[2]]]
     for value in node.values():
         _check_json(value)
 
@@ -126,6 +130,8 @@ def _check_json(node: Any) -> None:
 def _parse_json(text: str) -> Any:
     try:
         document = json.loads(text)
+    except RecursionError:
+        raise FilterError("the filter nests too deeply") from None
     except ValueError as exc:
         raise FilterError(f"malformed cql2-json: {exc}") from None
     if not isinstance(document, dict | bool):
@@ -133,6 +139,8 @@ def _parse_json(text: str) -> Any:
     _check_json(document)
     try:
         return parse_json(document)
+    except RecursionError:
+        raise FilterError("the filter nests too deeply") from None
     except Exception as exc:  # pygeofilter raises ad-hoc errors
         raise FilterError(f"malformed cql2-json: {str(exc).splitlines()[0][:200]}") from None
 
@@ -159,6 +167,8 @@ def parse_filter(text: str, lang: str | None, filter_crs_srid: int = 4326) -> Co
         return Translator(filter_crs_srid, bbox_in_order=lang == "cql2-json").condition(node)
     except FilterError as exc:
         raise invalid(str(exc)) from exc
+    except RecursionError:
+        raise invalid("the filter nests too deeply") from None
 
 
 class Translator:
@@ -333,26 +343,65 @@ class Translator:
             sa.func.ST_MakeEnvelope(minx, miny, maxx, maxy, self.srid), 4326
         )
 
-    def check_geometry(self, geometry: dict[str, Any]) -> None:
-        """A polygon whose ring is not closed is refused in words: PostGIS would close it
-        silently, so the filter would stand for a shape the client never wrote."""
+    def check_geometry(self, geometry: Any) -> None:
+        """A geometry literal PostGIS would refuse (a 500) or take to mean something else is
+        refused in words: positions of 2 or 3 finite numbers, a line of 2 positions or more,
+        closed polygon rings of 4 or more (PostGIS would close one silently)."""
+        if not isinstance(geometry, dict):
+            raise FilterError("a geometry literal is a GeoJSON geometry object")
         kind = geometry.get("type")
-        polygons: list[Any] = []
-        if kind == "Polygon":
-            polygons = [geometry.get("coordinates") or []]
-        elif kind == "MultiPolygon":
-            polygons = list(geometry.get("coordinates") or [])
-        for rings in polygons:
-            for ring in rings:
-                try:
-                    points = [tuple(point) for point in ring]
-                except TypeError:
-                    raise FilterError(f"a {kind}'s rings are lists of points") from None
-                if len(points) < 4 or points[0] != points[-1]:
-                    raise FilterError(
-                        f"a {kind}'s ring must be closed (its last point the same as its first)"
-                        " and have at least 4 points"
+        if kind == "GeometryCollection":
+            members = geometry.get("geometries")
+            if not isinstance(members, list | tuple):
+                raise FilterError("a GeometryCollection lists its 'geometries'")
+            for member in members:
+                self.check_geometry(member)
+            return
+        depth = {"Point": 0, "MultiPoint": 1, "LineString": 1, "MultiLineString": 2}
+        depth |= {"Polygon": 2, "MultiPolygon": 3}
+        if kind not in depth:
+            raise FilterError(f"unknown geometry type {kind!r}")
+        coordinates: Any = geometry.get("coordinates")
+
+        def positions(value: Any, level: int) -> None:
+            if level == 0:
+                if not (
+                    isinstance(value, list | tuple)
+                    and len(value) in (2, 3)
+                    and all(
+                        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+                        for v in value
                     )
+                ):
+                    raise FilterError(f"a {kind}'s positions are 2 or 3 finite numbers")
+                return
+            if not isinstance(value, list | tuple):
+                raise FilterError(f"a {kind}'s coordinates are not nested as GeoJSON says")
+            for item in value:
+                positions(item, level - 1)
+
+        positions(coordinates, depth[kind])
+        lines: list[Any] = []
+        if kind == "LineString":
+            lines = [coordinates]
+        elif kind == "MultiLineString":
+            lines = list(coordinates)
+        for line in lines:
+            if len(line) < 2:
+                raise FilterError(f"a {kind} has at least 2 positions")
+        rings: list[Any] = []
+        if kind == "Polygon":
+            rings = list(coordinates)
+        elif kind == "MultiPolygon":
+            rings = [ring for polygon in coordinates for ring in polygon]
+        if kind in ("Polygon", "MultiPolygon") and not all(coordinates):
+            raise FilterError(f"a {kind} has at least one ring")
+        for ring in rings:
+            if len(ring) < 4 or tuple(ring[0]) != tuple(ring[-1]):
+                raise FilterError(
+                    f"a {kind}'s ring must be closed (its last point the same as its first)"
+                    " and have at least 4 points"
+                )
 
     def attribute(self, node: Any) -> Property:
         if isinstance(node, ast.Attribute):

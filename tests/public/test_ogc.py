@@ -262,6 +262,17 @@ def test_a_quote_in_a_cql2_text_string_is_doubled_or_backslashed(
     assert refs(like) == [church.reference]
 
 
+def test_cql2_json_between_takes_the_property_then_low_then_high(
+    client: TestClient, cabins: list
+) -> None:
+    """CQL2 JSON writes BETWEEN as [property, low, high] (pygeofilter wanted [low, high])."""
+    json_filter = {"op": "between", "args": [{"property": "base_fee_eur"}, 20, 40]}
+    response = client.get(
+        ITEMS, params={"bbox": BOX, "filter": json.dumps(json_filter), "filter-lang": "cql2-json"}
+    )
+    assert refs(response) == sorted(c.reference for c in cabins)  # 30 € each
+
+
 def test_a_datetime_given_as_a_date_is_that_whole_day(client: TestClient, db: Session) -> None:
     op = make_operator(db)
     day = make_cabin(db, op, PARIS, updated_at=datetime(2025, 3, 14, 15, 9, 26, tzinfo=UTC))
@@ -306,6 +317,30 @@ def test_a_datetime_given_as_a_date_is_that_whole_day(client: TestClient, db: Se
         ({"filter": "venue_kind = "}, "ends before the expression is complete"),
         ({"filter": "venue_kind == 'msp'"}, "unexpected '=' at column 13"),
         ({"filter": "-cabin_door_clear_width_cm > 3"}, "an expression this service does not"),
+        (
+            {
+                "filter": '{"op": "s_intersects", "args": [{"property": "geometry"},'
+                ' {"type": "Point", "coordinates": "x"}]}',
+                "filter-lang": "cql2-json",
+            },
+            "positions are 2 or 3 finite numbers",
+        ),
+        (
+            {
+                "filter": '{"op": "in", "args": [{"property": "venue_kind"}, "msp"]}',
+                "filter-lang": "cql2-json",
+            },
+            "takes a property and a list of values",
+        ),
+        ({"filter": "[" * 5000 + "]" * 5000, "filter-lang": "cql2-json"}, "nests too deeply"),
+        ({"filter": " AND ".join(["hearing_loop = true"] * 1500)}, "nests too deeply"),
+        (
+            {
+                "filter": '{"op": "not", "args": [' * 1200 + "true" + "]}" * 1200,
+                "filter-lang": "cql2-json",
+            },
+            "nests too deeply",
+        ),
     ],
 )
 def test_a_filter_refused_says_why_in_words(client: TestClient, params: dict, reason: str) -> None:
