@@ -243,6 +243,8 @@ class Translator:
         target = prop.expr()
         if not isinstance(node.pattern, str):
             raise FilterError("LIKE takes a string pattern")
+        if "\x00" in node.pattern:
+            raise FilterError("a string must not contain a NUL character")
         # CQL2 wildcards are % and _ like SQL's; the escape character is a backslash.
         expr = target.ilike(node.pattern) if node.nocase else target.like(node.pattern)
         return sa.not_(expr) if node.not_ else expr
@@ -425,6 +427,8 @@ class Translator:
             if isinstance(node, int | float) and not isinstance(node, bool):
                 return node
         elif kind == "string" and isinstance(node, str):
+            if "\x00" in node:  # PostgreSQL text holds none: the database's error otherwise
+                raise FilterError("a string must not contain a NUL character")
             return node
         kind_name = "date-time" if prop.schema.get("format") else kind
         raise FilterError(f"'{prop.name}' is compared with a {kind_name}, not {node!r}")

@@ -17,7 +17,7 @@ from service.public import queries
 from service.public.caching import cached, etag_of
 from service.public.cql2 import parse_filter
 from service.public.crs import CRS84, EPSG_2154, parse_crs
-from service.public.params import bad, datetime_filter, parse_bbox
+from service.public.params import bad, datetime_filter, instant_filter, no_nul, parse_bbox
 from service.public.properties import QUERYABLES
 from service.public.schemas import (
     GEOJSON,
@@ -32,7 +32,7 @@ from service.public.schemas import (
     Queryables,
 )
 from service.reads import ReadSession
-from service.routing import ApiRoute
+from service.routing import ApiRoute, repeated_parameters_problem
 
 router = APIRouter(route_class=ApiRoute, prefix="/ogc", tags=["OGC API Features"])
 
@@ -284,6 +284,7 @@ def items(
     f: Format = None,
 ) -> Response:
     check_collection(collection_id)
+    refuse_repeated(request)
     out_crs = parse_crs(crs, "crs")
     where: list[ColumnElement[bool]] = []
     if bbox is not None:
@@ -330,17 +331,26 @@ def simple_filters(request: Request) -> list[ColumnElement[bool]]:
         prop = QUERYABLES.get(name)
         if prop is None:
             raise bad(name, "unknown parameter (see the queryables for property filters)")
-        conditions.append(prop.expr() == typed(name, value, prop.schema))
+        if prop.schema.get("format") == "date-time":
+            conditions.append(instant_filter(prop.expr(), value, name))
+        else:
+            conditions.append(prop.expr() == typed(name, value, prop.schema))
     return conditions
+
+
+def refuse_repeated(request: Request) -> None:
+    """A parameter given twice is a 400 naming it, as on /v1 and /public: one bbox of two
+    would silently win, and two values of one property filter silently match nothing."""
+    given: dict[str, list[str]] = {}
+    for name, value in request.query_params.multi_items():
+        given.setdefault(name, []).append(value)
+    repeated = {name: values for name, values in given.items() if len(values) > 1}
+    if repeated:
+        raise repeated_parameters_problem(repeated)
 
 
 def typed(name: str, value: str, schema: dict[str, Any]) -> Any:
     kind = schema.get("type")
-    if schema.get("format") == "date-time":
-        try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            raise bad(name, "an RFC 3339 date-time") from None
     if kind == "boolean":
         if value.lower() not in ("true", "false"):
             raise bad(name, "true or false")
@@ -353,7 +363,7 @@ def typed(name: str, value: str, schema: dict[str, Any]) -> Any:
         if number != number or number in (float("inf"), float("-inf")):
             raise bad(name, "a finite number")
         return number
-    return value
+    return no_nul(name, value)
 
 
 def item_links(request: Request, limit: int, offset: int, has_more: bool) -> list[dict[str, str]]:

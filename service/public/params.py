@@ -74,13 +74,14 @@ RFC3339 = re.compile(
 )
 
 
-def _instant(text: str) -> tuple[datetime, datetime] | None:
+def _instant(text: str, field: str = "datetime") -> tuple[datetime, datetime] | None:
     """The first instant a datetime end stands for and the first one past it: a date-time is
     one instant; a date (2026-11-23) is its whole day in UTC, so `datetime=2026-11-23` finds
     the cabins updated that day (it compared them with midnight and found none)."""
     if text in ("", ".."):
         return None
-    refused = bad("datetime", "an RFC 3339 date-time, or an interval start/end with '..'")
+    reason = "an RFC 3339 date-time, or an interval start/end with '..'"
+    refused = bad(field, reason if field == "datetime" else "an RFC 3339 date-time or date")
     # RFC 3339's form only (2026-11-23, 2026-11-23T16:00:00Z, t and z in either case): Python
     # would also read 20261123 as a date-time, at midnight, and find nothing.
     if not RFC3339.fullmatch(text):
@@ -116,5 +117,26 @@ def datetime_filter(value: str) -> ColumnElement[bool]:
     instant = _instant(value)
     if instant is None:
         raise bad("datetime", "an RFC 3339 date-time or an interval")
+    return at_instant(target, instant)
+
+
+def at_instant(target: Any, instant: tuple[datetime, datetime]) -> ColumnElement[bool]:
     first, past = instant
-    return sa.and_(target >= first, target < past) if past > first else target == first
+    return sa.and_(target >= first, target < past) if past > first else target == first  # type: ignore[no-any-return]
+
+
+def instant_filter(target: Any, value: str, field: str) -> ColumnElement[bool]:
+    """`updated_at=` as a property filter: the instant, or the whole day of a date, as the
+    `datetime` parameter reads it."""
+    instant = _instant(value, field)
+    if instant is None:
+        raise bad(field, "an RFC 3339 date-time or date")
+    return at_instant(target, instant)
+
+
+def no_nul(field: str, value: str) -> str:
+    """PostgreSQL text holds no NUL character: one in a value is the client's error (a 400),
+    not the database's (a 500)."""
+    if "\x00" in value:
+        raise bad(field, "must not contain a NUL character")
+    return value

@@ -287,6 +287,34 @@ def test_a_datetime_given_as_a_date_is_that_whole_day(client: TestClient, db: Se
     assert refs(lower) == [day.reference]  # RFC 3339 allows t and z
     basic = client.get(ITEMS, params={"datetime": "20250314"})  # not RFC 3339
     assert basic.status_code == 400 and basic.json()["errors"][0]["field"] == "datetime"
+    as_property = client.get(ITEMS, params={"updated_at": "2025-03-14"})  # the same reading
+    assert refs(as_property) == [day.reference]
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"venue_name": "Pharmacie\x00"}, "venue_name"),
+        ({"filter": "venue_name = 'Pharmacie\x00'"}, "filter"),
+        ({"filter": "venue_name LIKE '%\x00%'"}, "filter"),
+    ],
+)
+def test_a_nul_character_in_a_value_is_a_400(client: TestClient, params: dict, field: str) -> None:
+    """PostgreSQL text holds no NUL: it was the database's error, a 500."""
+    response = client.get(ITEMS, params=params)
+    assert response.status_code == 400, response.text
+    (error,) = response.json()["errors"]
+    assert error["field"] == field and "NUL" in error["reason"]
+
+
+def test_an_items_parameter_given_twice_is_a_400_naming_it(client: TestClient) -> None:
+    """As on /v1 and /public: one of two bboxes silently won, and two values of one property
+    filter silently matched nothing."""
+    for query in ("bbox=2,48,3,49&bbox=4,44,5,45", "commune_insee=75056&commune_insee=69123"):
+        response = client.get(f"{ITEMS}?{query}")
+        assert response.status_code == 400, query
+        (error,) = response.json()["errors"]
+        assert error["field"] == query.split("=")[0] and "given 2 times" in error["reason"]
 
 
 @pytest.mark.parametrize(
