@@ -400,9 +400,11 @@ def feature(
 ) -> Response:
     check_collection(collection_id)
     out_crs = parse_crs(crs, "crs")
-    # A public reference is at most 32 characters: a longer id is no feature either (404, as
-    # OGC API Features answers any id it does not hold), and is not worth a query.
-    found = queries.item(session, feature_id, out_crs) if len(feature_id) <= 32 else None
+    # A public reference is at most 32 characters of text: a longer id, or one holding a NUL
+    # (which PostgreSQL refuses, a 500), is no feature either (404, as OGC API Features
+    # answers any id it does not hold), and is not worth a query.
+    held = len(feature_id) <= 32 and "\x00" not in feature_id
+    found = queries.item(session, feature_id, out_crs) if held else None
     if found is None:
         raise NotFound(
             f"No public cabin {feature_id!r}.",

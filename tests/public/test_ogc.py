@@ -103,7 +103,9 @@ def test_property_filter_datetime_and_single_item(client: TestClient, cabins: li
     assert {link["rel"] for link in item.json()["links"]} == {"self", "collection"}
 
 
-@pytest.mark.parametrize("feature_id", ["CAB-NOSUCH00", "f" * 33, str(uuid.UUID(int=0))])
+@pytest.mark.parametrize(
+    "feature_id", ["CAB-NOSUCH00", "f" * 33, str(uuid.UUID(int=0)), "CAB-%00", "CAB-%E9"]
+)
 def test_an_id_the_collection_does_not_hold_is_a_404(client: TestClient, feature_id: str) -> None:
     """Whatever its length: an OGC client reads 404 as 'no such feature'."""
     response = client.get(f"{ITEMS}/{feature_id}")
