@@ -18,6 +18,8 @@ from typing import Any
 from sqlalchemy import RowMapping, text
 from sqlalchemy.orm import Session
 
+from service.territories.queries import answering_layers_sql
+
 POPULATION_PLACEMENT = (
     "commune.point: each commune's whole population (current commune layer) is placed at one"
     " point, its cleaned town hall (kept when within 1 km of the commune), else a point on the"
@@ -99,21 +101,20 @@ ORDER BY 1
 """
 
 
-# The best current zoning of each commune: a real layer before a synthetic one, a regional
-# zoning before a national one, the latest loaded first (as the locate endpoint does).
+# The zoning of each commune is its row in the zoning layer that answers for its région
+# (`answering_layers_sql`: the région's ARS zoning once imported, else the national one), as
+# the locate endpoint and the rules read it: a commune the région's file leaves out has no
+# zoning and is not listed, whatever the national layer says.
 _UNDERSERVED = f"""
-WITH z AS (
-  SELECT DISTINCT ON (z.insee) z.insee, z.zone, l.synthetic
-  FROM medical_zone z JOIN layer l ON l.id = z.layer_id
-  WHERE l.kind = 'medical_zone' AND l.is_current
-  ORDER BY z.insee, l.synthetic, (l.scope IS NULL), l.id DESC
-)
 SELECT c.insee, c.name, c.departement, c.region, c.population, z.zone,
-       z.synthetic AS zoning_synthetic,
+       l.synthetic AS zoning_synthetic,
        (c.point IS NOT NULL AND {_REACHED.format(point="c.point")})
          AS accessible_cabin_within_radius,
        count(*) OVER () AS total
-FROM commune c JOIN z ON z.insee = c.insee
+FROM commune c
+JOIN ({answering_layers_sql("medical_zone")}) a ON a.region = c.region
+JOIN layer l ON l.id = a.layer_id
+JOIN medical_zone z ON z.layer_id = a.layer_id AND z.insee = c.insee
 WHERE c.layer_id IN {_CURRENT.format(kind="commune")}
   AND z.zone IN ('ZIP', 'ZAC')
   {_SCOPE}
@@ -122,9 +123,19 @@ ORDER BY c.population DESC NULLS LAST, c.insee
 LIMIT :limit
 """
 
-_ZONING_LAYERS = """
+# The zoning layers that answer for at least one région of the caller's scope and filters.
+_ZONING_LAYERS = f"""
 SELECT vintage, scope, source, synthetic, reference, reference_date
-FROM layer WHERE kind = 'medical_zone' AND is_current ORDER BY scope NULLS FIRST, id
+FROM layer
+WHERE id IN (
+  SELECT a.layer_id FROM ({answering_layers_sql("medical_zone")}) a
+  WHERE (CAST(:scope AS text) IS NULL OR a.region = :scope)
+    AND (CAST(:region AS text) IS NULL OR a.region = :region)
+    AND (CAST(:departement AS text) IS NULL OR a.region IN (
+      SELECT d.region FROM departement d
+      WHERE d.code = :departement AND d.layer_id IN {_CURRENT.format(kind="departement")}))
+)
+ORDER BY scope NULLS FIRST, id
 """
 
 
@@ -155,5 +166,5 @@ def coverage(
     underserved = (
         session.execute(text(_UNDERSERVED), {**params, "limit": underserved_limit}).mappings().all()
     )
-    zoning = [dict(r) for r in session.execute(text(_ZONING_LAYERS)).mappings()]
+    zoning = [dict(r) for r in session.execute(text(_ZONING_LAYERS), params).mappings()]
     return CoverageResult(groups, underserved, zoning)

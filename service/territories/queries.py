@@ -1,12 +1,13 @@
 """SQL over the reference layers. Readers see only the current layer of each kind, through
-`current_layer_ids`; other domains use these functions, or the same join in their own
-set-based statements."""
+`current_layer_ids`, and read a commune's zoning or CPTS in the one layer that answers for its
+région, through `answering_layers`; other domains use these functions, or the same joins in
+their own set-based statements."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import RowMapping, Select, func, select, text
+from sqlalchemy import Integer, RowMapping, Select, String, Subquery, and_, func, select, text
 from sqlalchemy.orm import Session
 
 from service.territories.models import Commune, Layer, MedicalZone
@@ -15,6 +16,39 @@ from service.territories.models import Commune, Layer, MedicalZone
 def current_layer_ids(kind: str) -> Select[int]:
     """The ids of the current layers of one kind (one per scope), for `layer_id IN (…)`."""
     return select(Layer.id).where(Layer.kind == kind, Layer.is_current)
+
+
+# --- which layer answers for a commune --------------------------------------------------------
+# A health layer of communes (medical zoning, CPTS) may have several current layers: the
+# national one (synthetic in the demo) and one per région whose official file was imported.
+# The choice is made per région, never per commune: once a région has its own real layer, a
+# commune that file leaves out has no row there (unknown), and the national layer no longer
+# speaks for it. Every reader takes a commune's rows from the layer chosen here only.
+
+_ANSWERING_KINDS = ("medical_zone", "cpts")
+
+
+def answering_layers_sql(kind: str) -> str:
+    """SQL of the relation (region, layer_id): for each région code, the current layer of
+    `kind` that answers for its communes — a real layer before a synthetic one, the région's
+    own before a national one (one current layer per kind and scope: `uq_layer_current`) — or
+    NULL when no current layer covers the région. About twenty rows, computed once per
+    statement: join it on the commune's région, then the layer's rows on (layer_id, insee).
+    Written with two outer joins rather than an OR over the layers, so that the planner (which
+    has no statistics on the few rows of `layer`) sees one row per région and hashes it."""
+    if kind not in _ANSWERING_KINDS:
+        raise ValueError(f"{kind!r} is not a per-commune health layer")
+    return f"""SELECT r.code AS region,
+       CASE WHEN own.id IS NOT NULL AND (nat.id IS NULL OR NOT own.synthetic OR nat.synthetic)
+            THEN own.id ELSE nat.id END AS layer_id
+FROM (SELECT DISTINCT code FROM region) r
+LEFT JOIN layer own ON own.kind = '{kind}' AND own.is_current AND own.scope = r.code
+LEFT JOIN layer nat ON nat.kind = '{kind}' AND nat.is_current AND nat.scope IS NULL"""
+
+
+def answering_layers(kind: str, name: str) -> Subquery:
+    """`answering_layers_sql` as a subquery for SQLAlchemy Core statements."""
+    return text(answering_layers_sql(kind)).columns(region=String, layer_id=Integer).subquery(name)
 
 
 @dataclass(frozen=True)
@@ -134,8 +168,9 @@ def region_detail(session: Session, code: str, geometry: bool) -> RowMapping | N
 
 # One statement: the commune under the point (GiST), its parents, and the zoning, CPTS and
 # zone rouge of the current health layers, each with its layer's vintage and synthetic flag.
-# A real layer wins over a synthetic one, a regional zoning over a national one. CPTS are
-# found through their polygon (GiST) and kept when the commune is a member.
+# The zoning and the CPTS come from the layer that answers for the commune's région only
+# (`answering_layers_sql`): a commune its région's official file leaves out has none. CPTS
+# are found through their polygon (GiST) and kept when the commune is a member.
 _LOCATE = f"""
 WITH p AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS g)
 SELECT c.insee, c.name, c.population, c.vintage, c.departement AS departement_code,
@@ -156,19 +191,20 @@ LEFT JOIN LATERAL (
            'zone', z.zone, 'scope', l.scope, 'reference', coalesce(z.arrete_ref, l.reference),
            'reference_date', coalesce(z.arrete_date, l.reference_date),
            'vintage', l.vintage, 'synthetic', l.synthetic, 'source', l.source) AS medical_zone
-  FROM medical_zone z JOIN layer l ON l.id = z.layer_id
-  WHERE l.kind = 'medical_zone' AND l.is_current AND z.insee = c.insee
-  ORDER BY l.synthetic, (l.scope IS NULL), l.id DESC
-  LIMIT 1
+  FROM ({answering_layers_sql("medical_zone")}) a
+  JOIN layer l ON l.id = a.layer_id
+  JOIN medical_zone z ON z.layer_id = a.layer_id AND z.insee = c.insee
+  WHERE a.region = c.region
 ) mz ON true
 LEFT JOIN LATERAL (
   SELECT coalesce(json_agg(json_build_object(
            'id', t.cpts_id, 'name', t.name, 'population', t.population,
            'vintage', l.vintage, 'synthetic', l.synthetic, 'source', l.source)
            ORDER BY l.synthetic, t.cpts_id), '[]'::json) AS cpts
-  FROM cpts t JOIN layer l ON l.id = t.layer_id
-  WHERE l.kind = 'cpts' AND l.is_current
-    AND ST_Intersects(t.geom, p.g) AND c.insee = ANY(t.member_insee)
+  FROM ({answering_layers_sql("cpts")}) a
+  JOIN layer l ON l.id = a.layer_id
+  JOIN cpts t ON t.layer_id = a.layer_id
+  WHERE a.region = c.region AND ST_Intersects(t.geom, p.g) AND c.insee = ANY(t.member_insee)
 ) cp ON true
 LEFT JOIN LATERAL (
   SELECT json_build_object('epci_siren', z.epci_siren, 'vintage', l.vintage,
@@ -202,10 +238,11 @@ def list_layers(session: Session, kind: str | None, current: bool | None) -> lis
 
 
 def current_medical_zones() -> Select[str, str, float | None, str, bool, int]:
-    """One zoning row per commune across the current `medical_zone` layers (a regional ARS
-    zoning per scope, maybe a national synthetic one): a real layer wins over a synthetic
-    one, a regional one over a national one. Use it as a subquery in set-based rules:
-    columns insee, zone, apl, vintage, synthetic, layer_id."""
+    """One zoning row per commune of the current commune layer, read in the zoning layer that
+    answers for its région (`answering_layers`): a commune that layer has no row for has none
+    here (unknown), whatever another layer says. Use it as a subquery in set-based
+    statements: columns insee, zone, apl, vintage, synthetic, layer_id."""
+    answering = answering_layers("medical_zone", "zoning_answering")
     return (
         select(
             MedicalZone.insee,
@@ -215,8 +252,15 @@ def current_medical_zones() -> Select[str, str, float | None, str, bool, int]:
             Layer.synthetic,
             Layer.id.label("layer_id"),
         )
+        .select_from(Commune)
+        .join(answering, answering.c.region == Commune.region)
+        .join(
+            MedicalZone,
+            and_(
+                MedicalZone.layer_id == answering.c.layer_id,
+                MedicalZone.insee == Commune.insee,
+            ),
+        )
         .join(Layer, Layer.id == MedicalZone.layer_id)
-        .where(Layer.kind == "medical_zone", Layer.is_current)
-        .distinct(MedicalZone.insee)
-        .order_by(MedicalZone.insee, Layer.synthetic, Layer.scope.is_(None), Layer.id.desc())
+        .where(Commune.layer_id.in_(current_layer_ids("commune")))
     )

@@ -102,9 +102,14 @@ class Located(BaseModel):
     departement: DepartementRef
     region: RegionRef
     medical_zone: MedicalZoneAtPoint | None = Field(
-        description="Zoning of the commune; null when no current zoning covers it"
+        description="Zoning of the commune, read in the zoning in force for its région (the"
+        " région's ARS zoning once imported, else the national one); null when that zoning"
+        " has no row for the commune (unknown)"
     )
-    cpts: list[CptsAtPoint] = Field(description="CPTS territories holding the commune")
+    cpts: list[CptsAtPoint] = Field(
+        description="CPTS territories holding the commune, in the CPTS layer in force for its"
+        " région (the région's own list once imported, else the national one)"
+    )
     zone_rouge: ZoneRougeAtPoint | None = Field(
         description="Set when the commune's EPCI is in the current zones rouges list"
     )

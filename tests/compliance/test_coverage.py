@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from service.territories.models import Commune
+from service.territories.models import Commune, Layer, MedicalZone
 from service.territories.queries import current_layer_ids
 from tests.auth.factories import bearer, make_key, make_operator
 from tests.compliance.factories import ensure_rule_set, make_cabin, medical_zoning, place
@@ -103,6 +103,36 @@ def test_underserved_lists_zip_and_zac_communes_without_an_active_cabin(
     assert body["underserved_total"] == 2
     assert not any(c["accessible_cabin_within_radius"] for c in body["underserved"])
     assert body["medical_zoning"][0]["synthetic"] is True
+
+
+def test_a_commune_left_out_of_its_regions_official_zoning_is_not_underserved(
+    client, db: Session, case: dict[str, Any]
+) -> None:
+    # The national synthetic zoning of the case also zones Paris; région 84's official
+    # zoning has Bron (ZAC) and Lyon and leaves Vénissieux (synthetic ZIP) out.
+    national = db.scalar(select(Layer.id).where(Layer.kind == "medical_zone", Layer.is_current))
+    db.add(MedicalZone(layer_id=national, vintage="test", insee="75056", zone="ZIP"))
+    official = Layer(kind="medical_zone", scope="84", vintage="2026", source="ARS", is_current=True)
+    db.add(official)
+    db.flush()
+    for insee, zone in ((BRON, "ZAC"), (LYON, "none")):
+        db.add(MedicalZone(layer_id=official.id, vintage="2026", insee=insee, zone=zone))
+    db.flush()
+
+    body = client.get(
+        "/v1/compliance/coverage",
+        params={"departement": "69", "radius_km": 0.5},
+        headers=case["keys"]["ars_84"],
+    ).json()
+    assert [(c["insee"], c["zone"]) for c in body["underserved"]] == [(BRON, "ZAC")]
+    assert body["underserved"][0]["zoning_synthetic"] is False
+    assert [(z["scope"], z["synthetic"]) for z in body["medical_zoning"]] == [("84", False)]
+
+    body = client.get(
+        "/v1/compliance/coverage", params={"region": "11"}, headers=case["keys"]["national"]
+    ).json()
+    assert [(c["insee"], c["zoning_synthetic"]) for c in body["underserved"]] == [("75056", True)]
+    assert [(z["scope"], z["synthetic"]) for z in body["medical_zoning"]] == [(None, True)]
 
 
 def test_a_regional_regulator_gets_nothing_outside_its_region(client, case: dict[str, Any]) -> None:

@@ -38,12 +38,12 @@ from service.rules.catalogue.sqlkit import (
     jlist,
     jobj,
     layer_evidence,
-    layers_cover,
     outcome,
     strip,
     txt,
 )
 from service.territories.models import Cpts, HealthSite, Layer
+from service.territories.queries import answering_layers
 
 PartnerKind = Literal["cpts", "msp", "centre_sante", "pharmacie", "professionnel_rpps"]
 DeviceName = Literal[
@@ -260,16 +260,20 @@ def cpts_consistency(inp: RuleInput) -> Select[Any]:
     c = inp.cabins
     cpts = Cpts.__table__
     layer = Layer.__table__.alias("cpts_layer")
-    # The CPTS whose member communes include the cabin's commune. The member lists are
-    # unnested only for the territories whose polygon meets the extent of the cabins evaluated
-    # (GiST on cpts.geom: a handful for one cabin, all of them for a full pass), then joined on
-    # the commune code — a hash join for many cabins, no per-cabin scan of the member arrays.
+    # The CPTS whose member communes include the cabin's commune, in the CPTS layer that
+    # answers for the cabin's région only (its official list once imported, else the national
+    # one). The member lists are unnested only for the territories whose polygon meets the
+    # extent of the cabins evaluated (GiST on cpts.geom: a handful for one cabin, all of them
+    # for a full pass), then joined on the commune code and the layer — a hash join for many
+    # cabins, no per-cabin scan of the member arrays.
+    answering = answering_layers("cpts", "cpts_answering")
     extent = select(
         func.ST_SetSRID(func.geometry(func.ST_Extent(c.c.geom)), 4326)
     ).scalar_subquery()
     members = (
         select(
             func.unnest(cpts.c.member_insee).label("insee"),
+            cpts.c.layer_id,
             cast(cpts.c.cpts_id, Text).label("cpts_id"),
             strip(
                 jobj(cpts_id=cpts.c.cpts_id, name=cpts.c.name, layer=layer_evidence(layer))
@@ -286,19 +290,20 @@ def cpts_consistency(inp: RuleInput) -> Select[Any]:
     covering = (
         select(
             members.c.insee,
+            members.c.layer_id,
             func.array_agg(members.c.cpts_id).label("ids"),
             func.jsonb_agg(aggregate_order_by(members.c.evidence, members.c.cpts_id)).label(
                 "evidence"
             ),
         )
-        .group_by(members.c.insee)
+        .group_by(members.c.insee, members.c.layer_id)
         .subquery("covering")
     )
     inner = (
         select(
             c.c.id.label("cabin_id"),
             c.c.commune_insee,
-            layers_cover("cpts", c.c.region_code).label("layer_covers"),
+            answering.c.layer_id.is_not(None).label("layer_covers"),
             covering.c.ids.label("covering_ids"),
             covering.c.evidence.label("covering"),
             func.jsonb_path_query_array(
@@ -306,8 +311,15 @@ def cpts_consistency(inp: RuleInput) -> Select[Any]:
                 _jsonpath('$[*] ? (@.kind == "cpts")'),
             ).label("declared"),
         )
-        .select_from(c)
-        .outerjoin(covering, covering.c.insee == c.c.commune_insee)
+        .select_from(
+            c.outerjoin(answering, answering.c.region == c.c.region_code).outerjoin(
+                covering,
+                and_(
+                    covering.c.insee == c.c.commune_insee,
+                    covering.c.layer_id == answering.c.layer_id,
+                ),
+            )
+        )
         .offset(0)
         .subquery("cpts_check")
     )

@@ -1,5 +1,6 @@
 """Declarations (roadmap A3): SIT-01 prior declaration to the ARS, SIT-02 CPAM and CPTS
-informed. Both read the cabin's declaration dates; SIT-02 also reads the current CPTS layer."""
+informed. Both read the cabin's declaration dates; SIT-02 also reads the CPTS layer that
+answers for the cabin's région."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ from service.rules.catalogue.base import (
     rule,
 )
 from service.rules.catalogue.sqlkit import Check, decide, jobj, unset
-from service.territories.models import Cpts, Layer
+from service.territories.models import Cpts
+from service.territories.queries import answering_layers
 
 
 class Sit01Params(RuleParams):
@@ -93,14 +95,16 @@ class Sit02Params(RuleParams):
 def cpam_cpts_informed(inp: RuleInput) -> Select[Any]:
     c = inp.cabins.c
     p: Sit02Params = inp.params
+    # The CPTS layer that answers for the cabin's région (its official list once imported,
+    # else the national one): covered when the commune is a member of one of its territories,
+    # not covered when it is in none, unknown when no layer answers for the région.
+    answering = answering_layers("cpts", "sit02_answering")
     by_commune = _cpts_by_commune(inp)
     covering = by_commune.c.covering
-    current_cpts = select(Layer.id).where(Layer.kind == "cpts", Layer.is_current)
-    layer_loaded = select(current_cpts.exists()).scalar_subquery()
     coverage = case(
         (c.commune_insee.is_(None), literal("unknown")),
         (covering.is_not(None), literal("covered")),
-        (layer_loaded, literal("not_covered")),
+        (answering.c.layer_id.is_not(None), literal("not_covered")),
         else_=literal("unknown"),
     )
     deadline = c.service_start_date - p.info_before_start_days
@@ -116,7 +120,15 @@ def cpam_cpts_informed(inp: RuleInput) -> Select[Any]:
             coverage.label("coverage"),
             covering.label("covering"),
         )
-        .select_from(inp.cabins.outerjoin(by_commune, by_commune.c.insee == c.commune_insee))
+        .select_from(
+            inp.cabins.outerjoin(answering, answering.c.region == c.region_code).outerjoin(
+                by_commune,
+                and_(
+                    by_commune.c.insee == c.commune_insee,
+                    by_commune.c.layer_id == answering.c.layer_id,
+                ),
+            )
+        )
         .subquery("sit02")
     )
     b = base.c
@@ -174,15 +186,22 @@ def cpam_cpts_informed(inp: RuleInput) -> Select[Any]:
 
 
 def _cpts_by_commune(inp: RuleInput) -> Any:
-    """(insee, covering): the CPTS of the current layer whose members include each commune of
-    these cabins, as a JSON array ordered by CPTS id. For a few cabins, one probe per commune
-    of the GIN index on `cpts.member_insee`; for many, every territory unnested once and
-    aggregated by commune for a hash join (a probe per commune would cost more)."""
+    """(insee, layer_id, covering): the CPTS whose members include each commune of these
+    cabins, per CPTS layer answering for a région, as a JSON array ordered by CPTS id; the
+    caller keeps the row of the layer answering for the cabin's région. For a few cabins, one
+    probe per commune of the GIN index on `cpts.member_insee`, in the layer of its région; for
+    many, every territory of those layers unnested once and aggregated by commune for a hash
+    join (a probe per commune would cost more)."""
     c = inp.cabins.c
-    current_cpts = select(Layer.id).where(Layer.kind == "cpts", Layer.is_current)
-    communes = select(c.commune_insee).where(c.commune_insee.is_not(None))
+    answering = answering_layers("cpts", "sit02_layers")
     if inp.few:
-        distinct = communes.distinct().subquery("sit02_communes")
+        distinct = (
+            select(c.commune_insee, answering.c.layer_id)
+            .select_from(inp.cabins.join(answering, answering.c.region == c.region_code))
+            .where(c.commune_insee.is_not(None))
+            .distinct()
+            .subquery("sit02_communes")
+        )
         found = (
             select(
                 func.jsonb_agg(
@@ -190,31 +209,34 @@ def _cpts_by_commune(inp: RuleInput) -> Any:
                 ).label("covering")
             )
             .where(
-                Cpts.layer_id.in_(current_cpts),
+                Cpts.layer_id == distinct.c.layer_id,
                 Cpts.member_insee.op("@>")(pg_array([distinct.c.commune_insee])),
             )
             .lateral("cpts_found")
         )
         return (
-            select(distinct.c.commune_insee.label("insee"), found.c.covering)
+            select(distinct.c.commune_insee.label("insee"), distinct.c.layer_id, found.c.covering)
             .select_from(distinct.join(found, true()))
             .where(found.c.covering.is_not(None))
             .subquery("cpts_by_commune")
         )
+    communes = select(c.commune_insee).where(c.commune_insee.is_not(None))
     members = (
         select(
             func.unnest(Cpts.member_insee).label("insee"),
+            Cpts.layer_id,
             Cpts.id,
             Cpts.cpts_id,
             Cpts.name,
             Cpts.vintage,
         )
-        .where(Cpts.layer_id.in_(current_cpts))
+        .where(Cpts.layer_id.in_(select(answering.c.layer_id)))
         .subquery("cpts_member")
     )
     return (
         select(
             members.c.insee,
+            members.c.layer_id,
             func.jsonb_agg(
                 aggregate_order_by(_cpts_json(members.c), members.c.cpts_id, members.c.id),
                 type_=JSONB,
@@ -222,7 +244,7 @@ def _cpts_by_commune(inp: RuleInput) -> Any:
         )
         # only the communes of these cabins are aggregated
         .where(members.c.insee.in_(communes))
-        .group_by(members.c.insee)
+        .group_by(members.c.insee, members.c.layer_id)
         .subquery("cpts_by_commune")
     )
 

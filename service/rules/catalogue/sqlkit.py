@@ -5,6 +5,7 @@ evidence."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -25,11 +26,12 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import array as pg_array
 
 from service.rules.catalogue.base import FAIL, NOT_APPLICABLE, PASS, UNKNOWN
 from service.territories.models import Layer, MedicalZone
+from service.territories.queries import answering_layers
 
 # Metres per degree, on the small side, so that a box built from them always holds the circle.
 _M_PER_DEG_LAT = 110_574.0
@@ -210,32 +212,54 @@ def distance_m(a: Any, b: Any) -> ColumnElement[Any]:
 # --- current layers ---------------------------------------------------------------------------
 
 
-def medical_zone_of(insee: Any, name: str = "mz") -> Any:
-    """LATERAL: the zoning row of the commune in the current `medical_zone` layers (index on
-    `medical_zone.insee`), a real layer before a synthetic one, a regional before a national
-    one; no row when no current layer has data for the commune (→ unknown, never pass). Its
-    evidence keeps its null members: the rule's evidence is stripped as a whole."""
-    zone = MedicalZone.__table__
+@dataclass(frozen=True)
+class CommuneZoning:
+    """The zoning of each cabin's commune: `joined` is the cabins outer-joined to it; `zone`,
+    `apl` and `evidence` are NULL when the commune has no row (→ unknown, never pass); `layer`
+    is the evidence of the zoning layer in force for the région (NULL when none is)."""
+
+    joined: Any
+    zone: ColumnElement[Any]
+    apl: ColumnElement[Any]
+    evidence: ColumnElement[Any]
+    layer: ColumnElement[Any]
+
+
+def medical_zone_of(cabins: Any, insee: Any, region: Any, name: str = "mz") -> CommuneZoning:
+    """The commune's row in the one `medical_zone` layer that answers for its région
+    (`answering_layers`: the région's official zoning once imported, else the national one),
+    by plain outer joins: the answering layers, with their evidence built once per région, are
+    hashed; the zoning rows are then probed by (layer_id, insee) for a few cabins or hashed for
+    many. A commune the région's official file leaves out gets no row, whatever the national
+    layer says. The evidence keeps its null members: the rule's evidence is stripped whole."""
+    answering = answering_layers("medical_zone", f"{name}_answering")
     layer = Layer.__table__.alias(f"{name}_layer")
-    return (
+    layers = fenced(
         select(
-            zone.c.zone,
-            zone.c.apl,
-            jobj(
-                insee=zone.c.insee,
-                zone=zone.c.zone,
-                apl=zone.c.apl,
-                arrete_ref=func.coalesce(zone.c.arrete_ref, layer.c.reference),
-                arrete_date=func.coalesce(zone.c.arrete_date, layer.c.reference_date),
-                layer=layer_evidence(layer),
-            ).label("evidence"),
-        )
-        .join_from(zone, layer, layer.c.id == zone.c.layer_id)
-        .where(layer.c.kind == "medical_zone", layer.c.is_current, zone.c.insee == insee)
-        .order_by(layer.c.synthetic, layer.c.scope.is_(None), layer.c.id.desc())
-        .limit(1)
-        .lateral(name)
+            answering.c.region,
+            answering.c.layer_id,
+            layer.c.reference,
+            layer.c.reference_date,
+            layer_evidence(layer).label("evidence"),
+        ).join_from(answering, layer, layer.c.id == answering.c.layer_id),
+        f"{name}_layers",
     )
+    zone = MedicalZone.__table__.alias(name)
+    joined = cabins.outerjoin(layers, layers.c.region == region).outerjoin(
+        zone, and_(zone.c.layer_id == layers.c.layer_id, zone.c.insee == insee)
+    )
+    evidence = case(
+        (zone.c.id.is_(None), null()),
+        else_=jobj(
+            insee=zone.c.insee,
+            zone=zone.c.zone,
+            apl=zone.c.apl,
+            arrete_ref=func.coalesce(zone.c.arrete_ref, layers.c.reference),
+            arrete_date=func.coalesce(zone.c.arrete_date, layers.c.reference_date),
+            layer=layers.c.evidence,
+        ),
+    )
+    return CommuneZoning(joined, zone.c.zone, zone.c.apl, evidence, layers.c.evidence)
 
 
 def best_current_layer_id(kind: str) -> Any:
@@ -250,19 +274,6 @@ def best_current_layer_id(kind: str) -> Any:
         .limit(1)
         .scalar_subquery()
     )
-
-
-def layers_cover(kind: str, region: Any) -> ColumnElement[bool]:
-    """A current layer of `kind` covers the région (a national one, or the région's own); the
-    scopes are read once per statement, not once per cabin."""
-    layer = Layer.__table__
-    scopes = cast(
-        select(func.array_agg(func.coalesce(layer.c.scope, "*")))
-        .where(layer.c.kind == kind, layer.c.is_current)
-        .scalar_subquery(),
-        ARRAY(String),
-    )
-    return func.coalesce(or_(literal("*") == func.any(scopes), region == func.any(scopes)), False)
 
 
 def fenced(query: Any, name: str) -> Any:

@@ -71,15 +71,15 @@ def _zone_rouge_layer() -> Any:
 def territorial_need(inp: RuleInput) -> Select[Any]:
     p: TerritorialNeedParams = inp.params
     c = inp.cabins
-    mz = medical_zone_of(c.c.commune_insee)
+    mz = medical_zone_of(c, c.c.commune_insee, c.c.region_code)
     zr = _zone_rouge_of(c.c.epci_siren)
     zr_layer = _zone_rouge_layer()
 
     in_zone = case(
-        (mz.c.zone.is_(None), null()),
-        else_=mz.c.zone.in_(list(p.accepted_zones)) if p.accepted_zones else false(),
+        (mz.zone.is_(None), null()),
+        else_=mz.zone.in_(list(p.accepted_zones)) if p.accepted_zones else false(),
     )
-    apl_low = mz.c.apl < p.apl_threshold
+    apl_low = mz.apl < p.apl_threshold
     in_zone_rouge = case(
         (literal(not p.accept_zones_rouges), false()),
         (zr.c.listed, true()),
@@ -95,15 +95,15 @@ def territorial_need(inp: RuleInput) -> Select[Any]:
             c.c.commune_vintage,
             c.c.concertation_date,
             c.c.concertation_parties,
-            mz.c.evidence.label("zoning"),
+            mz.evidence.label("zoning"),
+            mz.layer.label("zoning_layer"),
             in_zone.label("in_zone"),
             apl_low.label("apl_low"),
             in_zone_rouge.label("in_zone_rouge"),
             zr.c.evidence.label("zr_row"),
             zr_layer.label("zr_layer"),
         )
-        .select_from(c)
-        .outerjoin(mz, true())
+        .select_from(mz.joined)
         .outerjoin(zr, true())
         .offset(0)
         .subquery("need")
@@ -135,6 +135,8 @@ def territorial_need(inp: RuleInput) -> Select[Any]:
             commune_vintage=n.commune_vintage,
             met_by=met_by,
             zoning=n.zoning,
+            # the zoning in force for the région, when it has no row for the commune
+            zoning_layer=case((n.zoning.is_(None), n.zoning_layer), else_=null()),
             accepted_zones=jconst(list(p.accepted_zones)),
             in_accepted_zone=n.in_zone,
             apl_below_threshold=n.apl_low,
@@ -185,18 +187,17 @@ def saturation(inp: RuleInput) -> Select[Any]:
         .subquery("near")
     )
     count = select(func.count().label("n")).select_from(near).lateral("around")
-    mz = medical_zone_of(c.c.commune_insee)
+    mz = medical_zone_of(c, c.c.commune_insee, c.c.region_code)
     inner = (
         select(
             c.c.id.label("cabin_id"),
             c.c.commune_insee,
             count.c.n,
-            mz.c.zone,
-            mz.c.evidence.label("zoning"),
+            mz.zone.label("zone"),
+            mz.evidence.label("zoning"),
         )
-        .select_from(c)
+        .select_from(mz.joined)
         .join(count, true())
-        .outerjoin(mz, true())
         .offset(0)
         .subquery("sat")
     )

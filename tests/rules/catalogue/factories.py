@@ -98,10 +98,12 @@ def fresh_layer(
     synthetic: bool = False,
     vintage: str = "test-2026",
     reference: str | None = None,
+    beside: bool = False,
 ) -> int:
     """A new current layer of `kind`; every other layer of that kind stops being current
-    (inside the test transaction only)."""
-    db.execute(text("UPDATE layer SET is_current = false WHERE kind = :kind"), {"kind": kind})
+    (inside the test transaction only), unless `beside` (a layer of another scope)."""
+    if not beside:
+        db.execute(text("UPDATE layer SET is_current = false WHERE kind = :kind"), {"kind": kind})
     return int(
         db.execute(
             text(
@@ -181,13 +183,25 @@ def add_cpts(db: Session, layer_id: int, cpts_id: str, members: list[str]) -> No
 
 
 def run_rule(
-    db: Session, code: str, ids: list[uuid.UUID], at: date | None = None, **params: Any
+    db: Session,
+    code: str,
+    ids: list[uuid.UUID],
+    at: date | None = None,
+    *,
+    few: bool = False,
+    **params: Any,
 ) -> dict[uuid.UUID, tuple[str, dict[str, Any]]]:
-    """The rule's (outcome, evidence) for each of `ids`, evaluated on those cabins only."""
+    """The rule's (outcome, evidence) for each of `ids`, evaluated on those cabins only (as
+    for a write when `few`)."""
     definition = REGISTRY[code]
     cabins = select(Cabin.__table__).where(Cabin.__table__.c.id.in_(ids)).subquery("cabins")
     statement = definition.implementation(
-        RuleInput(cabins=cabins, params=definition.params_model(**params), at=at or NOW.date())
+        RuleInput(
+            cabins=cabins,
+            params=definition.params_model(**params),
+            at=at or NOW.date(),
+            few=few,
+        )
     )
     rows = db.execute(statement).all()
     assert sorted(str(r.cabin_id) for r in rows) == sorted(str(i) for i in ids), "one row per cabin"
