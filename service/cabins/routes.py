@@ -9,6 +9,7 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Query, Request, Response
+from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from service.auth.deps import AnyPrincipal, OperatorPrincipal
@@ -26,7 +27,7 @@ from service.cabins.schemas import (
 )
 from service.compliance import filters as territory
 from service.db import DbSession
-from service.errors import InvalidParameter, NotFound, problem_responses
+from service.errors import InvalidParameter, NotFound, field_errors, problem_responses
 from service.patterns import CURSOR
 from service.routing import ApiRoute
 
@@ -233,7 +234,12 @@ def decommission_cabin(
     if_match: IfMatch = None,
     reason: Annotated[str | None, Query(max_length=500)] = None,
 ) -> CabinRead:
-    request = TransitionRequest(to="decommissioned", reason=(reason or "").strip() or None)
+    try:
+        request = TransitionRequest(to="decommissioned", reason=(reason or "").strip() or None)
+    except ValidationError as error:  # a control character in the reason
+        raise InvalidParameter(
+            "A parameter of the request is not valid.", errors=field_errors(error)
+        ) from None
     located = service.transition(session, principal, cabin_id, request, if_match=if_match)
     return _respond(response, located, session)
 

@@ -28,17 +28,23 @@ from service.cabins.vocabulary import (
     Status,
     VenueKind,
 )
-from service.patterns import FINESS, INSEE, NAF, NO_NUL, POSTCODE, RPPS, SIREN, SIRET
+from service.patterns import FINESS, INSEE, MULTI_LINE, NAF, ONE_LINE, POSTCODE, RPPS, SIREN, SIRET
 
 Day = date  # a field named `date` would shadow the type in its class body
 
 
-# No NUL character: PostgreSQL text cannot hold one.
+# Free text is one line without control characters (service.patterns.ONE_LINE): a tab, a
+# line break or a C1 control in a name, an address or a reference breaks the exports and the
+# finder apps that show it. Only a note (the reason of a transition) runs over several lines.
 Text = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500, pattern=NO_NUL)
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500, pattern=ONE_LINE)
 ]
 ShortText = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120, pattern=NO_NUL)
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120, pattern=ONE_LINE)
+]
+Note = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=500, pattern=MULTI_LINE),
 ]
 Insee = Annotated[str, StringConstraints(pattern=INSEE)]
 Siren = Annotated[str, StringConstraints(pattern=SIREN)]
@@ -48,7 +54,7 @@ Rpps = Annotated[str, StringConstraints(pattern=RPPS)]
 Naf = Annotated[str, StringConstraints(pattern=NAF)]
 Postcode = Annotated[str, StringConstraints(pattern=POSTCODE)]
 OpeningHours = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000, pattern=NO_NUL)
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000, pattern=ONE_LINE)
 ]
 
 
@@ -377,7 +383,9 @@ class CabinPage(BaseModel):
 
 class TransitionRequest(Input):
     to: Status = Field(description="Target status.")
-    reason: Text | None = Field(default=None, description="Why; kept in the audit trail.")
+    reason: Note | None = Field(
+        default=None, description="Why; kept in the audit trail. May run over several lines (LF)."
+    )
     date: Day | None = Field(
         default=None, description="Effective date (default today); never in the future."
     )

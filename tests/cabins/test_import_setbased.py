@@ -143,6 +143,13 @@ VARIANTS: list[dict[str, str]] = [
     {"location.lat": ""},
     {"venue.kind": "kiosque"},
     {"venue.naf": "47.73z"},
+    # free text holds no control character; at the edges, C0 separators strip as white space
+    {"venue.name": "Chez\x07Nous"},
+    {"location.address.street": "rue\tX"},
+    {"siting.responsible_person.name_or_role": "chef\x9b"},
+    {"declarations.ars_declaration_reference": "ARS\r\n1"},
+    {"location.address.commune_name": "\x1fParis\x85"},
+    {"care_links": json.dumps([{"kind": "pharmacie", "finess": "750000001", "name": "a\x7fb"}])},
 ]
 
 

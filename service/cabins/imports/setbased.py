@@ -46,7 +46,6 @@ from service.cabins.imports.parse import Record, _csv_header, detect_delimiter
 from service.cabins.schemas import CabinCreate
 from service.cabins.validation import care_link_problems, opening_hours_problem
 from service.cabins.vocabulary import CONFIRMED_BLOCKS
-from service.patterns import NO_NUL
 
 RAW = "import_raw"
 TYPED = "import_typed"
@@ -287,7 +286,7 @@ class Sql:
                 conds.append(f"char_length({v}) >= {int(c['minLength'])}")
             if "maxLength" in c:
                 conds.append(f"char_length({v}) <= {int(c['maxLength'])}")
-            if "pattern" in c and c["pattern"] != NO_NUL:
+            if "pattern" in c:  # the formats, and the text guard (no control character)
                 conds.append(f"{v} ~ {_lit(c['pattern'])}")
             if "enum" in c:
                 conds.append(f"{v} = ANY({_array(list(c['enum']))})")

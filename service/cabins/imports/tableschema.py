@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from service.cabins.imports.columns import LIST_SEPARATOR, Column, import_columns
+from service.patterns import TEXT_GUARDS
 
 BASE_ID = "https://cabin-registry.example/schemas/"
 # What the importer accepts for a boolean cell (Pydantic's lax booleans, any case).
@@ -49,8 +50,8 @@ def _field(column: Column) -> dict[str, Any]:
     if column.required:
         constraints["required"] = True
     for key, value in column.constraints.items():
-        if key == "pattern" and value == r"^[^\x00]*$":
-            continue  # the no-NUL guard of every text field, not a format
+        if key == "pattern" and value in TEXT_GUARDS:
+            continue  # the guard of every text field (said in the description), not a format
         constraints[key] = value
     if constraints:
         field["constraints"] = constraints
@@ -68,7 +69,8 @@ def cabin_import_table_schema() -> dict[str, Any]:
             " header naming the columns (any order, unknown columns refused). An empty cell is"
             " an absent value: for a fact, unknown — never false. Rows are upserted by"
             " operator_reference. Each column is a field of the cabin record (its dotted path"
-            " in the JSON body of POST /v1/cabins)."
+            " in the JSON body of POST /v1/cabins). A text cell is one line without control"
+            " characters (no tab, line break, U+0000-U+001F nor U+007F-U+009F)."
         ),
         "fields": [_field(column) for column in import_columns()],
         "missingValues": [""],
