@@ -140,10 +140,16 @@ def test_near_me_refused_by_the_browser_is_said_in_the_page_language(
 ) -> None:  # type: ignore[no-untyped-def]
     """No position permission: the page says so in French and what to do instead, never the
     browser's own English message ('User denied Geolocation')."""
-    context = browser.new_context(  # no geolocation permission given
+    context = browser.new_context(
         base_url=live_server,
         locale="fr-FR",
         bypass_csp=True,  # wait_for_function evaluates a string
+    )
+    # The browser refuses as Chromium does when the user blocks the prompt (headless Chromium
+    # left alone answers sooner or later depending on the machine).
+    context.add_init_script(
+        "navigator.geolocation.getCurrentPosition = (ok, fail) =>"
+        " setTimeout(() => fail({ code: 1, message: 'User denied Geolocation' }), 50);"
     )
     page = context.new_page()
     try:

@@ -45,6 +45,16 @@ def test_an_unknown_asset_is_a_problem_not_a_file(client: TestClient, name: str)
     assert response.headers["content-type"] == "application/problem+json"
 
 
+def test_an_asset_asked_again_with_its_etag_is_a_304(client: TestClient) -> None:
+    first = client.get("/static/carte.js")
+    etag = first.headers["etag"]
+    again = client.get("/static/carte.js", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b""
+    assert again.headers["etag"] == etag
+    other = client.get("/static/carte.js", headers={"If-None-Match": '"something-else"'})
+    assert other.status_code == 200 and other.content == first.content
+
+
 def test_pages_are_left_out_of_the_published_contract() -> None:
     ours = {"/", "/carte", "/regulateur", "/operateur", "/static/{name}"}
     routes = [r for r in router.routes if isinstance(r, APIRoute)]
