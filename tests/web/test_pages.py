@@ -149,15 +149,17 @@ def test_near_me_refused_by_the_browser_is_said_in_the_page_language(
     # left alone answers sooner or later depending on the machine).
     context.add_init_script(
         "navigator.geolocation.getCurrentPosition = (ok, fail) =>"
-        " setTimeout(() => fail({ code: 1, message: 'User denied Geolocation' }), 50);"
+        " setTimeout(() => fail({ code: 1, message: 'User denied Geolocation' }), 1500);"
     )
     page = context.new_page()
     try:
         page.goto("/carte")
         page.get_by_role("button", name="Autour de moi").click()
         status = page.locator("#status")
+        # while the browser asks the user, the page says so (not 'Chargement…' for ever)
+        assert status.inner_text().startswith("Position demandée au navigateur")
         page.wait_for_function(
-            "document.querySelector('#status').textContent.toLowerCase().includes('position')"
+            "document.querySelector('#status').textContent.startsWith('Le navigateur')"
         )
         text = status.inner_text()
         assert text.startswith("Le navigateur n'a pas été autorisé à donner votre position"), text

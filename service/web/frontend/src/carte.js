@@ -387,7 +387,9 @@ $("#near-me").addEventListener("click", () => {
     status.textContent = t("map.search.geoloc.unavailable");
     return;
   }
-  status.textContent = t("loading");
+  // The browser may be asking the user first (its timeout starts once they answer): say so
+  // rather than 'Chargement…' for as long as the question stays open.
+  status.textContent = t("map.search.geoloc.asking");
   navigator.geolocation.getCurrentPosition(
     (position) => goTo({ name: t("map.here"), lon: position.coords.longitude, lat: position.coords.latitude }),
     // The browser's own message is in its language, not the page's: say it from the code.
