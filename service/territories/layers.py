@@ -66,7 +66,8 @@ def finish_layer(conn: Connection, layer_id: int, table: str, seconds: float) ->
 
 def make_current(conn: Connection, layer_ids: list[int]) -> None:
     """Make these layers current, each replacing the current layer of its kind and scope.
-    Two statements (the unique partial index is checked row by row), one transaction."""
+    Two statements (the unique partial index is checked row by row), one transaction; then
+    the planner's statistics of `layer` follow."""
     conn.execute(
         text(
             "UPDATE layer old SET is_current = false FROM layer new"
@@ -79,6 +80,9 @@ def make_current(conn: Connection, layer_ids: list[int]) -> None:
     conn.execute(
         text("UPDATE layer SET is_current = true WHERE id = ANY(:ids)"), {"ids": layer_ids}
     )
+    # Every rule and territory read joins `layer` to find what answers; its few rows never
+    # reach autovacuum's threshold, and unanalysed the planner takes it for one row.
+    conn.execute(text("ANALYZE layer"))
 
 
 def current_layer_matching(

@@ -53,3 +53,23 @@ def test_old_vintage_stays_current_until_the_new_one_commits(engine: Engine) -> 
     finally:
         with engine.begin() as conn:
             conn.execute(text("DELETE FROM layer WHERE id = ANY(:ids)"), {"ids": created})
+
+
+ANALYSED = "SELECT analyze_count FROM pg_stat_user_tables WHERE relid = 'layer'::regclass"
+
+
+def test_a_load_analyses_layer(engine: Engine) -> None:
+    """`layer` holds a few rows that every rule joins; autovacuum never analyses so few, and
+    unanalysed the planner takes it for one row."""
+    with engine.connect() as conn:
+        before = conn.execute(text(ANALYSED)).scalar_one()
+    with engine.begin() as conn:
+        layer_id = import_zoning(
+            conn, DATA / "zonage-84.csv", region="84", vintage="test-stats"
+        ).layer_id
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text(ANALYSED)).scalar_one() == before + 1
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM layer WHERE id = :id"), {"id": layer_id})
