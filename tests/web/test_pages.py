@@ -204,6 +204,10 @@ def test_regulator_dashboard_with_an_ars_key_shows_only_its_region(
     assert download.value.suggested_filename.endswith(".csv")
     assert refs["WEB-GRENOBLE-1"] in exported and refs["WEB-LYON-1"] in exported
     assert refs["WEB-PARIS-1"] not in exported
+    with page.expect_download():
+        page.get_by_role("button", name="Exporter en GeoJSON").click()
+    page.wait_for_function("document.querySelector('#export-status').textContent.includes('Geo')")
+    assert page.locator("#export-status").inner_text() == "Export GeoJSON téléchargé."
     assert page.js_errors == []
 
 

@@ -246,6 +246,7 @@ $("#cabins-more").addEventListener("click", async () => {
 });
 
 const EXTENSIONS = { csv: "csv", geojson: "geojson", xlsx: "xlsx" };
+const FORMAT_NAMES = { csv: "CSV", geojson: "GeoJSON", xlsx: "XLSX" }; // as the buttons write them
 for (const button of document.querySelectorAll("button.export")) {
   button.addEventListener("click", async () => {
     const format = button.dataset.format;
@@ -254,7 +255,7 @@ for (const button of document.querySelectorAll("button.export")) {
     status.textContent = t("loading");
     try {
       await download(`/v1/compliance/export.${EXTENSIONS[format]}${query(common(f))}`, `cabines-conformite.${EXTENSIONS[format]}`, { auth: true });
-      status.textContent = t("reg.export.done", { format: format.toUpperCase() });
+      status.textContent = t("reg.export.done", { format: FORMAT_NAMES[format] });
     } catch (error) {
       status.textContent = t("error", { detail: error.message });
     }

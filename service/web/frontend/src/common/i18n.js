@@ -118,7 +118,7 @@ const TEXTS = {
     "reg.apply": "Appliquer",
     "reg.summary": "Synthèse par {by}",
     "reg.choropleth": "Carte choroplèthe : part de cabines non conformes par {by}",
-    "reg.choropleth.commune": "La carte n'est dessinée qu'à partir de 60 communes au plus ; le tableau donne tous les chiffres.",
+    "reg.choropleth.commune": "La carte n'est dessinée que pour 60 communes au plus ; le tableau donne tous les chiffres.",
     "reg.legend": "Part non conforme",
     "reg.cabins": "Cabines listées (non conformes par défaut)",
     "reg.cabins.count": "{n} cabine(s)",
