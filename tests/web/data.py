@@ -47,7 +47,16 @@ CABINS: list[dict[str, Any]] = [
         "at": (4.8340, 45.7675, "69123", "69", "84"),
         "town": "Lyon",
         "access": {"entree_plain_pied": False, "cabin_door_clear_width_cm": 70},
-        "failing": [("SIT-05", {"placement": "outdoor", "expected": "indoor"})],
+        "failing": [
+            (
+                "SIT-05",
+                {
+                    "reason": "the cabin stands outdoors; it must be indoors",
+                    "placement": "outdoor",
+                    "expected": "indoor",
+                },
+            )
+        ],
     },
     {
         "ref": "WEB-LYON-3",

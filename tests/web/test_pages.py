@@ -268,7 +268,13 @@ def test_operator_page_lists_its_cabins_and_shows_the_import_row_errors(
     page.get_by_role("button", name=f"Voir ce qu'il faut corriger ({refs['WEB-LYON-2']})").click()
     page.locator("#fix").wait_for(state="visible")
     fix = page.locator("#fix").inner_text()
-    assert "SIT-05" in fix and "outdoor" in fix  # the failing rule with its evidence
+    # the failing rule, its severity and its reason in words; the evidence's data behind a
+    # disclosure (it was the raw JSON, braces and all, and 'error' untranslated)
+    assert "SIT-05 (erreur)" in fix, fix
+    assert "the cabin stands outdoors; it must be indoors" in fix
+    assert '"expected"' not in fix
+    page.get_by_text("Détail des données de la règle").click()
+    assert '"expected": "indoor"' in page.locator("#fix").inner_text()
 
     csv = tmp_path / "cabines.csv"
     csv.write_text(BAD_CSV, encoding="utf-8")

@@ -40,7 +40,17 @@ async function loadCabins(url = `/v1/cabins${query({ limit: 50 })}`) {
 }
 
 function evidence(value) {
-  return h("pre", { class: "evidence" }, JSON.stringify(value, null, 2));
+  // The rule's reason in words first; the evidence as data behind a disclosure, for whoever
+  // needs the figures (an operator is not asked to read JSON).
+  const reason = value && typeof value.reason === "string" ? value.reason : null;
+  return [
+    reason ? h("p", { class: "reason" }, reason) : null,
+    h("details", { open: !reason }, h("summary", {}, t("op.fix.details")), h("pre", { class: "evidence" }, JSON.stringify(value, null, 2))),
+  ];
+}
+
+function severity(value) {
+  return known(`severity.${value}`) ? t(`severity.${value}`) : value;
 }
 
 function renderFix() {
@@ -64,7 +74,7 @@ function renderFix() {
             h(
               "li",
               {},
-              h("strong", {}, t("op.fix.rule", { code: v.rule_code, severity: v.severity, outcome: t(`outcome.${v.outcome}`) })),
+              h("strong", {}, t("op.fix.rule", { code: v.rule_code, severity: severity(v.severity), outcome: t(`outcome.${v.outcome}`) })),
               v.title ? ` — ${v.title}` : "",
               v.failing_since ? h("span", { class: "hint" }, ` (${t("reg.col.since")} ${date(v.failing_since)})`) : "",
               evidence(v.evidence),
