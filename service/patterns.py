@@ -114,5 +114,10 @@ LONG_CURSOR = pattern(r"^[A-Za-z0-9_-]{32}$", "the `after` of a `next` link, as 
 SCOPE = pattern(
     r"^(?:national|region:[0-9]{2,3})$", "national or region:<INSEE région code>, e.g. region:84"
 )
-# Free text of the territory search and of a declaration receipt.
-pattern(r"^[^\x00-\x1f]*\S[^\x00-\x1f]*$", "text with a visible character and no control character")
+# Free text of the territory search and of a declaration receipt: one visible character and
+# no control character anywhere. The visible one is not `\S`, which a control character also
+# matches (a NUL then reached PostgreSQL and was a 500).
+VISIBLE_TEXT = pattern(
+    r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$",
+    "text with a visible character and no control character",
+)

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.patterns import pattern
+from service.patterns import VISIBLE_TEXT
 
 SummaryBy = Literal["region", "departement", "commune", "operator", "rule"]
 CoverageBy = Literal["departement", "commune"]
@@ -166,21 +166,13 @@ class ChangePage(BaseModel):
     has_more: bool = Field(description="True when more changes are waiting right now.")
 
 
-# One visible character and no control character anywhere: the visible one is not `\S`, which
-# a control character also matches (a NUL then reached PostgreSQL and was a 500).
-REFERENCE_TEXT = pattern(
-    r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$",
-    "text with a visible character and no control character",
-)
-
-
 class DeclarationReceipt(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reference: str = Field(
         min_length=1,
         max_length=200,
-        pattern=REFERENCE_TEXT,
+        pattern=VISIBLE_TEXT,
         description="The ARS's reference (receipt number) for the declaration.",
     )
     date: dt.date = Field(description="When the ARS received the declaration.")

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 
 from service.errors import InvalidParameter, NotFound, problem_responses
+from service.patterns import VISIBLE_TEXT
 from service.reads import ReadSession
 from service.routing import ApiRoute
 from service.territories import codes, queries, search
@@ -74,7 +75,7 @@ def search_communes(
         Query(
             min_length=1,
             max_length=100,
-            pattern=r"^[^\x00-\x1f]*\S[^\x00-\x1f]*$",
+            pattern=VISIBLE_TEXT,
             description="What the person typed",
             examples=["Lyon"],
         ),

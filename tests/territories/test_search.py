@@ -33,7 +33,19 @@ def test_commune_search_treats_like_wildcards_as_text(client: TestClient) -> Non
     assert client.get("/v1/territories/communes", params={"q": "%"}).json()["items"] == []
 
 
-@pytest.mark.parametrize("params", [{}, {"q": ""}, {"q": "   "}, {"q": "Lyon", "limit": 0}])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"q": ""},
+        {"q": "   "},
+        {"q": "Lyon", "limit": 0},
+        {"q": "\x00"},  # a NUL reached PostgreSQL: a 500
+        {"q": "Ly\x00on"},
+        {"q": "Ly\x07on"},
+        {"q": "Lyon\x7f"},
+    ],
+)
 def test_commune_search_rejects_bad_parameters(client: TestClient, params: dict) -> None:
     response = client.get("/v1/territories/communes", params=params)
     assert response.status_code == 400
