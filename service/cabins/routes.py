@@ -9,7 +9,6 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Query, Request, Response
-from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from service.auth.deps import AnyPrincipal, OperatorPrincipal
@@ -27,8 +26,8 @@ from service.cabins.schemas import (
 )
 from service.compliance import filters as territory
 from service.db import DbSession
-from service.errors import InvalidParameter, NotFound, field_errors, problem_responses
-from service.patterns import CURSOR
+from service.errors import InvalidParameter, NotFound, problem_responses
+from service.patterns import CURSOR, MULTI_LINE
 from service.routing import ApiRoute
 
 router = APIRouter(prefix="/v1/cabins", tags=["cabins"], route_class=ApiRoute)
@@ -232,14 +231,12 @@ def decommission_cabin(
     principal: OperatorPrincipal,
     response: Response,
     if_match: IfMatch = None,
-    reason: Annotated[str | None, Query(max_length=500)] = None,
+    reason: Annotated[
+        str | None,
+        Query(max_length=500, pattern=MULTI_LINE, description="Why; kept in the audit trail."),
+    ] = None,
 ) -> CabinRead:
-    try:
-        request = TransitionRequest(to="decommissioned", reason=(reason or "").strip() or None)
-    except ValidationError as error:  # a control character in the reason
-        raise InvalidParameter(
-            "A parameter of the request is not valid.", errors=field_errors(error)
-        ) from None
+    request = TransitionRequest(to="decommissioned", reason=(reason or "").strip() or None)
     located = service.transition(session, principal, cabin_id, request, if_match=if_match)
     return _respond(response, located, session)
 
