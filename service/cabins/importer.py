@@ -19,7 +19,6 @@ from datetime import date
 from typing import Any
 
 import orjson
-from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from service.audit.trail import Actor
@@ -28,10 +27,10 @@ from service.cabins.imports.audit_bulk import append_many
 from service.cabins.imports.parse import Record, decode, read_records
 from service.cabins.models import Cabin
 from service.cabins.records import columns_of, document_of, flat_diff
-from service.cabins.schemas import CabinCreate, Location
-from service.cabins.validation import LocationInput, check_record
+from service.cabins.schemas import CabinCreate
+from service.cabins.validation import LocationInput, check_record, read_record
 from service.cabins.vocabulary import CONFIRMED_BLOCKS
-from service.errors import Conflict, field_errors
+from service.errors import Conflict
 
 MODES = ("atomic", "partial")
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -85,18 +84,9 @@ class _Checked:
     good: dict[int, CabinCreate]
     errors: list[dict[str, Any]]
     total: int
-    # The points of the refused rows whose location block is valid: checked against the
+    # The points of the refused rows whose location fields are readable: checked against the
     # commune layer too, so that a row's report lists every error at once.
     refused_locations: list[LocationInput] = field(default_factory=list)
-
-
-def _location_of(row: int, data: dict[str, Any]) -> LocationInput | None:
-    """The point of a refused row, when its location block is valid on its own."""
-    try:
-        location = Location.model_validate(data.get("location"))
-    except ValidationError:
-        return None
-    return LocationInput(str(row), location.lon, location.lat, location.declared_insee)
 
 
 def _check(
@@ -107,8 +97,9 @@ def _check(
     total: int | None = None,
 ) -> _Checked:
     """The record-level checks, row by row in memory (types and formats, checksums, OSM hours,
-    dates); the database checks come after, over the staging table. `total` counts the rows
-    of the file, when SQL has certified the others."""
+    dates), as a single write runs them (`read_record`, `check_record`): a field that fails
+    its type does not hide the row's other errors. The database checks come after, over the
+    staging table. `total` counts the rows of the file, when SQL has certified the others."""
     good: dict[int, CabinCreate] = {}
     errors: list[dict[str, Any]] = []
     refused: list[LocationInput] = []
@@ -122,38 +113,31 @@ def _check(
             errors += [{"row": row, **e} for e in record.errors]
             continue
         data = record.data
+        problems: list[dict[str, Any]] = []
         owner = data.pop("operator_id", None)
         if owner is not None and str(owner) != str(operator_id):
-            errors.append(
-                {"row": row, "field": "operator_id", "reason": "not the importing operator"}
-            )
-            location = _location_of(row, data)
-            if location is not None:
-                refused.append(location)
-            continue
-        try:
-            cabin = CabinCreate.model_validate(data)
-        except ValidationError as error:
-            errors += [{"row": row, **e} for e in field_errors(error, whole="row")]
-            location = _location_of(row, data)
-            if location is not None:
-                refused.append(location)
-            continue
-        problems = check_record(cabin, today)
-        first = seen.setdefault(cabin.operator_reference, row)
-        if first != row:
-            problems.append(
-                {
-                    "field": "operator_reference",
-                    "reason": f"{cabin.operator_reference!r} is already used by row {first}",
-                }
-            )
-        if problems:
+            problems.append({"field": "operator_id", "reason": "not the importing operator"})
+        reading = read_record(data, whole="row")
+        readable = reading.readable
+        problems += reading.errors
+        if readable is not None:
+            problems += reading.without_consequences(check_record(readable, today))
+            reference = readable.operator_reference
+            first = seen.setdefault(reference, row) if reference is not None else row
+            if first != row:
+                problems.append(
+                    {
+                        "field": "operator_reference",
+                        "reason": f"{reference!r} is already used by row {first}",
+                    }
+                )
+        if problems or reading.cabin is None:
             errors += [{"row": row, **p} for p in problems]
-            where = cabin.location
-            refused.append(LocationInput(str(row), where.lon, where.lat, where.declared_insee))
+            point = reading.location(str(row))
+            if point is not None:
+                refused.append(point)
             continue
-        good[row] = cabin
+        good[row] = reading.cabin
     return _Checked(good, errors, total, refused)
 
 

@@ -8,11 +8,10 @@ from __future__ import annotations
 import re
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from service.audit import queries as audit_queries
@@ -24,7 +23,13 @@ from service.cabins import queries
 from service.cabins.models import Cabin
 from service.cabins.records import columns_of, document_of, flat_diff
 from service.cabins.schemas import CabinCreate, TransitionRequest
-from service.cabins.validation import LocationInput, LocationResult, check_locations, check_record
+from service.cabins.validation import (
+    FieldErrors,
+    LocationResult,
+    check_locations,
+    check_record,
+    read_record,
+)
 from service.cabins.vocabulary import CONFIRMED_BLOCKS, TRANSITIONS
 from service.errors import (
     Conflict,
@@ -33,7 +38,6 @@ from service.errors import (
     PreconditionFailed,
     PreconditionRequired,
     ValidationFailed,
-    field_errors,
 )
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -58,39 +62,58 @@ def new_reference(session: Session) -> str:
 
 def validate(
     session: Session,
-    cabin: CabinCreate,
+    data: Mapping[str, Any] | CabinCreate,
     today: date | None = None,
     *,
-    received: date | None = None,
-) -> LocationResult:
-    """Every check of one record; raises a 422 listing all the failures, else returns the
-    derived commune codes. `received`: the date the ARS recorded receiving the declaration,
-    which the declaration date cannot postdate nor leave (once received, it stays recorded)."""
-    errors = check_record(cabin, today or date.today())
-    declared = cabin.declarations.ars_declaration_date
+    stored: Cabin | None = None,
+    detail: str = "The cabin record is not valid.",
+) -> tuple[CabinCreate, LocationResult]:
+    """Every check of one record — type-level, record-level and against the commune layer —
+    run on every field that can be read, so that one 422 lists all the failures; else the
+    record and its derived commune codes. `stored`: the cabin a patch changes, whose date of
+    receipt by the ARS the declaration date cannot postdate nor leave (once received, it
+    stays recorded). The bulk import reads and checks its rows with the same functions."""
+    reading = read_record(data)
+    record = reading.readable
+    errors = list(reading.errors)
+    location: LocationResult | None = None
+    if record is not None:
+        problems = check_record(record, today or date.today())
+        problems += _receipt_problems(record, stored)
+        errors += reading.without_consequences(problems)
+        point = reading.location()
+        if point is not None:
+            location = check_locations(session, [point])[point.key]
+            errors += location.errors
+    if errors or reading.cabin is None or location is None:
+        raise ValidationFailed(detail, errors=errors)
+    return reading.cabin, location
+
+
+def _receipt_problems(record: CabinCreate, stored: Cabin | None) -> FieldErrors:
+    """Checked against the ARS's receipt only when a patch changes the declaration date, so a
+    row recorded before this check does not block edits elsewhere in the record."""
+    declared = record.declarations.ars_declaration_date
+    if stored is None or declared == stored.ars_declaration_date:
+        return []
+    received = stored.ars_received_date
     if received and declared is None:
-        errors.append(
+        return [
             {
                 "field": "declarations.ars_declaration_date",
                 "reason": f"the ARS recorded receiving the declaration on {received.isoformat()};"
                 " its date cannot be removed",
             }
-        )
-    elif received and declared and declared > received:
-        errors.append(
+        ]
+    if received and declared and declared > received:
+        return [
             {
                 "field": "declarations.ars_declaration_date",
                 "reason": f"{declared.isoformat()} is after the ARS's receipt of the declaration,"
                 f" {received.isoformat()}",
             }
-        )
-    loc = cabin.location
-    located = check_locations(session, [LocationInput("0", loc.lon, loc.lat, loc.declared_insee)])
-    result = located["0"]
-    errors += result.errors
-    if errors:
-        raise ValidationFailed("The cabin record is not valid.", errors=errors)
-    return result
+        ]
+    return []
 
 
 def _apply(cabin: Cabin, body: CabinCreate, location: LocationResult) -> None:
@@ -146,14 +169,15 @@ def _unique_reference(
 def create(
     session: Session,
     principal: Principal,
-    body: CabinCreate,
+    data: Mapping[str, Any] | CabinCreate,
     *,
     actor: Actor | None = None,
     is_demo: bool = False,
     today: date | None = None,
 ) -> queries.Located:
+    """Register a cabin from its record (the JSON object, or a `CabinCreate` already read)."""
+    body, location = validate(session, data, today)
     operator_id = _owner(session, principal, body)
-    location = validate(session, body, today)
     _unique_reference(session, operator_id, body.operator_reference, None)
     now = datetime.now(UTC)
     cabin = Cabin(
@@ -308,16 +332,9 @@ def update(
         )
     before = document_of(cabin, located.lon, located.lat)
     merged = merge_patch(before, patch)
-    try:
-        body = CabinCreate.model_validate(merged)
-    except ValidationError as error:
-        raise ValidationFailed(
-            "The patched cabin does not satisfy the schema.", errors=field_errors(error)
-        ) from None
-    # Checked against the ARS's receipt only when the declaration date changes, so a row
-    # recorded before this check does not block edits elsewhere in the record.
-    moved = body.declarations.ars_declaration_date != cabin.ars_declaration_date
-    location = validate(session, body, today, received=cabin.ars_received_date if moved else None)
+    body, location = validate(
+        session, merged, today, stored=cabin, detail="The patched cabin is not valid."
+    )
     _unique_reference(session, cabin.operator_id, body.operator_reference, cabin.id)
     confirmed = [block for block in CONFIRMED_BLOCKS if block in patch]
     if not confirmed and not _changes(located, body, location):

@@ -1,5 +1,9 @@
 """Validation of the cabin record beyond its types, reusable by the bulk importer:
 
+- `read_record(data)`: the record's type-level checks (`CabinCreate`), and when some field
+  fails them, the record still readable from the others, so that the record-level checks
+  run too and one answer lists every error (`Reading.without_consequences` keeps out what
+  only follows from a field that failed its type);
 - `check_record(cabin, today)`: pure checks over a `CabinCreate` (identifier checksums and
   formats, OSM opening hours, dates not in the future, measurements that must agree);
 - `LOCATION_CHECK_SQL` / `check_locations(session, rows)`: one set-based statement over any
@@ -13,18 +17,22 @@ Each failure is a `{field, reason}` pair naming the field as the API spells it."
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+import types
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from functools import lru_cache
+from typing import Annotated, Any, Union, get_args, get_origin
 
 import opening_hours
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 from stdnum.fr import siren as stdnum_siren
 from stdnum.fr import siret as stdnum_siret
 
 from service.cabins.schemas import CabinCreate, CareLink
+from service.errors import field_errors
 
 # A point this close to a commune polygon counts as in it: the commune layer is a simplified
 # ADMIN EXPRESS, so a cabin on a quay or on a commune border may fall just outside its polygon.
@@ -37,6 +45,119 @@ _FINESS = re.compile(r"^(?:0[1-9]|[1-8][0-9]|9[0-5]|2[AB])[0-9]{7}$|^97[1-6][0-9
 _RPPS = re.compile(r"^[0-9]{11}$")
 
 FieldErrors = list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A record as read. `cabin`: the record, when every field passed its type-level checks.
+    Otherwise `errors` lists those failures (fields as the API spells them) and `readable` is
+    the record with the failed fields left empty (None, an empty list or an empty block), on
+    which the record-level checks can still run; None when the input is not even an object."""
+
+    cabin: CabinCreate | None
+    readable: CabinCreate | None
+    errors: FieldErrors
+    failed: frozenset[str]
+
+    def without_consequences(self, problems: FieldErrors) -> FieldErrors:
+        """The record-level `problems` that do not follow from a field that failed its type:
+        none on that field (`required`, when it was only unreadable), on a block holding it (a
+        partner's identifier) or inside it."""
+        return [p for p in problems if not _touches(str(p["field"]), self.failed)]
+
+    def location(self, key: str = "0") -> LocationInput | None:
+        """The point to check against the commune layer, when its three fields are readable."""
+        where = self.readable.location if self.readable is not None else None
+        if where is None or None in (where.lon, where.lat, where.declared_insee):
+            return None
+        return LocationInput(key, where.lon, where.lat, where.declared_insee)
+
+
+def _touches(field: str, failed: frozenset[str]) -> bool:
+    return any(field == f or f.startswith(field + ".") or field.startswith(f + ".") for f in failed)
+
+
+def read_record(data: Mapping[str, Any] | CabinCreate, *, whole: str = "body") -> Reading:
+    """The type-level checks of a record (a JSON object, or a `CabinCreate` already read);
+    `whole` names an error about the record as a whole."""
+    if isinstance(data, CabinCreate):
+        return Reading(data, data, [], frozenset())
+    try:
+        cabin = CabinCreate.model_validate(data)
+    except ValidationError as error:
+        errors = field_errors(error, whole=whole)
+        failed = frozenset(
+            ".".join(str(part) for part in e["loc"])
+            for e in error.errors(include_url=False)
+            if e["type"] != "extra_forbidden"  # an unknown key leaves every field readable
+        )
+        readable = None
+        if isinstance(data, Mapping) and "" not in failed:
+            readable = _readable(CabinCreate, data, failed, "")
+        return Reading(None, readable, errors, failed)
+    return Reading(cabin, cabin, [], frozenset())
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if get_origin(annotation) in (Union, types.UnionType):
+        for arg in get_args(annotation):
+            model = _model_of(arg)
+            if model is not None:
+                return model
+    return None
+
+
+def _list_item_model(annotation: Any) -> type[BaseModel] | None:
+    if get_origin(annotation) is list:
+        return _model_of(get_args(annotation)[0])
+    return None
+
+
+@lru_cache(maxsize=256)
+def _field_adapter(model: type[BaseModel], name: str) -> TypeAdapter[Any]:
+    info = model.model_fields[name]
+    annotated: Any = Annotated[info.annotation, info]
+    return TypeAdapter(annotated)
+
+
+def _readable(model: type[BaseModel], data: Any, failed: frozenset[str], path: str) -> Any:
+    """`model` built from the fields of `data` that passed their checks (each validated again
+    on its own); a failed field is left empty. Only for a record that failed validation."""
+    given = data if isinstance(data, Mapping) else {}
+    values: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        here = f"{path}.{name}" if path else name
+        raw = given.get(name)
+        sub, item = _model_of(info.annotation), _list_item_model(info.annotation)
+        broken = here in failed or any(f.startswith(here + ".") for f in failed)
+        if here in failed or raw is None:
+            if raw is None and not info.is_required() and here not in failed:
+                values[name] = info.get_default(call_default_factory=True)
+            elif item is not None or get_origin(info.annotation) is list:
+                values[name] = []
+            elif sub is not None and not _optional(info.annotation):
+                values[name] = _readable(sub, {}, failed, here)
+            else:
+                values[name] = None
+        elif item is not None:
+            items = raw if isinstance(raw, list) else []
+            values[name] = [_readable(item, v, failed, f"{here}.{i}") for i, v in enumerate(items)]
+        elif sub is not None:
+            values[name] = _readable(sub, raw, failed, here)
+        elif broken:  # an item of a list of values failed
+            values[name] = [] if get_origin(info.annotation) is list else None
+        else:
+            try:
+                values[name] = _field_adapter(model, name).validate_python(raw)
+            except ValidationError:  # cannot happen: it passed in the whole record
+                values[name] = None
+    return model.model_construct(**values)
+
+
+def _optional(annotation: Any) -> bool:
+    return get_origin(annotation) in (Union, types.UnionType) and type(None) in get_args(annotation)
 
 
 def siren_problem(value: str) -> str | None:

@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import uuid
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -482,7 +483,7 @@ def test_ndjson_report_lists_every_error_of_a_bad_row_at_once(
     body = response.json()
     assert error_rows(body) == {
         **EVERY_ERROR,
-        4: {"accessibility.entree_largeur_mini", "location.declared_insee"},
+        4: {"accessibility.entree_largeur_mini", "venue.siret", "location.declared_insee"},
     }
     reasons = {(e["row"], e["field"]): e["reason"] for e in body["errors"]}
     assert reasons[(4, "accessibility.entree_largeur_mini")] == "must be a number, not true"
@@ -518,3 +519,72 @@ def test_a_csv_measurement_as_a_boolean_word_is_refused(
     response = client.post(IMPORT, content=content, headers={**CSV, **callers.operator})
     assert response.status_code == 422, response.text
     assert error_rows(response.json()) == {1: {"accessibility.entree_largeur_mini"}}
+
+
+def test_a_csv_row_with_a_type_error_reports_its_record_level_errors_too(
+    client: TestClient, callers: Callers
+) -> None:
+    """Bourg-en-Bresse's INSEE code as a spreadsheet leaves it, a SIRET with a bad key, hours
+    the OSM syntax refuses; and a measurement that is not a number, in a row whose point is
+    in Lyon though it declares Paris: every error of each row in the one report."""
+    rows = [
+        row("Y-1", 2.3522, 48.8566, "75056"),
+        row(
+            "Y-2",
+            5.2251,
+            46.2052,
+            "1053",
+            **{"venue.siret": "73282932000075", "opening_hours": "Mo-Fr 25:00-26:00"},
+        ),
+        row(
+            "Y-3",
+            4.8357,
+            45.7640,
+            "75056",
+            **{"venue.siret": "73282932000075", "accessibility.entree_largeur_mini": "large"},
+        ),
+    ]
+    for dry_run in ("false", "true"):
+        response = client.post(
+            IMPORT + f"?dry_run={dry_run}",
+            content=to_csv(rows),
+            headers={**CSV, **callers.operator},
+        )
+        assert response.status_code == 422, response.text
+        assert error_rows(response.json()) == {
+            2: {"location.declared_insee", "venue.siret", "opening_hours"},
+            3: {"accessibility.entree_largeur_mini", "venue.siret", "location.declared_insee"},
+        }
+
+
+def test_an_ndjson_row_with_a_type_error_reports_its_record_level_errors_too(
+    client: TestClient, callers: Callers
+) -> None:
+    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    lines = [
+        cabin_body("Y-1"),
+        cabin_body(
+            "Y-2",
+            location__declared_insee="1053",
+            venue__siret="73282932000075",
+            declarations__cpam_informed_date=tomorrow,
+            siting__responsible_person__trained_on_date="2026-02-30",
+            # a kind that is not one: no "description required" follows from it
+            care_links=[{"kind": "pharmacy", "finess": "990012345"}],
+        ),
+    ]
+    content = "\n".join(json.dumps(b) for b in lines)
+    response = client.post(IMPORT, content=content, headers={**NDJSON, **callers.operator})
+    assert response.status_code == 422, response.text
+    assert error_rows(response.json()) == {
+        2: {
+            "location.declared_insee",
+            "venue.siret",
+            "declarations.cpam_informed_date",
+            "siting.responsible_person.trained_on_date",
+            "care_links.0.kind",
+            "care_links.0.finess",
+        }
+    }
+    reasons = {e["field"]: e["reason"] for e in response.json()["errors"]}
+    assert reasons["declarations.cpam_informed_date"] == f"{tomorrow} is in the future"

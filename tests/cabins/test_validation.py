@@ -298,3 +298,93 @@ def test_opening_hours_problem_says_what_and_where(hours: str, expected: str) ->
     assert problem is not None and expected in problem
     assert "position )" not in problem and not problem.endswith(": ")
     assert "EOI" not in problem and "_" not in problem.split(":", 1)[-1].split("'")[-1]
+
+
+# --- a type error does not hide the record's other errors --------------------------------
+
+
+def test_a_type_error_does_not_hide_the_record_level_errors(
+    client: TestClient, callers: Callers, db: Session
+) -> None:
+    """An INSEE code that lost its leading zero and a malformed date are type errors; the bad
+    SIRET key, the opening hours and the date in the future are found in the same answer."""
+    body = cabin_body(
+        location__declared_insee="1053",
+        venue__siret="73282932000075",
+        opening_hours="Mo-Fr 25:00-26:00",
+        declarations__cpam_informed_date=TOMORROW,
+        siting__responsible_person__trained_on_date="2026-02-30",
+    )
+    errors = refused(client, callers, db, body)
+    assert set(errors) == {
+        "location.declared_insee",
+        "venue.siret",
+        "opening_hours",
+        "declarations.cpam_informed_date",
+        "siting.responsible_person.trained_on_date",
+    }
+    assert errors["location.declared_insee"].startswith("must be an INSEE commune code")
+    assert "Luhn" in errors["venue.siret"]
+    assert errors["declarations.cpam_informed_date"] == f"{TOMORROW} is in the future"
+
+
+def test_the_point_is_still_checked_when_another_field_fails_its_type(
+    client: TestClient, callers: Callers, db: Session
+) -> None:
+    body = cabin_body(location={**LYON, "declared_insee": "75056"}, venue__siret="7328293200007")
+    errors = refused(client, callers, db, body)
+    assert errors == {
+        "venue.siret": "must be a SIRET of 14 digits",
+        "location.declared_insee": "the point is not in Paris (75056): it falls in Lyon (69123)",
+    }
+
+
+@pytest.mark.parametrize(
+    ("overrides", "only"),
+    [
+        # no "description required when kind is 'autre'" for a kind that could not be read
+        ({"venue__kind": "kiosque"}, "venue.kind"),
+        # a partner whose SIRET is malformed has an identifier: no "needs an identifier"
+        ({"care_links": [{"kind": "pharmacie", "siret": "123"}]}, "care_links.0.siret"),
+        # a slope out of range is not a missing slope
+        (
+            {"accessibility__ramp_slope_pct": 150, "accessibility__ramp_length_cm": 300},
+            "accessibility.ramp_slope_pct",
+        ),
+        # no "end before start" against a start date that could not be read
+        (
+            {"provider": {"agrement_start_date": "2020-02-30", "agrement_end_date": "2019-01-01"}},
+            "provider.agrement_start_date",
+        ),
+    ],
+)
+def test_no_record_level_consequence_of_a_field_that_failed_its_type(
+    client: TestClient, callers: Callers, db: Session, overrides: dict, only: str
+) -> None:
+    body = cabin_body(**overrides)
+    if "venue__kind" in overrides:
+        body["venue"].pop("description", None)
+    assert set(refused(client, callers, db, body)) == {only}
+
+
+def test_a_patch_with_a_type_error_lists_the_record_level_errors_too(
+    client: TestClient, callers: Callers, db: Session
+) -> None:
+    created = client.post("/v1/cabins", json=cabin_body(), headers=callers.operator).json()
+    response = client.patch(
+        f"/v1/cabins/{created['id']}",
+        json={
+            "venue": {"siret": "73282932000075"},
+            "declarations": {"cpam_informed_date": "20-01-2026", "cpts_informed_date": TOMORROW},
+        },
+        headers={**callers.operator, "If-Match": '"1"'},
+    )
+    assert response.status_code == 422, response.text
+    fields = {e["field"] for e in response.json()["errors"]}
+    assert fields == {
+        "venue.siret",
+        "declarations.cpam_informed_date",
+        "declarations.cpts_informed_date",
+    }
+    cabin = db.get(Cabin, created["id"])
+    assert cabin is not None and cabin.version == 1
