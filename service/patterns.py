@@ -48,8 +48,6 @@ def mismatch_reason(error: Mapping[str, Any]) -> str | None:
     return f"must be one of: {', '.join(words.group(1).split('|'))}" if words else None
 
 
-NO_NUL = pattern(r"^[^\x00]*$", "text without NUL characters")
-
 # Free text that exports (CSV, GeoJSON, a finder app's screen) carry as it is: no C0 or C1
 # control character, so no tab nor line break either on one line; a multi-line text keeps LF
 # (never CR: a line ends one way). Lone surrogates are not text at all; Pydantic refuses them
@@ -97,7 +95,7 @@ MULTI_LINE = pattern(
     lambda value: unwanted_character(value, line_breaks=True),
 )
 # Guards of every text field rather than formats: the import's Table Schema leaves them out.
-TEXT_GUARDS = (NO_NUL, ONE_LINE, MULTI_LINE)
+TEXT_GUARDS = (ONE_LINE, MULTI_LINE)
 INSEE = pattern(
     r"^(?:[0-9]{2}|2A|2B)[0-9]{3}$",
     "an INSEE commune code of 5 characters, e.g. 75056, or 2A004 in Corsica"

@@ -10,10 +10,10 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from service.patterns import NO_NUL, SCOPE, SIREN
+from service.patterns import ONE_LINE, SCOPE, SIREN
 
 Name = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NO_NUL)
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=ONE_LINE)
 ]
 Role = Literal["operator", "regulator", "admin"]
 
@@ -80,12 +80,12 @@ def _checked(problem: Callable[[str], str | None]) -> Callable[[str], str]:
 
 Email = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, max_length=254, pattern=NO_NUL),
+    StringConstraints(strip_whitespace=True, max_length=254, pattern=ONE_LINE),
     AfterValidator(_checked(email_problem)),
 ]
 Phone = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, max_length=40, pattern=NO_NUL),
+    StringConstraints(strip_whitespace=True, max_length=40, pattern=ONE_LINE),
     AfterValidator(_checked(phone_problem)),
 ]
 

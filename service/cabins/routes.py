@@ -28,7 +28,7 @@ from service.cabins.schemas import (
 from service.compliance import filters as territory
 from service.db import DbSession
 from service.errors import InvalidParameter, NotFound, problem_responses
-from service.patterns import CURSOR, MULTI_LINE
+from service.patterns import CURSOR, MULTI_LINE, ONE_LINE
 from service.routing import ApiRoute
 
 router = APIRouter(prefix="/v1/cabins", tags=["cabins"], route_class=ApiRoute)
@@ -156,7 +156,7 @@ def list_cabins(
         str | None,
         Query(
             max_length=120,
-            pattern=r"^[^\x00]*$",
+            pattern=ONE_LINE,
             description="Public reference (CAB-…) or the operator's own.",
         ),
     ] = None,

@@ -24,7 +24,7 @@ from service.cabins.schemas import (
     Venue,
     VenueKind,
 )
-from service.patterns import pattern
+from service.patterns import MULTI_LINE, ONE_LINE, pattern
 
 Basis = Literal["text", "reco", "project"]
 Severity = Literal["error", "warning"]
@@ -38,8 +38,13 @@ RegionCode = Annotated[
     str,
     StringConstraints(pattern=pattern(r"^[0-9]{2}$", "an INSEE région code of 2 digits, e.g. 84")),
 ]
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
-LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300, pattern=ONE_LINE)
+]
+LongText = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=4000, pattern=MULTI_LINE),
+]
 ProfileName = Annotated[
     str,
     StringConstraints(

@@ -371,6 +371,9 @@ def test_only_an_admin_manages_clients(client: TestClient, callers: Callers) -> 
         ({"contact_phone": "call me"}, "contact_phone"),
         ({"contact_phone": "12"}, "contact_phone"),
         ({"contact_phone": "+33 6 12 34 56 78 90 12 34"}, "contact_phone"),
+        ({"name": "Pharmacie\u0007Y"}, "name"),  # a control character was stored
+        ({"name": "Pharmacie\nY"}, "name"),
+        ({"contact_email": "a\u0085@example.fr"}, "contact_email"),
     ],
 )
 def test_an_operator_with_a_bad_name_or_contact_is_422_naming_it(

@@ -59,6 +59,23 @@ def test_bad_parameters_are_refused_with_the_field(db: Session, client: TestClie
     assert field.startswith("rules.SIT-04.parameters.excluded_kinds")
 
 
+def test_a_title_or_description_with_a_control_character_is_refused(
+    db: Session, client: TestClient
+):
+    """A rule set's title shows on every verdict's page; a tab or a BEL was stored."""
+    admin = make_key(db, "admin")
+    db.commit()  # releases the test's savepoint: the 422 below rolls back only its own
+    body = {"version": "2026.9", "title": "stricter\tsiting", "description": "one\u0007two"}
+    response = client.post("/v1/rule-sets", json=body, headers=bearer(admin))
+    assert response.status_code == 422
+    errors = {e["field"]: e["reason"] for e in response.json()["errors"]}
+    assert errors["title"].startswith("contains the control character U+0009 (tab) at position 9")
+    assert "U+0007" in errors["description"]
+
+    body = {"version": "2026.9", "title": "stricter", "description": "one\ntwo"}
+    assert client.post("/v1/rule-sets", json=body, headers=bearer(admin)).status_code == 201
+
+
 def test_admin_creates_and_publishes_a_version(db: Session, client: TestClient):
     admin = make_key(db, "admin")
     operator = make_operator(db)
