@@ -1,5 +1,5 @@
-"""Serves the pages (`/` and `/carte`, `/regulateur`, `/operateur`; HTML, left out of the
-OpenAPI document) and their built assets under `/static/`. The pages talk to the public API
+"""Serves the pages (`/` and `/carte`, `/regulateur`, `/operateur`, and the API reference at
+`/docs`; HTML, left out of the OpenAPI document) and their built assets under `/static/`. The pages talk to the public API
 like any other client."""
 
 from __future__ import annotations
@@ -62,6 +62,13 @@ def regulator_dashboard() -> HTMLResponse:
 @router.get("/operateur", include_in_schema=False)
 def operator_page() -> HTMLResponse:
     return _page("operateur")
+
+
+@router.get("/docs", include_in_schema=False)
+def api_reference() -> HTMLResponse:
+    """Swagger UI over /openapi.json, from this service's own assets: a reader's browser asks
+    no other site (FastAPI's default page loads its scripts from a CDN)."""
+    return _page("docs")
 
 
 @router.get("/static/{name}", include_in_schema=False)

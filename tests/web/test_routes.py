@@ -3,6 +3,8 @@ the built bundles, problem+json for an unknown asset, and the finder's commune s
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
@@ -56,7 +58,22 @@ def test_an_asset_asked_again_with_its_etag_is_a_304(client: TestClient) -> None
 
 
 def test_pages_are_left_out_of_the_published_contract() -> None:
-    ours = {"/", "/carte", "/regulateur", "/operateur", "/static/{name}"}
+    ours = {"/", "/carte", "/regulateur", "/operateur", "/docs", "/static/{name}"}
     routes = [r for r in router.routes if isinstance(r, APIRoute)]
     assert {r.path for r in routes} == ours
     assert not any(r.include_in_schema for r in routes)
+
+
+def test_the_api_reference_loads_nothing_from_another_site(client: TestClient) -> None:
+    """FastAPI's own /docs loaded Swagger UI from a CDN (and /redoc Google Fonts): a reader's
+    address went to third parties, and the page was blank offline."""
+    response = client.get("/docs")
+    assert response.status_code == 200
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    assert "http" not in response.text.replace('"/openapi.json"', "")
+    assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', response.text)
+    assert "/static/swagger-ui-bundle.js" in assets and "/static/docs.js" in assets
+    for asset in assets:
+        assert client.get(asset).status_code == 200, asset
+    assert "/openapi.json" in client.get("/static/docs.js").text
+    assert client.get("/redoc").status_code == 404
