@@ -137,7 +137,21 @@ def unknown_parameters_problem(unknown: Iterable[str], known: frozenset[str]) ->
     )
 
 
-def repeated_parameters_problem(repeated: dict[str, list[str]]) -> InvalidParameter:
+def query_values(request: Request) -> dict[str, list[str]]:
+    """Each query parameter's values, in the order the request gave the names."""
+    values: dict[str, list[str]] = {}
+    for name, value in request.query_params.multi_items():
+        values.setdefault(name, []).append(value)
+    return values
+
+
+def refuse_repeated(values: dict[str, list[str]], repeatable: frozenset[str] = frozenset()) -> None:
+    """A 400 naming each parameter given more than once, but for the declared lists."""
+    repeated = {
+        name: given for name, given in values.items() if len(given) > 1 and name not in repeatable
+    }
+    if not repeated:
+        return
     errors = [
         {
             "field": name,
@@ -146,7 +160,7 @@ def repeated_parameters_problem(repeated: dict[str, list[str]]) -> InvalidParame
         }
         for name, given in repeated.items()
     ]
-    return InvalidParameter(
+    raise InvalidParameter(
         f"The parameter{'s' if len(errors) > 1 else ''}"
         f" {', '.join(f'`{name}`' for name in repeated)} must be given once.",
         errors=errors,
@@ -155,19 +169,11 @@ def repeated_parameters_problem(repeated: dict[str, list[str]]) -> InvalidParame
 
 def _only_known_query(handler: Handler, names: QueryNames) -> Handler:
     async def checked(request: Request) -> Response:
-        values: dict[str, list[str]] = {}  # in the order the request gave the names
-        for name, value in request.query_params.multi_items():
-            values.setdefault(name, []).append(value)
+        values = query_values(request)
         unknown = [name for name in values if name not in names.known]
         if unknown:
             raise unknown_parameters_problem(unknown, names.known)
-        repeated = {
-            name: given
-            for name, given in values.items()
-            if len(given) > 1 and name not in names.repeatable
-        }
-        if repeated:
-            raise repeated_parameters_problem(repeated)
+        refuse_repeated(values, names.repeatable)
         return await handler(request)
 
     return checked

@@ -32,7 +32,7 @@ from service.public.schemas import (
     Queryables,
 )
 from service.reads import ReadSession
-from service.routing import ApiRoute, repeated_parameters_problem
+from service.routing import ApiRoute, query_values, refuse_repeated
 
 router = APIRouter(route_class=ApiRoute, prefix="/ogc", tags=["OGC API Features"])
 
@@ -284,7 +284,8 @@ def items(
     f: Format = None,
 ) -> Response:
     check_collection(collection_id)
-    refuse_repeated(request)
+    # one bbox of two would silently win, two values of one property filter match nothing
+    refuse_repeated(query_values(request))
     out_crs = parse_crs(crs, "crs")
     where: list[ColumnElement[bool]] = []
     if bbox is not None:
@@ -336,17 +337,6 @@ def simple_filters(request: Request) -> list[ColumnElement[bool]]:
         else:
             conditions.append(prop.expr() == typed(name, value, prop.schema))
     return conditions
-
-
-def refuse_repeated(request: Request) -> None:
-    """A parameter given twice is a 400 naming it, as on /v1 and /public: one bbox of two
-    would silently win, and two values of one property filter silently match nothing."""
-    given: dict[str, list[str]] = {}
-    for name, value in request.query_params.multi_items():
-        given.setdefault(name, []).append(value)
-    repeated = {name: values for name, values in given.items() if len(values) > 1}
-    if repeated:
-        raise repeated_parameters_problem(repeated)
 
 
 def typed(name: str, value: str, schema: dict[str, Any]) -> Any:

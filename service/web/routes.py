@@ -1,6 +1,6 @@
 """Serves the pages (`/` and `/carte`, `/regulateur`, `/operateur`, and the API reference at
-`/docs`; HTML, left out of the OpenAPI document) and their built assets under `/static/`. The pages talk to the public API
-like any other client."""
+`/docs`; HTML, left out of the OpenAPI document) and their built assets under `/static/`. The
+pages talk to the public API like any other client."""
 
 from __future__ import annotations
 
