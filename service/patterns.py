@@ -116,6 +116,6 @@ SCOPE = pattern(
 # no control character anywhere. The visible one is not `\S`, which a control character also
 # matches (a NUL then reached PostgreSQL and was a 500).
 VISIBLE_TEXT = pattern(
-    r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$",
+    r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$",
     "text with a visible character and no control character",
 )

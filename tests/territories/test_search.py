@@ -44,6 +44,7 @@ def test_commune_search_treats_like_wildcards_as_text(client: TestClient) -> Non
         {"q": "Ly\x00on"},
         {"q": "Ly\x07on"},
         {"q": "Lyon\x7f"},
+        {"q": "Lyon\x85"},
     ],
 )
 def test_commune_search_rejects_bad_parameters(client: TestClient, params: dict) -> None:
