@@ -11,12 +11,11 @@ for a body, 503 when the database is down or a statement outlasts the timeout.""
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from types import NoneType, UnionType
 from typing import Any, NamedTuple, TypeVar, Union, get_args, get_origin
 
 from fastapi import Request, Response
-from fastapi._compat.shared import field_annotation_is_sequence
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.utils import create_model_field
@@ -29,8 +28,11 @@ from service.reads import get_read_session
 
 JSON_MEDIA_TYPES = ("application/json", "application/merge-patch+json")
 
-# The API's path roots whose routes take their declared query parameters and no other. /ogc
-# answers unknown names itself (its queryables are filters); web pages and /health are not API.
+# The API's path roots: a parameter given twice, or a NUL character in a value (PostgreSQL text
+# holds none), is a 400 naming it on every route of them. Web pages and /health are not API.
+API_ROOTS = ("/v1", "/public", "/ogc")
+# Of those, the roots whose routes take their declared query parameters and no other. /ogc
+# answers unknown names itself (its queryables are filters).
 STRICT_QUERY_ROOTS = ("/v1", "/public")
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
@@ -42,8 +44,12 @@ def is_json_media_type(content_type: str) -> bool:
     return media_type in JSON_MEDIA_TYPES or media_type.endswith("+json")
 
 
+def _under(path: str, roots: tuple[str, ...]) -> bool:
+    return any(path == root or path.startswith(root + "/") for root in roots)
+
+
 def has_strict_query(path: str) -> bool:
-    return any(path == root or path.startswith(root + "/") for root in STRICT_QUERY_ROOTS)
+    return _under(path, STRICT_QUERY_ROOTS)
 
 
 def any_query(endpoint: F) -> F:
@@ -89,6 +95,19 @@ class QueryNames(NamedTuple):
     repeatable: frozenset[str]  # the names of list parameters, which may be given many times
 
 
+# A route whose query model takes any name: none is refused as unknown, none may repeat.
+ANY_NAMES = QueryNames(frozenset(), frozenset())
+
+
+def is_list(annotation: Any) -> bool:
+    """A list, set, tuple or sequence annotation, optional or not: FastAPI reads such a query
+    parameter from every value given."""
+    origin = get_origin(annotation)
+    if origin in (Union, UnionType):
+        return any(is_list(arg) for arg in get_args(annotation) if arg is not NoneType)
+    return isinstance(origin, type) and issubclass(origin, (list, set, frozenset, tuple, Sequence))
+
+
 def query_parameter_names(dependant: Dependant) -> QueryNames | None:
     """Every query parameter name the route reads, through its dependencies and their
     sub-dependencies and through Pydantic query models; None if a query model takes any name
@@ -114,7 +133,7 @@ def query_parameter_names(dependant: Dependant) -> QueryNames | None:
                 ]
             for annotation, names in fields:
                 known |= names
-                if field_annotation_is_sequence(annotation):
+                if is_list(annotation):
                     repeatable |= names
     return QueryNames(frozenset(known), frozenset(repeatable))
 
@@ -167,13 +186,27 @@ def refuse_repeated(values: dict[str, list[str]], repeatable: frozenset[str] = f
     )
 
 
-def _only_known_query(handler: Handler, names: QueryNames) -> Handler:
+def refuse_nul(values: dict[str, list[str]]) -> None:
+    """A 400 naming each parameter whose value holds a NUL character."""
+    errors = [
+        {"field": name, "reason": "must not contain a NUL character"}
+        for name, given in values.items()
+        if any("\x00" in value for value in given)
+    ]
+    if errors:
+        listed = ", ".join(f"`{e['field']}`" for e in errors)
+        raise InvalidParameter(f"A NUL character is no text: {listed}.", errors=errors)
+
+
+def _checked_query(handler: Handler, names: QueryNames, strict: bool) -> Handler:
     async def checked(request: Request) -> Response:
         values = query_values(request)
-        unknown = [name for name in values if name not in names.known]
-        if unknown:
-            raise unknown_parameters_problem(unknown, names.known)
+        if strict:
+            unknown = [name for name in values if name not in names.known]
+            if unknown:
+                raise unknown_parameters_problem(unknown, names.known)
         refuse_repeated(values, names.repeatable)
+        refuse_nul(values)
         return await handler(request)
 
     return checked
@@ -209,7 +242,7 @@ def uses_database(dependant: Dependant) -> bool:
 def plumbing_problems(route: ApiRoute) -> list[int]:
     """The problem statuses the route may answer before or around its handler."""
     statuses = []
-    if has_strict_query(route.path):
+    if _under(route.path, API_ROOTS):
         statuses.append(400)
     takes_body = route.body_field is not None or "requestBody" in (route.openapi_extra or {})
     if takes_body:
@@ -239,8 +272,8 @@ class ApiRoute(APIRoute):
         handler = super().get_route_handler()
         if self.body_field is not None:
             handler = _json_body_only(handler)
-        if has_strict_query(self.path) and not getattr(self.endpoint, "takes_any_query", False):
+        if _under(self.path, API_ROOTS) and not getattr(self.endpoint, "takes_any_query", False):
             names = query_parameter_names(self.dependant)
-            if names is not None:
-                handler = _only_known_query(handler, names)
+            strict = names is not None and has_strict_query(self.path)
+            handler = _checked_query(handler, names or ANY_NAMES, strict)
         return handler

@@ -17,7 +17,7 @@ from service.public import queries
 from service.public.caching import cached, etag_of
 from service.public.cql2 import parse_filter
 from service.public.crs import CRS84, EPSG_2154, parse_crs
-from service.public.params import bad, datetime_filter, instant_filter, no_nul, parse_bbox
+from service.public.params import bad, datetime_filter, instant_filter, parse_bbox
 from service.public.properties import QUERYABLES
 from service.public.schemas import (
     GEOJSON,
@@ -32,7 +32,7 @@ from service.public.schemas import (
     Queryables,
 )
 from service.reads import ReadSession
-from service.routing import ApiRoute, query_values, refuse_repeated
+from service.routing import ApiRoute
 
 router = APIRouter(route_class=ApiRoute, prefix="/ogc", tags=["OGC API Features"])
 
@@ -284,8 +284,6 @@ def items(
     f: Format = None,
 ) -> Response:
     check_collection(collection_id)
-    # one bbox of two would silently win, two values of one property filter match nothing
-    refuse_repeated(query_values(request))
     out_crs = parse_crs(crs, "crs")
     where: list[ColumnElement[bool]] = []
     if bbox is not None:
@@ -353,7 +351,7 @@ def typed(name: str, value: str, schema: dict[str, Any]) -> Any:
         if number != number or number in (float("inf"), float("-inf")):
             raise bad(name, "a finite number")
         return number
-    return no_nul(name, value)
+    return value
 
 
 def item_links(request: Request, limit: int, offset: int, has_more: bool) -> list[dict[str, str]]:

@@ -132,11 +132,3 @@ def instant_filter(target: Any, value: str, field: str) -> ColumnElement[bool]:
     if instant is None:
         raise bad(field, "an RFC 3339 date-time or date")
     return at_instant(target, instant)
-
-
-def no_nul(field: str, value: str) -> str:
-    """PostgreSQL text holds no NUL character: one in a value is the client's error (a 400),
-    not the database's (a 500)."""
-    if "\x00" in value:
-        raise bad(field, "must not contain a NUL character")
-    return value

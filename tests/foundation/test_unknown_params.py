@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
+import pytest
 from fastapi import APIRouter, Depends, FastAPI, Query
 from fastapi.testclient import TestClient
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
@@ -246,3 +247,38 @@ def test_a_declared_list_parameter_may_be_repeated(settings: Settings) -> None:
 
     errors = unknown_fields(client.get("/v1/_probe/lists?kind=a&kind=b&code=a&code=b"))
     assert list(errors) == ["kind"]
+
+
+def test_every_ogc_route_refuses_a_parameter_given_twice(client: TestClient) -> None:
+    """Only the items refused it: `crs` twice on one feature silently used the last."""
+    for url in (
+        "/ogc?f=json&f=json",
+        "/ogc/collections/cabins?f=json&f=html",
+        "/ogc/collections/cabins/items/CAB-X?crs=a&crs=b",
+        "/ogc/collections/cabins/items?limit=1&limit=2",
+    ):
+        response = client.get(url)
+        assert response.status_code == 400, (url, response.text)
+        (error,) = response.json()["errors"]
+        assert error["reason"].startswith("given 2 times"), url
+
+
+@pytest.mark.parametrize(
+    ("url", "field"),
+    [
+        ("/v1/cabins?reference=CAB%00X", "reference"),
+        ("/public/cabins/nearest?lat=45.7%00&lon=4.8", "lat"),
+        ("/ogc/collections/cabins/items?venue_name=a%00b", "venue_name"),
+        ("/ogc/collections/cabins/items?filter=venue_name%3D%27a%00b%27", "filter"),
+    ],
+)
+def test_a_nul_character_in_any_api_parameter_is_a_400_naming_it(
+    client: TestClient, callers: Callers, url: str, field: str
+) -> None:
+    """PostgreSQL text holds no NUL: it was the database's error, a 500, wherever a route had
+    no check of its own."""
+    response = client.get(url, headers=callers.operator)
+    assert response.status_code == 400, response.text
+    assert response.json()["errors"] == [
+        {"field": field, "reason": "must not contain a NUL character"}
+    ]
