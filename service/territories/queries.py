@@ -1,16 +1,16 @@
 """SQL over the reference layers. Readers see only the current layer of each kind, through
 `current_layer_ids`, and read a commune's zoning or CPTS in the one layer that answers for its
-région, through `answering_layers`; other domains use these functions, or the same joins in
+région, through `answering_layers_sql`; other domains use these functions, or the same joins in
 their own set-based statements."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Integer, RowMapping, Select, String, Subquery, and_, func, select, text
+from sqlalchemy import Integer, RowMapping, Select, String, Subquery, func, select, text
 from sqlalchemy.orm import Session
 
-from service.territories.models import Commune, Layer, MedicalZone
+from service.territories.models import Commune, Layer
 
 
 def current_layer_ids(kind: str) -> Select[int]:
@@ -34,14 +34,15 @@ def answering_layers_sql(kind: str) -> str:
     own before a national one (one current layer per kind and scope: `uq_layer_current`) — or
     NULL when no current layer covers the région. About twenty rows, computed once per
     statement: join it on the commune's région, then the layer's rows on (layer_id, insee).
-    Written with two outer joins rather than an OR over the layers, so that the planner (which
-    has no statistics on the few rows of `layer`) sees one row per région and hashes it."""
+    Written with two outer joins rather than an OR over the layers, so that the planner (whatever
+    its statistics on the few rows of `layer`) sees one row per région and hashes it."""
     if kind not in _ANSWERING_KINDS:
         raise ValueError(f"{kind!r} is not a per-commune health layer")
     return f"""SELECT r.code AS region,
        CASE WHEN own.id IS NOT NULL AND (nat.id IS NULL OR NOT own.synthetic OR nat.synthetic)
             THEN own.id ELSE nat.id END AS layer_id
-FROM (SELECT DISTINCT code FROM region) r
+FROM (SELECT code FROM region
+      WHERE layer_id IN (SELECT id FROM layer WHERE kind = 'region' AND is_current)) r
 LEFT JOIN layer own ON own.kind = '{kind}' AND own.is_current AND own.scope = r.code
 LEFT JOIN layer nat ON nat.kind = '{kind}' AND nat.is_current AND nat.scope IS NULL"""
 
@@ -234,33 +235,4 @@ def list_layers(session: Session, kind: str | None, current: bool | None) -> lis
             ),
             {"kind": kind, "current": current},
         ).mappings()
-    )
-
-
-def current_medical_zones() -> Select[str, str, float | None, str, bool, int]:
-    """One zoning row per commune of the current commune layer, read in the zoning layer that
-    answers for its région (`answering_layers`): a commune that layer has no row for has none
-    here (unknown), whatever another layer says. Use it as a subquery in set-based
-    statements: columns insee, zone, apl, vintage, synthetic, layer_id."""
-    answering = answering_layers("medical_zone", "zoning_answering")
-    return (
-        select(
-            MedicalZone.insee,
-            MedicalZone.zone,
-            MedicalZone.apl,
-            Layer.vintage,
-            Layer.synthetic,
-            Layer.id.label("layer_id"),
-        )
-        .select_from(Commune)
-        .join(answering, answering.c.region == Commune.region)
-        .join(
-            MedicalZone,
-            and_(
-                MedicalZone.layer_id == answering.c.layer_id,
-                MedicalZone.insee == Commune.insee,
-            ),
-        )
-        .join(Layer, Layer.id == MedicalZone.layer_id)
-        .where(Commune.layer_id.in_(current_layer_ids("commune")))
     )

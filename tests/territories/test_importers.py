@@ -186,20 +186,6 @@ def test_zones_rouges_need_known_epci(db: Session, tmp_path: Path) -> None:
     ]
 
 
-def test_current_medical_zones_prefer_the_real_regional_zoning(db: Session) -> None:
-    from service.territories.queries import current_medical_zones
-    from service.territories.synthetic import generate_synthetic_on
-
-    import_zoning(db.connection(), DATA / "zonage-84.csv", region="84", vintage="real")
-    generate_synthetic_on(db.connection(), seed=3, progress=lambda _: None, kinds=("medical_zone",))
-    zones = current_medical_zones().subquery()
-    rows = {
-        r.insee: r for r in db.execute(select(zones).where(zones.c.insee.in_(["69123", "33063"])))
-    }
-    assert (rows["69123"].zone, rows["69123"].synthetic) == ("ZAC", False)
-    assert rows["33063"].synthetic is True  # no real zoning in Nouvelle-Aquitaine
-
-
 def test_a_new_zoning_vintage_re_evaluates_the_cabins_it_concerns(db: Session) -> None:
     from service.rules.evaluator import evaluate_cabins
     from service.rules.models import Verdict

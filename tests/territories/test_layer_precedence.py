@@ -1,4 +1,4 @@
-"""Which layer answers for a commune on the read side (locate, `current_medical_zones`): once
+"""Which layer answers for a commune on the read side (locate): once
 a région's official zoning or CPTS list is imported, the national synthetic layer no longer
 speaks for any commune of that région — a commune the official file leaves out has no zoning
 and no CPTS there — while the communes of other régions still read the national layer."""
@@ -8,12 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from service.territories.importers.cpts import import_cpts
 from service.territories.importers.zoning import import_zoning
-from service.territories.queries import current_medical_zones
 
 LYON, VILLEURBANNE, PARIS = "69123", "69266", "75056"
 
@@ -74,20 +73,6 @@ def test_locate_gives_no_zoning_to_a_commune_left_out_of_its_regions_official_zo
     assert (lyon["zone"], lyon["scope"], lyon["synthetic"]) == ("ZAC", "84", False)
     paris = client.get("/v1/territories/locate", params=_point(db, PARIS)).json()["medical_zone"]
     assert (paris["zone"], paris["scope"], paris["synthetic"]) == ("ZIP", None, True)
-
-
-def test_current_medical_zones_read_each_commune_in_its_regions_layer(
-    db: Session, tmp_path: Path
-) -> None:
-    official = _zonings(db, tmp_path)
-    zones = current_medical_zones().subquery()
-    rows = {
-        r.insee: r
-        for r in db.execute(select(zones).where(zones.c.insee.in_([LYON, VILLEURBANNE, PARIS])))
-    }
-    assert set(rows) == {LYON, PARIS}  # Villeurbanne: unknown, not the synthetic ZIP
-    assert (rows[LYON].zone, rows[LYON].layer_id) == ("ZAC", official)
-    assert (rows[PARIS].zone, rows[PARIS].synthetic) == ("ZIP", True)
 
 
 def test_locate_gives_no_cpts_to_a_commune_left_out_of_its_regions_official_cpts_list(

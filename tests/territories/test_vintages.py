@@ -69,7 +69,7 @@ def test_a_load_analyses_layer(engine: Engine) -> None:
         ).layer_id
     try:
         with engine.connect() as conn:
-            assert conn.execute(text(ANALYSED)).scalar_one() == before + 1
+            assert conn.execute(text(ANALYSED)).scalar_one() >= before + 1
     finally:
         with engine.begin() as conn:
             conn.execute(text("DELETE FROM layer WHERE id = :id"), {"id": layer_id})
