@@ -11,6 +11,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from service.errors import NotFound
+from service.public.caching import not_modified
 from service.routing import ApiRoute
 
 HERE = FsPath(__file__).resolve().parent
@@ -88,8 +89,6 @@ def asset(
     # The ETag it sends is worth a 304 when it comes back: a page reloaded after the 5 minutes
     # of max-age otherwise downloads the same bundle again.
     etag = response.headers["etag"]
-    asked = request.headers.get("if-none-match", "")
-    tags = {tag.strip().removeprefix("W/") for tag in asked.split(",")}
-    if etag in tags or "*" in tags:
+    if not_modified(request, etag):
         return Response(status_code=304, headers={**headers, "ETag": etag})
     return response
