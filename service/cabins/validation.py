@@ -98,12 +98,13 @@ def read_record(data: Mapping[str, Any] | CabinCreate, *, whole: str = "body") -
     return Reading(cabin, cabin, [], frozenset())
 
 
-def _model_of(annotation: Any) -> type[BaseModel] | None:
+def model_of(annotation: Any) -> type[BaseModel] | None:
+    """The Pydantic model an annotation holds (itself, or the model of an optional one)."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
     if get_origin(annotation) in (Union, types.UnionType):
         for arg in get_args(annotation):
-            model = _model_of(arg)
+            model = model_of(arg)
             if model is not None:
                 return model
     return None
@@ -111,12 +112,13 @@ def _model_of(annotation: Any) -> type[BaseModel] | None:
 
 def _list_item_model(annotation: Any) -> type[BaseModel] | None:
     if get_origin(annotation) is list:
-        return _model_of(get_args(annotation)[0])
+        return model_of(get_args(annotation)[0])
     return None
 
 
 @lru_cache(maxsize=256)
-def _field_adapter(model: type[BaseModel], name: str) -> TypeAdapter[Any]:
+def field_adapter(model: type[BaseModel], name: str) -> TypeAdapter[Any]:
+    """Validates one field of `model` on its own, with its constraints."""
     info = model.model_fields[name]
     annotated: Any = Annotated[info.annotation, info]
     return TypeAdapter(annotated)
@@ -130,7 +132,7 @@ def _readable(model: type[BaseModel], data: Any, failed: frozenset[str], path: s
     for name, info in model.model_fields.items():
         here = f"{path}.{name}" if path else name
         raw = given.get(name)
-        sub, item = _model_of(info.annotation), _list_item_model(info.annotation)
+        sub, item = model_of(info.annotation), _list_item_model(info.annotation)
         broken = here in failed or any(f.startswith(here + ".") for f in failed)
         if here in failed or raw is None:
             if raw is None and not info.is_required() and here not in failed:
@@ -150,7 +152,7 @@ def _readable(model: type[BaseModel], data: Any, failed: frozenset[str], path: s
             values[name] = [] if get_origin(info.annotation) is list else None
         else:
             try:
-                values[name] = _field_adapter(model, name).validate_python(raw)
+                values[name] = field_adapter(model, name).validate_python(raw)
             except ValidationError:  # cannot happen: it passed in the whole record
                 values[name] = None
     return model.model_construct(**values)

@@ -18,12 +18,11 @@ import csv
 import math
 import re
 import sys
-import types
 import uuid
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Any
 
 import orjson
 import psycopg
@@ -44,7 +43,12 @@ from service.cabins.imports.columns import (
 )
 from service.cabins.imports.parse import Record, _csv_header, detect_delimiter
 from service.cabins.schemas import CabinCreate
-from service.cabins.validation import care_link_problems, opening_hours_problem
+from service.cabins.validation import (
+    care_link_problems,
+    field_adapter,
+    model_of,
+    opening_hours_problem,
+)
 from service.cabins.vocabulary import CONFIRMED_BLOCKS
 
 RAW = "import_raw"
@@ -112,17 +116,6 @@ class Node:
     children: tuple[str, ...]  # field names, in model order
 
 
-def _model_of(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    if get_origin(annotation) in (Union, types.UnionType):
-        for arg in get_args(annotation):
-            model = _model_of(arg)
-            if model is not None:
-                return model
-    return None
-
-
 @lru_cache(maxsize=1)
 def nodes() -> dict[tuple[str, ...], Node]:
     found: dict[tuple[str, ...], Node] = {}
@@ -135,7 +128,7 @@ def nodes() -> dict[tuple[str, ...], Node]:
             children.append(name)
             if info.is_required():
                 required.append(name)
-            sub = _model_of(info.annotation)
+            sub = model_of(info.annotation)
             if sub is not None:
                 walk(sub, (*path, name), info.is_required() or info.default_factory is not None)
             elif info.default_factory is list:
@@ -146,22 +139,15 @@ def nodes() -> dict[tuple[str, ...], Node]:
     return found
 
 
-def _field_info(path: tuple[str, ...]) -> Any:
-    model: type[BaseModel] = CabinCreate
-    info: Any = None
-    for part in path:
-        info = model.model_fields[part]
-        sub = _model_of(info.annotation)
-        if sub is not None:
-            model = sub
-    return info
-
-
-@lru_cache(maxsize=16)
 def _adapter(name: str) -> TypeAdapter[Any]:
-    info = _field_info(tuple(name.split(".")))
-    annotated: Any = Annotated[info.annotation, info]
-    return TypeAdapter(annotated)
+    """The validator of one column's field (`name` dotted as the CSV header writes it)."""
+    *parents, last = name.split(".")
+    model: type[BaseModel] | None = CabinCreate
+    for part in parents:
+        assert model is not None
+        model = model_of(model.model_fields[part].annotation)
+    assert model is not None
+    return field_adapter(model, last)
 
 
 # --- Python checks over distinct values -----------------------------------------------------
