@@ -22,6 +22,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from service.cabins.models import Cabin
 from service.errors import InvalidParameter
+from service.public.params import box_problem
 from service.public.properties import QUERYABLES, Property
 
 GEOMETRY = "geometry"
@@ -324,23 +325,16 @@ class Translator:
         edges = [minx, miny, maxx, maxy]
         if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in edges):
             raise FilterError("a BBOX takes four numbers: minx, miny, maxx, maxy")
-        if not all(math.isfinite(v) for v in edges):
-            raise FilterError("a BBOX's coordinates must be finite numbers")
-        if miny > maxy:
-            raise FilterError("a BBOX's miny (south edge) must not exceed its maxy (north edge)")
+        problem = box_problem(edges, self.srid)
+        if problem is not None:
+            raise FilterError(f"a BBOX: {problem}")
         if self.srid == 4326:
-            if not all(-180 <= v <= 180 for v in (minx, maxx)):
-                raise FilterError("a BBOX's longitudes must be within [-180, 180]")
-            if not all(-90 <= v <= 90 for v in (miny, maxy)):
-                raise FilterError("a BBOX's latitudes must be within [-90, 90]")
             if minx > maxx:
                 return sa.func.ST_Collect(
                     sa.func.ST_MakeEnvelope(minx, miny, 180, maxy, 4326),
                     sa.func.ST_MakeEnvelope(-180, miny, maxx, maxy, 4326),
                 )
             return sa.func.ST_MakeEnvelope(minx, miny, maxx, maxy, 4326)
-        if minx > maxx:
-            raise FilterError("a BBOX's minx (west edge) must not exceed its maxx (east edge)")
         return sa.func.ST_Transform(
             sa.func.ST_MakeEnvelope(minx, miny, maxx, maxy, self.srid), 4326
         )

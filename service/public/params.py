@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -35,28 +36,35 @@ def parse_bbox(
         box = [float(p) for p in parts]
     except ValueError:
         raise bad(field, "four comma-separated numbers: minx,miny,maxx,maxy") from None
-    if not all(math.isfinite(v) for v in box):
-        raise bad(field, "coordinates must be finite numbers")
+    problem = box_problem(box, crs.srid)
+    if problem is not None:
+        raise bad(field, problem)
     minx, miny, maxx, maxy = box
-    if crs.srid == 4326:
-        if not (-180 <= minx <= 180 and -180 <= maxx <= 180):
-            raise bad(field, "longitudes must be within [-180, 180]")
-        if not (-90 <= miny <= 90 and -90 <= maxy <= 90):
-            raise bad(field, "latitudes must be within [-90, 90]")
-    elif not all(abs(v) <= 1e8 for v in box):
-        raise bad(field, "coordinates out of range for the CRS")
-    if miny > maxy:
-        raise bad(
-            field, "inverted box: miny (the south edge) must not exceed maxy (the north edge)"
-        )
-    # In CRS84 a west edge east of the east edge is a box across the antimeridian (OGC API
-    # Features Part 1, bbox); in a projected CRS it is an inverted box.
-    if minx > maxx and crs.srid != 4326:
-        raise bad(field, "inverted box: minx (the west edge) must not exceed maxx (the east edge)")
     width = maxx - minx if minx <= maxx else maxx + 360 - minx
     if max_span_deg is not None and (width > max_span_deg or maxy - miny > max_span_deg):
         raise bad(field, f"box too large: at most {max_span_deg} degrees on each side")
     return box
+
+
+def box_problem(box: Sequence[float], srid: int) -> str | None:
+    """Why four edges `minx, miny, maxx, maxy` are no box in this CRS; None when they are one.
+    In CRS84 a west edge east of the east edge is a box across the antimeridian (OGC API
+    Features Part 1 and CQL2); in a projected CRS it is an inverted box."""
+    if not all(math.isfinite(v) for v in box):
+        return "coordinates must be finite numbers"
+    minx, miny, maxx, maxy = box
+    if srid == 4326:
+        if not (-180 <= minx <= 180 and -180 <= maxx <= 180):
+            return "longitudes must be within [-180, 180]"
+        if not (-90 <= miny <= 90 and -90 <= maxy <= 90):
+            return "latitudes must be within [-90, 90]"
+    elif not all(abs(v) <= 1e8 for v in box):
+        return "coordinates out of range for the CRS"
+    if miny > maxy:
+        return "inverted box: miny (the south edge) must not exceed maxy (the north edge)"
+    if minx > maxx and srid != 4326:
+        return "inverted box: minx (the west edge) must not exceed maxx (the east edge)"
+    return None
 
 
 def parse_needs(value: str | None) -> list[str]:
