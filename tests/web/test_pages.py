@@ -366,3 +366,23 @@ def test_the_pages_work_under_their_content_security_policy(  # type: ignore[no-
         assert not [line for line in console if line.startswith("error")], console
     finally:
         context.close()
+
+
+def test_the_api_reference_draws_the_contract_under_the_policy_from_this_site_only(  # type: ignore[no-untyped-def]
+    browser, live_server
+) -> None:
+    context = browser.new_context(base_url=live_server)  # the policy enforced
+    page = context.new_page()
+    console: list[str] = []
+    asked: list[str] = []
+    page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
+    page.on("request", lambda request: asked.append(request.url))
+    try:
+        page.goto("/docs")
+        page.locator(".swagger-ui .info .title").wait_for()
+        assert "Cabin Registry" in page.locator(".swagger-ui .info .title").inner_text()
+        assert page.locator(".opblock").count() > 30  # every operation of the contract
+        assert not [line for line in console if line.startswith("error")], console
+        assert [url for url in asked if not url.startswith(live_server)] == []
+    finally:
+        context.close()
