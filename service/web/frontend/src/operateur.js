@@ -3,7 +3,7 @@
 // by row (POST /v1/cabins/import; a rejected atomic import is a 422 listing every bad row).
 import "./common/style.css";
 import { $, clear, h, table } from "./common/dom.js";
-import { date, known, setupLanguage, t, venueKind } from "./common/i18n.js";
+import { date, known, setupLanguage, severity, t, venueKind } from "./common/i18n.js";
 import { getJson, postBody, query } from "./common/api.js";
 import { setupKeyForm } from "./common/session.js";
 
@@ -49,9 +49,6 @@ function evidence(value) {
   ];
 }
 
-function severity(value) {
-  return known(`severity.${value}`) ? t(`severity.${value}`) : value;
-}
 
 function renderFix() {
   const panel = $("#fix");

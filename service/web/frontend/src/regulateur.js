@@ -6,7 +6,7 @@ import "leaflet/dist/leaflet.css";
 import "./common/style.css";
 import L from "leaflet";
 import { $, clear, h, table } from "./common/dom.js";
-import { date, known, labelled, number, setupLanguage, t, venueKind } from "./common/i18n.js";
+import { date, labelled, number, setupLanguage, severity, t, venueKind } from "./common/i18n.js";
 import { download, getJson, query } from "./common/api.js";
 import { setupKeyForm } from "./common/session.js";
 
@@ -141,7 +141,7 @@ async function renderChoropleth() {
 
 function failingList(cabin) {
   if (!cabin.failing.length) return cabin.unknown_rules.length ? labelled(t("outcome.unknown"), cabin.unknown_rules.join(", ")) : "—";
-  return h("ul", {}, cabin.failing.map((v) => h("li", {}, `${v.rule} (${known(`severity.${v.severity}`) ? t(`severity.${v.severity}`) : v.severity})`)));
+  return h("ul", {}, cabin.failing.map((v) => h("li", {}, `${v.rule} (${severity(v.severity)})`)));
 }
 
 function sinceList(cabin) {

@@ -422,6 +422,11 @@ export function known(key) {
   return key in TEXTS.fr;
 }
 
+/** A rule's severity in the page's language, else as the API says it. */
+export function severity(value) {
+  return known(`severity.${value}`) ? t(`severity.${value}`) : value;
+}
+
 /** A label before its value: "Fauteuil roulant : oui" in French, "Wheelchair: yes" in English. */
 export function labelled(label, value = "") {
   return `${label}${current === "fr" ? " : " : ": "}${value}`;
