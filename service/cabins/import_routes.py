@@ -14,12 +14,12 @@ from fastapi.responses import Response
 from sqlalchemy.exc import IntegrityError
 
 from service.auth.deps import OperatorPrincipal, Principal
-from service.auth.models import Operator
 from service.cabins.importer import ImportOptions, run_import
 from service.cabins.imports import jobs
 from service.cabins.imports.models import ImportJob
 from service.cabins.imports.parse import count_rows, media_kind
 from service.cabins.imports.schemas import ImportJobRead
+from service.cabins.service import owner_of, owner_problems
 from service.db import DbSession
 from service.errors import (
     PROBLEM_MEDIA_TYPE,
@@ -72,24 +72,10 @@ UPLOAD_BODY: dict[str, Any] = {
 
 
 def _owner(session: DbSession, principal: Principal, operator_id: uuid.UUID | None) -> uuid.UUID:
-    if principal.role == "operator":
-        assert principal.operator_id is not None
-        if operator_id not in (None, principal.operator_id):
-            raise ValidationFailed(
-                "An operator key imports its own cabins only.",
-                errors=[{"field": "operator_id", "reason": "not your operator; leave it out"}],
-            )
-        return principal.operator_id
-    if operator_id is None:
-        raise ValidationFailed(
-            "An admin must say which operator the cabins belong to.",
-            errors=[{"field": "operator_id", "reason": "required with an admin key"}],
-        )
-    if session.get(Operator, operator_id) is None:
-        raise ValidationFailed(
-            "No such operator.", errors=[{"field": "operator_id", "reason": "no such operator"}]
-        )
-    return operator_id
+    problems = owner_problems(session, principal, operator_id)
+    if problems:
+        raise ValidationFailed("The cabins cannot belong to that operator.", errors=problems)
+    return owner_of(principal, operator_id)
 
 
 def _job_response(job: ImportJob, status: int) -> Response:

@@ -66,13 +66,15 @@ def validate(
     today: date | None = None,
     *,
     stored: Cabin | None = None,
+    owner: Principal | None = None,
     detail: str = "The cabin record is not valid.",
 ) -> tuple[CabinCreate, LocationResult]:
     """Every check of one record — type-level, record-level and against the commune layer —
     run on every field that can be read, so that one 422 lists all the failures; else the
     record and its derived commune codes. `stored`: the cabin a patch changes, whose date of
     receipt by the ARS the declaration date cannot postdate nor leave (once received, it
-    stays recorded). The bulk import reads and checks its rows with the same functions."""
+    stays recorded). `owner`: the key a new cabin is registered with (`owner_problems`). The
+    bulk import reads and checks its rows with the same functions."""
     reading = read_record(data)
     record = reading.readable
     errors = list(reading.errors)
@@ -80,6 +82,8 @@ def validate(
     if record is not None:
         problems = check_record(record, today or date.today())
         problems += _receipt_problems(record, stored)
+        if owner is not None:
+            problems += owner_problems(session, owner, record.operator_id)
         errors += reading.without_consequences(problems)
         point = reading.location()
         if point is not None:
@@ -133,25 +137,28 @@ def _confirm(cabin: Cabin, blocks: set[str], now: datetime) -> None:
             setattr(cabin, f"{block}_confirmed_at", now)
 
 
-def _owner(session: Session, principal: Principal, body: CabinCreate) -> uuid.UUID:
+def owner_problems(
+    session: Session, principal: Principal, operator_id: uuid.UUID | None
+) -> FieldErrors:
+    """Why `operator_id` cannot own cabins written with this key: an operator key writes its
+    own only (naming another is refused, leaving it out is the way), an admin key names an
+    operator that exists."""
     if principal.role == "operator":
-        assert principal.operator_id is not None
-        if body.operator_id not in (None, principal.operator_id):
-            raise ValidationFailed(
-                "An operator key registers its own cabins only.",
-                errors=[{"field": "operator_id", "reason": "not your operator; leave it out"}],
-            )
-        return principal.operator_id
-    if body.operator_id is None:
-        raise ValidationFailed(
-            "An admin must say which operator owns the cabin.",
-            errors=[{"field": "operator_id", "reason": "required with an admin key"}],
-        )
-    if session.get(Operator, body.operator_id) is None:
-        raise ValidationFailed(
-            "No such operator.", errors=[{"field": "operator_id", "reason": "no such operator"}]
-        )
-    return body.operator_id
+        if operator_id not in (None, principal.operator_id):
+            return [{"field": "operator_id", "reason": "not your operator; leave it out"}]
+        return []
+    if operator_id is None:
+        return [{"field": "operator_id", "reason": "required with an admin key"}]
+    if session.get(Operator, operator_id) is None:
+        return [{"field": "operator_id", "reason": "no such operator"}]
+    return []
+
+
+def owner_of(principal: Principal, operator_id: uuid.UUID | None) -> uuid.UUID:
+    """The operator that owns what this key writes, once `owner_problems` found none."""
+    owner = operator_id if principal.role != "operator" else principal.operator_id
+    assert owner is not None
+    return owner
 
 
 def _unique_reference(
@@ -176,8 +183,8 @@ def create(
     today: date | None = None,
 ) -> queries.Located:
     """Register a cabin from its record (the JSON object, or a `CabinCreate` already read)."""
-    body, location = validate(session, data, today)
-    operator_id = _owner(session, principal, body)
+    body, location = validate(session, data, today, owner=principal)
+    operator_id = owner_of(principal, body.operator_id)
     _unique_reference(session, operator_id, body.operator_reference, None)
     now = datetime.now(UTC)
     cabin = Cabin(

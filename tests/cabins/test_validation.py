@@ -206,6 +206,25 @@ def test_all_failures_come_together(client: TestClient, callers: Callers, db: Se
     assert {"venue.siret", "opening_hours", "location.declared_insee"} <= errors.keys()
 
 
+def test_the_owner_is_checked_with_the_rest_of_the_record(
+    client: TestClient, callers: Callers, db: Session
+) -> None:
+    """Naming another operator was refused only once the record was otherwise valid: the
+    operator fixed its SIRET, resubmitted, and only then learnt of the owner."""
+    body = cabin_body(venue__siret="73282932000075", operator_id=str(callers.other_operator_id))
+    errors = refused(client, callers, db, body)
+    assert errors["operator_id"] == "not your operator; leave it out"
+    assert "SIRET" in errors["venue.siret"]
+
+    as_admin = client.post(
+        "/v1/cabins", json=cabin_body(opening_hours="whenever"), headers=callers.admin
+    )
+    assert as_admin.status_code == 422
+    fields = {e["field"]: e["reason"] for e in as_admin.json()["errors"]}
+    assert fields["operator_id"] == "required with an admin key"
+    assert "opening_hours" in fields
+
+
 def test_location_check_runs_over_a_table(db: Session) -> None:
     """The importer's way: one statement over a staging table."""
     db.execute(
