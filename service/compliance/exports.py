@@ -115,12 +115,27 @@ def xlsx_chunks(session: Session, principal: Principal, filters: Filters) -> Ite
     then zipped into a temporary file and streamed, since a zip's directory comes last."""
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("compliance")
-    sheet.append(FIELD_NAMES)
-    for row in queries.stream_rows(session, principal, filters):
-        record = export_record(row)
-        sheet.append([_cell(sheet, record[name]) for name in FIELD_NAMES])
+    try:
+        sheet.append(FIELD_NAMES)
+        for row in queries.stream_rows(session, principal, filters):
+            record = export_record(row)
+            sheet.append([_cell(sheet, record[name]) for name in FIELD_NAMES])
+    except BaseException:
+        _discard(sheet)
+        raise
     with tempfile.TemporaryFile() as target:
         workbook.save(target)
         target.seek(0)
         while chunk := target.read(FILE_CHUNK_BYTES):
             yield chunk
+
+
+def _discard(sheet: WriteOnlyWorksheet) -> None:
+    """An export that failed before its workbook was saved (a statement over the timeout):
+    openpyxl spools a write-only sheet to a temporary file that it removes on saving, else
+    only when the process exits. Remove it now; a server would keep one per failed export."""
+    writer = sheet._writer
+    if writer is None:
+        return
+    sheet.close()
+    writer.cleanup()

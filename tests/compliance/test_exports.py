@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +143,7 @@ def test_an_export_over_the_statement_timeout_is_a_503_not_a_cut_200(
     lock another transaction keeps on the compliance table), the export is a 503 problem."""
     key = bearer(make_key(db, "regulator", scope="national"))
     db.execute(text("SET LOCAL statement_timeout = '300ms'"))
+    spooled = set(Path(tempfile.gettempdir()).glob("openpyxl.*"))
     with engine.connect() as other:
         other.execute(text("LOCK TABLE cabin_compliance IN ACCESS EXCLUSIVE MODE"))
         try:
@@ -151,6 +153,8 @@ def test_an_export_over_the_statement_timeout_is_a_503_not_a_cut_200(
     assert r.status_code == 503, r.text[:200]
     assert r.headers["content-type"] == "application/problem+json"
     assert "longer than" in r.json()["detail"]
+    # The XLSX sheet spooled so far is removed, not left on disk until the server stops.
+    assert set(Path(tempfile.gettempdir()).glob("openpyxl.*")) == spooled
 
 
 def test_xlsx_keeps_text_as_text_and_survives_control_characters(
