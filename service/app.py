@@ -18,6 +18,7 @@ from service.health.routes import router as health_router
 from service.middleware import BodyLimitMiddleware, HeadAsGetMiddleware, RequestLogMiddleware
 from service.public.cache import PublicCacheMiddleware, ResponseCache
 from service.public.caching import MAX_AGE_S
+from service.public.compression import PublicGzipMiddleware
 from service.public.cors import PublicCorsMiddleware
 from service.public.ogc import router as ogc_router
 from service.public.ratelimit import RateLimitMiddleware
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         burst=settings.public_rate_limit_burst,
     )
     app.add_middleware(PublicCorsMiddleware)
+    app.add_middleware(PublicGzipMiddleware)  # inside HEAD's: HEAD's headers are GET's
     app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(RequestLogMiddleware)
 

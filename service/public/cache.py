@@ -20,12 +20,15 @@ served; it reconnects and starts from an empty cache. Entries also expire after 
 
 Only complete 200 responses to GET are stored; `If-None-Match` on a stored entry gives the
 same 304 as the handlers (`service.public.caching`). The key is everything a handler reads
-from the request: scheme, Host, root path, path and query string."""
+from the request: scheme, Host, root path, path and query string. An entry over
+`compression.MINIMUM_BYTES` is also kept gzipped, compressed once when stored: a client that
+accepts gzip is served that, and `compression.PublicGzipMiddleware` passes it through."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import logging
 import threading
 import time
@@ -36,6 +39,7 @@ import psycopg
 from sqlalchemy.engine import make_url
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.public.compression import LEVEL, MINIMUM_BYTES, accepts_gzip_in
 from service.public.ratelimit import PUBLIC_PREFIXES
 
 log = logging.getLogger("service.public.cache")
@@ -51,6 +55,12 @@ class Entry:
     etag: bytes | None
     body: bytes
     expires: float
+    gzipped: bytes | None = None  # the body compressed, for the clients that accept gzip
+    gzip_headers: list[tuple[bytes, bytes]] | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.body) + len(self.gzipped or b"")
 
 
 class ResponseCache:
@@ -152,29 +162,36 @@ class ResponseCache:
             with self.lock:
                 if self.entries.get(key) is entry:
                     del self.entries[key]
-                    self.size -= len(entry.body)
+                    self.size -= entry.size
             return None
         return entry
 
     def put(self, key: tuple[Any, ...], generation: int, entry: Entry) -> bool:
-        if len(entry.body) > self.max_entry_bytes:
+        if entry.size > self.max_entry_bytes:
             return False
         with self.lock:
             if not self.ready or generation != self.generation:
                 return False  # a change was committed while the response was built
             old = self.entries.pop(key, None)
             if old is not None:
-                self.size -= len(old.body)
-            while self.entries and self.size + len(entry.body) > self.max_bytes:
+                self.size -= old.size
+            while self.entries and self.size + entry.size > self.max_bytes:
                 oldest = next(iter(self.entries))
-                self.size -= len(self.entries.pop(oldest).body)
+                self.size -= self.entries.pop(oldest).size
             self.entries[key] = entry
-            self.size += len(entry.body)
+            self.size += entry.size
             self.stores += 1
             return True
 
 
 _BODY_HEADERS = (b"content-length", b"content-type")
+
+
+def _vary_on_encoding(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """The headers with `Accept-Encoding` in `Vary`: the entry answers in two encodings."""
+    if any(k == b"vary" for k, _ in headers):
+        return [(k, v + b", Accept-Encoding" if k == b"vary" else v) for k, v in headers]
+    return [*headers, (b"vary", b"Accept-Encoding")]
 
 
 def _matches(if_none_match: bytes, etag: bytes) -> bool:
@@ -210,11 +227,14 @@ class PublicCacheMiddleware:
             return
         host = b""
         if_none_match = None
+        accepts_gzip = False
         for name, value in scope["headers"]:
             if name == b"host" and not host:
                 host = value
             elif name == b"if-none-match" and if_none_match is None:
                 if_none_match = value
+            elif name == b"accept-encoding":
+                accepts_gzip = accepts_gzip or accepts_gzip_in(value)
         key = (scope["scheme"], host, scope.get("root_path", ""), scope["path"],
                scope["query_string"])  # fmt: skip
         now = time.monotonic()
@@ -227,7 +247,7 @@ class PublicCacheMiddleware:
                     entry = await asyncio.shield(flight[1])
             if entry is not None:
                 cache.hits += 1
-                await self._serve(entry, if_none_match, send)
+                await self._serve(entry, if_none_match, accepts_gzip, send)
                 return
 
         generation = cache.generation
@@ -271,7 +291,9 @@ class PublicCacheMiddleware:
                 future.set_result(stored)
 
     @staticmethod
-    async def _serve(entry: Entry, if_none_match: bytes | None, send: Send) -> None:
+    async def _serve(
+        entry: Entry, if_none_match: bytes | None, accepts_gzip: bool, send: Send
+    ) -> None:
         if if_none_match is not None and entry.etag and _matches(if_none_match, entry.etag):
             await send(
                 {
@@ -282,8 +304,12 @@ class PublicCacheMiddleware:
             )
             await send({"type": "http.response.body", "body": b""})
             return
-        await send({"type": "http.response.start", "status": 200, "headers": list(entry.headers)})
-        await send({"type": "http.response.body", "body": entry.body})
+        if accepts_gzip and entry.gzipped is not None and entry.gzip_headers is not None:
+            headers, body = entry.gzip_headers, entry.gzipped
+        else:
+            headers, body = entry.headers, entry.body
+        await send({"type": "http.response.start", "status": 200, "headers": list(headers)})
+        await send({"type": "http.response.body", "body": body})
 
     def _store(
         self,
@@ -303,11 +329,21 @@ class PublicCacheMiddleware:
             return None
         headers = [(bytes(k).lower(), bytes(v)) for k, v in start.get("headers", [])]
         etag = next((v for k, v in headers if k == b"etag"), None)
+        gzipped = gzip_headers = None
+        if len(body) >= MINIMUM_BYTES and not any(k == b"content-encoding" for k, _ in headers):
+            gzipped = gzip.compress(body, compresslevel=LEVEL, mtime=0)
+            headers = _vary_on_encoding(headers)
+            gzip_headers = [(k, v) for k, v in headers if k != b"content-length"] + [
+                (b"content-length", str(len(gzipped)).encode()),
+                (b"content-encoding", b"gzip"),
+            ]
         entry = Entry(
             headers=headers,
             not_modified_headers=[(k, v) for k, v in headers if k not in _BODY_HEADERS],
             etag=etag,
             body=body,
             expires=now + cache.ttl_s,
+            gzipped=gzipped,
+            gzip_headers=gzip_headers,
         )
         return entry if cache.put(key, generation, entry) else None

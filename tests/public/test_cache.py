@@ -215,3 +215,50 @@ def test_concurrent_misses_of_one_key_run_the_app_once(settings: Settings) -> No
     assert conditional[0]["status"] == 304
     assert other[0]["status"] == 200
     assert middleware.inflight == {}
+
+
+def test_a_stored_answer_is_served_gzipped_to_the_clients_that_accept_it(
+    cached_app: FastAPI, committed: tuple[Session, uuid.UUID]
+) -> None:
+    """A finder app on a phone: GeoJSON shrinks about fifteen times. The entry is compressed
+    once, when stored, not on every hit; a client that does not accept gzip gets it plain."""
+    cache: ResponseCache = cached_app.state.public_cache
+    session, op = committed
+    for i in range(12):
+        make_cabin(session, op, moved(HERE, 50 + 40 * i), venue_name=f"Pharmacie {i}")
+    session.commit()
+    lon, lat = HERE
+    url = f"/public/cabins/nearest?lat={lat}&lon={lon}&radius=2000&limit=12"
+    plain_only = {"Accept-Encoding": "identity"}
+
+    with TestClient(cached_app) as client:
+        wait_for(lambda: cache.ready)
+        miss = client.get(url, headers={"Accept-Encoding": "gzip"})
+        assert cache.stores == 1
+        hit = client.get(url, headers={"Accept-Encoding": "gzip, deflate, br"})
+        plain = client.get(url, headers=plain_only)
+        refused = client.get(url, headers={"Accept-Encoding": "gzip;q=0, *"})
+        assert cache.hits == 3
+
+    entry = next(iter(cache.entries.values()))
+    assert entry.gzipped is not None and len(entry.gzipped) * 4 < len(entry.body)
+    for response in (miss, hit):
+        assert response.headers["content-encoding"] == "gzip"
+        assert "Accept-Encoding" in response.headers["vary"]
+    assert hit.headers["content-length"] == str(len(entry.gzipped))
+    for response in (plain, refused):
+        assert "content-encoding" not in response.headers
+        assert response.headers["content-length"] == str(len(entry.body))
+        assert "Accept-Encoding" in response.headers["vary"]
+    # the same document whichever the encoding (httpx decodes the gzipped ones)
+    assert miss.json() == hit.json() == plain.json() == refused.json()
+    assert len(plain.json()["results"]) == 12
+    assert hit.headers["etag"] == plain.headers["etag"]
+
+
+def test_the_regulators_answers_are_not_compressed(client: TestClient) -> None:
+    """Only the open endpoints compress: a regulator's 7 MB summary would pay it on every
+    request, past its latency target."""
+    response = client.get("/openapi.json", headers={"Accept-Encoding": "gzip"})
+    assert len(response.content) > 1024
+    assert "content-encoding" not in response.headers
