@@ -12,13 +12,13 @@ from service.auth.routes import router as auth_router
 from service.cabins.import_routes import router as cabin_imports_router
 from service.cabins.routes import router as cabins_router
 from service.compliance.routes import router as compliance_router
+from service.compression import PublicGzipMiddleware
 from service.db import make_engine, make_sessionmaker
 from service.errors import install_error_handlers
 from service.health.routes import router as health_router
 from service.middleware import BodyLimitMiddleware, HeadAsGetMiddleware, RequestLogMiddleware
 from service.public.cache import PublicCacheMiddleware, ResponseCache
 from service.public.caching import MAX_AGE_S
-from service.public.compression import PublicGzipMiddleware
 from service.public.cors import PublicCorsMiddleware
 from service.public.ogc import router as ogc_router
 from service.public.ratelimit import RateLimitMiddleware

@@ -39,7 +39,7 @@ import psycopg
 from sqlalchemy.engine import make_url
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.public.compression import LEVEL, MINIMUM_BYTES, accepts_gzip_in
+from service.compression import LEVEL, MINIMUM_BYTES, accepts_gzip_in
 from service.public.ratelimit import PUBLIC_PREFIXES
 
 log = logging.getLogger("service.public.cache")

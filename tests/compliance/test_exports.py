@@ -206,3 +206,20 @@ def test_geojson_properties_are_the_csv_columns(client, world: World) -> None:
         for name in ("venue_name", "operator_reference", "ars_declaration_date"):
             assert (properties[name] or "") == row[name], name
         assert ";".join(v["rule"] for v in properties["failing"]) == row["failing_rules"]
+
+
+def test_the_csv_and_geojson_exports_are_gzipped_as_they_stream(client, world: World) -> None:
+    """A national export is tens of MB: compressed as it streams for a client that accepts it,
+    the same rows once decoded. The summaries stay plain (their latency target)."""
+    headers = world.keys["national"]
+    for extension in ("csv", "geojson"):
+        url = f"/v1/compliance/export.{extension}"
+        gzipped = client.get(url, headers={**headers, "Accept-Encoding": "gzip"})
+        plain = client.get(url, headers={**headers, "Accept-Encoding": "identity"})
+        assert gzipped.headers["content-encoding"] == "gzip", extension
+        assert "content-encoding" not in plain.headers
+        assert gzipped.content == plain.content  # httpx decodes it
+    summary = client.get(
+        "/v1/compliance/summary?by=commune", headers={**headers, "Accept-Encoding": "gzip"}
+    )
+    assert "content-encoding" not in summary.headers

@@ -1,9 +1,10 @@
-"""gzip for the open endpoints (`/public`, `/ogc`): a finder app on a phone asks for GeoJSON
-that shrinks about fifteen times (an OGC page of 100 cabins, 158 KB, is 9 KB compressed).
-Only there: the regulators' 7 MB summaries would pay the compression on every request, on a
-network where it matters less, and past their latency target (bench/RESULTS.md). An answer
-the public cache stores is compressed once, then (`cache.Entry.gzipped`); this middleware
-compresses the others, and passes those through."""
+"""gzip for the open endpoints (`/public`, `/ogc`), where a finder app on a phone asks for
+GeoJSON that shrinks about fifteen times (an OGC page of 100 cabins, 158 KB, is 9 KB), and
+for the regulators' CSV and GeoJSON exports (tens of MB, streamed: compressed as they go). Not
+the other regulator answers: the 7 MB summary by commune would pay the compression on every
+request, past its latency target (bench/RESULTS.md). An answer the public cache stores is
+compressed once, then (`cache.Entry.gzipped`); this middleware compresses the others, and
+passes those through."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.public.ratelimit import PUBLIC_PREFIXES
 
+COMPRESSED_PATHS = ("/v1/compliance/export.csv", "/v1/compliance/export.geojson")
 MINIMUM_BYTES = 1024  # a smaller answer gains less than the header and the work cost
 LEVEL = 6  # zlib's default: most of the gain of 9, at a third of its cost
 
@@ -35,7 +37,10 @@ class PublicGzipMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "") if scope["type"] == "http" else ""
-        if any(path == prefix or path.startswith(prefix + "/") for prefix in PUBLIC_PREFIXES) and (
+        compressed = path in COMPRESSED_PATHS or any(
+            path == prefix or path.startswith(prefix + "/") for prefix in PUBLIC_PREFIXES
+        )
+        if compressed and (
             any(
                 name == b"accept-encoding" and accepts_gzip_in(value)
                 for name, value in scope["headers"]
