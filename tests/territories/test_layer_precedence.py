@@ -13,18 +13,13 @@ from sqlalchemy.orm import Session
 
 from service.territories.importers.cpts import import_cpts
 from service.territories.importers.zoning import import_zoning
+from tests.rules.catalogue.factories import commune_point
 
 LYON, VILLEURBANNE, PARIS = "69123", "69266", "75056"
 
 
 def _point(db: Session, insee: str) -> dict[str, float]:
-    lon, lat = db.execute(
-        text(
-            "SELECT ST_X(c.point), ST_Y(c.point) FROM commune c JOIN layer l ON l.id = c.layer_id"
-            " AND l.kind = 'commune' AND l.is_current WHERE c.insee = :insee"
-        ),
-        {"insee": insee},
-    ).one()
+    lon, lat, _ = commune_point(db, insee)
     return {"lon": lon, "lat": lat}
 
 

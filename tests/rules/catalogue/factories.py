@@ -50,6 +50,18 @@ def commune(db: Session, insee: str) -> Any:
     ).one()
 
 
+def commune_point(db: Session, insee: str) -> tuple[float, float, str]:
+    """The population point of a commune of the current layer, as (lon, lat, insee)."""
+    lon, lat = db.execute(
+        text(
+            "SELECT ST_X(c.point), ST_Y(c.point) FROM commune c JOIN layer l ON l.id = c.layer_id"
+            " AND l.kind = 'commune' AND l.is_current WHERE c.insee = :insee"
+        ),
+        {"insee": insee},
+    ).one()
+    return lon, lat, insee
+
+
 def make_cabin(
     db: Session,
     at: tuple[float, float, str] = PARIS,

@@ -17,24 +17,13 @@ from tests.rules.catalogue.factories import (
     PARIS,
     add_cpts,
     add_zone,
+    commune_point,
     fresh_layer,
     make_cabin,
     run_rule,
 )
 
 VILLEURBANNE = "69266"  # Auvergne-Rhône-Alpes (84), like Lyon
-
-
-def _at(db: Session, insee: str) -> tuple[float, float, str]:
-    """The population point of a commune of the current layer, as (lon, lat, insee)."""
-    lon, lat = db.execute(
-        text(
-            "SELECT ST_X(c.point), ST_Y(c.point) FROM commune c JOIN layer l ON l.id = c.layer_id"
-            " AND l.kind = 'commune' AND l.is_current WHERE c.insee = :insee"
-        ),
-        {"insee": insee},
-    ).one()
-    return lon, lat, insee
 
 
 def _zonings(db: Session) -> tuple[int, int]:
@@ -51,7 +40,7 @@ def _zonings(db: Session) -> tuple[int, int]:
 
 def test_sit09_reads_only_the_regions_real_zoning_once_it_is_imported(db: Session) -> None:
     national, regional = _zonings(db)
-    left_out = make_cabin(db, _at(db, VILLEURBANNE))
+    left_out = make_cabin(db, commune_point(db, VILLEURBANNE))
     lyon = make_cabin(db, LYON)
     paris = make_cabin(db, PARIS)
     verdicts = run_rule(db, "SIT-09", [left_out, lyon, paris])
@@ -82,7 +71,7 @@ def test_sit10_exempts_no_crowded_cabin_on_the_national_zoning_of_a_zoned_region
     db: Session,
 ) -> None:
     _zonings(db)
-    where = _at(db, VILLEURBANNE)
+    where = commune_point(db, VILLEURBANNE)
     me = make_cabin(db, where)
     for offset in ((300, 0), (0, 300)):
         make_cabin(db, where, offset_m=offset)
@@ -118,7 +107,7 @@ def test_sit02_reads_only_the_regions_real_cpts_list(db: Session, few: bool) -> 
         "cpam_informed_date": date(2026, 2, 2),
         "cpts_informed_date": None,
     }
-    left_out = make_cabin(db, _at(db, VILLEURBANNE), **informed)
+    left_out = make_cabin(db, commune_point(db, VILLEURBANNE), **informed)
     lyon = make_cabin(db, LYON, **informed)
     paris = make_cabin(db, PARIS, **informed)
     verdicts = run_rule(db, "SIT-02", [left_out, lyon, paris], few=few)
@@ -147,7 +136,7 @@ def test_sit02_is_unknown_in_a_region_no_cpts_layer_answers_for(db: Session) -> 
 def test_sit12_reads_only_the_regions_real_cpts_list(db: Session) -> None:
     _national, regional = _cpts_layers(db)
     synthetic_partner = [{"kind": "cpts", "finess": "SYN-CPTS-69"}]
-    left_out = make_cabin(db, _at(db, VILLEURBANNE), care_links=synthetic_partner)
+    left_out = make_cabin(db, commune_point(db, VILLEURBANNE), care_links=synthetic_partner)
     lyon = make_cabin(db, LYON, care_links=synthetic_partner)
     paris = make_cabin(db, PARIS, care_links=[{"kind": "cpts", "finess": "SYN-CPTS-75"}])
     verdicts = run_rule(db, "SIT-12", [left_out, lyon, paris])
