@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gzip
 import logging
 import threading
@@ -35,11 +36,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import anyio.to_thread
 import psycopg
 from sqlalchemy.engine import make_url
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.compression import LEVEL, MINIMUM_BYTES, accepts_gzip_in
+from service.compression import LEVEL, MINIMUM_BYTES, THREAD_MINIMUM_BYTES, accepts_gzip_in
 from service.public.ratelimit import PUBLIC_PREFIXES
 
 log = logging.getLogger("service.public.cache")
@@ -187,6 +189,16 @@ class ResponseCache:
 _BODY_HEADERS = (b"content-length", b"content-type")
 
 
+async def _gzip(body: bytes) -> bytes:
+    """The body gzipped; a large one in a worker thread, so that the event loop goes on
+    serving the other requests (Starlette's GZipMiddleware does the same past 128 KiB)."""
+    if len(body) < THREAD_MINIMUM_BYTES:
+        return gzip.compress(body, compresslevel=LEVEL, mtime=0)
+    return await anyio.to_thread.run_sync(
+        functools.partial(gzip.compress, body, compresslevel=LEVEL, mtime=0)
+    )
+
+
 def _vary_on_encoding(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     """The headers with `Accept-Encoding` in `Vary`: the entry answers in two encodings."""
     if any(k == b"vary" for k, _ in headers):
@@ -277,7 +289,7 @@ class PublicCacheMiddleware:
                     else:
                         chunks.append(body)
                     if storing and not message.get("more_body", False):
-                        stored = self._store(
+                        stored = await self._store(
                             scope, key, generation, ready, start, b"".join(chunks), now
                         )
             await send(message)
@@ -311,7 +323,7 @@ class PublicCacheMiddleware:
         await send({"type": "http.response.start", "status": 200, "headers": list(headers)})
         await send({"type": "http.response.body", "body": body})
 
-    def _store(
+    async def _store(
         self,
         scope: Scope,
         key: tuple[Any, ...],
@@ -331,7 +343,7 @@ class PublicCacheMiddleware:
         etag = next((v for k, v in headers if k == b"etag"), None)
         gzipped = gzip_headers = None
         if len(body) >= MINIMUM_BYTES and not any(k == b"content-encoding" for k, _ in headers):
-            gzipped = gzip.compress(body, compresslevel=LEVEL, mtime=0)
+            gzipped = await _gzip(body)
             headers = _vary_on_encoding(headers)
             gzip_headers = [(k, v) for k, v in headers if k != b"content-length"] + [
                 (b"content-length", str(len(gzipped)).encode()),
