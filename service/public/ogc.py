@@ -1,6 +1,7 @@
-"""OGC API Features under `/ogc`: Part 1 Core + GeoJSON, Part 2 CRS (CRS84 and EPSG:2154),
-Part 3 Filtering (queryables, CQL2 text and JSON). One collection, `cabins`: the active cabins
-with their public properties. Thin: parse, call `queries`, pass PostgreSQL's JSON on."""
+"""OGC API Features under `/ogc`: Part 1 Core + GeoJSON, Part 2 CRS (CRS84, Lambert-93 and
+the overseas UTM zones), Part 3 Filtering (queryables, CQL2 text and JSON). One collection,
+`cabins`: the active cabins with their public properties. Thin: parse, call `queries`, pass
+PostgreSQL's JSON on."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from service.errors import NotFound, problem_responses
 from service.public import queries
 from service.public.caching import cached, etag_of
 from service.public.cql2 import parse_filter
-from service.public.crs import CRS84, EPSG_2154, parse_crs
+from service.public.crs import CRS84, SUPPORTED, parse_crs
 from service.public.params import bad, datetime_filter, instant_filter, parse_bbox
 from service.public.properties import QUERYABLES
 from service.public.schemas import (
@@ -168,7 +169,7 @@ def collection_document(request: Request, session: ReadSession) -> dict[str, Any
                 "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian",
             },
         },
-        "crs": [CRS84, EPSG_2154],
+        "crs": list(SUPPORTED),
         "storageCrs": CRS84,
     }
 

@@ -1,6 +1,6 @@
 """OGC API Features under /ogc: landing page, conformance, the collection and its extent,
 items with bbox / paging links / datetime / property filters / CQL2 text and JSON, CRS
-(EPSG:2154 and CRS84, Content-Crs), queryables, and the 400s."""
+(CRS84, Lambert-93 and the overseas UTM zones, Content-Crs), queryables, and the 400s."""
 
 from __future__ import annotations
 
@@ -137,20 +137,20 @@ def test_cql2_text_and_json_filters(client: TestClient, cabins: list) -> None:
     assert refs(like) == [cabins[0].reference]
 
 
-def lambert93(db: Session, lon: float, lat: float) -> tuple[float, float]:
+def projected(db: Session, lon: float, lat: float, srid: int = 2154) -> tuple[float, float]:
     row = db.execute(
         text(
             "SELECT ST_X(p), ST_Y(p)"
-            " FROM ST_Transform(ST_SetSRID(ST_MakePoint(:x, :y), 4326), 2154) p"
+            " FROM ST_Transform(ST_SetSRID(ST_MakePoint(:x, :y), 4326), :srid) p"
         ),
-        {"x": lon, "y": lat},
+        {"x": lon, "y": lat, "srid": srid},
     ).one()
     return float(row[0]), float(row[1])
 
 
 def test_crs_and_bbox_crs_in_lambert_93(client: TestClient, db: Session, cabins: list) -> None:
-    x0, y0 = lambert93(db, 2.30, 48.83)
-    x1, y1 = lambert93(db, 2.40, 48.88)
+    x0, y0 = projected(db, 2.30, 48.83)
+    x1, y1 = projected(db, 2.40, 48.88)
     response = client.get(
         ITEMS,
         params={
@@ -163,10 +163,44 @@ def test_crs_and_bbox_crs_in_lambert_93(client: TestClient, db: Session, cabins:
     assert refs(response) == sorted(c.reference for c in cabins)
     feature = next(f for f in response.json()["features"] if f["id"] == cabins[0].reference)
     x, y = feature["geometry"]["coordinates"]
-    ex, ey = lambert93(db, *moved(PARIS, 0))
+    ex, ey = projected(db, *moved(PARIS, 0))
     assert abs(x - ex) < 0.05 and abs(y - ey) < 0.05
     default = client.get(ITEMS, params={"limit": 1})
     assert default.headers["content-crs"] == "<http://www.opengis.net/def/crs/OGC/1.3/CRS84>"
+
+
+@pytest.mark.parametrize(
+    ("at", "insee", "srid"),
+    [
+        ((-61.5336, 16.2411), "97120", 5490),  # Pointe-à-Pitre
+        ((-61.0733, 14.6073), "97209", 5490),  # Fort-de-France
+        ((-52.3264, 4.9372), "97302", 2972),  # Cayenne
+        ((55.4504, -20.8823), "97411", 2975),  # Saint-Denis
+        ((45.2279, -12.7806), "97611", 4471),  # Mamoudzou
+    ],
+)
+def test_an_overseas_cabin_in_its_own_utm_zone(
+    client: TestClient, db: Session, at: tuple[float, float], insee: str, srid: int
+) -> None:
+    cabin = make_cabin(db, make_operator(db), at, insee=insee)
+    db.flush()
+    uri = f"http://www.opengis.net/def/crs/EPSG/0/{srid}"
+    assert uri in client.get("/ogc/collections/cabins").json()["crs"]
+    x, y = projected(db, *at, srid=srid)
+    response = client.get(
+        ITEMS,
+        params={
+            "bbox": f"{x - 50},{y - 50},{x + 50},{y + 50}",
+            "bbox-crs": uri,
+            "crs": f"EPSG:{srid}",
+        },
+    )
+    assert response.headers["content-crs"] == f"<{uri}>"
+    assert refs(response) == [cabin.reference]
+    fx, fy = response.json()["features"][0]["geometry"]["coordinates"]
+    assert abs(fx - x) < 0.05 and abs(fy - y) < 0.05
+    one = client.get(f"/ogc/collections/cabins/items/{cabin.reference}", params={"crs": uri})
+    assert one.json()["geometry"]["coordinates"] == [fx, fy]
 
 
 def test_queryables_is_a_json_schema(client: TestClient) -> None:
