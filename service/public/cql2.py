@@ -9,9 +9,9 @@ import json
 import math
 import operator
 import os
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import lark
 import sqlalchemy as sa
@@ -152,6 +152,30 @@ def invalid(reason: str, field: str = "filter") -> InvalidParameter:
     )
 
 
+class Span(NamedTuple):
+    """The instants a temporal literal stands for: a timestamp is one instant (UTC when it has
+    no offset), a DATE its whole day in UTC; an interval runs from its start's first instant to
+    its end's last."""
+
+    first: datetime
+    end: datetime
+    end_included: bool
+
+    @classmethod
+    def of(cls, value: date) -> Span:
+        if isinstance(value, datetime):
+            instant = value if value.tzinfo else value.replace(tzinfo=UTC)
+            return cls(instant, instant, True)
+        first = datetime.combine(value, time(), UTC)
+        return cls(first, first + timedelta(days=1), False)
+
+    def contains(self, target: Any) -> ColumnElement[bool]:
+        return sa.and_(target >= self.first, sa.not_(self.ends_before(target)))
+
+    def ends_before(self, target: Any) -> ColumnElement[bool]:
+        return target > self.end if self.end_included else target >= self.end  # type: ignore[no-any-return]
+
+
 def parse_filter(text: str, lang: str | None, filter_crs_srid: int = 4326) -> ColumnElement[bool]:
     """The WHERE clause for a `filter` parameter in the given `filter-lang`."""
     lang = lang or "cql2-text"
@@ -197,13 +221,20 @@ class Translator:
         if isinstance(node, ast.Between):
             prop = self.attribute(node.lhs)
             low, high = self.value(node.low, prop), self.value(node.high, prop)
-            expr = prop.expr().between(low, high)
+            if isinstance(low, date):  # from low's first instant to high's last
+                expr = self.interval(values.Interval(low, high)).contains(prop.expr())
+            else:
+                expr = prop.expr().between(low, high)
             return sa.not_(expr) if node.not_ else expr
         if isinstance(node, ast.Like):
             return self.like(node)
         if isinstance(node, ast.In):
             prop = self.attribute(node.lhs)
-            expr = prop.expr().in_([self.value(v, prop) for v in node.sub_nodes])
+            listed = [self.value(v, prop) for v in node.sub_nodes]
+            if listed and isinstance(listed[0], date):
+                expr = sa.or_(*(Span.of(v).contains(prop.expr()) for v in listed))
+            else:
+                expr = prop.expr().in_(listed)
             return sa.not_(expr) if node.not_ else expr
         if isinstance(node, ast.IsNull):
             target = self.attribute(node.lhs).expr()
@@ -226,6 +257,8 @@ class Translator:
             ast.ComparisonOp.NE,
         ):
             raise FilterError(f"'{prop.name}' is a boolean: only = and <> apply")
+        if isinstance(rhs, date):
+            return self.compared_in_time(lhs, node.op, Span.of(rhs))
         bound = sa.literal(rhs) if isinstance(rhs, bool) else rhs
         ops = {
             ast.ComparisonOp.EQ: operator.eq,
@@ -236,6 +269,20 @@ class Translator:
             ast.ComparisonOp.GE: operator.ge,
         }
         return ops[node.op](lhs, bound)  # type: ignore[no-any-return]
+
+    @staticmethod
+    def compared_in_time(target: Any, op: ast.ComparisonOp, span: Span) -> ColumnElement[bool]:
+        """A date-time property against a date or timestamp literal: `= DATE('2026-11-23')`
+        is any instant of that day (UTC), `< DATE(…)` before it, `> DATE(…)` after it, as the
+        `datetime` parameter reads a date. A timestamp is one instant."""
+        return {  # type: ignore[no-any-return]
+            ast.ComparisonOp.EQ: span.contains(target),
+            ast.ComparisonOp.NE: sa.not_(span.contains(target)),
+            ast.ComparisonOp.LT: target < span.first,
+            ast.ComparisonOp.GE: target >= span.first,
+            ast.ComparisonOp.GT: span.ends_before(target),
+            ast.ComparisonOp.LE: sa.not_(span.ends_before(target)),
+        }[op]
 
     def like(self, node: ast.Like) -> ColumnElement[bool]:
         prop = self.attribute(node.lhs)
@@ -257,29 +304,30 @@ class Translator:
                 f"temporal operators apply to date-time properties, not '{prop.name}'"
             )
         target = prop.expr()
-        start, end = self.interval(node.rhs)
+        span = self.interval(node.rhs)
         op = node.op
         T = ast.TemporalComparisonOp
         if op in (T.AFTER,):
-            return target > end
+            return span.ends_before(target)
         if op in (T.BEFORE,):
-            return target < start
-        if op in (T.TEQUALS,) and start == end:
-            return target == start
+            return target < span.first
         if op in (T.DURING, T.TCONTAINS, T.TOVERLAPS, T.TEQUALS) or op.name == "TINTERSECTS":
-            return sa.and_(target >= start, target <= end)
+            return span.contains(target)
         if op == T.DISJOINT:
-            return sa.or_(target < start, target > end)
+            return sa.not_(span.contains(target))
         raise FilterError(f"unsupported temporal operator {op.value}")
 
-    def interval(self, value: Any) -> tuple[Any, Any]:
+    def interval(self, value: Any) -> Span:
         if isinstance(value, values.Interval):
             start, end = value.start, value.end
             if not isinstance(start, date) or not isinstance(end, date):
                 raise FilterError("intervals need both ends as dates or timestamps")
-            return start, end
+            first, last = Span.of(start), Span.of(end)
+            if first.first > last.first:
+                raise FilterError("the interval ends before it starts")
+            return Span(first.first, last.end, last.end_included)
         if isinstance(value, date):
-            return value, value
+            return Span.of(value)
         raise FilterError("temporal operators take a date, a timestamp or an interval")
 
     def spatial(self, node: ast.SpatialComparisonPredicate) -> ColumnElement[bool]:

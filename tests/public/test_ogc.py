@@ -328,6 +328,53 @@ def test_a_datetime_given_as_a_date_is_that_whole_day(client: TestClient, db: Se
 
 
 @pytest.mark.parametrize(
+    ("cql2", "expected"),
+    [
+        ("updated_at = DATE('2025-03-14')", ["day"]),
+        ("updated_at <> DATE('2025-03-14')", ["before", "after"]),
+        ("updated_at < DATE('2025-03-14')", ["before"]),
+        ("updated_at <= DATE('2025-03-14')", ["before", "day"]),
+        ("updated_at > DATE('2025-03-14')", ["after"]),
+        ("updated_at >= DATE('2025-03-14')", ["day", "after"]),
+        ("updated_at BETWEEN DATE('2025-03-14') AND DATE('2025-03-14')", ["day"]),
+        ("updated_at IN (DATE('2025-03-14'), DATE('2025-03-20'))", ["day"]),
+        ("updated_at = TIMESTAMP('2025-03-14T15:09:26Z')", ["day"]),
+        ("updated_at <= TIMESTAMP('2025-03-14T15:09:26Z')", ["before", "day"]),
+        ({"op": "=", "args": [{"property": "updated_at"}, {"date": "2025-03-14"}]}, ["day"]),
+        (
+            {
+                "op": "t_during",
+                "args": [
+                    {"property": "updated_at"},
+                    {"interval": ["2025-03-01", "2025-03-14T15:09:26Z"]},
+                ],
+            },
+            ["before", "day"],
+        ),
+    ],
+)
+def test_a_cql2_date_is_its_whole_day(
+    client: TestClient, db: Session, cql2: str | dict, expected: list[str]
+) -> None:
+    """`updated_at = DATE('2025-03-14')` compared with midnight and found nothing."""
+    op = make_operator(db)
+    made = {
+        name: make_cabin(db, op, PARIS, updated_at=at).reference
+        for name, at in (
+            ("before", datetime(2025, 3, 13, 23, 59, 59, tzinfo=UTC)),
+            ("day", datetime(2025, 3, 14, 15, 9, 26, tzinfo=UTC)),
+            ("after", datetime(2025, 3, 15, 0, 0, 0, tzinfo=UTC)),
+        )
+    }
+    params = (
+        {"filter": cql2}
+        if isinstance(cql2, str)
+        else {"filter": json.dumps(cql2), "filter-lang": "cql2-json"}
+    )
+    assert refs(client.get(ITEMS, params=params)) == sorted(made[name] for name in expected)
+
+
+@pytest.mark.parametrize(
     ("params", "field"),
     [
         ({"venue_name": "Pharmacie\x00"}, "venue_name"),
