@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Query
@@ -61,6 +61,69 @@ def parse_instant(parameter: str, value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+FAILING_SINCE_FORMS = (
+    "an instant or an interval start/end as OGC API's datetime, each end a date or date-time"
+    " ('..' or nothing for an open end): 2026-03-01 (during that day), 2026-03-01/.. (that"
+    " day or later), ../2026-03-01 (up to the end of that day), 2026-01-01/2026-03-31"
+)
+
+
+@dataclass(frozen=True)
+class Interval:
+    """Instants from `start` (included) to `end` (excluded); None is an open end."""
+
+    start: datetime | None
+    end: datetime | None
+
+
+def _later(instant: datetime, step: timedelta) -> datetime | None:
+    """`instant + step`, or None (no bound) past the last instant Python can hold."""
+    try:
+        return instant + step
+    except OverflowError:
+        return None
+
+
+def _interval_end(text: str) -> tuple[datetime, datetime | None] | None:
+    """One end of `failing_since`: the first instant it stands for and the first one past
+    it. A date is its whole day (UTC); a date-time one instant (the next microsecond,
+    PostgreSQL's resolution, is past it). None for an open end."""
+    if text in ("", ".."):
+        return None
+    first = parse_instant("failing_since", text)
+    assert first is not None
+    if len(text.strip()) == 10:
+        return first, _later(first, timedelta(days=1))
+    return first, _later(first, timedelta(microseconds=1))
+
+
+def parse_failing_since(value: str | None) -> Interval | None:
+    """`failing_since` as OGC API Features reads `datetime` (and as /ogc's `datetime` reads
+    it in this registry): an instant, or a closed interval `start/end` where `..` is an open
+    end; a date stands for its whole day."""
+    if value is None:
+        return None
+    if value.count("/") > 1:
+        raise invalid("failing_since", f"{value!r} is not {FAILING_SINCE_FORMS}")
+    try:
+        if "/" not in value:
+            if value.strip() in ("", ".."):
+                raise invalid("failing_since", f"{value!r} is not {FAILING_SINCE_FORMS}")
+            only = _interval_end(value)
+            assert only is not None
+            return Interval(*only)
+        start_text, _, end_text = value.partition("/")
+        start, end = _interval_end(start_text.strip()), _interval_end(end_text.strip())
+    except InvalidParameter:
+        raise invalid("failing_since", f"{value!r} is not {FAILING_SINCE_FORMS}") from None
+    if start is None and end is None:
+        raise invalid("failing_since", "an interval needs at least one end ('..' is open)")
+    interval = Interval(start[0] if start else None, end[1] if end else None)
+    if interval.start is not None and interval.end is not None and interval.start >= interval.end:
+        raise invalid("failing_since", f"the interval {value!r} is empty: it ends before it starts")
+    return interval
+
+
 def parse_bbox(value: str | None) -> tuple[float, float, float, float] | None:
     if value is None:
         return None
@@ -77,8 +140,8 @@ def parse_bbox(value: str | None) -> tuple[float, float, float, float] | None:
 
 @dataclass(frozen=True)
 class Filters:
-    """What the caller asked for. Verdict filters (rule, outcome, severity, failing_since_*)
-    select the cabins having one verdict that matches all of them."""
+    """What the caller asked for. Verdict filters (rule, outcome, severity, failing_since,
+    failing_since_*) select the cabins having one verdict that matches all of them."""
 
     rule: str | None = None
     outcome: str | None = None
@@ -92,6 +155,7 @@ class Filters:
     operator: uuid.UUID | None = None
     failing_since_before: datetime | None = None
     failing_since_after: datetime | None = None
+    failing_since: Interval | None = None
     bbox: tuple[float, float, float, float] | None = None
 
     @property
@@ -104,6 +168,7 @@ class Filters:
                 self.severity,
                 self.failing_since_before,
                 self.failing_since_after,
+                self.failing_since,
             )
         )
 
@@ -143,6 +208,18 @@ def filters_from_query(
         str | None,
         Query(max_length=40, description=f"A verdict failing since this or later: {DATE_FORMS}."),
     ] = None,
+    failing_since: Annotated[
+        str | None,
+        Query(
+            max_length=100,
+            description="A verdict failing since this instant or within this interval, as"
+            " OGC API's `datetime`: an instant or `start/end`, each end a date or date-time"
+            " (UTC without an offset), `..` for an open end, both ends included; a date is its"
+            " whole day. `2026-03-01` (that day), `2026-03-01/..` (that day or later),"
+            " `../2026-02-28` (before March), `2026-01-01/2026-03-31`. Not with"
+            " `failing_since_before` / `failing_since_after`.",
+        ),
+    ] = None,
     bbox: Annotated[
         str | None,
         Query(max_length=200, description="minlon,minlat,maxlon,maxlat (WGS 84 degrees)."),
@@ -155,6 +232,17 @@ def filters_from_query(
             operator_id = uuid.UUID(operator)
         except ValueError:
             raise invalid("operator", f"{operator!r} is not an operator id (a UUID)") from None
+    if failing_since is not None and (
+        failing_since_before is not None or failing_since_after is not None
+    ):
+        given = (
+            "failing_since_before" if failing_since_before is not None else "failing_since_after"
+        )
+        raise invalid(
+            "failing_since",
+            f"give either failing_since or failing_since_before / failing_since_after, not"
+            f" both (failing_since and {given} were given)",
+        )
     return Filters(
         rule=rule,
         outcome=_one_of("outcome", outcome, OUTCOMES) if outcome is not None else None,
@@ -172,6 +260,7 @@ def filters_from_query(
         operator=operator_id,
         failing_since_before=parse_instant("failing_since_before", failing_since_before),
         failing_since_after=parse_instant("failing_since_after", failing_since_after),
+        failing_since=parse_failing_since(failing_since),
         bbox=parse_bbox(bbox),
     )
 
@@ -300,5 +389,12 @@ def condition(
             verdict_clauses.append(Verdict.failing_since < filters.failing_since_before)
         if filters.failing_since_after is not None:
             verdict_clauses.append(Verdict.failing_since >= filters.failing_since_after)
+        if filters.failing_since is not None:
+            if filters.failing_since.start is not None:
+                verdict_clauses.append(Verdict.failing_since >= filters.failing_since.start)
+            if filters.failing_since.end is not None:
+                verdict_clauses.append(Verdict.failing_since < filters.failing_since.end)
+            if filters.failing_since.start is None and filters.failing_since.end is None:
+                verdict_clauses.append(Verdict.failing_since.is_not(None))
         clauses.append(exists().where(and_(*verdict_clauses)))
     return and_(true(), *clauses)
