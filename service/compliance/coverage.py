@@ -105,7 +105,7 @@ ORDER BY 1
 # (`answering_layers_sql`: the région's ARS zoning once imported, else the national one), as
 # the locate endpoint and the rules read it: a commune the région's file leaves out has no
 # zoning and is not listed, whatever the national layer says.
-_UNDERSERVED = f"""
+_UNDERSERVED_ROWS = f"""
 SELECT c.insee, c.name, c.departement, c.region, c.population, z.zone,
        l.synthetic AS zoning_synthetic,
        (c.point IS NOT NULL AND {_REACHED.format(point="c.point")})
@@ -120,8 +120,8 @@ WHERE c.layer_id IN {_CURRENT.format(kind="commune")}
   {_SCOPE}
   AND NOT EXISTS (SELECT 1 FROM cabin k WHERE k.commune_insee = c.insee AND k.status = 'active')
 ORDER BY c.population DESC NULLS LAST, c.insee
-LIMIT :limit
 """
+_UNDERSERVED = _UNDERSERVED_ROWS + "LIMIT :limit\n"
 
 # The zoning layers that answer for at least one région of the caller's scope and filters.
 _ZONING_LAYERS = f"""
@@ -139,10 +139,16 @@ ORDER BY scope NULLS FIRST, id
 """
 
 
+# How many communes `_UNDERSERVED` lists without its limit, when it lists none: with
+# underserved_limit=0 no row carries the window's total.
+_UNDERSERVED_TOTAL = f"SELECT count(*) FROM ({_UNDERSERVED_ROWS}) u"
+
+
 @dataclass(frozen=True)
 class CoverageResult:
     groups: Sequence[RowMapping]
     underserved: Sequence[RowMapping]
+    underserved_total: int
     zoning: list[dict[str, Any]]
 
 
@@ -166,5 +172,11 @@ def coverage(
     underserved = (
         session.execute(text(_UNDERSERVED), {**params, "limit": underserved_limit}).mappings().all()
     )
+    if underserved:
+        underserved_total = int(underserved[0]["total"])
+    elif underserved_limit == 0:
+        underserved_total = int(session.scalar(text(_UNDERSERVED_TOTAL), params) or 0)
+    else:
+        underserved_total = 0
     zoning = [dict(r) for r in session.execute(text(_ZONING_LAYERS), params).mappings()]
-    return CoverageResult(groups, underserved, zoning)
+    return CoverageResult(groups, underserved, underserved_total, zoning)

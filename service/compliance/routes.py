@@ -328,7 +328,7 @@ def compliance_coverage(
         groups=groups,
         communes_without_point=sum(r["without_point"] for r in rows),
         underserved=underserved,
-        underserved_total=int(result.underserved[0]["total"]) if result.underserved else 0,
+        underserved_total=result.underserved_total,
         medical_zoning=result.zoning,
     )
 

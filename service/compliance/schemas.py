@@ -132,7 +132,10 @@ class Coverage(BaseModel):
         description="Communes in a ZIP or ZAC of the current medical zoning with no active"
         " cabin located in them, most populated first."
     )
-    underserved_total: int
+    underserved_total: int = Field(
+        description="How many communes are under-served, listed or not (`underserved` stops at"
+        " `underserved_limit`)."
+    )
     medical_zoning: list[dict[str, Any]] = Field(
         description="The current medical zoning layers used: vintage, scope, source, synthetic."
     )

@@ -105,6 +105,22 @@ def test_underserved_lists_zip_and_zac_communes_without_an_active_cabin(
     assert body["medical_zoning"][0]["synthetic"] is True
 
 
+@pytest.mark.parametrize("limit", [0, 1])
+def test_underserved_total_counts_every_commune_whatever_the_limit(
+    client, case: dict[str, Any], limit: int
+) -> None:
+    """The total was counted over the listed rows: underserved_limit=0 (the figure without
+    the list) read 0 under-served communes."""
+    r = client.get(
+        "/v1/compliance/coverage",
+        params={"departement": "69", "radius_km": 0.5, "underserved_limit": limit},
+        headers=case["keys"]["ars_84"],
+    )
+    assert r.status_code == 200, r.text
+    assert len(r.json()["underserved"]) == limit
+    assert r.json()["underserved_total"] == 2
+
+
 def test_a_commune_left_out_of_its_regions_official_zoning_is_not_underserved(
     client, db: Session, case: dict[str, Any]
 ) -> None:
