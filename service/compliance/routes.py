@@ -37,6 +37,7 @@ from service.compliance.schemas import (
 from service.db import DbSession, get_session
 from service.errors import NotFound, problem_responses
 from service.routing import ApiRoute
+from service.rules.models import OUTCOMES
 
 router = APIRouter(
     prefix="/v1/compliance",
@@ -132,8 +133,8 @@ def _group(row: dict[str, Any], by: str) -> dict[str, Any]:
 def _rule_total(cabins: dict[str, Any], groups: list[dict[str, Any]]) -> dict[str, Any]:
     """The total of by=rule: the cabins, counted by their compliance as for every other `by`
     (summing the rules' verdicts gave `cabins` = cabins × rules), and the verdicts of every
-    rule together in `outcomes`."""
-    outcomes: dict[str, int] = {}
+    rule together in `outcomes` (each outcome present, 0 when no verdict has it)."""
+    outcomes: dict[str, int] = dict.fromkeys(OUTCOMES, 0)
     for g in groups:
         for outcome, n in (g["outcomes"] or {}).items():
             outcomes[outcome] = outcomes.get(outcome, 0) + n

@@ -60,6 +60,14 @@ def test_by_rule_counts_outcomes(client, world: World) -> None:
     assert sit03["rate"] == 0.5
 
 
+def test_by_rule_the_total_names_every_outcome_even_with_no_verdict(client, world: World) -> None:
+    """With no cabin in scope the total's outcomes were {}, where a client reads
+    outcomes["fail"] as on any other answer."""
+    body = groups(client, world, "ars_84", by="rule", region="11")
+    assert body["groups"] == []
+    assert body["total"]["outcomes"] == {"pass": 0, "fail": 0, "unknown": 0, "not_applicable": 0}
+
+
 @pytest.mark.parametrize(
     ("role", "params"),
     [("national", {}), ("ars_11", {}), ("national", {"compliance": "non_compliant"})],
