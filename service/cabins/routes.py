@@ -202,7 +202,7 @@ def patch_cabin(
     session: DbSession,
     principal: OperatorPrincipal,
     response: Response,
-    if_match: IfMatch = None,
+    # Required: with a default, an empty body reached the service as that default (a 500).
     patch: Annotated[
         dict[str, Any],
         Body(
@@ -210,7 +210,8 @@ def patch_cabin(
             " removes a field. Blocks present in the patch count as confirmed (SIT-20).",
             media_type="application/merge-patch+json",
         ),
-    ] = ...,  # type: ignore[assignment]
+    ],
+    if_match: IfMatch = None,
 ) -> CabinRead:
     located = service.update(session, principal, cabin_id, patch, if_match=if_match)
     return _respond(response, located, session)

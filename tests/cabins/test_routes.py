@@ -148,6 +148,27 @@ def test_patch_with_a_stale_etag_is_412_and_changes_nothing(
     assert client.get(url, headers=callers.operator).json()["venue"]["name"] == "Un"
 
 
+@pytest.mark.parametrize("content", [b"", b"   "])
+def test_patch_without_a_body_is_422_naming_the_body(
+    client: TestClient, callers: Callers, content: bytes
+) -> None:
+    created = create(client, callers.operator)
+    url = f"/v1/cabins/{created['id']}"
+    response = client.patch(
+        url,
+        content=content,
+        headers={
+            **callers.operator,
+            "If-Match": '"1"',
+            "Content-Type": "application/merge-patch+json",
+        },
+    )
+    assert response.status_code in (400, 422), response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert [e["field"] for e in response.json()["errors"]] == ["body"]
+    assert client.get(url, headers=callers.operator).json()["version"] == 1
+
+
 def test_patch_merges_and_null_removes(client: TestClient, callers: Callers) -> None:
     created = create(client, callers.operator)
     url = f"/v1/cabins/{created['id']}"
