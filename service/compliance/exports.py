@@ -12,6 +12,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 from openpyxl import Workbook
@@ -45,6 +46,11 @@ def _plain(value: Any) -> Any:
         return _instant(value)
     if isinstance(value, date):
         return value.isoformat()
+    if isinstance(value, float):
+        # The shortest digits that read back as the same float, never in exponent form
+        # (Python writes 4e-05 for a longitude 3 m east of the Greenwich meridian): the Table
+        # Schema's number is a plain decimal, as the API and the GeoJSON give it.
+        return format(Decimal(repr(value)), "f")
     return value
 
 

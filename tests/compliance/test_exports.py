@@ -223,3 +223,17 @@ def test_the_csv_and_geojson_exports_are_gzipped_as_they_stream(client, world: W
         "/v1/compliance/summary?by=commune", headers={**headers, "Accept-Encoding": "gzip"}
     )
     assert "content-encoding" not in summary.headers
+
+
+def test_csv_coordinates_are_plain_decimals_near_the_meridian(
+    client, db: Session, world: World
+) -> None:
+    """The Greenwich meridian crosses France: a cabin 3 m east of it was written lon 4e-05
+    (Python's float text), where the Table Schema's number is a plain decimal and the API and
+    the GeoJSON say 0.00004."""
+    cabin = world.cabins["a84"]
+    cabin.geom = "SRID=4326;POINT(0.00004 -0.0000012)"  # type: ignore[assignment]
+    db.flush()
+    r = client.get("/v1/compliance/export.csv", headers=world.keys["national"])
+    row = next(row for row in csv.DictReader(io.StringIO(r.text)) if row["id"] == str(cabin.id))
+    assert (row["lon"], row["lat"]) == ("0.00004", "-0.0000012")
