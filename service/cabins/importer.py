@@ -315,6 +315,8 @@ def _run_import(
     report = ImportReport("succeeded", checked.total, 0, 0, 0, 0, errors, warnings)
     report.timings = timings
     staged = len(good) + certified
+    update_diffs: dict[int, dict[str, Any]] = {}
+    unchanged: list[int] = []
 
     if staged:
         staging.create_staging(session)
@@ -337,6 +339,33 @@ def _run_import(
             for w in staging.possible_duplicates(session, operator_id)
         ]
         lap("duplicates")
+        # Rows that would update a cabin: unchanged ones are left alone, the others get a
+        # diff; a decommissioned cabin is kept as it was (as PATCH says), so changing one is
+        # the row's error. (Only rows checked in Python can match a stored cabin: SQL
+        # certifies no row whose reference the operator already holds.)
+        frozen: list[int] = []
+        for row, cabin, lon, lat in staging.existing_cabins(session, operator_id):
+            diff = flat_diff(document_of(cabin, lon, lat), _document(good[row]))
+            if not diff:
+                unchanged.append(row)
+            elif cabin.status == "decommissioned":
+                frozen.append(row)
+                errors.append(
+                    {
+                        "row": row,
+                        "field": "operator_reference",
+                        "reason": f"{cabin.operator_reference!r} is cabin {cabin.reference},"
+                        " decommissioned: it is kept as it was and can no longer change"
+                        " (a new cabin needs a new operator_reference)",
+                    }
+                )
+            else:
+                update_diffs[row] = diff
+        staging.discard_rows(session, frozen)
+        staged -= len(frozen)
+        for row in frozen:
+            good.pop(row, None)
+        lap("existing")
         if progress:
             progress(total * 3 // 4, total)  # located
 
@@ -351,18 +380,6 @@ def _run_import(
     if not staged:
         return report
 
-    # Rows that would update a cabin: unchanged ones are left alone; the others get a diff.
-    # (Only rows checked in Python can: SQL certifies no row whose reference the operator
-    # already holds.)
-    update_diffs: dict[int, dict[str, Any]] = {}
-    unchanged: list[int] = []
-    for row, cabin, lon, lat in staging.existing_cabins(session, operator_id):
-        diff = flat_diff(document_of(cabin, lon, lat), _document(good[row]))
-        if diff:
-            update_diffs[row] = diff
-        else:
-            unchanged.append(row)
-    lap("existing")
     report.unchanged = len(unchanged)
     report.updated = len(update_diffs)
     report.created = staged - len(update_diffs) - len(unchanged)

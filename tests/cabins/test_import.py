@@ -588,3 +588,42 @@ def test_an_ndjson_row_with_a_type_error_reports_its_record_level_errors_too(
     }
     reasons = {e["field"]: e["reason"] for e in response.json()["errors"]}
     assert reasons["declarations.cpam_informed_date"] == f"{tomorrow} is in the future"
+
+
+def test_a_row_changing_a_decommissioned_cabin_is_refused_as_patch_refuses_it(
+    client: TestClient, db: Session, callers: Callers
+) -> None:
+    """A decommissioned cabin is kept as it was: re-importing it unchanged is fine, changing it
+    is the row's error (the upsert rewrote it, where PATCH answers 409)."""
+    rows = [row("Z-1", 2.3522, 48.8566, "75056"), row("Z-2", 4.8357, 45.7640, "69123")]
+    client.post(IMPORT, content=to_csv(rows), headers={**CSV, **callers.operator})
+    closed = next(c for c in cabins_of(db, callers.operator_id) if c.operator_reference == "Z-1")
+    deleted = client.delete(f"/v1/cabins/{closed.id}", headers=callers.operator)
+    assert deleted.status_code == 200, deleted.text
+    version = deleted.json()["version"]
+    events = db.scalar(select(func.count()).select_from(AuditEvent))
+
+    same = client.post(IMPORT, content=to_csv(rows), headers={**CSV, **callers.operator})
+    assert same.status_code == 200, same.text
+    assert (same.json()["updated"], same.json()["unchanged"]) == (0, 2)
+
+    rows[0]["venue.name"] = "Pharmacie rouverte"
+    rows[1]["venue.name"] = "Pharmacie renommée"
+    atomic = client.post(IMPORT, content=to_csv(rows), headers={**CSV, **callers.operator})
+    assert atomic.status_code == 422, atomic.text
+    assert error_rows(atomic.json()) == {1: {"operator_reference"}}
+    assert "decommissioned" in atomic.json()["errors"][0]["reason"]
+
+    partial = client.post(
+        IMPORT + "?mode=partial", content=to_csv(rows), headers={**CSV, **callers.operator}
+    )
+    assert partial.status_code == 200, partial.text
+    assert error_rows(partial.json()) == {1: {"operator_reference"}}
+    assert (partial.json()["created"], partial.json()["updated"]) == (0, 1)
+    db.expire_all()
+    after = {c.operator_reference: c for c in cabins_of(db, callers.operator_id)}
+    assert after["Z-1"].venue_name == "Pharmacie Z-1"
+    assert after["Z-1"].version == version
+    assert after["Z-2"].venue_name == "Pharmacie renommée"
+    # Only the one update of Z-2 was audited.
+    assert db.scalar(select(func.count()).select_from(AuditEvent)) == events + 1
