@@ -4,6 +4,7 @@ never an empty 200), and turned into one SQL condition together with the caller'
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -84,23 +85,37 @@ def _later(instant: datetime, step: timedelta) -> datetime | None:
         return None
 
 
+_CLOCK = re.compile(r"[Tt ](?P<clock>[0-9:]+)(?P<fraction>[.,][0-9]+)?([Zz]|[+-][0-9:]+)?")
+
+
+def _precision(text: str) -> timedelta:
+    """How long a date or date-time stands for, by its last written digit: a day, an hour,
+    a minute, a second; with a fraction, one microsecond (PostgreSQL's resolution)."""
+    if len(text) == 10:
+        return timedelta(days=1)
+    found = _CLOCK.search(text)
+    if found is None or found["fraction"]:
+        return timedelta(microseconds=1)
+    digits = len(found["clock"].replace(":", ""))
+    return {2: timedelta(hours=1), 4: timedelta(minutes=1)}.get(digits, timedelta(seconds=1))
+
+
 def _interval_end(text: str) -> tuple[datetime, datetime | None] | None:
     """One end of `failing_since`: the first instant it stands for and the first one past
-    it. A date is its whole day (UTC); a date-time one instant (the next microsecond,
-    PostgreSQL's resolution, is past it). None for an open end."""
+    it (None past the last instant Python holds). A date is its whole day (UTC), a date-time
+    written to the second that second (the exports give instants to the second), to the
+    minute that minute. None for an open end."""
     if text in ("", ".."):
         return None
     first = parse_instant("failing_since", text)
     assert first is not None
-    if len(text.strip()) == 10:
-        return first, _later(first, timedelta(days=1))
-    return first, _later(first, timedelta(microseconds=1))
+    return first, _later(first, _precision(text.strip()))
 
 
 def parse_failing_since(value: str | None) -> Interval | None:
     """`failing_since` as OGC API Features reads `datetime` (and as /ogc's `datetime` reads
     it in this registry): an instant, or a closed interval `start/end` where `..` is an open
-    end; a date stands for its whole day."""
+    end; a date stands for its whole day, a date-time for its last written digit."""
     if value is None:
         return None
     if value.count("/") > 1:
@@ -215,9 +230,9 @@ def filters_from_query(
             description="A verdict failing since this instant or within this interval, as"
             " OGC API's `datetime`: an instant or `start/end`, each end a date or date-time"
             " (UTC without an offset), `..` for an open end, both ends included; a date is its"
-            " whole day. `2026-03-01` (that day), `2026-03-01/..` (that day or later),"
-            " `../2026-02-28` (before March), `2026-01-01/2026-03-31`. Not with"
-            " `failing_since_before` / `failing_since_after`.",
+            " whole day, a date-time to the second that second. `2026-03-01` (that day),"
+            " `2026-03-01/..` (that day or later), `../2026-02-28` (before March),"
+            " `2026-01-01/2026-03-31`. Not with `failing_since_before` / `failing_since_after`.",
         ),
     ] = None,
     bbox: Annotated[

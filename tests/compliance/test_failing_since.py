@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import timedelta
 
 import pytest
+from sqlalchemy import update
+from sqlalchemy.orm import Session
 
+from service.rules.models import Verdict
 from tests.compliance.conftest import World
 
 # a84 fails since 2026-03-01T00:00:00Z, b11 since 2026-06-01T00:00:00Z
@@ -49,6 +53,28 @@ def test_failing_since_selects_the_cabins_failing_since_that_instant_or_interval
     client, world: World, value: str, expected: set[str]
 ) -> None:
     assert listed(client, world, failing_since=value) == expected
+
+
+def test_a_date_time_stands_for_its_last_written_digit(client, db: Session, world: World) -> None:
+    """The exports write failing_since to the second: that value, given back, finds the
+    cabin failing since a fraction of that second."""
+    a84 = world.cabins["a84"]
+    db.execute(
+        update(Verdict)
+        .where(Verdict.cabin_id == a84.id, Verdict.outcome == "fail")
+        .values(failing_since=Verdict.failing_since + timedelta(seconds=59, milliseconds=500))
+    )
+    db.flush()
+    r = client.get(
+        "/v1/compliance/export.csv", params={"region": "84"}, headers=world.keys["national"]
+    )
+    (written,) = {row["failing_since"] for row in csv.DictReader(io.StringIO(r.text))} - {""}
+    assert written == "2026-03-01T00:00:59Z"
+    assert listed(client, world, failing_since=written) == {"a84"}
+    assert listed(client, world, failing_since="../2026-03-01T00:00:59Z") == {"a84"}
+    assert listed(client, world, failing_since="2026-03-01T00:00Z") == {"a84"}  # the minute
+    assert listed(client, world, failing_since="2026-03-01T00:00:59.4Z") == set()
+    assert listed(client, world, failing_since="2026-03-01T00:00:59.5Z") == {"a84"}
 
 
 def test_failing_since_keeps_the_scope_and_combines_with_the_other_filters(
