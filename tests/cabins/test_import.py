@@ -627,3 +627,32 @@ def test_a_row_changing_a_decommissioned_cabin_is_refused_as_patch_refuses_it(
     assert after["Z-2"].venue_name == "Pharmacie renommée"
     # Only the one update of Z-2 was audited.
     assert db.scalar(select(func.count()).select_from(AuditEvent)) == events + 1
+
+
+def test_a_blank_csv_row_keeps_its_number_in_the_report(
+    client: TestClient, callers: Callers
+) -> None:
+    """Row n of the report is the n-th row under the header, as the spreadsheet shows it: a
+    blank row (an empty line, or one of empty cells) is skipped but not renumbered away."""
+    good = to_csv([row("B-1", 2.3522, 48.8566, "75056")]).decode().splitlines()
+    bad = to_csv([row("B-5", 2.3522, 48.8566, "75056", **{"venue.siret": "12345678901234"})])
+    lines = [*good, "", good[1].replace("B-1", "B-3"), "," * (len(COLUMNS) - 1)]
+    lines.append(bad.decode().splitlines()[1])
+    response = client.post(
+        IMPORT + "?dry_run=true",
+        content=("\r\n".join(lines) + "\r\n").encode(),
+        headers={**CSV, **callers.operator},
+    )
+    assert response.status_code == 422, response.text
+    assert error_rows(response.json()) == {5: {"venue.siret"}}
+
+
+def test_an_ndjson_row_is_its_line_number_blank_lines_counted(
+    client: TestClient, callers: Callers
+) -> None:
+    content = "\n".join(
+        [json.dumps(cabin_body("N-1")), "", json.dumps(cabin_body("N-3", venue__kind="x"))]
+    )
+    response = client.post(IMPORT, content=content, headers={**NDJSON, **callers.operator})
+    assert response.status_code == 422
+    assert error_rows(response.json()) == {3: {"venue.kind"}}

@@ -108,9 +108,11 @@ def read_csv(text: str) -> Iterator[Record]:
     width = len(header)
     row = 0
     for cells in reader:
+        # A blank row is skipped but keeps its number: row n is the n-th row under the header,
+        # as the spreadsheet the file came from shows it.
+        row += 1
         if not any(cell.strip() for cell in cells):
             continue
-        row += 1
         if len(cells) != width:
             yield Record(
                 row,
@@ -125,13 +127,12 @@ def read_csv(text: str) -> Iterator[Record]:
 
 
 def read_ndjson(text: str) -> Iterator[Record]:
-    row = 0
     # Lines end at LF (CRLF too: JSON reads the CR as white space), not at every character
-    # str.splitlines() breaks on: U+2028 or U+0085 inside a string is part of the value.
-    for line in text.split("\n"):
+    # str.splitlines() breaks on: U+2028 or U+0085 inside a string is part of the value. A
+    # record's row is its line number: a blank line is skipped but counted.
+    for row, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
-        row += 1
         try:
             value = orjson.loads(line)
         except orjson.JSONDecodeError as exc:

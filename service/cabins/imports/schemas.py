@@ -32,7 +32,8 @@ class ImportJobRead(BaseModel):
     unchanged: int = Field(description="Rows identical to the stored cabin: not written.")
     errors: list[FieldError] = Field(
         description="Every problem of every bad row: {row, field, reason}. Rows are numbered"
-        " from 1, the CSV header not counted."
+        " from 1, the CSV header not counted and a blank row counted (row n is the n-th row"
+        " under the header, line n + 1 of the spreadsheet); an NDJSON row is its line number."
     )
     warnings: list[FieldError] = Field(
         description="Possible duplicates: another cabin within 25 m at the same venue."

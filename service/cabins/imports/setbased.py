@@ -556,7 +556,7 @@ def load(session: Session, plan_: Plan) -> bool:
     )
     _run(session, f"ALTER TABLE {TYPED} ADD PRIMARY KEY (row_no)")
     if _run(session, f"SELECT 1 FROM {TYPED} WHERE {blank} LIMIT 1"):
-        # A row of blank cells, which the Python reader skips without numbering it.
+        # A row of blank cells, which the Python reader skips (keeping its number).
         session.execute(text(f"DROP TABLE IF EXISTS {RAW}, {TYPED}"))
         return False
     # Statistics for the joins only (each column analysed costs a sort of the sample).
