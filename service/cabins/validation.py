@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from stdnum.fr import siren as stdnum_siren
 from stdnum.fr import siret as stdnum_siret
 
-from service.cabins.schemas import CabinCreate, CareLink
+from service.cabins.schemas import CabinCreate, CabinRead, CareLink
 from service.errors import field_errors
 
 # A point this close to a commune polygon counts as in it: the commune layer is a simplified
@@ -86,6 +86,8 @@ def read_record(data: Mapping[str, Any] | CabinCreate, *, whole: str = "body") -
         cabin = CabinCreate.model_validate(data)
     except ValidationError as error:
         errors = field_errors(error, whole=whole)
+        for entry, detail in zip(errors, error.errors(include_url=False), strict=True):
+            entry["reason"] = _type_reason(detail) or entry["reason"]
         failed = frozenset(
             ".".join(str(part) for part in e["loc"])
             for e in error.errors(include_url=False)
@@ -96,6 +98,76 @@ def read_record(data: Mapping[str, Any] | CabinCreate, *, whole: str = "body") -
             readable = _readable(CabinCreate, data, failed, "")
         return Reading(None, readable, errors, failed)
     return Reading(cabin, cabin, [], frozenset())
+
+
+_DAY_MONTH_YEAR = re.compile(r"^\s*([0-9]{1,2})[/.-]([0-9]{1,2})[/.-]([0-9]{4})\s*$")
+_DATE_ERRORS = {
+    "date_type",
+    "date_parsing",
+    "date_from_datetime_parsing",
+    "date_from_datetime_inexact",
+}
+_NUMBER_ERRORS = {"float_type", "float_parsing"}
+_INTEGER_ERRORS = {"int_type", "int_parsing", "int_from_float", "int_parsing_size"}
+_BOOLEAN_ERRORS = {"bool_type", "bool_parsing"}
+
+
+def _type_reason(error: Mapping[str, Any]) -> str | None:
+    """A value of the wrong type said in an operator's words, with the form the registry reads
+    (Pydantic's own words, "Input should be a valid date or datetime, invalid character in
+    year", do not say it); a field the record does not take says whether it is one the
+    registry sets. None: Pydantic's reason stands."""
+    kind, value = error["type"], error.get("input")
+    if kind in _DATE_ERRORS:
+        written = _day_month_year(value)
+        if written is not None:
+            return (
+                f"must be a date written YYYY-MM-DD: {str(value).strip()} is written {written}"
+                " if it is day/month/year"
+            )
+        return "must be a date written YYYY-MM-DD, e.g. 2026-01-15"
+    if kind in _NUMBER_ERRORS:
+        return "must be a number, e.g. 90 or 90.5"
+    if kind in _INTEGER_ERRORS:
+        return "must be a whole number, e.g. 2"
+    if kind in _BOOLEAN_ERRORS:
+        return (
+            "must be true or false (1/0, yes/no and on/off are read too);"
+            " leave it empty (null) when unknown"
+        )
+    if kind == "extra_forbidden":
+        return _extra_reason(tuple(str(part) for part in error["loc"]))
+    return None
+
+
+def _day_month_year(value: Any) -> str | None:
+    """`value` as an ISO date when it reads as a valid day/month/year (15/01/2026)."""
+    found = _DAY_MONTH_YEAR.match(value) if isinstance(value, str) else None
+    if found is None:
+        return None
+    try:
+        return date(int(found[3]), int(found[2]), int(found[1])).isoformat()
+    except ValueError:
+        return None
+
+
+def _extra_reason(path: tuple[str, ...]) -> str:
+    if path[-1:] == ("status",) or path[:1] == ("lifecycle",):
+        return (
+            "is not written with the record: the status moves with POST /v1/cabins/{id}/transitions"
+        )
+    if _has_field(CabinRead, path):
+        return "is set by the registry (read-only): leave it out of what you send"
+    return "is not a field of the cabin record; see schemas/cabin.schema.json"
+
+
+def _has_field(model: type[BaseModel] | None, path: tuple[str, ...]) -> bool:
+    for part in path:
+        if model is None or part not in model.model_fields:
+            return False
+        annotation = model.model_fields[part].annotation
+        model = model_of(annotation) or _list_item_model(annotation)
+    return True
 
 
 def model_of(annotation: Any) -> type[BaseModel] | None:

@@ -656,3 +656,58 @@ def test_an_ndjson_row_is_its_line_number_blank_lines_counted(
     response = client.post(IMPORT, content=content, headers={**NDJSON, **callers.operator})
     assert response.status_code == 422
     assert error_rows(response.json()) == {3: {"venue.kind"}}
+
+
+def test_cells_of_the_wrong_type_say_the_form_the_registry_reads(
+    client: TestClient, callers: Callers
+) -> None:
+    """What a spreadsheet writes: a French date, Excel's VRAI, a width with its unit."""
+    columns = [*COLUMNS, "declarations.ars_declaration_date", "venue.cabin_count"]
+    cells = {
+        "declarations.ars_declaration_date": "15/01/2026",
+        "accessibility.hearing_loop": "VRAI",
+        "accessibility.entree_largeur_mini": "90 cm",
+        "venue.cabin_count": "deux",
+    }
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, delimiter=";", lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerow(row("T-1", 2.3522, 48.8566, "75056", **cells))
+    writer.writerow(
+        row("T-2", 2.3522, 48.8566, "75056", **{"declarations.ars_declaration_date": "2026/1/15"})
+    )
+    response = client.post(
+        IMPORT, content=out.getvalue().encode(), headers={**CSV, **callers.operator}
+    )
+    assert response.status_code == 422, response.text
+    reasons = {(e["row"], e["field"]): e["reason"] for e in response.json()["errors"]}
+    assert reasons == {
+        (1, "declarations.ars_declaration_date"): "must be a date written YYYY-MM-DD:"
+        " 15/01/2026 is written 2026-01-15 if it is day/month/year",
+        (1, "accessibility.hearing_loop"): "must be true or false (1/0, yes/no and on/off are"
+        " read too); leave it empty (null) when unknown",
+        (1, "accessibility.entree_largeur_mini"): "must be a number, e.g. 90 or 90.5",
+        (1, "venue.cabin_count"): "must be a whole number, e.g. 2",
+        (2, "declarations.ars_declaration_date"): "must be a date written YYYY-MM-DD,"
+        " e.g. 2026-01-15",
+    }
+
+
+def test_an_ndjson_line_holding_what_a_read_gives_names_the_read_only_fields(
+    client: TestClient, callers: Callers
+) -> None:
+    """A line made from GET /v1/cabins: the fields the registry sets are refused as such."""
+    line = {
+        **cabin_body("G-1"),
+        "id": str(uuid.uuid4()),
+        "lifecycle": {"status": "active"},
+        "colour": "red",
+    }
+    line["location"]["commune"] = {"insee": "75056"}
+    response = client.post(IMPORT, content=json.dumps(line), headers={**NDJSON, **callers.operator})
+    assert response.status_code == 422, response.text
+    reasons = {e["field"]: e["reason"] for e in response.json()["errors"]}
+    assert reasons["id"] == "is set by the registry (read-only): leave it out of what you send"
+    assert reasons["location.commune"] == reasons["id"]
+    assert "POST /v1/cabins/{id}/transitions" in reasons["lifecycle"]
+    assert reasons["colour"].startswith("is not a field of the cabin record")

@@ -475,3 +475,25 @@ def test_list_filters_by_existing_territory_codes(client: TestClient, callers: C
         response = client.get(f"/v1/cabins?{query}", headers=callers.operator)
         assert response.status_code == 200, response.text
         assert [c["operator_reference"] for c in response.json()["items"]] == ["L-1"]
+
+
+def test_patch_with_read_only_fields_and_a_french_date_says_what_to_send(
+    client: TestClient, callers: Callers
+) -> None:
+    created = create(client, callers.operator)
+    url = f"/v1/cabins/{created['id']}"
+    response = client.patch(
+        url,
+        json={
+            "lifecycle": {"status": "active"},
+            "version": 7,
+            "declarations": {"ars_declaration_date": "15/01/2026"},
+        },
+        headers={**callers.operator, "If-Match": '"1"'},
+    )
+    assert response.status_code == 422, response.text
+    reasons = {e["field"]: e["reason"] for e in response.json()["errors"]}
+    assert "POST /v1/cabins/{id}/transitions" in reasons["lifecycle"]
+    assert reasons["version"].startswith("is set by the registry (read-only)")
+    assert "is written 2026-01-15" in reasons["declarations.ars_declaration_date"]
+    assert client.get(url, headers=callers.operator).json()["version"] == 1
