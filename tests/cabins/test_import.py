@@ -347,6 +347,24 @@ def test_a_body_not_in_utf8_is_400(client: TestClient, callers: Callers) -> None
     assert response.json()["errors"][0]["field"] == "body"
 
 
+def test_a_csv_saved_by_excel_in_windows_1252_says_where_and_how_to_save_it(
+    client: TestClient, callers: Callers
+) -> None:
+    text = to_csv([row("W-1", 2.3522, 48.8566, "75056", **{"venue.name": "Épicerie"})]).decode()
+    content = text.replace("\n", "\r\n").encode("cp1252")
+    response = client.post(IMPORT, content=content, headers={**CSV, **callers.operator})
+    assert response.status_code == 400
+    body = response.json()
+    assert "CSV UTF-8" in body["detail"]
+    offset = content.index("É".encode("cp1252"))
+    assert body["errors"] == [
+        {
+            "field": "body",
+            "reason": f"not UTF-8 at byte {offset} (line 2): byte 0xC9, 'É' in Windows-1252",
+        }
+    ]
+
+
 def test_a_body_above_the_limit_is_413(settings: Any, callers: Callers) -> None:
     from service.app import create_app
 

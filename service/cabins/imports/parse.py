@@ -53,9 +53,21 @@ def decode(body: bytes) -> str:
     try:
         return body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
+        line = body.count(b"\n", 0, exc.start) + 1
+        byte = body[exc.start]
+        # Excel's plain "CSV" on Windows writes Windows-1252: é is the single byte 0xE9.
+        legacy = bytes([byte]).decode("cp1252", errors="replace")
+        seen = f", {legacy!r} in Windows-1252" if legacy.isprintable() and byte >= 0x80 else ""
         raise BadRequest(
-            "The import is not UTF-8 text.",
-            errors=[{"field": "body", "reason": f"not UTF-8 at byte {exc.start}"}],
+            "The import is not UTF-8 text: save the file as UTF-8 (in Excel, the type"
+            ' "CSV UTF-8"; in LibreOffice, the character set "Unicode (UTF-8)").',
+            errors=[
+                {
+                    "field": "body",
+                    "reason": f"not UTF-8 at byte {exc.start} (line {line}):"
+                    f" byte 0x{byte:02X}{seen}",
+                }
+            ],
         ) from None
 
 
