@@ -4,6 +4,7 @@ fields only, cached with an ETag (304), open to any origin, and 400 for a bad wi
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
@@ -184,6 +185,26 @@ def test_a_window_across_the_antimeridian_is_its_two_sides(client: TestClient, d
 def test_unknown_reference_is_404(client: TestClient) -> None:
     response = client.get(f"/ogc/collections/cabins/items/CAB-{uuid.uuid4().hex[:8]}")
     assert response.status_code == 404
+
+
+def test_a_new_verdict_alone_changes_the_window_etag(client: TestClient, db: Session) -> None:
+    """A re-evaluation (a new rule set, a new layer vintage) changes a cabin's published label
+    without editing the cabin: a client revalidating its copy must not get a 304."""
+    cabin = make_cabin(db, make_operator(db), moved(PARIS, 100))
+    compliance = published_compliance(cabin.id, "accessible")
+    db.add(compliance)
+    db.flush()
+    first = client.get("/public/cabins", params={"bbox": PARIS_BOX})
+    compliance.accessibility_label = "not_accessible"
+    compliance.updated_at = compliance.updated_at + timedelta(seconds=1)
+    db.flush()
+    again = client.get(
+        "/public/cabins",
+        params={"bbox": PARIS_BOX},
+        headers={"If-None-Match": first.headers["etag"]},
+    )
+    assert again.status_code == 200
+    assert again.json()["features"][0]["properties"]["accessibility_label"] == "not_accessible"
 
 
 def test_compliance_status_and_label_come_from_the_rule_engine(
