@@ -48,6 +48,16 @@ def _one_of(parameter: str, value: str, accepted: tuple[str, ...] | list[str]) -
     return value
 
 
+# 2026-03-01T08:00:00 01:00: an offset whose `+` the URL turned into a space
+_LOST_PLUS = re.compile(r"[0-9] [0-9]{2}(:?[0-9]{2})?(/|$)")
+
+
+def _hint(value: str) -> str:
+    if _LOST_PLUS.search(value.strip()):
+        return " (a + in a URL reads as a space: write the offset's + as %2B)"
+    return ""
+
+
 def parse_instant(parameter: str, value: str | None) -> datetime | None:
     """A date (midnight UTC) or a date-time (UTC when it has no offset)."""
     if value is None:
@@ -58,7 +68,7 @@ def parse_instant(parameter: str, value: str | None) -> datetime | None:
             return datetime.combine(date.fromisoformat(text), time.min, UTC)
         parsed = datetime.fromisoformat(text)
     except ValueError:
-        raise invalid(parameter, f"{value!r} is not {DATE_FORMS}") from None
+        raise invalid(parameter, f"{value!r} is not {DATE_FORMS}{_hint(value)}") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
@@ -91,10 +101,10 @@ _CLOCK = re.compile(r"[Tt ](?P<clock>[0-9:]+)(?P<fraction>[.,][0-9]+)?([Zz]|[+-]
 def _precision(text: str) -> timedelta:
     """How long a date or date-time stands for, by its last written digit: a day, an hour,
     a minute, a second; with a fraction, one microsecond (PostgreSQL's resolution)."""
-    if len(text) == 10:
-        return timedelta(days=1)
     found = _CLOCK.search(text)
-    if found is None or found["fraction"]:
+    if found is None:  # no time of day: a date, in either form (2026-03-01, 20260301)
+        return timedelta(days=1)
+    if found["fraction"]:
         return timedelta(microseconds=1)
     digits = len(found["clock"].replace(":", ""))
     return {2: timedelta(hours=1), 4: timedelta(minutes=1)}.get(digits, timedelta(seconds=1))
@@ -119,18 +129,22 @@ def parse_failing_since(value: str | None) -> Interval | None:
     if value is None:
         return None
     if value.count("/") > 1:
-        raise invalid("failing_since", f"{value!r} is not {FAILING_SINCE_FORMS}")
+        raise invalid("failing_since", f"{value!r} is not {FAILING_SINCE_FORMS}{_hint(value)}")
     try:
         if "/" not in value:
             if value.strip() in ("", ".."):
-                raise invalid("failing_since", f"{value!r} is not {FAILING_SINCE_FORMS}")
+                raise invalid(
+                    "failing_since", f"{value!r} is not {FAILING_SINCE_FORMS}{_hint(value)}"
+                )
             only = _interval_end(value)
             assert only is not None
             return Interval(*only)
         start_text, _, end_text = value.partition("/")
         start, end = _interval_end(start_text.strip()), _interval_end(end_text.strip())
     except InvalidParameter:
-        raise invalid("failing_since", f"{value!r} is not {FAILING_SINCE_FORMS}") from None
+        raise invalid(
+            "failing_since", f"{value!r} is not {FAILING_SINCE_FORMS}{_hint(value)}"
+        ) from None
     if start is None and end is None:
         raise invalid("failing_since", "an interval needs at least one end ('..' is open)")
     interval = Interval(start[0] if start else None, end[1] if end else None)

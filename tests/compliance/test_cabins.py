@@ -134,6 +134,7 @@ def test_no_key_is_401(client, world: World) -> None:
         ({"operator": "00000000-0000-0000-0000-000000000000"}, "operator", "operator"),
         ({"failing_since_before": "2026-13-01"}, "failing_since_before", "ISO 8601"),
         ({"failing_since_after": "yesterday"}, "failing_since_after", "ISO 8601"),
+        ({"failing_since_after": "2026-03-01T08:00:00 01:00"}, "failing_since_after", "%2B"),
         ({"bbox": "1,2,3"}, "bbox", "minlon"),
         ({"after": "!!"}, "after", "next"),
         # an empty cursor is a mistake (a template left blank), not the first page

@@ -31,6 +31,7 @@ def listed(client, world: World, role: str = "national", **params: str) -> set[s
     [
         ("2026-03-01", {"a84"}),  # during that day
         ("2026-03-02", set()),
+        ("20260301", {"a84"}),  # the basic form of the same date
         ("2026-03-01T00:00:00Z", {"a84"}),  # that instant
         ("2026-03-01T00:00:01Z", set()),
         ("2026-03-01T01:00:00+01:00", {"a84"}),  # the same instant, another offset
@@ -73,6 +74,7 @@ def test_a_date_time_stands_for_its_last_written_digit(client, db: Session, worl
     assert listed(client, world, failing_since=written) == {"a84"}
     assert listed(client, world, failing_since="../2026-03-01T00:00:59Z") == {"a84"}
     assert listed(client, world, failing_since="2026-03-01T00:00Z") == {"a84"}  # the minute
+    assert listed(client, world, failing_since="20260301") == {"a84"}  # a date, basic form
     assert listed(client, world, failing_since="2026-03-01T00:00:59.4Z") == set()
     assert listed(client, world, failing_since="2026-03-01T00:00:59.5Z") == {"a84"}
 
@@ -119,6 +121,9 @@ def test_the_two_earlier_parameters_still_work(client, world: World) -> None:
         ({"failing_since": "2026-13-01/.."}, "OGC API's datetime"),
         ({"failing_since": "2026-03-01/2026-04-01/2026-05-01"}, "OGC API's datetime"),
         ({"failing_since": "../.."}, "at least one end"),
+        # an offset's + left unencoded reaches the service as a space
+        ({"failing_since": "2026-03-01T08:00:00 01:00/.."}, "write the offset's + as %2B"),
+        ({"failing_since": "../2026-03-01T08:00 0100"}, "write the offset's + as %2B"),
         ({"failing_since": "/"}, "at least one end"),
         ({"failing_since": "2026-03-02/2026-03-01"}, "empty"),
         ({"failing_since": "2026-03-02T00:00:00Z/2026-03-01"}, "empty"),
