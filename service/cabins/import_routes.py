@@ -6,6 +6,7 @@ runs small files in the request and large ones (or on `Prefer: respond-async`) a
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -99,14 +100,31 @@ def _job_response(job: ImportJob, status: int) -> Response:
     )
 
 
-def _replay(job: ImportJob, body_sha256: str) -> Response:
+def _replay(job: ImportJob, body_sha256: str, sent: Mapping[str, object]) -> Response:
+    """The first answer to an upload sent again with its Idempotency-Key; a 422 when the key
+    came with another body, or with other options: a real import retried under the key of
+    its dry run would otherwise get the dry run's answer, and nothing written."""
+    stored: dict[str, object] = {
+        "mode": job.mode,
+        "dry_run": job.dry_run,
+        "operator_id": job.operator_id,
+        "Content-Type": job.media_type,
+    }
+    other = [
+        f"{name}={str(value).lower() if isinstance(value, bool) else value}"
+        for name, value in stored.items()
+        if sent[name] != value
+    ]
     if job.body_sha256 != body_sha256:
+        other.insert(0, "another body")
+    if other:
         raise ValidationFailed(
             "This Idempotency-Key was used for a different upload.",
             errors=[
                 {
                     "field": "Idempotency-Key",
-                    "reason": f"already used by import {job.id} with another body; use a new key",
+                    "reason": f"already used by import {job.id} with {', '.join(other)};"
+                    " use a new key",
                 }
             ],
         )
@@ -144,8 +162,9 @@ def import_cabins(
             alias="Idempotency-Key",
             min_length=1,
             max_length=255,
-            description="A retried upload with the same key and body is answered as the first"
-            " time, and writes nothing again; another body with the same key is a 422.",
+            description="A retried upload with the same key, body and options is answered as"
+            " the first time, and writes nothing again; another body, or another mode, dry_run"
+            " or operator_id, with the same key is a 422.",
         ),
     ] = None,
     prefer: Annotated[
@@ -158,7 +177,8 @@ def import_cabins(
     if idempotency_key is not None:
         previous = jobs.by_key(session, principal.client_id, idempotency_key)
         if previous is not None:
-            return _replay(previous, jobs.digest(body))
+            sent = {"mode": mode, "dry_run": dry_run, "operator_id": owner, "Content-Type": kind}
+            return _replay(previous, jobs.digest(body), sent)
     settings = request.app.state.settings
     rows = count_rows(body) - (1 if kind == "csv" else 0)
     if rows > settings.bulk_max_rows:

@@ -190,6 +190,30 @@ def test_the_same_idempotency_key_with_another_body_is_422(
     assert [c.operator_reference for c in cabins_of(db, callers.operator_id)] == ["K-1"]
 
 
+def test_the_key_of_a_dry_run_sent_with_the_real_import_is_422_not_the_dry_runs_answer(
+    client: TestClient, db: Session, callers: Callers
+) -> None:
+    """Validate, then import with the same key: replaying the dry run would answer 200 with
+    `created` and write nothing."""
+    headers = {**CSV, **callers.operator, "Idempotency-Key": "upload-45"}
+    content = to_csv([row("K-1", 2.3522, 48.8566, "75056")])
+    dry = client.post(IMPORT + "?dry_run=true", content=content, headers=headers)
+    assert dry.status_code == 200, dry.text
+
+    real = client.post(IMPORT, content=content, headers=headers)
+    assert real.status_code == 422, real.text
+    assert real.json()["errors"] == [
+        {
+            "field": "Idempotency-Key",
+            "reason": f"already used by import {dry.json()['id']} with dry_run=true; use a new key",
+        }
+    ]
+    partial = client.post(IMPORT + "?dry_run=true&mode=partial", content=content, headers=headers)
+    assert partial.status_code == 422
+    assert "mode=atomic" in partial.json()["errors"][0]["reason"]
+    assert cabins_of(db, callers.operator_id) == []
+
+
 def test_ndjson_import_creates_the_cabins(
     client: TestClient, db: Session, callers: Callers
 ) -> None:
