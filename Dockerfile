@@ -7,7 +7,9 @@ WORKDIR /app
 COPY pyproject.toml README.md alembic.ini ./
 COPY service ./service
 COPY alembic ./alembic
-RUN pip install . && useradd --system --home /app registry
+# Installed in place (-e): `registry db upgrade` finds alembic.ini and alembic/ beside the
+# package, as in a checkout; an installed copy in site-packages would look for them there.
+RUN pip install -e . && useradd --system --home /app registry
 USER registry
 
 EXPOSE 8000
