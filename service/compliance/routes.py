@@ -301,7 +301,10 @@ def compliance_coverage(
         underserved_limit=underserved_limit,
     )
     rows = [dict(r) for r in result.groups]
-    groups = [_coverage_group(r) for r in rows]
+    # A group whose communes all lack a population point (a commune of the layer with no
+    # geometry) has no figures: it is counted in communes_without_point, not listed with
+    # 0 inhabitants.
+    groups = [_coverage_group(r) for r in rows if r["communes"]]
     total = _coverage_group(
         {
             "code": "total",

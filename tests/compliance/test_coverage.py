@@ -190,3 +190,31 @@ def test_bad_coverage_parameters_are_400_naming_them(
     if params.get(field) in ("nan", "inf"):
         # not "should be less than or equal to 200", which NaN is not either
         assert "finite" in r.json()["errors"][0]["reason"]
+
+
+def test_a_commune_without_a_point_is_counted_apart_not_listed_with_no_inhabitants(
+    client, db: Session, case: dict[str, Any]
+) -> None:
+    """A commune of the layer with no population point (no geometry: four communes déléguées
+    of the Cantal in the 2026 layer) was listed by commune with population 0 and 0
+    communes, though it has inhabitants: it is left out of the figures, so it is no group;
+    communes_without_point counts it."""
+    bron = db.scalars(
+        select(Commune).where(
+            Commune.insee == BRON, Commune.layer_id.in_(current_layer_ids("commune"))
+        )
+    ).one()
+    bron.point = None
+    db.flush()
+    for by in ("commune", "departement"):
+        r = client.get(
+            "/v1/compliance/coverage",
+            params={"by": by, "departement": "69"},
+            headers=case["keys"]["national"],
+        )
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["communes_without_point"] == 1
+        assert body["total"]["communes"] == case["communes"] - 1
+        assert all(g["communes"] > 0 for g in body["groups"]), by
+        assert BRON not in {g["code"] for g in body["groups"]}
