@@ -108,7 +108,8 @@ _DATE_ERRORS = {
     "date_from_datetime_inexact",
 }
 _NUMBER_ERRORS = {"float_type", "float_parsing"}
-_INTEGER_ERRORS = {"int_type", "int_parsing", "int_from_float", "int_parsing_size"}
+_INTEGER_ERRORS = {"int_type", "int_parsing", "int_from_float"}
+_ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _BOOLEAN_ERRORS = {"bool_type", "bool_parsing"}
 
 
@@ -119,6 +120,8 @@ def _type_reason(error: Mapping[str, Any]) -> str | None:
     registry sets. None: Pydantic's reason stands."""
     kind, value = error["type"], error.get("input")
     if kind in _DATE_ERRORS:
+        if isinstance(value, str) and _ISO_DATE.match(value):
+            return f"{value} is not a day of the calendar"
         written = _day_month_year(value)
         if written is not None:
             return (

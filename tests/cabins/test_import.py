@@ -718,6 +718,9 @@ def test_cells_of_the_wrong_type_say_the_form_the_registry_reads(
     writer.writerow(
         row("T-2", 2.3522, 48.8566, "75056", **{"declarations.ars_declaration_date": "2026/1/15"})
     )
+    writer.writerow(
+        row("T-3", 2.3522, 48.8566, "75056", **{"declarations.ars_declaration_date": "2026-02-30"})
+    )
     response = client.post(
         IMPORT, content=out.getvalue().encode(), headers={**CSV, **callers.operator}
     )
@@ -732,6 +735,7 @@ def test_cells_of_the_wrong_type_say_the_form_the_registry_reads(
         (1, "venue.cabin_count"): "must be a whole number, e.g. 2",
         (2, "declarations.ars_declaration_date"): "must be a date written YYYY-MM-DD,"
         " e.g. 2026-01-15",
+        (3, "declarations.ars_declaration_date"): "2026-02-30 is not a day of the calendar",
     }
 
 
