@@ -12,9 +12,9 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from psycopg.errors import QueryCanceled
+from psycopg.errors import QueryCanceled, UniqueViolation
 from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
@@ -296,6 +296,26 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem_response(
             ServiceUnavailable(
                 "The database is unavailable; retry shortly.", headers={"Retry-After": "5"}
+            ),
+            request,
+        )
+
+    @app.exception_handler(IntegrityError)
+    async def _taken(request: Request, exc: IntegrityError) -> Response:
+        """A unique key the service checked before writing, taken by a concurrent request
+        between the check and the write (two uploads of the same reference at once): the
+        same 409 the check gives, not a 500. Other integrity errors are the service's bugs."""
+        if not isinstance(exc.orig, UniqueViolation):
+            return _internal(request, exc)
+        detail = exc.orig.diag.message_detail or ""
+        found = re.match(r"Key \((?P<columns>[^)]*)\)=", detail)
+        columns = found["columns"].split(", ") if found else ["body"]
+        # the key's last column is the value the caller chose (operator_id, operator_reference)
+        return problem_response(
+            Conflict(
+                "A concurrent request has just written the same value; nothing of this request"
+                " was written. Read the resource again before you retry.",
+                errors=[{"field": columns[-1], "reason": "already used (written concurrently)"}],
             ),
             request,
         )

@@ -36,6 +36,16 @@ def _app_with_probe_routes(settings: Settings, max_body_bytes: int = 1024) -> Fa
     def slow(session: DbSession) -> None:
         session.execute(text("SELECT pg_sleep(2)"))
 
+    @router.post("/_probe/taken")
+    def taken(session: DbSession) -> None:  # a unique key written twice, as two racing writes do
+        session.execute(text("CREATE TEMP TABLE probe (operator_reference text PRIMARY KEY)"))
+        session.execute(text("INSERT INTO probe VALUES ('REF-1'), ('REF-1')"))
+
+    @router.post("/_probe/null")
+    def null(session: DbSession) -> None:
+        session.execute(text("CREATE TEMP TABLE probe (name text NOT NULL)"))
+        session.execute(text("INSERT INTO probe VALUES (NULL)"))
+
     app.include_router(router)
     return app
 
@@ -160,6 +170,20 @@ def test_a_statement_over_the_timeout_is_503_saying_so(settings: Settings) -> No
     assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
     assert response.headers["retry-after"] == "30"
     assert "longer than the 0.1 s one request may take" in response.json()["detail"]
+
+
+def test_a_unique_key_taken_by_a_concurrent_write_is_409_naming_it(settings: Settings) -> None:
+    """The services check a reference before writing it; a concurrent request can take it in
+    between, and PostgreSQL's unique index refuses the second write: a 409, not a 500."""
+    client = _probe_client(settings)
+    response = client.post("/_probe/taken")
+    assert response.status_code == 409
+    assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
+    assert response.json()["errors"] == [
+        {"field": "operator_reference", "reason": "already used (written concurrently)"}
+    ]
+    assert "REF-1" not in response.text  # the key's value is not echoed
+    assert client.post("/_probe/null").status_code == 500  # any other integrity error is a bug
 
 
 def test_request_id_is_echoed(client: TestClient) -> None:
