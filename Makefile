@@ -23,6 +23,9 @@ help:
 	@echo "make stop  - stop the service and the local database started by make run"
 	@echo "make lint  - ruff (lint + format check) and mypy"
 	@echo "make web   - build the web pages' assets (npm ci + esbuild) when missing or stale"
+	@echo "make setup - install, start PostGIS, migrate and load the data, without serving"
+	@echo "make logs  - follow the service's log (.local/server.log)"
+	@echo "make openapi - write openapi.yaml from the app (a test fails when it drifts)"
 
 ## Set-up ------------------------------------------------------------------------------------
 

@@ -74,8 +74,8 @@ def _compliance_status() -> ColumnElement[Any]:
 
 
 def _accessibility_label() -> ColumnElement[Any]:
-    """The rule engine's SIT-16 label (accessible / partial / not_accessible / unknown); null
-    until the cabin has been evaluated."""
+    """The label SIT-16 publishes from SIT-17 and SIT-18 (accessible / partial /
+    not_accessible / unknown); null until the cabin has been evaluated."""
     return (
         sa.select(CabinCompliance.accessibility_label)
         .where(CabinCompliance.cabin_id == Cabin.id)
