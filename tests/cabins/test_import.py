@@ -757,3 +757,47 @@ def test_an_ndjson_line_holding_what_a_read_gives_names_the_read_only_fields(
     assert reasons["location.commune"] == reasons["id"]
     assert "POST /v1/cabins/{id}/transitions" in reasons["lifecycle"]
     assert reasons["colour"].startswith("is not a field of the cabin record")
+
+
+def test_unnamed_empty_columns_a_spreadsheet_leaves_are_ignored(
+    client: TestClient, db: Session, callers: Callers
+) -> None:
+    """Excel writes `;;` after the last column when a column beyond it was once used: those
+    columns have no name and no value. A value under a column with no name is refused."""
+    lines = to_csv([row("E-1", 2.3522, 48.8566, "75056"), row("E-2", 4.8357, 45.7640, "69123")])
+    text = "\r\n".join(line + ";;" for line in lines.decode().replace(",", ";").splitlines())
+    assert ";;" in text.splitlines()[0]
+    response = client.post(
+        IMPORT, content=(text + "\r\n").encode(), headers={**CSV, **callers.operator}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["created"] == 2
+
+    filled = text.replace("E-2", "E-3").rsplit(";", 1)[0] + ";oops\r\n"
+    response = client.post(IMPORT, content=filled.encode(), headers={**CSV, **callers.operator})
+    assert response.status_code == 422, response.text
+    column = len(COLUMNS) + 2
+    assert response.json()["errors"] == [
+        {
+            "row": 2,
+            "field": f"column {column}",
+            "reason": "holds a value but has no name in the header line",
+        }
+    ]
+
+
+def test_an_unknown_column_close_to_a_known_one_is_named_as_a_likely_typo(
+    client: TestClient, callers: Callers
+) -> None:
+    content = to_csv([row("E-1", 2.3522, 48.8566, "75056")]).replace(
+        b"accessibility.hearing_loop", b"accessibilty.hearing_loop"
+    )
+    response = client.post(IMPORT, content=content, headers={**CSV, **callers.operator})
+    assert response.status_code == 422
+    assert response.json()["errors"] == [
+        {
+            "field": "accessibilty.hearing_loop",
+            "reason": "unknown column; did you mean accessibility.hearing_loop?"
+            " see schemas/cabin-import.tableschema.json",
+        }
+    ]

@@ -5,6 +5,7 @@ whole raise a `Problem`; problems with one record are yielded as that record's e
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import json
 from collections.abc import Iterator
@@ -87,13 +88,18 @@ def _csv_header(names: list[str]) -> list[Column | None]:
     header: list[Column | None] = []
     for position, raw in enumerate(names, start=1):
         name = raw.strip()
+        if not name:
+            # No name: a spreadsheet's trailing separators (`;;`) after a column once used.
+            # Its cells must be empty (`read_csv` refuses a value under it).
+            header.append(None)
+            continue
         if name in seen:
             errors.append({"field": name, "reason": f"column {position} repeats this column"})
         seen.add(name)
         if name not in known:
-            errors.append(
-                {"field": name or f"column {position}", "reason": f"unknown column; {SCHEMA_HINT}"}
-            )
+            close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.8)
+            hint = f"did you mean {close[0]}? " if close else ""
+            errors.append({"field": name, "reason": f"unknown column; {hint}{SCHEMA_HINT}"})
             header.append(None)
         else:
             header.append(known[name])
@@ -131,6 +137,17 @@ def read_csv(text: str) -> Iterator[Record]:
                 None,
                 [{"field": "row", "reason": f"{len(cells)} cells where the header has {width}"}],
             )
+            continue
+        unnamed = [
+            {
+                "field": f"column {position}",
+                "reason": "holds a value but has no name in the header line",
+            }
+            for position, (column, cell) in enumerate(zip(header, cells, strict=True), start=1)
+            if column is None and cell.strip()
+        ]
+        if unnamed:
+            yield Record(row, None, unnamed)
             continue
         try:
             yield Record(row, unflatten(header, cells), [])

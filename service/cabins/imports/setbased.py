@@ -505,6 +505,8 @@ def plan(text_body: str) -> Plan | None:
     rest = body.split("\n", 1)
     if len(rest) < 2 or not rest[1].strip():
         return None  # no rows: nothing to gain
+    if None in header:
+        return None  # a column with no name, whose cells Python checks are empty
     columns = [c for c in header if c is not None]
     return Plan(columns, delimiter, (body + "\n").encode(), Sql(columns))
 

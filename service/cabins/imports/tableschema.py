@@ -66,7 +66,9 @@ def cabin_import_table_schema() -> dict[str, Any]:
         "description": (
             "POST /v1/cabins/import with Content-Type: text/csv. UTF-8 with or without BOM;"
             " `,` or `;` as separator (detected from the header line); one cabin per row, the"
-            " header naming the columns (any order, unknown columns refused). An empty cell is"
+            " header naming the columns (any order, unknown columns refused; a column with no"
+            " name, as a spreadsheet's trailing separators leave, must have only empty cells)."
+            " An empty cell is"
             " an absent value: for a fact, unknown — never false. Rows are upserted by"
             " operator_reference. Each column is a field of the cabin record (its dotted path"
             " in the JSON body of POST /v1/cabins). A text cell is one line without control"
