@@ -10,12 +10,24 @@ from dataclasses import dataclass
 from sqlalchemy import Integer, RowMapping, Select, String, Subquery, func, select, text
 from sqlalchemy.orm import Session
 
-from service.territories.models import Commune, Layer
+from service.territories.models import LAYER_KINDS, Commune, Layer
 
 
 def current_layer_ids(kind: str) -> Select[int]:
     """The ids of the current layers of one kind (one per scope), for `layer_id IN (…)`."""
     return select(Layer.id).where(Layer.kind == kind, Layer.is_current)
+
+
+def current_layer_ids_sql(kind: str) -> str:
+    """`current_layer_ids` as SQL text, parenthesised, for `layer_id IN …` in statements
+    written as text."""
+    if kind not in LAYER_KINDS:
+        raise ValueError(f"{kind!r} is not a layer kind")
+    return f"(SELECT id FROM layer WHERE kind = '{kind}' AND is_current)"
+
+
+CURRENT_COMMUNE_LAYER_IDS = current_layer_ids_sql("commune")
+"""The current commune layer, for `commune.layer_id IN …` in text statements."""
 
 
 # --- which layer answers for a commune --------------------------------------------------------
@@ -42,7 +54,7 @@ def answering_layers_sql(kind: str) -> str:
        CASE WHEN own.id IS NOT NULL AND (nat.id IS NULL OR NOT own.synthetic OR nat.synthetic)
             THEN own.id ELSE nat.id END AS layer_id
 FROM (SELECT code FROM region
-      WHERE layer_id IN (SELECT id FROM layer WHERE kind = 'region' AND is_current)) r
+      WHERE layer_id IN {current_layer_ids_sql("region")}) r
 LEFT JOIN layer own ON own.kind = '{kind}' AND own.is_current AND own.scope = r.code
 LEFT JOIN layer nat ON nat.kind = '{kind}' AND nat.is_current AND nat.scope IS NULL"""
 
@@ -100,10 +112,7 @@ def commune_at_point(session: Session, lon: float, lat: float) -> CommuneRef | N
 # --- the public read API ---------------------------------------------------------------------
 # Each read joins only current layers; GeoJSON is built by PostGIS (ST_AsGeoJSON).
 
-
-def _current(kind: str) -> str:
-    return f"(SELECT id FROM layer WHERE kind = '{kind}' AND is_current)"
-
+_current = current_layer_ids_sql
 
 _COMMUNE_DETAIL = f"""
 SELECT c.insee, c.name, c.population, c.siren, coalesce(c.postcodes, '{{}}') AS postcodes,

@@ -29,6 +29,7 @@ from service.territories.layers import (
     lock_layer_loads,
     make_current,
 )
+from service.territories.queries import CURRENT_COMMUNE_LAYER_IDS, current_layer_ids_sql
 
 GENERATOR = "service.territories.synthetic@1"
 KINDS = ("health_site", "cpts", "medical_zone")
@@ -136,7 +137,7 @@ def generate_synthetic_on(
 
 _CURRENT_COMMUNES = (
     "SELECT insee, departement, epci, population, geom, point FROM commune"
-    " WHERE layer_id IN (SELECT id FROM layer WHERE kind = 'commune' AND is_current)"
+    f" WHERE layer_id IN {CURRENT_COMMUNE_LAYER_IDS}"
     " AND geom IS NOT NULL"
 )
 
@@ -204,7 +205,7 @@ SELECT 'SYN-CPTS-' || epci || '-' || (part + 1) AS cpts_id, epci, part,
        ST_Multi(ST_CollectionExtract(ST_Union(geom), 3)) AS geom
 FROM k GROUP BY epci, part
 """,
-    """
+    f"""
 INSERT INTO cpts (layer_id, vintage, cpts_id, name, member_insee, population, geom)
 SELECT :layer, 'synthetic-' || :seed, s.cpts_id,
        'CPTS synthétique ' || coalesce(e.name, s.epci)
@@ -212,7 +213,7 @@ SELECT :layer, 'synthetic-' || :seed, s.cpts_id,
        s.members, s.population, s.geom
 FROM syn_cpts s
 LEFT JOIN epci e ON e.siren = s.epci
-  AND e.layer_id IN (SELECT id FROM layer WHERE kind = 'epci' AND is_current)
+  AND e.layer_id IN {current_layer_ids_sql("epci")}
 """,
 ]
 

@@ -17,6 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from service.territories.codes import not_covered_reason
+from service.territories.queries import CURRENT_COMMUNE_LAYER_IDS, current_layer_ids_sql
 
 SIREN_RE = re.compile(r"^\d{9}$")
 VINTAGE_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,31}$")
@@ -236,7 +237,7 @@ def unknown_communes(conn: Connection, table: str, report_as: str) -> list[RowEr
             f"SELECT s.row, s.{field_name} FROM {table} s WHERE s.{field_name} IS NOT NULL"
             " AND NOT EXISTS (SELECT 1 FROM commune c WHERE c.insee = s."
             f"{field_name} AND c.layer_id IN"
-            " (SELECT id FROM layer WHERE kind = 'commune' AND is_current))"
+            f" {CURRENT_COMMUNE_LAYER_IDS})"
         )
     ).all()
     return [
@@ -250,7 +251,7 @@ def region_exists(conn: Connection, code: str) -> bool:
         conn.execute(
             text(
                 "SELECT 1 FROM region WHERE code = :code AND layer_id IN"
-                " (SELECT id FROM layer WHERE kind = 'region' AND is_current)"
+                f" {current_layer_ids_sql('region')}"
             ),
             {"code": code},
         ).first()

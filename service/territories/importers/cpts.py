@@ -37,6 +37,7 @@ from service.territories.layers import (
     lock_layer_loads,
     make_current,
 )
+from service.territories.queries import CURRENT_COMMUNE_LAYER_IDS
 
 COLUMNS = {
     "id_cpts": ("identifiant", "id", "finess", "siret", "code_cpts"),
@@ -106,7 +107,7 @@ def import_cpts(
             text(
                 "SELECT s.row, s.insee, c.region FROM cpts_stage s JOIN commune c"
                 " ON c.insee = s.insee AND c.layer_id IN"
-                " (SELECT id FROM layer WHERE kind = 'commune' AND is_current)"
+                f" {CURRENT_COMMUNE_LAYER_IDS}"
                 " WHERE c.region <> :region"
             ),
             {"region": region},
@@ -137,7 +138,7 @@ def import_cpts(
             "   array_agg(s.insee ORDER BY s.insee), sum(c.population)::int,"
             "   ST_Multi(ST_CollectionExtract(ST_Union(c.geom), 3))"
             " FROM cpts_stage s JOIN commune c ON c.insee = s.insee AND c.layer_id IN"
-            "   (SELECT id FROM layer WHERE kind = 'commune' AND is_current)"
+            f"   {CURRENT_COMMUNE_LAYER_IDS}"
             " GROUP BY s.cpts_id ORDER BY min(s.row)"
         ),
         {"layer": layer_id, "vintage": vintage},

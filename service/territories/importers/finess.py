@@ -35,6 +35,7 @@ from service.territories.layers import (
     lock_layer_loads,
     make_current,
 )
+from service.territories.queries import CURRENT_COMMUNE_LAYER_IDS
 
 STRUCTURE_COLUMNS = (
     "nofinesset",
@@ -315,7 +316,7 @@ def _far_from_their_commune(conn: Connection) -> list[RowError]:
             " SELECT p.row, p.x, p.y, p.srid, p.insee,"
             "   round(ST_Distance(p.g, c.geom::geography) / 1000) AS km"
             " FROM p JOIN commune c ON c.insee = p.insee AND c.layer_id IN"
-            "   (SELECT id FROM layer WHERE kind = 'commune' AND is_current)"
+            f"   {CURRENT_COMMUNE_LAYER_IDS}"
             " WHERE NOT ST_DWithin(p.g, c.geom::geography, :limit)"
         ),
         {"limit": MAX_OFFSET_M},

@@ -28,6 +28,7 @@ from service.territories.layers import (
     lock_layer_loads,
     make_current,
 )
+from service.territories.queries import current_layer_ids_sql
 
 COLUMNS = {"siren_epci": ("siren", "epci", "code_epci", "siren epci")}
 
@@ -63,7 +64,7 @@ def import_zones_rouges(
         text(
             "SELECT s.row, s.siren FROM zone_rouge_stage s WHERE NOT EXISTS ("
             " SELECT 1 FROM epci e WHERE e.siren = s.siren AND e.layer_id IN"
-            " (SELECT id FROM layer WHERE kind = 'epci' AND is_current))"
+            f" {current_layer_ids_sql('epci')})"
         )
     ).all()
     errors += [RowError(r, "siren_epci", f"unknown EPCI SIREN {s}") for r, s in unknown]

@@ -38,6 +38,7 @@ from service.territories.layers import (
     lock_layer_loads,
     make_current,
 )
+from service.territories.queries import CURRENT_COMMUNE_LAYER_IDS
 
 COLUMNS = {
     "code_commune": (
@@ -129,7 +130,7 @@ def import_zoning(
         text(
             "SELECT s.row, s.insee, c.region FROM zoning_stage s JOIN commune c"
             " ON c.insee = s.insee AND c.layer_id IN"
-            " (SELECT id FROM layer WHERE kind = 'commune' AND is_current)"
+            f" {CURRENT_COMMUNE_LAYER_IDS}"
             " WHERE c.region <> :region"
         ),
         {"region": region},
