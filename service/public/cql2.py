@@ -9,9 +9,9 @@ import json
 import math
 import operator
 import os
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import lark
 import sqlalchemy as sa
@@ -24,6 +24,7 @@ from service.cabins.models import Cabin
 from service.errors import InvalidParameter
 from service.public.params import box_problem
 from service.public.properties import QUERYABLES, Property
+from service.timespans import Span
 
 GEOMETRY = "geometry"
 FILTER_LANGS = ("cql2-text", "cql2-json")
@@ -152,30 +153,6 @@ def invalid(reason: str, field: str = "filter") -> InvalidParameter:
     )
 
 
-class Span(NamedTuple):
-    """The instants a temporal literal stands for: a timestamp is one instant (UTC when it has
-    no offset), a DATE its whole day in UTC; an interval runs from its start's first instant to
-    its end's last."""
-
-    first: datetime
-    end: datetime
-    end_included: bool
-
-    @classmethod
-    def of(cls, value: date) -> Span:
-        if isinstance(value, datetime):
-            instant = value if value.tzinfo else value.replace(tzinfo=UTC)
-            return cls(instant, instant, True)
-        first = datetime.combine(value, time(), UTC)
-        return cls(first, first + timedelta(days=1), False)
-
-    def contains(self, target: Any) -> ColumnElement[bool]:
-        return sa.and_(target >= self.first, sa.not_(self.ends_before(target)))
-
-    def ends_before(self, target: Any) -> ColumnElement[bool]:
-        return target > self.end if self.end_included else target >= self.end  # type: ignore[no-any-return]
-
-
 def parse_filter(text: str, lang: str | None, filter_crs_srid: int = 4326) -> ColumnElement[bool]:
     """The WHERE clause for a `filter` parameter in the given `filter-lang`."""
     lang = lang or "cql2-text"
@@ -222,7 +199,7 @@ class Translator:
             prop = self.attribute(node.lhs)
             low, high = self.value(node.low, prop), self.value(node.high, prop)
             if isinstance(low, date):  # from low's first instant to high's last
-                expr = self.interval(values.Interval(low, high)).contains(prop.expr())
+                expr = self.interval(values.Interval(low, high)).holds(prop.expr())
             else:
                 expr = prop.expr().between(low, high)
             return sa.not_(expr) if node.not_ else expr
@@ -232,7 +209,7 @@ class Translator:
             prop = self.attribute(node.lhs)
             listed = [self.value(v, prop) for v in node.sub_nodes]
             if listed and isinstance(listed[0], date):
-                expr = sa.or_(*(Span.of(v).contains(prop.expr()) for v in listed))
+                expr = sa.or_(*(Span.of(v).holds(prop.expr()) for v in listed))
             else:
                 expr = prop.expr().in_(listed)
             return sa.not_(expr) if node.not_ else expr
@@ -274,14 +251,14 @@ class Translator:
     def compared_in_time(target: Any, op: ast.ComparisonOp, span: Span) -> ColumnElement[bool]:
         """A date-time property against a date or timestamp literal: `= DATE('2026-11-23')`
         is any instant of that day (UTC), `< DATE(…)` before it, `> DATE(…)` after it, as the
-        `datetime` parameter reads a date. A timestamp is one instant."""
+        `datetime` parameter reads a date (`service.timespans`)."""
         return {  # type: ignore[no-any-return]
-            ast.ComparisonOp.EQ: span.contains(target),
-            ast.ComparisonOp.NE: sa.not_(span.contains(target)),
-            ast.ComparisonOp.LT: target < span.first,
-            ast.ComparisonOp.GE: target >= span.first,
-            ast.ComparisonOp.GT: span.ends_before(target),
-            ast.ComparisonOp.LE: sa.not_(span.ends_before(target)),
+            ast.ComparisonOp.EQ: span.holds(target),
+            ast.ComparisonOp.NE: sa.not_(span.holds(target)),
+            ast.ComparisonOp.LT: span.is_before(target),
+            ast.ComparisonOp.GE: sa.not_(span.is_before(target)),
+            ast.ComparisonOp.GT: span.is_after(target),
+            ast.ComparisonOp.LE: sa.not_(span.is_after(target)),
         }[op]
 
     def like(self, node: ast.Like) -> ColumnElement[bool]:
@@ -308,13 +285,13 @@ class Translator:
         op = node.op
         T = ast.TemporalComparisonOp
         if op in (T.AFTER,):
-            return span.ends_before(target)
+            return span.is_after(target)
         if op in (T.BEFORE,):
-            return target < span.first
+            return span.is_before(target)
         if op in (T.DURING, T.TCONTAINS, T.TOVERLAPS, T.TEQUALS) or op.name == "TINTERSECTS":
-            return span.contains(target)
+            return span.holds(target)
         if op == T.DISJOINT:
-            return sa.not_(span.contains(target))
+            return sa.not_(span.holds(target))
         raise FilterError(f"unsupported temporal operator {op.value}")
 
     def interval(self, value: Any) -> Span:
@@ -323,9 +300,9 @@ class Translator:
             if not isinstance(start, date) or not isinstance(end, date):
                 raise FilterError("intervals need both ends as dates or timestamps")
             first, last = Span.of(start), Span.of(end)
-            if first.first > last.first:
+            if first.first and last.first and first.first > last.first:
                 raise FilterError("the interval ends before it starts")
-            return Span(first.first, last.end, last.end_included)
+            return Span(first.first, last.past)
         if isinstance(value, date):
             return Span.of(value)
         raise FilterError("temporal operators take a date, a timestamp or an interval")

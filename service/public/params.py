@@ -4,18 +4,16 @@ datetime intervals, needs lists): each refusal is a 400 problem naming the param
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
 from service.cabins.models import Cabin
 from service.errors import InvalidParameter
 from service.public.crs import Crs
 from service.public.needs import NEED_NAMES
+from service.timespans import SpanError, parse_instant, parse_interval
 
 
 def bad(field: str, reason: str) -> InvalidParameter:
@@ -77,66 +75,25 @@ def parse_needs(value: str | None) -> list[str]:
     return names
 
 
-RFC3339 = re.compile(
-    r"\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}:\d{2})?)?", re.ASCII
+DATETIME_FORMS = (
+    "an RFC 3339 date or date-time (a date is its whole day in UTC, a date-time the second or"
+    " minute it is written to), or an interval start/end with '..' for an open end"
 )
 
 
-def _instant(text: str, field: str = "datetime") -> tuple[datetime, datetime] | None:
-    """The first instant a datetime end stands for and the first one past it: a date-time is
-    one instant; a date (2026-11-23) is its whole day in UTC, so `datetime=2026-11-23` finds
-    the cabins updated that day (it compared them with midnight and found none)."""
-    if text in ("", ".."):
-        return None
-    reason = "an RFC 3339 date-time, or an interval start/end with '..'"
-    refused = bad(field, reason if field == "datetime" else "an RFC 3339 date-time or date")
-    # RFC 3339's form only (2026-11-23, 2026-11-23T16:00:00Z, t and z in either case): Python
-    # would also read 20261123 as a date-time, at midnight, and find nothing.
-    if not RFC3339.fullmatch(text):
-        raise refused
-    try:
-        if len(text) == 10:
-            day = datetime.combine(date.fromisoformat(text), time(), UTC)
-            return day, day + timedelta(days=1)
-        parsed = datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
-    except ValueError:
-        raise refused from None
-    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    return parsed, parsed
-
-
 def datetime_filter(value: str) -> ColumnElement[bool]:
-    """OGC `datetime` (an instant or an interval `start/end`, `..` open) on `updated_at`."""
-    target: Any = Cabin.updated_at
-    if "/" in value:
-        start_text, _, end_text = value.partition("/")
-        start, end = _instant(start_text), _instant(end_text)
-        if start is None and end is None:
-            raise bad("datetime", "an interval needs at least one end")
-        if start and end and start[0] > end[0]:
-            raise bad("datetime", "the interval ends before it starts")
-        conditions = []
-        if start is not None:
-            conditions.append(target >= start[0])
-        if end is not None:
-            first, past = end
-            conditions.append(target < past if past > first else target <= first)
-        return sa.and_(*conditions)
-    instant = _instant(value)
-    if instant is None:
-        raise bad("datetime", "an RFC 3339 date-time or an interval")
-    return at_instant(target, instant)
-
-
-def at_instant(target: Any, instant: tuple[datetime, datetime]) -> ColumnElement[bool]:
-    first, past = instant
-    return sa.and_(target >= first, target < past) if past > first else target == first  # type: ignore[no-any-return]
+    """OGC `datetime` (an instant or an interval `start/end`, `..` open) on `updated_at`, as
+    `service.timespans` reads dates everywhere."""
+    try:
+        return parse_interval(value).holds(Cabin.updated_at)
+    except SpanError as error:
+        raise bad("datetime", f"{error}; expected {DATETIME_FORMS}") from None
 
 
 def instant_filter(target: Any, value: str, field: str) -> ColumnElement[bool]:
-    """`updated_at=` as a property filter: the instant, or the whole day of a date, as the
-    `datetime` parameter reads it."""
-    instant = _instant(value, field)
-    if instant is None:
-        raise bad(field, "an RFC 3339 date-time or date")
-    return at_instant(target, instant)
+    """`updated_at=` as a property filter: the instants the value covers, as `datetime`
+    reads an instant."""
+    try:
+        return parse_instant(value).holds(target)
+    except SpanError as error:
+        raise bad(field, f"{error}; expected a date or date-time") from None

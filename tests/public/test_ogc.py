@@ -321,8 +321,13 @@ def test_a_datetime_given_as_a_date_is_that_whole_day(client: TestClient, db: Se
     assert refs(exact) == [day.reference]  # a date-time stays one instant
     lower = client.get(ITEMS, params={"datetime": "2025-03-14t15:09:26z"})
     assert refs(lower) == [day.reference]  # RFC 3339 allows t and z
-    basic = client.get(ITEMS, params={"datetime": "20250314"})  # not RFC 3339
-    assert basic.status_code == 400 and basic.json()["errors"][0]["field"] == "datetime"
+    basic = client.get(ITEMS, params={"datetime": "20250314"})  # ISO 8601's basic form
+    assert refs(basic) == [day.reference]  # the day too, not the instant of midnight
+    minute = client.get(ITEMS, params={"datetime": "2025-03-14T15:09Z"})
+    assert refs(minute) == [day.reference]  # a date-time covers its last written digit
+    bad = client.get(ITEMS, params={"datetime": "2025-03-14T15:09:26 01:00"})  # + lost in a URL
+    assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "datetime"
+    assert "%2B" in bad.json()["errors"][0]["reason"]
     as_property = client.get(ITEMS, params={"updated_at": "2025-03-14"})  # the same reading
     assert refs(as_property) == [day.reference]
 

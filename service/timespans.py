@@ -1,0 +1,123 @@
+"""Dates and date-times given in queries, read one way everywhere: `/ogc`'s `datetime` and
+`updated_at`, CQL2's DATE and TIMESTAMP, the regulators' `failing_since` (design.md §6).
+
+A value stands for every instant its last written digit covers: a date its whole day (UTC),
+`2026-03-01T08:00Z` that minute, `…T08:00:59Z` that second (the exports write instants to the
+second, so a value read in one finds its row again), a fraction one instant. An interval
+`start/end` runs from its start's first instant to its end's last; `..` or nothing is an open
+end. A date-time without an offset is UTC."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
+
+OPEN = ("", "..")
+
+
+class SpanError(ValueError):
+    """Why a text is not a date, a date-time or an interval of them (the caller names the
+    field and the forms it takes)."""
+
+
+@dataclass(frozen=True)
+class Span:
+    """The instants from `first` (included) to `past` (excluded); None is an open end."""
+
+    first: datetime | None
+    past: datetime | None
+
+    @classmethod
+    def of(cls, value: date) -> Span:
+        """A value already read (a CQL2 literal): a date is its day, a date-time one instant."""
+        if isinstance(value, datetime):
+            instant = value if value.tzinfo else value.replace(tzinfo=UTC)
+            return cls(instant, _later(instant, timedelta(microseconds=1)))
+        first = datetime.combine(value, time(), UTC)
+        return cls(first, first + timedelta(days=1))
+
+    def holds(self, column: Any) -> ColumnElement[bool]:
+        """`column` is one of the span's instants (not null, when both ends are open)."""
+        clauses = [column >= self.first] if self.first is not None else []
+        if self.past is not None:
+            clauses.append(column < self.past)
+        return sa.and_(*clauses) if clauses else column.is_not(None)  # type: ignore[no-any-return]
+
+    def is_before(self, column: Any) -> ColumnElement[bool]:
+        """`column` is earlier than every instant of the span."""
+        return column < self.first if self.first is not None else sa.false()  # type: ignore[no-any-return]
+
+    def is_after(self, column: Any) -> ColumnElement[bool]:
+        """`column` is later than every instant of the span."""
+        return column >= self.past if self.past is not None else sa.false()  # type: ignore[no-any-return]
+
+
+def parse_instant(text: str) -> Span:
+    """One date or date-time: the instants its last written digit covers."""
+    value = text.strip()
+    try:
+        first = (
+            datetime.combine(date.fromisoformat(value), time(), UTC)
+            if _CLOCK.search(value) is None
+            else datetime.fromisoformat(value.replace("z", "Z"))
+        )
+    except ValueError:
+        raise SpanError(f"{text!r} is not a date or date-time{_hint(text)}") from None
+    first = first if first.tzinfo else first.replace(tzinfo=UTC)
+    return Span(first, _later(first, _precision(value)))
+
+
+def parse_interval(text: str) -> Span:
+    """An instant, or `start/end` with `..` (or nothing) for an open end."""
+    if text.count("/") > 1:
+        raise SpanError(f"{text!r} has more than two ends")
+    if "/" not in text:
+        if text.strip() in OPEN:
+            raise SpanError("an instant cannot be open ('..' is for an interval's end)")
+        return parse_instant(text)
+    start_text, _, end_text = (part.strip() for part in text.partition("/"))
+    if start_text in OPEN and end_text in OPEN:
+        raise SpanError("an interval needs at least one end ('..' is open)")
+    start = None if start_text in OPEN else parse_instant(start_text)
+    end = None if end_text in OPEN else parse_instant(end_text)
+    if start and end and start.first and end.past and start.first >= end.past:
+        raise SpanError(f"the interval {text!r} is empty: it ends before it starts")
+    return Span(start.first if start else None, end.past if end else None)
+
+
+# the time of day in a date-time: 08, 08:00, 0800, 08:00:59, with a fraction and an offset
+_CLOCK = re.compile(r"[Tt ](?P<clock>[0-9:]+)(?P<fraction>[.,][0-9]+)?([Zz]|[+-][0-9:]+)?$")
+# 2026-03-01T08:00:00 01:00: an offset whose `+` the URL turned into a space
+_LOST_PLUS = re.compile(r"[0-9] [0-9]{2}(:?[0-9]{2})?(/|$)")
+
+
+def _precision(text: str) -> timedelta:
+    """How long a value stands for, by its last written digit: a day (2026-03-01 or
+    20260301), an hour, a minute, a second; with a fraction, one microsecond (PostgreSQL's
+    resolution)."""
+    found = _CLOCK.search(text)
+    if found is None:
+        return timedelta(days=1)
+    if found["fraction"]:
+        return timedelta(microseconds=1)
+    digits = len(found["clock"].replace(":", ""))
+    return {2: timedelta(hours=1), 4: timedelta(minutes=1)}.get(digits, timedelta(seconds=1))
+
+
+def _later(instant: datetime, step: timedelta) -> datetime | None:
+    """`instant + step`, or None (no bound) past the last instant Python can hold."""
+    try:
+        return instant + step
+    except OverflowError:
+        return None
+
+
+def _hint(text: str) -> str:
+    if _LOST_PLUS.search(text.strip()):
+        return " (a + in a URL reads as a space: write the offset's + as %2B)"
+    return ""
