@@ -140,6 +140,7 @@ def test_zoning_rows_outside_the_region_or_unknown_are_reported(
         (5, "code_commune"),  # duplicate
         (6, "zonage"),
     ]
+    assert rejected.value.errors[0].reason == "commune 33063 is in région 75, not 84"
 
 
 def test_zoning_needs_a_known_region(db: Session) -> None:
@@ -171,6 +172,18 @@ def test_a_commune_in_two_cpts_is_refused(db: Session, tmp_path: Path) -> None:
     with pytest.raises(ImportRejected) as rejected:
         import_cpts(db.connection(), path)
     assert [(e.row, e.field) for e in rejected.value.errors] == [(3, "communes")]
+
+
+def test_cpts_communes_outside_the_region_are_reported(db: Session, tmp_path: Path) -> None:
+    before = _layer_count(db, "cpts")
+    path = tmp_path / "cpts.csv"
+    path.write_text("id_cpts;nom_cpts;communes\nA;CPTS A;69123|33063\nB;CPTS B;01001\n")
+    with pytest.raises(ImportRejected) as rejected:
+        import_cpts(db.connection(), path, region="84")
+    assert [(e.row, e.field, e.reason) for e in rejected.value.errors] == [
+        (2, "communes", "commune 33063 is in région 75, not 84")
+    ]
+    assert _layer_count(db, "cpts") == before
 
 
 def test_zones_rouges_need_known_epci(db: Session, tmp_path: Path) -> None:

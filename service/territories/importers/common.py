@@ -246,6 +246,23 @@ def unknown_communes(conn: Connection, table: str, report_as: str) -> list[RowEr
     ]
 
 
+def outside_region(conn: Connection, table: str, report_as: str, region: str) -> list[RowError]:
+    """Staged rows (`row`, `insee`) whose commune, in the current commune layer, lies in
+    another région than `region`, reported under the file's own column name."""
+    rows = conn.execute(
+        text(
+            f"SELECT s.row, s.insee, c.region FROM {table} s JOIN commune c"
+            f" ON c.insee = s.insee AND c.layer_id IN {CURRENT_COMMUNE_LAYER_IDS}"
+            " WHERE c.region <> :region"
+        ),
+        {"region": region},
+    ).all()
+    return [
+        RowError(r, report_as, f"commune {code} is in région {other}, not {region}")
+        for r, code, other in rows
+    ]
+
+
 def region_exists(conn: Connection, code: str) -> bool:
     return bool(
         conn.execute(

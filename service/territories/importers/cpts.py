@@ -25,6 +25,7 @@ from service.territories.importers.common import (
     ImportResult,
     RowError,
     check_vintage,
+    outside_region,
     read_table,
     region_exists,
     stage,
@@ -103,19 +104,7 @@ def import_cpts(
     stage(conn, "cpts_stage", "row int, cpts_id text, name text, insee text", members)
     errors += unknown_communes(conn, "cpts_stage", "communes")
     if region is not None:
-        outside = conn.execute(
-            text(
-                "SELECT s.row, s.insee, c.region FROM cpts_stage s JOIN commune c"
-                " ON c.insee = s.insee AND c.layer_id IN"
-                f" {CURRENT_COMMUNE_LAYER_IDS}"
-                " WHERE c.region <> :region"
-            ),
-            {"region": region},
-        ).all()
-        errors += [
-            RowError(r, "communes", f"commune {code} is in région {other}, not {region}")
-            for r, code, other in outside
-        ]
+        errors += outside_region(conn, "cpts_stage", "communes", region)
     if errors:
         raise ImportRejected(errors)
     layer_id = create_layer(

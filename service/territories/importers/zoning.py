@@ -26,6 +26,7 @@ from service.territories.importers.common import (
     RowError,
     check_vintage,
     column_key,
+    outside_region,
     read_table,
     region_exists,
     stage,
@@ -38,7 +39,6 @@ from service.territories.layers import (
     lock_layer_loads,
     make_current,
 )
-from service.territories.queries import CURRENT_COMMUNE_LAYER_IDS
 
 COLUMNS = {
     "code_commune": (
@@ -126,19 +126,7 @@ def import_zoning(
     lock_layer_loads(conn)
     stage(conn, "zoning_stage", "row int, insee text, zone text", rows)
     errors += unknown_communes(conn, "zoning_stage", "code_commune")
-    outside = conn.execute(
-        text(
-            "SELECT s.row, s.insee, c.region FROM zoning_stage s JOIN commune c"
-            " ON c.insee = s.insee AND c.layer_id IN"
-            f" {CURRENT_COMMUNE_LAYER_IDS}"
-            " WHERE c.region <> :region"
-        ),
-        {"region": region},
-    ).all()
-    errors += [
-        RowError(r, "code_commune", f"commune {code} is in région {other}, not {region}")
-        for r, code, other in outside
-    ]
+    errors += outside_region(conn, "zoning_stage", "code_commune", region)
     if errors:
         raise ImportRejected(errors)
     layer_id = create_layer(
