@@ -39,7 +39,7 @@ class Span:
             instant = value if value.tzinfo else value.replace(tzinfo=UTC)
             return cls(instant, _later(instant, timedelta(microseconds=1)))
         first = datetime.combine(value, time(), UTC)
-        return cls(first, first + timedelta(days=1))
+        return cls(first, _later(first, timedelta(days=1)))
 
     def holds(self, column: Any) -> ColumnElement[bool]:
         """`column` is one of the span's instants (not null, when both ends are open)."""

@@ -1,0 +1,72 @@
+"""The one reading of dates in queries (`service.timespans`): what instants a value covers,
+what an interval spans, and the reasons a value is refused."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from service.timespans import Span, SpanError, parse_instant, parse_interval
+
+T = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "first", "length"),
+    [
+        ("2026-03-01", T, timedelta(days=1)),
+        ("20260301", T, timedelta(days=1)),  # ISO 8601's basic form
+        ("2026-03-01T08", T + timedelta(hours=8), timedelta(hours=1)),
+        ("2026-03-01T08:00Z", T + timedelta(hours=8), timedelta(minutes=1)),
+        ("2026-03-01t08:00:59z", T + timedelta(hours=8, seconds=59), timedelta(seconds=1)),
+        ("2026-03-01 08:00:59", T + timedelta(hours=8, seconds=59), timedelta(seconds=1)),
+        ("2026-03-01T09:00:00+01:00", T + timedelta(hours=8), timedelta(seconds=1)),
+        ("2026-03-01T08:00:59.5Z", T + timedelta(hours=8, seconds=59.5), timedelta(microseconds=1)),
+    ],
+)
+def test_a_value_covers_its_last_written_digit(
+    text: str, first: datetime, length: timedelta
+) -> None:
+    span = parse_instant(text)
+    assert span.first == first and span.past == first + length
+
+
+@pytest.mark.parametrize(
+    ("text", "first", "past"),
+    [
+        ("2026-03-01/..", T, None),
+        ("2026-03-01/", T, None),
+        ("../2026-03-01", None, T + timedelta(days=1)),
+        ("2026-03-01/2026-03-01", T, T + timedelta(days=1)),
+        ("2026-03-01T00:00:00Z/2026-03-01T00:00:00Z", T, T + timedelta(seconds=1)),
+    ],
+)
+def test_an_interval_runs_from_its_start_to_the_end_of_its_end(
+    text: str, first: datetime | None, past: datetime | None
+) -> None:
+    assert parse_interval(text) == Span(first, past)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("2026-13-01", "is not a date or date-time"),
+        ("yesterday", "is not a date or date-time"),
+        ("2026-03-01T08:00:00 01:00", "%2B"),  # a + the URL turned into a space
+        ("..", "cannot be open"),
+        ("../..", "at least one end"),
+        ("2026-03-02/2026-03-01", "empty"),
+        ("2026-03-01T00:00:01Z/2026-03-01T00:00:00Z", "empty"),
+        ("2026-01-01/2026-02-01/2026-03-01", "more than two ends"),
+    ],
+)
+def test_a_refusal_says_why(text: str, reason: str) -> None:
+    with pytest.raises(SpanError, match=reason):
+        parse_interval(text)
+
+
+def test_a_literal_already_read_is_its_day_or_its_instant() -> None:
+    assert Span.of(date(2026, 3, 1)) == Span(T, T + timedelta(days=1))
+    assert Span.of(datetime(2026, 3, 1)) == Span(T, T + timedelta(microseconds=1))
+    assert Span.of(date.max).past is None and Span.of(datetime.max).past is None  # no overflow
