@@ -333,10 +333,13 @@ def update(
             errors=[{"field": "status", "reason": "decommissioned"}],
         )
     if "operator_id" in patch:
-        raise ValidationFailed(
-            "A cabin does not change owner.",
-            errors=[{"field": "operator_id", "reason": "cannot be changed"}],
-        )
+        # Its own owner, as a read gives it, is no change (a read sent back whole).
+        if str(patch["operator_id"]) != str(cabin.operator_id):
+            raise ValidationFailed(
+                "A cabin does not change owner.",
+                errors=[{"field": "operator_id", "reason": "cannot be changed"}],
+            )
+        patch = {key: value for key, value in patch.items() if key != "operator_id"}
     before = document_of(cabin, located.lon, located.lat)
     merged = merge_patch(before, patch)
     body, location = validate(

@@ -497,3 +497,21 @@ def test_patch_with_read_only_fields_and_a_french_date_says_what_to_send(
     assert reasons["version"].startswith("is set by the registry (read-only)")
     assert "is written 2026-01-15" in reasons["declarations.ars_declaration_date"]
     assert client.get(url, headers=callers.operator).json()["version"] == 1
+
+
+def test_patch_with_the_cabins_own_owner_is_no_change_of_owner(
+    client: TestClient, callers: Callers
+) -> None:
+    """A read sent back whole carries the owner: only a different one is refused."""
+    created = create(client, callers.operator)
+    url = f"/v1/cabins/{created['id']}"
+    headers = {**callers.operator, "If-Match": '"1"'}
+    same = {"operator_id": created["operator_id"], "venue": {"name": "Renommée"}}
+    response = client.patch(url, json=same, headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.json()["venue"]["name"] == "Renommée"
+
+    other = {"operator_id": str(uuid.uuid4())}
+    response = client.patch(url, json=other, headers={**callers.operator, "If-Match": '"2"'})
+    assert response.status_code == 422
+    assert response.json()["errors"] == [{"field": "operator_id", "reason": "cannot be changed"}]
