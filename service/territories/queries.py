@@ -86,15 +86,6 @@ _COMMUNE_COLUMNS = (
 )
 
 
-def commune_by_insee(session: Session, insee: str) -> CommuneRef | None:
-    row = session.execute(
-        select(*_COMMUNE_COLUMNS).where(
-            Commune.insee == insee, Commune.layer_id.in_(current_layer_ids("commune"))
-        )
-    ).first()
-    return CommuneRef(*row) if row else None
-
-
 def commune_at_point(session: Session, lon: float, lat: float) -> CommuneRef | None:
     """The current commune whose polygon holds the point (GiST index on `commune.geom`)."""
     point = func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326)
