@@ -65,6 +65,7 @@ from sqlalchemy.types import Text, Uuid
 
 from service.cabins.models import Cabin
 from service.rules import plan as planning
+from service.rules.catalogue.accessibility import INTERIOR_RULE, VENUE_RULE, label_sql
 from service.rules.catalogue.base import RuleInput
 from service.rules.fingerprint import fingerprint
 from service.rules.models import Verdict, VerdictChange
@@ -446,9 +447,8 @@ def inline_constants(session: Session, statement: Any, keep: Sequence[str]) -> s
 
 
 # Compliance: `compliant` when no error rule fails, `non_compliant` when one does,
-# `incomplete` when an error rule is unknown and none fails. Accessibility label from
-# SIT-17 (venue) and SIT-18 (cabin interior): both pass → accessible; one passes and the
-# other fails → partial; none passes and one fails → not_accessible; else unknown.
+# `incomplete` when an error rule is unknown and none fails. The accessibility label from the
+# outcomes of SIT-17 (venue) and SIT-18 (cabin interior): `catalogue.accessibility.label_sql`.
 COMPLIANCE_SQL_TEMPLATE = """
 INSERT INTO cabin_compliance AS cc (cabin_id, compliance_status, accessibility_label,
                                     failing_errors, unknown_errors, failing_warnings, updated_at)
@@ -456,14 +456,7 @@ SELECT v.cabin_id,
        CASE WHEN bool_or(v.severity = 'error' AND v.outcome = 'fail') THEN 'non_compliant'
             WHEN bool_or(v.severity = 'error' AND v.outcome = 'unknown') THEN 'incomplete'
             ELSE 'compliant' END,
-       CASE WHEN count(*) FILTER (WHERE v.rule_code IN ('SIT-17', 'SIT-18')
-                                  AND v.outcome = 'pass') = 2 THEN 'accessible'
-            WHEN bool_or(v.rule_code IN ('SIT-17', 'SIT-18') AND v.outcome = 'pass')
-                 AND bool_or(v.rule_code IN ('SIT-17', 'SIT-18') AND v.outcome = 'fail')
-                 THEN 'partial'
-            WHEN bool_or(v.rule_code IN ('SIT-17', 'SIT-18') AND v.outcome = 'fail')
-                 THEN 'not_accessible'
-            ELSE 'unknown' END,
+       {label},
        coalesce(array_agg(v.rule_code ORDER BY v.rule_code)
                 FILTER (WHERE v.severity = 'error' AND v.outcome = 'fail'), '{}'),
        coalesce(array_agg(v.rule_code ORDER BY v.rule_code)
@@ -488,12 +481,18 @@ WHERE (cc.compliance_status, cc.accessibility_label, cc.failing_errors, cc.unkno
                         excluded.failing_warnings)
 """
 
+# A cabin has one verdict per rule: the outcome of a rule is the min of its one row.
+COMPLIANCE_SQL = COMPLIANCE_SQL_TEMPLATE.replace(
+    "{label}",
+    label_sql(
+        f"min(v.outcome) FILTER (WHERE v.rule_code = '{VENUE_RULE}')",
+        f"min(v.outcome) FILTER (WHERE v.rule_code = '{INTERIOR_RULE}')",
+    ),
+)
 # Which cabins to recompute: the given ones (a write, an import: all changes are theirs), or
 # every cabin whose verdicts were rewritten by this pass, or every cabin.
-COMPLIANCE_OF_IDS = COMPLIANCE_SQL_TEMPLATE.replace(
-    "{cabins}", "v.cabin_id = ANY(CAST(:ids AS uuid[]))"
-)
-COMPLIANCE_OF_ALL = COMPLIANCE_SQL_TEMPLATE.replace("{cabins}", "true")
+COMPLIANCE_OF_IDS = COMPLIANCE_SQL.replace("{cabins}", "v.cabin_id = ANY(CAST(:ids AS uuid[]))")
+COMPLIANCE_OF_ALL = COMPLIANCE_SQL.replace("{cabins}", "true")
 
 # Verdicts of rules that are no longer enabled in the rule set in force: closed in the
 # history (outcome not_applicable) and removed, so they no longer count.

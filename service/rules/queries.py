@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import RowMapping, select, text
 from sqlalchemy.orm import Session
 
+from service.rules.catalogue.accessibility import INTERIOR_RULE, VENUE_RULE, label_sql
 from service.rules.models import CabinCompliance, Rule, RuleSet
 
 
@@ -91,9 +92,14 @@ def verdicts_as_of(
     )
 
 
-def derive_status(verdicts: Sequence[Any]) -> dict[str, Any]:
+# The label of two outcomes given as parameters, by the evaluator's expression.
+_LABEL_OF = "SELECT " + label_sql("CAST(:venue AS text)", "CAST(:interior AS text)")
+
+
+def derive_status(session: Session, verdicts: Sequence[Any]) -> dict[str, Any]:
     """Compliance status and rule lists from verdict rows (the SQL of the evaluator, for the
-    as-of and what-if answers)."""
+    as-of and what-if answers); the accessibility label by the very expression the evaluator
+    stores (`catalogue.accessibility.label_sql`)."""
 
     def codes(severity: str, outcome: str) -> list[str]:
         return sorted(
@@ -104,19 +110,10 @@ def derive_status(verdicts: Sequence[Any]) -> dict[str, Any]:
 
     failing, unknown = codes("error", "fail"), codes("error", "unknown")
     status = "non_compliant" if failing else "incomplete" if unknown else "compliant"
-    access = {
-        v["rule_code"]: v["outcome"] for v in verdicts if v["rule_code"] in ("SIT-17", "SIT-18")
-    }
-    passes = sum(1 for o in access.values() if o == "pass")
-    fails = sum(1 for o in access.values() if o == "fail")
-    label = (
-        "accessible"
-        if passes == 2
-        else "partial"
-        if passes and fails
-        else "not_accessible"
-        if fails
-        else "unknown"
+    outcomes = {v["rule_code"]: v["outcome"] for v in verdicts}
+    label = session.scalar(
+        text(_LABEL_OF),
+        {"venue": outcomes.get(VENUE_RULE), "interior": outcomes.get(INTERIOR_RULE)},
     )
     return {
         "compliance_status": status,

@@ -144,14 +144,14 @@ def cabin_compliance(
                 "failing_warnings": stored.failing_warnings,
             }
             if stored
-            else queries.derive_status(verdicts) | {"compliance_status": None}
+            else queries.derive_status(session, verdicts) | {"compliance_status": None}
         )
         version = in_force.version if in_force else None
     else:
         before = queries.end_of(at)
         rs = queries.rule_set_in_force_at(session, before)
         verdicts = queries.verdicts_as_of(session, cabin_id, rs.version, before) if rs else []
-        status = queries.derive_status(verdicts)
+        status = queries.derive_status(session, verdicts)
         if not verdicts:
             status |= {"compliance_status": None, "accessibility_label": None}
         version = rs.version if rs else None

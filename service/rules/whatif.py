@@ -137,7 +137,7 @@ def check(session: Session, body: SitingCheck) -> dict[str, Any]:
     verdicts.sort(key=lambda v: v["rule_code"])
     return {
         "rule_set_version": rule_set.version,
-        "compliance_status": derive_status(verdicts)["compliance_status"],
+        "compliance_status": derive_status(session, verdicts)["compliance_status"],
         "commune": commune_info,
         "verdicts": verdicts,
     }

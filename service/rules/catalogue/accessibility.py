@@ -1,15 +1,13 @@
 """Accessibility rules: SIT-16 (the accessibility block is complete), SIT-17 (venue path and
 entrance meet the arrêté of the building's regime), SIT-18 (the cabin interior is usable from a
 wheelchair), and the accessibility label (`accessible`, `partial`, `not_accessible`, `unknown`)
-with per-criterion reasons, derived from the SIT-17 and SIT-18 outcomes and evidence.
+derived from the SIT-17 and SIT-18 outcomes, whose evidence gives the reasons per criterion.
 
 Every fact is tri-state: an absent measurement makes its criterion `unknown`, never `pass`.
 Lengths of the record are centimetres; the parameters are metres, as the texts give them."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import Field
@@ -17,7 +15,6 @@ from sqlalchemy import ColumnElement, Select, and_, case, func, literal, null, o
 
 from service.rules.catalogue.base import (
     FAIL,
-    NOT_APPLICABLE,
     PASS,
     UNKNOWN,
     RuleInput,
@@ -480,57 +477,25 @@ def cabin_interior(inp: RuleInput) -> Select[Any]:
 
 # --- the accessibility label ------------------------------------------------------------------
 
-LABELS = ("accessible", "partial", "not_accessible", "unknown")
+VENUE_RULE, INTERIOR_RULE = "SIT-17", "SIT-18"
+
+# The label decides only what every outcome of an unknown rule would agree on, as SIT-17 does
+# with an unknown building regime. The venue comes first: where the cabin cannot be reached,
+# the rules of its interior do not apply (H6: an adapted cabin is reached by an accessible
+# path; H8: where the entrance is impossible, the interior rules of art. 5-19 do not apply).
+# So a venue that fails makes the cabin not_accessible, whatever its interior; a venue that
+# passes makes it accessible with an interior that passes, partial with one that fails; and
+# a venue not known makes it unknown, even behind an interior that fails (partial or
+# not_accessible, depending on the venue). A missing verdict (a rule not enabled) is unknown.
+_LABEL_SQL = """CASE WHEN {venue} = 'fail' THEN 'not_accessible'
+            WHEN {venue} = 'pass' AND {interior} = 'pass' THEN 'accessible'
+            WHEN {venue} = 'pass' AND {interior} = 'fail' THEN 'partial'
+            ELSE 'unknown' END"""
 
 
-def label_sql(venue: Any, interior: Any) -> ColumnElement[str]:
-    """The label from the SIT-17 (venue) and SIT-18 (interior) outcomes, as SQL, for a
-    set-based update: the venue failing → not_accessible; both passing → accessible; the
-    interior failing behind a venue that passes or is unknown → partial; else unknown."""
-    return case(
-        (venue == FAIL, _o("not_accessible")),
-        (and_(venue == PASS, interior == PASS), _o("accessible")),
-        (interior == FAIL, _o("partial")),
-        else_=_o("unknown"),
-    )
-
-
-@dataclass(frozen=True)
-class AccessibilityLabel:
-    label: str
-    reasons: list[dict[str, Any]] = field(default_factory=list)
-    """One entry per criterion that is not met or not known: rule, criterion, outcome, and
-    what was measured against which threshold; plus the fields SIT-16 found missing."""
-
-
-def accessibility_label(
-    verdicts: Mapping[str, tuple[str, Mapping[str, Any] | None]],
-) -> AccessibilityLabel:
-    """The label from the verdicts of SIT-16, SIT-17 and SIT-18 (`{code: (outcome, evidence)}`);
-    a missing verdict counts as unknown. Same decision as `label_sql`."""
-    venue = verdicts.get("SIT-17", (UNKNOWN, None))[0]
-    interior = verdicts.get("SIT-18", (UNKNOWN, None))[0]
-    if venue == FAIL:
-        label = "not_accessible"
-    elif venue == PASS and interior == PASS:
-        label = "accessible"
-    elif interior == FAIL:
-        label = "partial"
-    else:
-        label = "unknown"
-    reasons: list[dict[str, Any]] = []
-    for code in ("SIT-17", "SIT-18"):
-        outcome, evidence = verdicts.get(code, (UNKNOWN, None))
-        criteria = (evidence or {}).get("criteria") or {}
-        if not criteria and outcome not in (PASS, NOT_APPLICABLE):
-            reasons.append({"rule": code, "criterion": None, "outcome": outcome})
-        for name, detail in criteria.items():
-            if detail.get("outcome") != PASS:
-                reasons.append({"rule": code, "criterion": name, **detail})
-    declared = verdicts.get("SIT-16")
-    if declared and declared[0] == FAIL:
-        for name in (declared[1] or {}).get("missing_fields", []):
-            reasons.append(
-                {"rule": "SIT-16", "criterion": name, "outcome": UNKNOWN, "reason": "not declared"}
-            )
-    return AccessibilityLabel(label, reasons)
+def label_sql(venue: str, interior: str) -> str:
+    """The label as a SQL expression over two SQL expressions giving the outcomes of SIT-17
+    (`venue`) and SIT-18 (`interior`), NULL when there is no verdict: the one definition of
+    the label, used by the stored compliance (the evaluator) and the as-of and what-if reads
+    (`service.rules.queries`)."""
+    return _LABEL_SQL.format(venue=venue, interior=interior)

@@ -1,13 +1,12 @@
-"""SIT-16 (declared), SIT-17 (venue access), SIT-18 (cabin interior) and the label."""
+"""SIT-16 (declared), SIT-17 (venue access), SIT-18 (cabin interior); the label they drive is
+tested through the engine (tests/rules/test_label.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import literal, select
 from sqlalchemy.orm import Session
 
-from service.rules.catalogue.accessibility import accessibility_label, label_sql
 from tests.rules.catalogue.factories import make_cabin, run_rule
 
 VENUE_OK = {
@@ -137,44 +136,3 @@ def test_sit18_passes_fails_and_is_unknown_on_the_interior(db: Session) -> None:
     assert verdicts[small][1]["criteria"]["turning_space"]["outcome"] == "fail"
     assert verdicts[unknown][0] == "unknown"
     assert verdicts[unknown][1]["criteria"]["seat_or_transfer"] == {"outcome": "unknown"}
-
-
-def test_label_from_the_verdicts(db: Session) -> None:
-    ok = _cabin(db, **VENUE_OK, **INTERIOR_OK)
-    bad_interior = _cabin(db, **VENUE_OK, **{**INTERIOR_OK, "desk_height_cm": 95})
-    bad_venue = _cabin(db, **{**VENUE_OK, "path_width_cm": 70}, **INTERIOR_OK)
-    unknown = _cabin(db, **VENUE_OK)
-    ids = [ok, bad_interior, bad_venue, unknown]
-    v16, v17, v18 = (run_rule(db, code, ids) for code in ("SIT-16", "SIT-17", "SIT-18"))
-    labels = {
-        i: accessibility_label({"SIT-16": v16[i], "SIT-17": v17[i], "SIT-18": v18[i]}) for i in ids
-    }
-    assert labels[ok].label == "accessible"
-    assert labels[ok].reasons == [
-        {
-            "rule": "SIT-16",
-            "criterion": "hearing_loop",
-            "outcome": "unknown",
-            "reason": "not declared",
-        },
-        {
-            "rule": "SIT-16",
-            "criterion": "registre_url",
-            "outcome": "unknown",
-            "reason": "not declared",
-        },
-    ]
-    assert labels[bad_interior].label == "partial"
-    assert {
-        "rule": "SIT-18",
-        "criterion": "desk_height",
-        "outcome": "fail",
-        "measured_cm": 95.0,
-        "max_cm": 80.0,
-    } in labels[bad_interior].reasons
-    assert labels[bad_venue].label == "not_accessible"
-    assert labels[unknown].label == "unknown"
-    # the SQL form decides the same way
-    for i in ids:
-        sql = db.scalar(select(label_sql(literal(v17[i][0]), literal(v18[i][0]))))
-        assert sql == labels[i].label

@@ -1,0 +1,105 @@
+"""The accessibility label the engine stores, for every pair of SIT-17 (venue) and SIT-18
+(cabin interior) outcomes, and the same label in the as-of read."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from sqlalchemy.orm import Session
+
+from service.rules import queries
+from service.rules.evaluator import evaluate_cabins, reevaluate_all
+from service.rules.models import CabinCompliance, Verdict
+from service.rules.schemas import RuleChange
+from tests.auth.factories import make_operator
+from tests.rules.catalogue.test_accessibility import INTERIOR_OK, VENUE_OK
+from tests.rules.conftest import T0, T1, derive_and_publish
+from tests.rules.factories import insert_cabin
+
+VENUE = {
+    "pass": VENUE_OK,
+    "fail": {**VENUE_OK, "path_width_cm": 70},
+    "unknown": {},
+}
+INTERIOR = {
+    "pass": INTERIOR_OK,
+    "fail": {**INTERIOR_OK, "desk_height_cm": 95},
+    "unknown": {},
+}
+# (venue, interior) → label. The venue decides first: a cabin that cannot be reached is not
+# accessible whatever its interior; a label is given only when every outcome of an unknown
+# rule would give the same one.
+EXPECTED = {
+    ("pass", "pass"): "accessible",
+    ("pass", "fail"): "partial",
+    ("pass", "unknown"): "unknown",
+    ("fail", "pass"): "not_accessible",
+    ("fail", "fail"): "not_accessible",
+    ("fail", "unknown"): "not_accessible",
+    ("unknown", "pass"): "unknown",
+    ("unknown", "fail"): "unknown",
+    ("unknown", "unknown"): "unknown",
+}
+
+
+@pytest.fixture
+def accessibility_rules(db: Session) -> str:
+    """Rule set 2025.1 in force since T0 with SIT-16..18 only."""
+    disabled = {
+        f"SIT_{i:02d}": RuleChange(enabled=False) for i in range(1, 21) if i not in (16, 17, 18)
+    }
+    derive_and_publish(db, "2025.1", T0, **disabled)
+    return "2025.1"
+
+
+def _cabins(db: Session) -> dict[tuple[str, str], uuid.UUID]:
+    operator = make_operator(db)
+    cabins = {}
+    for venue, interior in EXPECTED:
+        facts: dict[str, Any] = {**VENUE[venue], **INTERIOR[interior]}
+        cabins[venue, interior] = insert_cabin(
+            db, operator, venue_building_regime="existing", accessibility=facts
+        )
+    return cabins
+
+
+def _outcome(db: Session, cabin_id: uuid.UUID, code: str) -> str:
+    return db.get(Verdict, (cabin_id, code)).outcome
+
+
+def test_the_stored_label_for_every_venue_and_interior_outcome(db: Session, accessibility_rules):
+    cabins = _cabins(db)
+    evaluate_cabins(db, list(cabins.values()), at=T0)
+    for (venue, interior), cabin_id in cabins.items():
+        assert (_outcome(db, cabin_id, "SIT-17"), _outcome(db, cabin_id, "SIT-18")) == (
+            venue,
+            interior,
+        )
+        stored = db.get(CabinCompliance, cabin_id).accessibility_label
+        assert stored == EXPECTED[venue, interior], (venue, interior)
+        # the as-of read derives the label by the same expression
+        verdicts = queries.verdicts_as_of(db, cabin_id, "2025.1", queries.end_of(T1.date()))
+        assert queries.derive_status(db, verdicts)["accessibility_label"] == stored
+
+
+def test_the_full_pass_stores_the_same_labels(db: Session, accessibility_rules):
+    cabins = _cabins(db)
+    reevaluate_all(db, at=T1)
+    labels = {pair: db.get(CabinCompliance, c).accessibility_label for pair, c in cabins.items()}
+    assert labels == EXPECTED
+
+
+def test_a_label_rule_not_enabled_counts_as_unknown(db: Session, accessibility_rules):
+    cabin = insert_cabin(
+        db, venue_building_regime="existing", accessibility={**VENUE_OK, **INTERIOR_OK}
+    )
+    evaluate_cabins(db, [cabin], at=T0)
+    assert db.get(CabinCompliance, cabin).accessibility_label == "accessible"
+    derive_and_publish(db, "2025.2", T1, SIT_18=RuleChange(enabled=False))
+    db.expire_all()
+    assert db.get(Verdict, (cabin, "SIT-18")) is None
+    assert db.get(CabinCompliance, cabin).accessibility_label == "unknown"
+    verdicts = [{"rule_code": "SIT-17", "severity": "warning", "outcome": "pass"}]
+    assert queries.derive_status(db, verdicts)["accessibility_label"] == "unknown"
