@@ -64,6 +64,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.types import Text, Uuid
 
 from service.cabins.models import Cabin
+from service.public.inline import inline_sql
 from service.rules import plan as planning
 from service.rules.catalogue.accessibility import INTERIOR_RULE, VENUE_RULE, label_sql
 from service.rules.catalogue.base import RuleInput
@@ -377,9 +378,10 @@ def few_cabins_sql(
     codes: Sequence[str] | None = None,
 ) -> str:
     """The SQL of `runs_statement` over `%(cabin_id)s` (single) or `%(ids)s`, at `%(at)s`,
-    its constants written inline (`inline_constants`), cached. `evaluate_cabins` prepares it
-    on the connection: with every constant in the text, PostgreSQL's generic plan is as good
-    as a custom one, and the statement is planned once per connection instead of per write."""
+    its constants written inline (`service.public.inline.inline_sql`), cached.
+    `evaluate_cabins` prepares it on the connection: with every constant in the text,
+    PostgreSQL's generic plan is as good as a custom one, and the statement is planned once
+    per connection instead of per write."""
     key = (plan.version, day, single, tuple(codes) if codes is not None else None)
     cached = _FEW_CABINS.get(key)
     if cached is not None and cached[0] is plan:
@@ -389,7 +391,7 @@ def few_cabins_sql(
     else:
         cabins = cabin.c.id == any_(bindparam("ids", [uuid.UUID(int=0)], type_=ARRAY(Uuid)))
     statement = runs_statement(runs, cabins, day, plan.version)
-    sql = inline_constants(session, statement, keep=_PARAMETERS)
+    sql = inline_sql(session, statement, keep=_PARAMETERS)
     if len(_FEW_CABINS) > 64:  # days go by: forget the old ones
         _FEW_CABINS.clear()
     _FEW_CABINS[key] = (plan, sql)
@@ -407,43 +409,6 @@ def run_prepared(session: Session, sql: str, values: dict[str, Any]) -> list[Any
             return cursor.execute(sql, values, prepare=True).fetchall()
     except psycopg.Error as error:
         raise DBAPIError.instance(sql, values, error, psycopg.Error) from error
-
-
-def inline_constants(session: Session, statement: Any, keep: Sequence[str]) -> str:
-    """The statement's SQL for psycopg with every bound value written as a literal by the
-    driver itself (`ClientCursor.mogrify`: the same adaptation as a bound value, each still
-    followed by the cast SQLAlchemy renders), except the parameters named in `keep`, left as
-    `%(name)s` placeholders."""
-    connection = session.connection()
-    dialect = connection.dialect
-    compiled = statement.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
-    sql: str = compiled.string
-    values: dict[str, Any] = {}
-    for name, value in compiled.construct_params().items():
-        if name in keep:
-            sql = sql.replace(f"%({name})s", f"%%({name})s")
-            continue
-        # an expanded IN list's members are named `<bind>_<n>` after their bind
-        bind = compiled.binds.get(name)
-        if bind is None:
-            bind = compiled.binds.get(name.rsplit("_", 1)[0])
-        processor = (
-            bind.type.dialect_impl(dialect).bind_processor(dialect) if bind is not None else None
-        )
-        values[name] = processor(value) if processor is not None and value is not None else value
-        if isinstance(value, float):
-            # bound, a float travels as float8 and its cast (`::NUMERIC` in the evidence) turns
-            # 1000.0 into 1000; written bare, `1000.0::NUMERIC` would keep the scale. Same bytes
-            # as the set-based path's evidence, not merely equal values.
-            sql = sql.replace(f"%({name})s", f"CAST(%({name})s AS double precision)")
-    driver = connection.connection.driver_connection
-    assert isinstance(driver, psycopg.Connection)
-    rendered = psycopg.ClientCursor(driver).mogrify(sql, values)
-    # the text is a query again: escape its percent signs, but not the placeholders kept
-    rendered = rendered.replace("%", "%%")
-    for name in keep:
-        rendered = rendered.replace(f"%%({name})s", f"%({name})s")
-    return rendered
 
 
 # Compliance: `compliant` when no error rule fails, `non_compliant` when one does,
