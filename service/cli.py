@@ -7,14 +7,42 @@ import argparse
 import importlib
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
+
+if TYPE_CHECKING:  # the commands import the service's modules late, to start fast
+    from sqlalchemy.engine import Engine
 
 ROOT = Path(__file__).resolve().parent.parent
 
 Handler = Callable[[argparse.Namespace], int | None]
+
+
+LONG_STATEMENT_TIMEOUT_MS = 600_000
+"""The statement timeout of the commands that load a whole layer or pass over every cabin."""
+
+
+@contextmanager
+def cli_engine(statement_timeout_ms: int | None = None) -> Iterator[Engine]:
+    """The database engine of a `registry` command, disposed when the command is done. The
+    settings are read from the environment now, not the cached ones (the test set-up sets
+    DATABASE_URL late); `statement_timeout_ms` replaces `DB_STATEMENT_TIMEOUT_MS`, which is
+    meant for requests, for the commands that need longer (`LONG_STATEMENT_TIMEOUT_MS`)."""
+    from service.db import make_engine
+    from service.settings import Settings
+
+    settings = Settings()
+    if statement_timeout_ms is not None:
+        settings = settings.model_copy(update={"db_statement_timeout_ms": statement_timeout_ms})
+    engine = make_engine(settings)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def alembic_config():  # type: ignore[no-untyped-def]

@@ -10,13 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection
 
-
-def _engine():  # type: ignore[no-untyped-def]
-    from service.db import make_engine
-    from service.settings import Settings
-
-    # Settings read now, not the cached ones: the test set-up sets DATABASE_URL late.
-    return make_engine(Settings(db_statement_timeout_ms=600_000))
+from service.cli import LONG_STATEMENT_TIMEOUT_MS, cli_engine
 
 
 def _progress(line: str) -> None:
@@ -51,33 +45,28 @@ def load_admin_step() -> None:
     """The `setup_steps` entry: load the admin layers unless already current."""
     from service.territories.admin import load_admin
 
-    engine = _engine()
-    try:
+    with cli_engine(LONG_STATEMENT_TIMEOUT_MS) as engine:
         load_admin(engine, progress=_progress)
-    finally:
-        engine.dispose()
 
 
 def _load(args: argparse.Namespace) -> int:
     from service.territories.admin import load_admin
     from service.territories.packages import PackageError
 
-    engine = _engine()
     try:
-        result = load_admin(
-            engine,
-            force=args.force,
-            progress=_progress,
-            cache=Path(args.cache_dir) if args.cache_dir else None,
-        )
-        if not result.skipped:
-            with engine.begin() as conn:
-                _reevaluate(conn)
+        with cli_engine(LONG_STATEMENT_TIMEOUT_MS) as engine:
+            result = load_admin(
+                engine,
+                force=args.force,
+                progress=_progress,
+                cache=Path(args.cache_dir) if args.cache_dir else None,
+            )
+            if not result.skipped:
+                with engine.begin() as conn:
+                    _reevaluate(conn)
     except PackageError as exc:
         _progress(f"error: {exc}")
         return 2
-    finally:
-        engine.dispose()
     return 0
 
 
@@ -85,11 +74,8 @@ def generate_synthetic_step(seed: int | None = None) -> None:
     """The demo `setup_steps` entry: the synthetic health layers, unless already current."""
     from service.territories.synthetic import DEFAULT_SEED, generate_synthetic
 
-    engine = _engine()
-    try:
+    with cli_engine(LONG_STATEMENT_TIMEOUT_MS) as engine:
         generate_synthetic(engine, seed=seed or DEFAULT_SEED, progress=_progress)
-    finally:
-        engine.dispose()
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -98,14 +84,11 @@ def _generate(args: argparse.Namespace) -> int:
     if args.seed <= 0:
         _progress("error: --seed must be a positive integer")
         return 2
-    engine = _engine()
-    try:
+    with cli_engine(LONG_STATEMENT_TIMEOUT_MS) as engine:
         result = generate_synthetic(engine, seed=args.seed, progress=_progress)
         if result.generated:
             with engine.begin() as conn:
                 _reevaluate(conn)
-    finally:
-        engine.dispose()
     made = ", ".join(f"{n} {k}" for k, n in result.generated.items()) or "nothing new"
     _progress(f"synthetic layers (seed {result.seed}): {made} in {result.seconds:.1f} s")
     return 0
@@ -136,9 +119,8 @@ def _import(args: argparse.Namespace) -> int:
     if args.what == "zoning" and not args.region:
         _progress("error: zoning needs --region (the INSEE code of the ARS région)")
         return 2
-    engine = _engine()
     try:
-        with engine.begin() as conn:
+        with cli_engine(LONG_STATEMENT_TIMEOUT_MS) as engine, engine.begin() as conn:
             if args.what == "zoning":
                 result = import_zoning(
                     conn,
@@ -170,8 +152,6 @@ def _import(args: argparse.Namespace) -> int:
         for error in exc.errors:
             print(f"row {error.row}\t{error.field}\t{error.reason}")
         return 1
-    finally:
-        engine.dispose()
     scope = f" (région {result.scope})" if result.scope else ""
     skipped = (
         f", {result.skipped} skipped (outside the covered territory)" if result.skipped else ""
