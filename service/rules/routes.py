@@ -45,19 +45,12 @@ def _read(session: Any, rs: RuleSet) -> RuleSetRead:
         definition = catalogue.REGISTRY.get(r.code)
         rules.append(
             RuleRead(
-                code=r.code,
-                title=r.title,
-                basis=r.basis,  # type: ignore[arg-type]
-                sources=list(r.sources),
-                severity=r.severity,  # type: ignore[arg-type]
-                enabled=r.enabled,
-                parameters=r.parameters,
+                **rulesets.spec_of(r).model_dump(),
                 parameters_schema=definition.params_model.model_json_schema()
                 if definition
                 else None,
                 implemented=definition is not None,
                 family=definition.family if definition else None,
-                description=r.description,
             )
         )
     return RuleSetRead(

@@ -62,20 +62,22 @@ def check(spec: RuleSetSpec, *, by_code: bool = False) -> None:
         raise ValidationFailed("The rule set is not valid.", errors=errors)
 
 
+def spec_of(rule: Rule) -> RuleSpec:
+    """A stored rule as the rule-set file and the API write it."""
+    return RuleSpec(
+        code=rule.code,
+        title=rule.title,
+        basis=rule.basis,  # type: ignore[arg-type]
+        sources=list(rule.sources),
+        severity=rule.severity,  # type: ignore[arg-type]
+        parameters=rule.parameters,
+        enabled=rule.enabled,
+        description=rule.description,
+    )
+
+
 def _same(existing: RuleSet, rules: list[Rule], spec: RuleSetSpec) -> bool:
-    stored = [
-        RuleSpec(
-            code=r.code,
-            title=r.title,
-            basis=r.basis,  # type: ignore[arg-type]
-            sources=list(r.sources),
-            severity=r.severity,  # type: ignore[arg-type]
-            parameters=r.parameters,
-            enabled=r.enabled,
-            description=r.description,
-        )
-        for r in sorted(rules, key=lambda r: r.code)
-    ]
+    stored = [spec_of(r) for r in sorted(rules, key=lambda r: r.code)]
     return (
         existing.title == spec.title
         and stored == sorted(spec.rules, key=lambda r: r.code)
@@ -230,19 +232,7 @@ def publish(
             version=version,
             title=rule_set.title,
             profiles=[Profile.model_validate(p) for p in rule_set.profiles],
-            rules=[
-                RuleSpec(
-                    code=r.code,
-                    title=r.title,
-                    basis=r.basis,  # type: ignore[arg-type]
-                    sources=list(r.sources),
-                    severity=r.severity,  # type: ignore[arg-type]
-                    parameters=r.parameters,
-                    enabled=r.enabled,
-                    description=r.description,
-                )
-                for r in rules
-            ],
+            rules=[spec_of(r) for r in rules],
         )
     )
     at = at or evaluator.now()
