@@ -4,7 +4,7 @@ SIT-13 (pharmacist assistance comes with the required devices and a closed room)
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import (
     Select,
@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONPATH, aggregate_order_by
 
+from service.cabins.vocabulary import CareLinkKind, Device
 from service.rules.catalogue.base import (
     FAIL,
     NOT_APPLICABLE,
@@ -45,23 +46,9 @@ from service.rules.catalogue.sqlkit import (
 from service.territories.models import Cpts, HealthSite, Layer
 from service.territories.queries import answering_layers
 
-PartnerKind = Literal["cpts", "msp", "centre_sante", "pharmacie", "professionnel_rpps"]
-DeviceName = Literal[
-    "stethoscope_connected",
-    "otoscope_connected",
-    "oximeter",
-    "blood_pressure_monitor",
-    "thermometer",
-    "dermatoscope_connected",
-    "ecg_connected",
-    "scale",
-    "glucometer",
-    "other",
-]
-
 
 class CoordinatedCareParams(RuleParams):
-    accepted_partner_types: tuple[PartnerKind, ...] = (
+    accepted_partner_types: tuple[CareLinkKind, ...] = (
         "cpts",
         "msp",
         "centre_sante",
@@ -75,7 +62,7 @@ class CptsConsistencyParams(RuleParams):
 
 
 class PharmacyEquipmentParams(RuleParams):
-    required_devices_pharmacy: tuple[DeviceName, ...] = (
+    required_devices_pharmacy: tuple[Device, ...] = (
         "stethoscope_connected",
         "otoscope_connected",
         "oximeter",
