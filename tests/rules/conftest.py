@@ -14,7 +14,6 @@ from service.rules.schemas import RuleChange, RuleSetCreate
 
 T0 = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 T1 = datetime(2025, 6, 10, 12, 0, tzinfo=UTC)
-ENGINE_RULES = [f"SIT-0{i}" for i in range(1, 9)]
 
 
 def derive_and_publish(

@@ -167,11 +167,6 @@ def outcome(*whens: tuple[Any, str], else_: str = PASS) -> ColumnElement[str]:
     return case(*((cond, literal(value, String)) for cond, value in whens), else_=literal(else_))
 
 
-def tri_outcome(ok: ColumnElement[bool]) -> ColumnElement[str]:
-    """`pass` when true, `fail` when false, `unknown` when NULL."""
-    return case((ok, literal(PASS)), (~ok, literal(FAIL)), else_=literal(UNKNOWN))
-
-
 def combine(*outcomes: Any) -> ColumnElement[str]:
     """Any fail → fail; else any unknown → unknown; else any pass → pass; else not_applicable.
     Give it columns of an inner select, not big expressions (each one is repeated)."""
