@@ -301,15 +301,15 @@ def rule_set_in_force(session: Session) -> str | None:
     return session.scalar(select(RuleSet.version).where(RuleSet.status == "published"))
 
 
-def rule_codes_in_force(session: Session) -> list[str]:
+def rules_in_force(session: Session) -> dict[str, bool]:
+    """Each rule code of the rule set in force → whether it is enabled."""
     version = rule_set_in_force(session)
     if version is None:
-        return []
-    return list(
-        session.scalars(
-            select(Rule.code).where(Rule.rule_set_version == version).order_by(Rule.code)
-        )
+        return {}
+    rows = session.execute(
+        select(Rule.code, Rule.enabled).where(Rule.rule_set_version == version).order_by(Rule.code)
     )
+    return {code: bool(enabled) for code, enabled in rows}
 
 
 def _codes(session: Session, column: Any, layer: Any, layer_kind: str) -> list[str]:
@@ -366,9 +366,17 @@ def check(session: Session, filters: Filters) -> None:
             f"{filters.epci!r} is not the SIREN of a current EPCI (9 digits, e.g. 200046977)",
         )
     if filters.rule is not None:
-        accepted = rule_codes_in_force(session)
+        rules = rules_in_force(session)
+        accepted = [code for code, enabled in rules.items() if enabled]
+        listed = ", ".join(accepted) if accepted else "none (no rule set is in force)"
+        if rules.get(filters.rule) is False:
+            # A disabled rule's verdicts are removed: the filter could only ever match nothing.
+            raise invalid(
+                "rule",
+                f"{filters.rule!r} is disabled in the rule set in force, so no cabin has a"
+                f" verdict for it; the rules applied: {listed}",
+            )
         if filters.rule not in accepted:
-            listed = ", ".join(accepted) if accepted else "none (no rule set is in force)"
             raise invalid(
                 "rule", f"{filters.rule!r} is not a rule of the rule set in force: {listed}"
             )

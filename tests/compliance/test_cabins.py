@@ -4,7 +4,10 @@ each caller, and bad filters answered 400 naming the parameter and what it accep
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import update
+from sqlalchemy.orm import Session
 
+from service.rules.models import Rule
 from tests.compliance.conftest import World
 
 
@@ -153,6 +156,28 @@ def test_bad_filters_are_400_naming_the_parameter_and_what_it_accepts(
         (error,) = r.json()["errors"]
         assert error["field"] == field
         assert accepted in error["reason"]
+
+
+def test_a_rule_disabled_in_the_rule_set_in_force_is_400_saying_so(
+    client, db: Session, world: World
+) -> None:
+    """A disabled rule's verdicts are removed when the set is published: rule=SIT-05 could
+    only answer an empty 200, as if no cabin failed it."""
+    disabled = world.codes[4]
+    db.execute(
+        update(Rule)
+        .where(Rule.rule_set_version == world.rule_set, Rule.code == disabled)
+        .values(enabled=False)
+    )
+    db.commit()  # releases the savepoint only: a 400 rolls the request's work back
+    for path in ("/v1/compliance/cabins", "/v1/compliance/summary", "/v1/compliance/export.csv"):
+        r = client.get(path, params={"rule": disabled}, headers=world.keys["national"])
+        assert r.status_code == 400, (path, r.text)
+        (error,) = r.json()["errors"]
+        assert error["field"] == "rule"
+        assert "is disabled in the rule set in force" in error["reason"]
+        assert disabled not in error["reason"].split("applied: ")[1]
+        assert world.codes[0] in error["reason"].split("applied: ")[1]
 
 
 @pytest.mark.parametrize(
