@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from stdnum.fr import siren as stdnum_siren
 from stdnum.fr import siret as stdnum_siret
 
-from service.cabins.schemas import CabinCreate, CabinRead, CareLink
+from service.cabins.schemas import CabinCreate, CabinRead, CareLink, date_reason
 from service.errors import field_errors
 
 # A point this close to a commune polygon counts as in it: the commune layer is a simplified
@@ -100,7 +100,6 @@ def read_record(data: Mapping[str, Any] | CabinCreate, *, whole: str = "body") -
     return Reading(cabin, cabin, [], frozenset())
 
 
-_DAY_MONTH_YEAR = re.compile(r"^\s*([0-9]{1,2})[/.-]([0-9]{1,2})[/.-]([0-9]{4})\s*$")
 _DATE_ERRORS = {
     "date_type",
     "date_parsing",
@@ -109,7 +108,6 @@ _DATE_ERRORS = {
 }
 _NUMBER_ERRORS = {"float_type", "float_parsing"}
 _INTEGER_ERRORS = {"int_type", "int_parsing", "int_from_float"}
-_ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _BOOLEAN_ERRORS = {"bool_type", "bool_parsing"}
 
 
@@ -120,15 +118,7 @@ def _type_reason(error: Mapping[str, Any]) -> str | None:
     registry sets. None: Pydantic's reason stands."""
     kind, value = error["type"], error.get("input")
     if kind in _DATE_ERRORS:
-        if isinstance(value, str) and _ISO_DATE.match(value):
-            return f"{value} is not a day of the calendar"
-        written = _day_month_year(value)
-        if written is not None:
-            return (
-                f"must be a date written YYYY-MM-DD: {str(value).strip()} is written {written}"
-                " if it is day/month/year"
-            )
-        return "must be a date written YYYY-MM-DD, e.g. 2026-01-15"
+        return date_reason(value)
     if kind in _NUMBER_ERRORS:
         return "must be a number, e.g. 90 or 90.5"
     if kind in _INTEGER_ERRORS:
@@ -141,17 +131,6 @@ def _type_reason(error: Mapping[str, Any]) -> str | None:
     if kind == "extra_forbidden":
         return _extra_reason(tuple(str(part) for part in error["loc"]))
     return None
-
-
-def _day_month_year(value: Any) -> str | None:
-    """`value` as an ISO date when it reads as a valid day/month/year (15/01/2026)."""
-    found = _DAY_MONTH_YEAR.match(value) if isinstance(value, str) else None
-    if found is None:
-        return None
-    try:
-        return date(int(found[3]), int(found[2]), int(found[1])).isoformat()
-    except ValueError:
-        return None
 
 
 def _extra_reason(path: tuple[str, ...]) -> str:

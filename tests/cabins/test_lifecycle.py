@@ -227,3 +227,28 @@ def test_resuming_a_suspended_cabin_keeps_its_date_in_the_history(
     late = move(client, callers, cabin_id, "decommissioned", "2025-03-04")
     assert late.status_code == 422
     assert "resumed_date 2025-03-05" in late.json()["errors"][0]["reason"]
+
+
+@pytest.mark.parametrize(
+    ("given", "reason"),
+    [
+        ("01/02/2026", "must be a date written YYYY-MM-DD: 01/02/2026 is written 2026-02-01"),
+        ("2026-13-01", "2026-13-01 is not a day of the calendar"),
+        ("demain", "must be a date written YYYY-MM-DD, e.g. 2026-01-15"),
+    ],
+)
+def test_a_transition_date_not_written_yyyy_mm_dd_says_the_form_it_needs(
+    client: TestClient, callers: Callers, given: str, reason: str
+) -> None:
+    cabin_id = cabin_in(client, callers, "draft")
+    response = client.post(
+        f"/v1/cabins/{cabin_id}/transitions",
+        json={"to": "declared", "date": given},
+        headers=callers.operator,
+    )
+    assert response.status_code == 422, response.text
+    [error] = response.json()["errors"]
+    assert error["field"] == "date"
+    assert error["reason"].startswith(reason)
+    read = client.get(f"/v1/cabins/{cabin_id}", headers=callers.operator).json()
+    assert read["lifecycle"]["status"] == "draft"
