@@ -74,21 +74,52 @@ def _db_check(args: argparse.Namespace) -> None:
     command.check(alembic_config())
 
 
-def _serve(args: argparse.Namespace) -> None:
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of at least 1")
+    return number
+
+
+def serve_workers(given: int | None) -> int:
+    """`--workers`, else `WEB_CONCURRENCY` (as uvicorn reads it), else 1."""
+    if given is not None:
+        return given
+    configured = os.environ.get("WEB_CONCURRENCY", "").strip()
+    if not configured:
+        return 1
+    try:
+        return _positive_int(configured)
+    except argparse.ArgumentTypeError as exc:
+        raise ValueError(f"WEB_CONCURRENCY: {exc}") from None
+
+
+def _serve(args: argparse.Namespace) -> int | None:
     import uvicorn
 
-    from service.app import create_app
     from service.settings import get_settings
 
+    try:
+        workers = serve_workers(args.workers)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     settings = get_settings()
     uvicorn.run(
-        create_app(settings),
+        # An import string, so that each worker process builds its own app (engine pools,
+        # public cache and its LISTEN connection, rate-limit buckets) from the environment.
+        "service.app:create_app",
+        factory=True,
         host=args.host or settings.host,
         port=args.port or settings.port,
         log_level=settings.log_level,
         access_log=False,  # the request log middleware writes one line per request
-        workers=1,
+        workers=workers,
     )
+    return None
 
 
 def openapi_document() -> dict:
@@ -169,6 +200,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the API")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument(
+        "--workers",
+        type=_positive_int,
+        help="worker processes (default: $WEB_CONCURRENCY, else 1); each keeps its own"
+        " database pools, public cache and rate-limit buckets",
+    )
     serve.set_defaults(func=_serve)
 
     spec = commands.add_parser("openapi", help="print the OpenAPI document (YAML)")

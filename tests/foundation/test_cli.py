@@ -1,4 +1,4 @@
-"""The `registry` command's own plumbing: the engine its commands open."""
+"""The `registry` command's own plumbing: the engine its commands open, and `serve`."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from service.cli import LONG_STATEMENT_TIMEOUT_MS, cli_engine
+from service.cli import LONG_STATEMENT_TIMEOUT_MS, cli_engine, main
 from service.settings import get_settings
+
+Runs = list[tuple[tuple[object, ...], dict[str, object]]]
 
 
 def _statement_timeout(statement_timeout_ms: int | None = None) -> str:
@@ -31,3 +33,61 @@ def test_cli_engine_reads_the_environment_when_called_not_the_cached_settings(
     monkeypatch.setenv("DATABASE_URL", other.render_as_string(hide_password=False))
     with cli_engine() as engine, engine.connect() as conn:
         assert conn.execute(text("SELECT current_database()")).scalar_one() == "postgres"
+
+
+@pytest.fixture
+def uvicorn_runs(monkeypatch: pytest.MonkeyPatch) -> Runs:
+    import uvicorn
+
+    calls: Runs = []
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: calls.append((a, k)))
+    monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
+    return calls
+
+
+def test_serve_takes_a_number_of_workers_each_building_its_own_app(
+    uvicorn_runs: Runs,
+) -> None:
+    assert main(["serve", "--workers", "2", "--port", "8123"]) == 0
+    ((args, kwargs),) = uvicorn_runs
+    assert args == ("service.app:create_app",) and kwargs["factory"] is True
+    assert (kwargs["workers"], kwargs["port"]) == (2, 8123)
+
+
+def test_serve_workers_default_to_web_concurrency_else_one(
+    uvicorn_runs: Runs,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert main(["serve"]) == 0
+    monkeypatch.setenv("WEB_CONCURRENCY", "3")
+    assert main(["serve"]) == 0
+    assert main(["serve", "--workers", "1"]) == 0
+    assert [k["workers"] for _, k in uvicorn_runs] == [1, 3, 1]
+
+
+@pytest.mark.parametrize("given", [["--workers", "0"], ["--workers", "two"]])
+def test_serve_refuses_a_number_of_workers_below_one(
+    given: list[str],
+    uvicorn_runs: Runs,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", *given])
+    assert exited.value.code == 2
+    assert f"argument --workers: {given[1]!r} is not a whole number of at least 1" in (
+        capsys.readouterr().err
+    )
+    assert uvicorn_runs == []
+
+
+def test_serve_refuses_a_bad_web_concurrency_naming_it(
+    uvicorn_runs: Runs,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("WEB_CONCURRENCY", "two")
+    assert main(["serve"]) == 2
+    assert capsys.readouterr().err == (
+        "error: WEB_CONCURRENCY: 'two' is not a whole number of at least 1\n"
+    )
+    assert uvicorn_runs == []
