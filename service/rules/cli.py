@@ -130,8 +130,11 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         "reevaluate",
         help="re-evaluate every cabin, the rules dealt over several connections",
         description="Re-evaluate every cabin against the rule set in force. The rules are dealt"
-        " over --workers connections (one core each); their verdicts are committed together"
-        " once all have succeeded, then the compliance of the cabins that changed.",
+        " over --workers connections (one core each). A rule that fails writes nothing; once"
+        " all have succeeded, each connection commits its rules in turn, then the compliance of"
+        " the cabins that changed is recomputed. Should a commit fail, the rules committed"
+        " before it stay, their cabins' compliance is recomputed, and the command fails: run it"
+        " again to write the rest.",
     )
     reevaluate.add_argument(
         "--workers",

@@ -691,10 +691,15 @@ class RuleQueue:
 def reevaluate_all_parallel(engine: Any, workers: int = 2) -> EvaluationReport:
     """Every cabin, the rules dealt over `workers` connections running at once (one core
     each), then one short transaction that closes disabled rules and recomputes compliance;
-    cabin writes wait until it is over.
+    cabin writes wait until it is over. For the command line and batch jobs (not inside a
+    request).
 
-    Each worker commits its own rules' verdicts when all workers have succeeded; a failure
-    rolls every worker back. For the command line and batch jobs (not inside a request)."""
+    A failure while the rules run rolls every worker back: nothing is written. Once all have
+    succeeded, the workers commit one after the other (PostgreSQL commits one connection's
+    transaction at a time; making them one would take two-phase commit, which the server
+    must be configured for): should a commit fail, the rules already committed stay, the
+    compliance of their cabins is recomputed all the same, and the error is raised. A pass
+    run again writes only what is still stale."""
     started = time.perf_counter()
     at = now()
     # This session holds the rule set in force, exclusively, until the pass is over: cabin
@@ -727,20 +732,31 @@ def _parallel_pass(
         return done
 
     sessions = [Session(engine) for _ in range(min(max(workers, 1), len(queue)))]
-    reports: list[EvaluationReport] = []
+    committed: list[EvaluationReport] = []
     try:
+        parts: list[list[EvaluationReport]] = []
         if sessions:
             with ThreadPoolExecutor(max_workers=len(sessions)) as pool:
-                reports = [part for parts in pool.map(work, sessions) for part in parts]
-        for session in sessions:
+                parts = list(pool.map(work, sessions))
+        for session, reports in zip(sessions, parts, strict=True):
             session.commit()
+            committed += reports
     except BaseException:
         for session in sessions:
             session.rollback()
+        if committed:  # a later worker's commit failed: compliance follows what was committed
+            _finish(engine, plan, committed, at)
         raise
     finally:
         for session in sessions:
             session.close()
+    return _finish(engine, plan, committed, at)
+
+
+def _finish(
+    engine: Any, plan: planning.Plan, reports: Sequence[EvaluationReport], at: datetime
+) -> EvaluationReport:
+    """The workers' reports as one, and `finish_full_pass` for their rules, committed."""
     report = EvaluationReport(rule_set_version=plan.version, unimplemented=plan.unimplemented)
     for part in reports:
         report.rules.update(part.rules)

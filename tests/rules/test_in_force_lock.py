@@ -17,13 +17,14 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, select, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from service.audit.trail import CLI_ACTOR
 from service.auth.models import Operator
 from service.cabins.models import Cabin
 from service.cli import main
-from service.rules import plan, rulesets
+from service.rules import plan, queries, rulesets
 from service.rules.evaluator import evaluate, evaluate_cabins, reevaluate_all_parallel
 from service.rules.models import CabinCompliance, Verdict
 from service.rules.schemas import RuleChange, RuleSetCreate
@@ -210,3 +211,48 @@ def test_registry_rules_reevaluate_brings_stale_verdicts_up_to_date(
     # Nothing changed since: a second pass rewrites nothing.
     again = reevaluate_all_parallel(engine, workers=2)
     assert all(r.rewritten == 0 for r in again.rules.values())
+
+
+def test_a_failed_commit_in_the_batch_pass_leaves_compliance_in_line_with_what_was_committed(
+    engine: Engine, committed_cabins: list[uuid.UUID], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stale = committed_cabins[0]
+    with Session(engine) as session:
+        # Every verdict of the cabin is to be rewritten (by every worker), and its stored
+        # compliance is wrong: the pass must recompute it from the verdicts it committed.
+        session.execute(
+            text("UPDATE verdict SET fingerprint = NULL WHERE cabin_id = :id"), {"id": stale}
+        )
+        session.execute(
+            text(
+                "UPDATE cabin_compliance SET compliance_status = 'non_compliant',"
+                " failing_errors = '{SIT-99}' WHERE cabin_id = :id"
+            ),
+            {"id": stale},
+        )
+        session.commit()
+
+    commits = {"n": 0}
+    real_commit = Session.commit
+
+    def commit(session: Session) -> None:
+        commits["n"] += 1
+        if commits["n"] == 2:  # the second worker's commit
+            raise OperationalError("COMMIT", {}, Exception("server closed the connection"))
+        real_commit(session)
+
+    monkeypatch.setattr(Session, "commit", commit)
+    with pytest.raises(OperationalError):
+        reevaluate_all_parallel(engine, workers=2)
+    monkeypatch.undo()
+
+    with Session(engine) as session:
+        fingerprints = session.scalars(
+            select(Verdict.fingerprint).where(Verdict.cabin_id == stale)
+        ).all()
+        # the first worker's rules were committed, the second's were not
+        assert any(f is not None for f in fingerprints)
+        assert any(f is None for f in fingerprints)
+        stored = session.get(CabinCompliance, stale)
+        derived = queries.derive_status(session, queries.current_verdicts(session, stale))
+        assert {name: getattr(stored, name) for name in derived} == derived
