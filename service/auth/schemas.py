@@ -6,9 +6,19 @@ import re
 import uuid
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from service.patterns import ONE_LINE, SCOPE, SIREN
 
@@ -118,17 +128,59 @@ class OperatorRead(BaseModel):
     created_at: datetime
 
 
-class OperatorClientCreate(BaseModel):
+# The field each role's key needs and no other role's key takes, in words.
+_ROLE_FIELD = {
+    "operator_id": ("operator", "the operator whose cabins the key manages"),
+    "scope": ("regulator", "its scope, national or region:<INSEE region code>"),
+}
+
+
+def _role_field_reason(role: str, field: str, kind: str) -> str | None:
+    needed_by, what = _ROLE_FIELD[field]
+    if kind == "missing":
+        return f"required for {'an' if role[0] in 'aeiou' else 'a'} {role} key: {what}"
+    if kind == "extra_forbidden" and needed_by != role:
+        article = "an" if role[0] in "aeiou" else "a"
+        return f"{article} {role} key takes no {field}; only {needed_by} keys have one"
+    return None
+
+
+class _NewClient(BaseModel):
+    """A new client; a missing or misplaced `operator_id` or `scope` is said for the role
+    (Pydantic's "Field required" and "Extra inputs are not permitted" do not say why)."""
+
     model_config = ConfigDict(extra="forbid")
 
+    @model_validator(mode="wrap")
+    @classmethod
+    def _role_fields_in_words(cls, data: Any, handler: ModelWrapValidatorHandler[Any]) -> Any:
+        try:
+            return handler(data)
+        except ValidationError as error:
+            role = str(get_args(cls.model_fields["role"].annotation)[0])
+            details: list[InitErrorDetails] = []
+            for e in error.errors(include_url=False):
+                field = e["loc"][0] if len(e["loc"]) == 1 else None
+                reason = (
+                    _role_field_reason(role, field, e["type"]) if field in _ROLE_FIELD else None
+                )
+                kind: Any = (
+                    PydanticCustomError(f"role_{e['type']}", reason) if reason else e["type"]
+                )
+                detail = InitErrorDetails(type=kind, loc=e["loc"], input=e["input"])
+                if "ctx" in e and not reason:
+                    detail["ctx"] = e["ctx"]
+                details.append(detail)
+            raise ValidationError.from_exception_data(error.title, details) from None
+
+
+class OperatorClientCreate(_NewClient):
     role: Literal["operator"]
     name: Name | None = Field(default=None, description="Label of the client (default: its role).")
     operator_id: uuid.UUID = Field(description="The operator whose cabins the key manages.")
 
 
-class RegulatorClientCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class RegulatorClientCreate(_NewClient):
     role: Literal["regulator"]
     name: Name | None = Field(default=None, description="Label of the client (default: its role).")
     scope: Annotated[str, StringConstraints(pattern=SCOPE)] = Field(
@@ -136,9 +188,7 @@ class RegulatorClientCreate(BaseModel):
     )
 
 
-class AdminClientCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class AdminClientCreate(_NewClient):
     role: Literal["admin"]
     name: Name | None = Field(default=None, description="Label of the client (default: its role).")
 

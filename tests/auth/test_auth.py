@@ -173,6 +173,43 @@ def test_client_creation_checks_role_fields(
     assert field in {e["field"] for e in response.json()["errors"]}
 
 
+@pytest.mark.parametrize(
+    ("body", "field", "reason"),
+    [
+        (
+            {"role": "operator"},
+            "operator_id",
+            "required for an operator key: the operator whose cabins the key manages",
+        ),
+        (
+            {"role": "regulator"},
+            "scope",
+            "required for a regulator key: its scope, national or region:<INSEE region code>",
+        ),
+        (
+            {"role": "admin", "operator_id": "00000000-0000-0000-0000-000000000001"},
+            "operator_id",
+            "an admin key takes no operator_id; only operator keys have one",
+        ),
+        (
+            {
+                "role": "operator",
+                "operator_id": "00000000-0000-0000-0000-000000000001",
+                "scope": "national",
+            },
+            "scope",
+            "an operator key takes no scope; only regulator keys have one",
+        ),
+    ],
+)
+def test_a_role_field_missing_or_misplaced_is_said_for_the_role(
+    client: TestClient, callers: Callers, body: dict, field: str, reason: str
+) -> None:
+    response = client.post("/v1/clients", json=body, headers=callers.admin)
+    assert response.status_code == 422
+    assert response.json()["errors"] == [{"field": field, "reason": reason}]
+
+
 def test_regional_regulator_key_from_the_api(client: TestClient, callers: Callers) -> None:
     response = client.post(
         "/v1/clients", json={"role": "regulator", "scope": "region:84"}, headers=callers.admin
