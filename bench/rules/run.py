@@ -53,7 +53,8 @@ def floor_seconds(engine: Any, codes: list[str], workers: int) -> tuple[float, d
     """Each rule's bare statement over all cabins, every column computed, nothing written."""
     from service.rules import plan as planning
     from service.rules.catalogue.base import RuleInput
-    from service.rules.evaluator import RuleQueue, cabins_selectable, local_setting, now
+    from service.rules.evaluator import cabins_selectable, local_setting, now
+    from service.rules.parallel import RuleQueue
 
     with Session(engine) as session:
         plan = planning.build(session, planning.in_force(session))
@@ -221,7 +222,8 @@ def main() -> None:
 def full_reevaluations(
     engine: Any, workers: int, verdicts: int, floor_seq: float, floor_par: float
 ) -> None:
-    from service.rules.evaluator import reevaluate_all, reevaluate_all_parallel
+    from service.rules.evaluator import reevaluate_all
+    from service.rules.parallel import reevaluate_all_parallel
 
     if verdicts == 0:
         report = reevaluate_all_parallel(engine, workers=workers)

@@ -92,7 +92,7 @@ def _positive(value: str) -> int:
 
 
 def _reevaluate(args: argparse.Namespace) -> int:
-    from service.rules.evaluator import reevaluate_all_parallel
+    from service.rules.parallel import reevaluate_all_parallel
 
     engine, session = _session()
     session.close()

@@ -182,7 +182,7 @@ def test_disabling_a_rule_removes_its_verdicts_and_closes_them_in_the_history(
 def test_the_rules_are_handed_out_costliest_first_and_each_once():
     from concurrent.futures import ThreadPoolExecutor
 
-    from service.rules.evaluator import RULE_COST, RuleQueue
+    from service.rules.parallel import RULE_COST, RuleQueue
 
     queue = RuleQueue(sorted(RULE_COST))
     assert queue.take() == max(RULE_COST, key=lambda c: RULE_COST[c])

@@ -25,8 +25,9 @@ from service.auth.models import Operator
 from service.cabins.models import Cabin
 from service.cli import main
 from service.rules import plan, queries, rulesets
-from service.rules.evaluator import evaluate, evaluate_cabins, reevaluate_all_parallel
+from service.rules.evaluator import evaluate, evaluate_cabins
 from service.rules.models import CabinCompliance, Verdict
+from service.rules.parallel import reevaluate_all_parallel
 from service.rules.schemas import RuleChange, RuleSetCreate
 from tests.auth.factories import make_operator
 from tests.rules.factories import insert_cabin
