@@ -29,6 +29,7 @@ from service.rules.models import (
     RuleSet,
     Verdict,
 )
+from service.territories import codes
 from service.territories.models import Commune, Departement, Epci, Region
 from service.territories.queries import current_layer_ids
 
@@ -337,21 +338,42 @@ def check_territory(session: Session, region: str | None, departement: str | Non
     if departement is not None:
         accepted = _codes(session, Departement.code, Departement.layer_id, "departement")
         if departement not in accepted:
+            written = codes.normalise_code(departement)
+            if len(written) == 1 and written.isascii() and written.isdigit():
+                written = "0" + written  # the leading zero a spreadsheet drops
+            known = codes.not_covered_reason(written)
             raise invalid(
                 "departement",
-                f"{departement!r} is not a current département code: {', '.join(accepted)}",
+                known
+                if known is not None
+                else f"{departement!r} is not a current département code"
+                + (f" (write it {written})" if written in accepted else "")
+                + f": {', '.join(accepted)}",
             )
 
 
 def check_commune(session: Session, commune: str | None) -> None:
-    if commune is not None and not _exists_in_layer(
+    """A code the layer does not hold; the reason says what it is when that is known (an
+    arrondissement of Paris, Lyon or Marseille, an overseas collectivity, a code written in
+    lower case or without its leading zero)."""
+    if commune is None or _exists_in_layer(
         session, Commune.insee, Commune.layer_id, "commune", commune
     ):
-        raise invalid(
-            "commune",
-            f"{commune!r} is not a current commune INSEE code (5 characters, e.g. 75056;"
-            " look one up with GET /v1/territories/communes/{insee})",
-        )
+        return
+    written = codes.normalise_insee(commune)
+    known = codes.arrondissement_reason(written) or codes.not_covered_reason(written)
+    if (
+        known is None
+        and written != commune
+        and _exists_in_layer(session, Commune.insee, Commune.layer_id, "commune", written)
+    ):
+        known = f"{commune!r} is written {written} in the commune layer"
+    raise invalid(
+        "commune",
+        known
+        or f"{commune!r} is not a current commune INSEE code (5 characters, e.g. 75056;"
+        " look one up with GET /v1/territories/communes/{insee})",
+    )
 
 
 def check(session: Session, filters: Filters) -> None:
