@@ -1,5 +1,6 @@
 """`registry rules …`: publish a rule-set file (idempotent; re-evaluates every cabin when a
-new version comes into force), re-evaluate every cabin, list the rule sets."""
+new version comes into force), re-evaluate every cabin, recompute every cabin's compliance
+from its verdicts, list the rule sets."""
 
 from __future__ import annotations
 
@@ -104,6 +105,20 @@ def _reevaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _recompute_compliance(args: argparse.Namespace) -> int:
+    from service.rules.evaluator import recompute_compliance
+
+    engine, session = _session()
+    try:
+        changed = recompute_compliance(session)
+        session.commit()
+    finally:
+        session.close()
+        engine.dispose()
+    print(f"compliance recomputed: {changed} cabins changed", file=sys.stderr)
+    return 0
+
+
 def _list(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
@@ -143,4 +158,11 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         help="connections evaluating rules at once (default: the cores, at most 4)",
     )
     reevaluate.set_defaults(func=_reevaluate)
+    rules.add_parser(
+        "recompute-compliance",
+        help="recompute every cabin's compliance status and accessibility label",
+        description="Recompute every cabin's compliance status and accessibility label from its"
+        " stored verdicts (a pass recomputes only the cabins whose verdicts it rewrote): run it"
+        " once after an upgrade that changes how they are derived. Writes only what changed.",
+    ).set_defaults(func=_recompute_compliance)
     rules.add_parser("list", help="the rule sets and their status").set_defaults(func=_list)

@@ -627,6 +627,17 @@ def refresh_compliance(
         session.execute(text(COMPLIANCE_OF_IDS), {"at": at, "ids": [str(i) for i in cabin_ids]})
 
 
+def recompute_compliance(session: Session, at: datetime | None = None) -> int:
+    """Every cabin's compliance status and accessibility label recomputed from its stored
+    verdicts, in the session's transaction, holding the rule set in force as a full pass
+    does; returns how many cabins' changed. A pass recomputes only the cabins whose verdicts
+    it rewrote: after an upgrade that changes how status or label are derived, this brings
+    the others in line (`registry rules recompute-compliance`)."""
+    planning.replace_in_force(session)
+    result = session.connection().execute(text(COMPLIANCE_OF_ALL), {"at": at or now()})
+    return result.rowcount
+
+
 def evaluate(session: Session, cabin_ids: list[uuid.UUID]) -> EvaluationReport:
     """The cabin write path's hook (service.cabins.service): these cabins, this transaction,
     under the rule set in force (waiting for a publication under way)."""

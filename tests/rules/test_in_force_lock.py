@@ -257,3 +257,23 @@ def test_a_failed_commit_in_the_batch_pass_leaves_compliance_in_line_with_what_w
         stored = session.get(CabinCompliance, stale)
         derived = queries.derive_status(session, queries.current_verdicts(session, stale))
         assert {name: getattr(stored, name) for name in derived} == derived
+
+
+def test_registry_rules_recompute_compliance_rewrites_only_what_differs(
+    engine: Engine, committed_cabins: list[uuid.UUID], capsys: pytest.CaptureFixture[str]
+) -> None:
+    wrong = committed_cabins[0]
+    with Session(engine) as session:
+        right = session.get(CabinCompliance, wrong).compliance_status
+        session.execute(
+            text(
+                "UPDATE cabin_compliance SET compliance_status = 'incomplete' WHERE cabin_id = :id"
+            ),
+            {"id": wrong},
+        )
+        session.commit()
+
+    assert main(["rules", "recompute-compliance"]) == 0
+    assert "compliance recomputed: 1 cabins changed" in capsys.readouterr().err
+    with Session(engine) as session:
+        assert session.get(CabinCompliance, wrong).compliance_status == right

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from service.rules import queries
-from service.rules.evaluator import evaluate_cabins, reevaluate_all
+from service.rules.evaluator import evaluate_cabins, recompute_compliance, reevaluate_all
 from service.rules.models import CabinCompliance, Verdict
 from service.rules.schemas import RuleChange
 from tests.auth.factories import make_operator
@@ -103,3 +103,24 @@ def test_a_label_rule_not_enabled_counts_as_unknown(db: Session, accessibility_r
     assert db.get(CabinCompliance, cabin).accessibility_label == "unknown"
     verdicts = [{"rule_code": "SIT-17", "severity": "warning", "outcome": "pass"}]
     assert queries.derive_status(db, verdicts)["accessibility_label"] == "unknown"
+
+
+def test_recomputing_compliance_brings_a_label_stored_under_another_rule_in_line(
+    db: Session, accessibility_rules
+):
+    cabins = _cabins(db)
+    evaluate_cabins(db, list(cabins.values()), at=T0)
+    # as the label was stored before its rule changed: the pass would not rewrite it, its
+    # verdicts being unchanged
+    old = db.get(CabinCompliance, cabins["fail", "pass"])
+    old.accessibility_label = "partial"
+    db.flush()
+    assert evaluate_cabins(db, None, at=T1).rewritten_cabins == set()
+    db.expire_all()
+    assert db.get(CabinCompliance, cabins["fail", "pass"]).accessibility_label == "partial"
+
+    assert recompute_compliance(db, at=T1) == 1
+    db.expire_all()
+    labels = {pair: db.get(CabinCompliance, c).accessibility_label for pair, c in cabins.items()}
+    assert labels == EXPECTED
+    assert recompute_compliance(db, at=T1) == 0
