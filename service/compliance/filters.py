@@ -4,16 +4,16 @@ never an empty 200), and turned into one SQL condition together with the caller'
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Query
 from sqlalchemy import ColumnElement, and_, exists, func, select, true
 from sqlalchemy.orm import Session
 
+from service import timespans
 from service.auth.deps import Principal
 from service.auth.models import Operator
 from service.cabins.models import Cabin
@@ -49,28 +49,15 @@ def _one_of(parameter: str, value: str, accepted: tuple[str, ...] | list[str]) -
     return value
 
 
-# 2026-03-01T08:00:00 01:00: an offset whose `+` the URL turned into a space
-_LOST_PLUS = re.compile(r"[0-9] [0-9]{2}(:?[0-9]{2})?(/|$)")
-
-
-def _hint(value: str) -> str:
-    if _LOST_PLUS.search(value.strip()):
-        return " (a + in a URL reads as a space: write the offset's + as %2B)"
-    return ""
-
-
 def parse_instant(parameter: str, value: str | None) -> datetime | None:
-    """A date (midnight UTC) or a date-time (UTC when it has no offset)."""
+    """A date (midnight UTC) or a date-time (UTC when it has no offset): the first instant
+    it stands for, as `service.timespans` reads it."""
     if value is None:
         return None
-    text = value.strip()
     try:
-        if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), time.min, UTC)
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise invalid(parameter, f"{value!r} is not {DATE_FORMS}{_hint(value)}") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        return timespans.parse_instant(value).first
+    except timespans.SpanError as error:
+        raise invalid(parameter, f"{error}: write {DATE_FORMS}") from None
 
 
 FAILING_SINCE_FORMS = (
@@ -80,78 +67,17 @@ FAILING_SINCE_FORMS = (
 )
 
 
-@dataclass(frozen=True)
-class Interval:
-    """Instants from `start` (included) to `end` (excluded); None is an open end."""
-
-    start: datetime | None
-    end: datetime | None
-
-
-def _later(instant: datetime, step: timedelta) -> datetime | None:
-    """`instant + step`, or None (no bound) past the last instant Python can hold."""
-    try:
-        return instant + step
-    except OverflowError:
-        return None
-
-
-_CLOCK = re.compile(r"[Tt ](?P<clock>[0-9:]+)(?P<fraction>[.,][0-9]+)?([Zz]|[+-][0-9:]+)?")
-
-
-def _precision(text: str) -> timedelta:
-    """How long a date or date-time stands for, by its last written digit: a day, an hour,
-    a minute, a second; with a fraction, one microsecond (PostgreSQL's resolution)."""
-    found = _CLOCK.search(text)
-    if found is None:  # no time of day: a date, in either form (2026-03-01, 20260301)
-        return timedelta(days=1)
-    if found["fraction"]:
-        return timedelta(microseconds=1)
-    digits = len(found["clock"].replace(":", ""))
-    return {2: timedelta(hours=1), 4: timedelta(minutes=1)}.get(digits, timedelta(seconds=1))
-
-
-def _interval_end(text: str) -> tuple[datetime, datetime | None] | None:
-    """One end of `failing_since`: the first instant it stands for and the first one past
-    it (None past the last instant Python holds). A date is its whole day (UTC), a date-time
-    written to the second that second (the exports give instants to the second), to the
-    minute that minute. None for an open end."""
-    if text in ("", ".."):
-        return None
-    first = parse_instant("failing_since", text)
-    assert first is not None
-    return first, _later(first, _precision(text.strip()))
-
-
-def parse_failing_since(value: str | None) -> Interval | None:
-    """`failing_since` as OGC API Features reads `datetime` (and as /ogc's `datetime` reads
-    it in this registry): an instant, or a closed interval `start/end` where `..` is an open
-    end; a date stands for its whole day, a date-time for its last written digit."""
+def parse_failing_since(value: str | None) -> timespans.Span | None:
+    """`failing_since` as OGC API Features reads `datetime` (and /ogc's `datetime` in this
+    registry, through `service.timespans`): an instant, or a closed interval `start/end`
+    where `..` is an open end; a value stands for every instant its last written digit
+    covers (a date its day, a date-time to the second that second)."""
     if value is None:
         return None
-    if value.count("/") > 1:
-        raise invalid("failing_since", f"{value!r} is not {FAILING_SINCE_FORMS}{_hint(value)}")
     try:
-        if "/" not in value:
-            if value.strip() in ("", ".."):
-                raise invalid(
-                    "failing_since", f"{value!r} is not {FAILING_SINCE_FORMS}{_hint(value)}"
-                )
-            only = _interval_end(value)
-            assert only is not None
-            return Interval(*only)
-        start_text, _, end_text = value.partition("/")
-        start, end = _interval_end(start_text.strip()), _interval_end(end_text.strip())
-    except InvalidParameter:
-        raise invalid(
-            "failing_since", f"{value!r} is not {FAILING_SINCE_FORMS}{_hint(value)}"
-        ) from None
-    if start is None and end is None:
-        raise invalid("failing_since", "an interval needs at least one end ('..' is open)")
-    interval = Interval(start[0] if start else None, end[1] if end else None)
-    if interval.start is not None and interval.end is not None and interval.start >= interval.end:
-        raise invalid("failing_since", f"the interval {value!r} is empty: it ends before it starts")
-    return interval
+        return timespans.parse_interval(value)
+    except timespans.SpanError as error:
+        raise invalid("failing_since", f"{error}; it takes {FAILING_SINCE_FORMS}") from None
 
 
 def parse_bbox(value: str | None) -> tuple[float, float, float, float] | None:
@@ -185,7 +111,7 @@ class Filters:
     operator: uuid.UUID | None = None
     failing_since_before: datetime | None = None
     failing_since_after: datetime | None = None
-    failing_since: Interval | None = None
+    failing_since: timespans.Span | None = None
     bbox: tuple[float, float, float, float] | None = None
 
     @property
@@ -449,11 +375,6 @@ def condition(
         if filters.failing_since_after is not None:
             verdict_clauses.append(Verdict.failing_since >= filters.failing_since_after)
         if filters.failing_since is not None:
-            if filters.failing_since.start is not None:
-                verdict_clauses.append(Verdict.failing_since >= filters.failing_since.start)
-            if filters.failing_since.end is not None:
-                verdict_clauses.append(Verdict.failing_since < filters.failing_since.end)
-            if filters.failing_since.start is None and filters.failing_since.end is None:
-                verdict_clauses.append(Verdict.failing_since.is_not(None))
+            verdict_clauses.append(filters.failing_since.holds(Verdict.failing_since))
         clauses.append(exists().where(and_(*verdict_clauses)))
     return and_(true(), *clauses)
