@@ -130,6 +130,12 @@ def _type_reason(error: Mapping[str, Any]) -> str | None:
         )
     if kind == "extra_forbidden":
         return _extra_reason(tuple(str(part) for part in error["loc"]))
+    if kind == "missing":
+        return "required: it is missing or empty"
+    if kind in ("enum", "literal_error") and isinstance(value, str):
+        expected = (error.get("ctx") or {}).get("expected")
+        if expected:
+            return f"{value!r} is not one of the values the registry takes: {expected}"
     return None
 
 

@@ -801,3 +801,20 @@ def test_an_unknown_column_close_to_a_known_one_is_named_as_a_likely_typo(
             " see schemas/cabin-import.tableschema.json",
         }
     ]
+
+
+def test_an_empty_required_cell_and_a_value_off_the_list_say_what_was_sent(
+    client: TestClient, callers: Callers
+) -> None:
+    rows = [
+        row("", 2.3522, 48.8566, "75056"),
+        row("V-2", 2.3522, 48.8566, "75056", **{"siting.assistance_modes": "pharmacist|Nurse"}),
+    ]
+    response = client.post(IMPORT, content=to_csv(rows), headers={**CSV, **callers.operator})
+    assert response.status_code == 422, response.text
+    reasons = {(e["row"], e["field"]): e["reason"] for e in response.json()["errors"]}
+    assert reasons == {
+        (1, "operator_reference"): "required: it is missing or empty",
+        (2, "siting.assistance_modes.1"): "'Nurse' is not one of the values the registry takes:"
+        " 'none', 'pharmacist', 'nurse', 'other_health_professional' or 'trained_staff'",
+    }
