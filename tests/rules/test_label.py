@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from service.rules import queries
@@ -18,6 +21,7 @@ from tests.rules.catalogue.test_accessibility import INTERIOR_OK, VENUE_OK
 from tests.rules.conftest import T0, T1, derive_and_publish
 from tests.rules.factories import insert_cabin
 
+ROOT = Path(__file__).resolve().parents[2]
 VENUE = {
     "pass": VENUE_OK,
     "fail": {**VENUE_OK, "path_width_cm": 70},
@@ -124,3 +128,24 @@ def test_recomputing_compliance_brings_a_label_stored_under_another_rule_in_line
     labels = {pair: db.get(CabinCompliance, c).accessibility_label for pair, c in cabins.items()}
     assert labels == EXPECTED
     assert recompute_compliance(db, at=T1) == 0
+
+
+def test_the_upgrade_relabels_what_the_former_rule_stored(db: Session, accessibility_rules):
+    """Revision 0017 recomputes, from the stored verdicts, every label the former rule wrote
+    (its downgrade writes them back); the same labels as the engine's."""
+    path = ROOT / "alembic" / "versions" / "20261123_0017_accessibility_relabel.py"
+    spec = importlib.util.spec_from_file_location("relabel", path)
+    assert spec is not None and spec.loader is not None
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    cabins = _cabins(db)
+    evaluate_cabins(db, list(cabins.values()), at=T0)
+    connection = db.connection()
+    connection.execute(text(migration.RELABEL.format(label=migration.FORMER_LABEL)))
+    db.expire_all()
+    former = {pair: db.get(CabinCompliance, c).accessibility_label for pair, c in cabins.items()}
+    assert former["fail", "pass"] == "partial" and former["unknown", "fail"] == "not_accessible"
+    connection.execute(text(migration.RELABEL.format(label=migration.LABEL)))
+    db.expire_all()
+    labels = {pair: db.get(CabinCompliance, c).accessibility_label for pair, c in cabins.items()}
+    assert labels == EXPECTED
