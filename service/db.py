@@ -4,10 +4,10 @@ committed once on success and rolled back on any exception."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import MetaData, create_engine
+from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -26,8 +26,27 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+def session_options(settings: Settings) -> str:
+    """Every connection's settings given at connection: the statement timeout."""
+    return f"-c statement_timeout={settings.db_statement_timeout_ms}"
+
+
+def in_utc(engine: Engine) -> Engine:
+    """Each new connection of the engine set to UTC, so that instants are written `Z` in
+    every answer and export and dates are cut at UTC midnight, whatever the server's zone or
+    the client environment's (libpq applies PGTZ after the connection's own options)."""
+
+    @event.listens_for(engine, "connect")
+    def _utc(dbapi_connection: Any, _record: Any) -> None:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SET TIME ZONE 'UTC'")
+        dbapi_connection.commit()  # kept: the pool's rollback on return would undo it
+
+    return engine
+
+
 def make_engine(settings: Settings, url: str | None = None) -> Engine:
-    return create_engine(
+    engine = create_engine(
         url or settings.database_url,
         pool_pre_ping=True,
         pool_size=settings.db_pool_size,
@@ -35,10 +54,11 @@ def make_engine(settings: Settings, url: str | None = None) -> Engine:
         pool_timeout=settings.db_connect_timeout_s + 1,
         connect_args={
             "connect_timeout": settings.db_connect_timeout_s,
-            "options": f"-c statement_timeout={settings.db_statement_timeout_ms}",
+            "options": session_options(settings),
             "application_name": "cabin-registry",
         },
     )
+    return in_utc(engine)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -16,6 +16,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from service.db import in_utc, session_options
 from service.public.cache import MARK
 from service.settings import Settings
 
@@ -35,12 +36,11 @@ def make_read_sessionmaker(settings: Settings) -> sessionmaker[Session]:
         pool_timeout=settings.db_connect_timeout_s + 1,
         connect_args={
             "connect_timeout": settings.db_connect_timeout_s,
-            "options": f"-c statement_timeout={settings.db_statement_timeout_ms}"
-            " -c default_transaction_read_only=on",
+            "options": session_options(settings) + " -c default_transaction_read_only=on",
             "application_name": "cabin-registry-public",
         },
     )
-    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
+    return sessionmaker(bind=in_utc(engine), expire_on_commit=False, autoflush=False)
 
 
 async def get_read_session(request: Request) -> AsyncIterator[Session]:
