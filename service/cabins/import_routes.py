@@ -18,7 +18,7 @@ from service.auth.deps import OperatorPrincipal, Principal
 from service.cabins.importer import ImportOptions, run_import
 from service.cabins.imports import jobs
 from service.cabins.imports.models import ImportJob
-from service.cabins.imports.parse import count_rows, media_kind
+from service.cabins.imports.parse import check_file, count_rows, media_kind
 from service.cabins.imports.schemas import ImportJobRead
 from service.cabins.service import owner_of, owner_problems
 from service.db import DbSession
@@ -189,6 +189,7 @@ def import_cabins(
     options = ImportOptions(mode=mode, dry_run=dry_run)
     wants_async = prefer is not None and "respond-async" in prefer.lower()
     if wants_async or rows > ASYNC_ROWS:
+        check_file(body, kind)  # the file's own problems: answered now, not as a failed job
         return _start_job(request, principal, owner, idempotency_key, body, kind, options, rows)
 
     try:

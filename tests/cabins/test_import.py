@@ -818,3 +818,26 @@ def test_an_empty_required_cell_and_a_value_off_the_list_say_what_was_sent(
         (2, "siting.assistance_modes.1"): "'Nurse' is not one of the values the registry takes:"
         " 'none', 'pharmacist', 'nurse', 'other_health_professional' or 'trained_staff'",
     }
+
+
+@pytest.mark.parametrize(
+    ("content", "status", "field"),
+    [
+        (b"operator_reference,location.lon,colour\nX,2.35,red\n", 422, "colour"),
+        ("operator_reference\nÉpicerie\n".encode("cp1252"), 400, "body"),
+        (b"\n\n", 422, "body"),
+    ],
+)
+def test_a_job_with_a_bad_file_is_refused_at_once_not_started_then_failed(
+    client: TestClient, db: Session, callers: Callers, content: bytes, status: int, field: str
+) -> None:
+    """The file's own problems need no job: the answer comes before any 202."""
+    jobs_before = db.scalar(select(func.count()).select_from(ImportJob))
+    response = client.post(
+        IMPORT,
+        content=content,
+        headers={**CSV, **callers.operator, "Prefer": "respond-async"},
+    )
+    assert response.status_code == status, response.text
+    assert response.json()["errors"][0]["field"] == field
+    assert db.scalar(select(func.count()).select_from(ImportJob)) == jobs_before

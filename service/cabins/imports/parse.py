@@ -180,6 +180,21 @@ def read_ndjson(text: str) -> Iterator[Record]:
         yield Record(row, value, [])
 
 
+def check_file(body: bytes, kind: str) -> None:
+    """The problems of the file as a whole (not UTF-8, a CSV header that does not match the
+    columns), raised as `read_records` raises them, without reading the records: a job
+    answers them at once rather than as a failed job."""
+    text = decode(body)
+    if kind != "csv":
+        return
+    first_line = text.split("\n", 1)[0]
+    if not first_line.strip():
+        next(read_csv(text), None)  # raises the missing header's problem
+        return
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=detect_delimiter(first_line))
+    _csv_header(next(reader))
+
+
 def read_records(body: bytes, kind: str) -> Iterator[Record]:
     text = decode(body)
     return read_csv(text) if kind == "csv" else read_ndjson(text)
