@@ -1,9 +1,10 @@
-"""The session of the public reads (open endpoints, reference data): read-only statements in
-autocommit on the read database (`DATABASE_READ_URL`, a streaming replica in production; the
-primary when unset). Each
-public request runs one statement, so it needs no transaction of its own: no BEGIN / COMMIT
-round trips, no pre-ping, which on a read that answers in a millisecond is most of the cost.
-A broken pooled connection fails that one request (503) and is discarded by the pool."""
+"""The sessions of the reads on the read database (`DATABASE_READ_URL`, a streaming replica in
+production; the primary when unset), read-only. The public reads (open endpoints, reference
+data) run in autocommit: each runs one statement, so it needs no transaction of its own: no
+BEGIN / COMMIT round trips, no pre-ping, which on a read that answers in a millisecond is most
+of the cost. The regulators' reads run several statements in one snapshot
+(`SnapshotSession`). A broken pooled connection fails that one request (503) and is discarded
+by the pool."""
 
 from __future__ import annotations
 
@@ -72,3 +73,15 @@ def snapshot(session: Session) -> None:
     transaction, or bound to a connection (the tests' session), is left as it is."""
     if isinstance(session.get_bind(), Engine) and not session.in_transaction():
         session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+
+def get_snapshot_session(session: ReadSession) -> Session:
+    """A read session whose statements share one snapshot (`snapshot`): the regulators'
+    reads, on the read database as design.md §7 has them, where a page, a summary's groups
+    and its total, or a streamed export must agree with each other. Sync on purpose: taking
+    the snapshot connects, which runs in the threadpool, not on the event loop."""
+    snapshot(session)
+    return session
+
+
+SnapshotSession = Annotated[Session, Depends(get_snapshot_session)]

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
@@ -34,8 +34,9 @@ from service.compliance.schemas import (
     SummaryBy,
     UnderservedCommune,
 )
-from service.db import DbSession, get_session
+from service.db import DbSession
 from service.errors import NotFound, problem_responses
+from service.reads import SnapshotSession
 from service.routing import ApiRoute
 from service.rules.models import OUTCOMES
 
@@ -44,9 +45,6 @@ router = APIRouter(
     tags=["compliance"],
     route_class=ApiRoute,
 )
-
-StreamSession = Annotated[Session, Depends(get_session, scope="request")]
-"""A session that stays open until the streamed body has been sent."""
 
 
 def _encode_cursor(cabin_id: uuid.UUID) -> str:
@@ -70,7 +68,7 @@ def _decode_cursor(cursor: str) -> uuid.UUID:
 )
 def list_compliance(
     request: Request,
-    session: DbSession,
+    session: SnapshotSession,
     principal: AnyPrincipal,
     query: filters.QueryFilters,
     limit: Annotated[int | None, Query(ge=1, description="Page size (capped).")] = None,
@@ -97,7 +95,7 @@ def list_compliance(
     summary="One cabin's compliance, failing rules and evidence",
 )
 def read_compliance(
-    cabin_id: uuid.UUID, session: DbSession, principal: AnyPrincipal
+    cabin_id: uuid.UUID, session: SnapshotSession, principal: AnyPrincipal
 ) -> ComplianceCabin:
     row = queries.one(session, principal, cabin_id)
     if row is None:
@@ -151,7 +149,7 @@ def _rule_total(cabins: dict[str, Any], groups: list[dict[str, Any]]) -> dict[st
     summary="Counts and compliance rates by région, département, commune, operator or rule",
 )
 def compliance_summary(
-    session: DbSession,
+    session: SnapshotSession,
     principal: AnyPrincipal,
     query: filters.QueryFilters,
     by: Annotated[SummaryBy, Query(description="How to group the cabins.")] = "region",
@@ -221,7 +219,7 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     summary="Export the filtered compliance rows as CSV (streamed)",
 )
 def export_csv(
-    session: StreamSession, principal: AnyPrincipal, query: filters.QueryFilters
+    session: SnapshotSession, principal: AnyPrincipal, query: filters.QueryFilters
 ) -> StreamingResponse:
     return _export(session, principal, query, exports.csv_chunks, CSV_TYPE, "csv")
 
@@ -233,7 +231,7 @@ def export_csv(
     summary="Export the filtered compliance rows as GeoJSON (streamed)",
 )
 def export_geojson(
-    session: StreamSession, principal: AnyPrincipal, query: filters.QueryFilters
+    session: SnapshotSession, principal: AnyPrincipal, query: filters.QueryFilters
 ) -> StreamingResponse:
     return _export(session, principal, query, exports.geojson_chunks, GEOJSON_TYPE, "geojson")
 
@@ -245,7 +243,7 @@ def export_geojson(
     summary="Export the filtered compliance rows as an Excel workbook (streamed)",
 )
 def export_xlsx(
-    session: StreamSession, principal: AnyPrincipal, query: filters.QueryFilters
+    session: SnapshotSession, principal: AnyPrincipal, query: filters.QueryFilters
 ) -> StreamingResponse:
     return _export(session, principal, query, exports.xlsx_chunks, XLSX_TYPE, "xlsx")
 
@@ -270,7 +268,7 @@ def _coverage_group(row: dict[str, Any]) -> CoverageGroup:
     summary="Population beyond a radius from an active accessible cabin; under-served communes",
 )
 def compliance_coverage(
-    session: DbSession,
+    session: SnapshotSession,
     principal: RegulatorPrincipal,
     by: Annotated[CoverageBy, Query(description="How to group the communes.")] = "departement",
     radius_km: Annotated[
@@ -384,7 +382,7 @@ def _cursor(position: queries.FeedPosition) -> str:
 )
 def compliance_changes(
     request: Request,
-    session: DbSession,
+    session: SnapshotSession,
     principal: AnyPrincipal,
     since: Annotated[
         str | None,
