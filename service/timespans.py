@@ -1,4 +1,5 @@
-"""Dates and date-times given in queries, read one way everywhere: `/ogc`'s `datetime` and
+"""Dates and date-times given in queries, read one way everywhere (and "today", for the dates a
+record may not have in the future): `/ogc`'s `datetime` and
 `updated_at`, CQL2's DATE and TIMESTAMP, the regulators' `failing_since` (design.md §6).
 
 A value stands for every instant its last written digit covers: a date its whole day (UTC),
@@ -11,13 +12,24 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
 OPEN = ("", "..")
+# La Réunion (UTC+4, no summer time) is the first of the territories the registry covers to
+# reach a new day
+EASTERNMOST = timezone(timedelta(hours=4))
+
+
+def today(now: datetime | None = None) -> date:
+    """The latest date in force in any territory the registry covers: a declaration, a
+    transition or an arrêté dated after it is in the future everywhere. UTC's or the server's
+    date refused a date that had begun in France: until 01:00 or 02:00 in Paris, 04:00 in La
+    Réunion."""
+    return (now or datetime.now(UTC)).astimezone(EASTERNMOST).date()
 
 
 class SpanError(ValueError):

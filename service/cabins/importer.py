@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 from sqlalchemy.orm import Session
 
+from service import timespans
 from service.audit.trail import Actor
 from service.cabins.imports import setbased, staging
 from service.cabins.imports.audit_bulk import append_many
@@ -285,7 +286,7 @@ def _run_import(
     progress: Progress | None,
 ) -> ImportReport:
     options = options or ImportOptions()
-    today = options.today or date.today()
+    today = options.today or timespans.today()
     timings: dict[str, float] = {}
     lap = _Laps(timings)
     plan = setbased.plan(decode(body)) if kind == "csv" else None

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from service import timespans
 from service.audit import queries as audit_queries
 from service.audit.models import AuditEvent
 from service.audit.trail import Actor, record
@@ -80,7 +81,7 @@ def validate(
     errors = list(reading.errors)
     location: LocationResult | None = None
     if record is not None:
-        problems = check_record(record, today or date.today())
+        problems = check_record(record, today or timespans.today())
         problems += _receipt_problems(record, stored)
         if owner is not None:
             problems += owner_problems(session, owner, record.operator_id)
@@ -413,7 +414,7 @@ def transition(
     located = _get_for_write(session, principal, cabin_id)
     cabin = located.cabin
     check_if_match(if_match, cabin.version, required=False)
-    today = today or date.today()
+    today = today or timespans.today()
     effective = request.date or today
     if effective > today:
         raise ValidationFailed(

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from service import timespans
 from service.audit.trail import record
 from service.auth.deps import Principal
 from service.cabins import queries as cabin_queries
@@ -35,7 +36,7 @@ def record_receipt(
     if located is None:
         raise NotFound(f"No cabin {cabin_id}.")
     cabin = located.cabin
-    today = today or datetime.now(UTC).date()
+    today = today or timespans.today()
     if received > today:
         raise ValidationFailed(
             "A declaration cannot be received in the future.",

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection
 
+from service import timespans
 from service.cli import LONG_STATEMENT_TIMEOUT_MS, cli_engine
 
 
@@ -100,7 +101,7 @@ def _date(value: str) -> date:
         day = date.fromisoformat(value)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from exc
-    if day > date.today():
+    if day > timespans.today():
         raise argparse.ArgumentTypeError(f"{value} is in the future: an arrêté has been signed")
     return day
 

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from service import timespans
 from service.audit.models import AuditEvent
 from service.audit.trail import verify
 from service.cabins.imports.models import ImportJob
@@ -431,7 +432,6 @@ def test_another_operators_import_is_404(client: TestClient, callers: Callers) -
 
 
 def test_staged_columns_match_the_single_write_path() -> None:
-    from datetime import date
 
     from service.cabins.importer import staged_columns
     from service.cabins.records import columns_of
@@ -602,7 +602,7 @@ def test_a_csv_row_with_a_type_error_reports_its_record_level_errors_too(
 def test_an_ndjson_row_with_a_type_error_reports_its_record_level_errors_too(
     client: TestClient, callers: Callers
 ) -> None:
-    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    tomorrow = (timespans.today() + timedelta(days=1)).isoformat()
     lines = [
         cabin_body("Y-1"),
         cabin_body(

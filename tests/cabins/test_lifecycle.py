@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from service import timespans
 from service.cabins.models import Cabin
 from service.cabins.vocabulary import STATUSES, TRANSITIONS
 from tests.auth.fixtures import Callers
@@ -48,7 +49,7 @@ def test_legal_transition(client: TestClient, callers: Callers, source: str, tar
     assert response.status_code == 200, response.text
     lifecycle = response.json()["lifecycle"]
     assert lifecycle["status"] == target
-    today = date.today().isoformat()
+    today = timespans.today().isoformat()
     column = {
         "declared": "declared_date",
         "active": "service_start_date",
@@ -81,7 +82,7 @@ def test_illegal_transition_is_409_naming_the_allowed_ones(
 
 def test_transition_dated_in_the_future_is_422(client: TestClient, callers: Callers) -> None:
     cabin_id = cabin_in(client, callers, "draft")
-    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    tomorrow = (timespans.today() + timedelta(days=1)).isoformat()
     response = client.post(
         f"/v1/cabins/{cabin_id}/transitions",
         json={"to": "declared", "date": tomorrow},

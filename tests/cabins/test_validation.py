@@ -4,19 +4,20 @@ written. The location check is also run over a table, as the importer runs it.""
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from service import timespans
 from service.cabins.models import Cabin
 from service.cabins.validation import check_locations_in, opening_hours_problem
 from tests.auth.fixtures import Callers
 from tests.cabins.factories import LYON, cabin_body
 
-TOMORROW = (date.today() + timedelta(days=1)).isoformat()
+TOMORROW = (timespans.today() + timedelta(days=1)).isoformat()
 
 
 def refused(client: TestClient, callers: Callers, db: Session, body: dict) -> dict[str, str]:

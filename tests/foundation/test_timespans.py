@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from service.timespans import Span, SpanError, parse_instant, parse_interval
+from service.timespans import Span, SpanError, parse_instant, parse_interval, today
 
 T = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -70,3 +70,11 @@ def test_a_literal_already_read_is_its_day_or_its_instant() -> None:
     assert Span.of(date(2026, 3, 1)) == Span(T, T + timedelta(days=1))
     assert Span.of(datetime(2026, 3, 1)) == Span(T, T + timedelta(microseconds=1))
     assert Span.of(date.max).past is None and Span.of(datetime.max).past is None  # no overflow
+
+
+def test_today_is_the_latest_date_in_force_in_the_territories_covered() -> None:
+    """At 21:30 UTC it is already the next day in La Réunion (and, an hour or two later, in
+    Paris): a transition dated that day is not in the future there."""
+    assert today(datetime(2026, 11, 23, 19, 59, tzinfo=UTC)) == date(2026, 11, 23)
+    assert today(datetime(2026, 11, 23, 20, 0, tzinfo=UTC)) == date(2026, 11, 24)
+    assert today() >= datetime.now(UTC).date()
