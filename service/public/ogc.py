@@ -195,9 +195,6 @@ def collections(request: Request, session: ReadSession, f: Format = None) -> Res
     )
 
 
-CollectionId = Annotated[str, Path(description="The collection: `cabins`")]
-
-
 def check_collection(collection_id: str) -> None:
     if collection_id != COLLECTION:
         raise NotFound(

@@ -8,20 +8,23 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from sqlalchemy.orm import Session
 
 from service.cli_errors import fail
 
 
-def _session():  # type: ignore[no-untyped-def]
-    from sqlalchemy.orm import Session
+@contextmanager
+def _session() -> Iterator[Session]:
+    """A command's session, on an engine with the long statement timeout (a pass over every
+    cabin), rolled back unless committed, and the engine disposed at the end."""
+    from service.cli import LONG_STATEMENT_TIMEOUT_MS, cli_engine
 
-    from service.db import make_engine
-    from service.settings import Settings
-
-    # Settings read now, not the cached ones: the test set-up sets DATABASE_URL late.
-    engine = make_engine(Settings(db_statement_timeout_ms=600_000))
-    return engine, Session(bind=engine)
+    with cli_engine(LONG_STATEMENT_TIMEOUT_MS) as engine, Session(bind=engine) as session:
+        yield session
 
 
 def publish_first_step() -> None:
@@ -40,13 +43,13 @@ def _publish_path(path: Path, *, retired_is_an_error: bool = False) -> int:
     from service.rules import plan
     from service.rules.rulesets import publish_file
 
-    engine, session = _session()
     try:
-        rule_set, report = publish_file(session, path, actor=CLI_ACTOR)
-        version, status = rule_set.version, rule_set.status
-        in_force = plan.in_force(session)
-        in_force_version = in_force.version if in_force else None
-        session.commit()
+        with _session() as session:  # closed, so rolled back, on any error
+            rule_set, report = publish_file(session, path, actor=CLI_ACTOR)
+            version, status = rule_set.version, rule_set.status
+            in_force = plan.in_force(session)
+            in_force_version = in_force.version if in_force else None
+            session.commit()
     except OSError as exc:
         print(f"error: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
         return 2
@@ -58,11 +61,7 @@ def _publish_path(path: Path, *, retired_is_an_error: bool = False) -> int:
             ValidationFailed(f"{path} is not a rule set.", errors=field_errors(exc, whole="(file)"))
         )
     except Problem as problem:
-        session.rollback()
         return fail(problem)
-    finally:
-        session.close()
-        engine.dispose()
     if report is None and status == "retired":
         print(
             f"rule set {version} was retired: {in_force_version} is in force; publish a new"
@@ -93,14 +92,11 @@ def _positive(value: str) -> int:
 
 
 def _reevaluate(args: argparse.Namespace) -> int:
+    from service.cli import LONG_STATEMENT_TIMEOUT_MS, cli_engine
     from service.rules.parallel import reevaluate_all_parallel
 
-    engine, session = _session()
-    session.close()
-    try:
+    with cli_engine(LONG_STATEMENT_TIMEOUT_MS) as engine:
         report = reevaluate_all_parallel(engine, workers=args.workers)
-    finally:
-        engine.dispose()
     print(json.dumps(report.as_dict(), indent=1))
     return 0
 
@@ -108,13 +104,9 @@ def _reevaluate(args: argparse.Namespace) -> int:
 def _recompute_compliance(args: argparse.Namespace) -> int:
     from service.rules.evaluator import recompute_compliance
 
-    engine, session = _session()
-    try:
+    with _session() as session:
         changed = recompute_compliance(session)
         session.commit()
-    finally:
-        session.close()
-        engine.dispose()
     print(f"compliance recomputed: {changed} cabins changed", file=sys.stderr)
     return 0
 
@@ -124,13 +116,9 @@ def _list(args: argparse.Namespace) -> int:
 
     from service.rules.models import RuleSet
 
-    engine, session = _session()
-    try:
+    with _session() as session:
         for rs in session.scalars(select(RuleSet).order_by(RuleSet.created_at)):
             print(f"{rs.version}\t{rs.status}\t{rs.valid_from or ''}\t{rs.title}")
-    finally:
-        session.close()
-        engine.dispose()
     return 0
 
 
