@@ -23,6 +23,7 @@ from service.auth.models import ApiClient, Operator
 from service.auth.service import create_client, create_operator
 from service.cabins.importer import ImportOptions, run_import
 from service.cabins.imports.audit_bulk import append_many
+from service.territories.queries import CURRENT_COMMUNE_LAYER_IDS
 
 log = logging.getLogger("service.cabins.demo")
 
@@ -40,12 +41,12 @@ KINDS = ["pharmacie_officine", "msp", "centre_sante", "mairie_france_services", 
 HOURS = ["Mo-Fr 09:00-19:00", "Mo-Fr 08:30-12:30,14:00-19:00; Sa 09:00-12:00", "Mo-Sa 09:00-20:00"]
 
 # Points inside the most populous communes (ST_GeneratePoints with a seed: always the same).
-_PLACES = """
+_PLACES = f"""
 SELECT c.insee, c.name, ST_X(p.geom) AS lon, ST_Y(p.geom) AS lat, c.postcodes[1] AS postcode
 FROM (
   SELECT insee, name, postcodes, geom FROM commune
   WHERE geom IS NOT NULL
-    AND layer_id IN (SELECT id FROM layer WHERE kind = 'commune' AND is_current)
+    AND layer_id IN {CURRENT_COMMUNE_LAYER_IDS}
   ORDER BY population DESC NULLS LAST, insee
   LIMIT :communes
 ) c

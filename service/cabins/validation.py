@@ -33,6 +33,7 @@ from stdnum.fr import siret as stdnum_siret
 
 from service.cabins.schemas import CabinCreate, CabinRead, CareLink, date_reason
 from service.errors import field_errors
+from service.territories.queries import CURRENT_COMMUNE_LAYER_IDS
 
 # A point this close to a commune polygon counts as in it: the commune layer is a simplified
 # ADMIN EXPRESS, so a cabin on a quay or on a commune border may fall just outside its polygon.
@@ -395,13 +396,13 @@ class LocationResult:
 # `{src}` is replaced by e.g. `staging AS s` or `(VALUES …) AS s(key, lon, lat, declared_insee)`.
 # Uses the GiST index on commune.geom (ST_DWithin on geometry, in degrees, as a prefilter
 # before the exact distance in metres on geography).
-LOCATION_CHECK_SQL = """
-WITH cur AS (SELECT id FROM layer WHERE kind = 'commune' AND is_current),
+LOCATION_CHECK_SQL = f"""
+WITH cur AS {CURRENT_COMMUNE_LAYER_IDS},
 pt AS (
   SELECT s.key, s.lon, s.lat, s.declared_insee,
          ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326) AS g,
          ST_SetSRID(ST_MakePoint(s.lat, s.lon), 4326) AS gs
-  FROM {src}
+  FROM {{src}}
 )
 SELECT pt.key, pt.lon, pt.lat, pt.declared_insee,
        d.insee IS NOT NULL AS declared_exists,

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from service.cabins.validation import LocationInput, check_locations_in
 from service.cabins.vocabulary import CONFIRMED_BLOCKS
+from service.territories.queries import CURRENT_COMMUNE_LAYER_IDS
 
 STAGING = "import_staging"
 LOCATED = "import_located"
@@ -115,9 +116,9 @@ class RowProblem:
 
 
 # The common case, one join: the point of row `{t}` inside its declared commune `c`.
-_IN_DECLARED = """c.insee = {t}.declared_insee
- AND c.layer_id IN (SELECT id FROM layer WHERE kind = 'commune' AND is_current)
- AND ST_Intersects(c.geom, ST_SetSRID(ST_MakePoint({t}.lon, {t}.lat), 4326))"""
+_IN_DECLARED = f"""c.insee = {{t}}.declared_insee
+ AND c.layer_id IN {CURRENT_COMMUNE_LAYER_IDS}
+ AND ST_Intersects(c.geom, ST_SetSRID(ST_MakePoint({{t}}.lon, {{t}}.lat), 4326))"""
 
 _LOCATE_IN_DECLARED = f"""
 INSERT INTO {LOCATED}
