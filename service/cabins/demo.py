@@ -298,20 +298,16 @@ def load_demo_step() -> None:
     """The `setup_steps` entry (only when demo data is wanted)."""
     import sys
 
-    from service.db import make_engine, make_sessionmaker
-    from service.settings import get_settings
+    from service.cli import cli_engine
+    from service.db import make_sessionmaker
 
-    engine = make_engine(get_settings())
-    try:
-        with make_sessionmaker(engine)() as session:
-            started = datetime.now(UTC)
-            result = load_demo(session, print_key=lambda line: print(line, file=sys.stderr))
-            session.commit()
-        print(
-            f"demo: {result.created} cabins created, {result.updated} updated,"
-            f" {result.unchanged} unchanged, {result.activated} activated"
-            f" in {(datetime.now(UTC) - started).total_seconds():.1f} s",
-            file=sys.stderr,
-        )
-    finally:
-        engine.dispose()
+    with cli_engine() as engine, make_sessionmaker(engine)() as session:
+        started = datetime.now(UTC)
+        result = load_demo(session, print_key=lambda line: print(line, file=sys.stderr))
+        session.commit()
+    print(
+        f"demo: {result.created} cabins created, {result.updated} updated,"
+        f" {result.unchanged} unchanged, {result.activated} activated"
+        f" in {(datetime.now(UTC) - started).total_seconds():.1f} s",
+        file=sys.stderr,
+    )

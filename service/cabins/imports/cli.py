@@ -21,10 +21,10 @@ def _import(args: argparse.Namespace) -> int:
     from service.audit.trail import CLI_ACTOR
     from service.auth.models import Operator
     from service.cabins.importer import ImportOptions, run_import
+    from service.cli import cli_engine
     from service.cli_errors import fail
-    from service.db import make_engine, make_sessionmaker
+    from service.db import make_sessionmaker
     from service.errors import BadRequest, NotFound, Problem
-    from service.settings import get_settings
 
     path = Path(args.file)
     kind = "ndjson" if path.suffix in (".ndjson", ".jsonl") else "csv"
@@ -37,30 +37,26 @@ def _import(args: argparse.Namespace) -> int:
                 errors=[{"field": "file", "reason": exc.strerror or str(exc)}],
             )
         )
-    engine = make_engine(get_settings())
-    try:
-        with make_sessionmaker(engine)() as session:
-            if session.get(Operator, args.operator) is None:
-                return fail(
-                    NotFound(
-                        f"No operator {args.operator}; nothing was imported.",
-                        errors=[{"field": "operator", "reason": "no operator with this id"}],
-                    )
+    with cli_engine() as engine, make_sessionmaker(engine)() as session:
+        if session.get(Operator, args.operator) is None:
+            return fail(
+                NotFound(
+                    f"No operator {args.operator}; nothing was imported.",
+                    errors=[{"field": "operator", "reason": "no operator with this id"}],
                 )
-            try:
-                report = run_import(
-                    session,
-                    operator_id=args.operator,
-                    actor=CLI_ACTOR,
-                    body=body,
-                    kind=kind,
-                    options=ImportOptions(mode=args.mode, dry_run=args.dry_run),
-                )
-            except Problem as problem:
-                return fail(problem)
-            session.commit()
-    finally:
-        engine.dispose()
+            )
+        try:
+            report = run_import(
+                session,
+                operator_id=args.operator,
+                actor=CLI_ACTOR,
+                body=body,
+                kind=kind,
+                options=ImportOptions(mode=args.mode, dry_run=args.dry_run),
+            )
+        except Problem as problem:
+            return fail(problem)
+        session.commit()
     summary = {
         "state": report.state,
         "rows": report.rows_total,
