@@ -246,7 +246,20 @@ def _domain_commands() -> list[Callable[[argparse._SubParsersAction], None]]:
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("REGISTRY_ROOT", str(Path.cwd()))
     args = build_parser().parse_args(argv)
-    result = args.func(args)
+    try:
+        result = args.func(args)
+    except Exception as exc:
+        from sqlalchemy.exc import OperationalError
+
+        if not isinstance(exc, OperationalError):
+            raise
+        # the database unreachable, or the connection lost mid-command: said, not a traceback
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        print(
+            f"error: the database is unavailable or the connection was lost: {reason}",
+            file=sys.stderr,
+        )
+        return 1
     return int(result or 0)
 
 

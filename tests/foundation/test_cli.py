@@ -35,6 +35,16 @@ def test_cli_engine_reads_the_environment_when_called_not_the_cached_settings(
         assert conn.execute(text("SELECT current_database()")).scalar_one() == "postgres"
 
 
+def test_a_command_without_its_database_says_so_without_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:1/registry")
+    monkeypatch.setenv("DB_CONNECT_TIMEOUT_S", "2")
+    assert main(["rules", "list"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: the database is unavailable") and "Traceback" not in err
+
+
 @pytest.fixture
 def uvicorn_runs(monkeypatch: pytest.MonkeyPatch) -> Runs:
     import uvicorn
