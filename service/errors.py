@@ -251,9 +251,13 @@ def validation_problem(exc: RequestValidationError) -> Problem:
     for e in errors:
         loc = _without_union_tag(tuple(e.get("loc", ())), exc.body)
         fields.append({"field": _field_path(loc), "reason": pydantic_reason(e)})
-    in_params = all(str(e.get("loc", ("",))[0]) in {"query", "path", "header"} for e in errors)
-    if in_params:
+    in_params = [str(e.get("loc", ("",))[0]) in {"query", "path", "header"} for e in errors]
+    if all(in_params):
         return InvalidParameter("A parameter of the request is not valid.", errors=fields)
+    if any(in_params):
+        return ValidationFailed(
+            "A parameter of the request and its body are not valid.", errors=fields
+        )
     return ValidationFailed("The request body does not satisfy the schema.", errors=fields)
 
 

@@ -28,6 +28,10 @@ def _app_with_probe_routes(settings: Settings, max_body_bytes: int = 1024) -> Fa
     def echo(body: Echo) -> Echo:
         return body
 
+    @router.post("/_probe/echo/{n}")
+    def echo_n(n: int, body: Echo) -> Echo:
+        return body
+
     @router.get("/_probe/boom")
     def boom() -> None:
         raise RuntimeError("secret internal detail")
@@ -107,6 +111,13 @@ def test_wrong_content_type_is_415_problem(settings: Settings) -> None:
     assert response.json()["errors"] == [
         {"field": "Content-Type", "reason": "must be application/json"}
     ]
+
+
+def test_a_bad_parameter_with_a_bad_body_says_both(settings: Settings) -> None:
+    response = _probe_client(settings).post("/_probe/echo/x", json={"name": "a", "count": "b"})
+    assert response.status_code == 422
+    assert response.json()["detail"] == "A parameter of the request and its body are not valid."
+    assert {e["field"] for e in response.json()["errors"]} == {"n", "count"}
 
 
 def test_invalid_body_is_422_with_field_and_reason(settings: Settings) -> None:
