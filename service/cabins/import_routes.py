@@ -35,6 +35,9 @@ from service.routing import ApiRoute, any_query
 
 router = APIRouter(tags=["imports"], route_class=ApiRoute)
 
+# The unique index that holds one job per API client and Idempotency-Key.
+KEY_INDEX = "uq_import_job_client_id_idempotency_key"
+
 # Above this many records an import runs as a job (202 + GET /v1/imports/{id}).
 ASYNC_ROWS = 20_000
 
@@ -204,11 +207,8 @@ def import_cabins(
                 options=options,
                 state="running",
             )
-    except IntegrityError:
-        raise Conflict(
-            "An upload with this Idempotency-Key is being processed.",
-            errors=[{"field": "Idempotency-Key", "reason": "in use by a concurrent upload"}],
-        ) from None
+    except IntegrityError as exc:
+        raise _key_in_use(exc) from None
     report = run_import(
         session, operator_id=owner, actor=principal.actor, body=body, kind=kind, options=options
     )
@@ -216,6 +216,18 @@ def import_cabins(
     jobs.finish(job, report, status)
     session.flush()
     return _job_response(job, status)
+
+
+def _key_in_use(exc: IntegrityError) -> Conflict:
+    """The 409 of an upload whose Idempotency-Key a concurrent upload has just taken (checked
+    before, written between the check and this insert). Any other failure is not a key
+    conflict and is raised as it is: a database that is down is a 503, not a 409."""
+    if getattr(getattr(exc.orig, "diag", None), "constraint_name", None) != KEY_INDEX:
+        raise exc
+    return Conflict(
+        "An upload with this Idempotency-Key is being processed.",
+        errors=[{"field": "Idempotency-Key", "reason": "in use by a concurrent upload"}],
+    )
 
 
 def _start_job(
@@ -231,25 +243,22 @@ def _start_job(
     """Record the job in its own committed transaction, then run it in the background."""
     factory = request.app.state.sessionmaker
     with factory() as own:
-        job = jobs.new_job(
-            own,
-            operator_id=owner,
-            client_id=principal.client_id,
-            idempotency_key=idempotency_key,
-            body=body,
-            media_type=kind,
-            options=options,
-            state="queued",
-            rows_total=rows,
-        )
         try:
+            job = jobs.new_job(
+                own,
+                operator_id=owner,
+                client_id=principal.client_id,
+                idempotency_key=idempotency_key,
+                body=body,
+                media_type=kind,
+                options=options,
+                state="queued",
+                rows_total=rows,
+            )
             own.commit()
-        except Exception:
+        except IntegrityError as exc:
             own.rollback()
-            raise Conflict(
-                "An upload with this Idempotency-Key is being processed.",
-                errors=[{"field": "Idempotency-Key", "reason": "in use by a concurrent upload"}],
-            ) from None
+            raise _key_in_use(exc) from None
         response = _job_response(job, 202)
     jobs.run_in_background(
         factory,

@@ -20,11 +20,13 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from service.audit.trail import CLI_ACTOR
 from service.auth.models import ApiClient, Operator
 from service.cabins import importer
+from service.cabins.imports import jobs
 from service.cabins.imports.models import ImportJob
 from service.cabins.models import Cabin
 from tests.auth.factories import bearer, make_key, make_operator, valid_siret
@@ -290,6 +292,94 @@ def test_a_reference_created_by_another_transaction_mid_import_is_a_conflict(
             options=importer.ImportOptions(evaluate=False),
         )
     assert cabin_count(engine, committed.operator_id) == 1  # the other transaction's
+
+
+def jobs_under_key(engine: Engine, operator_id: uuid.UUID, key: str) -> int:
+    with engine.connect() as conn:
+        return int(
+            conn.scalar(
+                select(func.count())
+                .select_from(ImportJob)
+                .where(ImportJob.operator_id == operator_id, ImportJob.idempotency_key == key)
+            )
+            or 0
+        )
+
+
+@pytest.mark.parametrize(
+    "prefer", [{}, {"Prefer": "respond-async"}], ids=["in-the-request", "as-a-job"]
+)
+def test_an_idempotency_key_taken_by_a_concurrent_upload_is_409(
+    app: FastAPI,
+    engine: Engine,
+    committed: Committed,
+    monkeypatch: pytest.MonkeyPatch,
+    prefer: dict[str, str],
+) -> None:
+    """Two uploads with one key at once: both look the key up and find no job, the other one
+    records its job first; this one's insert meets the unique key: a 409 naming the header."""
+    content = generated_csv(engine, 2)
+    with Session(engine) as session:
+        client_id = session.scalar(
+            select(ApiClient.id).where(ApiClient.operator_id == committed.operator_id)
+        )
+        jobs.new_job(
+            session,
+            operator_id=committed.operator_id,
+            client_id=client_id,
+            idempotency_key="race-1",
+            body=content,
+            media_type="csv",
+            options=importer.ImportOptions(),
+            state="queued",
+        )
+        session.commit()
+    monkeypatch.setattr(jobs, "by_key", lambda *args: None)  # looked up before the other's insert
+
+    headers = {**committed.headers, "Content-Type": "text/csv", "Idempotency-Key": "race-1"}
+    with TestClient(app) as client:
+        response = client.post("/v1/cabins/import", content=content, headers={**headers, **prefer})
+
+    assert response.status_code == 409, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"] == [
+        {"field": "Idempotency-Key", "reason": "in use by a concurrent upload"}
+    ]
+    assert jobs_under_key(engine, committed.operator_id, "race-1") == 1
+    assert cabin_count(engine, committed.operator_id) == 0
+
+
+def test_a_job_that_cannot_be_recorded_because_the_database_is_down_is_503_not_409(
+    app: FastAPI, engine: Engine, committed: Committed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the unique key of (client, Idempotency-Key) is a key conflict: a commit lost with
+    the database is the service's 503 (retry shortly), never "this key is in use"."""
+    opened = app.state.sessionmaker
+
+    def connection_lost() -> None:
+        raise OperationalError("COMMIT", {}, Exception("server closed the connection"))
+
+    def factory() -> Session:
+        session: Session = opened()
+        session.commit = connection_lost  # type: ignore[method-assign]
+        return session
+
+    monkeypatch.setattr(app.state, "sessionmaker", factory)
+    headers = {
+        **committed.headers,
+        "Content-Type": "text/csv",
+        "Idempotency-Key": "down-1",
+        "Prefer": "respond-async",
+    }
+    with TestClient(app) as client:
+        response = client.post(
+            "/v1/cabins/import", content=generated_csv(engine, 2), headers=headers
+        )
+
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["Retry-After"] == "5"
+    assert jobs_under_key(engine, committed.operator_id, "down-1") == 0
 
 
 def test_registry_cabins_import_writes_a_file_and_reports_a_refusal_without_traceback(
