@@ -28,7 +28,6 @@ import opening_hours
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy import text
 from sqlalchemy.orm import Session
-from stdnum.fr import siren as stdnum_siren
 from stdnum.fr import siret as stdnum_siret
 
 from service.cabins.schemas import CabinCreate, CabinRead, CareLink, date_reason
@@ -221,10 +220,6 @@ def _readable(model: type[BaseModel], data: Any, failed: frozenset[str], path: s
 
 def _optional(annotation: Any) -> bool:
     return get_origin(annotation) in (Union, types.UnionType) and type(None) in get_args(annotation)
-
-
-def siren_problem(value: str) -> str | None:
-    return None if stdnum_siren.is_valid(value) else "not a valid SIREN: bad Luhn check key"
 
 
 def siret_problem(value: str) -> str | None:

@@ -54,18 +54,13 @@ CARE_VENUE_KINDS = (
     "esms",
     "opticien",
 )
-# Venues for which a FINESS number is meaningful.
-HEALTH_VENUE_KINDS = (*CARE_VENUE_KINDS[:-1],)
 
 BUILDING_REGIMES = ("new", "existing")
 Placement = Literal["indoor_room", "indoor_open_area", "outdoor"]
-PLACEMENTS: tuple[str, ...] = get_args(Placement)
 Enclosure = Literal["closed_cabin", "closed_room", "open_borne"]
-ENCLOSURES: tuple[str, ...] = get_args(Enclosure)
 AssistanceMode = Literal[
     "none", "pharmacist", "nurse", "other_health_professional", "trained_staff"
 ]
-ASSISTANCE_MODES: tuple[str, ...] = get_args(AssistanceMode)
 Device = Literal[
     "stethoscope_connected",
     "otoscope_connected",
@@ -78,15 +73,10 @@ Device = Literal[
     "glucometer",
     "other",
 ]
-DEVICES: tuple[str, ...] = get_args(Device)
 CareLinkKind = Literal["cpts", "msp", "centre_sante", "pharmacie", "professionnel_rpps"]
-CARE_LINK_KINDS: tuple[str, ...] = get_args(CareLinkKind)
 ProviderKind = Literal["company_employing_doctors", "platform_only", "local_practitioners"]
-PROVIDER_KINDS: tuple[str, ...] = get_args(ProviderKind)
 FeeSector = Literal["sector_1", "sector_2", "optam", "not_contracted", "mixed"]
-FEE_SECTORS: tuple[str, ...] = get_args(FeeSector)
 ConcertationParty = Literal["ars", "cpts", "urps", "cdom", "other"]
-CONCERTATION_PARTIES: tuple[str, ...] = get_args(ConcertationParty)
 
 # Blocks whose freshness SIT-20 checks: each has a `<block>_confirmed_at` column.
 CONFIRMED_BLOCKS = ("siting", "declarations", "care_links", "provider", "fees", "accessibility")

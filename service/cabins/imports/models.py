@@ -24,8 +24,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db import Base
 
-STATES = ("queued", "running", "succeeded", "rejected", "failed")
-
 
 class ImportJob(Base):
     __tablename__ = "import_job"

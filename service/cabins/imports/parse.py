@@ -25,7 +25,6 @@ from service.errors import BadRequest, UnsupportedMediaType, ValidationFailed
 
 CSV_TYPES = ("text/csv", "application/csv")
 NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl")
-ACCEPTED = CSV_TYPES + NDJSON_TYPES
 SCHEMA_HINT = "see schemas/cabin-import.tableschema.json"
 
 
