@@ -19,7 +19,7 @@ from service.auth.models import Operator
 from service.cabins.models import Cabin
 from service.cabins.queries import visible_to
 from service.cabins.vocabulary import STATUSES
-from service.errors import InvalidParameter
+from service.errors import Forbidden, InvalidParameter
 from service.rules.models import (
     COMPLIANCE_STATUSES,
     OUTCOMES,
@@ -302,10 +302,51 @@ def check_commune(session: Session, commune: str | None) -> None:
     )
 
 
-def check(session: Session, filters: Filters) -> None:
-    """Every code must exist in the current layers or the rule set in force."""
+def check_scope(
+    session: Session,
+    principal: Principal,
+    region: str | None,
+    departement: str | None = None,
+    commune: str | None = None,
+) -> None:
+    """A regional key naming a territory of another région is refused (403 naming the
+    filter): an empty answer would read as "nothing there". Codes already checked."""
+    scope = principal.region
+    if scope is None:
+        return
+    asked = [
+        ("region", region, region),
+        ("departement", departement, _region_of(session, "departement", departement)),
+        ("commune", commune, _region_of(session, "commune", commune)),
+    ]
+    for field, value, in_region in asked:
+        if value is not None and in_region != scope:
+            raise Forbidden(
+                f"This key sees région {scope} only; {field}={value} is in région {in_region}.",
+                errors=[{"field": field, "reason": f"outside the key's scope (région {scope})"}],
+            )
+
+
+def _region_of(session: Session, kind: str, code: str | None) -> str | None:
+    """The région of a current département or commune code."""
+    if code is None:
+        return None
+    layers = current_layer_ids(kind)
+    if kind == "departement":
+        found = select(Departement.region).where(
+            Departement.code == code, Departement.layer_id.in_(layers)
+        )
+    else:
+        found = select(Commune.region).where(Commune.insee == code, Commune.layer_id.in_(layers))
+    return session.scalar(found)
+
+
+def check(session: Session, filters: Filters, principal: Principal) -> None:
+    """Every code must exist in the current layers or the rule set in force, and, for a
+    regional key, lie in its région."""
     check_territory(session, filters.region, filters.departement)
     check_commune(session, filters.commune)
+    check_scope(session, principal, filters.region, filters.departement, filters.commune)
     if filters.epci is not None and not _exists_in_layer(
         session, Epci.siren, Epci.layer_id, "epci", filters.epci
     ):

@@ -63,7 +63,7 @@ def _decode_cursor(cursor: str) -> uuid.UUID:
 @router.get(
     "/cabins",
     response_model=ComplianceCabinPage,
-    responses=problem_responses(400, 401),
+    responses=problem_responses(400, 401, 403),
     summary="Cabins with their failing rules and evidence, filtered, in pages",
 )
 def list_compliance(
@@ -74,7 +74,7 @@ def list_compliance(
     limit: Annotated[int | None, Query(ge=1, description="Page size (capped).")] = None,
     after: Annotated[str | None, Query(max_length=64, description="Cursor from `next`.")] = None,
 ) -> ComplianceCabinPage:
-    filters.check(session, query)
+    filters.check(session, query, principal)
     settings = request.app.state.settings
     size = min(limit or settings.page_size_default, settings.page_size_max)
     cursor = _decode_cursor(after) if after is not None else None
@@ -145,7 +145,7 @@ def _rule_total(cabins: dict[str, Any], groups: list[dict[str, Any]]) -> dict[st
 @router.get(
     "/summary",
     response_model=Summary,
-    responses=problem_responses(400, 401),
+    responses=problem_responses(400, 401, 403),
     summary="Counts and compliance rates by région, département, commune, operator or rule",
 )
 def compliance_summary(
@@ -154,7 +154,7 @@ def compliance_summary(
     query: filters.QueryFilters,
     by: Annotated[SummaryBy, Query(description="How to group the cabins.")] = "region",
 ) -> Response:
-    filters.check(session, query)
+    filters.check(session, query, principal)
     head = {"by": by, "rule_set_version": filters.rule_set_in_force(session)}
     if by == "rule":
         groups = [_group(row, by) for row in queries.summary_by_rule(session, principal, query)]
@@ -186,7 +186,7 @@ def _export(
     media_type: str,
     extension: str,
 ) -> StreamingResponse:
-    filters.check(session, query)  # before the first byte: a bad filter is still a 400
+    filters.check(session, query, principal)  # before the first byte: still a 400
     body: Iterator[bytes] = chunks(session, principal, query)
     # The first chunk is read before the response starts: it runs the query, so a statement
     # over the timeout (or the database gone) is still a 503 problem, not a 200 cut short.
@@ -200,7 +200,7 @@ def _export(
 def _streamed(media_type: str, description: str) -> dict[int | str, dict[str, Any]]:
     return {
         200: {"description": description, "content": {media_type: {}}},
-        **problem_responses(400, 401),
+        **problem_responses(400, 401, 403),
     }
 
 
@@ -289,6 +289,7 @@ def compliance_coverage(
     ] = 100,
 ) -> Coverage:
     filters.check_territory(session, region, departement)
+    filters.check_scope(session, principal, region, departement)
     result = coverage_queries.coverage(
         session,
         by=by,

@@ -80,9 +80,32 @@ def test_each_caller_sees_its_scope_only(client, world: World, role: str) -> Non
     assert ids(r) == refs(world, *world.visible(role))
 
 
-def test_a_filter_outside_the_scope_returns_nothing(client, world: World) -> None:
-    r = client.get("/v1/compliance/cabins", params={"region": "11"}, headers=world.keys["ars_84"])
-    assert ids(r) == set()
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/v1/compliance/cabins", {"region": "11"}),
+        ("/v1/compliance/cabins", {"departement": "75"}),
+        ("/v1/compliance/cabins", {"commune": "75056"}),
+        ("/v1/compliance/summary", {"by": "commune", "region": "11"}),
+        ("/v1/compliance/export.csv", {"departement": "75"}),
+        ("/v1/compliance/coverage", {"region": "11"}),
+    ],
+)
+def test_a_regional_key_naming_another_region_is_403_naming_the_filter(
+    client, world: World, path: str, params: dict[str, str]
+) -> None:
+    """An empty answer would read as "nothing there"; it is the key that cannot see there."""
+    r = client.get(path, params=params, headers=world.keys["ars_84"])
+    assert r.status_code == 403, r.text
+    field = next(name for name in params if name != "by")
+    assert r.json()["errors"] == [{"field": field, "reason": "outside the key's scope (région 84)"}]
+    assert client.get(path, params=params, headers=world.keys["national"]).status_code == 200
+    inside = {"region": "84", "departement": "69", "commune": "69123"}[field]
+    r = client.get(path, params={**params, field: inside}, headers=world.keys["ars_84"])
+    assert r.status_code == 200
+
+
+def test_an_operator_filter_outside_the_operator_returns_nothing(client, world: World) -> None:
     r = client.get(
         "/v1/compliance/cabins",
         params={"operator": str(world.operator_b)},

@@ -151,14 +151,14 @@ def test_a_commune_left_out_of_its_regions_official_zoning_is_not_underserved(
     assert [(z["scope"], z["synthetic"]) for z in body["medical_zoning"]] == [(None, True)]
 
 
-def test_a_regional_regulator_gets_nothing_outside_its_region(client, case: dict[str, Any]) -> None:
+def test_a_regional_regulator_is_refused_outside_its_region(client, case: dict[str, Any]) -> None:
     r = client.get(
         "/v1/compliance/coverage",
         params={"departement": "69"},
         headers=case["keys"]["ars_11"],
     )
-    assert r.status_code == 200
-    assert r.json()["groups"] == [] and r.json()["underserved"] == []
+    assert r.status_code == 403
+    assert r.json()["errors"][0]["field"] == "departement"
 
 
 def test_coverage_is_for_regulators(client, case: dict[str, Any]) -> None:
