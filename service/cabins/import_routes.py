@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -21,6 +21,7 @@ from service.cabins.imports.models import ImportJob
 from service.cabins.imports.parse import check_file, count_rows, media_kind
 from service.cabins.imports.schemas import ImportJobRead
 from service.cabins.service import owner_of, owner_problems
+from service.cabins.vocabulary import ImportMode
 from service.db import DbSession
 from service.errors import (
     PROBLEM_MEDIA_TYPE,
@@ -152,7 +153,7 @@ def import_cabins(
     principal: OperatorPrincipal,
     upload: Upload,
     mode: Annotated[
-        Literal["atomic", "partial"],
+        ImportMode,
         Query(description="atomic: any bad row and nothing is written; partial: good rows are."),
     ] = "atomic",
     dry_run: Annotated[bool, Query(description="Validate and report; write nothing.")] = False,

@@ -30,10 +30,9 @@ from service.cabins.models import Cabin
 from service.cabins.records import columns_of, document_of, flat_diff
 from service.cabins.schemas import CabinCreate
 from service.cabins.validation import LocationInput, check_record, read_record
-from service.cabins.vocabulary import CONFIRMED_BLOCKS
+from service.cabins.vocabulary import CONFIRMED_BLOCKS, ImportMode
 from service.errors import Conflict
 
-MODES = ("atomic", "partial")
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 PROGRESS_EVERY = 5000
 
@@ -52,7 +51,7 @@ _CREATED_MEANWHILE = (
 
 @dataclass
 class ImportOptions:
-    mode: str = "atomic"
+    mode: ImportMode = "atomic"
     dry_run: bool = False
     is_demo: bool = False
     evaluate: bool = True  # have the rule engine evaluate the written cabins

@@ -1,6 +1,6 @@
-"""The closed lists of the cabin record (domain-rules.md Part 1), written once as `Literal`
-types for the Pydantic schemas, with the tuples the table's CHECK constraints and the rule
-engine use derived from them."""
+"""The closed lists of the cabin record (domain-rules.md Part 1) and of its bulk import,
+written once as `Literal` types for the Pydantic schemas, with the tuples the tables' CHECK
+constraints, the rule engine and the command line use derived from them."""
 
 from __future__ import annotations
 
@@ -77,6 +77,10 @@ CareLinkKind = Literal["cpts", "msp", "centre_sante", "pharmacie", "professionne
 ProviderKind = Literal["company_employing_doctors", "platform_only", "local_practitioners"]
 FeeSector = Literal["sector_1", "sector_2", "optam", "not_contracted", "mixed"]
 ConcertationParty = Literal["ars", "cpts", "urps", "cdom", "other"]
+
+# How a bulk import treats bad rows: atomic writes nothing, partial writes the good rows.
+ImportMode = Literal["atomic", "partial"]
+IMPORT_MODES: tuple[str, ...] = get_args(ImportMode)
 
 # Blocks whose freshness SIT-20 checks: each has a `<block>_confirmed_at` column.
 CONFIRMED_BLOCKS = ("siting", "declarations", "care_links", "provider", "fees", "accessibility")

@@ -7,6 +7,8 @@ import argparse
 import uuid
 from pathlib import Path
 
+from service.cabins.vocabulary import IMPORT_MODES
+
 
 def _demo_load(args: argparse.Namespace) -> int:
     from service.cabins.demo import load_demo_step
@@ -80,6 +82,6 @@ def register(commands: argparse._SubParsersAction) -> None:
     imp = commands.add_parser("cabins-import", help="import cabins from a CSV or NDJSON file")
     imp.add_argument("file", help="a .csv, or a .ndjson/.jsonl file")
     imp.add_argument("--operator", type=uuid.UUID, required=True, help="the owner's id")
-    imp.add_argument("--mode", choices=["atomic", "partial"], default="atomic")
+    imp.add_argument("--mode", choices=IMPORT_MODES, default="atomic")
     imp.add_argument("--dry-run", action="store_true")
     imp.set_defaults(func=_import)

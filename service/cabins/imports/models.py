@@ -22,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from service.cabins.vocabulary import IMPORT_MODES, sql_in
 from service.db import Base
 
 
@@ -32,7 +33,7 @@ class ImportJob(Base):
             "state IN ('queued', 'running', 'succeeded', 'rejected', 'failed')",
             name="state_known",
         ),
-        CheckConstraint("mode IN ('atomic', 'partial')", name="mode_known"),
+        CheckConstraint(sql_in("mode", IMPORT_MODES), name="mode_known"),
         Index(
             "uq_import_job_client_id_idempotency_key",
             "client_id",

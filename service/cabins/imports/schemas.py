@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from service.cabins.vocabulary import ImportMode
 from service.errors import FieldError
 
 ImportState = Literal["queued", "running", "succeeded", "rejected", "failed"]
@@ -21,7 +22,7 @@ class ImportJobRead(BaseModel):
         " rejected (atomic import with bad rows: nothing written) | failed (an error stopped"
         " it: nothing written)."
     )
-    mode: Literal["atomic", "partial"]
+    mode: ImportMode
     dry_run: bool
     media_type: Literal["csv", "ndjson"]
     rows_total: int | None = Field(description="Records in the file (null until counted).")
