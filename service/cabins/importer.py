@@ -9,7 +9,6 @@ here commits."""
 from __future__ import annotations
 
 import gc
-import secrets
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -29,11 +28,11 @@ from service.cabins.imports.parse import Record, decode, read_records
 from service.cabins.models import Cabin
 from service.cabins.records import columns_of, document_of, flat_diff
 from service.cabins.schemas import CabinCreate
+from service.cabins.service import draw_reference
 from service.cabins.validation import LocationInput, check_record, read_record
 from service.cabins.vocabulary import CONFIRMED_BLOCKS, ImportMode
 from service.errors import Conflict
 
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 PROGRESS_EVERY = 5000
 
 Progress = Callable[[int, int], None]
@@ -71,12 +70,6 @@ class ImportReport:
     warnings: list[dict[str, Any]]
     written_ids: list[uuid.UUID] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
-
-
-def _reference() -> str:
-    """CAB- and 8 Crockford base32 characters from 40 random bits (one draw per cabin)."""
-    bits = int.from_bytes(secrets.token_bytes(5), "big")
-    return "CAB-" + "".join(_CROCKFORD[(bits >> shift) & 31] for shift in range(35, -1, -5))
 
 
 @dataclass
@@ -194,7 +187,7 @@ def _staged_rows(
         yield (
             row,
             cabin.operator_reference,
-            _reference(),
+            draw_reference(),
             cabin.location.lon,
             cabin.location.lat,
             *(_json(values[n]) if n in jsonb else values[n] for n in names),
@@ -388,7 +381,7 @@ def _run_import(
         return report
 
     for row in staging.free_references(session):
-        staging.redraw_reference(session, row, _reference())
+        staging.redraw_reference(session, row, draw_reference())
     staging.discard_rows(session, unchanged)
     written = staging.upsert(session, operator_id, options.is_demo)
     lap("upsert")

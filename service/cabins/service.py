@@ -41,7 +41,8 @@ from service.errors import (
     ValidationFailed,
 )
 
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+# A cabin's public reference: CAB- and 8 characters of Crockford's base32 (no I, L, O, U).
+REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 # The rule engine's module: `evaluate(session, cabin_ids)` re-evaluates those cabins.
 
 
@@ -53,9 +54,15 @@ def evaluate_rules(session: Session, cabin_ids: Sequence[uuid.UUID]) -> None:
     evaluate(session, list(cabin_ids))
 
 
+def draw_reference() -> str:
+    """A public reference from 40 random bits (one draw per cabin), not checked for use."""
+    bits = int.from_bytes(secrets.token_bytes(5), "big")
+    return "CAB-" + "".join(REFERENCE_ALPHABET[(bits >> shift) & 31] for shift in range(35, -1, -5))
+
+
 def new_reference(session: Session) -> str:
     for _ in range(10):
-        reference = "CAB-" + "".join(secrets.choice(_CROCKFORD) for _ in range(8))
+        reference = draw_reference()
         if not queries.reference_taken(session, reference):
             return reference
     raise RuntimeError("could not draw a free cabin reference")  # 32^8 codes: not reachable

@@ -9,13 +9,14 @@ import csv
 import hashlib
 import io
 import json
+import re
 import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from service.audit.trail import Actor, event_hash, orjson_writes_as_json, verify
@@ -24,6 +25,8 @@ from service.cabins.imports import setbased, staging
 from service.cabins.imports.audit_bulk import as_jsonb_returns
 from service.cabins.imports.columns import import_columns
 from service.cabins.imports.parse import decode, read_records
+from service.cabins.models import Cabin
+from service.cabins.service import REFERENCE_ALPHABET, draw_reference
 from tests.auth.factories import make_operator, valid_siret
 
 TODAY = date(2026, 11, 23)
@@ -334,6 +337,39 @@ def test_a_set_based_import_keeps_the_chain_verifiable(db: Session) -> None:
     )
     assert report.created >= 5
     assert verify(db).broken_id is None
+
+
+REFERENCE = re.compile(r"^CAB-[0-9A-HJKMNP-TV-Z]{8}$")  # Crockford's base32: no I, L, O, U
+
+
+def test_both_import_paths_draw_public_references_of_the_one_format(db: Session) -> None:
+    """The set-based import draws references in SQL, the row-by-row one in Python, as a
+    single create does: CAB- and 8 characters of the one alphabet, in both."""
+    drawn: dict[str, list[str]] = {}
+    for path in ("set-based", "row by row"):
+        operator_id = make_operator(db, f"Opérateur {path}")
+        original = setbased.plan
+        if path == "row by row":
+            setbased.plan = lambda _text: None  # type: ignore[assignment]
+        try:
+            report = importer.run_import(
+                db,
+                operator_id=operator_id,
+                actor=Actor(name="test"),
+                body=tricky_csv(),
+                kind="csv",
+                options=importer.ImportOptions(mode="partial", evaluate=False, today=TODAY),
+            )
+        finally:
+            setbased.plan = original  # type: ignore[assignment]
+        drawn[path] = list(
+            db.scalars(select(Cabin.reference).where(Cabin.operator_id == operator_id))
+        )
+        assert len(drawn[path]) == report.created >= 5
+    drawn["create"] = [draw_reference() for _ in range(2000)]
+    for path, references in drawn.items():
+        assert all(REFERENCE.match(r) for r in references), (path, references[:5])
+    assert set("".join(r[4:] for r in drawn["create"])) == set(REFERENCE_ALPHABET)
 
 
 def test_the_sql_siret_check_is_stdnums(db: Session) -> None:

@@ -43,6 +43,7 @@ from service.cabins.imports.columns import (
 )
 from service.cabins.imports.parse import Record, _csv_header, detect_delimiter
 from service.cabins.schemas import CabinCreate
+from service.cabins.service import REFERENCE_ALPHABET
 from service.cabins.validation import (
     care_link_problems,
     field_adapter,
@@ -694,7 +695,7 @@ def stage(session: Session, plan_: Plan) -> None:
         + ", ".join(f"CASE WHEN {given(b)} THEN {_lit(b)} END" for b in CONFIRMED_BLOCKS)
         + "]::text[], NULL)"
     )
-    alphabet = _lit("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
+    alphabet = _lit(REFERENCE_ALPHABET)
     reference = "'CAB-' || " + " || ".join(
         f"substr({alphabet}, ((k.bits >> {shift}) & 31)::int + 1, 1)" for shift in range(35, -1, -5)
     )
