@@ -41,7 +41,9 @@ BORDER_TOLERANCE_M = 150
 COAST_TOLERANCE_M = 500
 
 # FINESS numbers start with the département: 01-95 (2A/2B for Corsica), 971-976 overseas.
-_FINESS = re.compile(r"^(?:0[1-9]|[1-8][0-9]|9[0-5]|2[AB])[0-9]{7}$|^97[1-6][0-9]{6}$")
+# The same pattern in Python and in PostgreSQL (the set-based import's check).
+FINESS_PATTERN = r"^(?:0[1-9]|[1-8][0-9]|9[0-5]|2[AB])[0-9]{7}$|^97[1-6][0-9]{6}$"
+_FINESS = re.compile(FINESS_PATTERN)
 _RPPS = re.compile(r"^[0-9]{11}$")
 
 FieldErrors = list[dict[str, Any]]

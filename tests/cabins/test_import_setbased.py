@@ -390,3 +390,22 @@ def test_the_sql_siret_check_is_stdnums(db: Session) -> None:
             assert certified is False  # La Poste's rule: left to stdnum
         else:
             assert certified == stdnum_siret.is_valid(value), value
+
+
+def test_the_sql_finess_check_is_check_records(db: Session) -> None:
+    import random
+
+    from service.cabins.validation import finess_problem
+
+    rng = random.Random(7)
+    starts = ["00", "01", "2A", "2B", "2C", "20", "95", "96", "97", "970", "971", "976", "977"]
+    values = [s + "".join(rng.choice("0123456789") for _ in range(9 - len(s))) for s in starts]
+    values += ["".join(rng.choice("0123456789AB") for _ in range(9)) for _ in range(400)]
+    values += ["75000000", "7500000011", "75000000a"]
+    sql = setbased.Sql([c for c in import_columns() if c.name == "venue.finess"])
+    check = sql.valid(sql.columns["venue.finess"])
+    array = "ARRAY[" + ", ".join(f"'{v}'" for v in values) + "]"
+    rows = setbased._run(db, f"SELECT t.v1, {check} FROM unnest({array}) AS t(v1)")
+    certified = {value: certified for value, certified in rows}
+    assert certified == {value: finess_problem(value) is None for value in values}
+    assert set(certified.values()) == {True, False}

@@ -45,6 +45,7 @@ from service.cabins.imports.parse import Record, _csv_header, detect_delimiter
 from service.cabins.schemas import CabinCreate
 from service.cabins.service import REFERENCE_ALPHABET
 from service.cabins.validation import (
+    FINESS_PATTERN,
     care_link_problems,
     field_adapter,
     model_of,
@@ -63,8 +64,6 @@ _WS_CHARS = "".join(ch for ch in map(chr, range(sys.maxunicode + 1)) if ch.isspa
 WS = "U&'" + "".join(f"\\{ord(ch):04X}" for ch in _WS_CHARS) + "'"
 TRUE_WORDS = ("1", "on", "t", "true", "y", "yes")
 FALSE_WORDS = ("0", "off", "f", "false", "n", "no")
-# The stricter FINESS check of `check_record`, and its record-level rules over identifiers.
-FINESS_SQL = r"^(?:0[1-9]|[1-8][0-9]|9[0-5]|2[AB])[0-9]{7}$|^97[1-6][0-9]{6}$"
 SIRET_COLUMNS = ("venue.siret", "provider.siret")
 OPENING_HOURS_COLUMNS = ("opening_hours", "siting.staff_hours")
 PAST_DATES = (
@@ -281,7 +280,7 @@ class Sql:
                 conds.append(f"{v} ~ '^[0-9]{{14}}$' AND {v} NOT LIKE '356000000%'")
                 conds.append(f"{_luhn(v, 14)} AND {_luhn(v, 9)}")
             if name.endswith("finess"):
-                conds.append(f"{v} ~ {_lit(FINESS_SQL)}")
+                conds.append(f"{v} ~ {_lit(FINESS_PATTERN)}")  # check_record's
             if not conds:
                 return "true"
             # Luhn on a non-digit string would fail the cast: the pattern comes first.
