@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import struct
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -10,6 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
+from service import paging
 from service.auth import service
 from service.auth.deps import AdminPrincipal
 from service.auth.models import ApiClient, Operator
@@ -30,20 +30,20 @@ router = APIRouter(prefix="/v1", tags=["admin"], route_class=ApiRoute)
 
 
 # A page's cursor is where its last client stands in the list's order (created_at, id):
-# 8 bytes of microseconds since the epoch, then the 16 bytes of the id, base64url (32 chars).
+# 8 bytes of microseconds since the epoch, then the 16 bytes of the id (32 characters).
 # It needs no lookup, so it stays good whatever happens to that client.
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
-CURSOR_PATTERN = LONG_CURSOR
+ClientAfter = Annotated[str | None, Query(pattern=LONG_CURSOR, description="Cursor from `next`.")]
 
 
-def _encode_cursor(client: ApiClient) -> str:
+def _client_key(client: ApiClient) -> bytes:
     micros = (client.created_at - _EPOCH) // _MICROSECOND
-    return base64.urlsafe_b64encode(struct.pack(">q", micros) + client.id.bytes).decode()
+    return struct.pack(">q", micros) + client.id.bytes
 
 
-def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    raw = base64.urlsafe_b64decode(cursor)  # 32 characters of the pattern: always 24 bytes
+def _client_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    raw = paging.decode_cursor(cursor, 24)
     (micros,) = struct.unpack(">q", raw[:8])
     try:
         at = _EPOCH + micros * _MICROSECOND
@@ -125,30 +125,20 @@ def list_clients(
     principal: AdminPrincipal,
     operator_id: Annotated[uuid.UUID | None, Query(description="Only this operator's.")] = None,
     active: Annotated[bool | None, Query(description="Only active (or revoked) ones.")] = None,
-    limit: Annotated[
-        int | None, Query(ge=1, description="Page size (capped by the server).")
-    ] = None,
-    after: Annotated[
-        str | None, Query(pattern=CURSOR_PATTERN, description="Cursor from `next`.")
-    ] = None,
+    limit: paging.Limit = None,
+    after: ClientAfter = None,
 ) -> ClientPage:
-    settings = request.app.state.settings
-    size = min(limit or settings.page_size_default, settings.page_size_max)
+    size = paging.page_size(request, limit)
     found = service.clients(
         session,
         operator_id=operator_id,
         active=active,
-        after=_decode_cursor(after) if after else None,
+        after=_client_cursor(after) if after is not None else None,
         limit=size + 1,
     )
-    next_url = None
-    if len(found) > size:
-        next_url = str(
-            request.url.include_query_params(after=_encode_cursor(found[size - 1]), limit=size)
-        )
     return ClientPage(
         items=[ClientRead.model_validate(c, from_attributes=True) for c in found[:size]],
-        next=next_url,
+        next=paging.next_link(request, size, found, _client_key),
     )
 
 

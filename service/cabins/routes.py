@@ -3,8 +3,6 @@ authorise, call `service.cabins.service`, shape the response."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
 from typing import Annotated, Any
 
@@ -12,6 +10,7 @@ from fastapi import APIRouter, Body, Header, Query, Request, Response
 from pydantic import PlainValidator
 from sqlalchemy.orm import Session
 
+from service import paging
 from service.auth.deps import AnyPrincipal, OperatorPrincipal
 from service.cabins import queries, service
 from service.cabins.records import read_of
@@ -27,8 +26,9 @@ from service.cabins.schemas import (
 )
 from service.compliance import filters as territory
 from service.db import DbSession
-from service.errors import InvalidParameter, NotFound, problem_responses
-from service.patterns import CURSOR, MULTI_LINE, ONE_LINE
+from service.errors import NotFound, problem_responses
+from service.paging import After, Limit
+from service.patterns import MULTI_LINE, ONE_LINE
 from service.routing import ApiRoute
 
 router = APIRouter(prefix="/v1/cabins", tags=["cabins"], route_class=ApiRoute)
@@ -51,55 +51,6 @@ def _respond(response: Response, located: queries.Located, session: Session) -> 
     response.headers["ETag"] = _etag(located.cabin.version)
     compliance = queries.compliance_of(session, [located.cabin.id]).get(located.cabin.id)
     return read_of(located.cabin, located.lon, located.lat, compliance)
-
-
-# The pager of the cabin lists (the cabins, a cabin's history): keyset pages of `limit` items
-# (the server's default and maximum apply), the next one linked by `next` with an opaque
-# `after` cursor, the last item's key as 16 bytes in URL-safe base64.
-Limit = Annotated[int | None, Query(ge=1, description="Page size (capped by the server).")]
-After = Annotated[str | None, Query(pattern=CURSOR, description="Cursor from `next`.")]
-
-
-def _page_size(request: Request, limit: int | None) -> int:
-    settings = request.app.state.settings
-    return int(min(limit or settings.page_size_default, settings.page_size_max))
-
-
-def _encode_cursor(key: bytes) -> str:
-    return base64.urlsafe_b64encode(key).decode().rstrip("=")
-
-
-def _bad_cursor() -> InvalidParameter:
-    return InvalidParameter(
-        "The cursor is not one this service gave.",
-        errors=[{"field": "after", "reason": "not a cursor from a `next` link"}],
-    )
-
-
-def _decode_cursor(cursor: str) -> bytes:
-    try:
-        key = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-    except (ValueError, binascii.Error):
-        raise _bad_cursor() from None
-    if len(key) != 16:
-        raise _bad_cursor()
-    return key
-
-
-def _event_cursor(cursor: str) -> int:
-    """An audit event id (a PostgreSQL bigint) from a history cursor."""
-    event_id = int.from_bytes(_decode_cursor(cursor))
-    if event_id >= 2**63:
-        raise _bad_cursor()
-    return event_id
-
-
-def _next_link(request: Request, size: int, found: int, last_key: bytes) -> str | None:
-    """The link to the next page when the query found more than a page (it asks for one more
-    row than the page holds), else None."""
-    if found <= size:
-        return None
-    return str(request.url.include_query_params(after=_encode_cursor(last_key), limit=size))
 
 
 def _json_object(value: Any) -> dict[str, Any]:
@@ -165,14 +116,14 @@ def list_cabins(
 ) -> CabinPage:
     territory.check_territory(session, region, departement)
     territory.check_commune(session, commune)
-    size = _page_size(request, limit)
+    size = paging.page_size(request, limit)
     filters = queries.CabinFilters(status, commune, departement, region, venue_kind, reference)
-    cursor = uuid.UUID(bytes=_decode_cursor(after)) if after else None
+    cursor = paging.uuid_cursor(after) if after is not None else None
     rows = queries.list_visible(session, principal, filters, after=cursor, limit=size + 1)
     page = rows[:size]
     compliance = queries.compliance_of(session, [r.cabin.id for r in page])
     items = [read_of(r.cabin, r.lon, r.lat, compliance.get(r.cabin.id)) for r in page]
-    next_url = _next_link(request, size, len(rows), page[-1].cabin.id.bytes if page else b"")
+    next_url = paging.next_link(request, size, rows, lambda r: r.cabin.id.bytes)
     return CabinPage(items=items, next=next_url)
 
 
@@ -271,12 +222,10 @@ def cabin_history(
     limit: Limit = None,
     after: After = None,
 ) -> HistoryPage:
-    size = _page_size(request, limit)
-    cursor = _event_cursor(after) if after else None
+    size = paging.page_size(request, limit)
+    cursor = paging.bigint_cursor(after) if after is not None else None
     events = service.history(session, principal, cabin_id, after=cursor, limit=size + 1)
-    page = events[:size]
-    last = page[-1].id.to_bytes(16) if page else b""
     return HistoryPage(
-        items=[AuditEventRead.model_validate(e, from_attributes=True) for e in page],
-        next=_next_link(request, size, len(events), last),
+        items=[AuditEventRead.model_validate(e, from_attributes=True) for e in events[:size]],
+        next=paging.next_link(request, size, events, lambda e: paging.bigint_key(e.id)),
     )

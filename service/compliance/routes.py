@@ -4,8 +4,6 @@ admin) everything, an operator its own cabins only; coverage is for regulators."
 
 from __future__ import annotations
 
-import base64
-import binascii
 import itertools
 import uuid
 from collections.abc import Iterator
@@ -17,6 +15,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
+from service import paging
 from service.auth.deps import AnyPrincipal, RegulatorPrincipal
 from service.compliance import coverage as coverage_queries
 from service.compliance import exports, filters, queries, receipts
@@ -47,19 +46,6 @@ router = APIRouter(
 )
 
 
-def _encode_cursor(cabin_id: uuid.UUID) -> str:
-    return base64.urlsafe_b64encode(cabin_id.bytes).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(bytes=base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, binascii.Error):
-        raise filters.invalid(
-            "after", f"{cursor!r} is not a cursor: use the `next` link of the previous page"
-        ) from None
-
-
 @router.get(
     "/cabins",
     response_model=ComplianceCabinPage,
@@ -75,16 +61,11 @@ def list_compliance(
     after: Annotated[str | None, Query(max_length=64, description="Cursor from `next`.")] = None,
 ) -> ComplianceCabinPage:
     filters.check(session, query, principal)
-    settings = request.app.state.settings
-    size = min(limit or settings.page_size_default, settings.page_size_max)
-    cursor = _decode_cursor(after) if after is not None else None
+    size = paging.page_size(request, limit)
+    cursor = paging.uuid_cursor(after) if after is not None else None
     rows = queries.page(session, principal, query, after=cursor, limit=size + 1)
     items = [ComplianceCabin.model_validate(dict(r)) for r in rows[:size]]
-    next_url = None
-    if len(rows) > size:
-        next_url = str(
-            request.url.include_query_params(after=_encode_cursor(rows[size - 1]["id"]), limit=size)
-        )
+    next_url = paging.next_link(request, size, rows, lambda r: r["id"].bytes)
     return ComplianceCabinPage(items=items, next=next_url)
 
 
@@ -397,8 +378,7 @@ def compliance_changes(
     limit: Annotated[int | None, Query(ge=1, description="Changes per answer (capped).")] = None,
 ) -> ChangePage:
     position = _parse_since(session, since)
-    settings = request.app.state.settings
-    size = min(limit or settings.page_size_default, settings.page_size_max)
+    size = paging.page_size(request, limit)
     rows = queries.changes(session, principal, position, size + 1)
     items = [Change.model_validate(dict(r)) for r in rows[:size]]
     if items:
