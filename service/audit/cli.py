@@ -8,13 +8,11 @@ import sys
 
 def _verify(args: argparse.Namespace) -> int:
     from service.audit.trail import verify
-    from service.db import make_engine, make_sessionmaker
-    from service.settings import get_settings
+    from service.cli import cli_engine
+    from service.db import make_sessionmaker
 
-    engine = make_engine(get_settings())
-    with make_sessionmaker(engine)() as session:
+    with cli_engine() as engine, make_sessionmaker(engine)() as session:
         result = verify(session)
-    engine.dispose()
     if result.ok:
         print(f"audit chain intact: {result.checked} events")
         return 0

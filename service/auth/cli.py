@@ -6,15 +6,25 @@ from __future__ import annotations
 import argparse
 import sys
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from service.cli_errors import fail
 
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
-def _session():  # type: ignore[no-untyped-def]
-    from service.db import make_engine, make_sessionmaker
-    from service.settings import get_settings
 
-    return make_sessionmaker(make_engine(get_settings()))()
+@contextmanager
+def _session() -> Iterator[Session]:
+    """A command's session on the command engine (`service.cli.cli_engine`: the settings read
+    now, the engine disposed at the end), rolled back unless committed."""
+    from service.cli import cli_engine
+    from service.db import make_sessionmaker
+
+    with cli_engine() as engine, make_sessionmaker(engine)() as session:
+        yield session
 
 
 def _create_operator(args: argparse.Namespace) -> int:

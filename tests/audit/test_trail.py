@@ -177,3 +177,25 @@ def test_concurrent_appends_keep_one_chain(database_url: str) -> None:
             assert duplicates == []
     finally:
         engine.dispose()
+
+
+def test_registry_audit_verify_reads_the_database_url_when_it_runs(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """In one process whose settings are already read (as a server's or a test run's), the
+    command verifies the database DATABASE_URL names now: here a scratch one, broken."""
+    from service.cli import main
+    from service.settings import get_settings
+
+    get_settings()  # cached with the test database, whose chain is intact
+    scratch, engine = empty_scratch_trail(database_url)
+    try:
+        with Session(engine) as session:
+            event_id = record(session, Actor("cli"), "test", "thing", "1", {"i": [None, 1]}).id
+            _tamper(session, "UPDATE audit_event SET actor = 'x' WHERE id = :id", {"id": event_id})
+            session.commit()
+        monkeypatch.setenv("DATABASE_URL", scratch)
+        assert main(["audit", "verify"]) == 1
+        assert f"broken at event {event_id}" in capsys.readouterr().err
+    finally:
+        engine.dispose()

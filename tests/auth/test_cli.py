@@ -12,6 +12,8 @@ from sqlalchemy.engine import Engine
 
 from service.auth.models import ApiClient, Operator
 from service.cli import main
+from service.settings import get_settings
+from tests.audit.test_trail import empty_scratch_trail
 from tests.auth.factories import bearer, valid_siren
 
 
@@ -160,3 +162,28 @@ def test_cli_strips_a_client_name_as_the_api_does(
             select(ApiClient.name).where(ApiClient.key_prefix == key.split("_")[1])
         ).scalar()
     assert name == "Console"
+
+
+def test_the_operator_and_client_commands_read_the_database_url_when_they_run(
+    database_url: str,
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """In one process whose settings are already read, a command writes to the database
+    DATABASE_URL names now (a scratch one here), not to the one read first."""
+    get_settings()  # cached with the test database
+    scratch, scratch_engine = empty_scratch_trail(database_url)
+    monkeypatch.setenv("DATABASE_URL", scratch)
+    siren = valid_siren()
+    try:
+        code, out, _ = run(capsys, "operators", "create", "--name", "Ailleurs", "--siren", siren)
+        assert code == 0
+        with scratch_engine.connect() as conn:
+            assert conn.execute(select(Operator.id).where(Operator.siren == siren)).scalar() == (
+                uuid.UUID(out)
+            )
+    finally:
+        scratch_engine.dispose()
+    with engine.connect() as conn:
+        assert conn.execute(select(Operator.id).where(Operator.siren == siren)).first() is None
