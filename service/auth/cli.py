@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from service.auth.roles import ROLES
 from service.cli_errors import fail
 
 if TYPE_CHECKING:
@@ -113,7 +114,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         dest="clients", required=True
     )
     client = clients.add_parser("create", help="create an API client; prints its key once")
-    client.add_argument("--role", required=True, choices=["operator", "regulator", "admin"])
+    client.add_argument("--role", required=True, choices=ROLES)
     client.add_argument("--operator", type=uuid.UUID, help="operator id (role operator)")
     client.add_argument("--scope", help="national or region:<code> (role regulator)")
     client.add_argument("--name")

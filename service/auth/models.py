@@ -11,8 +11,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db import Base
 
-ROLES = ("operator", "regulator", "admin")
-
 
 class Operator(Base):
     """An organisation running cabins (a company, a pharmacy, an MSP, a town hall)."""

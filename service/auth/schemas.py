@@ -20,12 +20,12 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from service.auth.roles import Role
 from service.patterns import ONE_LINE, SCOPE, SIREN
 
 Name = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=ONE_LINE)
 ]
-Role = Literal["operator", "regulator", "admin"]
 
 
 # An e-mail address as operators' contacts have them (RFC 5321/5322 "dot-atom" form, ASCII):

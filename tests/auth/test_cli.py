@@ -3,15 +3,21 @@ a key once, which then authenticates. These commit to the test database (unique 
 
 from __future__ import annotations
 
+import json
+import re
 import uuid
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from pydantic import TypeAdapter
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from service.auth.models import ApiClient, Operator
-from service.cli import main
+from service.auth.roles import ROLES
+from service.auth.schemas import ClientCreate
+from service.cli import build_parser, main
 from service.settings import get_settings
 from tests.audit.test_trail import empty_scratch_trail
 from tests.auth.factories import bearer, valid_siren
@@ -187,3 +193,22 @@ def test_the_operator_and_client_commands_read_the_database_url_when_they_run(
         scratch_engine.dispose()
     with engine.connect() as conn:
         assert conn.execute(select(Operator.id).where(Operator.siren == siren)).first() is None
+
+
+def test_the_roles_are_one_list_for_the_command_line_the_api_and_the_table(
+    db: Session, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`registry clients create --role` offers the roles the admin API takes, and the table's
+    CHECK constraint (SQL, written apart) allows the same ones."""
+    checked = db.execute(
+        text(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint"
+            " WHERE conname = 'ck_api_client_role_known'"
+        )
+    ).scalar_one()
+    assert tuple(re.findall(r"'(\w+)'", checked)) == ROLES == ("operator", "regulator", "admin")
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["clients", "create", "--role", "auditor"])
+    assert "choose from 'operator', 'regulator', 'admin'" in capsys.readouterr().err
+    schema = json.dumps(TypeAdapter(ClientCreate).json_schema())
+    assert sorted(re.findall(r'"role": \{"const": "(\w+)"', schema)) == sorted(ROLES)
