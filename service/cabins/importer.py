@@ -208,20 +208,6 @@ def _created_document(cabin: CabinCreate) -> dict[str, Any]:
     return cabin.model_dump(mode="json", exclude_none=True, exclude={"operator_id"})
 
 
-def _create_diff(document: dict[str, Any], prefix: str = "") -> dict[str, list[Any]]:
-    """`flat_diff(None, document)`, for a create: `{path: [None, value]}` for every leaf
-    (lists whole; nulls and empty objects left out)."""
-    diff: dict[str, list[Any]] = {}
-    for key, value in document.items():
-        path = prefix + key
-        if isinstance(value, dict):
-            if value:
-                diff.update(_create_diff(value, path + "."))
-        elif value is not None:
-            diff[path] = [None, value]
-    return diff
-
-
 def _sorted(problems: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(problems, key=lambda p: p["row"])
 
@@ -401,7 +387,7 @@ def _run_import(
             diff = {
                 "reference": [None, w.reference],
                 "status": [None, "draft"],
-                **_create_diff(documents[row]),
+                **flat_diff(None, documents[row]),
             }
             events.append((row, "cabin.create", "cabin", str(w.id), diff))
         else:

@@ -394,7 +394,7 @@ class Sql:
         return f"(CASE WHEN {self.exists(path, in_json=True)} THEN {body} END)"
 
     def create_diff(self, head: dict[str, str]) -> str:
-        """`_create_diff` of the record — `{path: [null, value]}` for every leaf it has, and
+        """`records.flat_diff(None, record)` — `{path: [null, value]}` for every leaf it has, and
         the `head` entries (path: JSON text expression) — as the canonical JSON text the
         audit hash reads (`json.dumps(sort_keys=True, separators=(",", ":"),
         ensure_ascii=False)`): keys in code-point order, no spaces, values written as Python
@@ -723,7 +723,7 @@ def stage(session: Session, plan_: Plan) -> None:
 
 def created_events(session: Session, plan_: Plan) -> list[tuple[int, str, bool, CanonicalJson]]:
     """(row, cabin id, inserted, create diff as JSON text) of every certified row written:
-    the diff built in SQL from the same cells, as `_create_diff` builds it from the record."""
+    the diff built in SQL from the same cells, as `flat_diff(None, …)` builds it from the record."""
     rows = _run(
         session,
         "SELECT j.row_no, w.id::text, w.inserted, "
