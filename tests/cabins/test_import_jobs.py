@@ -350,7 +350,7 @@ def test_an_idempotency_key_taken_by_a_concurrent_upload_is_409(
 
 
 def test_a_job_that_cannot_be_recorded_because_the_database_is_down_is_503_not_409(
-    app: FastAPI, engine: Engine, committed: Committed, monkeypatch: pytest.MonkeyPatch
+    app: FastAPI, engine: Engine, committed: Committed
 ) -> None:
     """Only the unique key of (client, Idempotency-Key) is a key conflict: a commit lost with
     the database is the service's 503 (retry shortly), never "this key is in use"."""
@@ -364,17 +364,22 @@ def test_a_job_that_cannot_be_recorded_because_the_database_is_down_is_503_not_4
         session.commit = connection_lost  # type: ignore[method-assign]
         return session
 
-    monkeypatch.setattr(app.state, "sessionmaker", factory)
     headers = {
         **committed.headers,
         "Content-Type": "text/csv",
         "Idempotency-Key": "down-1",
         "Prefer": "respond-async",
     }
-    with TestClient(app) as client:
-        response = client.post(
-            "/v1/cabins/import", content=generated_csv(engine, 2), headers=headers
-        )
+    # Not monkeypatch: its undo deletes an attribute of starlette's State instead of
+    # restoring it (State keeps its attributes in a dict of its own).
+    app.state.sessionmaker = factory
+    try:
+        with TestClient(app) as client:
+            response = client.post(
+                "/v1/cabins/import", content=generated_csv(engine, 2), headers=headers
+            )
+    finally:
+        app.state.sessionmaker = opened
 
     assert response.status_code == 503, response.text
     assert response.headers["content-type"] == "application/problem+json"
