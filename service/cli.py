@@ -74,7 +74,8 @@ def _db_check(args: argparse.Namespace) -> None:
     command.check(alembic_config())
 
 
-def _positive_int(value: str) -> int:
+def positive_int(value: str) -> int:
+    """An argparse type: a whole number of at least 1 (workers, connections)."""
     try:
         number = int(value)
     except ValueError:
@@ -92,7 +93,7 @@ def serve_workers(given: int | None) -> int:
     if not configured:
         return 1
     try:
-        return _positive_int(configured)
+        return positive_int(configured)
     except argparse.ArgumentTypeError as exc:
         raise ValueError(f"WEB_CONCURRENCY: {exc}") from None
 
@@ -202,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int)
     serve.add_argument(
         "--workers",
-        type=_positive_int,
+        type=positive_int,
         help="worker processes (default: $WEB_CONCURRENCY, else 1); each keeps its own"
         " database pools, public cache and rate-limit buckets",
     )

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from service.cli import positive_int
 from service.cli_errors import fail
 
 
@@ -81,16 +82,6 @@ def _publish(args: argparse.Namespace) -> int:
     return _publish_path(Path(args.file), retired_is_an_error=True)
 
 
-def _positive(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of at least 1")
-    return number
-
-
 def _reevaluate(args: argparse.Namespace) -> int:
     from service.cli import LONG_STATEMENT_TIMEOUT_MS, cli_engine
     from service.rules.parallel import reevaluate_all_parallel
@@ -141,7 +132,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     )
     reevaluate.add_argument(
         "--workers",
-        type=_positive,
+        type=positive_int,
         default=min(os.cpu_count() or 1, 4),
         help="connections evaluating rules at once (default: the cores, at most 4)",
     )
