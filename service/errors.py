@@ -261,6 +261,31 @@ def validation_problem(exc: RequestValidationError) -> Problem:
     return ValidationFailed("The request body does not satisfy the schema.", errors=fields)
 
 
+_WRITTEN_CONCURRENTLY = (
+    "A concurrent request has just written the same value; nothing of this request was written."
+)
+# The unique keys a service checks before it writes (so a violation is a race, not a bug):
+# constraint → (detail, the field the client sent, reason).
+CONCURRENTLY_TAKEN = {
+    "uq_cabin_operator_id_operator_reference": (
+        _WRITTEN_CONCURRENTLY,
+        "operator_reference",
+        "already used by another cabin (written concurrently)",
+    ),
+    "uq_operator_siren": (
+        _WRITTEN_CONCURRENTLY,
+        "siren",
+        "already registered (written concurrently)",
+    ),
+    "pk_rule_set": (_WRITTEN_CONCURRENTLY, "version", "already exists (written concurrently)"),
+    "uq_import_job_client_id_idempotency_key": (
+        "An upload with this Idempotency-Key is being processed.",
+        "Idempotency-Key",
+        "in use by a concurrent upload",
+    ),
+}
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> Response:
@@ -307,21 +332,16 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(IntegrityError)
     async def _taken(request: Request, exc: IntegrityError) -> Response:
         """A unique key the service checked before writing, taken by a concurrent request
-        between the check and the write (two uploads of the same reference at once): the
-        same 409 the check gives, not a 500. Other integrity errors are the service's bugs."""
-        if not isinstance(exc.orig, UniqueViolation):
+        between the check and the write: the same 409 the check gives, naming the field the
+        client sent. Any other integrity error (a value the server drew, a constraint no
+        check precedes) is the service's bug: a 500."""
+        constraint = getattr(getattr(exc.orig, "diag", None), "constraint_name", None)
+        taken = CONCURRENTLY_TAKEN.get(constraint or "")
+        if not isinstance(exc.orig, UniqueViolation) or taken is None:
             return _internal(request, exc)
-        detail = exc.orig.diag.message_detail or ""
-        found = re.match(r"Key \((?P<columns>[^)]*)\)=", detail)
-        columns = found["columns"].split(", ") if found else ["body"]
-        # the key's last column is the value the caller chose (operator_id, operator_reference)
+        detail, field, reason = taken
         return problem_response(
-            Conflict(
-                "A concurrent request has just written the same value; nothing of this request"
-                " was written. Read the resource again before you retry.",
-                errors=[{"field": columns[-1], "reason": "already used (written concurrently)"}],
-            ),
-            request,
+            Conflict(detail, errors=[{"field": field, "reason": reason}]), request
         )
 
     @app.exception_handler(DBAPIError)

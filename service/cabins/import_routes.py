@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from service.auth.deps import OperatorPrincipal, Principal
 from service.cabins.importer import ImportOptions, run_import
@@ -25,7 +25,6 @@ from service.cabins.vocabulary import ImportMode
 from service.db import DbSession
 from service.errors import (
     PROBLEM_MEDIA_TYPE,
-    Conflict,
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
@@ -35,9 +34,6 @@ from service.errors import (
 from service.routing import ApiRoute, any_query
 
 router = APIRouter(tags=["imports"], route_class=ApiRoute)
-
-# The unique index that holds one job per API client and Idempotency-Key.
-KEY_INDEX = "uq_import_job_client_id_idempotency_key"
 
 # Above this many records an import runs as a job (202 + GET /v1/imports/{id}).
 ASYNC_ROWS = 20_000
@@ -196,20 +192,8 @@ def import_cabins(
         check_file(body, kind)  # the file's own problems: answered now, not as a failed job
         return _start_job(request, principal, owner, idempotency_key, body, kind, options, rows)
 
-    try:
-        with session.begin_nested():
-            job = jobs.new_job(
-                session,
-                operator_id=owner,
-                client_id=principal.client_id,
-                idempotency_key=idempotency_key,
-                body=body,
-                media_type=kind,
-                options=options,
-                state="running",
-            )
-    except IntegrityError as exc:
-        raise _key_in_use(exc) from None
+    with session.begin_nested():  # a key taken concurrently: errors.CONCURRENTLY_TAKEN's 409
+        job = _record_job(session, principal, owner, idempotency_key, body, kind, options)
     report = run_import(
         session, operator_id=owner, actor=principal.actor, body=body, kind=kind, options=options
     )
@@ -219,15 +203,27 @@ def import_cabins(
     return _job_response(job, status)
 
 
-def _key_in_use(exc: IntegrityError) -> Conflict:
-    """The 409 of an upload whose Idempotency-Key a concurrent upload has just taken (checked
-    before, written between the check and this insert). Any other failure is not a key
-    conflict and is raised as it is: a database that is down is a 503, not a 409."""
-    if getattr(getattr(exc.orig, "diag", None), "constraint_name", None) != KEY_INDEX:
-        raise exc
-    return Conflict(
-        "An upload with this Idempotency-Key is being processed.",
-        errors=[{"field": "Idempotency-Key", "reason": "in use by a concurrent upload"}],
+def _record_job(
+    session: Session,
+    principal: Principal,
+    owner: uuid.UUID,
+    idempotency_key: str | None,
+    body: bytes,
+    kind: str,
+    options: ImportOptions,
+    state: str = "running",
+    rows_total: int | None = None,
+) -> ImportJob:
+    return jobs.new_job(
+        session,
+        operator_id=owner,
+        client_id=principal.client_id,
+        idempotency_key=idempotency_key,
+        body=body,
+        media_type=kind,
+        options=options,
+        state=state,
+        rows_total=rows_total,
     )
 
 
@@ -244,22 +240,10 @@ def _start_job(
     """Record the job in its own committed transaction, then run it in the background."""
     factory = request.app.state.sessionmaker
     with factory() as own:
-        try:
-            job = jobs.new_job(
-                own,
-                operator_id=owner,
-                client_id=principal.client_id,
-                idempotency_key=idempotency_key,
-                body=body,
-                media_type=kind,
-                options=options,
-                state="queued",
-                rows_total=rows,
-            )
-            own.commit()
-        except IntegrityError as exc:
-            own.rollback()
-            raise _key_in_use(exc) from None
+        job = _record_job(
+            own, principal, owner, idempotency_key, body, kind, options, "queued", rows
+        )
+        own.commit()  # a key taken concurrently: errors.CONCURRENTLY_TAKEN's 409
         response = _job_response(job, 202)
     jobs.run_in_background(
         factory,

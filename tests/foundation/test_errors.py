@@ -40,9 +40,11 @@ def _app_with_probe_routes(settings: Settings, max_body_bytes: int = 1024) -> Fa
     def slow(session: DbSession) -> None:
         session.execute(text("SELECT pg_sleep(2)"))
 
-    @router.post("/_probe/taken")
-    def taken(session: DbSession) -> None:  # a unique key written twice, as two racing writes do
-        session.execute(text("CREATE TEMP TABLE probe (operator_reference text PRIMARY KEY)"))
+    @router.post("/_probe/taken/{constraint}")
+    def taken(constraint: str, session: DbSession) -> None:  # one key written twice, as in a race
+        session.execute(
+            text(f"CREATE TEMP TABLE probe (v text, CONSTRAINT {constraint} UNIQUE (v))")
+        )
         session.execute(text("INSERT INTO probe VALUES ('REF-1'), ('REF-1')"))
 
     @router.post("/_probe/null")
@@ -187,14 +189,21 @@ def test_a_unique_key_taken_by_a_concurrent_write_is_409_naming_it(settings: Set
     """The services check a reference before writing it; a concurrent request can take it in
     between, and PostgreSQL's unique index refuses the second write: a 409, not a 500."""
     client = _probe_client(settings)
-    response = client.post("/_probe/taken")
+    response = client.post("/_probe/taken/uq_cabin_operator_id_operator_reference")
     assert response.status_code == 409
     assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
     assert response.json()["errors"] == [
-        {"field": "operator_reference", "reason": "already used (written concurrently)"}
+        {
+            "field": "operator_reference",
+            "reason": "already used by another cabin (written concurrently)",
+        }
     ]
     assert "REF-1" not in response.text  # the key's value is not echoed
-    assert client.post("/_probe/null").status_code == 500  # any other integrity error is a bug
+    taken = client.post("/_probe/taken/uq_import_job_client_id_idempotency_key").json()
+    assert taken["errors"][0]["field"] == "Idempotency-Key"
+    # a key no check precedes (a reference the server drew) and other integrity errors are bugs
+    assert client.post("/_probe/taken/uq_cabin_reference").status_code == 500
+    assert client.post("/_probe/null").status_code == 500
 
 
 def test_request_id_is_echoed(client: TestClient) -> None:
