@@ -320,6 +320,14 @@ def _changes(located: queries.Located, body: CabinCreate, location: LocationResu
     )
 
 
+def _as_uuid(value: Any) -> uuid.UUID | None:
+    """`value` as a UUID, or None when it is not one (so it matches no owner)."""
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
 def update(
     session: Session,
     principal: Principal,
@@ -341,8 +349,9 @@ def update(
             errors=[{"field": "status", "reason": "decommissioned"}],
         )
     if "operator_id" in patch:
-        # Its own owner, as a read gives it, is no change (a read sent back whole).
-        if str(patch["operator_id"]) != str(cabin.operator_id):
+        # Its own owner, as a read gives it, is no change (a read sent back whole); the id is
+        # compared as a UUID, so the owner's id written in upper case is still its own.
+        if _as_uuid(patch["operator_id"]) != cabin.operator_id:
             raise ValidationFailed(
                 "A cabin does not change owner.",
                 errors=[{"field": "operator_id", "reason": "cannot be changed"}],

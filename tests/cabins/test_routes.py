@@ -515,3 +515,25 @@ def test_patch_with_the_cabins_own_owner_is_no_change_of_owner(
     response = client.patch(url, json=other, headers={**callers.operator, "If-Match": '"2"'})
     assert response.status_code == 422
     assert response.json()["errors"] == [{"field": "operator_id", "reason": "cannot be changed"}]
+
+
+def test_patch_with_the_owners_id_in_upper_case_is_no_change_of_owner(
+    client: TestClient, callers: Callers
+) -> None:
+    """The owner is compared as a UUID, not as the text that spells it."""
+    created = create(client, callers.operator)
+    url = f"/v1/cabins/{created['id']}"
+    same = {"operator_id": created["operator_id"].upper(), "venue": {"name": "Renommée"}}
+    response = client.patch(url, json=same, headers={**callers.operator, "If-Match": '"1"'})
+    assert response.status_code == 200, response.text
+    assert response.json()["operator_id"] == created["operator_id"]
+    assert response.json()["venue"]["name"] == "Renommée"
+
+    for other in ("not-a-uuid", 42, None):
+        response = client.patch(
+            url, json={"operator_id": other}, headers={**callers.operator, "If-Match": '"2"'}
+        )
+        assert response.status_code == 422, other
+        assert response.json()["errors"] == [
+            {"field": "operator_id", "reason": "cannot be changed"}
+        ]
