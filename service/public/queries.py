@@ -141,23 +141,26 @@ def window_fingerprint(session: Session, bbox: Sequence[float], crs: Crs) -> str
     """A cheap summary of a window's content: it changes whenever a public cabin in the
     window is added, removed or edited (count, latest change, sum of versions), and whenever
     the rule engine changes a cabin's published compliance status or accessibility label
-    with no edit of the cabin (a new rule set or layer vintage): the engine stamps each
-    compliance row it changes."""
+    with no edit of the cabin (a new rule set or layer vintage): a digest of those, per cabin,
+    that no stamp taken before the engine's lock can hide."""
+    published = sa.func.hashtext(
+        sa.func.concat_ws(
+            ":", Cabin.id, CabinCompliance.compliance_status, CabinCompliance.accessibility_label
+        )
+    )
     stmt = (
         sa.select(
             sa.func.count(),
             sa.func.max(Cabin.updated_at),
             sa.func.coalesce(sa.func.sum(Cabin.version), 0),
-            sa.func.count(CabinCompliance.cabin_id),
-            sa.func.max(CabinCompliance.updated_at),
+            sa.func.coalesce(sa.func.sum(published), 0),
         )
         .select_from(Cabin)
         .outerjoin(CabinCompliance, CabinCompliance.cabin_id == Cabin.id)
         .where(is_public(), in_bbox(bbox, crs))
     )
-    count, latest, versions, evaluated, judged = session.execute(stmt).one()
-    stamps = [latest.isoformat() if latest else "-", judged.isoformat() if judged else "-"]
-    return f"{count}:{versions}:{evaluated}:{':'.join(stamps)}"
+    count, latest, versions, judged = session.execute(stmt).one()
+    return f"{count}:{latest.isoformat() if latest else '-'}:{versions}:{judged}"
 
 
 def extent(session: Session) -> tuple[list[float] | None, datetime | None, datetime | None]:
