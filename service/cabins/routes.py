@@ -85,7 +85,7 @@ def create_cabin(
 @router.get(
     "",
     response_model=CabinPage,
-    responses=problem_responses(400, 401),
+    responses=problem_responses(400, 401, 403),
     summary="List the cabins the caller may see, in pages",
 )
 def list_cabins(
@@ -116,6 +116,7 @@ def list_cabins(
 ) -> CabinPage:
     territory.check_territory(session, region, departement)
     territory.check_commune(session, commune)
+    territory.check_scope(session, principal, region, departement, commune)
     size = paging.page_size(request, limit)
     filters = queries.CabinFilters(status, commune, departement, region, venue_kind, reference)
     cursor = paging.uuid_cursor(after) if after is not None else None

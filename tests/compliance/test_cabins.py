@@ -89,6 +89,7 @@ def test_each_caller_sees_its_scope_only(client, world: World, role: str) -> Non
         ("/v1/compliance/summary", {"by": "commune", "region": "11"}),
         ("/v1/compliance/export.csv", {"departement": "75"}),
         ("/v1/compliance/coverage", {"region": "11"}),
+        ("/v1/cabins", {"commune": "75056"}),
     ],
 )
 def test_a_regional_key_naming_another_region_is_403_naming_the_filter(
