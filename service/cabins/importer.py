@@ -28,7 +28,7 @@ from service.cabins.imports.parse import Record, decode, read_records
 from service.cabins.models import Cabin
 from service.cabins.records import columns_of, document_of, flat_diff
 from service.cabins.schemas import CabinCreate
-from service.cabins.service import draw_reference
+from service.cabins.service import KEPT_AS_IT_WAS, draw_reference
 from service.cabins.validation import LocationInput, check_record, read_record
 from service.cabins.vocabulary import CONFIRMED_BLOCKS, ImportMode
 from service.errors import Conflict
@@ -334,7 +334,7 @@ def _run_import(
                         "row": row,
                         "field": "operator_reference",
                         "reason": f"{cabin.operator_reference!r} is cabin {cabin.reference},"
-                        " decommissioned: it is kept as it was and can no longer change"
+                        f" decommissioned: it {KEPT_AS_IT_WAS}"
                         " (a new cabin needs a new operator_reference)",
                     }
                 )

@@ -320,6 +320,20 @@ def _changes(located: queries.Located, body: CabinCreate, location: LocationResu
     )
 
 
+# How the registry says that a decommissioned cabin is frozen, wherever a change reaches one
+# (PATCH, an ARS receipt, an import row).
+KEPT_AS_IT_WAS = "is kept as it was; it can no longer change"
+
+
+def refuse_if_decommissioned(cabin: Cabin) -> None:
+    """A decommissioned cabin is kept as it was: any change to it is a 409 naming its status."""
+    if cabin.status == "decommissioned":
+        raise Conflict(
+            f"A decommissioned cabin {KEPT_AS_IT_WAS}.",
+            errors=[{"field": "status", "reason": "decommissioned"}],
+        )
+
+
 def _as_uuid(value: Any) -> uuid.UUID | None:
     """`value` as a UUID, or None when it is not one (so it matches no owner)."""
     try:
@@ -343,11 +357,7 @@ def update(
     located = _get_for_write(session, principal, cabin_id)
     cabin = located.cabin
     check_if_match(if_match, cabin.version, required=True)
-    if cabin.status == "decommissioned":
-        raise Conflict(
-            "A decommissioned cabin is kept as it was; it can no longer change.",
-            errors=[{"field": "status", "reason": "decommissioned"}],
-        )
+    refuse_if_decommissioned(cabin)
     if "operator_id" in patch:
         # Its own owner, as a read gives it, is no change (a read sent back whole); the id is
         # compared as a UUID, so the owner's id written in upper case is still its own.

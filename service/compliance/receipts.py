@@ -15,7 +15,7 @@ from service import timespans
 from service.audit.trail import record
 from service.auth.deps import Principal
 from service.cabins import queries as cabin_queries
-from service.cabins.service import evaluate_rules
+from service.cabins.service import evaluate_rules, refuse_if_decommissioned
 from service.errors import Conflict, NotFound, ValidationFailed
 from service.rules.models import CabinCompliance
 
@@ -42,11 +42,7 @@ def record_receipt(
             "A declaration cannot be received in the future.",
             errors=[{"field": "date", "reason": f"{received.isoformat()} is in the future"}],
         )
-    if cabin.status == "decommissioned":
-        raise Conflict(
-            "A decommissioned cabin is kept as it was; it can no longer change.",
-            errors=[{"field": "status", "reason": "decommissioned"}],
-        )
+    refuse_if_decommissioned(cabin)
     declared = cabin.ars_declaration_date
     if declared is None:
         # A receipt acknowledges a declaration the registry knows: with no declaration date

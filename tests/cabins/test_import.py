@@ -654,7 +654,10 @@ def test_a_row_changing_a_decommissioned_cabin_is_refused_as_patch_refuses_it(
     atomic = client.post(IMPORT, content=to_csv(rows), headers={**CSV, **callers.operator})
     assert atomic.status_code == 422, atomic.text
     assert error_rows(atomic.json()) == {1: {"operator_reference"}}
-    assert "decommissioned" in atomic.json()["errors"][0]["reason"]
+    assert (
+        "decommissioned: it is kept as it was; it can no longer change"
+        in (atomic.json()["errors"][0]["reason"])
+    )
 
     partial = client.post(
         IMPORT + "?mode=partial", content=to_csv(rows), headers={**CSV, **callers.operator}
