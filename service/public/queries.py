@@ -18,10 +18,10 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from service.cabins.models import Cabin
 from service.public.crs import Crs
-from service.public.inline import inline_constants
 from service.public.needs import all_met, build_needs, text
 from service.public.properties import properties_object
 from service.rules.models import CabinCompliance
+from service.sqltext import inline_constants
 
 # Metres per degree of latitude are at least 110,574 on the ellipsoid; dividing by less
 # makes the search box a little larger than needed, never smaller.

@@ -62,12 +62,12 @@ from sqlalchemy.orm import Session
 from sqlalchemy.types import Text, Uuid
 
 from service.cabins.models import Cabin
-from service.public.inline import inline_sql
 from service.rules import plan as planning
 from service.rules.catalogue.accessibility import INTERIOR_RULE, VENUE_RULE, label_sql
 from service.rules.catalogue.base import RuleInput
 from service.rules.fingerprint import fingerprint
 from service.rules.models import Verdict, VerdictChange
+from service.sqltext import inline_sql
 
 cabin: Table = Cabin.__table__  # type: ignore[assignment]
 verdict: Table = Verdict.__table__  # type: ignore[assignment]
@@ -376,7 +376,7 @@ def few_cabins_sql(
     codes: Sequence[str] | None = None,
 ) -> str:
     """The SQL of `runs_statement` over `%(cabin_id)s` (single) or `%(ids)s`, at `%(at)s`,
-    its constants written inline (`service.public.inline.inline_sql`), cached.
+    its constants written inline (`service.sqltext.inline_sql`), cached.
     `evaluate_cabins` prepares it on the connection: with every constant in the text,
     PostgreSQL's generic plan is as good as a custom one, and the statement is planned once
     per connection instead of per write."""
