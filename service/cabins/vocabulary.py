@@ -81,6 +81,8 @@ ConcertationParty = Literal["ars", "cpts", "urps", "cdom", "other"]
 # How a bulk import treats bad rows: atomic writes nothing, partial writes the good rows.
 ImportMode = Literal["atomic", "partial"]
 IMPORT_MODES: tuple[str, ...] = get_args(ImportMode)
+ImportState = Literal["queued", "running", "succeeded", "rejected", "failed"]
+IMPORT_STATES: tuple[str, ...] = get_args(ImportState)
 
 # Blocks whose freshness SIT-20 checks: each has a `<block>_confirmed_at` column.
 CONFIRMED_BLOCKS = ("siting", "declarations", "care_links", "provider", "fees", "accessibility")

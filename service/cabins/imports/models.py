@@ -22,20 +22,21 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from service.cabins.vocabulary import IMPORT_MODES, sql_in
+from service.cabins.vocabulary import IMPORT_MODES, IMPORT_STATES, sql_in
 from service.db import Base
+
+# The unique index behind `Idempotency-Key`: a second job with the same key from the same client
+# breaks it (service.errors names the conflict from it).
+IDEMPOTENCY_KEY_INDEX = "uq_import_job_client_id_idempotency_key"
 
 
 class ImportJob(Base):
     __tablename__ = "import_job"
     __table_args__ = (
-        CheckConstraint(
-            "state IN ('queued', 'running', 'succeeded', 'rejected', 'failed')",
-            name="state_known",
-        ),
+        CheckConstraint(sql_in("state", IMPORT_STATES), name="state_known"),
         CheckConstraint(sql_in("mode", IMPORT_MODES), name="mode_known"),
         Index(
-            "uq_import_job_client_id_idempotency_key",
+            IDEMPOTENCY_KEY_INDEX,
             "client_id",
             "idempotency_key",
             unique=True,

@@ -8,10 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from service.cabins.vocabulary import ImportMode
+from service.cabins.vocabulary import ImportMode, ImportState
 from service.errors import FieldError
-
-ImportState = Literal["queued", "running", "succeeded", "rejected", "failed"]
 
 
 class ImportJobRead(BaseModel):
