@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import RowMapping, text
 from sqlalchemy.orm import Session
 
-from service.territories.queries import answering_layers_sql
+from service.territories.queries import answering_layers_sql, current_layer_ids_sql
 
 POPULATION_PLACEMENT = (
     "commune.point: each commune's whole population (current commune layer) is placed at one"
@@ -42,8 +42,6 @@ EXISTS (
 )
 """
 
-_CURRENT = "(SELECT id FROM layer WHERE kind = '{kind}' AND is_current)"
-
 _SCOPE = """
   AND (CAST(:scope AS text) IS NULL OR c.region = :scope)
   AND (CAST(:region AS text) IS NULL OR c.region = :region)
@@ -55,7 +53,7 @@ _GROUPS = {
         "code": "m.departement",
         "name": "d.name",
         "join": "LEFT JOIN departement d ON d.code = m.departement AND d.layer_id IN "
-        + _CURRENT.format(kind="departement"),
+        + current_layer_ids_sql("departement"),
         "cabin_key": "k.departement_code",
     },
     "commune": {
@@ -75,7 +73,7 @@ WITH m AS (
          coalesce(c.population, 0) AS population, c.point,
          c.point IS NOT NULL AND {_REACHED.format(point="c.point")} AS reached
   FROM commune c
-  WHERE c.layer_id IN {_CURRENT.format(kind="commune")}
+  WHERE c.layer_id IN {current_layer_ids_sql("commune")}
   {_SCOPE}
 ),
 cab AS (
@@ -115,7 +113,7 @@ FROM commune c
 JOIN ({answering_layers_sql("medical_zone")}) a ON a.region = c.region
 JOIN layer l ON l.id = a.layer_id
 JOIN medical_zone z ON z.layer_id = a.layer_id AND z.insee = c.insee
-WHERE c.layer_id IN {_CURRENT.format(kind="commune")}
+WHERE c.layer_id IN {current_layer_ids_sql("commune")}
   AND z.zone IN ('ZIP', 'ZAC')
   {_SCOPE}
   AND NOT EXISTS (SELECT 1 FROM cabin k WHERE k.commune_insee = c.insee AND k.status = 'active')
@@ -133,7 +131,7 @@ WHERE id IN (
     AND (CAST(:region AS text) IS NULL OR a.region = :region)
     AND (CAST(:departement AS text) IS NULL OR a.region IN (
       SELECT d.region FROM departement d
-      WHERE d.code = :departement AND d.layer_id IN {_CURRENT.format(kind="departement")}))
+      WHERE d.code = :departement AND d.layer_id IN {current_layer_ids_sql("departement")}))
 )
 ORDER BY scope NULLS FIRST, id
 """

@@ -103,8 +103,6 @@ def commune_at_point(session: Session, lon: float, lat: float) -> CommuneRef | N
 # --- the public read API ---------------------------------------------------------------------
 # Each read joins only current layers; GeoJSON is built by PostGIS (ST_AsGeoJSON).
 
-_current = current_layer_ids_sql
-
 _COMMUNE_DETAIL = f"""
 SELECT c.insee, c.name, c.population, c.siren, coalesce(c.postcodes, '{{}}') AS postcodes,
        c.vintage, c.departement AS departement_code, d.name AS departement_name,
@@ -113,21 +111,23 @@ SELECT c.insee, c.name, c.population, c.siren, coalesce(c.postcodes, '{{}}') AS 
        ST_AsGeoJSON(c.point, 6)::json AS point,
        CASE WHEN :geometry THEN ST_AsGeoJSON(c.geom, 6)::json END AS geometry
 FROM commune c
-LEFT JOIN departement d ON d.layer_id IN {_current("departement")} AND d.code = c.departement
-LEFT JOIN region r ON r.layer_id IN {_current("region")} AND r.code = c.region
-LEFT JOIN epci e ON e.layer_id IN {_current("epci")} AND e.siren = c.epci
-WHERE c.layer_id IN {_current("commune")} AND c.insee = :code
+LEFT JOIN departement d ON d.layer_id IN {current_layer_ids_sql("departement")}
+                       AND d.code = c.departement
+LEFT JOIN region r ON r.layer_id IN {current_layer_ids_sql("region")} AND r.code = c.region
+LEFT JOIN epci e ON e.layer_id IN {current_layer_ids_sql("epci")} AND e.siren = c.epci
+WHERE c.layer_id IN {current_layer_ids_sql("commune")} AND c.insee = :code
 """
 
 _DEPARTEMENT_DETAIL = f"""
 SELECT d.code, d.name, d.population, d.vintage, d.region AS region_code,
        r.name AS region_name,
        (SELECT count(*) FROM commune c
-         WHERE c.layer_id IN {_current("commune")} AND c.departement = d.code) AS commune_count,
+         WHERE c.layer_id IN {current_layer_ids_sql("commune")}
+           AND c.departement = d.code) AS commune_count,
        CASE WHEN :geometry THEN ST_AsGeoJSON(d.geom, 6)::json END AS geometry
 FROM departement d
-LEFT JOIN region r ON r.layer_id IN {_current("region")} AND r.code = d.region
-WHERE d.layer_id IN {_current("departement")} AND d.code = :code
+LEFT JOIN region r ON r.layer_id IN {current_layer_ids_sql("region")} AND r.code = d.region
+WHERE d.layer_id IN {current_layer_ids_sql("departement")} AND d.code = :code
 """
 
 _REGION_DETAIL = f"""
@@ -135,11 +135,11 @@ SELECT r.code, r.name, r.population, r.vintage,
        coalesce((SELECT json_agg(json_build_object('code', d.code, 'name', d.name)
                                  ORDER BY d.code)
                  FROM departement d
-                 WHERE d.layer_id IN {_current("departement")} AND d.region = r.code),
+                 WHERE d.layer_id IN {current_layer_ids_sql("departement")} AND d.region = r.code),
                 '[]'::json) AS departements,
        CASE WHEN :geometry THEN ST_AsGeoJSON(r.geom, 6)::json END AS geometry
 FROM region r
-WHERE r.layer_id IN {_current("region")} AND r.code = :code
+WHERE r.layer_id IN {current_layer_ids_sql("region")} AND r.code = :code
 """
 
 
@@ -181,12 +181,13 @@ SELECT c.insee, c.name, c.population, c.vintage, c.departement AS departement_co
 FROM p
 CROSS JOIN LATERAL (
   SELECT c.* FROM commune c
-  WHERE c.layer_id IN {_current("commune")} AND ST_Intersects(c.geom, p.g)
+  WHERE c.layer_id IN {current_layer_ids_sql("commune")} AND ST_Intersects(c.geom, p.g)
   ORDER BY c.insee LIMIT 1
 ) c
-LEFT JOIN departement d ON d.layer_id IN {_current("departement")} AND d.code = c.departement
-LEFT JOIN region r ON r.layer_id IN {_current("region")} AND r.code = c.region
-LEFT JOIN epci e ON e.layer_id IN {_current("epci")} AND e.siren = c.epci
+LEFT JOIN departement d ON d.layer_id IN {current_layer_ids_sql("departement")}
+                       AND d.code = c.departement
+LEFT JOIN region r ON r.layer_id IN {current_layer_ids_sql("region")} AND r.code = c.region
+LEFT JOIN epci e ON e.layer_id IN {current_layer_ids_sql("epci")} AND e.siren = c.epci
 LEFT JOIN LATERAL (
   SELECT json_build_object(
            'zone', z.zone, 'scope', l.scope, 'reference', coalesce(z.arrete_ref, l.reference),
