@@ -9,7 +9,7 @@ import re
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple, get_args
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     BigInteger,
@@ -39,7 +39,6 @@ from service.cabins.models import Cabin
 from service.cabins.queries import visible_to
 from service.compliance.filters import Filters, condition
 from service.compliance.models import ComplianceTally, rule_bit
-from service.compliance.schemas import SummaryBy
 from service.rules.models import CabinCompliance, Rule, RuleSet, Verdict, VerdictChange, Xid8
 from service.territories.models import Commune, Departement, Region
 from service.territories.queries import current_layer_ids
@@ -230,8 +229,6 @@ def stream_features(session: Session, principal: Principal, filters: Filters) ->
 
 
 # --- the summary: one statement per request --------------------------------------------------
-
-SUMMARY_KEYS: tuple[str, ...] = get_args(SummaryBy)
 
 
 def _group_key(by: str) -> tuple[Any, Any]:
