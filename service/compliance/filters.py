@@ -264,9 +264,7 @@ def check_territory(session: Session, region: str | None, departement: str | Non
     if departement is not None:
         accepted = _codes(session, Departement.code, Departement.layer_id, "departement")
         if departement not in accepted:
-            written = codes.normalise_code(departement)
-            if len(written) == 1 and written.isascii() and written.isdigit():
-                written = "0" + written  # the leading zero a spreadsheet drops
+            written = codes.normalise_departement(departement)
             known = codes.not_covered_reason(written)
             raise invalid(
                 "departement",

@@ -34,6 +34,16 @@ def normalise_insee(value: str) -> str:
     return code
 
 
+def normalise_departement(value: str) -> str:
+    """A département code from a file or a search box: spaces around and lower case are
+    ignored; one digit is a code whose leading zero a spreadsheet dropped (1 for 01). The
+    result may still be invalid."""
+    code = value.strip().upper()
+    if len(code) == 1 and code.isascii() and code.isdigit():
+        return "0" + code
+    return code
+
+
 def normalise_code(value: str) -> str:
     """A code typed by a person: spaces around and lower case ignored, nothing guessed."""
     return value.strip().upper()
