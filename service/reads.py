@@ -24,7 +24,9 @@ from service.settings import Settings
 _lock = threading.Lock()
 
 
-def make_read_sessionmaker(settings: Settings) -> sessionmaker[Session]:
+def make_read_sessionmaker(
+    settings: Settings, name: str = "cabin-registry-public"
+) -> sessionmaker[Session]:
     engine = create_engine(
         settings.database_read_url or settings.database_url,
         isolation_level="AUTOCOMMIT",
@@ -38,10 +40,21 @@ def make_read_sessionmaker(settings: Settings) -> sessionmaker[Session]:
         connect_args={
             "connect_timeout": settings.db_connect_timeout_s,
             "options": session_options(settings) + " -c default_transaction_read_only=on",
-            "application_name": "cabin-registry-public",
+            "application_name": name,
         },
     )
     return sessionmaker(bind=in_utc(engine), expire_on_commit=False, autoflush=False)
+
+
+def _sessionmaker(request: Request, attribute: str, name: str) -> sessionmaker[Session]:
+    """The app's read sessionmaker of that name, made on first use (its own pool)."""
+    state = request.app.state
+    if getattr(state, attribute, None) is None:
+        with _lock:
+            if getattr(state, attribute, None) is None:
+                setattr(state, attribute, make_read_sessionmaker(state.settings, name))
+    made: sessionmaker[Session] = getattr(state, attribute)
+    return made
 
 
 async def get_read_session(request: Request) -> AsyncIterator[Session]:
@@ -49,14 +62,19 @@ async def get_read_session(request: Request) -> AsyncIterator[Session]:
     Async on purpose: creating a Session does not connect (the handler's first statement
     does, in the threadpool) and closing one in autocommit sends nothing, so this needs no
     thread hop of its own."""
-    state = request.app.state
-    if getattr(state, "read_sessionmaker", None) is None:
-        with _lock:
-            if getattr(state, "read_sessionmaker", None) is None:
-                state.read_sessionmaker = make_read_sessionmaker(state.settings)
-    session: Session = state.read_sessionmaker()
+    session = _sessionmaker(request, "read_sessionmaker", "cabin-registry-public")()
     # This response is built from committed data only: the public cache may keep it.
     setattr(request.state, MARK, True)
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+async def get_regulator_read_session(request: Request) -> AsyncIterator[Session]:
+    """The regulators' read session: the same read database, its own pool, so that national
+    exports streaming for a minute never hold the connections the open endpoints wait for."""
+    session = _sessionmaker(request, "regulator_sessionmaker", "cabin-registry-regulator")()
     try:
         yield session
     finally:
@@ -75,7 +93,9 @@ def snapshot(session: Session) -> None:
         session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
 
 
-def get_snapshot_session(session: ReadSession) -> Session:
+def get_snapshot_session(
+    session: Annotated[Session, Depends(get_regulator_read_session)],
+) -> Session:
     """A read session whose statements share one snapshot (`snapshot`): the regulators'
     reads, on the read database as design.md §7 has them, where a page, a summary's groups
     and its total, or a streamed export must agree with each other. Sync on purpose: taking

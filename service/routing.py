@@ -24,7 +24,7 @@ from pydantic.fields import FieldInfo
 
 from service.db import get_session
 from service.errors import InvalidParameter, UnsupportedMediaType, problem_responses
-from service.reads import get_read_session
+from service.reads import get_read_session, get_regulator_read_session
 
 JSON_MEDIA_TYPES = ("application/json", "application/merge-patch+json")
 
@@ -233,7 +233,7 @@ def uses_database(dependant: Dependant) -> bool:
     pending = [dependant]
     while pending:
         current = pending.pop()
-        if current.call in (get_session, get_read_session):
+        if current.call in (get_session, get_read_session, get_regulator_read_session):
             return True
         pending.extend(current.dependencies)
     return False

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from service.app import create_app
 from service.db import get_session
-from service.reads import get_read_session
+from service.reads import get_read_session, get_regulator_read_session
 from service.rules import plan as planning
 from service.settings import Settings, get_settings
 
@@ -123,6 +123,7 @@ def client(app: FastAPI, db: Session) -> Iterator[TestClient]:
 
     app.dependency_overrides[get_session] = session_for_test
     app.dependency_overrides[get_read_session] = read_session_for_test
+    app.dependency_overrides[get_regulator_read_session] = read_session_for_test
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
     app.dependency_overrides.clear()

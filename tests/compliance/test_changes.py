@@ -3,6 +3,8 @@ the transactions that wrote them, never skipping one that commits late."""
 
 from __future__ import annotations
 
+import csv
+import io
 import time
 import uuid
 from collections.abc import Iterator
@@ -357,3 +359,24 @@ def test_a_change_committed_after_a_later_one_is_not_skipped(
         assert ours(served, committed) == [a_id, b_id]
         served, _ = read_all(client, cursor, committed.headers)
         assert ours(served, committed) == []
+
+
+def test_a_regulator_export_streams_from_its_own_read_pool(
+    app: FastAPI, committed: Committed
+) -> None:
+    """The regulators' reads run on the read database through their own pool (no test
+    override here): a streamed export holds none of the connections the open endpoints use,
+    and gives its connection back once sent."""
+    with TestClient(app) as client:
+        r = client.get("/v1/compliance/export.csv", headers=committed.headers)
+        assert r.status_code == 200
+        exported = {row["id"] for row in csv.DictReader(io.StringIO(r.text))}
+        assert {str(cabin) for cabin in committed.cabins} <= exported
+        regulators = app.state.regulator_sessionmaker.kw["bind"]
+        assert regulators.pool.checkedout() == 0
+        public = getattr(app.state, "read_sessionmaker", None)
+        assert public is None or public.kw["bind"] is not regulators
+        with regulators.connect() as connection:
+            name = connection.execute(text("SHOW application_name")).scalar()
+            assert name == "cabin-registry-regulator"
+            assert connection.execute(text("SHOW default_transaction_read_only")).scalar() == "on"
