@@ -6,6 +6,7 @@ short transaction retires disabled rules and recomputes compliance (`reevaluate_
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Sequence
@@ -17,6 +18,8 @@ from sqlalchemy.orm import Session
 
 from service.rules import plan as planning
 from service.rules.evaluator import EvaluationReport, evaluate_cabins, finish_full_pass, now
+
+log = logging.getLogger("service.rules.parallel")
 
 # What each rule's statement costs over all cabins, in seconds of PostgreSQL CPU for 100,000
 # generated cabins with nothing changed (`bench/rules/run.py --steps cpu`, verdicts compared by
@@ -116,10 +119,15 @@ def _parallel_pass(
             session.commit()
             committed += reports
     except BaseException:
-        for session in sessions:
-            session.rollback()
-        if committed:  # a later worker's commit failed: compliance follows what was committed
-            _finish(engine, plan, committed, at)
+        # The error that stopped the pass is the one raised: should the database be gone, the
+        # clean-up fails too, and its error would hide the cause.
+        try:
+            for session in sessions:
+                session.rollback()
+            if committed:  # a later worker's commit failed: compliance follows the commits
+                _finish(engine, plan, committed, at)
+        except Exception:
+            log.exception("the batch pass failed, and so did its clean-up after the failure")
         raise
     finally:
         for session in sessions:

@@ -24,7 +24,7 @@ from service.audit.trail import CLI_ACTOR
 from service.auth.models import Operator
 from service.cabins.models import Cabin
 from service.cli import main
-from service.rules import plan, queries, rulesets
+from service.rules import parallel, plan, queries, rulesets
 from service.rules.evaluator import evaluate, evaluate_cabins
 from service.rules.models import CabinCompliance, Verdict
 from service.rules.parallel import reevaluate_all_parallel
@@ -257,6 +257,43 @@ def test_a_failed_commit_in_the_batch_pass_leaves_compliance_in_line_with_what_w
         stored = session.get(CabinCompliance, stale)
         derived = queries.derive_status(session, queries.current_verdicts(session, stale))
         assert {name: getattr(stored, name) for name in derived} == derived
+
+
+def test_a_failed_commit_is_the_error_raised_when_the_clean_up_fails_too(
+    engine: Engine,
+    committed_cabins: list[uuid.UUID],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The database gone at the second worker's commit: recomputing compliance for the first
+    worker's rules fails as well, and the pass raises the commit's error, not that one."""
+    with Session(engine) as session:
+        session.execute(
+            text("UPDATE verdict SET fingerprint = NULL WHERE cabin_id = :id"),
+            {"id": committed_cabins[0]},
+        )
+        session.commit()
+    commits = {"n": 0}
+    real_commit = Session.commit
+    gone = OperationalError("COMMIT", {}, Exception("server closed the connection"))
+
+    def commit(session: Session) -> None:
+        commits["n"] += 1
+        if commits["n"] == 2:
+            raise gone
+        real_commit(session)
+
+    def finish(*args: Any) -> None:
+        raise OperationalError("INSERT INTO cabin_compliance", {}, Exception("no connection"))
+
+    monkeypatch.setattr(Session, "commit", commit)
+    monkeypatch.setattr(parallel, "finish_full_pass", finish)
+    with pytest.raises(OperationalError) as raised:
+        reevaluate_all_parallel(engine, workers=2)
+    monkeypatch.undo()
+    assert raised.value is gone
+    assert "clean-up" in caplog.text
+    assert "INSERT INTO cabin_compliance" in caplog.text
 
 
 def test_registry_rules_recompute_compliance_rewrites_only_what_differs(
