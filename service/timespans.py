@@ -97,8 +97,15 @@ def parse_interval(text: str) -> Span:
         raise SpanError("an interval needs at least one end ('..' is open)")
     start = None if start_text in OPEN else parse_instant(start_text)
     end = None if end_text in OPEN else parse_instant(end_text)
+    return between(start, end, text)
+
+
+def between(start: Span | None, end: Span | None, written: str = "") -> Span:
+    """From the first instant of `start` to the last of `end` (None: open); empty when `end`
+    is over before `start` begins."""
     if start and end and start.first and end.past and start.first >= end.past:
-        raise SpanError(f"the interval {text!r} is empty: it ends before it starts")
+        interval = f" {written!r}" if written else ""
+        raise SpanError(f"the interval{interval} is empty: it ends before it starts")
     return Span(start.first if start else None, end.past if end else None)
 
 

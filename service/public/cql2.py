@@ -24,7 +24,7 @@ from service.cabins.models import Cabin
 from service.errors import InvalidParameter
 from service.public.params import box_problem
 from service.public.properties import QUERYABLES, Property
-from service.timespans import Span
+from service.timespans import Span, SpanError, between
 
 GEOMETRY = "geometry"
 FILTER_LANGS = ("cql2-text", "cql2-json")
@@ -299,10 +299,10 @@ class Translator:
             start, end = value.start, value.end
             if not isinstance(start, date) or not isinstance(end, date):
                 raise FilterError("intervals need both ends as dates or timestamps")
-            first, last = Span.of(start), Span.of(end)
-            if first.first and last.first and first.first > last.first:
-                raise FilterError("the interval ends before it starts")
-            return Span(first.first, last.past)
+            try:
+                return between(Span.of(start), Span.of(end))
+            except SpanError as error:
+                raise FilterError(str(error)) from None
         if isinstance(value, date):
             return Span.of(value)
         raise FilterError("temporal operators take a date, a timestamp or an interval")

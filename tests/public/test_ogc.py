@@ -356,6 +356,16 @@ def test_a_datetime_given_as_a_date_is_that_whole_day(client: TestClient, db: Se
             },
             ["before", "day"],
         ),
+        (  # from 10:00 to the end of that same day: not empty, as datetime=…T10:00Z/2025-03-14
+            {
+                "op": "t_during",
+                "args": [
+                    {"property": "updated_at"},
+                    {"interval": ["2025-03-14T10:00:00Z", "2025-03-14"]},
+                ],
+            },
+            ["day"],
+        ),
     ],
 )
 def test_a_cql2_date_is_its_whole_day(
