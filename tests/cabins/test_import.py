@@ -844,3 +844,23 @@ def test_a_job_with_a_bad_file_is_refused_at_once_not_started_then_failed(
     assert response.status_code == status, response.text
     assert response.json()["errors"][0]["field"] == field
     assert db.scalar(select(func.count()).select_from(ImportJob)) == jobs_before
+
+
+def test_a_cell_too_long_for_the_csv_reader_is_422_naming_its_row(
+    client: TestClient, db: Session, callers: Callers
+) -> None:
+    """A cell over the CSV reader's limit (131,072 characters: an unclosed quote swallows the
+    rest of the file) is the file's problem with its line, not a 500; nothing is written."""
+    rows = [
+        row("T-1", 2.3522, 48.8566, "75056"),
+        row("T-2", 4.8357, 45.7640, "69123", **{"venue.name": "x" * 140_000}),
+    ]
+    # A blank row keeps the file on the Python reader (COPY refuses one).
+    content = to_csv(rows).replace(b"\n", b"\n\n", 1)
+    response = client.post(IMPORT, content=content, headers={**CSV, **callers.operator})
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"] == [
+        {"field": "body", "reason": "line 4: field larger than field limit (131072)"}
+    ]
+    assert cabins_of(db, callers.operator_id) == []

@@ -111,6 +111,18 @@ def _csv_header(names: list[str]) -> list[Column | None]:
     return header
 
 
+def _readable(reader: Any) -> Iterator[list[str]]:
+    """The reader's rows; what the csv module cannot read at all (a cell over its 131,072
+    characters, as an unclosed quote makes one) is the file's problem, with its line."""
+    try:
+        yield from reader
+    except csv.Error as exc:
+        raise ValidationFailed(
+            f"The CSV cannot be read past line {reader.line_num}.",
+            errors=[{"field": "body", "reason": f"line {reader.line_num}: {exc}"}],
+        ) from None
+
+
 def read_csv(text: str) -> Iterator[Record]:
     first_line = text.split("\n", 1)[0]
     if not first_line.strip():
@@ -121,10 +133,11 @@ def read_csv(text: str) -> Iterator[Record]:
             ],
         )
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=detect_delimiter(first_line))
-    header = _csv_header(next(reader))
+    lines = _readable(reader)
+    header = _csv_header(next(lines))
     width = len(header)
     row = 0
-    for cells in reader:
+    for cells in lines:
         # A blank row is skipped but keeps its number: row n is the n-th row under the header,
         # as the spreadsheet the file came from shows it.
         row += 1
