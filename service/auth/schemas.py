@@ -137,11 +137,11 @@ _ROLE_FIELD = {
 
 def _role_field_reason(role: str, field: str, kind: str) -> str | None:
     needed_by, what = _ROLE_FIELD[field]
+    a_role = f"{'an' if role[0] in 'aeiou' else 'a'} {role}"
     if kind == "missing":
-        return f"required for {'an' if role[0] in 'aeiou' else 'a'} {role} key: {what}"
+        return f"required for {a_role} key: {what}"
     if kind == "extra_forbidden" and needed_by != role:
-        article = "an" if role[0] in "aeiou" else "a"
-        return f"{article} {role} key takes no {field}; only {needed_by} keys have one"
+        return f"{a_role} key takes no {field}; only {needed_by} keys have one"
     return None
 
 
