@@ -412,23 +412,36 @@ def run_prepared(session: Session, sql: str, values: dict[str, Any]) -> list[Any
 # Compliance: `compliant` when no error rule fails, `non_compliant` when one does,
 # `incomplete` when an error rule is unknown and none fails. The accessibility label from the
 # outcomes of SIT-17 (venue) and SIT-18 (cabin interior): `catalogue.accessibility.label_sql`.
-COMPLIANCE_SQL_TEMPLATE = """
-INSERT INTO cabin_compliance AS cc (cabin_id, compliance_status, accessibility_label,
-                                    failing_errors, unknown_errors, failing_warnings, updated_at)
-SELECT v.cabin_id,
+# The one definition of a cabin's compliance from its verdicts `v` (rule_code, severity,
+# outcome), aggregated: stored here, and read by the as-of and what-if answers
+# (`queries.derive_status`). A cabin has one verdict per rule: the outcome of a rule is the
+# min of its one row.
+_LABEL = label_sql(
+    f"min(v.outcome) FILTER (WHERE v.rule_code = '{VENUE_RULE}')",
+    f"min(v.outcome) FILTER (WHERE v.rule_code = '{INTERIOR_RULE}')",
+)
+COMPLIANCE_COLUMNS = f"""
        CASE WHEN bool_or(v.severity = 'error' AND v.outcome = 'fail') THEN 'non_compliant'
             WHEN bool_or(v.severity = 'error' AND v.outcome = 'unknown') THEN 'incomplete'
-            ELSE 'compliant' END,
-       {label},
+            ELSE 'compliant' END AS compliance_status,
+       {_LABEL} AS accessibility_label,
        coalesce(array_agg(v.rule_code ORDER BY v.rule_code)
-                FILTER (WHERE v.severity = 'error' AND v.outcome = 'fail'), '{}'),
+                FILTER (WHERE v.severity = 'error' AND v.outcome = 'fail'), '{{}}')
+         AS failing_errors,
        coalesce(array_agg(v.rule_code ORDER BY v.rule_code)
-                FILTER (WHERE v.severity = 'error' AND v.outcome = 'unknown'), '{}'),
+                FILTER (WHERE v.severity = 'error' AND v.outcome = 'unknown'), '{{}}')
+         AS unknown_errors,
        coalesce(array_agg(v.rule_code ORDER BY v.rule_code)
-                FILTER (WHERE v.severity = 'warning' AND v.outcome = 'fail'), '{}'),
+                FILTER (WHERE v.severity = 'warning' AND v.outcome = 'fail'), '{{}}')
+         AS failing_warnings"""
+
+COMPLIANCE_SQL = f"""
+INSERT INTO cabin_compliance AS cc (cabin_id, compliance_status, accessibility_label,
+                                    failing_errors, unknown_errors, failing_warnings, updated_at)
+SELECT v.cabin_id,{COMPLIANCE_COLUMNS},
        :at
 FROM verdict v
-WHERE {cabins}
+WHERE {{cabins}}
 GROUP BY v.cabin_id
 ON CONFLICT (cabin_id) DO UPDATE
 SET compliance_status = excluded.compliance_status,
@@ -443,15 +456,6 @@ WHERE (cc.compliance_status, cc.accessibility_label, cc.failing_errors, cc.unkno
                         excluded.failing_errors, excluded.unknown_errors,
                         excluded.failing_warnings)
 """
-
-# A cabin has one verdict per rule: the outcome of a rule is the min of its one row.
-COMPLIANCE_SQL = COMPLIANCE_SQL_TEMPLATE.replace(
-    "{label}",
-    label_sql(
-        f"min(v.outcome) FILTER (WHERE v.rule_code = '{VENUE_RULE}')",
-        f"min(v.outcome) FILTER (WHERE v.rule_code = '{INTERIOR_RULE}')",
-    ),
-)
 # Which cabins to recompute: the given ones (a write, an import: all changes are theirs), or
 # every cabin whose verdicts were rewritten by this pass, or every cabin.
 COMPLIANCE_OF_IDS = COMPLIANCE_SQL.replace("{cabins}", "v.cabin_id = ANY(CAST(:ids AS uuid[]))")

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import RowMapping, select, text
 from sqlalchemy.orm import Session
 
-from service.rules.catalogue.accessibility import INTERIOR_RULE, VENUE_RULE, label_sql
+from service.rules.evaluator import COMPLIANCE_COLUMNS
 from service.rules.models import CabinCompliance, Rule, RuleSet
 
 
@@ -92,33 +92,30 @@ def verdicts_as_of(
     )
 
 
-# The label of two outcomes given as parameters, by the evaluator's expression.
-_LABEL_OF = "SELECT " + label_sql("CAST(:venue AS text)", "CAST(:interior AS text)")
+# The compliance of verdicts given as parameters, by the evaluator's own expression.
+_COMPLIANCE_OF = f"""
+SELECT {COMPLIANCE_COLUMNS}
+FROM unnest(CAST(:codes AS text[]), CAST(:severities AS text[]), CAST(:outcomes AS text[]))
+     AS v(rule_code, severity, outcome)
+"""
 
 
 def derive_status(session: Session, verdicts: Sequence[Any]) -> dict[str, Any]:
-    """Compliance status and rule lists from verdict rows (the SQL of the evaluator, for the
-    as-of and what-if answers); the accessibility label by the very expression the evaluator
-    stores (`catalogue.accessibility.label_sql`)."""
-
-    def codes(severity: str, outcome: str) -> list[str]:
-        return sorted(
-            v["rule_code"]
-            for v in verdicts
-            if v["severity"] == severity and v["outcome"] == outcome
-        )
-
-    failing, unknown = codes("error", "fail"), codes("error", "unknown")
-    status = "non_compliant" if failing else "incomplete" if unknown else "compliant"
-    outcomes = {v["rule_code"]: v["outcome"] for v in verdicts}
-    label = session.scalar(
-        text(_LABEL_OF),
-        {"venue": outcomes.get(VENUE_RULE), "interior": outcomes.get(INTERIOR_RULE)},
-    )
+    """Compliance status, accessibility label and rule lists of verdict rows (the as-of and
+    what-if answers), by the very expression the evaluator stores
+    (`evaluator.COMPLIANCE_COLUMNS`)."""
+    row = session.execute(
+        text(_COMPLIANCE_OF),
+        {
+            "codes": [v["rule_code"] for v in verdicts],
+            "severities": [v["severity"] for v in verdicts],
+            "outcomes": [v["outcome"] for v in verdicts],
+        },
+    ).one()
     return {
-        "compliance_status": status,
-        "accessibility_label": label,
-        "failing_errors": failing,
-        "unknown_errors": unknown,
-        "failing_warnings": codes("warning", "fail"),
+        "compliance_status": row.compliance_status,
+        "accessibility_label": row.accessibility_label,
+        "failing_errors": list(row.failing_errors),
+        "unknown_errors": list(row.unknown_errors),
+        "failing_warnings": list(row.failing_warnings),
     }

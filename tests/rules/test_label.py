@@ -83,9 +83,33 @@ def test_the_stored_label_for_every_venue_and_interior_outcome(db: Session, acce
         )
         stored = db.get(CabinCompliance, cabin_id).accessibility_label
         assert stored == EXPECTED[venue, interior], (venue, interior)
-        # the as-of read derives the label by the same expression
+        # the as-of read derives the label, the status and the lists by the same expression
         verdicts = queries.verdicts_as_of(db, cabin_id, "2025.1", queries.end_of(T1.date()))
-        assert queries.derive_status(db, verdicts)["accessibility_label"] == stored
+        derived = queries.derive_status(db, verdicts)
+        assert derived["accessibility_label"] == stored
+        row = db.get(CabinCompliance, cabin_id)
+        assert derived == {name: getattr(row, name) for name in derived}
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "status"),
+    [
+        ({}, "compliant"),
+        ({("SIT-01", "error"): "pass", ("SIT-20", "warning"): "fail"}, "compliant"),
+        ({("SIT-01", "error"): "unknown", ("SIT-02", "error"): "pass"}, "incomplete"),
+        ({("SIT-01", "error"): "unknown", ("SIT-02", "error"): "fail"}, "non_compliant"),
+    ],
+)
+def test_the_derived_status_is_the_stored_ones_expression(
+    db: Session, outcomes: dict[tuple[str, str], str], status: str
+) -> None:
+    verdicts = [
+        {"rule_code": code, "severity": severity, "outcome": outcome}
+        for (code, severity), outcome in outcomes.items()
+    ]
+    derived = queries.derive_status(db, verdicts)
+    assert derived["compliance_status"] == status
+    assert derived["failing_warnings"] == (["SIT-20"] if ("SIT-20", "warning") in outcomes else [])
 
 
 def test_the_full_pass_stores_the_same_labels(db: Session, accessibility_rules):

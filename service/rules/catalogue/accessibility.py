@@ -496,6 +496,6 @@ _LABEL_SQL = """CASE WHEN {venue} = 'fail' THEN 'not_accessible'
 def label_sql(venue: str, interior: str) -> str:
     """The label as a SQL expression over two SQL expressions giving the outcomes of SIT-17
     (`venue`) and SIT-18 (`interior`), NULL when there is no verdict: the one definition of
-    the label, used by the stored compliance (the evaluator) and the as-of and what-if reads
-    (`service.rules.queries`)."""
+    the label, in the evaluator's `COMPLIANCE_COLUMNS`, which the stored compliance and the
+    as-of and what-if reads (`service.rules.queries.derive_status`) share."""
     return _LABEL_SQL.format(venue=venue, interior=interior)
