@@ -16,6 +16,7 @@ import yaml
 
 if TYPE_CHECKING:  # the commands import the service's modules late, to start fast
     from sqlalchemy.engine import Engine
+    from sqlalchemy.orm import Session
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,6 +44,16 @@ def cli_engine(statement_timeout_ms: int | None = None) -> Iterator[Engine]:
         yield engine
     finally:
         engine.dispose()
+
+
+@contextmanager
+def cli_session(statement_timeout_ms: int | None = None) -> Iterator[Session]:
+    """A command's session on `cli_engine`, as a request's is made (no autoflush, objects kept
+    after commit), rolled back unless committed."""
+    from service.db import make_sessionmaker
+
+    with cli_engine(statement_timeout_ms) as engine, make_sessionmaker(engine)() as session:
+        yield session
 
 
 def alembic_config():  # type: ignore[no-untyped-def]

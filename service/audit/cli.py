@@ -8,10 +8,9 @@ import sys
 
 def _verify(args: argparse.Namespace) -> int:
     from service.audit.trail import verify
-    from service.cli import cli_engine
-    from service.db import make_sessionmaker
+    from service.cli import cli_session
 
-    with cli_engine() as engine, make_sessionmaker(engine)() as session:
+    with cli_session() as session:
         result = verify(session)
     if result.ok:
         print(f"audit chain intact: {result.checked} events")

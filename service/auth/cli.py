@@ -6,26 +6,10 @@ from __future__ import annotations
 import argparse
 import sys
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING
 
 from service.auth.roles import ROLES
+from service.cli import cli_session
 from service.cli_errors import fail
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
-
-@contextmanager
-def _session() -> Iterator[Session]:
-    """A command's session on the command engine (`service.cli.cli_engine`: the settings read
-    now, the engine disposed at the end), rolled back unless committed."""
-    from service.cli import cli_engine
-    from service.db import make_sessionmaker
-
-    with cli_engine() as engine, make_sessionmaker(engine)() as session:
-        yield session
 
 
 def _create_operator(args: argparse.Namespace) -> int:
@@ -33,7 +17,7 @@ def _create_operator(args: argparse.Namespace) -> int:
     from service.auth.service import create_operator
     from service.errors import Problem
 
-    with _session() as session:
+    with cli_session() as session:
         try:
             operator = create_operator(
                 session,
@@ -55,7 +39,7 @@ def _create_client(args: argparse.Namespace) -> int:
     from service.auth.service import create_client
     from service.errors import Problem
 
-    with _session() as session:
+    with cli_session() as session:
         try:
             created = create_client(
                 session,
@@ -76,7 +60,7 @@ def _create_client(args: argparse.Namespace) -> int:
 def _list_clients(args: argparse.Namespace) -> int:
     from service.auth.service import clients
 
-    with _session() as session:
+    with cli_session() as session:
         for c in clients(session, operator_id=args.operator):
             state = "active" if c.active else "revoked"
             detail = c.scope or (str(c.operator_id) if c.operator_id else "")
@@ -89,7 +73,7 @@ def _revoke_client(args: argparse.Namespace) -> int:
     from service.auth.service import revoke_client
     from service.errors import Problem
 
-    with _session() as session:
+    with cli_session() as session:
         try:
             revoke_client(session, CLI_ACTOR, args.client_id, args.reason)
         except Problem as problem:

@@ -298,10 +298,9 @@ def load_demo_step() -> None:
     """The `setup_steps` entry (only when demo data is wanted)."""
     import sys
 
-    from service.cli import cli_engine
-    from service.db import make_sessionmaker
+    from service.cli import cli_session
 
-    with cli_engine() as engine, make_sessionmaker(engine)() as session:
+    with cli_session() as session:
         started = datetime.now(UTC)
         result = load_demo(session, print_key=lambda line: print(line, file=sys.stderr))
         session.commit()

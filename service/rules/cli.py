@@ -8,24 +8,10 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy.orm import Session
-
-from service.cli import positive_int
+from service.cli import LONG_STATEMENT_TIMEOUT_MS, cli_engine, cli_session, positive_int
 from service.cli_errors import fail
-
-
-@contextmanager
-def _session() -> Iterator[Session]:
-    """A command's session, on an engine with the long statement timeout (a pass over every
-    cabin), rolled back unless committed, and the engine disposed at the end."""
-    from service.cli import LONG_STATEMENT_TIMEOUT_MS, cli_engine
-
-    with cli_engine(LONG_STATEMENT_TIMEOUT_MS) as engine, Session(bind=engine) as session:
-        yield session
 
 
 def publish_first_step() -> None:
@@ -45,7 +31,8 @@ def _publish_path(path: Path, *, retired_is_an_error: bool = False) -> int:
     from service.rules.rulesets import publish_file
 
     try:
-        with _session() as session:  # closed, so rolled back, on any error
+        # the session closed, so rolled back, on any error
+        with cli_session(LONG_STATEMENT_TIMEOUT_MS) as session:
             rule_set, report = publish_file(session, path, actor=CLI_ACTOR)
             version, status = rule_set.version, rule_set.status
             in_force = plan.in_force(session)
@@ -83,7 +70,7 @@ def _publish(args: argparse.Namespace) -> int:
 
 
 def _reevaluate(args: argparse.Namespace) -> int:
-    from service.cli import LONG_STATEMENT_TIMEOUT_MS, cli_engine
+    from service.cli import LONG_STATEMENT_TIMEOUT_MS
     from service.rules.parallel import reevaluate_all_parallel
 
     with cli_engine(LONG_STATEMENT_TIMEOUT_MS) as engine:
@@ -95,7 +82,7 @@ def _reevaluate(args: argparse.Namespace) -> int:
 def _recompute_compliance(args: argparse.Namespace) -> int:
     from service.rules.evaluator import recompute_compliance
 
-    with _session() as session:
+    with cli_session(LONG_STATEMENT_TIMEOUT_MS) as session:
         changed = recompute_compliance(session)
         session.commit()
     print(f"compliance recomputed: {changed} cabins changed", file=sys.stderr)
@@ -107,7 +94,7 @@ def _list(args: argparse.Namespace) -> int:
 
     from service.rules.models import RuleSet
 
-    with _session() as session:
+    with cli_session(LONG_STATEMENT_TIMEOUT_MS) as session:
         for rs in session.scalars(select(RuleSet).order_by(RuleSet.created_at)):
             print(f"{rs.version}\t{rs.status}\t{rs.valid_from or ''}\t{rs.title}")
     return 0

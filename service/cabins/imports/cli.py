@@ -23,9 +23,8 @@ def _import(args: argparse.Namespace) -> int:
     from service.audit.trail import CLI_ACTOR
     from service.auth.models import Operator
     from service.cabins.importer import ImportOptions, run_import
-    from service.cli import LONG_STATEMENT_TIMEOUT_MS, cli_engine
+    from service.cli import LONG_STATEMENT_TIMEOUT_MS, cli_session
     from service.cli_errors import fail
-    from service.db import make_sessionmaker
     from service.errors import BadRequest, NotFound, Problem
 
     path = Path(args.file)
@@ -39,7 +38,7 @@ def _import(args: argparse.Namespace) -> int:
                 errors=[{"field": "file", "reason": exc.strerror or str(exc)}],
             )
         )
-    with cli_engine(LONG_STATEMENT_TIMEOUT_MS) as engine, make_sessionmaker(engine)() as session:
+    with cli_session(LONG_STATEMENT_TIMEOUT_MS) as session:
         if session.get(Operator, args.operator) is None:
             return fail(
                 NotFound(
