@@ -68,6 +68,7 @@ from service.rules.catalogue.base import RuleInput
 from service.rules.fingerprint import fingerprint
 from service.rules.models import Verdict, VerdictChange
 from service.sqltext import inline_sql
+from service.timespans import today
 
 cabin: Table = Cabin.__table__  # type: ignore[assignment]
 verdict: Table = Verdict.__table__  # type: ignore[assignment]
@@ -292,7 +293,7 @@ def rule_statement(run: planning.RuleRun, cabins: FromClause, at: datetime, vers
     """The one statement of a run over many cabins: upsert the changed verdicts, append the
     changes; one row of counts (changed, first, rewritten, the rewritten cabins' ids when
     they are at most LISTED_REWRITES)."""
-    produced = produced_by(run, RuleInput(cabins=cabins, params=run.params, at=at.date()))
+    produced = produced_by(run, RuleInput(cabins=cabins, params=run.params, at=today(at)))
     up, ch = write_changes(produced.cte("v"), literal(at), version)
     return select(
         select(func.count()).select_from(ch).where(ch.c.old_outcome.is_not(None)).scalar_subquery(),
@@ -565,7 +566,7 @@ def evaluate_cabins(
         for run in runs:
             report.rules.setdefault(run.code, RuleReport())
         single = len(cabin_ids) == 1
-        sql = few_cabins_sql(session, plan, runs, at.date(), single=single, codes=codes)
+        sql = few_cabins_sql(session, plan, runs, today(at), single=single, codes=codes)
         values: dict[str, Any] = {"at": at}
         if single:
             values["cabin_id"] = cabin_ids[0]

@@ -19,6 +19,7 @@ from service.rules.evaluator import now
 from service.rules.queries import derive_status, rules_of
 from service.rules.schemas import SitingCheck
 from service.territories import queries as territories
+from service.timespans import today
 
 
 def candidate_columns(session: Session, body: SitingCheck) -> tuple[dict[str, Any], Any]:
@@ -106,7 +107,7 @@ def check(session: Session, body: SitingCheck) -> dict[str, Any]:
             continue
         row = session.execute(
             run.definition.implementation(
-                RuleInput(cabins=cabins, params=run.params, at=at.date(), few=True)
+                RuleInput(cabins=cabins, params=run.params, at=today(at), few=True)
             )
         ).one()
         evidence = dict(row.evidence or {})

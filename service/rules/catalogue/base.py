@@ -62,7 +62,9 @@ class RuleInput:
     """The rule's validated parameters (an instance of its `RuleParams` model), with the
     regional profile already applied."""
     at: date
-    """The evaluation date (freshness, validity of an agrément, …)."""
+    """The evaluation date (freshness, validity of an agrément, …): `timespans.today` of the
+    evaluation time, the date the write path calls today, so that a date a record may hold
+    is never judged to be in the future."""
     few: bool = False
     """The cabins are a few (a write, a small import): a rule may then look its layers up by
     index for each cabin instead of hashing a whole layer. Either way the rows are the same."""

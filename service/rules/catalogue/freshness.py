@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import Field
-from sqlalchemy import Date, Integer, Select, case, cast, func, literal, null, select
+from sqlalchemy import Date, Integer, Interval, Select, case, cast, func, literal, null, select
 
 from service.cabins.vocabulary import CONFIRMED_BLOCKS
 from service.rules.catalogue.base import (
@@ -20,6 +20,11 @@ from service.rules.catalogue.base import (
     rule,
 )
 from service.rules.catalogue.sqlkit import combine, fenced, jobj
+from service.timespans import EASTERNMOST
+
+# The day of a confirmation, in the calendar of the evaluation date (`timespans.today`): a
+# block confirmed a minute ago is 0 days old at any hour.
+_DAY_OFFSET = literal(EASTERNMOST.utcoffset(None), Interval)
 
 # Blocks that may be absent from a record: nothing to keep current then (SIT-14/15 judge that).
 _OPTIONAL_BLOCKS = {
@@ -41,7 +46,7 @@ def freshness(inp: RuleInput) -> Select[Any]:
     columns: list[Any] = [c.c.id.label("cabin_id")]
     for block in CONFIRMED_BLOCKS:
         confirmed = c.c[f"{block}_confirmed_at"]
-        day = cast(func.timezone("UTC", confirmed), Date)
+        day = cast(func.timezone(_DAY_OFFSET, confirmed), Date)
         absent = _OPTIONAL_BLOCKS.get(block)
         age = cast(at - day, Integer)
         state = case(
