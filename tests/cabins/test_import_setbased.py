@@ -157,15 +157,15 @@ VARIANTS: list[dict[str, str]] = [
 ]
 
 
-def tricky_csv(delimiter: str = ",") -> bytes:
+def tricky_csv(delimiter: str = ",", unnamed: int = 0, lineterminator: str = "\n") -> bytes:
+    """The variants as a file; `unnamed` empty columns with no name after the last one."""
     names = [c.name for c in import_columns()]
-    rows = []
-    for i, variant in enumerate(VARIANTS, start=1):
-        rows.append({**base_row(f"T-{i}"), **variant})
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=names, delimiter=delimiter, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
+    writer = csv.writer(out, delimiter=delimiter, lineterminator=lineterminator)
+    writer.writerow(names + [""] * unnamed)
+    for i, variant in enumerate(VARIANTS, start=1):
+        row = {**base_row(f"T-{i}"), **variant}
+        writer.writerow([row.get(name, "") for name in names] + [""] * unnamed)
     return out.getvalue().encode()
 
 
@@ -410,3 +410,13 @@ def test_the_sql_finess_check_is_check_records(db: Session) -> None:
     certified = {value: certified for value, certified in rows}
     assert certified == {value: finess_problem(value) is None for value in values}
     assert set(certified.values()) == {True, False}
+
+
+def test_a_file_with_crlf_line_endings_is_read_by_copy(db: Session) -> None:
+    """Excel ends its lines with CRLF: COPY reads such a file, as Python does."""
+    body = tricky_csv(";", lineterminator="\r\n")
+    plan = setbased.plan(decode(body))
+    assert plan is not None and setbased.load(db, plan)
+    setbased_report, python_report = both_reports(db, body)
+    same(setbased_report, python_report)
+    assert setbased_report.rows_total == len(VARIANTS)

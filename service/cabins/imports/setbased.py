@@ -508,7 +508,10 @@ def plan(text_body: str) -> Plan | None:
     if None in header:
         return None  # a column with no name, whose cells Python checks are empty
     columns = [c for c in header if c is not None]
-    return Plan(columns, delimiter, (body + "\n").encode(), Sql(columns))
+    # The last line ends as the others do: COPY refuses a file whose line endings change
+    # (Excel's CRLF then a bare LF).
+    ending = "\r\n" if first_line.endswith("\r") else "\n"
+    return Plan(columns, delimiter, (body + ending).encode(), Sql(columns))
 
 
 def _luhn(v: str, length: int) -> str:
