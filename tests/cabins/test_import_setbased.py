@@ -420,3 +420,44 @@ def test_a_file_with_crlf_line_endings_is_read_by_copy(db: Session) -> None:
     setbased_report, python_report = both_reports(db, body)
     same(setbased_report, python_report)
     assert setbased_report.rows_total == len(VARIANTS)
+
+
+def with_unnamed_columns(body: bytes) -> bytes:
+    """The file as Excel saves it after a column beyond the last was once used: `;;`."""
+    lines = body.decode().replace(",", ";").splitlines()
+    return "".join(line + ";;\r\n" for line in lines).encode()
+
+
+def test_unnamed_empty_columns_keep_the_file_on_the_set_based_path(db: Session) -> None:
+    body = with_unnamed_columns(HEADER.encode() + b"Q-1,2.3522,48.8566,75056,msp\n")
+    plan = setbased.plan(decode(body))
+    assert plan is not None and plan.unnamed == (6, 7)
+    assert setbased.load(db, plan)
+    classified = setbased.classify(db, plan, uuid.uuid4(), TODAY)
+    assert (classified.total, classified.certified) == (1, 1)
+    # Excel's own file: `;`, CRLF line endings and the trailing `;;`.
+    excel = tricky_csv(";", 2, "\r\n")
+    plan = setbased.plan(decode(excel))
+    assert plan is not None and setbased.load(db, plan)
+    setbased_report, python_report = both_reports(db, excel)
+    same(setbased_report, python_report)
+    assert setbased_report.rows_total == len(VARIANTS)
+    assert setbased_report.errors
+
+
+def test_a_value_under_an_unnamed_column_is_its_rows_error_on_both_paths(db: Session) -> None:
+    body = with_unnamed_columns(
+        HEADER.encode() + b"Q-1,2.3522,48.8566,75056,msp\nQ-2,2.3522,48.8566,75056,msp\n"
+    )
+    filled = body.replace(b"msp;;\r\n", b"msp;;oops\r\n", 1)
+    plan = setbased.plan(decode(filled))
+    assert plan is not None and not setbased.load(db, plan)
+    setbased_report, python_report = both_reports(db, filled)
+    same(setbased_report, python_report)
+    assert setbased_report.errors == [
+        {
+            "row": 1,
+            "field": "column 7",
+            "reason": "holds a value but has no name in the header line",
+        }
+    ]

@@ -467,6 +467,9 @@ class Plan:
     delimiter: str
     data: bytes  # the file as COPY reads it (no BOM)
     sql: Sql
+    # Positions (from 1) of the file's columns with no name (a spreadsheet's trailing `;;`):
+    # COPYed aside, and a value under one sends the file to the Python reader (its row's error).
+    unnamed: tuple[int, ...] = ()
 
 
 _END_OF_DATA = re.compile(r"^\\\.\r?$", re.MULTILINE)
@@ -505,13 +508,12 @@ def plan(text_body: str) -> Plan | None:
     rest = body.split("\n", 1)
     if len(rest) < 2 or not rest[1].strip():
         return None  # no rows: nothing to gain
-    if None in header:
-        return None  # a column with no name, whose cells Python checks are empty
     columns = [c for c in header if c is not None]
+    unnamed = tuple(i for i, c in enumerate(header, start=1) if c is None)
     # The last line ends as the others do: COPY refuses a file whose line endings change
     # (Excel's CRLF then a bare LF).
     ending = "\r\n" if first_line.endswith("\r") else "\n"
-    return Plan(columns, delimiter, (body + ending).encode(), Sql(columns))
+    return Plan(columns, delimiter, (body + ending).encode(), Sql(columns), unnamed)
 
 
 def _luhn(v: str, length: int) -> str:
@@ -526,7 +528,10 @@ def _luhn(v: str, length: int) -> str:
 def load(session: Session, plan_: Plan) -> bool:
     """COPY the file into the raw table; False (and nothing left behind) when COPY refuses
     it — a row of another width, a blank line — which the Python reader reports row by row."""
-    cells = ", ".join(f"c{i} text" for i in range(1, len(plan_.header) + 1))
+    aside = [f"u{k}" for k in range(1, len(plan_.unnamed) + 1)]
+    cells = ", ".join(
+        [f"c{i} text" for i in range(1, len(plan_.header) + 1)] + [f"{u} text" for u in aside]
+    )
     session.execute(text(f"DROP TABLE IF EXISTS {RAW}, {TYPED}, {PYVALS}, {CHECKED}, {JSON}"))
     session.execute(
         text(
@@ -536,7 +541,10 @@ def load(session: Session, plan_: Plan) -> bool:
     )
     connection = session.connection().connection.driver_connection
     assert connection is not None
-    names = ", ".join(f"c{i}" for i in range(1, len(plan_.header) + 1))
+    named = iter(f"c{i}" for i in range(1, len(plan_.header) + 1))
+    unnamed = iter(aside)
+    width = len(plan_.header) + len(aside)
+    names = ", ".join(next(unnamed if i in plan_.unnamed else named) for i in range(1, width + 1))
     with connection.cursor() as cursor:
         cursor.execute("SAVEPOINT import_raw_copy")
         try:
@@ -550,6 +558,11 @@ def load(session: Session, plan_: Plan) -> bool:
             session.execute(text(f"DROP TABLE IF EXISTS {RAW}"))
             return False
         cursor.execute("RELEASE SAVEPOINT import_raw_copy")
+    filled = " OR ".join(f"btrim({u}, {WS}) <> ''" for u in aside)
+    if aside and _run(session, f"SELECT 1 FROM {RAW} WHERE {filled} LIMIT 1"):
+        # A value under a column with no name: the Python reader makes it its row's error.
+        session.execute(text(f"DROP TABLE IF EXISTS {RAW}"))
+        return False
     sql = plan_.sql
     trimmed = ", ".join(
         f"NULLIF(btrim(c{i}, {WS}), '') AS v{i}" for i in range(1, len(plan_.header) + 1)
