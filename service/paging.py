@@ -20,14 +20,14 @@ from typing import Annotated, TypeVar
 from fastapi import Query
 from starlette.requests import Request
 
+from service import patterns
 from service.errors import InvalidParameter
-from service.patterns import CURSOR
 
 T = TypeVar("T")
 
 Limit = Annotated[int | None, Query(ge=1, description="Page size (capped by the server).")]
 # A cursor of 16 bytes (a UUID or an event id): 22 characters.
-After = Annotated[str | None, Query(pattern=CURSOR, description="Cursor from `next`.")]
+After = Annotated[str | None, Query(pattern=patterns.CURSOR, description="Cursor from `next`.")]
 
 # `urlsafe_b64decode` drops characters outside its alphabet instead of refusing them: a cursor
 # with a stray `!` in it would read as another one.
@@ -43,7 +43,7 @@ def page_size(request: Request, limit: int | None) -> int:
 
 def not_a_cursor(cursor: str) -> InvalidParameter:
     """The 400 for an `after` that is not a cursor this service gave."""
-    reason = f"{cursor!r} is not a cursor: use the `next` link of the previous page"
+    reason = patterns.not_a_cursor(cursor)
     return InvalidParameter(
         f"The parameter `after` is not valid: {reason}.",
         errors=[{"field": "after", "reason": reason}],

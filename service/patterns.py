@@ -107,8 +107,18 @@ FINESS = pattern(r"^[0-9AB]{9}$", "a FINESS number of 9 characters (digits, or 2
 RPPS = pattern(r"^[0-9]{11}$", "an RPPS number of 11 digits")
 NAF = pattern(r"^[0-9]{2}\.[0-9]{2}[A-Z]$", "a NAF code such as 47.73Z")
 POSTCODE = pattern(r"^[0-9]{5}$", "a postcode of 5 digits")
-CURSOR = pattern(r"^[A-Za-z0-9_-]{22}$", "the `after` of a `next` link, as given")
-LONG_CURSOR = pattern(r"^[A-Za-z0-9_-]{32}$", "the `after` of a `next` link, as given")
+
+
+def not_a_cursor(value: str) -> str:
+    """The refusal of an `after` this service did not give, in the same words whether its
+    form (the pattern) or its content (`service.paging`) gives it away."""
+    return f"{value!r} is not a cursor: use the `next` link of the previous page"
+
+
+CURSOR = pattern(r"^[A-Za-z0-9_-]{22}$", "the `after` of a `next` link, as given", not_a_cursor)
+LONG_CURSOR = pattern(
+    r"^[A-Za-z0-9_-]{32}$", "the `after` of a `next` link, as given", not_a_cursor
+)
 SCOPE = pattern(
     r"^(?:national|region:[0-9]{2,3})$", "national or region:<INSEE région code>, e.g. region:84"
 )

@@ -57,8 +57,8 @@ def list_compliance(
     session: SnapshotSession,
     principal: AnyPrincipal,
     query: filters.QueryFilters,
-    limit: Annotated[int | None, Query(ge=1, description="Page size (capped).")] = None,
-    after: Annotated[str | None, Query(max_length=64, description="Cursor from `next`.")] = None,
+    limit: paging.Limit = None,
+    after: paging.After = None,
 ) -> ComplianceCabinPage:
     filters.check(session, query, principal)
     size = paging.page_size(request, limit)
@@ -375,7 +375,7 @@ def compliance_changes(
             " has ended: maybe a moment after it was committed, never skipped.",
         ),
     ] = None,
-    limit: Annotated[int | None, Query(ge=1, description="Changes per answer (capped).")] = None,
+    limit: paging.Limit = None,
 ) -> ChangePage:
     position = _parse_since(session, since)
     size = paging.page_size(request, limit)
