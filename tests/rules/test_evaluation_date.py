@@ -63,8 +63,8 @@ def test_an_agrement_starting_today_in_la_reunion_is_valid_at_2130_utc(
     assert sit14.outcome == "pass", sit14.evidence
     assert sit14.evidence["agrement"]["start_date"] == "2026-11-21"
     # a block confirmed half an hour ago is 0 days old, on the same calendar
-    fees = _verdict(db, cabin_id, "SIT-20").evidence["blocks"]["provider"]
-    assert fees == {"outcome": "pass", "confirmed_on": "2026-11-21", "age_days": 0}
+    provider = _verdict(db, cabin_id, "SIT-20").evidence["blocks"]["provider"]
+    assert provider == {"outcome": "pass", "confirmed_on": "2026-11-21", "age_days": 0}
 
 
 def test_the_what_if_check_judges_on_the_same_date(
