@@ -864,3 +864,10 @@ def test_a_cell_too_long_for_the_csv_reader_is_422_naming_its_row(
         {"field": "body", "reason": "line 4: field larger than field limit (131072)"}
     ]
     assert cabins_of(db, callers.operator_id) == []
+    # in the header too, where the set-based path read it with the csv module (a 500)
+    header = b"operator_reference;" + b"x" * 140_000 + b"\nT-1;y\n"
+    response = client.post(IMPORT, content=header, headers={**CSV, **callers.operator})
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"] == [
+        {"field": "body", "reason": "line 1: field larger than field limit (131072)"}
+    ]

@@ -496,8 +496,8 @@ def plan(text_body: str) -> Plan | None:
     """Whether COPY reads this file exactly as Python's csv module does; None when it might
     not (the caller then parses it in Python). Raises the header's problems, as parse does."""
     first_line = text_body.split("\n", 1)[0]
-    if not first_line.strip() or '"' in first_line:
-        return None
+    if not first_line.strip() or '"' in first_line or len(first_line) > csv.field_size_limit():
+        return None  # the Python reader says what is wrong (a header cell over csv's limit)
     delimiter = detect_delimiter(first_line)
     header = _csv_header(next(csv.reader([first_line.rstrip("\r")], delimiter=delimiter)))
     if "\x00" in text_body or _END_OF_DATA.search(text_body):
