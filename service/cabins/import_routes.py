@@ -5,14 +5,14 @@ runs small files in the request and large ones (or on `Prefer: respond-async`) a
 
 from __future__ import annotations
 
+import functools
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
-from sqlalchemy.orm import Session
 
 from service.auth.deps import OperatorPrincipal, Principal
 from service.cabins.importer import ImportOptions, run_import
@@ -187,13 +187,24 @@ def import_cabins(
             errors=[{"field": "body", "reason": f"{rows} rows"}],
         )
     options = ImportOptions(mode=mode, dry_run=dry_run)
+    # The job's record, in this request's transaction or in the job's own (a key taken
+    # concurrently is errors.CONCURRENTLY_TAKEN's 409 in either).
+    record = functools.partial(
+        jobs.new_job,
+        operator_id=owner,
+        client_id=principal.client_id,
+        idempotency_key=idempotency_key,
+        body=body,
+        media_type=kind,
+        options=options,
+    )
     wants_async = prefer is not None and "respond-async" in prefer.lower()
     if wants_async or rows > ASYNC_ROWS:
         check_file(body, kind)  # the file's own problems: answered now, not as a failed job
-        return _start_job(request, principal, owner, idempotency_key, body, kind, options, rows)
+        return _start_job(request, record, rows, principal, owner, body, kind, options)
 
-    with session.begin_nested():  # a key taken concurrently: errors.CONCURRENTLY_TAKEN's 409
-        job = _record_job(session, principal, owner, idempotency_key, body, kind, options)
+    with session.begin_nested():
+        job = record(session, state="running")
     report = run_import(
         session, operator_id=owner, actor=principal.actor, body=body, kind=kind, options=options
     )
@@ -203,47 +214,21 @@ def import_cabins(
     return _job_response(job, status)
 
 
-def _record_job(
-    session: Session,
-    principal: Principal,
-    owner: uuid.UUID,
-    idempotency_key: str | None,
-    body: bytes,
-    kind: str,
-    options: ImportOptions,
-    state: str = "running",
-    rows_total: int | None = None,
-) -> ImportJob:
-    return jobs.new_job(
-        session,
-        operator_id=owner,
-        client_id=principal.client_id,
-        idempotency_key=idempotency_key,
-        body=body,
-        media_type=kind,
-        options=options,
-        state=state,
-        rows_total=rows_total,
-    )
-
-
 def _start_job(
     request: Request,
+    record: Callable[..., ImportJob],
+    rows: int,
     principal: Principal,
     owner: uuid.UUID,
-    idempotency_key: str | None,
     body: bytes,
     kind: str,
     options: ImportOptions,
-    rows: int,
 ) -> Response:
     """Record the job in its own committed transaction, then run it in the background."""
     factory = request.app.state.sessionmaker
     with factory() as own:
-        job = _record_job(
-            own, principal, owner, idempotency_key, body, kind, options, "queued", rows
-        )
-        own.commit()  # a key taken concurrently: errors.CONCURRENTLY_TAKEN's 409
+        job = record(own, state="queued", rows_total=rows)
+        own.commit()
         response = _job_response(job, 202)
     jobs.run_in_background(
         factory,
