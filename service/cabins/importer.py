@@ -24,7 +24,7 @@ from service import timespans
 from service.audit.trail import Actor
 from service.cabins.imports import setbased, staging
 from service.cabins.imports.audit_bulk import append_many
-from service.cabins.imports.parse import Record, decode, read_records
+from service.cabins.imports.parse import Record, decode, no_data_row, read_records
 from service.cabins.models import Cabin
 from service.cabins.records import columns_of, document_of, flat_diff
 from service.cabins.schemas import CabinCreate
@@ -267,7 +267,8 @@ def _run_import(
     today = options.today or timespans.today()
     timings: dict[str, float] = {}
     lap = _Laps(timings)
-    plan = setbased.plan(decode(body)) if kind == "csv" else None
+    text = decode(body)
+    plan = setbased.plan(text) if kind == "csv" else None
     if plan is not None and not setbased.load(session, plan):
         plan = None
     lap("parse")
@@ -278,6 +279,8 @@ def _run_import(
     else:
         records = list(read_records(body, kind))
         total = len(records)
+    if not total:
+        raise no_data_row(text)
     checked = _check(records, operator_id, today, progress, total)
     lap("check_records")
     if progress:

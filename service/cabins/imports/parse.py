@@ -124,6 +124,8 @@ def _readable(reader: Any) -> Iterator[list[str]]:
 
 
 def read_csv(text: str) -> Iterator[Record]:
+    if not text.strip():
+        raise no_data_row(text)
     first_line = text.split("\n", 1)[0]
     if not first_line.strip():
         raise ValidationFailed(
@@ -192,15 +194,32 @@ def read_ndjson(text: str) -> Iterator[Record]:
         yield Record(row, value, [])
 
 
+def no_data_row(text: str) -> ValidationFailed:
+    """The problem of a file that holds no record: an upload with nothing to import is a
+    mistake (the wrong file, or a template saved before its rows were pasted), not an
+    import of 0 rows."""
+    if not text:
+        reason = "the file is empty"
+    elif not text.strip():
+        reason = "every line of the file is blank"
+    else:
+        reason = "the file has its header line and no data row under it"
+    return ValidationFailed(
+        "The import has no data row; nothing was written.",
+        errors=[{"field": "body", "reason": f"{reason}; {SCHEMA_HINT}"}],
+    )
+
+
 def check_file(body: bytes, kind: str) -> None:
     """The problems of the file as a whole (not UTF-8, a CSV header that does not match the
-    columns), raised as `read_records` raises them, without reading the records: a job
-    answers them at once rather than as a failed job."""
+    columns, no data row), raised as `read_records` and the importer raise them, without
+    reading the records: a job answers them at once rather than as a failed job."""
     text = decode(body)
-    if kind == "csv":
-        # `read_csv` checks the header before its first record: a missing or wrong header
-        # raises here; a bad row is only yielded (the job reports it).
-        next(read_csv(text), None)
+    # `read_csv` checks the header before its first record: a missing or wrong header
+    # raises here; a bad row is only yielded (the job reports it).
+    records = read_csv(text) if kind == "csv" and text.strip() else read_ndjson(text)
+    if next(records, None) is None:
+        raise no_data_row(text)
 
 
 def read_records(body: bytes, kind: str) -> Iterator[Record]:
