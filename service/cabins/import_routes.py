@@ -18,7 +18,13 @@ from service.auth.deps import OperatorPrincipal, Principal
 from service.cabins.importer import ImportOptions, run_import
 from service.cabins.imports import jobs
 from service.cabins.imports.models import ImportJob
-from service.cabins.imports.parse import check_file, count_rows, media_kind
+from service.cabins.imports.parse import (
+    check_file,
+    count_rows,
+    declared_codec,
+    media_kind,
+    to_utf8,
+)
 from service.cabins.imports.schemas import ImportJobRead
 from service.cabins.service import owner_of, owner_problems
 from service.cabins.vocabulary import ImportMode
@@ -39,9 +45,12 @@ router = APIRouter(tags=["imports"], route_class=ApiRoute)
 ASYNC_ROWS = 20_000
 
 
-async def read_upload(request: Request) -> tuple[str, bytes]:
-    """The body, read as a stream: its kind (csv or ndjson) and its bytes."""
-    kind = media_kind(request.headers.get("content-type"))
+async def read_upload(request: Request) -> tuple[str, bytes, str | None]:
+    """The body, read as a stream: its kind (csv or ndjson), its bytes and the codec of the
+    charset its Content-Type declares (checked before the body is read)."""
+    content_type = request.headers.get("content-type")
+    kind = media_kind(content_type)
+    codec = declared_codec(content_type, kind)
     limit = request.app.state.settings.max_body_bytes
     chunks: list[bytes] = []
     size = 0
@@ -53,17 +62,18 @@ async def read_upload(request: Request) -> tuple[str, bytes]:
                 errors=[{"field": "body", "reason": f"larger than {limit} bytes"}],
             )
         chunks.append(chunk)
-    return kind, b"".join(chunks)
+    return kind, b"".join(chunks), codec
 
 
-Upload = Annotated[tuple[str, bytes], Depends(read_upload)]
+Upload = Annotated[tuple[str, bytes, str | None], Depends(read_upload)]
 
 UPLOAD_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "description": "CSV (columns: schemas/cabin-import.tableschema.json; `,` or `;`;"
-        " UTF-8 with or without BOM) or NDJSON (one cabin JSON object per line, the shape of"
-        " POST /v1/cabins).",
+        " UTF-8 with or without BOM, or the charset Content-Type declares: windows-1252,"
+        " ISO-8859-1, ISO-8859-15, UTF-16, US-ASCII) or NDJSON (one cabin JSON object per"
+        " line, the shape of POST /v1/cabins; UTF-8).",
         "content": {
             "text/csv": {"schema": {"type": "string"}},
             "application/x-ndjson": {"schema": {"type": "string"}},
@@ -172,7 +182,10 @@ def import_cabins(
         Header(alias="Prefer", max_length=200, description="`respond-async` for a job."),
     ] = None,
 ) -> Response:
-    kind, body = upload
+    kind, raw, codec = upload
+    # From here on the file is UTF-8, whatever charset it came in: the Idempotency-Key's
+    # digest, the row count, COPY and the job all read the same text.
+    body = to_utf8(raw, codec)
     owner = _owner(session, principal, operator_id)
     if idempotency_key is not None:
         previous = jobs.by_key(session, principal.client_id, idempotency_key)

@@ -3,14 +3,18 @@ files real tools write (spreadsheets, Python's csv module, NDJSON writers)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from service.cabins.imports import setbased
 from service.cabins.imports.models import ImportJob
 from tests.auth.fixtures import Callers
-from tests.cabins.test_import import CSV, IMPORT, NDJSON, cabins_of, to_csv
+from tests.cabins.factories import cabin_body
+from tests.cabins.test_import import CSV, IMPORT, NDJSON, cabins_of, row, to_csv
 
 HEADER_ONLY = to_csv([])
 NO_DATA = [
@@ -69,3 +73,165 @@ def test_a_job_with_no_data_row_is_refused_at_once(
     [error] = response.json()["errors"]
     assert error["field"] == "body" and error["reason"].startswith(reason), error
     assert db.scalar(select(func.count()).select_from(ImportJob)) == jobs_before
+
+
+def accented_csv(delimiter: str = ";") -> str:
+    """A spreadsheet's file: accents, `;`, CRLF."""
+    rows = [
+        row("É-1", 2.3522, 48.8566, "75056", **{"venue.name": "Épicerie à côté"}),
+        row("É-2", 4.8357, 45.7640, "69123", **{"location.address.street": "rue de l'Église"}),
+    ]
+    return to_csv(rows, delimiter=delimiter).decode().replace("\n", "\r\n")
+
+
+@pytest.fixture
+def copy_loads(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Whether each import's file was taken by COPY (the set-based path)."""
+    seen: list[bool] = []
+    load = setbased.load
+
+    def spy(session: Session, plan: setbased.Plan) -> bool:
+        seen.append(load(session, plan))
+        return seen[-1]
+
+    monkeypatch.setattr(setbased, "load", spy)
+    return seen
+
+
+@pytest.mark.parametrize(
+    ("charset", "codec"),
+    [
+        ("windows-1252", "cp1252"),
+        ("Windows-1252", "cp1252"),
+        ("iso-8859-1", "latin-1"),
+        ('"ISO-8859-1"', "latin-1"),
+        ("latin1", "latin-1"),
+        ("iso-8859-15", "iso-8859-15"),
+        ("utf-8", "utf-8"),
+        ("UTF-8", "utf-8-sig"),
+        ("utf-16", "utf-16"),
+    ],
+)
+def test_a_csv_is_read_in_the_charset_its_content_type_declares(
+    client: TestClient,
+    db: Session,
+    callers: Callers,
+    copy_loads: list[bool],
+    charset: str,
+    codec: str,
+) -> None:
+    content = accented_csv().encode(codec)
+    response = client.post(
+        IMPORT,
+        content=content,
+        headers={"Content-Type": f"text/csv; charset={charset}", **callers.operator},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["created"] == 2
+    written = {c.operator_reference: c for c in cabins_of(db, callers.operator_id)}
+    assert written["É-1"].venue_name == "Épicerie à côté"
+    assert written["É-2"].address_street == "rue de l'Église"
+    assert copy_loads == [True]  # re-encoded, the file keeps the set-based path
+
+
+def test_a_byte_order_mark_wins_over_the_declared_charset(
+    client: TestClient, db: Session, callers: Callers
+) -> None:
+    """As browsers read text (WHATWG Encoding): a file saved as "CSV UTF-8" sent by a tool
+    that always declares windows-1252 is not turned into Ã©."""
+    content = "\ufeff".encode() + accented_csv().encode()
+    response = client.post(
+        IMPORT,
+        content=content,
+        headers={"Content-Type": "text/csv; charset=windows-1252", **callers.operator},
+    )
+    assert response.status_code == 200, response.text
+    names = {c.venue_name for c in cabins_of(db, callers.operator_id)}
+    assert "Épicerie à côté" in names
+
+
+@pytest.mark.parametrize(
+    ("content_type", "reason"),
+    [
+        ("text/csv; charset=klingon", "charset=klingon is not a character set"),
+        ("text/csv; charset=", "charset= is not a character set"),
+        ("text/csv; charset=rot13", "charset=rot13 is not a character set"),
+        ("text/csv; charset=koi8-r", "charset=koi8-r is not a character set"),
+    ],
+)
+def test_an_unknown_charset_is_415_naming_content_type(
+    client: TestClient, db: Session, callers: Callers, content_type: str, reason: str
+) -> None:
+    response = client.post(
+        IMPORT,
+        content=accented_csv().encode(),
+        headers={"Content-Type": content_type, **callers.operator},
+    )
+    assert response.status_code == 415, response.text
+    [error] = response.json()["errors"]
+    assert error["field"] == "Content-Type"
+    assert error["reason"].startswith(reason), error
+    assert "UTF-8" in error["reason"] and "windows-1252" in error["reason"]
+    assert cabins_of(db, callers.operator_id) == []
+
+
+def test_ndjson_declared_in_another_charset_than_utf8_is_415(
+    client: TestClient, db: Session, callers: Callers
+) -> None:
+    content = json.dumps(cabin_body("N-1"), ensure_ascii=False).encode("cp1252")
+    response = client.post(
+        IMPORT,
+        content=content,
+        headers={"Content-Type": "application/x-ndjson; charset=windows-1252", **callers.operator},
+    )
+    assert response.status_code == 415, response.text
+    [error] = response.json()["errors"]
+    assert error["field"] == "Content-Type"
+    assert "UTF-8" in error["reason"]
+    assert cabins_of(db, callers.operator_id) == []
+
+    response = client.post(
+        IMPORT,
+        content=json.dumps(cabin_body("N-1"), ensure_ascii=False).encode(),
+        headers={"Content-Type": "application/x-ndjson; charset=UTF-8", **callers.operator},
+    )
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize(
+    ("charset", "content", "reason"),
+    [
+        # 0x81 is not a character of windows-1252
+        ("windows-1252", "\x81", "not windows-1252 at byte {at} (line 2): byte 0x81"),
+        ("utf-8", "É".encode("cp1252").decode("latin-1"), "not UTF-8 at byte {at} (line 2)"),
+    ],
+)
+def test_a_body_not_in_its_declared_charset_is_400_giving_the_byte(
+    client: TestClient, db: Session, callers: Callers, charset: str, content: str, reason: str
+) -> None:
+    text = accented_csv().replace("Épicerie", "Epicerie")
+    body = text.encode("ascii", errors="replace").replace(
+        b"Epicerie", b"E" + content.encode("latin-1")
+    )
+    response = client.post(
+        IMPORT,
+        content=body,
+        headers={"Content-Type": f"text/csv; charset={charset}", **callers.operator},
+    )
+    assert response.status_code == 400, response.text
+    [error] = response.json()["errors"]
+    assert error["field"] == "body"
+    at = body.index(content.encode("latin-1"))
+    assert error["reason"].startswith(reason.format(at=at)), error
+    assert cabins_of(db, callers.operator_id) == []
+
+
+def test_without_charset_a_windows_1252_file_says_how_to_declare_it(
+    client: TestClient, callers: Callers
+) -> None:
+    response = client.post(
+        IMPORT, content=accented_csv().encode("cp1252"), headers={**CSV, **callers.operator}
+    )
+    assert response.status_code == 400
+    detail = response.json()["detail"]
+    assert "CSV UTF-8" in detail and "charset=windows-1252" in detail

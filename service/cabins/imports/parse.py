@@ -4,6 +4,7 @@ whole raise a `Problem`; problems with one record are yielded as that record's e
 
 from __future__ import annotations
 
+import codecs
 import csv
 import difflib
 import io
@@ -48,6 +49,99 @@ def media_kind(content_type: str | None) -> str:
     )
 
 
+# The character sets a CSV may declare (`text/csv; charset=…`), by Python's codec name: those
+# spreadsheets and scripts write French text in. A file in another one is saved again as
+# UTF-8; any Python codec would let in transforms (rot13, punycode) that are not charsets.
+CHARSETS = {
+    "utf-8": "UTF-8",
+    "utf-8-sig": "UTF-8",
+    "ascii": "US-ASCII",
+    "cp1252": "windows-1252",
+    "iso8859-1": "ISO-8859-1",
+    "iso8859-15": "ISO-8859-15",
+    "utf-16": "UTF-16",
+    "utf-16-le": "UTF-16LE",
+    "utf-16-be": "UTF-16BE",
+}
+READ_CHARSETS = "UTF-8, windows-1252, ISO-8859-1, ISO-8859-15, UTF-16 or US-ASCII"
+# A byte-order mark says the encoding whatever the label says (WHATWG Encoding, "decode").
+BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def declared_codec(content_type: str | None, kind: str) -> str | None:
+    """The codec of the `charset` parameter of the request's Content-Type, None without one;
+    415 for a charset the import does not read, and for NDJSON in anything but UTF-8 (JSON
+    exchanged between systems is UTF-8, RFC 8259 §8.1). A 415 and not a 400: the charset is
+    part of the media type the request declares (RFC 9110 §15.5.16)."""
+    charset = None
+    for parameter in (content_type or "").split(";")[1:]:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset":
+            charset = value.strip().strip('"').strip()
+    if charset is None:
+        return None
+    try:
+        codec: str | None = codecs.lookup(charset).name if charset else None
+    except LookupError:
+        codec = None
+    if codec not in CHARSETS:
+        raise UnsupportedMediaType(
+            f"The import does not read text in charset={charset!r}: save the file as UTF-8.",
+            errors=[
+                {
+                    "field": "Content-Type",
+                    "reason": f"charset={charset} is not a character set the import reads"
+                    f" ({READ_CHARSETS})",
+                }
+            ],
+        )
+    if kind == "ndjson" and CHARSETS[codec] not in ("UTF-8", "US-ASCII"):
+        raise UnsupportedMediaType(
+            "NDJSON is UTF-8 text (RFC 8259): save the file as UTF-8.",
+            errors=[
+                {
+                    "field": "Content-Type",
+                    "reason": f"charset={charset}: NDJSON is always UTF-8; send charset=utf-8"
+                    " or no charset",
+                }
+            ],
+        )
+    return codec
+
+
+def to_utf8(body: bytes, codec: str | None) -> bytes:
+    """The body in UTF-8, read in its declared codec (the rest of the import, COPY included,
+    reads UTF-8), or in the one its byte-order mark gives; a body declared UTF-8, or with no
+    charset declared, is left as it is (`decode` reads it, or says where it is not UTF-8)."""
+    if codec is None or CHARSETS[codec] == "UTF-8":
+        return body
+    for bom, by_mark in BOMS:
+        if body.startswith(bom):
+            codec = by_mark
+            break
+    try:
+        text = body.decode(codec)
+    except UnicodeDecodeError as exc:
+        line = body.count(b"\n", 0, exc.start) + 1
+        name = CHARSETS[codec]
+        raise BadRequest(
+            f"The import is not {name} text, as its Content-Type says: send the charset the"
+            " file was saved in, or save it as UTF-8.",
+            errors=[
+                {
+                    "field": "body",
+                    "reason": f"not {name} at byte {exc.start} (line {line}):"
+                    f" byte 0x{body[exc.start]:02X}",
+                }
+            ],
+        ) from None
+    return text.removeprefix("\ufeff").encode()
+
+
 def decode(body: bytes) -> str:
     """UTF-8, with or without a byte-order mark."""
     try:
@@ -60,7 +154,9 @@ def decode(body: bytes) -> str:
         seen = f", {legacy!r} in Windows-1252" if legacy.isprintable() and byte >= 0x80 else ""
         raise BadRequest(
             "The import is not UTF-8 text: save the file as UTF-8 (in Excel, the type"
-            ' "CSV UTF-8"; in LibreOffice, the character set "Unicode (UTF-8)").',
+            ' "CSV UTF-8"; in LibreOffice, the character set "Unicode (UTF-8)"), or declare'
+            " the character set it was saved in (Excel's plain CSV: Content-Type: text/csv;"
+            " charset=windows-1252).",
             errors=[
                 {
                     "field": "body",
