@@ -4,7 +4,6 @@ compliance now or as of a date, and the what-if siting check."""
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -12,8 +11,15 @@ from pydantic import ValidationError
 
 from service.auth.deps import AdminPrincipal, AnyPrincipal, OperatorPrincipal
 from service.cabins import queries as cabins
+from service.cabins.schemas import Day
 from service.db import DbSession
-from service.errors import NotFound, ValidationFailed, field_errors, problem_responses
+from service.errors import (
+    InvalidParameter,
+    NotFound,
+    ValidationFailed,
+    field_errors,
+    problem_responses,
+)
 from service.routing import ApiRoute
 from service.rules import catalogue, plan, queries, rulesets, whatif
 from service.rules.models import RuleSet
@@ -29,6 +35,7 @@ from service.rules.schemas import (
     SitingCheck,
     SitingCheckResult,
 )
+from service.timespans import today
 
 router = APIRouter(prefix="/v1", tags=["rules"], route_class=ApiRoute)
 
@@ -118,10 +125,19 @@ def cabin_compliance(
     session: DbSession,
     principal: AnyPrincipal,
     at: Annotated[
-        date | None,
-        Query(description="Answer as of the end of this day, under the rule set then in force."),
+        Day | None,
+        Query(
+            description="Answer as of the end of this day (YYYY-MM-DD, today at the latest),"
+            " under the rule set then in force."
+        ),
     ] = None,
 ) -> ComplianceRead:
+    if at is not None and at > today():
+        # No verdict of a day to come exists (and the calendar's last day has no end).
+        raise InvalidParameter(
+            f"{at} is in the future: the registry answers as of today or a day before.",
+            errors=[{"field": "at", "reason": f"{at} is in the future; today is {today()}"}],
+        )
     if cabins.get_visible(session, principal, cabin_id) is None:
         raise NotFound("No such cabin.")
     if at is None:
