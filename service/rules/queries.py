@@ -53,14 +53,26 @@ def current_verdicts(session: Session, cabin_id: uuid.UUID) -> list[RowMapping]:
 
 
 # The last change of each rule before the end of the day asked for: the outcome then, and
-# since when (a change row opens each outcome, so a `fail` started at its change).
+# since when (a change row opens each outcome, so a `fail` started at its change). The
+# severity and profile are those of the rule set in force that day for the cabin's région: a
+# publication that changes only a severity moves no outcome, so writes no change row.
 _VERDICTS_AS_OF = """
 SELECT DISTINCT ON (ch.rule_code)
-       ch.rule_code, r.title, ch.severity, ch.new_outcome AS outcome, ch.evidence,
+       ch.rule_code, r.title, coalesce(p.severity, r.severity) AS severity,
+       ch.new_outcome AS outcome, ch.evidence,
        CASE WHEN ch.new_outcome = 'fail' THEN ch.changed_at END AS failing_since,
-       ch.rule_set_version, ch.profile, ch.changed_at
+       ch.rule_set_version, p.name AS profile, ch.changed_at
 FROM verdict_change ch
 JOIN rule r ON r.code = ch.rule_code AND r.rule_set_version = :version AND r.enabled
+JOIN rule_set rs ON rs.version = r.rule_set_version
+JOIN cabin c ON c.id = ch.cabin_id
+LEFT JOIN LATERAL (
+  SELECT pr.value ->> 'name' AS name, pr.value -> 'rules' -> ch.rule_code ->> 'severity' AS severity
+  FROM jsonb_array_elements(rs.profiles) WITH ORDINALITY AS pr(value, n)
+  WHERE pr.value -> 'regions' ? c.region_code AND pr.value -> 'rules' ? ch.rule_code
+  ORDER BY pr.n DESC
+  LIMIT 1
+) p ON true
 WHERE ch.cabin_id = :cabin_id AND ch.changed_at < :before
 ORDER BY ch.rule_code, ch.changed_at DESC, ch.id DESC
 """

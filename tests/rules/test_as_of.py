@@ -1,5 +1,6 @@
 """A cabin's compliance as of a date (`GET /v1/cabins/{id}/compliance?at=`): the date as the
-registry writes dates, never after today."""
+registry writes dates, never after today, and the verdicts judged with the severities of the
+rule set in force that day."""
 
 from __future__ import annotations
 
@@ -8,14 +9,37 @@ from datetime import timedelta
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from service.audit.trail import CLI_ACTOR
+from service.rules import rulesets
+from service.rules.evaluator import evaluate_cabins
+from service.rules.schemas import Profile, ProfileRule, RuleChange, RuleSetCreate
 from service.timespans import today
 from tests.auth.factories import bearer, make_key, make_operator
-from tests.rules.factories import insert_cabin
+from tests.rules.conftest import T0, T1, derive_and_publish
+from tests.rules.factories import good_siting, insert_cabin
+
+LYON = {"lon": 4.8357, "lat": 45.7640, "declared_insee": "69123", "commune_insee": "69123"}
+
+
+def workplace(db: Session, operator, **columns) -> object:
+    """A cabin in a workplace: SIT-03 (a care place, a warning in 2026.1) fails, nothing else
+    of SIT-01..08 does."""
+    return insert_cabin(
+        db,
+        operator,
+        venue_kind="entreprise",
+        siting=good_siting() | {"assistance_modes": ["trained_staff"]},
+        **columns,
+    )
 
 
 def as_of(client: TestClient, key: str, cabin, at: str | None = None):
     params = {"at": at} if at is not None else {}
     return client.get(f"/v1/cabins/{cabin}/compliance", params=params, headers=bearer(key))
+
+
+def severities(body: dict) -> dict[str, str]:
+    return {v["rule_code"]: v["severity"] for v in body["verdicts"]}
 
 
 def test_a_date_after_today_is_refused_naming_at(db: Session, client: TestClient):
@@ -52,3 +76,65 @@ def test_a_date_written_day_month_year_is_told_its_form(db: Session, client: Tes
     # a number is not read as seconds since 1970
     [error] = as_of(client, key, cabin, "20251123").json()["errors"]
     assert error["reason"] == "must be a date written YYYY-MM-DD, e.g. 2026-01-15"
+
+
+def test_as_of_a_day_takes_the_severity_of_the_rule_set_then_in_force(
+    db: Session, engine_rules, client: TestClient
+):
+    """A publication that only changes a rule's severity writes no history row (no outcome
+    moved): the as-of answer took the severity of the last change, so on the day SIT-03
+    became an error it still read `compliant` where the cabin's compliance said
+    `non_compliant`."""
+    operator = make_operator(db)
+    cabin = workplace(db, operator)
+    evaluate_cabins(db, [cabin], at=T0)
+    derive_and_publish(db, "2025.2", T1, SIT_03=RuleChange(severity="error"))
+    key = make_key(db, "operator", operator_id=operator)
+
+    now = as_of(client, key, cabin).json()
+    assert (now["compliance_status"], now["failing_errors"]) == ("non_compliant", ["SIT-03"])
+    that_day = as_of(client, key, cabin, T1.date().isoformat()).json()
+    assert that_day["rule_set_version"] == "2025.2"
+    assert severities(that_day)["SIT-03"] == "error"
+    for name in ("compliance_status", "failing_errors", "failing_warnings"):
+        assert that_day[name] == now[name]
+
+    before = as_of(client, key, cabin, (T1.date() - timedelta(days=1)).isoformat()).json()
+    assert before["rule_set_version"] == "2025.1"
+    assert severities(before)["SIT-03"] == "warning"
+    assert (before["compliance_status"], before["failing_warnings"]) == ("compliant", ["SIT-03"])
+
+
+def test_as_of_a_day_takes_the_severity_of_the_cabins_regional_profile(
+    db: Session, engine_rules, client: TestClient
+):
+    operator = make_operator(db)
+    lyon = workplace(db, operator, region_code="84", departement_code="69", **LYON)
+    paris = workplace(db, operator)
+    evaluate_cabins(db, [lyon, paris], at=T0)
+    rulesets.derive(
+        db,
+        RuleSetCreate(
+            version="2025.3",
+            title="strict Auvergne-Rhône-Alpes",
+            profiles=[
+                Profile(
+                    name="ara-strict",
+                    regions=["84"],
+                    rules={"SIT-03": ProfileRule(severity="error")},
+                )
+            ],
+        ),
+        actor=CLI_ACTOR,
+    )
+    rulesets.publish(db, "2025.3", actor=CLI_ACTOR, at=T1)
+    key = make_key(db, "operator", operator_id=operator)
+
+    for cabin, severity, status in (
+        (lyon, "error", "non_compliant"),
+        (paris, "warning", "compliant"),
+    ):
+        now = as_of(client, key, cabin).json()
+        that_day = as_of(client, key, cabin, T1.date().isoformat()).json()
+        assert severities(now)["SIT-03"] == severities(that_day)["SIT-03"] == severity
+        assert now["compliance_status"] == that_day["compliance_status"] == status
