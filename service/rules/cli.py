@@ -28,7 +28,7 @@ def _publish_path(path: Path, *, retired_is_an_error: bool = False) -> int:
     from service.audit.trail import CLI_ACTOR
     from service.errors import Problem, ValidationFailed, field_errors
     from service.rules import plan
-    from service.rules.rulesets import publish_file
+    from service.rules.rulesets import NotARuleSetFile, publish_file
 
     try:
         # the session closed, so rolled back, on any error
@@ -43,6 +43,9 @@ def _publish_path(path: Path, *, retired_is_an_error: bool = False) -> int:
         return 2
     except yaml.YAMLError as exc:
         print(f"error: {path} is not valid YAML: {exc}", file=sys.stderr)
+        return 2
+    except NotARuleSetFile as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     except ValidationError as exc:
         return fail(

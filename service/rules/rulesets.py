@@ -25,8 +25,33 @@ RULESETS_DIR = Path(__file__).resolve().parent / "rulesets"
 FIRST_RULE_SET = RULESETS_DIR / "2026.1.yaml"
 
 
+class NotARuleSetFile(ValueError):
+    """A rule-set file that is not UTF-8 text holding a YAML mapping (the message says why)."""
+
+
+_HOLDS = {str: "a string", list: "a list", int: "a number", float: "a number", bool: "a boolean"}
+
+
 def read_file(path: Path) -> RuleSetSpec:
-    return RuleSetSpec.model_validate(yaml.safe_load(path.read_text()))
+    """The rule set a file holds (raises OSError, yaml.YAMLError, NotARuleSetFile, or
+    pydantic's ValidationError naming the fields)."""
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        raise NotARuleSetFile(
+            f"{path} is not UTF-8 text: byte 0x{raw[error.start]:02x} on line {line}"
+            " (save it as UTF-8)"
+        ) from None
+    data = yaml.safe_load(text)
+    if not isinstance(data, dict):
+        holds = "nothing" if data is None else _HOLDS.get(type(data), type(data).__name__)
+        raise NotARuleSetFile(
+            f"{path} is not a rule set: it must be a YAML mapping of version, title and rules"
+            f" (as service/rules/rulesets/2026.1.yaml); it holds {holds}"
+        )
+    return RuleSetSpec.model_validate(data)
 
 
 def check(spec: RuleSetSpec, *, by_code: bool = False) -> None:

@@ -33,6 +33,34 @@ def test_a_file_that_is_not_yaml_is_refused(
     assert (status, "not valid YAML" in err) == (2, True)
 
 
+def test_a_file_that_is_not_utf8_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A file saved in Windows-1252 (a spreadsheet's) was a UnicodeDecodeError traceback."""
+    path = tmp_path / "latin.yaml"
+    path.write_bytes("version: '2026.9'\ntitle: Règles\n".encode("cp1252"))
+    status, err = run(capsys, "rules", "publish", str(path))
+    assert status == 2
+    assert err.splitlines() == [
+        f"error: {path} is not UTF-8 text: byte 0xe8 on line 2 (save it as UTF-8)"
+    ]
+
+
+@pytest.mark.parametrize(("text", "holds"), [("hello\n", "a string"), ("", "nothing")])
+def test_a_file_that_is_not_a_mapping_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, text: str, holds: str
+) -> None:
+    """Pydantic said 'Input should be a valid dictionary or instance of RuleSetSpec'."""
+    path = tmp_path / "scalar.yaml"
+    path.write_text(text)
+    status, err = run(capsys, "rules", "publish", str(path))
+    assert status == 2
+    assert err.splitlines() == [
+        f"error: {path} is not a rule set: it must be a YAML mapping of version, title and"
+        f" rules (as service/rules/rulesets/2026.1.yaml); it holds {holds}"
+    ]
+
+
 def test_a_file_missing_fields_names_them(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
