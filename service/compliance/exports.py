@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from service.auth.deps import Principal
 from service.compliance import queries
 from service.compliance.filters import Filters
-from service.compliance.tableschema import FIELD_NAMES
+from service.compliance.tableschema import FIELD_NAMES, FORMULA_TRIGGERS, FREE_TEXT_FIELDS
 
 CHUNK_ROWS = 500
 FILE_CHUNK_BYTES = 64 * 1024
@@ -70,13 +70,32 @@ def export_record(row: Mapping[str, Any] | RowMapping) -> dict[str, Any]:
     return record
 
 
+def _guarded(value: Any) -> Any:
+    """OWASP's guard against CSV injection: Excel and LibreOffice run a cell beginning with
+    = + - @ tab or CR as a formula (`=HYPERLINK(…)` in a venue name sends the analyst's data
+    away). An apostrophe before it makes the spreadsheet show the text; the RFC 4180 quoting
+    keeps a quote or a separator inside the cell. Free-text columns only: a longitude west of
+    Greenwich is a number that begins with -, and must be read as one."""
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+        return "'" + value
+    return value
+
+
+CSV_CELLS = [(name, name in FREE_TEXT_FIELDS) for name in FIELD_NAMES]
+
+
 def csv_chunks(session: Session, principal: Principal, filters: Filters) -> Iterator[bytes]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(FIELD_NAMES)
     for count, row in enumerate(queries.stream_rows(session, principal, filters), start=1):
         record = export_record(row)
-        writer.writerow([_plain(record[name]) for name in FIELD_NAMES])
+        writer.writerow(
+            [
+                _guarded(_plain(record[name])) if free_text else _plain(record[name])
+                for name, free_text in CSV_CELLS
+            ]
+        )
         if count % CHUNK_ROWS == 0:
             yield buffer.getvalue().encode()
             buffer.seek(0)

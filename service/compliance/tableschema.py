@@ -13,8 +13,33 @@ BASE_ID = "https://cabin-registry.example/schemas/"
 RULE_CODE = r"[A-Z]{3}-[0-9]{2}"
 
 
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+"""What a spreadsheet reads as the start of a formula (OWASP, CSV injection)."""
+FORMULA_GUARD = (
+    " A value beginning with =, +, -, @, a tab or a carriage return is written with an"
+    " apostrophe (') before it, so that a spreadsheet shows it as text instead of running it"
+    " as a formula: remove that apostrophe to read the value as stored."
+)
+
+
 def _field(name: str, type_: str, description: str, **extra: Any) -> dict[str, Any]:
     return {"name": name, "type": type_, "description": description, **extra}
+
+
+FREE_TEXT_FIELDS = (
+    "operator_name",
+    "operator_reference",
+    "venue_name",
+    "commune_name",
+    "ars_declaration_reference",
+)
+"""The columns of free text, typed by an operator or a regulator (or a name from a layer):
+the CSV guards them against formula injection (`exports.csv_chunks`); never the numbers,
+dates, codes and enumerations, which a spreadsheet must read as they are."""
+
+
+def _text(name: str, description: str, **extra: Any) -> dict[str, Any]:
+    return _field(name, "string", description + FORMULA_GUARD, **extra)
 
 
 FIELDS: list[dict[str, Any]] = [
@@ -28,10 +53,9 @@ FIELDS: list[dict[str, Any]] = [
         constraints={"required": True, "pattern": "CAB-[0-9A-Z]{8}"},
     ),
     _field("operator_id", "string", "Operator id.", format="uuid", constraints={"required": True}),
-    _field("operator_name", "string", "Operator name.", constraints={"required": True}),
-    _field(
+    _text("operator_name", "Operator name.", constraints={"required": True}),
+    _text(
         "operator_reference",
-        "string",
         "The operator's own reference.",
         constraints={"required": True},
     ),
@@ -47,14 +71,14 @@ FIELDS: list[dict[str, Any]] = [
         "Kind of venue hosting the cabin.",
         constraints={"required": True, "enum": list(VENUE_KINDS)},
     ),
-    _field("venue_name", "string", "Name of the venue."),
+    _text("venue_name", "Name of the venue."),
     _field(
         "commune_insee",
         "string",
         "INSEE code of the commune derived from the point.",
         constraints={"pattern": "[0-9][0-9AB][0-9]{3}"},
     ),
-    _field("commune_name", "string", "Name of that commune (current layer)."),
+    _text("commune_name", "Name of that commune (current layer)."),
     _field(
         "departement_code",
         "string",
@@ -110,9 +134,7 @@ FIELDS: list[dict[str, Any]] = [
         "JSON object: for each failing rule code, the evidence of its verdict.",
     ),
     _field("ars_declaration_date", "date", "Date of the declaration to the ARS."),
-    _field(
-        "ars_declaration_reference", "string", "Reference or receipt number of that declaration."
-    ),
+    _text("ars_declaration_reference", "Reference or receipt number of that declaration."),
     _field("ars_received_date", "date", "Date the ARS recorded receiving the declaration."),
     _field("evaluated_at", "datetime", "When the compliance was last derived (UTC)."),
 ]
@@ -127,7 +149,13 @@ def tableschema() -> dict[str, Any]:
         "title": "Cabin Registry — compliance export (GET /v1/compliance/export.csv)",
         "description": "One row per cabin in the caller's scope matching the filters, in cabin"
         " id order. UTF-8, comma-separated, header row, RFC 4180 quoting; an empty cell is a"
-        " missing value.",
+        " missing value. In the free-text columns ("
+        + ", ".join(FREE_TEXT_FIELDS)
+        + "), a value beginning with =, +, -, @, a tab or a carriage return is written with"
+        " an apostrophe (') before it (OWASP's guard against CSV injection), so that a"
+        " spreadsheet shows it as text instead of running it as a formula; numbers, dates and"
+        " codes are written as they are. The XLSX export needs no such mark: its text cells"
+        " are always text.",
         "fields": FIELDS,
         "primaryKey": ["id"],
         "missingValues": [""],

