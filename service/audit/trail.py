@@ -176,20 +176,56 @@ def record(
 
 
 @dataclass(frozen=True)
+class Break:
+    """An event that does not verify, and why, in words naming the event."""
+
+    event_id: int
+    problem: str
+
+
+# A walk lists this many broken events at most (and counts them all).
+LISTED_BREAKS = 20
+
+
+@dataclass(frozen=True)
 class Verification:
     checked: int
-    broken_id: int | None = None
-    problem: str | None = None
+    """Events verified before the first break (all of them when none is broken)."""
+    breaks: tuple[Break, ...] = ()
+    broken_total: int = 0
+    walked: int = 0
+    last_id: int | None = None
+    last_hash: str | None = None
 
     @property
     def ok(self) -> bool:
-        return self.broken_id is None
+        return not self.breaks
+
+    @property
+    def broken_id(self) -> int | None:
+        return self.breaks[0].event_id if self.breaks else None
+
+    @property
+    def problem(self) -> str | None:
+        return self.breaks[0].problem if self.breaks else None
+
+
+def _described(row: Any) -> str:
+    at = row.at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (
+        f"event {row.id} ({row.action} of {row.target_type} {row.target_id} at {at} by {row.actor})"
+    )
 
 
 def verify(session: Session, batch: int = 5000) -> Verification:
-    """Walk the chain in order; the first event whose link or hash does not hold is reported."""
+    """Walk the chain in order. Each event's hash must cover its content, and its prev_hash be
+    the stored hash of the event before it; an event that fails either is a break. The walk
+    goes on after a break (each event checked against its stored neighbour), so every broken
+    event is found, not only the first."""
     prev_hash: str | None = None
-    checked = 0
+    prev_id: int | None = None
+    checked = walked = total = 0
+    breaks: list[Break] = []
     result = session.execute(
         text(
             "SELECT id, at, actor, actor_client_id, action, target_type, target_id, diff,"
@@ -197,10 +233,20 @@ def verify(session: Session, batch: int = 5000) -> Verification:
         ).execution_options(yield_per=batch)
     )
     for row in result:
+        walked += 1
+        problems = []
         if row.prev_hash != prev_hash:
-            return Verification(
-                checked, row.id, f"its prev_hash does not match event before it ({prev_hash})"
-            )
+            if prev_id is None:
+                problems.append(
+                    f"it is the first event but its prev_hash is {row.prev_hash}: the events"
+                    " before it were deleted"
+                )
+            else:
+                problems.append(
+                    f"it does not chain to event {prev_id}, the one before it: events between"
+                    " them were deleted, or one of the two was edited (its prev_hash is"
+                    f" {row.prev_hash}, event {prev_id}'s hash {prev_hash})"
+                )
         expected = event_hash(
             at=row.at,
             actor=row.actor,
@@ -213,7 +259,21 @@ def verify(session: Session, batch: int = 5000) -> Verification:
             prev_hash=row.prev_hash,
         )
         if expected != row.hash:
-            return Verification(checked, row.id, "its content does not match its hash")
-        prev_hash = row.hash
-        checked += 1
-    return Verification(checked)
+            problems.append(
+                "its content does not match its hash: a field was changed after it was written"
+            )
+        if problems:
+            total += 1
+            if len(breaks) < LISTED_BREAKS:
+                breaks.append(Break(row.id, f"{_described(row)}: {'; '.join(problems)}"))
+        elif not breaks:
+            checked += 1
+        prev_hash, prev_id = row.hash, row.id
+    return Verification(
+        checked,
+        tuple(breaks),
+        broken_total=total,
+        walked=walked,
+        last_id=prev_id,
+        last_hash=prev_hash,
+    )

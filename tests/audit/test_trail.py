@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import uuid
+from datetime import UTC
 
 import pytest
 from fastapi.testclient import TestClient
@@ -100,6 +101,49 @@ def test_verify_finds_a_deleted_event(db: Session) -> None:
     assert "prev_hash" in (result.problem or "")
 
 
+def test_verify_says_what_the_edited_event_was(db: Session) -> None:
+    """The break names the event by what it records, not by its id alone."""
+    actor = Actor("test")
+    events = [record(db, actor, "test.edit", "thing", str(i), {"n": [None, i]}) for i in range(3)]
+    _tamper(db, "UPDATE audit_event SET reason = 'nothing' WHERE id = :id", {"id": events[1].id})
+    [broken] = verify(db).breaks
+    at = events[1].at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert broken.event_id == events[1].id
+    assert broken.problem == (
+        f"event {events[1].id} (test.edit of thing 1 at {at} by test): its content does not"
+        " match its hash: a field was changed after it was written"
+    )
+
+
+def test_verify_says_events_were_deleted_between_two(db: Session) -> None:
+    actor = Actor("test")
+    events = [record(db, actor, "test", "thing", str(i), {}) for i in range(4)]
+    _tamper(
+        db,
+        "DELETE FROM audit_event WHERE id IN (:a, :b)",
+        {"a": events[1].id, "b": events[2].id},
+    )
+    [broken] = verify(db).breaks
+    assert broken.event_id == events[3].id
+    assert (
+        f"does not chain to event {events[0].id}, the one before it: events between them"
+        " were deleted, or one of the two was edited" in broken.problem
+    )
+
+
+def test_verify_reports_every_broken_event_not_only_the_first(db: Session) -> None:
+    """After the first break the walk goes on, each event checked against its stored
+    neighbour, so the extent of the damage is known at once."""
+    actor = Actor("test")
+    events = [record(db, actor, "test", "thing", str(i), {"n": [None, i]}) for i in range(5)]
+    _tamper(db, "UPDATE audit_event SET actor = 'x' WHERE id = :id", {"id": events[1].id})
+    _tamper(db, "DELETE FROM audit_event WHERE id = :id", {"id": events[3].id})
+    result = verify(db)
+    assert [b.event_id for b in result.breaks] == [events[1].id, events[4].id]
+    assert result.broken_id == events[1].id
+    assert result.last_id == events[4].id
+
+
 def empty_scratch_trail(database_url: str) -> tuple[str, Engine]:
     """A scratch database (migrated) whose audit trail is empty, for tests that commit."""
     url = make_url(database_url).set(database=f"{make_url(database_url).database}_audit")
@@ -127,7 +171,14 @@ def test_registry_audit_verify_command(database_url: str) -> None:
             session.commit()
         ok = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
         assert ok.returncode == 0, ok.stderr
-        assert "intact: 3 events" in ok.stdout
+        with Session(engine) as session:
+            last = session.execute(
+                text("SELECT id, hash FROM audit_event ORDER BY id DESC LIMIT 1")
+            ).one()
+        # the last event's hash, to note down: a later walk that ends elsewhere lost events
+        assert ok.stdout.splitlines() == [
+            f"audit chain intact: 3 events; the last, {last.id}, has the hash {last.hash}"
+        ]
         with Session(engine) as session:
             _tamper(
                 session,
@@ -137,7 +188,10 @@ def test_registry_audit_verify_command(database_url: str) -> None:
             session.commit()
         broken = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
         assert broken.returncode == 1
-        assert f"broken at event {ids[0]}" in broken.stderr
+        lines = broken.stderr.splitlines()
+        assert lines[0].startswith(f"audit chain broken at event {ids[0]} (test of thing 0 at ")
+        assert lines[0].endswith("(0 events before it verified)")
+        assert lines[-1] == "1 of 3 events do not verify; the others chain as written"
     finally:
         engine.dispose()
 
