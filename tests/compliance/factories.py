@@ -14,12 +14,12 @@ from sqlalchemy import Text, cast, func, literal, literal_column, select, update
 from sqlalchemy.orm import Session
 
 from service.cabins.models import Cabin
+from service.cabins.service import REFERENCE_ALPHABET
 from service.rules.models import CabinCompliance, Rule, RuleSet, Verdict, VerdictChange, Xid8
 from service.territories.models import Commune, Layer, MedicalZone
 from service.territories.queries import current_layer_ids
 
 CODES = [f"SIT-{n:02d}" for n in range(1, 21)]
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 # Real communes: Lyon, Villeurbanne (région 84) and Paris, Versailles (région 11).
 LYON, VILLEURBANNE, PARIS, VERSAILLES = "69123", "69266", "75056", "78646"
@@ -95,7 +95,7 @@ def make_cabin(
     dx, dy = offset_m
     lat = p.lat + dy / 111_320.0
     lon = p.lon + dx / (111_320.0 * math.cos(math.radians(p.lat)))
-    reference = "CAB-" + "".join(random.choice(_CROCKFORD) for _ in range(8))
+    reference = "CAB-" + "".join(random.choice(REFERENCE_ALPHABET) for _ in range(8))
     cabin = Cabin(
         id=uuid.uuid4(),
         reference=reference,
