@@ -21,23 +21,27 @@ def publish_first_step() -> None:
     _publish_path(FIRST_RULE_SET)
 
 
-def _publish_path(path: Path, *, retired_is_an_error: bool = False) -> int:
+def _publish_path(path: Path, *, retired_is_an_error: bool = False, dry_run: bool = False) -> int:
     import yaml
     from pydantic import ValidationError
 
     from service.audit.trail import CLI_ACTOR
     from service.errors import Problem, ValidationFailed, field_errors
     from service.rules import plan
-    from service.rules.rulesets import NotARuleSetFile, publish_file
+    from service.rules.rulesets import NotARuleSetFile, publish_file, read_file
 
     try:
+        spec = read_file(path)  # a file refused before the database is asked anything
         # the session closed, so rolled back, on any error
         with cli_session(LONG_STATEMENT_TIMEOUT_MS) as session:
-            rule_set, report = publish_file(session, path, actor=CLI_ACTOR)
+            replaced = plan.in_force(session)
+            replaced_version = replaced.version if replaced else None
+            rule_set, report = publish_file(session, path, actor=CLI_ACTOR, spec=spec)
             version, status = rule_set.version, rule_set.status
             in_force = plan.in_force(session)
             in_force_version = in_force.version if in_force else None
-            session.commit()
+            if not dry_run:
+                session.commit()
     except OSError as exc:
         print(f"error: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
         return 2
@@ -62,6 +66,14 @@ def _publish_path(path: Path, *, retired_is_an_error: bool = False) -> int:
         return 1 if retired_is_an_error else 0
     if report is None:
         print(f"rule set {version} is already {status}", file=sys.stderr)
+    elif dry_run:
+        print(
+            f"dry run: rule set {version} would be published"
+            + (f", replacing {replaced_version}" if replaced_version else "")
+            + "; nothing was written",
+            file=sys.stderr,
+        )
+        print(json.dumps(report.as_dict(), indent=1), file=sys.stderr)
     else:
         print(f"rule set {version} published", file=sys.stderr)
         print(json.dumps(report.as_dict(), indent=1), file=sys.stderr)
@@ -69,7 +81,7 @@ def _publish_path(path: Path, *, retired_is_an_error: bool = False) -> int:
 
 
 def _publish(args: argparse.Namespace) -> int:
-    return _publish_path(Path(args.file), retired_is_an_error=True)
+    return _publish_path(Path(args.file), retired_is_an_error=True, dry_run=args.dry_run)
 
 
 def _reevaluate(args: argparse.Namespace) -> int:
@@ -109,6 +121,11 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     )
     publish = rules.add_parser("publish", help="create and publish a rule-set file")
     publish.add_argument("file", help="e.g. service/rules/rulesets/2026.1.yaml")
+    publish.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="check the file and evaluate every cabin under it, print the report, write nothing",
+    )
     publish.set_defaults(func=_publish)
     reevaluate = rules.add_parser(
         "reevaluate",

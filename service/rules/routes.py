@@ -101,17 +101,42 @@ def create_rule_set(
     return _read(session, rs)
 
 
+def _published(rs: RuleSet, report: Any, *, dry_run: bool) -> PublishResult:
+    return PublishResult.model_validate(
+        {"rule_set": _summary(rs), "evaluation": report.as_dict(), "dry_run": dry_run}
+    )
+
+
 @router.post(
     "/rule-sets/{version}/publish",
     response_model=PublishResult,
     responses=problem_responses(400, 401, 403, 404, 409, 422),
-    summary="Put a draft in force and re-evaluate every cabin (admin)",
+    summary="Put a draft in force and re-evaluate every cabin (admin); `dry_run` to see first",
 )
 def publish_rule_set(
-    version: VersionPath, session: DbSession, principal: AdminPrincipal
+    version: VersionPath,
+    session: DbSession,
+    principal: AdminPrincipal,
+    dry_run: Annotated[
+        bool,
+        Query(
+            description="Evaluate every cabin under the draft and answer the same report,"
+            " writing nothing: the set in force stays, the draft stays a draft. Cabin writes"
+            " wait for it as for a publication."
+        ),
+    ] = False,
 ) -> PublishResult:
-    rs, report = rulesets.publish(session, version, actor=principal.actor)
-    return PublishResult.model_validate({"rule_set": _summary(rs), "evaluation": report.as_dict()})
+    if not dry_run:
+        rs, report = rulesets.publish(session, version, actor=principal.actor)
+        return _published(rs, report, dry_run=False)
+    # A publication cannot be undone (a retired set never comes back): this one is rolled back.
+    savepoint = session.begin_nested()
+    try:
+        rs, report = rulesets.publish(session, version, actor=principal.actor)
+    finally:
+        savepoint.rollback()
+    session.refresh(rs)  # as it stays: a draft
+    return _published(rs, report, dry_run=True)
 
 
 @router.get(

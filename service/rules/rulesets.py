@@ -293,11 +293,17 @@ def publish(
 
 
 def publish_file(
-    session: Session, path: Path, *, actor: Actor, at: datetime | None = None
+    session: Session,
+    path: Path,
+    *,
+    actor: Actor,
+    at: datetime | None = None,
+    spec: RuleSetSpec | None = None,
 ) -> tuple[RuleSet, evaluator.EvaluationReport | None]:
     """`registry rules publish <file>`: create the version if new, publish it if it is a
-    draft. Idempotent: a version already published or retired is left as it is."""
-    spec = read_file(path)
+    draft. Idempotent: a version already published or retired is left as it is. `spec`: the
+    file already read."""
+    spec = spec or read_file(path)
     try:
         source = str(path.resolve().relative_to(RULESETS_DIR.parent.parent.parent))
     except ValueError:

@@ -176,8 +176,11 @@ class EvaluationReportRead(BaseModel):
 
 
 class PublishResult(BaseModel):
-    rule_set: RuleSetSummary
+    rule_set: RuleSetSummary = Field(
+        description="The rule set as it now is (a dry run: as it stays)."
+    )
     evaluation: EvaluationReportRead
+    dry_run: bool = Field(description="True when nothing was written (`dry_run=true`).")
 
 
 class VerdictRead(BaseModel):

@@ -99,3 +99,37 @@ def test_a_rule_set_the_service_refuses_names_each_field(
     assert err.splitlines()[0] == "error: Validation failed: The rule set is not valid."
     last = len(spec["rules"]) - 1
     assert f"  rules.{last}.code: SIT-01 appears twice" in err.splitlines()
+
+
+def test_a_dry_run_publication_prints_the_report_and_writes_nothing(
+    database_url: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import yaml
+    from sqlalchemy import create_engine, text
+
+    from service.rules.rulesets import FIRST_RULE_SET
+
+    spec = yaml.safe_load(FIRST_RULE_SET.read_text())
+    spec["version"] = "2099.8"
+    spec["rules"][3]["enabled"] = False
+    path = tmp_path / "2099.8.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            in_force = conn.scalar(text("SELECT version FROM rule_set WHERE status = 'published'"))
+        status, err = run(capsys, "rules", "publish", "--dry-run", str(path))
+        assert status == 0, err
+        assert err.splitlines()[0] == (
+            f"dry run: rule set 2099.8 would be published, replacing {in_force};"
+            " nothing was written"
+        )
+        assert '"rule_set_version": "2099.8"' in err
+        with engine.connect() as conn:
+            assert conn.scalar(text("SELECT count(*) FROM rule_set WHERE version = '2099.8'")) == 0
+            assert (
+                conn.scalar(text("SELECT version FROM rule_set WHERE status = 'published'"))
+                == in_force
+            )
+    finally:
+        engine.dispose()

@@ -4,11 +4,12 @@ with validated parameters, publication with its report; and a cabin's compliance
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service.audit.models import AuditEvent
 from service.audit.trail import verify
+from service.rules.models import Verdict
 from tests.auth.factories import bearer, make_key, make_operator
 from tests.rules.factories import insert_cabin
 
@@ -126,3 +127,50 @@ def test_compliance_of_another_operators_cabin_is_404(db: Session, client: TestC
     cabin = insert_cabin(db)
     key = make_key(db, "operator", operator_id=make_operator(db))
     assert client.get(f"/v1/cabins/{cabin}/compliance", headers=bearer(key)).status_code == 404
+
+
+def test_a_dry_run_publication_reports_the_changes_and_keeps_the_set_in_force(
+    db: Session, client: TestClient
+):
+    """Publishing cannot be undone (a retired set never comes back): `dry_run=true` evaluates
+    every cabin under the draft, answers the same report, and writes nothing."""
+    admin = make_key(db, "admin")
+    cabin = insert_cabin(db, make_operator(db), venue_kind="autre", venue_naf="47.11F")
+    in_force = client.get("/v1/rule-sets").json()["in_force"]
+    created = client.post(
+        "/v1/rule-sets",
+        json={"version": "2026.9", "title": "no SIT-04", "rules": {"SIT-04": {"enabled": False}}},
+        headers=bearer(admin),
+    )
+    assert created.status_code == 201, created.text
+    events = db.scalar(select(func.count()).select_from(AuditEvent))
+    verdicts = db.execute(
+        select(Verdict.rule_code, Verdict.outcome, Verdict.rule_set_version).where(
+            Verdict.cabin_id == cabin
+        )
+    ).all()
+
+    dry = client.post("/v1/rule-sets/2026.9/publish?dry_run=true", headers=bearer(admin))
+    assert dry.status_code == 200, dry.text
+    body = dry.json()
+    assert body["dry_run"] is True
+    assert body["rule_set"]["status"] == "draft"
+    assert body["rule_set"]["published_at"] is None
+    assert body["evaluation"]["rule_set_version"] == "2026.9"
+    assert "SIT-04" not in body["evaluation"]["rules"]
+
+    assert client.get("/v1/rule-sets").json()["in_force"] == in_force
+    assert client.get("/v1/rule-sets/2026.9").json()["status"] == "draft"
+    assert db.scalar(select(func.count()).select_from(AuditEvent)) == events
+    assert (
+        db.execute(
+            select(Verdict.rule_code, Verdict.outcome, Verdict.rule_set_version).where(
+                Verdict.cabin_id == cabin
+            )
+        ).all()
+        == verdicts
+    )
+
+    published = client.post("/v1/rule-sets/2026.9/publish", headers=bearer(admin)).json()
+    assert published["dry_run"] is False
+    assert published["rule_set"]["status"] == "published"
