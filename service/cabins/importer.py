@@ -14,10 +14,11 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service import timespans
@@ -191,8 +192,14 @@ def _staged_rows(
             cabin.location.lon,
             cabin.location.lat,
             *(_json(values[n]) if n in jsonb else values[n] for n in names),
-            [b for b in CONFIRMED_BLOCKS if b in cabin.model_fields_set],
+            confirmed_blocks(cabin),
         )
+
+
+def confirmed_blocks(cabin: CabinCreate) -> list[str]:
+    """The blocks a row carries, which its write confirms (SIT-20): those it gives, as a
+    PATCH confirms the blocks it holds (the set-based path's `given` reads the same cells)."""
+    return [block for block in CONFIRMED_BLOCKS if block in cabin.model_fields_set]
 
 
 def _document(cabin: CabinCreate) -> dict[str, Any]:
@@ -325,10 +332,16 @@ def _run_import(
         # diff; a decommissioned cabin is kept as it was (as PATCH says), so changing one is
         # the row's error. (Only rows checked in Python can match a stored cabin: SQL
         # certifies no row whose reference the operator already holds.)
+        # A row re-sent as it is stored still confirms the blocks it carries (SIT-20), as
+        # PATCH does: a new version whose diff is `last_confirmed_at.<block>`.
         frozen: list[int] = []
+        confirmed_at: datetime | None = None
         for row, cabin, lon, lat in staging.existing_cabins(session, operator_id):
             diff = flat_diff(document_of(cabin, lon, lat), _document(good[row]))
-            if not diff:
+            blocks = confirmed_blocks(good[row])
+            # (The demo loader re-sends its fixed records: no one confirms anything by them,
+            # and loading the demo again changes nothing.)
+            if not diff and (not blocks or cabin.status == "decommissioned" or options.is_demo):
                 unchanged.append(row)
             elif cabin.status == "decommissioned":
                 frozen.append(row)
@@ -342,6 +355,15 @@ def _run_import(
                     }
                 )
             else:
+                # The upsert writes now(), the transaction's time: the diff says the same.
+                confirmed_at = confirmed_at or session.scalar(select(func.now()))
+                assert confirmed_at is not None
+                for block in blocks:
+                    old = getattr(cabin, f"{block}_confirmed_at")
+                    diff[f"last_confirmed_at.{block}"] = [
+                        old.isoformat() if old else None,
+                        confirmed_at.astimezone(UTC).isoformat(),
+                    ]
                 update_diffs[row] = diff
         staging.discard_rows(session, frozen)
         staged -= len(frozen)

@@ -292,19 +292,21 @@ def test_reimport_upserts_by_operator_reference(
     response = client.post(IMPORT, content=to_csv(rows), headers={**CSV, **callers.operator})
 
     body = response.json()
-    assert (body["created"], body["updated"], body["unchanged"]) == (1, 1, 1)
+    # U-2, as it was, confirms its siting and accessibility (SIT-20): updated too.
+    assert (body["created"], body["updated"], body["unchanged"]) == (1, 2, 0)
     db.expire_all()
     after = {c.operator_reference: c for c in cabins_of(db, callers.operator_id)}
     assert after["U-1"].id == before["U-1"][0] and after["U-1"].version == 2
     assert after["U-1"].venue_name == "Pharmacie renommée"
-    assert after["U-2"].version == 1
+    assert after["U-2"].version == 2
     update = db.scalar(
         select(AuditEvent).where(
             AuditEvent.target_id == str(after["U-1"].id), AuditEvent.action == "cabin.update"
         )
     )
     assert update is not None
-    assert update.diff == {"venue.name": ["Pharmacie U-1", "Pharmacie renommée"]}
+    assert update.diff.pop("venue.name") == ["Pharmacie U-1", "Pharmacie renommée"]
+    assert set(update.diff) == {"last_confirmed_at.siting", "last_confirmed_at.accessibility"}
     assert verify(db).ok
 
 
@@ -647,7 +649,8 @@ def test_a_row_changing_a_decommissioned_cabin_is_refused_as_patch_refuses_it(
 
     same = client.post(IMPORT, content=to_csv(rows), headers={**CSV, **callers.operator})
     assert same.status_code == 200, same.text
-    assert (same.json()["updated"], same.json()["unchanged"]) == (0, 2)
+    # Z-2 confirms its blocks (SIT-20); the decommissioned Z-1 is left as it was.
+    assert (same.json()["updated"], same.json()["unchanged"]) == (1, 1)
 
     rows[0]["venue.name"] = "Pharmacie rouverte"
     rows[1]["venue.name"] = "Pharmacie renommée"
@@ -670,8 +673,8 @@ def test_a_row_changing_a_decommissioned_cabin_is_refused_as_patch_refuses_it(
     assert after["Z-1"].venue_name == "Pharmacie Z-1"
     assert after["Z-1"].version == version
     assert after["Z-2"].venue_name == "Pharmacie renommée"
-    # Only the one update of Z-2 was audited.
-    assert db.scalar(select(func.count()).select_from(AuditEvent)) == events + 1
+    # Only the confirmation and the update of Z-2 were audited.
+    assert db.scalar(select(func.count()).select_from(AuditEvent)) == events + 2
 
 
 def test_a_blank_csv_row_keeps_its_number_in_the_report(

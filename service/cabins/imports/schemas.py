@@ -27,8 +27,15 @@ class ImportJobRead(BaseModel):
     rows_done: int = Field(description="Records processed so far.")
     rows_invalid: int = Field(description="Records with at least one error.")
     created: int = Field(description="Cabins created (or that would be, for a dry run).")
-    updated: int = Field(description="Cabins updated, matched by operator_reference.")
-    unchanged: int = Field(description="Rows identical to the stored cabin: not written.")
+    updated: int = Field(
+        description="Cabins updated, matched by operator_reference: changed, or sent as stored"
+        " with blocks, which the row confirms (SIT-20; a new version, as a PATCH re-sending"
+        " them)."
+    )
+    unchanged: int = Field(
+        description="Rows identical to the stored cabin with no block to confirm (none given,"
+        " or the cabin decommissioned): not written."
+    )
     errors: list[FieldError] = Field(
         description="Every problem of every bad row: {row, field, reason}. Rows are numbered"
         " from 1, the CSV header not counted and a blank row counted (row n is the n-th row"
