@@ -90,10 +90,20 @@ class RuleReport:
         self.rewritten += rewritten
 
 
+@dataclass(frozen=True)
+class RetiredReport:
+    removed: int
+    """Verdicts removed: the rule is no longer enabled."""
+    failing: int
+    """…of which failed (their cabins' compliance may change)."""
+
+
 @dataclass
 class EvaluationReport:
     rule_set_version: str | None
     rules: dict[str, RuleReport] = field(default_factory=dict)
+    retired: dict[str, RetiredReport] = field(default_factory=dict)
+    """The rules no longer enabled whose verdicts a full pass removed."""
     unimplemented: list[str] = field(default_factory=list)
     seconds: float = 0.0
     rewritten_cabins: set[uuid.UUID] = field(default_factory=set)
@@ -111,6 +121,10 @@ class EvaluationReport:
             "rules": {
                 code: {"changed": r.changed, "first": r.first, "rewritten": r.rewritten}
                 for code, r in sorted(self.rules.items())
+            },
+            "retired": {
+                code: {"removed": r.removed, "failing": r.failing}
+                for code, r in sorted(self.retired.items())
             },
             "unimplemented": self.unimplemented,
             "seconds": round(self.seconds, 3),
@@ -477,7 +491,8 @@ WITH gone AS (
          :version, NULL, :at
   FROM gone WHERE outcome <> 'not_applicable'
 )
-SELECT count(*) FROM gone
+SELECT rule_code, count(*) AS removed, count(*) FILTER (WHERE outcome = 'fail') AS failing
+FROM gone GROUP BY rule_code
 """
 
 
@@ -500,18 +515,19 @@ SELECT code FROM codes WHERE code IS NOT NULL
 """
 
 
-def retire_everywhere(session: Session, plan: planning.Plan, at: datetime) -> int:
+def retire_everywhere(
+    session: Session, plan: planning.Plan, at: datetime
+) -> dict[str, RetiredReport]:
     """Closes and removes the verdicts of rules not enabled in the plan, for every cabin;
-    returns how many were removed."""
+    returns how many were removed per rule, and how many of them failed."""
     stale = [code for code in session.scalars(text(STORED_CODES)) if code not in plan.codes]
     if not stale:
-        return 0
-    return int(
-        session.execute(
-            text(RETIRE_OF_CODES),
-            {"codes": plan.codes, "stale": stale, "version": plan.version, "at": at},
-        ).scalar_one()
+        return {}
+    rows = session.execute(
+        text(RETIRE_OF_CODES),
+        {"codes": plan.codes, "stale": stale, "version": plan.version, "at": at},
     )
+    return {row.rule_code: RetiredReport(row.removed, row.failing) for row in rows}
 
 
 # The set-based statements run with jit off, set for the transaction and put back after the
@@ -608,12 +624,12 @@ def finish_full_pass(
     """After every rule has run over every cabin: the verdicts of rules no longer enabled are
     retired, and the compliance of the cabins whose verdicts were rewritten is recomputed (of
     every cabin when a rule rewrote too many to list, or when verdicts were retired)."""
-    retired = retire_everywhere(session, plan, at)
+    report.retired = retire_everywhere(session, plan, at)
     refresh_compliance(
         session,
         sorted(report.rewritten_cabins),
         at,
-        everything=retired > 0 or report.rewritten_many,
+        everything=bool(report.retired) or report.rewritten_many,
     )
 
 

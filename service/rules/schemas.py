@@ -168,9 +168,17 @@ class RuleReportRead(BaseModel):
     rewritten: int = Field(description="Verdicts rewritten (outcome or evidence changed).")
 
 
+class RetiredReportRead(BaseModel):
+    removed: int = Field(description="Verdicts removed: the rule is no longer enabled.")
+    failing: int = Field(description="Of which failed (their cabins' compliance may change).")
+
+
 class EvaluationReportRead(BaseModel):
     rule_set_version: str | None
     rules: dict[str, RuleReportRead]
+    retired: dict[str, RetiredReportRead] = Field(
+        description="Rules no longer enabled whose verdicts the pass removed."
+    )
     unimplemented: list[str]
     seconds: float
 

@@ -208,3 +208,28 @@ def test_the_passs_setting_holds_for_its_statements_and_the_transactions_comes_b
     assert db.scalar(text("SHOW jit")) == "on"
     with local_setting(db, "jit", None):
         assert db.scalar(text("SHOW jit")) == "on"
+
+
+def test_the_report_of_a_publication_counts_the_verdicts_of_a_disabled_rule(
+    db: Session, engine_rules
+):
+    """Disabling a rule removes its verdicts, which can turn cabins compliant: the report
+    listed only the enabled rules, so a dry run of `SIT-05: enabled: false` said nothing of
+    SIT-05."""
+    outdoor = insert_cabin(db, siting=good_siting() | {"placement": "outdoor"})
+    fine = insert_cabin(db)
+    evaluate_cabins(db, [outdoor, fine], at=T0)
+    stored = db.scalar(
+        select(func.count()).select_from(Verdict).where(Verdict.rule_code == "SIT-05")
+    )
+    failing = db.scalar(
+        select(func.count())
+        .select_from(Verdict)
+        .where(Verdict.rule_code == "SIT-05", Verdict.outcome == "fail")
+    )
+    assert failing >= 1
+
+    report = derive_and_publish(db, "2025.4", T1, SIT_05=RuleChange(enabled=False))
+
+    assert "SIT-05" not in report.rules
+    assert report.as_dict()["retired"] == {"SIT-05": {"removed": stored, "failing": failing}}
