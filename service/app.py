@@ -12,7 +12,7 @@ from service.auth.routes import router as auth_router
 from service.cabins.import_routes import router as cabin_imports_router
 from service.cabins.routes import router as cabins_router
 from service.compliance.routes import router as compliance_router
-from service.compression import PublicGzipMiddleware
+from service.compression import GzipMiddleware
 from service.db import make_engine, make_sessionmaker
 from service.errors import install_error_handlers
 from service.health.routes import router as health_router
@@ -82,7 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         burst=settings.public_rate_limit_burst,
     )
     app.add_middleware(PublicCorsMiddleware)
-    app.add_middleware(PublicGzipMiddleware)  # inside HEAD's: HEAD's headers are GET's
+    app.add_middleware(GzipMiddleware)  # inside HEAD's: HEAD's headers are GET's
     app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(RequestLogMiddleware)
 

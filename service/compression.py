@@ -1,22 +1,30 @@
-"""gzip for the open endpoints (`/public`, `/ogc`), where a finder app on a phone asks for
-GeoJSON that shrinks about fifteen times (an OGC page of 100 cabins, 158 KB, is 9 KB), and
-for the regulators' CSV and GeoJSON exports (tens of MB, streamed: compressed as they go). Not
-the other regulator answers: the 7 MB summary by commune would pay the compression on every
-request, past its latency target (bench/RESULTS.md). An answer the public cache stores is
-compressed once, then (`cache.Entry.gzipped`); this middleware compresses the others, and
+"""gzip for every JSON answer (problem+json, GeoJSON and JSON Schema included) and the CSV
+export, over 1 KiB, for a client whose `Accept-Encoding` takes gzip: a finder app on a phone
+asks for GeoJSON that shrinks about fifteen times (an OGC page of 100 cabins, 158 KB, is 9
+KB), a regulator's summary by commune (7 MB) about six times, and the streamed CSV and
+GeoJSON exports (tens of MB) are compressed as they go. The XLSX is a zip already; the pages
+and assets of the web app are left as they are.
+
+A complete answer of 1 MiB or more (the summary by commune, the coverage) is compressed at
+zlib's fastest level: level 6 cost that summary 55–107 ms a request, past its 500 ms target
+(bench/RESULTS.md, seventh pass); level 1 costs about a third of that and keeps most of the
+gain. Streamed answers keep level 6, as their chunks come. An answer the public cache stores
+is compressed once, then (`cache.Entry.gzipped`): this middleware compresses the others, and
 passes those through."""
 
 from __future__ import annotations
 
-from starlette.middleware.gzip import GZipMiddleware
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.datastructures import Headers
+from starlette.middleware.gzip import GZipResponder
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.public.ratelimit import PUBLIC_PREFIXES
-
-COMPRESSED_PATHS = ("/v1/compliance/export.csv", "/v1/compliance/export.geojson")
 MINIMUM_BYTES = 1024  # a smaller answer gains less than the header and the work cost
 THREAD_MINIMUM_BYTES = 128 * 1024  # compressed off the event loop from this size
 LEVEL = 6  # zlib's default: most of the gain of 9, at a third of its cost
+FAST_FROM_BYTES = 1024 * 1024  # a complete answer this large is compressed at FAST_LEVEL
+FAST_LEVEL = 1
+
+COMPRESSIBLE_TYPES = ("application/json", "text/csv")
 
 
 def accepts_gzip_in(accept_encoding: bytes) -> bool:
@@ -31,27 +39,56 @@ def accepts_gzip_in(accept_encoding: bytes) -> bool:
     return weights.get(b"gzip", weights.get(b"*", 0.0)) > 0
 
 
-class PublicGzipMiddleware:
+def is_compressible(content_type: str) -> bool:
+    """JSON (`application/json` or any `+json` type: problem+json, geo+json, schema+json)
+    and CSV: text that shrinks. Not the XLSX (a zip), the web app's pages and assets."""
+    media_type = content_type.partition(";")[0].strip().lower()
+    return media_type in COMPRESSIBLE_TYPES or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+
+
+class _Responder(GZipResponder):
+    """Starlette's responder (the minimum size, `Vary`, `Content-Length`, a body already
+    encoded passed through, large chunks compressed in a worker thread), for the compressible
+    types only, at the fast level for a large complete answer."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        super().__init__(
+            app, MINIMUM_BYTES, compresslevel=LEVEL, thread_minimum_size=THREAD_MINIMUM_BYTES
+        )
+        self.passing = False
+        self.first_body = True
+
+    async def send_with_compression(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            content_type = Headers(raw=message.get("headers", [])).get("content-type", "")
+            self.passing = not is_compressible(content_type)
+        if self.passing:
+            await self.send(message)
+        else:
+            await super().send_with_compression(message)
+
+    async def apply_compression(self, body: bytes, *, more_body: bool) -> bytes:
+        if self.first_body:
+            # The compressor is made on the first body compressed (Starlette's responder
+            # allocates it then): its level can still be chosen here.
+            self.first_body = False
+            if not more_body and len(body) >= FAST_FROM_BYTES:
+                self.compresslevel = FAST_LEVEL
+        return await super().apply_compression(body, more_body=more_body)
+
+
+class GzipMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.gzip = GZipMiddleware(
-            app,
-            minimum_size=MINIMUM_BYTES,
-            compresslevel=LEVEL,
-            thread_minimum_size=THREAD_MINIMUM_BYTES,
-        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "") if scope["type"] == "http" else ""
-        compressed = path in COMPRESSED_PATHS or any(
-            path == prefix or path.startswith(prefix + "/") for prefix in PUBLIC_PREFIXES
-        )
-        if compressed and (
-            any(
-                name == b"accept-encoding" and accepts_gzip_in(value)
-                for name, value in scope["headers"]
-            )
+        # Starlette's own test of the header is cruder (`gzip;q=0` would read as gzip).
+        if scope["type"] == "http" and any(
+            name == b"accept-encoding" and accepts_gzip_in(value)
+            for name, value in scope["headers"]
         ):
-            await self.gzip(scope, receive, send)  # its own test of the header is cruder
+            await _Responder(self.app)(scope, receive, send)
         else:
             await self.app(scope, receive, send)

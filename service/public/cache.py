@@ -22,7 +22,7 @@ Only complete 200 responses to GET are stored; `If-None-Match` on a stored entry
 same 304 as the handlers (`service.public.caching`). The key is everything a handler reads
 from the request: scheme, Host, root path, path and query string. An entry over
 `compression.MINIMUM_BYTES` is also kept gzipped, compressed once when stored: a client that
-accepts gzip is served that, and `compression.PublicGzipMiddleware` passes it through."""
+accepts gzip is served that, and `compression.GzipMiddleware` passes it through."""
 
 from __future__ import annotations
 

@@ -5,6 +5,7 @@ rows; all three keep the caller's scope and the filters."""
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 import tempfile
@@ -213,7 +214,7 @@ def test_geojson_properties_are_the_csv_columns(client, world: World) -> None:
 
 def test_the_csv_and_geojson_exports_are_gzipped_as_they_stream(client, world: World) -> None:
     """A national export is tens of MB: compressed as it streams for a client that accepts it,
-    the same rows once decoded. The summaries stay plain (their latency target)."""
+    the same rows once decoded. The XLSX is a zip already."""
     headers = world.keys["national"]
     for extension in ("csv", "geojson"):
         url = f"/v1/compliance/export.{extension}"
@@ -222,10 +223,31 @@ def test_the_csv_and_geojson_exports_are_gzipped_as_they_stream(client, world: W
         assert gzipped.headers["content-encoding"] == "gzip", extension
         assert "content-encoding" not in plain.headers
         assert gzipped.content == plain.content  # httpx decodes it
-    summary = client.get(
-        "/v1/compliance/summary?by=commune", headers={**headers, "Accept-Encoding": "gzip"}
-    )
-    assert "content-encoding" not in summary.headers
+    xlsx = client.get("/v1/compliance/export.xlsx", headers={**headers, "Accept-Encoding": "gzip"})
+    assert "content-encoding" not in xlsx.headers
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/v1/compliance/summary?by=rule",
+        "/v1/compliance/coverage?by=departement&underserved_limit=50",
+    ],
+)
+def test_the_summaries_are_gzipped_as_every_json_answer(client, world: World, url: str) -> None:
+    """The summaries and the coverage were sent plain to a client asking for gzip (only the
+    exports and the open endpoints were compressed): the body as sent decodes to the plain
+    answer."""
+    headers = world.keys["national"]
+    plain = client.get(url, headers={**headers, "Accept-Encoding": "identity"})
+    assert plain.status_code == 200, plain.text[:300]
+    assert len(plain.content) > 1024
+    with client.stream("GET", url, headers={**headers, "Accept-Encoding": "gzip"}) as response:
+        assert response.headers["content-encoding"] == "gzip"
+        assert "Accept-Encoding" in response.headers["vary"]
+        sent = b"".join(response.iter_raw())
+    assert len(sent) < len(plain.content)
+    assert json.loads(gzip.decompress(sent)) == plain.json()
 
 
 def test_csv_coordinates_are_plain_decimals_near_the_meridian(

@@ -254,11 +254,3 @@ def test_a_stored_answer_is_served_gzipped_to_the_clients_that_accept_it(
     assert miss.json() == hit.json() == plain.json() == refused.json()
     assert len(plain.json()["results"]) == 12
     assert hit.headers["etag"] == plain.headers["etag"]
-
-
-def test_the_regulators_answers_are_not_compressed(client: TestClient) -> None:
-    """Only the open endpoints compress: a regulator's 7 MB summary would pay it on every
-    request, past its latency target."""
-    response = client.get("/openapi.json", headers={"Accept-Encoding": "gzip"})
-    assert len(response.content) > 1024
-    assert "content-encoding" not in response.headers
