@@ -213,12 +213,34 @@ async def strict_candidate(request: Request) -> SitingCheck:
     "/checks/siting",
     response_model=SitingCheckResult,
     responses=problem_responses(400, 401, 403, 415, 422),
-    summary="What-if: evaluate a candidate cabin against the rules in force; nothing stored",
+    summary="What-if: evaluate a candidate cabin against the rules in force (or `rule_set`);"
+    " nothing stored",
 )
 def check_siting(
     principal: OperatorPrincipal,  # first: without a valid key, a 401 before the body's 422
     body: SitingCheck,
     strict: Annotated[SitingCheck, Depends(strict_candidate)],
     session: DbSession,
+    rule_set: Annotated[
+        str | None,
+        Query(
+            pattern=VERSION,
+            description="Judge by this version instead of the one in force (a draft, to try"
+            " it before it is published; or a retired one).",
+        ),
+    ] = None,
 ) -> SitingCheckResult:
-    return SitingCheckResult.model_validate(whatif.check(session, strict))
+    chosen = None
+    if rule_set is not None:
+        chosen = queries.rule_set(session, rule_set)
+        if chosen is None:
+            raise InvalidParameter(
+                f"No rule set {rule_set}.",
+                errors=[
+                    {
+                        "field": "rule_set",
+                        "reason": f"no rule set {rule_set} (GET /v1/rule-sets lists them)",
+                    }
+                ],
+            )
+    return SitingCheckResult.model_validate(whatif.check(session, strict, chosen))

@@ -16,6 +16,7 @@ from service.cabins.vocabulary import CONFIRMED_BLOCKS
 from service.rules import plan as planning
 from service.rules.catalogue.base import RuleInput
 from service.rules.evaluator import now
+from service.rules.models import RuleSet
 from service.rules.queries import derive_status, rules_of
 from service.rules.schemas import SitingCheck
 from service.territories import queries as territories
@@ -70,8 +71,10 @@ def candidate_selectable(
     return select(*columns).subquery("cabins")
 
 
-def check(session: Session, body: SitingCheck) -> dict[str, Any]:
-    rule_set = planning.in_force(session)
+def check(session: Session, body: SitingCheck, rule_set: RuleSet | None = None) -> dict[str, Any]:
+    """The candidate judged by the rule set in force, or by `rule_set` (any version: a draft
+    is tried before it is published)."""
+    rule_set = rule_set or planning.in_force(session)
     values, commune = candidate_columns(session, body)
     commune_info = (
         {

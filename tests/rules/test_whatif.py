@@ -81,3 +81,40 @@ def test_siting_check_refuses_unknown_fields(db: Session, client: TestClient):
     )
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "venue.kind"
+
+
+def test_siting_check_can_judge_a_candidate_under_a_draft(
+    db: Session, client: TestClient, engine_rules
+):
+    """A rule keeper tries a draft before publishing it: `rule_set=` names any version."""
+    from service.audit.trail import CLI_ACTOR
+    from service.rules import rulesets
+    from service.rules.schemas import RuleChange, RuleSetCreate
+
+    rulesets.derive(
+        db,
+        RuleSetCreate(
+            version="2025.7",
+            title="SIT-03 an error, SIT-04 off",
+            rules={"SIT-03": RuleChange(severity="error"), "SIT-04": RuleChange(enabled=False)},
+        ),
+        actor=CLI_ACTOR,
+    )
+    key = make_key(db, "operator", operator_id=make_operator(db))
+    db.commit()  # releases the test's savepoint: the 400 below rolls back only its own
+    candidate = {"venue": {"kind": "entreprise"}}
+    in_force = client.post("/v1/checks/siting", json=candidate, headers=bearer(key)).json()
+    draft = client.post(
+        "/v1/checks/siting?rule_set=2025.7", json=candidate, headers=bearer(key)
+    ).json()
+    assert in_force["rule_set_version"] == "2025.1"
+    assert draft["rule_set_version"] == "2025.7"
+    severity = {v["rule_code"]: v["severity"] for v in draft["verdicts"]}
+    assert severity["SIT-03"] == "error" and "SIT-04" not in severity
+    assert {v["rule_code"]: v["severity"] for v in in_force["verdicts"]}["SIT-03"] == "warning"
+
+    unknown = client.post("/v1/checks/siting?rule_set=2031.1", json=candidate, headers=bearer(key))
+    assert unknown.status_code == 400
+    assert unknown.json()["errors"] == [
+        {"field": "rule_set", "reason": "no rule set 2031.1 (GET /v1/rule-sets lists them)"}
+    ]
