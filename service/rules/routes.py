@@ -91,7 +91,7 @@ def read_rule_set(version: VersionPath, session: DbSession) -> RuleSetRead:
     "/rule-sets",
     status_code=201,
     response_model=RuleSetRead,
-    responses=problem_responses(400, 401, 403, 404, 409, 415, 422),
+    responses=problem_responses(400, 401, 403, 409, 415, 422),
     summary="Create a draft version from another, with changed rules or profiles (admin)",
 )
 def create_rule_set(

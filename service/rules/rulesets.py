@@ -172,10 +172,20 @@ def create(
 def derive(session: Session, body: RuleSetCreate, *, actor: Actor) -> RuleSet:
     """A new draft from an existing version with some rules changed (parameters merged)."""
     base = session.get(RuleSet, body.based_on) if body.based_on else plan.in_force(session)
+    if base is None and body.based_on:
+        raise ValidationFailed(
+            f"No rule set {body.based_on} to start from.",
+            errors=[
+                {
+                    "field": "based_on",
+                    "reason": f"no rule set {body.based_on} (GET /v1/rule-sets lists them)",
+                }
+            ],
+        )
     if base is None:
-        raise NotFound(
-            "No rule set to start from.",
-            errors=[{"field": "based_on", "reason": "no such rule set (and none in force)"}],
+        raise ValidationFailed(
+            "No rule set is in force to start from.",
+            errors=[{"field": "based_on", "reason": "required while no rule set is in force"}],
         )
     rules = session.scalars(
         select(Rule).where(Rule.rule_set_version == base.version).order_by(Rule.code)

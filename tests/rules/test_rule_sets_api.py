@@ -174,3 +174,17 @@ def test_a_dry_run_publication_reports_the_changes_and_keeps_the_set_in_force(
     published = client.post("/v1/rule-sets/2026.9/publish", headers=bearer(admin)).json()
     assert published["dry_run"] is False
     assert published["rule_set"]["status"] == "published"
+
+
+def test_a_draft_based_on_a_version_that_does_not_exist_is_422_naming_based_on(
+    db: Session, client: TestClient
+):
+    """It was a 404 (read as "no such route") saying "(and none in force)" while one was."""
+    admin = make_key(db, "admin")
+    db.commit()  # releases the test's savepoint: the 422 below rolls back only its own
+    body = {"version": "2026.9", "title": "t", "based_on": "2020.1"}
+    response = client.post("/v1/rule-sets", json=body, headers=bearer(admin))
+    assert response.status_code == 422
+    assert response.json()["errors"] == [
+        {"field": "based_on", "reason": "no rule set 2020.1 (GET /v1/rule-sets lists them)"}
+    ]
