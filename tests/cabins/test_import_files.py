@@ -3,6 +3,8 @@ files real tools write (spreadsheets, Python's csv module, NDJSON writers)."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 
 import pytest
@@ -14,7 +16,7 @@ from service.cabins.imports import setbased
 from service.cabins.imports.models import ImportJob
 from tests.auth.fixtures import Callers
 from tests.cabins.factories import cabin_body
-from tests.cabins.test_import import CSV, IMPORT, NDJSON, cabins_of, row, to_csv
+from tests.cabins.test_import import COLUMNS, CSV, IMPORT, NDJSON, cabins_of, row, to_csv
 
 HEADER_ONLY = to_csv([])
 NO_DATA = [
@@ -235,3 +237,36 @@ def test_without_charset_a_windows_1252_file_says_how_to_declare_it(
     assert response.status_code == 400
     detail = response.json()["detail"]
     assert "CSV UTF-8" in detail and "charset=windows-1252" in detail
+
+
+@pytest.mark.parametrize("blank_row", [False, True])
+def test_booleans_as_french_spreadsheets_write_them_are_read(
+    client: TestClient, db: Session, callers: Callers, copy_loads: list[bool], blank_row: bool
+) -> None:
+    """Excel and LibreOffice in French write a TRUE cell as VRAI (and operators type oui/non):
+    read as true/false on the set-based path and the Python one alike (a blank row sends the
+    file to the Python reader)."""
+    extra = {"siting.sound_insulated": "VRAI", "accessibility.hearing_loop": "Faux"}
+    columns = [*COLUMNS, "siting.sound_insulated"]
+    rows = [
+        row("F-1", 2.3522, 48.8566, "75056", **extra),
+        row("F-2", 4.8357, 45.7640, "69123", **{"siting.sound_insulated": "non"}),
+        row("F-3", 1.4442, 43.6047, "31555", **{"accessibility.hearing_loop": "OUI"}),
+    ]
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, delimiter=";", lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    content = out.getvalue().encode()
+    if blank_row:
+        content = content.replace(b"\r\n", b"\r\n\r\n", 1)
+
+    response = client.post(IMPORT, content=content, headers={**CSV, **callers.operator})
+
+    assert response.status_code == 200, response.text
+    assert copy_loads == [not blank_row]
+    written = {c.operator_reference: c for c in cabins_of(db, callers.operator_id)}
+    assert written["F-1"].siting["sound_insulated"] is True
+    assert written["F-1"].accessibility["hearing_loop"] is False
+    assert written["F-2"].siting["sound_insulated"] is False
+    assert written["F-3"].accessibility["hearing_loop"] is True

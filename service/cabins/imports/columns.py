@@ -19,6 +19,9 @@ LIST_SEPARATOR = "|"
 # Not part of the import: an operator's cabins are always its own (admins pass ?operator_id=).
 EXCLUDED = {"operator_id"}
 _DECIMAL_COMMA = re.compile(r"^\s*-?[0-9]+,[0-9]+\s*$")
+# A boolean cell as spreadsheets in French write it (Excel's and LibreOffice's TRUE is VRAI)
+# and operators type it, read in any case beside Pydantic's own words.
+FRENCH_BOOLEANS = {"vrai": "true", "oui": "true", "faux": "false", "non": "false"}
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,8 @@ def _cell(column: Column, raw: str) -> Any:
         if not isinstance(value, list):
             raise CellError(column.name, "not a JSON array")
         return value
+    if column.kind == "boolean":
+        return FRENCH_BOOLEANS.get(raw.lower(), raw)
     if column.kind == "number" and _DECIMAL_COMMA.match(raw):
         return raw.replace(",", ".").strip()  # French decimal comma: 90,5
     return raw

@@ -10,9 +10,10 @@ from service.cabins.imports.columns import LIST_SEPARATOR, Column, import_column
 from service.patterns import TEXT_GUARDS
 
 BASE_ID = "https://cabin-registry.example/schemas/"
-# What the importer accepts for a boolean cell (Pydantic's lax booleans, any case).
-TRUE_VALUES = ["true", "True", "TRUE", "1", "yes", "y", "on", "t"]
-FALSE_VALUES = ["false", "False", "FALSE", "0", "no", "n", "off", "f"]
+# What the importer accepts for a boolean cell (Pydantic's lax booleans and the French words
+# of `FRENCH_BOOLEANS`, any case).
+TRUE_VALUES = ["true", "True", "TRUE", "1", "yes", "y", "on", "t", "vrai", "VRAI", "oui", "OUI"]
+FALSE_VALUES = ["false", "False", "FALSE", "0", "no", "n", "off", "f", "faux", "FAUX", "non", "NON"]
 
 _TYPES = {
     "string": "string",
