@@ -71,11 +71,21 @@ def _list_clients(args: argparse.Namespace) -> int:
 def _revoke_client(args: argparse.Namespace) -> int:
     from service.audit.trail import CLI_ACTOR
     from service.auth.service import revoke_client
-    from service.errors import Problem
+    from service.errors import Problem, ValidationFailed
+    from service.patterns import unwanted_character
 
+    # the API's check of `reason` (service.patterns.MULTI_LINE), said for the option
+    unwanted = unwanted_character(args.reason or "", line_breaks=True)
+    if unwanted or len(args.reason or "") > 500:
+        return fail(
+            ValidationFailed(
+                "The reason cannot be recorded.",
+                errors=[{"field": "--reason", "reason": unwanted or "at most 500 characters"}],
+            )
+        )
     with cli_session() as session:
         try:
-            revoke_client(session, CLI_ACTOR, args.client_id, args.reason)
+            revoke_client(session, CLI_ACTOR, args.client_id, (args.reason or "").strip() or None)
         except Problem as problem:
             return fail(problem)
         session.commit()

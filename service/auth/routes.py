@@ -23,7 +23,7 @@ from service.auth.schemas import (
 )
 from service.db import DbSession
 from service.errors import NotFound, problem_responses
-from service.patterns import LONG_CURSOR
+from service.patterns import LONG_CURSOR, MULTI_LINE
 from service.routing import ApiRoute
 
 router = APIRouter(prefix="/v1", tags=["admin"], route_class=ApiRoute)
@@ -165,7 +165,15 @@ def revoke_client(
     client_id: uuid.UUID,
     session: DbSession,
     principal: AdminPrincipal,
-    reason: Annotated[str | None, Query(max_length=500, description="Why, for the audit.")] = None,
+    reason: Annotated[
+        str | None,
+        Query(
+            max_length=500,
+            pattern=MULTI_LINE,
+            description="Why, for the audit trail (lines separated by LF, no other control"
+            " character).",
+        ),
+    ] = None,
 ) -> ClientRead:
     client = service.revoke_client(
         session, principal.actor, client_id, (reason or "").strip() or None
