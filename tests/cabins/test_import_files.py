@@ -270,3 +270,36 @@ def test_booleans_as_french_spreadsheets_write_them_are_read(
     assert written["F-1"].accessibility["hearing_loop"] is False
     assert written["F-2"].siting["sound_insulated"] is False
     assert written["F-3"].accessibility["hearing_loop"] is True
+
+
+def libreoffice_csv(rows: list[dict[str, object]]) -> bytes:
+    """LibreOffice's "Quote all text cells": every text cell quoted, the header's too, numbers
+    bare, `;`, CRLF."""
+
+    def cell(value: object) -> str:
+        text = str(value)
+        if text == "" or text.replace(",", "").replace("-", "").isdigit():
+            return text
+        return '"' + text.replace('"', '""') + '"'
+
+    lines = [";".join(cell(name) for name in COLUMNS)]
+    lines += [";".join(cell(r[name]) for name in COLUMNS) for r in rows]
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+def test_a_csv_with_its_header_quoted_keeps_the_set_based_path(
+    client: TestClient, db: Session, callers: Callers, copy_loads: list[bool]
+) -> None:
+    rows = [
+        row("Q-1", "2,3522", "48,8566", "75056", **{"venue.name": 'Pharmacie "du Centre"; RDC'}),
+        row("Q-2", "4,8357", "45,764", "69123"),
+    ]
+    response = client.post(
+        IMPORT, content=libreoffice_csv(rows), headers={**CSV, **callers.operator}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["created"] == 2
+    assert copy_loads == [True]
+    written = {c.operator_reference: c for c in cabins_of(db, callers.operator_id)}
+    assert written["Q-1"].venue_name == 'Pharmacie "du Centre"; RDC'
+    assert written["Q-2"].commune_insee == "69123"

@@ -513,10 +513,17 @@ def plan(text_body: str) -> Plan | None:
     """Whether COPY reads this file exactly as Python's csv module does; None when it might
     not (the caller then parses it in Python). Raises the header's problems, as parse does."""
     first_line = text_body.split("\n", 1)[0]
-    if not first_line.strip() or '"' in first_line or len(first_line) > csv.field_size_limit():
+    if not first_line.strip() or len(first_line) > csv.field_size_limit():
         return None  # the Python reader says what is wrong (a header cell over csv's limit)
+    if first_line.count('"') % 2:
+        return None  # a quoted header cell running over lines: not the line COPY skips
     delimiter = detect_delimiter(first_line)
-    header = _csv_header(next(csv.reader([first_line.rstrip("\r")], delimiter=delimiter)))
+    names = next(csv.reader([first_line.rstrip("\r")], delimiter=delimiter))
+    if any('"' in name for name in names):
+        return None  # a quote inside a header cell: the Python reader says what is wrong
+    # A quoted header (a spreadsheet's "quote all text cells") is read as Python reads it;
+    # `_quotes_agree` below holds COPY to the same reading of every quote.
+    header = _csv_header(names)
     if "\x00" in text_body or _END_OF_DATA.search(text_body):
         return None
     if not _quotes_agree(text_body, delimiter):
