@@ -303,3 +303,20 @@ def test_a_csv_with_its_header_quoted_keeps_the_set_based_path(
     written = {c.operator_reference: c for c in cabins_of(db, callers.operator_id)}
     assert written["Q-1"].venue_name == 'Pharmacie "du Centre"; RDC'
     assert written["Q-2"].commune_insee == "69123"
+
+
+def test_a_repeated_column_is_422_naming_both_positions(
+    client: TestClient, db: Session, callers: Callers
+) -> None:
+    lines = to_csv([row("D-1", 2.3522, 48.8566, "75056")]).decode().splitlines()
+    content = f"{lines[0]},venue.name\n{lines[1]},Pharmacie bis\n".encode()
+    response = client.post(IMPORT, content=content, headers={**CSV, **callers.operator})
+    assert response.status_code == 422, response.text
+    position = COLUMNS.index("venue.name") + 1
+    assert response.json()["errors"] == [
+        {
+            "field": "venue.name",
+            "reason": f"column {len(COLUMNS) + 1} repeats column {position}; keep one of them",
+        }
+    ]
+    assert cabins_of(db, callers.operator_id) == []

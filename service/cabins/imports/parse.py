@@ -179,7 +179,7 @@ def detect_delimiter(header_line: str) -> str:
 def _csv_header(names: list[str]) -> list[Column | None]:
     known = columns_by_name()
     errors = []
-    seen: set[str] = set()
+    seen: dict[str, int] = {}  # name: its first position
     header: list[Column | None] = []
     for position, raw in enumerate(names, start=1):
         name = raw.strip()
@@ -188,9 +188,14 @@ def _csv_header(names: list[str]) -> list[Column | None]:
             # Its cells must be empty (`read_csv` refuses a value under it).
             header.append(None)
             continue
-        if name in seen:
-            errors.append({"field": name, "reason": f"column {position} repeats this column"})
-        seen.add(name)
+        first = seen.setdefault(name, position)
+        if first != position:
+            errors.append(
+                {
+                    "field": name,
+                    "reason": f"column {position} repeats column {first}; keep one of them",
+                }
+            )
         if name not in known:
             close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.8)
             hint = f"did you mean {close[0]}? " if close else ""
