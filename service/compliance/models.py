@@ -1,17 +1,20 @@
-"""The regulator views' own table: per cabin, what the summary counts — its compliance status
+"""The regulator views' own tables: per cabin, what the summary counts — its compliance status
 and its failing rules as one integer bitmask — kept by triggers on `cabin_compliance`
 (migration 0008), so a summary over 100,000 cabins tests bits instead of searching two text
-arrays per rule and cabin."""
+arrays per rule and cabin; and the cabins' changes of région, written by a trigger on `cabin`
+(migration 0018), which the change feed serves to the régions a cabin left and entered."""
 
 from __future__ import annotations
 
 import re
 import uuid
+from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, String
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db import Base
+from service.rules.models import Xid8
 
 # Rule codes SIT-01 … SIT-62 have a bit: SIT-nn is bit nn (a stable public identifier, never
 # reused, so a stored mask never changes meaning). The same pattern is in the SQL function
@@ -39,4 +42,35 @@ class ComplianceTally(Base):
     failing: Mapped[int] = mapped_column(
         BigInteger,
         comment="bit n set when rule SIT-nn fails (error or warning severity)",
+    )
+
+
+class CabinRegionChange(Base):
+    """Append-only: one row each time a cabin's région changes (its point moved into another
+    région), written by the trigger `cabin_region_change` on `cabin` whatever writes it. Its
+    id comes from `verdict_change`'s sequence and its `xid` is the writing transaction's, as a
+    verdict change's: the feed serves both in one `(xid, id)` order."""
+
+    __tablename__ = "cabin_region_change"
+    __table_args__ = (
+        Index(None, "cabin_id", "xid", "id"),
+        Index(None, "xid", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger,
+        server_default=text("nextval('verdict_change_id_seq'::regclass)"),
+        primary_key=True,
+        comment="from verdict_change's sequence: one numbering for the change feed",
+    )
+    xid: Mapped[str] = mapped_column(
+        Xid8(),
+        server_default=text("pg_current_xact_id()"),
+        comment="the transaction that moved the cabin; sorts the feed",
+    )
+    cabin_id: Mapped[uuid.UUID] = mapped_column()
+    old_region: Mapped[str | None] = mapped_column(String(3))
+    new_region: Mapped[str | None] = mapped_column(String(3))
+    changed_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=text("clock_timestamp()")
     )

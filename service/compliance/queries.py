@@ -26,11 +26,14 @@ from sqlalchemy import (
     func,
     literal,
     literal_column,
+    null,
     or_,
     select,
+    true,
     tuple_,
+    union_all,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSON, aggregate_order_by
+from sqlalchemy.dialects.postgresql import ARRAY, JSON, JSONB, aggregate_order_by
 from sqlalchemy.orm import Session
 
 from service.auth.deps import Principal
@@ -38,7 +41,7 @@ from service.auth.models import Operator
 from service.cabins.models import Cabin
 from service.cabins.queries import visible_to
 from service.compliance.filters import Filters, condition
-from service.compliance.models import ComplianceTally, rule_bit
+from service.compliance.models import CabinRegionChange, ComplianceTally, rule_bit
 from service.rules.models import CabinCompliance, Rule, RuleSet, Verdict, VerdictChange, Xid8
 from service.territories.models import Commune, Departement, Region
 from service.territories.queries import current_layer_ids
@@ -445,45 +448,179 @@ def _xid8(value: int) -> ColumnElement[str]:
     return cast(literal(str(value), Text), Xid8)
 
 
+def _regional(principal: Principal) -> str | None:
+    """The région a caller's feed is limited to: a regional regulator's, else None (the
+    others' scope, everything or an operator's own cabins, never changes for a cabin)."""
+    return principal.region if principal.role == "regulator" else None
+
+
+def _after(xid: Any, id_: Any, after: FeedPosition) -> ColumnElement[bool]:
+    """Past `after` in the feed's order, and written by a transaction older than every one
+    still running (see `changes`)."""
+    return and_(
+        tuple_(xid, id_) > tuple_(_xid8(after.xid), literal(after.id, BigInteger)),
+        xid < func.pg_snapshot_xmin(func.pg_current_snapshot()),
+    )
+
+
+def _region_when_written(region: str) -> tuple[Any, ColumnElement[bool]]:
+    """The cabin's first move after a verdict change (a lateral join) and the condition that
+    the change was written while the cabin was in `region`: the région that move left, or,
+    when the cabin has not moved since, the cabin's région now."""
+    moved = CabinRegionChange
+    next_move = (
+        select(moved.id, moved.old_region)
+        .where(
+            moved.cabin_id == VerdictChange.cabin_id,
+            tuple_(moved.xid, moved.id) > tuple_(VerdictChange.xid, VerdictChange.id),
+        )
+        .order_by(moved.xid, moved.id)
+        .limit(1)
+        .lateral("next_move")
+    )
+    in_region = case(
+        (next_move.c.id.is_(None), Cabin.region_code == region),
+        else_=next_move.c.old_region == region,
+    )
+    return next_move, in_region
+
+
+def _verdicts_before_move() -> Any:
+    """The cabin's verdicts as the feed last gave them before its move: per rule, its latest
+    change before the move's place in the feed, as a JSON array by rule code."""
+    moved = CabinRegionChange
+    later = VerdictChange.__table__.alias("later")
+    item = func.json_build_object(
+        "rule_code",
+        VerdictChange.rule_code,
+        "outcome",
+        VerdictChange.new_outcome,
+        "severity",
+        VerdictChange.severity,
+        "evidence",
+        VerdictChange.evidence,
+        "rule_set_version",
+        VerdictChange.rule_set_version,
+        "changed_at",
+        VerdictChange.changed_at,
+    )
+    before_move = tuple_(moved.xid, moved.id)
+    superseded = (
+        select(literal(1))
+        .where(
+            later.c.cabin_id == VerdictChange.cabin_id,
+            later.c.rule_code == VerdictChange.rule_code,
+            tuple_(later.c.xid, later.c.id) > tuple_(VerdictChange.xid, VerdictChange.id),
+            tuple_(later.c.xid, later.c.id) < before_move,
+        )
+        .correlate(VerdictChange, moved)
+        .exists()
+    )
+    return (
+        select(
+            func.coalesce(
+                func.json_agg(aggregate_order_by(item, VerdictChange.rule_code)),
+                literal_column("'[]'::json"),
+            )
+        )
+        .where(
+            VerdictChange.cabin_id == moved.cabin_id,
+            tuple_(VerdictChange.xid, VerdictChange.id) < before_move,
+            ~superseded,
+        )
+        .scalar_subquery()
+    )
+
+
 def changes(
     session: Session, principal: Principal, after: FeedPosition, limit: int
 ) -> Sequence[RowMapping]:
-    """Verdict changes after `after` in `(xid, id)` order, on cabins the caller may see.
+    """The feed's items after `after` in `(xid, id)` order: the verdict changes of the cabins
+    the caller may see and, for a regional regulator, the cabins that left or entered its
+    région.
 
-    Only the changes of transactions older than every transaction still running (the
-    snapshot's xmin, over the whole cluster) are served: ids are taken in one order and
-    committed in another, and a transaction may take its xid long before its ids, but every
-    change that commits from now on has an xid at or past that bound, so it sorts after all
-    that is served now and a consumer following the cursor never skips one. The price: a
-    change is served once every older transaction has ended, so a long transaction anywhere on
-    the cluster delays the feed (never its order)."""
-    stmt = (
+    Only what transactions older than every transaction still running (the snapshot's xmin,
+    over the whole cluster) wrote is served: ids are taken in one order and committed in
+    another, and a transaction may take its xid long before its ids, but every row that
+    commits from now on has an xid at or past that bound, so it sorts after all that is
+    served now and a consumer following the cursor never skips one. The price: an item is
+    served once every older transaction has ended, so a long transaction anywhere on the
+    cluster delays the feed (never its order).
+
+    A regional regulator's feed is the history of its région: a verdict change is in it when
+    the cabin was in the région when the change was written (not where the cabin is now), and
+    a move out of the région (`cabin_region_change`, in the same order) is a `left_scope`
+    item, a move into it an `entered_scope` item carrying the cabin's verdicts as the feed had
+    given them before the move (what a copy kept from the feed would hold, had the cabin
+    always been in the région)."""
+    region = _regional(principal)
+    cabin_columns = (
+        Cabin.reference.label("cabin_reference"),
+        Cabin.region_code.label("region_code"),
+        Cabin.departement_code.label("departement_code"),
+        Cabin.commune_insee.label("commune_insee"),
+    )
+    verdicts = (
         select(
-            VerdictChange.id,
+            VerdictChange.id.label("id"),
+            VerdictChange.xid.label("position"),
             cast(VerdictChange.xid, Text).label("xid"),
-            VerdictChange.cabin_id,
-            Cabin.reference.label("cabin_reference"),
-            Cabin.region_code,
-            Cabin.departement_code,
-            Cabin.commune_insee,
-            VerdictChange.rule_code,
-            VerdictChange.old_outcome,
-            VerdictChange.new_outcome,
-            VerdictChange.severity,
-            VerdictChange.evidence,
-            VerdictChange.rule_set_version,
-            VerdictChange.changed_at,
+            literal("verdict", Text).label("kind"),
+            VerdictChange.cabin_id.label("cabin_id"),
+            *cabin_columns,
+            VerdictChange.rule_code.label("rule_code"),
+            VerdictChange.old_outcome.label("old_outcome"),
+            VerdictChange.new_outcome.label("new_outcome"),
+            VerdictChange.severity.label("severity"),
+            VerdictChange.evidence.label("evidence"),
+            VerdictChange.rule_set_version.label("rule_set_version"),
+            VerdictChange.changed_at.label("changed_at"),
+            cast(null(), String).label("old_region_code"),
+            cast(null(), String).label("new_region_code"),
+            cast(null(), JSON).label("verdicts"),
         )
         .join(Cabin, Cabin.id == VerdictChange.cabin_id)
-        .where(
-            tuple_(VerdictChange.xid, VerdictChange.id)
-            > tuple_(_xid8(after.xid), literal(after.id, BigInteger)),
-            VerdictChange.xid < func.pg_snapshot_xmin(func.pg_current_snapshot()),
-            visible_to(principal),
-        )
+        .where(_after(VerdictChange.xid, VerdictChange.id, after))
         .order_by(VerdictChange.xid, VerdictChange.id)
         .limit(limit)
     )
+    if region is None:
+        stmt = verdicts.where(visible_to(principal))
+    else:
+        # Each part takes its first `limit` items by the index on (xid, id), then the two
+        # are merged: the moves are few, the verdict changes many.
+        next_move, in_region = _region_when_written(region)
+        moved = CabinRegionChange
+        moves = (
+            select(
+                moved.id,
+                moved.xid,
+                cast(moved.xid, Text),
+                case((moved.old_region == region, "left_scope"), else_="entered_scope"),
+                moved.cabin_id,
+                *cabin_columns,
+                cast(null(), String),
+                cast(null(), String),
+                cast(null(), String),
+                cast(null(), String),
+                cast(null(), JSONB),
+                cast(null(), String),
+                moved.changed_at,
+                moved.old_region,
+                moved.new_region,
+                case((moved.new_region == region, _verdicts_before_move())),
+            )
+            .join(Cabin, Cabin.id == moved.cabin_id)
+            .where(
+                _after(moved.xid, moved.id, after),
+                or_(moved.old_region == region, moved.new_region == region),
+            )
+            .order_by(moved.xid, moved.id)
+            .limit(limit)
+        )
+        in_scope = verdicts.outerjoin(next_move, true()).where(in_region)
+        items = union_all(in_scope, moves).subquery("items")
+        stmt = select(items).order_by(items.c.position, items.c.id).limit(limit)
     return session.execute(stmt).mappings().all()
 
 

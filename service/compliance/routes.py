@@ -361,6 +361,13 @@ def _cursor(position: queries.FeedPosition) -> str:
     response_model=ChangePage,
     responses=problem_responses(400, 401),
     summary="Feed of verdict changes on the cabins in scope, after a cursor",
+    description="The verdict changes (`kind` `verdict`) of the cabins in the caller's scope,"
+    " in the order of the transactions that wrote them. A regional regulator's feed is its"
+    " région's history: a change is in it when the cabin was in the région when it was"
+    " written, and a cabin moved into another région is a `left_scope` item in the région it"
+    " left (drop it) and an `entered_scope` item in the one it entered, carrying its verdicts"
+    " as the feed gave them before the move; its later changes follow there as `verdict`"
+    " items.",
 )
 def compliance_changes(
     request: Request,

@@ -141,23 +141,55 @@ class Coverage(BaseModel):
     )
 
 
-class Change(BaseModel):
-    id: int = Field(
-        description="The change's number, unique. Not a cursor: the feed does not always come"
-        " in this order; pass `next_cursor` as `since`."
-    )
-    cabin_id: uuid.UUID
-    cabin_reference: str
-    region_code: str | None
-    departement_code: str | None
-    commune_insee: str | None
+ChangeKind = Literal["verdict", "left_scope", "entered_scope"]
+
+
+class FeedVerdict(BaseModel):
     rule_code: str
-    old_outcome: str | None = Field(description="Null on a cabin's first evaluation.")
-    new_outcome: str
+    outcome: str
     severity: str
     evidence: dict[str, Any]
     rule_set_version: str
+    changed_at: datetime = Field(description="When the feed gave this outcome.")
+
+
+class Change(BaseModel):
+    id: int = Field(
+        description="The item's number, unique. Not a cursor: the feed does not always come"
+        " in this order; pass `next_cursor` as `since`."
+    )
+    kind: ChangeKind = Field(
+        default="verdict",
+        description="`verdict`: a rule's outcome changed for the cabin (the rule and outcome"
+        " fields are set). For a regional regulator only: `left_scope`, the cabin moved out of"
+        " its région (no verdict of it follows until it comes back: drop it), and"
+        " `entered_scope`, the cabin moved into its région, with `verdicts`; on both the rule"
+        " and outcome fields are null and `old_region_code` / `new_region_code` say the move.",
+    )
+    cabin_id: uuid.UUID
+    cabin_reference: str
+    region_code: str | None = Field(description="The cabin's région now.")
+    departement_code: str | None
+    commune_insee: str | None
+    rule_code: str | None = Field(description="Null on a `left_scope` / `entered_scope` item.")
+    old_outcome: str | None = Field(description="Null on a cabin's first evaluation.")
+    new_outcome: str | None = Field(description="Null on a `left_scope` / `entered_scope` item.")
+    severity: str | None
+    evidence: dict[str, Any] | None
+    rule_set_version: str | None
     changed_at: datetime
+    old_region_code: str | None = Field(
+        default=None, description="The région the cabin left (scope items only)."
+    )
+    new_region_code: str | None = Field(
+        default=None, description="The région the cabin entered (scope items only)."
+    )
+    verdicts: list[FeedVerdict] | None = Field(
+        default=None,
+        description="On `entered_scope` only: the cabin's verdicts as the feed gave them"
+        " before it moved (per rule, its latest outcome), what a copy kept from the feed holds"
+        " for it; the changes after the move follow as `verdict` items.",
+    )
 
 
 class ChangePage(BaseModel):
