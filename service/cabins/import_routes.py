@@ -70,7 +70,7 @@ Upload = Annotated[tuple[str, bytes, str | None], Depends(read_upload)]
 UPLOAD_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
-        "description": "CSV (columns: schemas/cabin-import.tableschema.json; `,` or `;`;"
+        "description": "CSV (columns: schemas/cabin-import.tableschema.json; `,`, `;` or tab;"
         " UTF-8 with or without BOM, or the charset Content-Type declares: windows-1252,"
         " ISO-8859-1, ISO-8859-15, UTF-16, US-ASCII) or NDJSON (one cabin JSON object per"
         " line, the shape of POST /v1/cabins; UTF-8).",

@@ -320,3 +320,25 @@ def test_a_repeated_column_is_422_naming_both_positions(
         }
     ]
     assert cabins_of(db, callers.operator_id) == []
+
+
+@pytest.mark.parametrize("codec", ["utf-8", "utf-16"])
+def test_a_tab_separated_file_is_read_on_the_set_based_path(
+    client: TestClient, db: Session, callers: Callers, copy_loads: list[bool], codec: str
+) -> None:
+    """Excel's "Unicode text" (UTF-16, tabs) and a TSV from a script."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=COLUMNS, dialect="excel-tab")
+    writer.writeheader()
+    writer.writerows([row("T-1", 2.3522, 48.8566, "75056"), row("T-2", 4.8357, 45.7640, "69123")])
+    response = client.post(
+        IMPORT,
+        content=out.getvalue().encode(codec),
+        headers={"Content-Type": f"text/csv; charset={codec}", **callers.operator},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["created"] == 2
+    assert copy_loads == [True]
+    written = {c.operator_reference: c for c in cabins_of(db, callers.operator_id)}
+    assert written["T-2"].commune_insee == "69123"
+    assert written["T-1"].siting["assistance_modes"] == ["pharmacist", "nurse"]

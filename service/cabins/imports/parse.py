@@ -1,6 +1,7 @@
-"""Reading an import body into records: CSV (UTF-8 with or without BOM, `,` or `;` detected
-from the header line) or NDJSON (one cabin JSON object per line). Problems with the file as a
-whole raise a `Problem`; problems with one record are yielded as that record's errors."""
+"""Reading an import body into records: CSV (UTF-8 with or without BOM, `,`, `;` or a tab
+detected from the header line) or NDJSON (one cabin JSON object per line). Problems with the
+file as a whole raise a `Problem`; problems with one record are yielded as that record's
+errors."""
 
 from __future__ import annotations
 
@@ -172,8 +173,13 @@ def count_rows(body: bytes) -> int:
     return sum(1 for line in body.splitlines() if line.strip())
 
 
+DELIMITERS = (",", ";", "\t")  # the first wins a tie
+
+
 def detect_delimiter(header_line: str) -> str:
-    return ";" if header_line.count(";") > header_line.count(",") else ","
+    """The separator the header line uses most: `,`, `;` (spreadsheets in French) or a tab
+    (Excel's "Unicode text", a script's TSV)."""
+    return max(DELIMITERS, key=header_line.count)
 
 
 def _csv_header(names: list[str]) -> list[Column | None]:
