@@ -192,8 +192,12 @@ def test_a_change_id_handed_out_before_is_still_a_cursor(client, db: Session, wo
         "18446744073709551616.1",
         "\u00b2",
         "1.\u0663",
-        # the `after` of a /v1/compliance/cabins next link
+        # the `after` of a /v1/compliance/cabins or /v1/cabins next link (a cabin id), of a
+        # cabin's history or the clients' list (a bigint), and a next link's query
         "AaIIzKWFcJ6WEdUCO6e3UQ",
+        "AAAAAAAAAAAAAAAAAAAAAQ",
+        "after=AaIIzKWFcJ6WEdUCO6e3UQ",
+        "AaIIzKWFcJ6WEdUCO6e3UQ&limit=2",
     ],
 )
 def test_a_malformed_cursor_is_400(client, world: World, since: str) -> None:
@@ -205,6 +209,29 @@ def test_a_malformed_cursor_is_400(client, world: World, since: str) -> None:
     (error,) = r.json()["errors"]
     assert error["field"] == "since"
     assert error["reason"].startswith(f"{since!r} is not a cursor: the `next_cursor`")
+
+
+def test_another_lists_next_link_applied_to_the_feed_is_400_naming_after(
+    client, world: World
+) -> None:
+    """The feed's cursor is `since`: a next link's `after` given to it is refused, not
+    ignored (which restarted the feed at its first page)."""
+    r = client.get(
+        "/v1/compliance/changes",
+        params={"after": "AaIIzKWFcJ6WEdUCO6e3UQ", "limit": 2},
+        headers=world.keys["national"],
+    )
+    assert r.status_code == 400
+    assert r.headers["content-type"] == "application/problem+json"
+    assert [e["field"] for e in r.json()["errors"]] == ["after"]
+
+
+def test_a_whole_next_link_given_as_the_cursor_is_400(client, world: World) -> None:
+    link = "http://testserver/v1/cabins?after=AaIIzKWFcJ6WEdUCO6e3UQ&limit=2"
+    r = client.get("/v1/compliance/changes", params={"since": link}, headers=world.keys["national"])
+    assert r.status_code == 400
+    (error,) = r.json()["errors"]
+    assert error["field"] == "since"
 
 
 def test_a_cursor_longer_than_any_the_feed_gives_is_400(client, world: World) -> None:
