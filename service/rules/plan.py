@@ -4,6 +4,7 @@ the rule), with parameters validated by each rule's params model."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -45,11 +46,15 @@ def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
 
 def params_of(code: str, parameters: dict[str, Any]) -> RuleParams | None:
     """The validated parameters of an implemented rule (raises pydantic's ValidationError);
-    None when the rule has no implementation yet."""
+    None when the rule has no implementation yet. Read as JSON, strictly: a rule set stores
+    its parameters as given, so "500" for a distance or 0 for a yes/no is refused, not read
+    as 500 or false (a YAML date is read as its ISO text)."""
     definition = catalogue.REGISTRY.get(code)
     if definition is None:
         return None
-    return definition.params_model.model_validate(parameters)
+    return definition.params_model.model_validate_json(
+        json.dumps(parameters, default=str), strict=True
+    )
 
 
 # What evaluations read — the rule set in force, the current layer vintages — changes only

@@ -54,6 +54,16 @@ def read_file(path: Path) -> RuleSetSpec:
     return RuleSetSpec.model_validate(data)
 
 
+def _parameter_errors(error: ValidationError, prefix: str) -> list[dict[str, str]]:
+    """`field_errors` of parameters read strictly (`plan.params_of`): a yes/no is only
+    true or false there, whatever the lax reading of a record's fields accepts."""
+    fields = field_errors(error, prefix=prefix)
+    for field, detail in zip(fields, error.errors(include_url=False), strict=True):
+        if detail["type"] == "bool_type":
+            field["reason"] = "must be true or false"
+    return fields
+
+
 def check(spec: RuleSetSpec, *, by_code: bool = False) -> None:
     """Rule codes unique; parameters (and profile overrides) valid for each implemented rule.
     A rule without an implementation yet keeps its parameters as given. Errors name a rule by
@@ -68,7 +78,7 @@ def check(spec: RuleSetSpec, *, by_code: bool = False) -> None:
         try:
             plan.params_of(r.code, r.parameters)
         except ValidationError as error:
-            errors += field_errors(error, prefix=f"rules.{r.code if by_code else i}.parameters")
+            errors += _parameter_errors(error, f"rules.{r.code if by_code else i}.parameters")
     names: set[str] = set()
     for i, p in enumerate(spec.profiles):
         if p.name in names:
@@ -82,7 +92,7 @@ def check(spec: RuleSetSpec, *, by_code: bool = False) -> None:
             try:
                 plan.params_of(code, plan.merge(rules[code].parameters, change.parameters))
             except ValidationError as error:
-                errors += field_errors(error, prefix=f"{where}.parameters")
+                errors += _parameter_errors(error, f"{where}.parameters")
     if errors:
         raise ValidationFailed("The rule set is not valid.", errors=errors)
 

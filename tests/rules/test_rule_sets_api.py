@@ -188,3 +188,31 @@ def test_a_draft_based_on_a_version_that_does_not_exist_is_422_naming_based_on(
     assert response.json()["errors"] == [
         {"field": "based_on", "reason": "no rule set 2020.1 (GET /v1/rule-sets lists them)"}
     ]
+
+
+def test_a_parameter_of_another_type_is_refused_not_converted(db: Session, client: TestClient):
+    """'500' for a distance was stored as the string '500' (read as 500 at evaluation), 0 for a
+    yes/no as 0: the published rule set said what no rule-set file would."""
+    admin = make_key(db, "admin")
+    db.commit()  # releases the test's savepoint: the 422 below rolls back only its own
+    body = {
+        "version": "2026.9",
+        "title": "t",
+        "rules": {
+            "SIT-10": {"parameters": {"radius_m": "500"}},
+            "SIT-02": {"parameters": {"require_cpts_info_when_covered": 0}},
+        },
+    }
+    response = client.post("/v1/rule-sets", json=body, headers=bearer(admin))
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"] == [
+        {
+            "field": "rules.SIT-02.parameters.require_cpts_info_when_covered",
+            "reason": "must be true or false",
+        },
+        {
+            "field": "rules.SIT-10.parameters.radius_m",
+            "reason": "must be a number, e.g. 90 or 90.5",
+        },
+    ]
+    assert client.get("/v1/rule-sets/2026.9").status_code == 404
