@@ -6,7 +6,8 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date
 from typing import Any
 
 import orjson
@@ -14,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from psycopg.errors import QueryCanceled, UniqueViolation
 from pydantic import BaseModel, Field, ValidationError
+from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -201,24 +203,111 @@ def _field_path(loc: Sequence[Any]) -> str:
     return ".".join(parts)
 
 
+# A date as a spreadsheet writes it (day/month/year), and the registry's own form.
+_DAY_MONTH_YEAR = re.compile(r"^\s*([0-9]{1,2})[/.-]([0-9]{1,2})[/.-]([0-9]{4})\s*$")
+_ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+
+
+def date_reason(value: Any) -> str:
+    """Why `value` is not a date, with the form the registry reads (Pydantic says "invalid
+    character in year" of 15/01/2026, which a spreadsheet writes)."""
+    if isinstance(value, str) and _ISO_DATE.match(value):
+        return f"{value} is not a day of the calendar"
+    found = _DAY_MONTH_YEAR.match(value) if isinstance(value, str) else None
+    if found is not None:
+        try:
+            written = date(int(found[3]), int(found[2]), int(found[1])).isoformat()
+        except ValueError:
+            pass
+        else:
+            return (
+                f"must be a date written YYYY-MM-DD: {value.strip()} is written {written}"
+                " if it is day/month/year"
+            )
+    return "must be a date written YYYY-MM-DD, e.g. 2026-01-15"
+
+
+# Pydantic's error types, by the registry's words for a value of the wrong type (whatever
+# the value came in: a JSON body, a CSV cell, a query or path parameter).
+_TYPE_WORDS: dict[str, str] = {
+    **dict.fromkeys(("float_type", "float_parsing"), "must be a number, e.g. 90 or 90.5"),
+    **dict.fromkeys(
+        ("int_type", "int_parsing", "int_parsing_size", "int_from_float"),
+        "must be a whole number, e.g. 2",
+    ),
+    **dict.fromkeys(
+        ("bool_type", "bool_parsing"),
+        "must be true or false (1/0, yes/no and on/off are read too)",
+    ),
+    "string_type": "must be text (a string)",
+    "list_type": "must be a list (an array)",
+    **dict.fromkeys(("dict_type", "model_type"), 'must be an object ({"name": value, …})'),
+    "missing": "required: it is missing or empty",
+    "extra_forbidden": "is not a field the registry takes here; check its name",
+}
+_DATE_ERRORS = frozenset(
+    ("date_type", "date_parsing", "date_from_datetime_parsing", "date_from_datetime_inexact")
+)
+
+
 def pydantic_reason(error: Mapping[str, Any]) -> str:
-    """A Pydantic error's reason, in the registry's words where it has some (a format checked
-    by a regular expression says what it expects, not the expression)."""
+    """A Pydantic error's reason in the registry's words, the same wherever the value came
+    from: a format checked by a regular expression says what it expects, not the expression;
+    a value of the wrong type says the form the registry reads (Pydantic's "Input should be a
+    valid date or datetime, invalid character in year" does not); a reason a validator gave
+    (a `ValueError`, a `PydanticCustomError`) stands as it was given."""
+    kind, value = error.get("type"), error.get("input")
+    if kind in _DATE_ERRORS:
+        return date_reason(value)
+    if kind in ("enum", "literal_error"):
+        expected = (error.get("ctx") or {}).get("expected")
+        if expected and isinstance(value, str):
+            return f"{value!r} is not one of the values the registry takes: {expected}"
+        if expected:
+            return f"must be one of the values the registry takes: {expected}"
+    words = _TYPE_WORDS.get(str(kind))
+    if words is not None:
+        return words
     msg = str(error.get("msg", "invalid value"))
     return mismatch_reason(error) or msg.removeprefix("Value error, ")
 
 
+def reworded(
+    error: ValidationError, reason: Callable[[ErrorDetails], str | None]
+) -> ValidationError:
+    """`error` with the reason `reason` gives to some of its errors (None: the error stays as
+    it is), for a model whose refusal says more than its types can (a field a role needs).
+    The reason travels as the error's own, so that `pydantic_reason` gives it wherever the
+    error is answered: a request body FastAPI read, or a model the service validated."""
+    details: list[InitErrorDetails] = []
+    for e in error.errors(include_url=False):
+        said = reason(e)
+        kind: Any = PydanticCustomError(f"explained_{e['type']}", said) if said else e["type"]
+        detail = InitErrorDetails(type=kind, loc=e["loc"], input=e["input"])
+        if "ctx" in e and not said:
+            detail["ctx"] = e["ctx"]
+        details.append(detail)
+    return ValidationError.from_exception_data(error.title, details)
+
+
 def field_errors(
-    error: ValidationError, *, whole: str = "body", drop: int = 0, prefix: str = ""
+    error: ValidationError,
+    *,
+    whole: str = "body",
+    drop: int = 0,
+    prefix: str = "",
+    explain: Callable[[ErrorDetails], str | None] | None = None,
 ) -> list[dict[str, str]]:
     """A Pydantic refusal as the registry's `{field, reason}` list: each path dotted, its first
     `drop` parts left out (a union's tag) and put under `prefix`; `whole` names an error about
-    the input as a whole (an empty path)."""
+    the input as a whole (an empty path). `explain` may say more of an error than its type
+    (which field of a record a client may not send); else `pydantic_reason` words it."""
     fields = []
     for e in error.errors(include_url=False):
         parts = [prefix] if prefix else []
         parts += [str(p) for p in e["loc"][drop:]]
-        fields.append({"field": ".".join(parts) or whole, "reason": pydantic_reason(e)})
+        reason = (explain(e) if explain is not None else None) or pydantic_reason(e)
+        fields.append({"field": ".".join(parts) or whole, "reason": reason})
     return fields
 
 

@@ -18,9 +18,10 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
-from pydantic_core import InitErrorDetails, PydanticCustomError
+from pydantic_core import ErrorDetails
 
 from service.auth.roles import Role
+from service.errors import reworded
 from service.patterns import ONE_LINE, SCOPE, SIREN
 
 Name = Annotated[
@@ -147,7 +148,7 @@ def _role_field_reason(role: str, field: str, kind: str) -> str | None:
 
 class _NewClient(BaseModel):
     """A new client; a missing or misplaced `operator_id` or `scope` is said for the role
-    (Pydantic's "Field required" and "Extra inputs are not permitted" do not say why)."""
+    (that it is required, or not a field, does not say why)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -158,20 +159,14 @@ class _NewClient(BaseModel):
             return handler(data)
         except ValidationError as error:
             role = str(get_args(cls.model_fields["role"].annotation)[0])
-            details: list[InitErrorDetails] = []
-            for e in error.errors(include_url=False):
+
+            def for_the_role(e: ErrorDetails) -> str | None:
                 field = e["loc"][0] if len(e["loc"]) == 1 else None
-                reason = (
-                    _role_field_reason(role, field, e["type"]) if field in _ROLE_FIELD else None
-                )
-                kind: Any = (
-                    PydanticCustomError(f"role_{e['type']}", reason) if reason else e["type"]
-                )
-                detail = InitErrorDetails(type=kind, loc=e["loc"], input=e["input"])
-                if "ctx" in e and not reason:
-                    detail["ctx"] = e["ctx"]
-                details.append(detail)
-            raise ValidationError.from_exception_data(error.title, details) from None
+                if field not in _ROLE_FIELD:
+                    return None
+                return _role_field_reason(role, str(field), e["type"])
+
+            raise reworded(error, for_the_role) from None
 
 
 class OperatorClientCreate(_NewClient):

@@ -10,7 +10,6 @@ convert ×100), slopes are percent, fees are euros. Every accessibility fact is 
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
@@ -22,11 +21,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
-    ValidationError,
-    ValidatorFunctionWrapHandler,
-    WrapValidator,
 )
-from pydantic_core import PydanticCustomError
 
 from service.cabins.vocabulary import (
     AssistanceMode,
@@ -42,39 +37,10 @@ from service.cabins.vocabulary import (
 )
 from service.patterns import FINESS, INSEE, MULTI_LINE, NAF, ONE_LINE, POSTCODE, RPPS, SIREN, SIRET
 
-_DAY_MONTH_YEAR = re.compile(r"^\s*([0-9]{1,2})[/.-]([0-9]{1,2})[/.-]([0-9]{4})\s*$")
-_ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
-
-
-def date_reason(value: Any) -> str:
-    """Why `value` is not a date, with the form the registry reads (Pydantic says "invalid
-    character in year" of 15/01/2026, which a spreadsheet writes)."""
-    if isinstance(value, str) and _ISO_DATE.match(value):
-        return f"{value} is not a day of the calendar"
-    found = _DAY_MONTH_YEAR.match(value) if isinstance(value, str) else None
-    if found is not None:
-        try:
-            written = date(int(found[3]), int(found[2]), int(found[1])).isoformat()
-        except ValueError:
-            pass
-        else:
-            return (
-                f"must be a date written YYYY-MM-DD: {value.strip()} is written {written}"
-                " if it is day/month/year"
-            )
-    return "must be a date written YYYY-MM-DD, e.g. 2026-01-15"
-
-
-def _date_in_words(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
-    try:
-        return handler(value)
-    except ValidationError:
-        raise PydanticCustomError("date_format", date_reason(value)) from None
-
-
-# A date whose refusal says the form the registry reads; a field named `date` would shadow
-# the type in its class body, hence the name.
-Day = Annotated[date, WrapValidator(_date_in_words)]
+# `date` under another name, for a field named `date` (which shadows the type in its class
+# body). Its refusal, as every date's, says the form the registry reads
+# (`service.errors.pydantic_reason`).
+Day = date
 
 
 # Free text is one line without control characters (service.patterns.ONE_LINE): a tab, a

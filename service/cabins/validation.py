@@ -26,11 +26,12 @@ from typing import Annotated, Any, Union, get_args, get_origin
 
 import opening_hours
 from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic_core import ErrorDetails
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 from stdnum.fr import siret as stdnum_siret
 
-from service.cabins.schemas import CabinCreate, CabinRead, CareLink, date_reason
+from service.cabins.schemas import CabinCreate, CabinRead, CareLink
 from service.errors import field_errors
 from service.territories.queries import CURRENT_COMMUNE_LAYER_IDS
 
@@ -87,9 +88,7 @@ def read_record(data: Mapping[str, Any] | CabinCreate, *, whole: str = "body") -
     try:
         cabin = CabinCreate.model_validate(data)
     except ValidationError as error:
-        errors = field_errors(error, whole=whole)
-        for entry, detail in zip(errors, error.errors(include_url=False), strict=True):
-            entry["reason"] = _type_reason(detail) or entry["reason"]
+        errors = field_errors(error, whole=whole, explain=_explained)
         failed = frozenset(
             ".".join(str(part) for part in e["loc"])
             for e in error.errors(include_url=False)
@@ -102,42 +101,11 @@ def read_record(data: Mapping[str, Any] | CabinCreate, *, whole: str = "body") -
     return Reading(cabin, cabin, [], frozenset())
 
 
-_DATE_ERRORS = {
-    "date_type",
-    "date_parsing",
-    "date_from_datetime_parsing",
-    "date_from_datetime_inexact",
-}
-_NUMBER_ERRORS = {"float_type", "float_parsing"}
-_INTEGER_ERRORS = {"int_type", "int_parsing", "int_from_float"}
-_BOOLEAN_ERRORS = {"bool_type", "bool_parsing"}
-
-
-def _type_reason(error: Mapping[str, Any]) -> str | None:
-    """A value of the wrong type said in an operator's words, with the form the registry reads
-    (Pydantic's own words, "Input should be a valid date or datetime, invalid character in
-    year", do not say it); a field the record does not take says whether it is one the
-    registry sets. None: Pydantic's reason stands."""
-    kind, value = error["type"], error.get("input")
-    if kind in _DATE_ERRORS:
-        return date_reason(value)
-    if kind in _NUMBER_ERRORS:
-        return "must be a number, e.g. 90 or 90.5"
-    if kind in _INTEGER_ERRORS:
-        return "must be a whole number, e.g. 2"
-    if kind in _BOOLEAN_ERRORS:
-        return (
-            "must be true or false (1/0, yes/no and on/off are read too);"
-            " leave it empty (null) when unknown"
-        )
-    if kind == "extra_forbidden":
+def _explained(error: ErrorDetails) -> str | None:
+    """A field the record does not take, said for what it is: one the registry sets, or none
+    of the record's. Every other reason is `service.errors.pydantic_reason`'s, as anywhere."""
+    if error["type"] == "extra_forbidden":
         return _extra_reason(tuple(str(part) for part in error["loc"]))
-    if kind == "missing":
-        return "required: it is missing or empty"
-    if kind in ("enum", "literal_error") and isinstance(value, str):
-        expected = (error.get("ctx") or {}).get("expected")
-        if expected:
-            return f"{value!r} is not one of the values the registry takes: {expected}"
     return None
 
 

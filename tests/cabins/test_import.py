@@ -709,11 +709,11 @@ def test_an_ndjson_row_is_its_line_number_blank_lines_counted(
 def test_cells_of_the_wrong_type_say_the_form_the_registry_reads(
     client: TestClient, callers: Callers
 ) -> None:
-    """What a spreadsheet writes: a French date, Excel's VRAI, a width with its unit."""
+    """What a spreadsheet writes: a French date, a cross for yes, a width with its unit."""
     columns = [*COLUMNS, "declarations.ars_declaration_date", "venue.cabin_count"]
     cells = {
         "declarations.ars_declaration_date": "15/01/2026",
-        "accessibility.hearing_loop": "VRAI",
+        "accessibility.hearing_loop": "x",
         "accessibility.entree_largeur_mini": "90 cm",
         "venue.cabin_count": "deux",
     }
@@ -736,7 +736,7 @@ def test_cells_of_the_wrong_type_say_the_form_the_registry_reads(
         (1, "declarations.ars_declaration_date"): "must be a date written YYYY-MM-DD:"
         " 15/01/2026 is written 2026-01-15 if it is day/month/year",
         (1, "accessibility.hearing_loop"): "must be true or false (1/0, yes/no and on/off are"
-        " read too); leave it empty (null) when unknown",
+        " read too)",
         (1, "accessibility.entree_largeur_mini"): "must be a number, e.g. 90 or 90.5",
         (1, "venue.cabin_count"): "must be a whole number, e.g. 2",
         (2, "declarations.ars_declaration_date"): "must be a date written YYYY-MM-DD,"

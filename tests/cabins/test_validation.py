@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -408,3 +409,57 @@ def test_a_patch_with_a_type_error_lists_the_record_level_errors_too(
     }
     cabin = db.get(Cabin, created["id"])
     assert cabin is not None and cabin.version == 1
+
+
+def _reasons(response: Any) -> dict[str, str]:
+    assert response.status_code == 422, response.text
+    return {e["field"]: e["reason"] for e in response.json()["errors"]}
+
+
+def test_a_type_error_reads_the_same_on_every_write(
+    client: TestClient, callers: Callers, db: Session
+) -> None:
+    """A field left out, a word where a whole number goes, a number where text goes: the
+    same words on a cabin POST and PATCH, an import row (NDJSON and CSV), and an operator's
+    or a client's creation (which said Pydantic's "Field required")."""
+    missing = "required: it is missing or empty"
+    whole = "must be a whole number, e.g. 2"
+    text = "must be text (a string)"
+    body = cabin_body("W-1", venue__cabin_count="two", venue__name=12)
+    del body["operator_reference"]
+    posted = _reasons(client.post("/v1/cabins", json=body, headers=callers.operator))
+
+    created = client.post("/v1/cabins", json=cabin_body("W-2"), headers=callers.operator)
+    patch = {"operator_reference": None, "venue": {"cabin_count": "two", "name": 12}}
+    patched = _reasons(
+        client.patch(
+            f"/v1/cabins/{created.json()['id']}",
+            json=patch,
+            headers={**callers.operator, "If-Match": '"1"'},
+        )
+    )
+    line = json.dumps(body).encode()
+    ndjson = client.post(
+        "/v1/cabins/import",
+        content=line,
+        headers={**callers.operator, "Content-Type": "application/x-ndjson"},
+    )
+    csv = (
+        "operator_reference;location.lon;location.lat;location.declared_insee;venue.kind;"
+        "venue.cabin_count\n;2.3522;48.8566;75056;pharmacie_officine;two\n"
+    )
+    in_csv = client.post(
+        "/v1/cabins/import",
+        content=csv.encode(),
+        headers={**callers.operator, "Content-Type": "text/csv"},
+    )
+    operator = _reasons(client.post("/v1/operators", json={"name": 12}, headers=callers.admin))
+    new_client = _reasons(
+        client.post("/v1/clients", json={"role": "admin", "name": 12}, headers=callers.admin)
+    )
+
+    expected = {"operator_reference": missing, "venue.cabin_count": whole, "venue.name": text}
+    assert posted == patched == _reasons(ndjson) == expected
+    assert _reasons(in_csv) == {"operator_reference": missing, "venue.cabin_count": whole}
+    assert operator == {"name": text, "siren": missing}
+    assert new_client == {"name": text}

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Any, Literal
+
 import pytest
 from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 from sqlalchemy import text
 
 from service.app import create_app
 from service.db import DbSession
-from service.errors import PROBLEM_MEDIA_TYPE
+from service.errors import PROBLEM_MEDIA_TYPE, field_errors, pydantic_reason, reworded
 from service.routing import ApiRoute
 from service.settings import Settings
 
@@ -18,6 +21,12 @@ from service.settings import Settings
 class Echo(BaseModel):
     name: str
     count: int
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
 
 
 def _app_with_probe_routes(settings: Settings, max_body_bytes: int = 1024) -> FastAPI:
@@ -127,7 +136,56 @@ def test_invalid_body_is_422_with_field_and_reason(settings: Settings) -> None:
     assert response.status_code == 422
     body = response.json()
     assert body["errors"][0]["field"] == "count"
-    assert "integer" in body["errors"][0]["reason"]
+    assert body["errors"][0]["reason"] == "must be a whole number, e.g. 2"
+
+
+# A value of the wrong type, by the registry's words for it (never Pydantic's "Input should
+# be a valid …"), whichever model or parameter refused it.
+TYPE_WORDS = [
+    (int, "two", "must be a whole number, e.g. 2"),
+    (int, 2.5, "must be a whole number, e.g. 2"),
+    (float, "90 cm", "must be a number, e.g. 90 or 90.5"),
+    (bool, "maybe", "must be true or false (1/0, yes/no and on/off are read too)"),
+    (date, "2026/1/15", "must be a date written YYYY-MM-DD, e.g. 2026-01-15"),
+    (
+        date,
+        "15/01/2026",
+        "must be a date written YYYY-MM-DD: 15/01/2026 is written 2026-01-15 if it is"
+        " day/month/year",
+    ),
+    (date, "2026-02-30", "2026-02-30 is not a day of the calendar"),
+    (str, 12, "must be text (a string)"),
+    (list[str], "a", "must be a list (an array)"),
+    (Echo, "a", 'must be an object ({"name": value, …})'),
+    (Literal["a", "b"], "c", "'c' is not one of the values the registry takes: 'a' or 'b'"),
+    (Literal["a", "b"], 3, "must be one of the values the registry takes: 'a' or 'b'"),
+]
+
+
+@pytest.mark.parametrize(("kind", "value", "reason"), TYPE_WORDS)
+def test_a_value_of_the_wrong_type_is_said_in_the_registrys_words(
+    kind: Any, value: Any, reason: str
+) -> None:
+    with pytest.raises(ValidationError) as refused:
+        TypeAdapter(kind).validate_python(value)
+    assert [pydantic_reason(e) for e in refused.value.errors()] == [reason]
+
+
+def test_a_missing_or_unknown_field_is_said_in_the_registrys_words() -> None:
+    with pytest.raises(ValidationError) as refused:
+        Strict.model_validate({"nmae": "x"})
+    assert field_errors(refused.value) == [
+        {"field": "name", "reason": "required: it is missing or empty"},
+        {"field": "nmae", "reason": "is not a field the registry takes here; check its name"},
+    ]
+
+
+def test_a_reason_a_model_gives_stands_wherever_its_error_is_answered() -> None:
+    """`reworded`: what a model says of a field (a role's) reaches the client as it said it."""
+    with pytest.raises(ValidationError) as refused:
+        Strict.model_validate({})
+    said = reworded(refused.value, lambda e: "required to name the probe")
+    assert field_errors(said) == [{"field": "name", "reason": "required to name the probe"}]
 
 
 def test_body_over_the_limit_is_413_problem(settings: Settings) -> None:
