@@ -239,6 +239,10 @@ _TYPE_WORDS: dict[str, str] = {
         ("bool_type", "bool_parsing"),
         "must be true or false (1/0, yes/no and on/off are read too)",
     ),
+    **dict.fromkeys(
+        ("uuid_type", "uuid_parsing", "uuid_version"),
+        "must be a UUID, e.g. 3fa85f64-5717-4562-b3fc-2c963f66afa6",
+    ),
     "string_type": "must be text (a string)",
     "list_type": "must be a list (an array)",
     **dict.fromkeys(("dict_type", "model_type"), 'must be an object ({"name": value, …})'),

@@ -154,6 +154,32 @@ def test_operator_with_an_invalid_siren_is_422(client: TestClient, callers: Call
     assert response.json()["errors"][0]["field"] == "siren"
 
 
+def test_a_parameter_of_the_wrong_type_is_said_in_the_registrys_words(
+    client: TestClient, callers: Callers
+) -> None:
+    """Pydantic said "Input should be a valid UUID, invalid character: found `n` at 0"."""
+    listed = client.get(
+        "/v1/clients",
+        params={"operator_id": "nope", "active": "maybe", "limit": "ten"},
+        headers=callers.admin,
+    )
+    assert listed.status_code == 400
+    assert listed.json()["errors"] == [
+        {"field": "operator_id", "reason": UUID_WORDS},
+        {
+            "field": "active",
+            "reason": "must be true or false (1/0, yes/no and on/off are read too)",
+        },
+        {"field": "limit", "reason": "must be a whole number, e.g. 2"},
+    ]
+    read = client.get("/v1/operators/not-a-uuid", headers=callers.admin)
+    assert read.status_code == 400
+    assert read.json()["errors"] == [{"field": "operator_id", "reason": UUID_WORDS}]
+
+
+UUID_WORDS = "must be a UUID, e.g. 3fa85f64-5717-4562-b3fc-2c963f66afa6"
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 from typing import Any, Literal
 
@@ -36,6 +37,12 @@ def _app_with_probe_routes(settings: Settings, max_body_bytes: int = 1024) -> Fa
     @router.post("/_probe/echo")
     def echo(body: Echo) -> Echo:
         return body
+
+    @router.get("/_probe/typed/{n}")
+    def typed(
+        n: int, on: bool | None = None, day: date | None = None, id: uuid.UUID | None = None
+    ) -> None:
+        return None
 
     @router.post("/_probe/echo/{n}")
     def echo_n(n: int, body: Echo) -> Echo:
@@ -154,6 +161,7 @@ TYPE_WORDS = [
         " day/month/year",
     ),
     (date, "2026-02-30", "2026-02-30 is not a day of the calendar"),
+    (uuid.UUID, "not-a-uuid", "must be a UUID, e.g. 3fa85f64-5717-4562-b3fc-2c963f66afa6"),
     (str, 12, "must be text (a string)"),
     (list[str], "a", "must be a list (an array)"),
     (Echo, "a", 'must be an object ({"name": value, …})'),
@@ -186,6 +194,25 @@ def test_a_reason_a_model_gives_stands_wherever_its_error_is_answered() -> None:
         Strict.model_validate({})
     said = reworded(refused.value, lambda e: "required to name the probe")
     assert field_errors(said) == [{"field": "name", "reason": "required to name the probe"}]
+
+
+@pytest.mark.parametrize(
+    ("path", "field", "reason"),
+    [
+        ("/_probe/typed/x", "n", "must be a whole number, e.g. 2"),
+        ("/_probe/typed/1?on=maybe", "on", TYPE_WORDS[3][2]),
+        ("/_probe/typed/1?day=15/01/2026", "day", TYPE_WORDS[5][2]),
+        ("/_probe/typed/1?id=not-a-uuid", "id", TYPE_WORDS[7][2]),
+    ],
+)
+def test_a_parameter_of_the_wrong_type_is_said_as_a_body_field_is(
+    settings: Settings, path: str, field: str, reason: str
+) -> None:
+    response = _probe_client(settings).get(path)
+    assert response.status_code == 400
+    assert response.json()["errors"] == [{"field": field, "reason": reason}]
+    body = _probe_client(settings).post("/_probe/echo", json={"name": "a", "count": "x"})
+    assert body.json()["errors"] == [{"field": "count", "reason": TYPE_WORDS[0][2]}]
 
 
 def test_body_over_the_limit_is_413_problem(settings: Settings) -> None:
