@@ -21,7 +21,7 @@ from fastapi import Query
 from starlette.requests import Request
 
 from service import patterns
-from service.errors import InvalidParameter
+from service.errors import InvalidParameter, invalid_parameter
 
 T = TypeVar("T")
 
@@ -42,12 +42,9 @@ def page_size(request: Request, limit: int | None) -> int:
 
 
 def not_a_cursor(cursor: str) -> InvalidParameter:
-    """The 400 for an `after` that is not a cursor this service gave."""
-    reason = patterns.not_a_cursor(cursor)
-    return InvalidParameter(
-        f"The parameter `after` is not valid: {reason}.",
-        errors=[{"field": "after", "reason": reason}],
-    )
+    """The 400 for an `after` that is not a cursor this service gave: the one FastAPI answers
+    when the cursor's form gives it away (`After`'s pattern)."""
+    return invalid_parameter("after", patterns.not_a_cursor(cursor))
 
 
 def encode_cursor(key: bytes) -> str:

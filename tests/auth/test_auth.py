@@ -175,6 +175,7 @@ def test_a_parameter_of_the_wrong_type_is_said_in_the_registrys_words(
     read = client.get("/v1/operators/not-a-uuid", headers=callers.admin)
     assert read.status_code == 400
     assert read.json()["errors"] == [{"field": "operator_id", "reason": UUID_WORDS}]
+    assert read.json()["detail"] == f"The parameter `operator_id` is not valid: {UUID_WORDS}."
 
 
 UUID_WORDS = "must be a UUID, e.g. 3fa85f64-5717-4562-b3fc-2c963f66afa6"

@@ -211,6 +211,7 @@ def test_a_parameter_of_the_wrong_type_is_said_as_a_body_field_is(
     response = _probe_client(settings).get(path)
     assert response.status_code == 400
     assert response.json()["errors"] == [{"field": field, "reason": reason}]
+    assert response.json()["detail"] == f"The parameter `{field}` is not valid: {reason}."
     body = _probe_client(settings).post("/_probe/echo", json={"name": "a", "count": "x"})
     assert body.json()["errors"] == [{"field": "count", "reason": TYPE_WORDS[0][2]}]
 

@@ -131,3 +131,6 @@ def test_every_list_refuses_a_cursor_it_did_not_give_in_the_same_words(
         assert response.status_code == 400, (path, response.text)
         assert response.headers["content-type"] == "application/problem+json"
         assert response.json()["errors"] == [{"field": "after", "reason": f"{after!r} {REASON}"}]
+        # Refused by its form (the pattern FastAPI checks) or its content (service.paging):
+        # the same detail too.
+        assert response.json()["detail"] == paging.not_a_cursor(after).detail
