@@ -10,13 +10,13 @@ from datetime import datetime
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
-from stdnum.fr import siren as stdnum_siren
 
 from service.audit.trail import Actor, record
 from service.auth.keys import generate_key
 from service.auth.models import ApiClient, Operator
 from service.auth.schemas import ClientCreate, OperatorCreate
 from service.errors import Conflict, NotFound, ValidationFailed, field_errors
+from service.identifiers import siren_problem
 from service.territories.models import Region
 from service.territories.queries import current_layer_ids
 
@@ -41,10 +41,9 @@ def create_operator(
             "The operator cannot be registered.", errors=field_errors(error)
         ) from None
     name, contact_email, contact_phone = body.name, body.contact_email, body.contact_phone
-    if not stdnum_siren.is_valid(siren):
+    if reason := siren_problem(siren):
         raise ValidationFailed(
-            f"{siren!r} is not a valid SIREN.",
-            errors=[{"field": "siren", "reason": "not a SIREN: 9 digits with a valid Luhn key"}],
+            f"{siren!r} is not a valid SIREN.", errors=[{"field": "siren", "reason": reason}]
         )
     if session.scalar(select(Operator.id).where(Operator.siren == siren)) is not None:
         raise Conflict(

@@ -29,10 +29,10 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 from sqlalchemy import text
 from sqlalchemy.orm import Session
-from stdnum.fr import siret as stdnum_siret
 
 from service.cabins.schemas import CabinCreate, CabinRead, CareLink
 from service.errors import field_errors
+from service.identifiers import siret_problem
 from service.territories.queries import CURRENT_COMMUNE_LAYER_IDS
 
 # A point this close to a commune polygon counts as in it: the commune layer is a simplified
@@ -190,12 +190,6 @@ def _readable(model: type[BaseModel], data: Any, failed: frozenset[str], path: s
 
 def _optional(annotation: Any) -> bool:
     return get_origin(annotation) in (Union, types.UnionType) and type(None) in get_args(annotation)
-
-
-def siret_problem(value: str) -> str | None:
-    if stdnum_siret.is_valid(value):
-        return None
-    return "not a valid SIRET: 14 digits whose Luhn check key does not hold"
 
 
 def finess_problem(value: str) -> str | None:

@@ -154,6 +154,28 @@ def test_operator_with_an_invalid_siren_is_422(client: TestClient, callers: Call
     assert response.json()["errors"][0]["field"] == "siren"
 
 
+def test_a_siren_whose_key_does_not_hold_is_refused_as_a_siret_is(
+    client: TestClient, callers: Callers
+) -> None:
+    """One wording for both identifiers, whether an operator or a cabin record holds it."""
+    operator = client.post(
+        "/v1/operators", json={"name": "X", "siren": "123456789"}, headers=callers.admin
+    )
+    cabin = client.post(
+        "/v1/cabins", json=cabin_body(venue__siret="73282932000075"), headers=callers.operator
+    )
+    assert operator.json()["errors"] == [
+        {
+            "field": "siren",
+            "reason": "not a valid SIREN: 9 digits whose Luhn check key does not hold",
+        }
+    ]
+    assert {
+        "field": "venue.siret",
+        "reason": "not a valid SIRET: 14 digits whose Luhn check key does not hold",
+    } in cabin.json()["errors"]
+
+
 def test_a_parameter_of_the_wrong_type_is_said_in_the_registrys_words(
     client: TestClient, callers: Callers
 ) -> None:
