@@ -138,7 +138,14 @@ def _build(session: Session, rule_set: RuleSet) -> Plan:
                 excluded=excluded,
             )
         )
+        claimed: set[str] = set()
         for p in touching:
+            # one profile per région: the first listed (rulesets.check refuses overlaps; a set
+            # stored before it did keeps evaluating)
+            regions = tuple(region for region in p.get("regions", []) if region not in claimed)
+            claimed.update(regions)
+            if not regions:
+                continue
             change = p["rules"][r.code]
             runs.append(
                 RuleRun(
@@ -149,7 +156,7 @@ def _build(session: Session, rule_set: RuleSet) -> Plan:
                     ),
                     severity=change.get("severity") or r.severity,
                     profile=p["name"],
-                    regions=tuple(p.get("regions", [])),
+                    regions=regions,
                 )
             )
     return Plan(

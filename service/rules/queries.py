@@ -70,7 +70,7 @@ LEFT JOIN LATERAL (
   SELECT pr.value ->> 'name' AS name, pr.value -> 'rules' -> ch.rule_code ->> 'severity' AS severity
   FROM jsonb_array_elements(rs.profiles) WITH ORDINALITY AS pr(value, n)
   WHERE pr.value -> 'regions' ? c.region_code AND pr.value -> 'rules' ? ch.rule_code
-  ORDER BY pr.n DESC
+  ORDER BY pr.n  -- the first profile listed for the rule and région, as the evaluator
   LIMIT 1
 ) p ON true
 WHERE ch.cabin_id = :cabin_id AND ch.changed_at < :before

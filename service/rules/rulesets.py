@@ -20,6 +20,8 @@ from service.errors import Conflict, NotFound, ValidationFailed, field_errors
 from service.rules import evaluator, plan
 from service.rules.models import Rule, RuleSet
 from service.rules.schemas import Profile, RuleSetCreate, RuleSetSpec, RuleSpec
+from service.territories.models import Region
+from service.territories.queries import current_layer_ids
 
 RULESETS_DIR = Path(__file__).resolve().parent / "rulesets"
 FIRST_RULE_SET = RULESETS_DIR / "2026.1.yaml"
@@ -64,10 +66,12 @@ def _parameter_errors(error: ValidationError, prefix: str) -> list[dict[str, str
     return fields
 
 
-def check(spec: RuleSetSpec, *, by_code: bool = False) -> None:
-    """Rule codes unique; parameters (and profile overrides) valid for each implemented rule.
-    A rule without an implementation yet keeps its parameters as given. Errors name a rule by
-    its place in the file's list, or `by_code` as the API's `rules` object is keyed."""
+def check(spec: RuleSetSpec, *, by_code: bool = False, regions: set[str] | None = None) -> None:
+    """Rule codes unique; parameters (and profile overrides) valid for each implemented rule;
+    one profile at most per rule and région (two would both write the rule's verdict), and
+    each profile's régions among `regions` (those of the current layer, when given). A rule
+    without an implementation yet keeps its parameters as given. Errors name a rule by its
+    place in the file's list, or `by_code` as the API's `rules` object is keyed."""
     errors: list[dict[str, str]] = []
     seen: set[str] = set()
     rules = {r.code: r for r in spec.rules}
@@ -80,10 +84,36 @@ def check(spec: RuleSetSpec, *, by_code: bool = False) -> None:
         except ValidationError as error:
             errors += _parameter_errors(error, f"rules.{r.code if by_code else i}.parameters")
     names: set[str] = set()
+    taken: dict[tuple[str, str], str] = {}  # (rule, région): the profile that changes it
     for i, p in enumerate(spec.profiles):
         if p.name in names:
             errors.append({"field": f"profiles.{i}.name", "reason": f"{p.name} appears twice"})
         names.add(p.name)
+        for j, region in enumerate(p.regions):
+            where = f"profiles.{i}.regions.{j}"
+            if regions is not None and region not in regions:
+                errors.append(
+                    {"field": where, "reason": f"{region} is not a région of the current layer"}
+                )
+                continue
+            clash = next(
+                (
+                    (code, taken[code, region])
+                    for code in sorted(p.rules)
+                    if (code, region) in taken
+                ),
+                None,
+            )
+            if clash is not None and clash[1] != p.name:
+                errors.append(
+                    {
+                        "field": where,
+                        "reason": f"région {region} takes {clash[0]} from profile {clash[1]}"
+                        " already: one profile per rule and région",
+                    }
+                )
+            for code in p.rules:
+                taken.setdefault((code, region), p.name)
         for code, change in p.rules.items():
             where = f"profiles.{i}.rules.{code}"
             if code not in rules:
@@ -95,6 +125,14 @@ def check(spec: RuleSetSpec, *, by_code: bool = False) -> None:
                 errors += _parameter_errors(error, f"{where}.parameters")
     if errors:
         raise ValidationFailed("The rule set is not valid.", errors=errors)
+
+
+def _current_regions(session: Session) -> set[str] | None:
+    """The région codes of the current layer (None while none is loaded)."""
+    codes = set(
+        session.scalars(select(Region.code).where(Region.layer_id.in_(current_layer_ids("region"))))
+    )
+    return codes or None
 
 
 def spec_of(rule: Rule) -> RuleSpec:
@@ -131,7 +169,7 @@ def create(
     """A new draft rule set. The same version again with the same content is a no-op;
     with other content it is a conflict (a published version never changes). A set derived
     from another (`based_on`) came from the API, whose `rules` are keyed by code."""
-    check(spec, by_code=based_on is not None)
+    check(spec, by_code=based_on is not None, regions=_current_regions(session))
     existing = session.get(RuleSet, spec.version)
     if existing is not None:
         rules = session.scalars(select(Rule).where(Rule.rule_set_version == spec.version)).all()

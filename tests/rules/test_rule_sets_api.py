@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from service.audit.models import AuditEvent
 from service.audit.trail import verify
 from service.rules.models import Verdict
+from service.rules.schemas import RuleSetCreate
 from tests.auth.factories import bearer, make_key, make_operator
 from tests.rules.factories import insert_cabin
 
@@ -212,3 +213,56 @@ def test_a_parameter_of_another_type_is_refused_not_converted(db: Session, clien
     ]
     assert errors[0]["reason"] == "must be true or false"
     assert client.get("/v1/rule-sets/2026.9").status_code == 404
+
+
+def test_profiles_that_overlap_or_name_an_unknown_region_are_refused(
+    db: Session, client: TestClient
+):
+    """Two profiles changing SIT-10 in région 84 were accepted, and every new cabin of the
+    région was then a 500 (its two verdicts of SIT-10 upserted in one statement); a région
+    that does not exist made a profile that applies nowhere."""
+    admin = make_key(db, "admin")
+    db.commit()  # releases the test's savepoint: the 422 below rolls back only its own
+    stricter = {"SIT-10": {"severity": "error"}}
+    body = {
+        "version": "2026.9",
+        "title": "t",
+        "profiles": [
+            {"name": "ara", "regions": ["84"], "rules": stricter},
+            {"name": "ara-bis", "regions": ["11", "84", "99"], "rules": stricter},
+        ],
+    }
+    response = client.post("/v1/rule-sets", json=body, headers=bearer(admin))
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"] == [
+        {
+            "field": "profiles.1.regions.1",
+            "reason": "région 84 takes SIT-10 from profile ara already: one profile per rule"
+            " and région",
+        },
+        {"field": "profiles.1.regions.2", "reason": "99 is not a région of the current layer"},
+    ]
+    assert client.get("/v1/rule-sets/2026.9").status_code == 404
+
+
+def test_a_cabin_written_under_overlapping_profiles_takes_the_first(db: Session, engine_rules):
+    """A rule set stored before overlapping profiles were refused: the first profile listed
+    applies, and a cabin write of the région is evaluated, not a 500."""
+    from service.audit.trail import CLI_ACTOR
+    from service.rules import plan, rulesets
+    from service.rules.evaluator import evaluate
+    from service.rules.models import RuleSet
+    from tests.rules.conftest import T1
+
+    rulesets.derive(db, RuleSetCreate(version="2025.8", title="t"), actor=CLI_ACTOR)
+    rulesets.publish(db, "2025.8", actor=CLI_ACTOR, at=T1)
+    db.get(RuleSet, "2025.8").profiles = [
+        {"name": "first", "regions": ["11"], "rules": {"SIT-03": {"severity": "error"}}},
+        {"name": "second", "regions": ["11"], "rules": {"SIT-03": {"severity": "warning"}}},
+    ]
+    db.flush()
+    plan.forget_plans()
+    cabin = insert_cabin(db, venue_kind="entreprise")
+    evaluate(db, [cabin])
+    stored = db.get(Verdict, (cabin, "SIT-03"))
+    assert (stored.profile, stored.severity) == ("first", "error")
