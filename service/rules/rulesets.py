@@ -316,7 +316,8 @@ def publish(
             title=rule_set.title,
             profiles=[Profile.model_validate(p) for p in rule_set.profiles],
             rules=[spec_of(r) for r in rules],
-        )
+        ),
+        by_code=True,  # the stored rules have no order the admin knows
     )
     at = at or evaluator.now()
     previous = plan.in_force(session)

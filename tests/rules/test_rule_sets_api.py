@@ -266,3 +266,21 @@ def test_a_cabin_written_under_overlapping_profiles_takes_the_first(db: Session,
     evaluate(db, [cabin])
     stored = db.get(Verdict, (cabin, "SIT-03"))
     assert (stored.profile, stored.severity) == ("first", "error")
+
+
+def test_a_draft_refused_at_publication_names_its_rules_by_code(db: Session, client: TestClient):
+    """A draft stored before a check it fails (parameters read laxly then, or a rule's model
+    changed since) was refused naming `rules.9`, a place in no list the admin sent."""
+    from service.rules.models import Rule
+
+    admin = make_key(db, "admin")
+    created = client.post(
+        "/v1/rule-sets", json={"version": "2026.9", "title": "t"}, headers=bearer(admin)
+    )
+    assert created.status_code == 201
+    rule = db.get(Rule, ("2026.9", "SIT-10"))
+    rule.parameters = {**rule.parameters, "radius_m": "500"}
+    db.commit()  # releases the test's savepoint: the 422 below rolls back only its own
+    response = client.post("/v1/rule-sets/2026.9/publish", headers=bearer(admin))
+    assert response.status_code == 422
+    assert [e["field"] for e in response.json()["errors"]] == ["rules.SIT-10.parameters.radius_m"]
