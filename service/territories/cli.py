@@ -106,6 +106,15 @@ def _date(value: str) -> date:
     return day
 
 
+# The options each kind of file reads (argparse offers them all to every kind).
+IMPORT_OPTIONS = {
+    "zoning": ("region", "vintage", "reference", "date"),
+    "finess": ("vintage",),
+    "cpts": ("region", "vintage", "reference"),
+    "zones-rouges": ("vintage", "reference"),
+}
+
+
 def _import(args: argparse.Namespace) -> int:
     from service.territories.importers.common import ImportArgumentError, ImportRejected
     from service.territories.importers.cpts import import_cpts
@@ -113,6 +122,15 @@ def _import(args: argparse.Namespace) -> int:
     from service.territories.importers.zones_rouges import import_zones_rouges
     from service.territories.importers.zoning import import_zoning
 
+    takes = IMPORT_OPTIONS[args.what]
+    for option in ("region", "vintage", "reference", "date"):
+        if getattr(args, option) is not None and option not in takes:
+            # an option ignored would let the steward believe the file was read with it
+            _progress(
+                f"error: {args.what} takes no --{option}; it takes"
+                f" {', '.join('--' + name for name in takes)}"
+            )
+            return 2
     path = Path(args.file)
     if not path.is_file():
         _progress(f"error: {path} is not a file")
@@ -175,7 +193,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     load.set_defaults(func=_load)
 
     imp = layers.add_parser(
-        "import", help="import an official file as the new current vintage of a health layer"
+        "import",
+        help="import an official file as the new current vintage of a health layer",
+        description="Import an official file as the new current vintage of a health layer,"
+        " every row checked (nothing written when one is bad; exit status 1), then every"
+        " cabin re-evaluated in the same transaction. zoning: CSV code_commune;zonage, with"
+        " --region (required), --reference, --date, --vintage. finess: the FINESS extract"
+        " (structureet + geolocalisation), with --vintage. cpts: CSV"
+        " id_cpts;nom_cpts;communes, with --region, --reference, --vintage. zones-rouges:"
+        " CSV siren_epci, with --reference, --vintage. Another option is refused.",
     )
     imp.add_argument("what", choices=["zoning", "finess", "cpts", "zones-rouges"])
     imp.add_argument("file")

@@ -470,3 +470,24 @@ def test_an_imported_file_is_recorded_with_its_sha256(db: Session, client: TestC
     assert [(la["id"], la["package"], la["sha256"], la["row_count"]) for la in layers] == [
         (result.layer_id, "zones-rouges.csv", hashlib.sha256(path.read_bytes()).hexdigest(), 2)
     ]
+
+
+@pytest.mark.parametrize(
+    ("what", "option", "takes"),
+    [
+        ("finess", ["--region", "84"], "--vintage"),
+        ("finess", ["--reference", "X"], "--vintage"),
+        ("zones-rouges", ["--date", "2026-01-15"], "--vintage, --reference"),
+        ("cpts", ["--date", "2026-01-15"], "--region, --vintage, --reference"),
+    ],
+)
+def test_an_option_the_kind_does_not_take_is_refused_not_ignored(
+    what: str, option: list[str], takes: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """`layers import finess FILE --region 84` loaded the national extract as if the option
+    were not there: the steward believed the file was read for one région."""
+    code = main(["layers", "import", what, str(tmp_path / "absent.csv"), *option])
+    assert code == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: {what} takes no {option[0]}; it takes {takes}"
+    ]
