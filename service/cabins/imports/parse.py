@@ -324,7 +324,7 @@ def check_file(body: bytes, kind: str) -> None:
     text = decode(body)
     # `read_csv` checks the header before its first record: a missing or wrong header
     # raises here; a bad row is only yielded (the job reports it).
-    records = read_csv(text) if kind == "csv" and text.strip() else read_ndjson(text)
+    records = read_csv(text) if kind == "csv" else read_ndjson(text)
     if next(records, None) is None:
         raise no_data_row(text)
 
