@@ -159,7 +159,8 @@ def _import(args: argparse.Namespace) -> int:
                 result = import_zones_rouges(
                     conn, path, vintage=args.vintage, reference=args.reference
                 )
-            _reevaluate(conn)  # the new vintage and the verdicts it implies commit together
+            if not result.unchanged:
+                _reevaluate(conn)  # the new vintage and the verdicts it implies commit together
     except ImportArgumentError as exc:
         _progress(f"error: {exc}")
         return 2
@@ -172,6 +173,12 @@ def _import(args: argparse.Namespace) -> int:
             print(f"row {error.row}\t{error.field}\t{error.reason}")
         return 1
     scope = f" (région {result.scope})" if result.scope else ""
+    if result.unchanged:
+        _progress(
+            f"{result.kind}{scope}: vintage {result.vintage} is already current from the same"
+            f" file with the same options (layer {result.layer_id}): nothing to do"
+        )
+        return 0
     skipped = (
         f", {result.skipped} skipped (outside the covered territory)" if result.skipped else ""
     )

@@ -491,3 +491,30 @@ def test_an_option_the_kind_does_not_take_is_refused_not_ignored(
     assert capsys.readouterr().err.splitlines() == [
         f"error: {what} takes no {option[0]}; it takes {takes}"
     ]
+
+
+def test_importing_the_same_file_again_changes_nothing(db: Session) -> None:
+    """A second import of one file with the same options made a new layer each time: three
+    current-looking vintages 2026-03-01 of région 84 in /v1/layers, and a full re-evaluation
+    for nothing. Now it answers the layer already current, as `layers load admin` does."""
+    options = {"region": "84", "reference": "ARS-ARA-2026-001", "reference_date": date(2026, 3, 1)}
+    first = import_zoning(db.connection(), DATA / "zonage-84.csv", **options)
+    layers = db.scalar(text("SELECT count(*) FROM layer"))
+    again = import_zoning(db.connection(), DATA / "zonage-84.csv", **options)
+    assert (again.layer_id, again.unchanged, again.row_count) == (first.layer_id, True, 4)
+    assert db.scalar(text("SELECT count(*) FROM layer")) == layers
+    # another reference is another layer
+    other = import_zoning(
+        db.connection(), DATA / "zonage-84.csv", **(options | {"reference": "ARS-ARA-2026-002"})
+    )
+    assert other.layer_id != first.layer_id and not other.unchanged
+
+    rouges = import_zones_rouges(db.connection(), DATA / "zones-rouges.csv")
+    assert import_zones_rouges(db.connection(), DATA / "zones-rouges.csv").layer_id == (
+        rouges.layer_id
+    )
+    cpts = import_cpts(db.connection(), DATA / "cpts.csv", region="84")
+    assert import_cpts(db.connection(), DATA / "cpts.csv", region="84").unchanged
+    assert import_cpts(db.connection(), DATA / "cpts.csv", region="84").layer_id == cpts.layer_id
+    finess = import_finess(db.connection(), DATA / "finess-sample.csv")
+    assert import_finess(db.connection(), DATA / "finess-sample.csv").layer_id == finess.layer_id

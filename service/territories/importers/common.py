@@ -5,6 +5,7 @@ admin layers."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import re
 import unicodedata
@@ -17,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from service.territories.codes import not_covered_reason
+from service.territories.layers import current_layer_matching
 from service.territories.queries import CURRENT_COMMUNE_LAYER_IDS, current_layer_ids_sql
 
 SIREN_RE = re.compile(r"^\d{9}$")
@@ -42,6 +44,8 @@ class ImportResult:
     row_count: int
     skipped: int = 0
     notes: list[str] = field(default_factory=list)
+    unchanged: bool = False
+    """The same file with the same options was already the current layer: nothing written."""
 
 
 class ImportRejected(Exception):
@@ -282,3 +286,27 @@ def check_vintage(vintage: str | None, reference_date: date | None) -> str:
     if not VINTAGE_RE.match(vintage):
         raise ImportArgumentError(f"vintage {vintage!r}: 1 to 32 letters, digits, '.', '_' or '-'")
     return vintage
+
+
+def already_current(
+    conn: Connection, kind: str, scope: str | None, data: bytes, **columns: object
+) -> ImportResult | None:
+    """The current layer of this kind and scope when it was loaded from the same file (its
+    sha256) with the same options (`columns`: vintage, reference…) after the current commune
+    layer, which the import reads: importing that file again changes nothing."""
+    layer_id = current_layer_matching(
+        conn, kind, scope, sha256=hashlib.sha256(data).hexdigest(), **columns
+    )
+    if layer_id is None:
+        return None
+    row = conn.execute(
+        text(
+            "SELECT vintage, row_count, id > coalesce((SELECT max(id) FROM layer"
+            "   WHERE kind = 'commune' AND is_current), 0) AS after_communes"
+            " FROM layer WHERE id = :id"
+        ),
+        {"id": layer_id},
+    ).one()
+    if not row.after_communes:
+        return None
+    return ImportResult(kind, layer_id, scope, row.vintage, row.row_count, unchanged=True)

@@ -24,6 +24,7 @@ from service.territories.importers.common import (
     ImportRejected,
     ImportResult,
     RowError,
+    already_current,
     check_vintage,
     outside_region,
     read_table,
@@ -107,6 +108,10 @@ def import_cpts(
         errors += outside_region(conn, "cpts_stage", "communes", region)
     if errors:
         raise ImportRejected(errors)
+    loaded = already_current(conn, "cpts", region, data, vintage=vintage, reference=reference)
+    if loaded is not None:
+        return loaded
+
     layer_id = create_layer(
         conn,
         NewLayer(

@@ -21,6 +21,7 @@ from service.territories.importers.common import (
     ImportRejected,
     ImportResult,
     RowError,
+    already_current,
     check_vintage,
     decode_lines,
     detect_encoding,
@@ -378,6 +379,10 @@ def import_finess(
     errors += _far_from_their_commune(conn)
     if errors:
         raise ImportRejected(errors)
+    loaded = already_current(conn, "health_site", None, data, vintage=vintage)
+    if loaded is not None:
+        return loaded
+
     layer_id = create_layer(
         conn,
         NewLayer(

@@ -17,6 +17,7 @@ from service.territories.importers.common import (
     ImportRejected,
     ImportResult,
     RowError,
+    already_current,
     check_vintage,
     read_table,
     stage,
@@ -70,6 +71,10 @@ def import_zones_rouges(
     errors += [RowError(r, "siren_epci", f"unknown EPCI SIREN {s}") for r, s in unknown]
     if errors:
         raise ImportRejected(errors)
+    loaded = already_current(conn, "zone_rouge", None, data, vintage=vintage, reference=reference)
+    if loaded is not None:
+        return loaded
+
     layer_id = create_layer(
         conn,
         NewLayer(

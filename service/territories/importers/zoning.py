@@ -24,6 +24,7 @@ from service.territories.importers.common import (
     ImportRejected,
     ImportResult,
     RowError,
+    already_current,
     check_vintage,
     column_key,
     outside_region,
@@ -129,6 +130,18 @@ def import_zoning(
     errors += outside_region(conn, "zoning_stage", "code_commune", region)
     if errors:
         raise ImportRejected(errors)
+    loaded = already_current(
+        conn,
+        "medical_zone",
+        region,
+        data,
+        vintage=vintage,
+        reference=reference,
+        reference_date=reference_date,
+    )
+    if loaded is not None:
+        return loaded
+
     layer_id = create_layer(
         conn,
         NewLayer(
