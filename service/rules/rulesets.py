@@ -83,6 +83,13 @@ def check(spec: RuleSetSpec, *, by_code: bool = False, regions: set[str] | None 
             plan.params_of(r.code, r.parameters)
         except ValidationError as error:
             errors += _parameter_errors(error, f"rules.{r.code if by_code else i}.parameters")
+    if not any(r.enabled for r in spec.rules):
+        errors.append(
+            {
+                "field": "rules",
+                "reason": "no rule is enabled: under this set every cabin would be compliant",
+            }
+        )
     names: set[str] = set()
     taken: dict[tuple[str, str], str] = {}  # (rule, région): the profile that changes it
     for i, p in enumerate(spec.profiles):

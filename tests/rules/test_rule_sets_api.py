@@ -284,3 +284,19 @@ def test_a_draft_refused_at_publication_names_its_rules_by_code(db: Session, cli
     response = client.post("/v1/rule-sets/2026.9/publish", headers=bearer(admin))
     assert response.status_code == 422
     assert [e["field"] for e in response.json()["errors"]] == ["rules.SIT-10.parameters.radius_m"]
+
+
+def test_a_rule_set_with_no_rule_enabled_is_refused(db: Session, client: TestClient):
+    """Published, it judged every cabin compliant: no rule left to fail."""
+    admin = make_key(db, "admin")
+    db.commit()  # releases the test's savepoint: the 422 below rolls back only its own
+    off = {f"SIT-{i:02d}": {"enabled": False} for i in range(1, 21)}
+    body = {"version": "2026.9", "title": "nothing", "rules": off}
+    response = client.post("/v1/rule-sets", json=body, headers=bearer(admin))
+    assert response.status_code == 422
+    assert response.json()["errors"] == [
+        {
+            "field": "rules",
+            "reason": "no rule is enabled: under this set every cabin would be compliant",
+        }
+    ]
