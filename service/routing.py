@@ -6,7 +6,9 @@ one of the values would filter a list on the last and an export on whichever.
 
 It also documents, on every operation of openapi.yaml, the problems the service's plumbing
 answers whatever the handler does: 400 for an unknown or repeated query parameter, 413 and 415
-for a body, 503 when the database is down or a statement outlasts the timeout."""
+for a body, 503 when the database is down or a statement outlasts the timeout. It refuses, with
+a 406 that it documents too, a request whose `Accept` takes none of the types the route answers
+(`service.negotiation`)."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from fastapi.utils import create_model_field
 from pydantic import AliasChoices, BaseModel, Json
 from pydantic.fields import FieldInfo
 
+from service import negotiation
 from service.db import get_session
 from service.errors import InvalidParameter, UnsupportedMediaType, problem_responses
 from service.reads import get_read_session, get_regulator_read_session
@@ -228,6 +231,20 @@ def _json_body_only(handler: Handler) -> Handler:
     return checked
 
 
+def _negotiated(handler: Handler, offered: tuple[str, ...], format_parameter: bool) -> Handler:
+    async def checked(request: Request) -> Response:
+        query = request.query_params if format_parameter else ()
+        negotiation.check(request.headers.get("accept"), offered, query)
+        return await handler(request)
+
+    return checked
+
+
+def negotiated(route: APIRoute) -> bool:
+    """The contract's routes answer by `Accept`; the web app's pages and assets do not."""
+    return route.include_in_schema and negotiation.negotiates(route)
+
+
 def uses_database(dependant: Dependant) -> bool:
     """Whether the route or one of its dependencies (a key check, a session) opens a session."""
     pending = [dependant]
@@ -249,6 +266,8 @@ def plumbing_problems(route: ApiRoute) -> list[int]:
         statuses.append(413)
     if route.body_field is not None:
         statuses.append(415)
+    if negotiated(route):
+        statuses.append(406)
     if uses_database(route.dependant):
         statuses.append(503)
     return statuses
@@ -276,4 +295,9 @@ class ApiRoute(APIRoute):
             names = query_parameter_names(self.dependant)
             strict = names is not None and has_strict_query(self.path)
             handler = _checked_query(handler, names or ANY_NAMES, strict)
+        if negotiated(self):  # first: a 406 before any other check
+            format_parameter = any(
+                p.alias == negotiation.FORMAT_PARAMETER for p in self.dependant.query_params
+            )
+            handler = _negotiated(handler, negotiation.offered_types(self), format_parameter)
         return handler
