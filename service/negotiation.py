@@ -76,6 +76,13 @@ def weight_of(ranges: Iterable[Range], media_type: str) -> float:
     return weight
 
 
+def takes(accept: str | None, media_type: str) -> bool:
+    """Whether a client with this `Accept` takes an answer of `media_type` (the public cache
+    asks, before it serves a stored answer ahead of the route)."""
+    ranges = media_ranges(accept) if accept else None
+    return ranges is None or weight_of(ranges, media_type) > 0
+
+
 def offered_types(route: Any) -> tuple[str, ...]:
     """The media types the route's success has in the contract: its response class's (a
     `response_model` route's JSON) and those its `responses=` declares for that status."""
@@ -96,8 +103,7 @@ def check(accept: str | None, offered: Sequence[str], query: Any = ()) -> None:
     """Raises the 406 when `Accept` names none of the `offered` types."""
     if not accept or FORMAT_PARAMETER in query:
         return
-    ranges = media_ranges(accept)
-    if ranges is None or any(weight_of(ranges, media_type) > 0 for media_type in offered):
+    if any(takes(accept, media_type) for media_type in offered):
         return
     listed = ", ".join(offered)
     raise NotAcceptable(

@@ -41,6 +41,7 @@ import psycopg
 from sqlalchemy.engine import make_url
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service import negotiation
 from service.compression import LEVEL, MINIMUM_BYTES, THREAD_MINIMUM_BYTES, accepts_gzip_in
 from service.public.ratelimit import PUBLIC_PREFIXES
 
@@ -206,6 +207,14 @@ def _vary_on_encoding(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, b
     return [*headers, (b"vary", b"Accept-Encoding")]
 
 
+def _takes(accept: bytes | None, entry: Entry) -> bool:
+    """Whether the client's `Accept` takes the stored answer's type (`service.negotiation`)."""
+    if accept is None:
+        return True
+    content_type = next((v for k, v in entry.headers if k == b"content-type"), b"")
+    return negotiation.takes(accept.decode("latin-1"), content_type.decode("latin-1"))
+
+
 def _matches(if_none_match: bytes, etag: bytes) -> bool:
     """Weak comparison, as `service.public.caching.not_modified`."""
     header = if_none_match.strip()
@@ -240,6 +249,7 @@ class PublicCacheMiddleware:
         host = b""
         if_none_match = None
         accepts_gzip = False
+        accept: bytes | None = None
         for name, value in scope["headers"]:
             if name == b"host" and not host:
                 host = value
@@ -247,6 +257,8 @@ class PublicCacheMiddleware:
                 if_none_match = value
             elif name == b"accept-encoding":
                 accepts_gzip = accepts_gzip or accepts_gzip_in(value)
+            elif name == b"accept" and accept is None:
+                accept = value
         key = (scope["scheme"], host, scope.get("root_path", ""), scope["path"],
                scope["query_string"])  # fmt: skip
         now = time.monotonic()
@@ -257,6 +269,8 @@ class PublicCacheMiddleware:
                 flight = self.inflight.get(key)
                 if flight is not None and flight[0] == cache.generation:
                     entry = await asyncio.shield(flight[1])
+            if entry is not None and not _takes(accept, entry):
+                entry = None  # the route answers it: a 406, or its format named by `f=`
             if entry is not None:
                 cache.hits += 1
                 await self._serve(entry, if_none_match, accepts_gzip, send)

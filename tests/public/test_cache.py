@@ -254,3 +254,26 @@ def test_a_stored_answer_is_served_gzipped_to_the_clients_that_accept_it(
     assert miss.json() == hit.json() == plain.json() == refused.json()
     assert len(plain.json()["results"]) == 12
     assert hit.headers["etag"] == plain.headers["etag"]
+
+
+def test_a_stored_answer_is_not_served_to_an_accept_it_does_not_meet(
+    cached_app: FastAPI, committed: tuple[Session, uuid.UUID]
+) -> None:
+    """The cache answers before routing: a stored JSON answer must not reach a client that
+    takes XML only, which the route refuses with a 406; the clients it meets still hit."""
+    cache: ResponseCache = cached_app.state.public_cache
+    with TestClient(cached_app) as client:
+        wait_for(lambda: cache.ready)
+        stored = client.get("/ogc/collections/cabins")
+        assert stored.status_code == 200 and cache.stores == 1
+        refused = client.get("/ogc/collections/cabins", headers={"Accept": "application/xml"})
+        served = client.get(
+            "/ogc/collections/cabins", headers={"Accept": "application/geo+json, application/json"}
+        )
+        named = client.get("/ogc/collections/cabins?f=json", headers={"Accept": "application/xml"})
+    assert refused.status_code == 406
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["offered"] == ["application/json"]
+    assert served.status_code == 200 and served.json() == stored.json()
+    assert cache.hits == 1
+    assert named.status_code == 200
