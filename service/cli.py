@@ -261,8 +261,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = args.func(args)
     except Exception as exc:
-        from sqlalchemy.exc import OperationalError
+        from psycopg.errors import UndefinedTable
+        from sqlalchemy.exc import OperationalError, ProgrammingError
 
+        if isinstance(exc, ProgrammingError) and isinstance(exc.orig, UndefinedTable):
+            # a database the migrations never ran on (a new DATABASE_URL, a typo in its name)
+            table = getattr(exc.orig.diag, "message_primary", None) or str(exc.orig)
+            name = table.removeprefix("relation ").removesuffix(" does not exist")
+            print(
+                f"error: the database has no table {name}: it is not migrated; run"
+                " `registry db upgrade` first",
+                file=sys.stderr,
+            )
+            return 1
         if not isinstance(exc, OperationalError):
             raise
         # the database unreachable, or the connection lost mid-command: said, not a traceback

@@ -253,3 +253,19 @@ def test_registry_audit_verify_reads_the_database_url_when_it_runs(
         assert f"broken at event {event_id}" in capsys.readouterr().err
     finally:
         engine.dispose()
+
+
+def test_registry_audit_verify_on_a_database_not_migrated_says_so(database_url: str) -> None:
+    """A database without the registry's tables was a traceback (UndefinedTable)."""
+    url = make_url(database_url).set(database=f"{make_url(database_url).database}_bare")
+    bare = url.render_as_string(hide_password=False)
+    ensure_database(bare)
+    env = {**os.environ, "DATABASE_URL": bare}
+    command = [sys.executable, "-m", "service.cli", "audit", "verify"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        'error: the database has no table "audit_event": it is not migrated; run'
+        " `registry db upgrade` first"
+    ]
+
