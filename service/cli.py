@@ -260,6 +260,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         result = args.func(args)
+    except BrokenPipeError:
+        # the reader of the output is gone (`registry clients list | head -1`): stop quietly,
+        # and let no flush at exit write to the closed pipe
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except Exception as exc:
         from psycopg.errors import UndefinedTable
         from sqlalchemy.exc import OperationalError, ProgrammingError

@@ -269,3 +269,16 @@ def test_registry_audit_verify_on_a_database_not_migrated_says_so(database_url: 
         " `registry db upgrade` first"
     ]
 
+
+def test_a_listing_cut_short_by_its_reader_is_no_traceback(database_url: str) -> None:
+    """`registry clients list | head -1`: the reader gone, the command stops quietly."""
+    env = {**os.environ, "DATABASE_URL": database_url}
+    command = [sys.executable, "-m", "service.cli", "clients", "list"]
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # as `head` does once it has its lines
+    err = process.stderr.read()
+    process.wait(timeout=60)
+    assert "Traceback" not in err and "BrokenPipeError" not in err
