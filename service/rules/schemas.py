@@ -32,7 +32,10 @@ Outcome = Literal["pass", "fail", "unknown", "not_applicable"]
 RuleCode = Annotated[
     str, StringConstraints(pattern=pattern(r"^SIT-[0-9]{2}$", "a rule code such as SIT-04"))
 ]
-VERSION = pattern(r"^[0-9]{4}\.[0-9]{1,3}$", "a version such as 2026.2 (the year, a dot, a number)")
+VERSION = pattern(
+    r"^[0-9]{4}\.(0|[1-9][0-9]{0,2})$",
+    "a version such as 2026.2 (the year, a dot, a number without a leading zero)",
+)
 Version = Annotated[str, StringConstraints(pattern=VERSION)]
 RegionCode = Annotated[
     str,

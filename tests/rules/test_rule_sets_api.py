@@ -300,3 +300,19 @@ def test_a_rule_set_with_no_rule_enabled_is_refused(db: Session, client: TestCli
             "reason": "no rule is enabled: under this set every cabin would be compliant",
         }
     ]
+
+
+def test_a_version_number_with_a_leading_zero_is_refused(db: Session, client: TestClient):
+    """2026.01 and 2026.1 were two rule sets, told apart by a zero no one reads."""
+    admin = make_key(db, "admin")
+    db.commit()  # releases the test's savepoint: the 422 below rolls back only its own
+    response = client.post(
+        "/v1/rule-sets", json={"version": "2026.01", "title": "t"}, headers=bearer(admin)
+    )
+    assert response.status_code == 422
+    [error] = response.json()["errors"]
+    assert error["field"] == "version"
+    assert error["reason"] == (
+        "must be a version such as 2026.2 (the year, a dot, a number without a leading zero)"
+    )
+    assert client.get("/v1/rule-sets/2026.01").status_code == 400
