@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import RowMapping, select, text
+from sqlalchemy import Integer, RowMapping, cast, func, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from service.rules.evaluator import COMPLIANCE_COLUMNS
@@ -16,8 +17,11 @@ from service.rules.models import CabinCompliance, Rule, RuleSet
 
 
 def rule_sets(session: Session) -> Sequence[RuleSet]:
+    """Drafts first, then by publication, newest first; versions by number (2026.10 after
+    2026.9), not as text."""
+    by_number = cast(func.string_to_array(RuleSet.version, "."), ARRAY(Integer))
     return session.scalars(
-        select(RuleSet).order_by(RuleSet.published_at.desc().nulls_first(), RuleSet.version.desc())
+        select(RuleSet).order_by(RuleSet.published_at.desc().nulls_first(), by_number.desc())
     ).all()
 
 

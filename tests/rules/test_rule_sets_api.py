@@ -316,3 +316,13 @@ def test_a_version_number_with_a_leading_zero_is_refused(db: Session, client: Te
         "must be a version such as 2026.2 (the year, a dot, a number without a leading zero)"
     )
     assert client.get("/v1/rule-sets/2026.01").status_code == 400
+
+
+def test_the_list_orders_versions_by_number(db: Session, client: TestClient):
+    """Drafts came in text order: 2026.9 before 2026.10."""
+    admin = make_key(db, "admin")
+    for version in ("2026.10", "2026.9"):
+        body = {"version": version, "title": f"draft {version}"}
+        assert client.post("/v1/rule-sets", json=body, headers=bearer(admin)).status_code == 201
+    versions = [i["version"] for i in client.get("/v1/rule-sets").json()["items"]]
+    assert versions.index("2026.10") < versions.index("2026.9")
