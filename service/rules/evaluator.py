@@ -104,6 +104,8 @@ class EvaluationReport:
     rules: dict[str, RuleReport] = field(default_factory=dict)
     retired: dict[str, RetiredReport] = field(default_factory=dict)
     """The rules no longer enabled whose verdicts a full pass removed."""
+    compliance: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """A publication's cabins per compliance status, before and after it."""
     unimplemented: list[str] = field(default_factory=list)
     seconds: float = 0.0
     rewritten_cabins: set[uuid.UUID] = field(default_factory=set)
@@ -125,6 +127,10 @@ class EvaluationReport:
             "retired": {
                 code: {"removed": r.removed, "failing": r.failing}
                 for code, r in sorted(self.retired.items())
+            },
+            "compliance": {
+                status: {"before": before, "after": after}
+                for status, (before, after) in sorted(self.compliance.items())
             },
             "unimplemented": self.unimplemented,
             "seconds": round(self.seconds, 3),
@@ -664,6 +670,16 @@ def evaluate(session: Session, cabin_ids: list[uuid.UUID]) -> EvaluationReport:
     under the rule set in force (waiting for a publication under way)."""
     planning.hold_in_force(session)
     return evaluate_cabins(session, cabin_ids)
+
+
+COMPLIANCE_COUNTS = (
+    "SELECT compliance_status, count(*) FROM cabin_compliance GROUP BY compliance_status"
+)
+
+
+def compliance_counts(session: Session) -> dict[str, int]:
+    """Cabins per compliance status (a cabin never evaluated has none)."""
+    return {status: n for status, n in session.execute(text(COMPLIANCE_COUNTS)).tuples()}
 
 
 def reevaluate_all(session: Session, at: datetime | None = None) -> EvaluationReport:

@@ -355,7 +355,14 @@ def publish(
         version,
         {"status": ["draft", "published"], "valid_from": [None, at.date().isoformat()]},
     )
-    return rule_set, evaluator.reevaluate_all(session, at=at)
+    before = evaluator.compliance_counts(session)
+    report = evaluator.reevaluate_all(session, at=at)
+    after = evaluator.compliance_counts(session)
+    report.compliance = {
+        status: (before.get(status, 0), after.get(status, 0))
+        for status in ("compliant", "non_compliant", "incomplete")
+    }
+    return rule_set, report
 
 
 def publish_file(

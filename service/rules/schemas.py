@@ -176,11 +176,20 @@ class RetiredReportRead(BaseModel):
     failing: int = Field(description="Of which failed (their cabins' compliance may change).")
 
 
+class BeforeAfter(BaseModel):
+    before: int
+    after: int
+
+
 class EvaluationReportRead(BaseModel):
     rule_set_version: str | None
     rules: dict[str, RuleReportRead]
     retired: dict[str, RetiredReportRead] = Field(
         description="Rules no longer enabled whose verdicts the pass removed."
+    )
+    compliance: dict[str, BeforeAfter] = Field(
+        description="A publication's cabins per compliance status (compliant, non_compliant,"
+        " incomplete), before and after it; empty for another pass."
     )
     unimplemented: list[str]
     seconds: float

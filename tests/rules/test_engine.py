@@ -233,3 +233,36 @@ def test_the_report_of_a_publication_counts_the_verdicts_of_a_disabled_rule(
 
     assert "SIT-05" not in report.rules
     assert report.as_dict()["retired"] == {"SIT-05": {"removed": stored, "failing": failing}}
+
+
+def test_the_report_of_a_publication_counts_the_cabins_by_compliance_before_and_after(
+    db: Session, engine_rules
+):
+    """What an admin asks of a dry run first: how many cabins would turn non-compliant."""
+    operator = make_operator(db)
+    workplace = insert_cabin(
+        db,
+        operator,
+        venue_kind="entreprise",
+        siting=good_siting() | {"assistance_modes": ["trained_staff"]},
+    )
+    evaluate_cabins(db, [workplace], at=T0)
+    counts = dict(
+        db.execute(
+            select(CabinCompliance.compliance_status, func.count()).group_by(
+                CabinCompliance.compliance_status
+            )
+        ).all()
+    )
+
+    report = derive_and_publish(db, "2025.5", T1, SIT_03=RuleChange(severity="error"))
+
+    compliance = report.as_dict()["compliance"]
+    assert compliance["compliant"] == {
+        "before": counts.get("compliant", 0),
+        "after": counts.get("compliant", 0) - 1,
+    }
+    assert compliance["non_compliant"] == {
+        "before": counts.get("non_compliant", 0),
+        "after": counts.get("non_compliant", 0) + 1,
+    }
