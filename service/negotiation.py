@@ -53,6 +53,14 @@ def media_ranges(accept: str) -> list[Range] | None:
     return ranges or None
 
 
+def is_json(media_type: str) -> bool:
+    """`application/json` or any `+json` type (RFC 6839): problem+json, geo+json, schema+json."""
+    essence = media_type.partition(";")[0].strip().lower()
+    return essence == "application/json" or (
+        essence.startswith("application/") and essence.endswith("+json")
+    )
+
+
 def weight_of(ranges: Iterable[Range], media_type: str) -> float:
     """The weight the client gives `media_type`: that of the most specific range matching it,
     0 when none does."""
@@ -61,9 +69,9 @@ def weight_of(ranges: Iterable[Range], media_type: str) -> float:
     for range_type, range_subtype, q in ranges:
         if (range_type, range_subtype) == (type_, subtype):
             specificity = 3
-        elif (range_type, range_subtype) == ("application", "json") and (
-            type_ == "application" and subtype.endswith("+json")
-        ):
+        elif (range_type, range_subtype) == ("application", "json") and is_json(media_type):
+            if q == 0:  # JSON's extension only grants: `application/json;q=0, */*` takes GeoJSON
+                continue
             specificity = 2
         elif range_type == type_ and range_subtype == "*":
             specificity = 1

@@ -133,3 +133,17 @@ def test_weights() -> None:
     assert weight_of(ranges, "text/csv") == 0.1
     assert media_ranges("*") is None
     assert media_ranges("text/html;q=high") is None
+
+
+def test_json_refused_still_leaves_geojson_to_the_other_ranges(client: TestClient) -> None:
+    """RFC 6839's `+json` reading only grants: a client refusing plain JSON but taking `*/*`
+    takes GeoJSON (RFC 9110 has no range that refuses it)."""
+    ranges = media_ranges("application/json;q=0, */*")
+    assert ranges is not None
+    assert weight_of(ranges, "application/geo+json") == 1.0
+    assert weight_of(ranges, "application/json") == 0
+    response = client.get(
+        "/ogc/collections/cabins/items", headers={"Accept": "application/json;q=0, */*"}
+    )
+    assert response.status_code == 200, response.text[:300]
+    assert response.headers["content-type"] == "application/geo+json"
