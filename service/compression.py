@@ -18,13 +18,13 @@ from starlette.datastructures import Headers
 from starlette.middleware.gzip import GZipResponder
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.negotiation import is_json
+
 MINIMUM_BYTES = 1024  # a smaller answer gains less than the header and the work cost
 THREAD_MINIMUM_BYTES = 128 * 1024  # compressed off the event loop from this size
 LEVEL = 6  # zlib's default: most of the gain of 9, at a third of its cost
 FAST_FROM_BYTES = 1024 * 1024  # a complete answer this large is compressed at FAST_LEVEL
 FAST_LEVEL = 1
-
-COMPRESSIBLE_TYPES = ("application/json", "text/csv")
 
 
 def accepts_gzip_in(accept_encoding: bytes) -> bool:
@@ -42,10 +42,7 @@ def accepts_gzip_in(accept_encoding: bytes) -> bool:
 def is_compressible(content_type: str) -> bool:
     """JSON (`application/json` or any `+json` type: problem+json, geo+json, schema+json)
     and CSV: text that shrinks. Not the XLSX (a zip), the web app's pages and assets."""
-    media_type = content_type.partition(";")[0].strip().lower()
-    return media_type in COMPRESSIBLE_TYPES or (
-        media_type.startswith("application/") and media_type.endswith("+json")
-    )
+    return is_json(content_type) or content_type.partition(";")[0].strip().lower() == "text/csv"
 
 
 class _Responder(GZipResponder):
