@@ -151,11 +151,9 @@ def tableschema() -> dict[str, Any]:
         " id order. UTF-8, comma-separated, header row, RFC 4180 quoting; an empty cell is a"
         " missing value. In the free-text columns ("
         + ", ".join(FREE_TEXT_FIELDS)
-        + "), a value beginning with =, +, -, @, a tab or a carriage return is written with"
-        " an apostrophe (') before it (OWASP's guard against CSV injection), so that a"
-        " spreadsheet shows it as text instead of running it as a formula; numbers, dates and"
-        " codes are written as they are. The XLSX export needs no such mark: its text cells"
-        " are always text.",
+        + ") a spreadsheet formula is guarded against (OWASP's CSV injection; each field's"
+        " description says how); numbers, dates and codes are written as they are. The XLSX"
+        " export needs no such mark: its text cells are always text.",
         "fields": FIELDS,
         "primaryKey": ["id"],
         "missingValues": [""],
