@@ -8,7 +8,7 @@ import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, get_args
 
 import orjson
 from fastapi import FastAPI, Request
@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from psycopg.errors import QueryCanceled, UniqueViolation
 from pydantic import BaseModel, Field, ValidationError
 from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
+from pydantic_core.core_schema import ErrorType
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -245,13 +246,66 @@ _TYPE_WORDS: dict[str, str] = {
     ),
     "string_type": "must be text (a string)",
     "list_type": "must be a list (an array)",
-    **dict.fromkeys(("dict_type", "model_type"), 'must be an object ({"name": value, …})'),
+    **dict.fromkeys(
+        ("dict_type", "model_type", "model_attributes_type"),
+        'must be an object ({"name": value, …})',
+    ),
+    "finite_number": "must be a finite number",
+    **dict.fromkeys(
+        ("url_type", "url_parsing", "url_scheme", "url_syntax_violation"),
+        "must be a web address starting http:// or https://, e.g. https://example.fr/notice",
+    ),
     "missing": "required: it is missing or empty",
     "extra_forbidden": "is not a field the registry takes here; check its name",
 }
 _DATE_ERRORS = frozenset(
     ("date_type", "date_parsing", "date_from_datetime_parsing", "date_from_datetime_inexact")
 )
+
+
+def _number(value: Any) -> str:
+    """A limit as a person writes it: 1, not 1.0; 0.5 as 0.5."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _characters(n: Any) -> str:
+    return f"{_number(n)} character{'' if n == 1 else 's'}"
+
+
+def _items(n: Any) -> str:
+    return f"{_number(n)} item{'' if n == 1 else 's'}"
+
+
+# Pydantic's error types for a value past a limit, by the registry's words for it; the limit
+# is the error's own (its `ctx`), so the words hold for every field that has one.
+_LIMIT_WORDS: dict[str, Callable[[Mapping[str, Any]], str]] = {
+    "string_too_short": lambda c: (
+        "must not be empty"
+        if c.get("min_length") == 1
+        else f"must be at least {_characters(c.get('min_length'))} long"
+    ),
+    "string_too_long": lambda c: f"must be at most {_characters(c.get('max_length'))} long",
+    "url_too_long": lambda c: f"must be at most {_characters(c.get('max_length'))} long",
+    "too_short": lambda c: (
+        "must not be empty"
+        if c.get("min_length") == 1
+        else f"must hold at least {_items(c.get('min_length'))}"
+    ),
+    "too_long": lambda c: f"must hold at most {_items(c.get('max_length'))}",
+    "greater_than": lambda c: f"must be greater than {_number(c.get('gt'))}",
+    "greater_than_equal": lambda c: f"must be at least {_number(c.get('ge'))}",
+    "less_than": lambda c: f"must be less than {_number(c.get('lt'))}",
+    "less_than_equal": lambda c: f"must be at most {_number(c.get('le'))}",
+    "multiple_of": lambda c: f"must be a multiple of {_number(c.get('multiple_of'))}",
+}
+
+
+# Every error type Pydantic itself may give: one of them the registry has no words for is
+# said in general words, never in Pydantic's; any other type is a validator's own reason.
+_PYDANTIC_TYPES = frozenset(get_args(ErrorType))
+_UNWORDED = "is not a value the registry takes here"
 
 
 def pydantic_reason(error: Mapping[str, Any]) -> str:
@@ -272,8 +326,23 @@ def pydantic_reason(error: Mapping[str, Any]) -> str:
     words = _TYPE_WORDS.get(str(kind))
     if words is not None:
         return words
+    limit = _LIMIT_WORDS.get(str(kind))
+    if limit is not None:
+        return limit(error.get("ctx") or {})
     msg = str(error.get("msg", "invalid value"))
-    return mismatch_reason(error) or msg.removeprefix("Value error, ")
+    if kind == "value_error":
+        return msg.removeprefix("Value error, ")
+    if kind == "assertion_error":
+        return msg.removeprefix("Assertion failed, ")
+    said = mismatch_reason(error)
+    if said:
+        return said
+    if kind == "string_pattern_mismatch":
+        return "is not written in the form the registry takes here"
+    if kind in _PYDANTIC_TYPES:
+        log.warning("no registry words for Pydantic's %s error: %s", kind, msg)
+        return _UNWORDED
+    return msg
 
 
 def reworded(

@@ -550,7 +550,7 @@ def test_a_csv_coordinate_that_is_not_finite_is_refused_naming_it(
     response = client.post(IMPORT, content=content, headers={**CSV, **callers.operator})
     assert response.status_code == 422, response.text
     assert response.json()["errors"] == [
-        {"row": 1, "field": "location.lon", "reason": "Input should be a finite number"}
+        {"row": 1, "field": "location.lon", "reason": "must be a finite number"}
     ]
 
 

@@ -291,7 +291,7 @@ def test_a_coordinate_that_is_not_finite_is_refused_naming_it(
     assert response.status_code == 422, response.text
     assert response.headers["content-type"] == "application/problem+json"
     errors = {e["field"]: e["reason"] for e in response.json()["errors"]}
-    assert errors == {f"location.{field}": "Input should be a finite number"}
+    assert errors == {f"location.{field}": "must be a finite number"}
     assert db.scalar(select(func.count()).select_from(Cabin)) == before
 
 
@@ -299,7 +299,7 @@ def test_a_measurement_that_is_not_finite_is_refused(
     client: TestClient, callers: Callers, db: Session
 ) -> None:
     errors = refused(client, callers, db, cabin_body(accessibility__path_width_cm="NaN"))
-    assert errors == {"accessibility.path_width_cm": "Input should be a finite number"}
+    assert errors == {"accessibility.path_width_cm": "must be a finite number"}
 
 
 @pytest.mark.parametrize(

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import pytest
 from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+from pydantic import (
+    AfterValidator,
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+)
 from sqlalchemy import text
 
 from service.app import create_app
@@ -22,6 +30,12 @@ from service.settings import Settings
 class Echo(BaseModel):
     name: str
     count: int
+
+
+class Limited(BaseModel):
+    name: Annotated[str, Field(min_length=1)]
+    count: Annotated[int, Field(ge=1)]
+    ratio: Annotated[float, Field(allow_inf_nan=False)]
 
 
 class Strict(BaseModel):
@@ -47,6 +61,10 @@ def _app_with_probe_routes(settings: Settings, max_body_bytes: int = 1024) -> Fa
     @router.post("/_probe/echo/{n}")
     def echo_n(n: int, body: Echo) -> Echo:
         return body
+
+    @router.post("/_probe/limits")
+    def limits(body: Limited) -> None:
+        return None
 
     @router.get("/_probe/boom")
     def boom() -> None:
@@ -177,6 +195,85 @@ def test_a_value_of_the_wrong_type_is_said_in_the_registrys_words(
     with pytest.raises(ValidationError) as refused:
         TypeAdapter(kind).validate_python(value)
     assert [pydantic_reason(e) for e in refused.value.errors()] == [reason]
+
+
+# A value past a limit, by the registry's words with the limit of the field (never
+# Pydantic's "String should have at least 1 character" or "Input should be greater than …").
+LIMIT_WORDS = [
+    (Annotated[str, Field(min_length=1)], "", "must not be empty"),
+    (Annotated[str, Field(min_length=3)], "ab", "must be at least 3 characters long"),
+    (Annotated[str, Field(max_length=200)], "x" * 201, "must be at most 200 characters long"),
+    (Annotated[str, Field(max_length=1)], "xy", "must be at most 1 character long"),
+    (Annotated[list[int], Field(min_length=1)], [], "must not be empty"),
+    (Annotated[list[int], Field(min_length=2)], [1], "must hold at least 2 items"),
+    (Annotated[list[int], Field(max_length=2)], [1, 2, 3], "must hold at most 2 items"),
+    (Annotated[int, Field(ge=1)], 0, "must be at least 1"),
+    (Annotated[float, Field(ge=-90.0)], -91, "must be at least -90"),
+    (Annotated[float, Field(gt=0)], 0, "must be greater than 0"),
+    (Annotated[float, Field(le=0.5)], 1, "must be at most 0.5"),
+    (Annotated[int, Field(lt=10)], 10, "must be less than 10"),
+    (Annotated[int, Field(multiple_of=5)], 7, "must be a multiple of 5"),
+    (Annotated[float, Field(allow_inf_nan=False)], float("nan"), "must be a finite number"),
+    (Annotated[float, Field(allow_inf_nan=False)], float("inf"), "must be a finite number"),
+    (
+        AnyHttpUrl,
+        "not a url",
+        "must be a web address starting http:// or https://, e.g. https://example.fr/notice",
+    ),
+    (
+        AnyHttpUrl,
+        "ftp://example.fr",
+        "must be a web address starting http:// or https://, e.g. https://example.fr/notice",
+    ),
+    (
+        Annotated[str, Field(pattern=r"^[a-z]+$")],
+        "A",
+        "is not written in the form the registry takes here",
+    ),
+    (Echo, [1], 'must be an object ({"name": value, …})'),
+]
+
+
+@pytest.mark.parametrize(("kind", "value", "reason"), LIMIT_WORDS)
+def test_a_value_past_a_limit_is_said_in_the_registrys_words(
+    kind: Any, value: Any, reason: str
+) -> None:
+    with pytest.raises(ValidationError) as refused:
+        TypeAdapter(kind).validate_python(value)
+    assert [pydantic_reason(e) for e in refused.value.errors()] == [reason]
+
+
+def test_an_error_the_registry_has_no_words_for_is_not_said_in_pydantics() -> None:
+    with pytest.raises(ValidationError) as refused:
+        TypeAdapter(frozenset[int]).validate_python("ab")
+    error = refused.value.errors()[0]
+    assert error["type"] == "frozen_set_type"
+    assert pydantic_reason(error) == "is not a value the registry takes here"
+
+
+def test_a_validators_own_reason_stands() -> None:
+    with pytest.raises(ValidationError) as refused:
+        TypeAdapter(Annotated[str, AfterValidator(_refuse)]).validate_python("x")
+    assert [pydantic_reason(e) for e in refused.value.errors()] == ["not this one"]
+
+
+def _refuse(value: str) -> str:
+    raise ValueError("not this one")
+
+
+def test_a_finite_number_and_a_length_are_said_in_a_body(settings: Settings) -> None:
+    """JSON has no NaN, but Python's reader takes NaN and Infinity: the body says so."""
+    response = _probe_client(settings).post(
+        "/_probe/limits",
+        content=b'{"name": "", "count": 0, "ratio": NaN}',
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"] == [
+        {"field": "name", "reason": "must not be empty"},
+        {"field": "count", "reason": "must be at least 1"},
+        {"field": "ratio", "reason": "must be a finite number"},
+    ]
 
 
 def test_a_missing_or_unknown_field_is_said_in_the_registrys_words() -> None:

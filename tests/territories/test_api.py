@@ -141,7 +141,7 @@ def test_locate_nan_is_400_asking_for_a_finite_number(client: TestClient) -> Non
     response = client.get("/v1/territories/locate", params={"lat": "NaN", "lon": "2.35"})
     assert response.status_code == 400
     assert response.json()["errors"] == [
-        {"field": "lat", "reason": "Input should be a finite number"}
+        {"field": "lat", "reason": "must be a finite number"}
     ]
 
 
