@@ -114,6 +114,13 @@ def declared_codec(content_type: str | None, kind: str) -> str | None:
     return codec
 
 
+def undecodable_at(raw: bytes, exc: UnicodeDecodeError) -> str:
+    """Where `raw` stops being text in the codec that raised `exc`, as a reason says it:
+    `at byte 12 (line 2): byte 0xE9` (the byte counted from 0, the line from 1)."""
+    line = raw.count(b"\n", 0, exc.start) + 1
+    return f"at byte {exc.start} (line {line}): byte 0x{raw[exc.start]:02X}"
+
+
 def to_utf8(body: bytes, codec: str | None) -> bytes:
     """The body in UTF-8, read in its declared codec (the rest of the import, COPY included,
     reads UTF-8), or in the one its byte-order mark gives; a body declared UTF-8, or with no
@@ -127,18 +134,11 @@ def to_utf8(body: bytes, codec: str | None) -> bytes:
     try:
         text = body.decode(codec)
     except UnicodeDecodeError as exc:
-        line = body.count(b"\n", 0, exc.start) + 1
         name = CHARSETS[codec]
         raise BadRequest(
             f"The import is not {name} text, as its Content-Type says: send the charset the"
             " file was saved in, or save it as UTF-8.",
-            errors=[
-                {
-                    "field": "body",
-                    "reason": f"not {name} at byte {exc.start} (line {line}):"
-                    f" byte 0x{body[exc.start]:02X}",
-                }
-            ],
+            errors=[{"field": "body", "reason": f"not {name} {undecodable_at(body, exc)}"}],
         ) from None
     return text.removeprefix("\ufeff").encode()
 
@@ -148,7 +148,6 @@ def decode(body: bytes) -> str:
     try:
         return body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = body.count(b"\n", 0, exc.start) + 1
         byte = body[exc.start]
         # Excel's plain "CSV" on Windows writes Windows-1252: é is the single byte 0xE9.
         legacy = bytes([byte]).decode("cp1252", errors="replace")
@@ -161,8 +160,7 @@ def decode(body: bytes) -> str:
             errors=[
                 {
                     "field": "body",
-                    "reason": f"not UTF-8 at byte {exc.start} (line {line}):"
-                    f" byte 0x{byte:02X}{seen}",
+                    "reason": f"not UTF-8 {undecodable_at(body, exc)}{seen}",
                 }
             ],
         ) from None
