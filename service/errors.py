@@ -302,6 +302,36 @@ _LIMIT_WORDS: dict[str, Callable[[Mapping[str, Any]], str]] = {
 }
 
 
+def _tags(ctx: Mapping[str, Any]) -> str | None:
+    """A discriminated union's tags as a person reads them: "operator, regulator or admin"."""
+    tags = re.findall(r"'([^']*)'", str(ctx.get("expected_tags", "")))
+    if not tags:
+        return None
+    return tags[0] if len(tags) == 1 else f"{', '.join(tags[:-1])} or {tags[-1]}"
+
+
+def _union_tag_field(error: Mapping[str, Any]) -> str | None:
+    """The field that tells a union's kinds apart (a client's `role`), for an error about it:
+    Pydantic places that error on the object, the client is told the field."""
+    if error.get("type") not in ("union_tag_invalid", "union_tag_not_found"):
+        return None
+    if not isinstance(error.get("input"), dict):
+        return None
+    name = str((error.get("ctx") or {}).get("discriminator", "")).strip("'")
+    return name if name.isidentifier() else None
+
+
+def _union_tag_reason(error: Mapping[str, Any]) -> str:
+    ctx, value = error.get("ctx") or {}, error.get("input")
+    tags = _tags(ctx)
+    name = str(ctx.get("discriminator", "")).strip("'")
+    if not isinstance(value, dict):
+        return _TYPE_WORDS["dict_type"]
+    if value.get(name) is None:
+        return f"is required; one of {tags}" if tags else "is required"
+    return f"must be {tags}" if tags else "is not one of the values the registry takes"
+
+
 # Every error type Pydantic itself may give: one of them the registry has no words for is
 # said in general words, never in Pydantic's; any other type is a validator's own reason.
 _PYDANTIC_TYPES = frozenset(get_args(ErrorType))
@@ -323,6 +353,8 @@ def pydantic_reason(error: Mapping[str, Any]) -> str:
             return f"{value!r} is not one of the values the registry takes: {expected}"
         if expected:
             return f"must be one of the values the registry takes: {expected}"
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        return _union_tag_reason(error)
     words = _TYPE_WORDS.get(str(kind))
     if words is not None:
         return words
@@ -421,6 +453,8 @@ def validation_problem(exc: RequestValidationError) -> Problem:
     fields = []
     for e in errors:
         loc = _without_union_tag(tuple(e.get("loc", ())), exc.body)
+        if (tag_field := _union_tag_field(e)) is not None:
+            loc = (*loc, tag_field)
         fields.append({"field": _field_path(loc), "reason": pydantic_reason(e)})
     in_params = [str(e.get("loc", ("",))[0]) in {"query", "path", "header"} for e in errors]
     if len(errors) == 1 and str(errors[0].get("loc", ("",))[0]) in {"query", "path"}:

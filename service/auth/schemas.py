@@ -11,16 +11,18 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
     ModelWrapValidatorHandler,
     StringConstraints,
     ValidationError,
     model_validator,
 )
-from pydantic_core import ErrorDetails
+from pydantic_core import ErrorDetails, PydanticCustomError
 
-from service.auth.roles import Role
+from service.auth.roles import ROLES, Role
 from service.errors import reworded
 from service.patterns import ONE_LINE, SCOPE, SIREN
 
@@ -188,9 +190,25 @@ class AdminClientCreate(_NewClient):
     name: Name | None = Field(default=None, description="Label of the client (default: its role).")
 
 
+_ROLES = ", ".join(repr(role) for role in ROLES)  # as Pydantic lists a union's tags
+
+
+def _role_given(body: Any) -> Any:
+    """A body without a role is refused naming the roles there are, as an unknown role is
+    (Pydantic's own error for a missing tag names none)."""
+    if isinstance(body, dict) and body.get("role") is None:
+        raise PydanticCustomError(
+            "union_tag_not_found",
+            "Unable to extract tag using discriminator {discriminator}",
+            {"discriminator": "'role'", "expected_tags": _ROLES},
+        )
+    return body
+
+
 ClientCreate = Annotated[
     OperatorClientCreate | RegulatorClientCreate | AdminClientCreate,
-    Field(discriminator="role"),
+    Discriminator("role"),
+    BeforeValidator(_role_given),
 ]
 """A new client: an operator's (with its operator), a regulator's (with its scope) or an
 admin's; the admin API and `registry clients create` both validate it."""

@@ -259,6 +259,31 @@ def test_a_role_field_missing_or_misplaced_is_said_for_the_role(
     assert response.json()["errors"] == [{"field": field, "reason": reason}]
 
 
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ({"role": "root"}, "must be operator, regulator or admin"),
+        ({}, "is required; one of operator, regulator or admin"),
+        ({"role": None, "name": "x"}, "is required; one of operator, regulator or admin"),
+    ],
+)
+def test_an_unknown_or_missing_role_is_said_naming_role(
+    client: TestClient, callers: Callers, body: dict, reason: str
+) -> None:
+    """Pydantic said "Input tag 'root' found using 'role' does not match…" of the body."""
+    response = client.post("/v1/clients", json=body, headers=callers.admin)
+    assert response.status_code == 422
+    assert response.json()["errors"] == [{"field": "role", "reason": reason}]
+
+
+def test_an_empty_client_name_is_said_in_the_registrys_words(
+    client: TestClient, callers: Callers
+) -> None:
+    response = client.post("/v1/clients", json={"role": "admin", "name": ""}, headers=callers.admin)
+    assert response.status_code == 422
+    assert response.json()["errors"] == [{"field": "name", "reason": "must not be empty"}]
+
+
 def test_regional_regulator_key_from_the_api(client: TestClient, callers: Callers) -> None:
     response = client.post(
         "/v1/clients", json={"role": "regulator", "scope": "region:84"}, headers=callers.admin
