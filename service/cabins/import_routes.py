@@ -45,9 +45,11 @@ router = APIRouter(tags=["imports"], route_class=ApiRoute)
 ASYNC_ROWS = 20_000
 
 
-async def read_upload(request: Request) -> tuple[str, bytes, str | None]:
-    """The body, read as a stream: its kind (csv or ndjson), its bytes and the codec of the
-    charset its Content-Type declares (checked before the body is read)."""
+async def read_upload(request: Request) -> tuple[str, bytes]:
+    """The body, read as a stream: its kind (csv or ndjson) and its bytes in UTF-8, read in
+    the charset its Content-Type declares (checked before the body is read) or its
+    byte-order mark gives. From here on the file is UTF-8, whatever charset it came in: the
+    Idempotency-Key's digest, the row count, COPY and the job all read the same text."""
     content_type = request.headers.get("content-type")
     kind = media_kind(content_type)
     codec = declared_codec(content_type, kind)
@@ -62,10 +64,10 @@ async def read_upload(request: Request) -> tuple[str, bytes, str | None]:
                 errors=[{"field": "body", "reason": f"larger than {limit} bytes"}],
             )
         chunks.append(chunk)
-    return kind, b"".join(chunks), codec
+    return kind, to_utf8(b"".join(chunks), codec)
 
 
-Upload = Annotated[tuple[str, bytes, str | None], Depends(read_upload)]
+Upload = Annotated[tuple[str, bytes], Depends(read_upload)]
 
 UPLOAD_BODY: dict[str, Any] = {
     "requestBody": {
@@ -182,10 +184,7 @@ def import_cabins(
         Header(alias="Prefer", max_length=200, description="`respond-async` for a job."),
     ] = None,
 ) -> Response:
-    kind, raw, codec = upload
-    # From here on the file is UTF-8, whatever charset it came in: the Idempotency-Key's
-    # digest, the row count, COPY and the job all read the same text.
-    body = to_utf8(raw, codec)
+    kind, body = upload
     owner = _owner(session, principal, operator_id)
     if idempotency_key is not None:
         previous = jobs.by_key(session, principal.client_id, idempotency_key)
