@@ -61,8 +61,12 @@ def current_principal(
     client = (
         session.scalar(select(ApiClient).where(ApiClient.key_prefix == prefix)) if prefix else None
     )
-    if client is None or not client.active or not key_matches(key, client.key_hash):
+    if client is None or not key_matches(key, client.key_hash):
         raise _unauthorized("The API key is not valid.", "invalid_token")
+    if not client.active:
+        # Said only to the holder of the whole key (the prefix alone is not secret), and no
+        # more than that: not who revoked it, nor when.
+        raise _unauthorized("The API key has been revoked.", "invalid_token")
     return Principal(
         client_id=client.id,
         name=client.name,

@@ -59,13 +59,36 @@ def test_right_prefix_wrong_secret_is_401(client: TestClient, callers: Callers) 
     assert client.get("/v1/cabins", headers=bearer(forged)).status_code == 401
 
 
-def test_inactive_key_is_401(client: TestClient, callers: Callers, db: Session) -> None:
+def test_a_revoked_key_is_401_saying_it_was_revoked(
+    client: TestClient, callers: Callers, db: Session
+) -> None:
     key = callers.operator["Authorization"].removeprefix("Bearer ")
     row = db.scalar(select(ApiClient).where(ApiClient.key_prefix == key.split("_")[1]))
     assert row is not None
     row.active = False
     db.commit()
-    assert client.get("/v1/cabins", headers=callers.operator).status_code == 401
+    response = client.get("/v1/cabins", headers=callers.operator)
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
+    assert response.json()["detail"] == "The API key has been revoked."
+    assert response.json()["errors"] == [
+        {"field": "Authorization", "reason": "The API key has been revoked."}
+    ]
+
+
+def test_a_revoked_prefix_with_a_wrong_secret_is_only_not_valid(
+    client: TestClient, callers: Callers, db: Session
+) -> None:
+    """The prefix is not secret: whether its key was revoked is told to its holder only."""
+    key = callers.operator["Authorization"].removeprefix("Bearer ")
+    row = db.scalar(select(ApiClient).where(ApiClient.key_prefix == key.split("_")[1]))
+    assert row is not None
+    row.active = False
+    db.commit()
+    forged = key[:-4] + ("AAAA" if not key.endswith("AAAA") else "BBBB")
+    response = client.get("/v1/cabins", headers=bearer(forged))
+    assert response.status_code == 401
+    assert response.json()["detail"] == "The API key is not valid."
 
 
 def test_only_the_hash_of_a_key_is_stored(callers: Callers, db: Session) -> None:
