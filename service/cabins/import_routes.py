@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from service.auth.deps import OperatorPrincipal, Principal
 from service.cabins.importer import ImportOptions, run_import
@@ -64,7 +65,8 @@ async def read_upload(request: Request) -> tuple[str, bytes]:
                 errors=[{"field": "body", "reason": f"larger than {limit} bytes"}],
             )
         chunks.append(chunk)
-    return kind, to_utf8(b"".join(chunks), codec)
+    # Decoding a large file takes a while: not on the event loop.
+    return kind, await run_in_threadpool(to_utf8, b"".join(chunks), codec)
 
 
 Upload = Annotated[tuple[str, bytes], Depends(read_upload)]
