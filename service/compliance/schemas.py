@@ -160,11 +160,13 @@ class Change(BaseModel):
     )
     kind: ChangeKind = Field(
         default="verdict",
-        description="`verdict`: a rule's outcome changed for the cabin (the rule and outcome"
-        " fields are set). For a regional regulator only: `left_scope`, the cabin moved out of"
-        " its région (no verdict of it follows until it comes back: drop it), and"
-        " `entered_scope`, the cabin moved into its région, with `verdicts`; on both the rule"
-        " and outcome fields are null and `old_region_code` / `new_region_code` say the move.",
+        description="`verdict`: a rule's outcome or severity changed for the cabin (the rule"
+        " and outcome fields are set; a severity changed alone, by a rule set's publication,"
+        " has the same `old_outcome` and `new_outcome`, and the new `severity`). For a regional"
+        " regulator only: `left_scope`, the cabin moved out of its région (no verdict of it"
+        " follows until it comes back: drop it), and `entered_scope`, the cabin moved into its"
+        " région, with `verdicts`; on both the rule and outcome fields are null and"
+        " `old_region_code` / `new_region_code` say the move.",
     )
     cabin_id: uuid.UUID
     cabin_reference: str

@@ -4,10 +4,10 @@ statement per rule and parameter group, writing only what changed.
 Each statement is `WITH v AS (<the rule's select, with the fingerprint of its evidence>),
 d AS (<v joined to the stored verdicts, keeping the rows whose outcome, fingerprint, severity
 or profile differ>), up AS (INSERT INTO verdict … ON CONFLICT DO UPDATE), ch AS (INSERT INTO
-verdict_change <the rows whose outcome changed>) SELECT <counts>`: the evidence is built for
-the rows of `d` only (`service.rules.fingerprint`). Then the compliance status and
-accessibility label of the cabins whose verdicts were rewritten are recomputed in one
-statement.
+verdict_change <the rows of d whose outcome or severity changed>) SELECT <counts>`: the
+evidence is built for the rows of `d` only (`service.rules.fingerprint`). Then the compliance
+status and accessibility label of the cabins whose verdicts were rewritten are recomputed in
+one statement.
 
 A few cabins (a write, a small import) take one statement for every rule instead, rendered
 once per rule set and day with the cabins and the time as its only parameters, and prepared
@@ -78,7 +78,8 @@ verdict_change: Table = VerdictChange.__table__  # type: ignore[assignment]
 @dataclass
 class RuleReport:
     changed: int = 0
-    """Cabins whose outcome changed (a first evaluation is not a change)."""
+    """Cabins whose outcome changed (a first evaluation is not a change, nor a severity
+    changed alone)."""
     first: int = 0
     """Cabins evaluated by this rule for the first time."""
     rewritten: int = 0
@@ -187,8 +188,11 @@ def produced_by(run: planning.RuleRun, inp: RuleInput) -> Select[Any]:
 
 def write_changes(produced: CTE, at: ColumnElement[Any], version: str) -> tuple[CTE, CTE]:
     """The verdicts of `produced` (see `produced_by`) that differ from the stored ones, upserted
-    (`up`: cabin_id, rule_code of each row written) and, where the outcome moved, appended to
-    the history (`ch`: rule_code, old_outcome of each change).
+    (`up`: cabin_id, rule_code of each row written) and, where the outcome or the severity
+    moved, appended to the history (`ch`: rule_code, old_outcome, new_outcome of each change).
+    A severity changed alone (a publication making a warning an error) is a row whose old and
+    new outcomes are the same: the change feed serves it, so that a copy kept from the feed
+    holds the new severity; `failing_since` and the as-of reads skip it.
 
     A verdict differs when its outcome, fingerprint, severity or profile does: the evidence
     is not compared, so PostgreSQL builds it only for the rows that differ (when the rule's
@@ -205,6 +209,7 @@ def write_changes(produced: CTE, at: ColumnElement[Any], version: str) -> tuple[
             v.severity,
             v.profile,
             old.c.outcome.label("old_outcome"),
+            old.c.severity.label("old_severity"),
             old.c.failing_since.label("old_failing_since"),
         )
         .select_from(
@@ -301,22 +306,37 @@ def write_changes(produced: CTE, at: ColumnElement[Any], version: str) -> tuple[
                 literal(version, Text),
                 diff.c.profile,
                 at,
-            ).where(diff.c.old_outcome.is_distinct_from(diff.c.outcome)),
+            ).where(
+                or_(
+                    diff.c.old_outcome.is_distinct_from(diff.c.outcome),
+                    diff.c.old_severity.is_distinct_from(diff.c.severity),
+                )
+            ),
         )
-        .returning(verdict_change.c.rule_code, verdict_change.c.old_outcome)
+        .returning(
+            verdict_change.c.rule_code,
+            verdict_change.c.old_outcome,
+            verdict_change.c.new_outcome,
+        )
         .cte("ch")
     )
     return up, ch
 
 
+def _outcome_moved(ch: CTE) -> ColumnElement[bool]:
+    """A change of `write_changes` that moved an outcome (not a first evaluation, nor a
+    severity changed alone)."""
+    return and_(ch.c.old_outcome.is_not(None), ch.c.old_outcome != ch.c.new_outcome)
+
+
 def rule_statement(run: planning.RuleRun, cabins: FromClause, at: datetime, version: str) -> Any:
     """The one statement of a run over many cabins: upsert the changed verdicts, append the
-    changes; one row of counts (changed, first, rewritten, the rewritten cabins' ids when
-    they are at most LISTED_REWRITES)."""
+    changes; one row of counts (changed: outcomes moved, first, rewritten, the rewritten
+    cabins' ids when they are at most LISTED_REWRITES)."""
     produced = produced_by(run, RuleInput(cabins=cabins, params=run.params, at=today(at)))
     up, ch = write_changes(produced.cte("v"), literal(at), version)
     return select(
-        select(func.count()).select_from(ch).where(ch.c.old_outcome.is_not(None)).scalar_subquery(),
+        select(func.count()).select_from(ch).where(_outcome_moved(ch)).scalar_subquery(),
         select(func.count()).select_from(ch).where(ch.c.old_outcome.is_(None)).scalar_subquery(),
         select(func.count()).select_from(up).scalar_subquery(),
         select(
@@ -354,7 +374,7 @@ def runs_statement(
     changes = (
         select(
             ch.c.rule_code,
-            func.count().filter(ch.c.old_outcome.is_not(None)).label("changed"),
+            func.count().filter(_outcome_moved(ch)).label("changed"),
             func.count().filter(ch.c.old_outcome.is_(None)).label("first"),
         )
         .group_by(ch.c.rule_code)

@@ -139,7 +139,8 @@ ischema_names["xid8"] = Xid8
 
 class VerdictChange(Base):
     """Append-only: one row each time a cabin's outcome for a rule changes (the first
-    evaluation included, with `old_outcome` null). The change feed serves them in `(xid, id)`
+    evaluation included, with `old_outcome` null), or its severity alone (the same old and new
+    outcome: the as-of reads skip it). The change feed serves them in `(xid, id)`
     order (`service.compliance.queries.changes`): ids are taken in one order and committed in
     another, the writing transactions' ids tell which changes can no longer be preceded."""
 

@@ -39,11 +39,14 @@ def compliance_of(session: Session, cabin_id: uuid.UUID) -> CabinCompliance | No
     return session.get(CabinCompliance, cabin_id)
 
 
+# `changed_at`: when the outcome last changed (a history row whose outcome did not move is a
+# severity changed alone, `evaluator.write_changes`).
 _CURRENT_VERDICTS = """
 SELECT v.rule_code, r.title, v.severity, v.outcome, v.evidence, v.failing_since,
        v.rule_set_version, v.profile,
        (SELECT max(ch.changed_at) FROM verdict_change ch
-         WHERE ch.cabin_id = v.cabin_id AND ch.rule_code = v.rule_code) AS changed_at
+         WHERE ch.cabin_id = v.cabin_id AND ch.rule_code = v.rule_code
+           AND ch.old_outcome IS DISTINCT FROM ch.new_outcome) AS changed_at
 FROM verdict v
 LEFT JOIN rule r ON r.code = v.rule_code
                 AND r.rule_set_version = (SELECT version FROM rule_set WHERE status = 'published')
@@ -56,10 +59,11 @@ def current_verdicts(session: Session, cabin_id: uuid.UUID) -> list[RowMapping]:
     return list(session.execute(text(_CURRENT_VERDICTS), {"cabin_id": cabin_id}).mappings())
 
 
-# The last change of each rule before the end of the day asked for: the outcome then, and
-# since when (a change row opens each outcome, so a `fail` started at its change). The
-# severity and profile are those of the rule set in force that day for the cabin's région: a
-# publication that changes only a severity moves no outcome, so writes no change row.
+# The last outcome change of each rule before the end of the day asked for: the outcome then,
+# and since when (a change row opens each outcome, so a `fail` started at its change). A row
+# whose outcome did not move is a severity changed alone (`evaluator.write_changes`): it opens
+# nothing, so it is skipped. The severity and profile are those of the rule set in force that
+# day for the cabin's région (the history written before severity rows existed has none).
 _VERDICTS_AS_OF = """
 SELECT DISTINCT ON (ch.rule_code)
        ch.rule_code, r.title, coalesce(p.severity, r.severity) AS severity,
@@ -78,6 +82,7 @@ LEFT JOIN LATERAL (
   LIMIT 1
 ) p ON true
 WHERE ch.cabin_id = :cabin_id AND ch.changed_at < :before
+  AND ch.old_outcome IS DISTINCT FROM ch.new_outcome
 ORDER BY ch.rule_code, ch.changed_at DESC, ch.id DESC
 """
 
