@@ -98,8 +98,10 @@ def register(commands: argparse._SubParsersAction) -> None:
         dest="operators", required=True
     )
     create = operators.add_parser("create", help="register an operator; prints its id")
-    create.add_argument("--name", required=True)
-    create.add_argument("--siren", required=True)
+    create.add_argument("--name", required=True, help="the organisation's name, on one line")
+    create.add_argument(
+        "--siren", required=True, help="its SIREN: 9 digits (spaces allowed), Luhn key checked"
+    )
     create.add_argument("--contact-email", help="contact e-mail address")
     create.add_argument("--contact-phone", help="+<country code><number>, or 0X XX XX XX XX")
     create.set_defaults(func=_create_operator)
@@ -108,10 +110,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         dest="clients", required=True
     )
     client = clients.add_parser("create", help="create an API client; prints its key once")
-    client.add_argument("--role", required=True, choices=ROLES)
+    client.add_argument(
+        "--role", required=True, choices=ROLES, help="what the key may do: " + ", ".join(ROLES)
+    )
     client.add_argument("--operator", type=uuid.UUID, help="operator id (role operator)")
     client.add_argument("--scope", help="national or region:<code> (role regulator)")
-    client.add_argument("--name")
+    client.add_argument("--name", help="label of the client, on one line (default: its role)")
     client.set_defaults(func=_create_client)
     listing = clients.add_parser("list", help="list the clients (id, role, state, name, scope)")
     listing.add_argument("--operator", type=uuid.UUID, help="only this operator's clients")

@@ -98,7 +98,7 @@ def read_operator(
     summary="Create an API client; its key is in this response only (admin)",
 )
 def create_client(
-    body: ClientCreate, session: DbSession, principal: AdminPrincipal
+    body: ClientCreate, session: DbSession, principal: AdminPrincipal, response: Response
 ) -> ClientCreated:
     created = service.create_client(
         session,
@@ -109,6 +109,7 @@ def create_client(
         scope=getattr(body, "scope", None),
     )
     session.refresh(created.client)
+    response.headers["Location"] = f"/v1/clients/{created.client.id}"
     read = ClientRead.model_validate(created.client, from_attributes=True)
     return ClientCreated(**read.model_dump(), key=created.key)
 
@@ -159,7 +160,8 @@ def read_client(client_id: uuid.UUID, session: DbSession, principal: AdminPrinci
     "/clients/{client_id}",
     response_model=ClientRead,
     responses=problem_responses(400, 401, 403, 404),
-    summary="Revoke an API client: its key stops working at once; the client stays on record",
+    summary="Revoke an API client: its key stops working at once; the client stays on record"
+    " (admin)",
 )
 def revoke_client(
     client_id: uuid.UUID,

@@ -483,6 +483,22 @@ def test_every_admin_route_tells_other_keys_it_needs_an_admin_key(
             ), (method, path)
 
 
+def test_every_admin_route_says_so_in_its_summary(app: FastAPI) -> None:
+    paths = app.openapi()["paths"]
+    for method, template in _admin_only_routes(app):
+        summary = paths[template][method.lower()]["summary"]
+        assert "(admin)" in summary, (method, template, summary)
+
+
+def test_a_new_client_is_answered_with_its_location(client: TestClient, callers: Callers) -> None:
+    created = client.post("/v1/clients", json={"role": "admin"}, headers=callers.admin)
+    assert created.status_code == 201
+    location = created.headers["Location"]
+    assert location == f"/v1/clients/{created.json()['id']}"
+    read = client.get(location, headers=callers.admin)
+    assert read.status_code == 200 and read.json()["id"] == created.json()["id"]
+
+
 def test_only_an_admin_manages_clients(client: TestClient, callers: Callers) -> None:
     for headers in (callers.operator, callers.regulator):
         assert client.get("/v1/clients", headers=headers).status_code == 403

@@ -3,6 +3,7 @@ a key once, which then authenticates. These commit to the test database (unique 
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import uuid
@@ -212,3 +213,15 @@ def test_the_roles_are_one_list_for_the_command_line_the_api_and_the_table(
     assert "choose from 'operator', 'regulator', 'admin'" in capsys.readouterr().err
     schema = json.dumps(TypeAdapter(ClientCreate).json_schema())
     assert sorted(re.findall(r'"role": \{"const": "(\w+)"', schema)) == sorted(ROLES)
+
+
+def test_every_option_of_the_operator_and_client_commands_has_help() -> None:
+    """`registry operators create --help` listed --name and --siren with no word about them."""
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    for group, command in (("operators", "create"), ("clients", "create")):
+        sub = next(
+            a for a in commands.choices[group]._actions if isinstance(a, argparse._SubParsersAction)
+        )
+        for action in sub.choices[command]._actions:
+            if action.option_strings and action.dest != "help":
+                assert action.help, (group, command, action.option_strings)
