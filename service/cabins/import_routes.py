@@ -66,7 +66,7 @@ async def read_upload(request: Request) -> tuple[str, bytes]:
             )
         chunks.append(chunk)
     # Decoding a large file takes a while: not on the event loop.
-    return kind, await run_in_threadpool(to_utf8, b"".join(chunks), codec)
+    return kind, await run_in_threadpool(to_utf8, b"".join(chunks), codec, kind)
 
 
 Upload = Annotated[tuple[str, bytes], Depends(read_upload)]

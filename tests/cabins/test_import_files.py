@@ -152,6 +152,59 @@ def test_a_byte_order_mark_wins_over_the_declared_charset(
     assert "Épicerie à côté" in names
 
 
+@pytest.mark.parametrize("content_type", ["text/csv", "text/csv; charset=utf-8"])
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_a_utf16_file_with_its_byte_order_mark_is_read_without_a_charset(
+    client: TestClient,
+    db: Session,
+    callers: Callers,
+    copy_loads: list[bool],
+    content_type: str,
+    codec: str,
+) -> None:
+    """Excel's "Unicode text" (UTF-16 with its mark) sent as plain text/csv, or by a tool that
+    always says UTF-8: the mark says what the file is."""
+    content = "\ufeff".encode(codec) + accented_csv(delimiter="\t").encode(codec)
+    response = client.post(
+        IMPORT, content=content, headers={"Content-Type": content_type, **callers.operator}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["created"] == 2
+    written = {c.operator_reference: c for c in cabins_of(db, callers.operator_id)}
+    assert written["É-1"].venue_name == "Épicerie à côté"
+    assert copy_loads == [True]
+
+
+def test_utf16_declared_without_a_byte_order_mark_is_read_big_endian(
+    client: TestClient, db: Session, callers: Callers
+) -> None:
+    """RFC 2781 §4.3: UTF-16 text without a mark is big-endian, whatever the machine's order."""
+    response = client.post(
+        IMPORT,
+        content=accented_csv().encode("utf-16-be"),
+        headers={"Content-Type": "text/csv; charset=utf-16", **callers.operator},
+    )
+    assert response.status_code == 200, response.text
+    written = {c.operator_reference: c for c in cabins_of(db, callers.operator_id)}
+    assert written["É-2"].address_street == "rue de l'Église"
+
+
+def test_ndjson_with_a_utf16_byte_order_mark_is_400_naming_the_body(
+    client: TestClient, db: Session, callers: Callers
+) -> None:
+    content = json.dumps(cabin_body("N-1"), ensure_ascii=False).encode("utf-16")
+    response = client.post(IMPORT, content=content, headers={**NDJSON, **callers.operator})
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"] == [
+        {
+            "field": "body",
+            "reason": "starts with a UTF-16 byte-order mark: NDJSON is always UTF-8",
+        }
+    ]
+    assert cabins_of(db, callers.operator_id) == []
+
+
 @pytest.mark.parametrize(
     ("content_type", "reason"),
     [

@@ -121,23 +121,40 @@ def undecodable_at(raw: bytes, exc: UnicodeDecodeError) -> str:
     return f"at byte {exc.start} (line {line}): byte 0x{raw[exc.start]:02X}"
 
 
-def to_utf8(body: bytes, codec: str | None) -> bytes:
-    """The body in UTF-8, read in its declared codec (the rest of the import, COPY included,
-    reads UTF-8), or in the one its byte-order mark gives; a body declared UTF-8, or with no
-    charset declared, is left as it is (`decode` reads it, or says where it is not UTF-8)."""
+def to_utf8(body: bytes, codec: str | None, kind: str = "csv") -> bytes:
+    """The body in UTF-8 (the rest of the import, COPY included, reads UTF-8): read in the
+    codec its byte-order mark gives, whatever charset is declared or when none is, else in
+    its declared codec. A body in UTF-8, or with no charset declared and no mark, is left as
+    it is (`decode` reads it, or says where it is not UTF-8). NDJSON is UTF-8 whatever its
+    mark says: a UTF-16 one is a 400."""
+    marked = next((by_mark for bom, by_mark in BOMS if body.startswith(bom)), None)
+    if marked is not None:
+        codec = marked
+    elif codec == "utf-16":
+        # UTF-16 without a mark is big-endian (RFC 2781 §4.3); Python's codec would read it
+        # in the machine's byte order, little-endian here.
+        codec = "utf-16-be"
     if codec is None or CHARSETS[codec] == "UTF-8":
         return body
-    for bom, by_mark in BOMS:
-        if body.startswith(bom):
-            codec = by_mark
-            break
+    if kind == "ndjson" and marked is not None:
+        raise BadRequest(
+            "NDJSON is UTF-8 text (RFC 8259): save the file as UTF-8.",
+            errors=[
+                {
+                    "field": "body",
+                    "reason": f"starts with a {CHARSETS[codec]} byte-order mark: NDJSON is"
+                    " always UTF-8",
+                }
+            ],
+        )
     try:
         text = body.decode(codec)
     except UnicodeDecodeError as exc:
         name = CHARSETS[codec]
+        says = "its byte-order mark" if marked else "its Content-Type"
         raise BadRequest(
-            f"The import is not {name} text, as its Content-Type says: send the charset the"
-            " file was saved in, or save it as UTF-8.",
+            f"The import is not {name} text, as {says} says: send the charset the file was"
+            " saved in, or save it as UTF-8.",
             errors=[{"field": "body", "reason": f"not {name} {undecodable_at(body, exc)}"}],
         ) from None
     return text.removeprefix("\ufeff").encode()
