@@ -135,7 +135,9 @@ def create_client(
         "client.create",
         "api_client",
         str(client.id),
+        # What the client is, never its key nor the key's hash.
         {
+            "name": [None, client.name],
             "role": [None, role],
             "operator_id": [None, str(operator_id) if operator_id else None],
             "scope": [None, scope],

@@ -3,6 +3,7 @@ regulators read within their scope and never write, admins manage operators and 
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Iterator
@@ -497,6 +498,30 @@ def test_a_new_client_is_answered_with_its_location(client: TestClient, callers:
     assert location == f"/v1/clients/{created.json()['id']}"
     read = client.get(location, headers=callers.admin)
     assert read.status_code == 200 and read.json()["id"] == created.json()["id"]
+
+
+@pytest.mark.parametrize(("name", "recorded"), [("Console ARS", "Console ARS"), (None, "admin")])
+def test_the_creation_of_a_client_is_audited_with_its_name_never_its_key(
+    client: TestClient, callers: Callers, db: Session, name: str | None, recorded: str
+) -> None:
+    body = {"role": "admin"} | ({"name": name} if name else {})
+    created = client.post("/v1/clients", json=body, headers=callers.admin)
+    assert created.status_code == 201
+    (diff,) = db.scalars(
+        select(AuditEvent.diff).where(
+            AuditEvent.target_id == created.json()["id"], AuditEvent.action == "client.create"
+        )
+    ).all()
+    assert diff == {
+        "name": [None, recorded],
+        "role": [None, "admin"],
+        "operator_id": [None, None],
+        "scope": [None, None],
+    }
+    row = db.get(ApiClient, uuid.UUID(created.json()["id"]))
+    assert row is not None
+    said = json.dumps(diff)
+    assert created.json()["key"] not in said and row.key_hash not in said
 
 
 def test_only_an_admin_manages_clients(client: TestClient, callers: Callers) -> None:
