@@ -175,8 +175,11 @@ def create(
 ) -> RuleSet:
     """A new draft rule set. The same version again with the same content is a no-op;
     with other content it is a conflict (a published version never changes). A set derived
-    from another (`based_on`) came from the API, whose `rules` are keyed by code."""
-    check(spec, by_code=based_on is not None, regions=_current_regions(session))
+    from another (`based_on`) came from the API, whose `rules` are keyed by code.
+
+    Only a new set is checked: one stored already may predate a check added since (a
+    stricter parameter, a région of a newer layer), and publishing its file again must
+    still change nothing."""
     existing = session.get(RuleSet, spec.version)
     if existing is not None:
         rules = session.scalars(select(Rule).where(Rule.rule_set_version == spec.version)).all()
@@ -186,6 +189,7 @@ def create(
             f"Rule set {spec.version} already exists with other content; use a new version.",
             errors=[{"field": "version", "reason": "already exists"}],
         )
+    check(spec, by_code=based_on is not None, regions=_current_regions(session))
     rule_set = RuleSet(
         version=spec.version,
         title=spec.title,

@@ -3,12 +3,18 @@ with validated parameters, publication with its report; and a cabin's compliance
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+import yaml
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service.audit.models import AuditEvent
-from service.audit.trail import verify
+from service.audit.trail import CLI_ACTOR, verify
+from service.errors import Conflict
+from service.rules import rulesets
 from service.rules.models import Verdict
 from service.rules.schemas import RuleSetCreate
 from tests.auth.factories import bearer, make_key, make_operator
@@ -326,3 +332,31 @@ def test_the_list_orders_versions_by_number(db: Session, client: TestClient):
         assert client.post("/v1/rule-sets", json=body, headers=bearer(admin)).status_code == 201
     versions = [i["version"] for i in client.get("/v1/rule-sets").json()["items"]]
     assert versions.index("2026.10") < versions.index("2026.9")
+
+
+def test_publishing_again_the_file_of_a_stored_set_that_predates_a_check_changes_nothing(
+    db: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """`registry rules publish` is idempotent: the file of a set stored before a check was
+    added (here: no rule enabled) is the same set, not a new one to refuse."""
+    spec = yaml.safe_load(rulesets.FIRST_RULE_SET.read_text())
+    spec["version"] = "2099.7"
+    for rule in spec["rules"]:
+        rule["enabled"] = False
+    path = tmp_path / "2099.7.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    with monkeypatch.context() as before_the_check:
+        before_the_check.setattr(rulesets, "check", lambda *args, **kwargs: None)
+        stored = rulesets.create(db, rulesets.read_file(path), actor=CLI_ACTOR)
+    stored.status = "retired"
+    db.flush()
+    events = db.scalar(select(func.count()).select_from(AuditEvent))
+
+    rule_set, report = rulesets.publish_file(db, path, actor=CLI_ACTOR)
+
+    assert (rule_set.version, rule_set.status, report) == ("2099.7", "retired", None)
+    assert db.scalar(select(func.count()).select_from(AuditEvent)) == events
+    spec["title"] = "another title"
+    path.write_text(yaml.safe_dump(spec))
+    with pytest.raises(Conflict):
+        rulesets.publish_file(db, path, actor=CLI_ACTOR)
