@@ -15,6 +15,7 @@ from service.audit.models import AuditEvent
 from service.audit.trail import CLI_ACTOR, verify
 from service.errors import Conflict
 from service.rules import rulesets
+from service.rules.evaluator import evaluate_cabins
 from service.rules.models import Verdict
 from service.rules.schemas import RuleSetCreate
 from tests.auth.factories import bearer, make_key, make_operator
@@ -143,10 +144,17 @@ def test_a_dry_run_publication_reports_the_changes_and_keeps_the_set_in_force(
     every cabin under the draft, answers the same report, and writes nothing."""
     admin = make_key(db, "admin")
     cabin = insert_cabin(db, make_operator(db), venue_kind="autre", venue_naf="47.11F")
+    evaluate_cabins(db, [cabin])
     in_force = client.get("/v1/rule-sets").json()["in_force"]
+    # The cabin's failing and unknown errors, all but SIT-14 failing (unknown), retired.
+    retired = ("SIT-04", "SIT-11", "SIT-13", "SIT-14", "SIT-15", "SIT-16")
     created = client.post(
         "/v1/rule-sets",
-        json={"version": "2026.9", "title": "no SIT-04", "rules": {"SIT-04": {"enabled": False}}},
+        json={
+            "version": "2026.9",
+            "title": "fewer errors",
+            "rules": {code: {"enabled": False} for code in retired},
+        },
         headers=bearer(admin),
     )
     assert created.status_code == 201, created.text
@@ -164,7 +172,15 @@ def test_a_dry_run_publication_reports_the_changes_and_keeps_the_set_in_force(
     assert body["rule_set"]["status"] == "draft"
     assert body["rule_set"]["published_at"] is None
     assert body["evaluation"]["rule_set_version"] == "2026.9"
-    assert "SIT-04" not in body["evaluation"]["rules"]
+    assert not set(retired) & set(body["evaluation"]["rules"])
+    assert body["evaluation"]["retired"] == {
+        code: {"removed": 1, "failing": 0 if code == "SIT-14" else 1} for code in retired
+    }
+    assert body["evaluation"]["compliance"] == {
+        "compliant": {"before": 0, "after": 1},
+        "incomplete": {"before": 0, "after": 0},
+        "non_compliant": {"before": 1, "after": 0},
+    }
 
     assert client.get("/v1/rule-sets").json()["in_force"] == in_force
     assert client.get("/v1/rule-sets/2026.9").json()["status"] == "draft"
