@@ -14,10 +14,10 @@ from service.cabins import queries as cabins
 from service.cabins.schemas import Day
 from service.db import DbSession
 from service.errors import (
-    InvalidParameter,
     NotFound,
     ValidationFailed,
     field_errors,
+    invalid_parameter,
     problem_responses,
 )
 from service.routing import ApiRoute
@@ -159,10 +159,7 @@ def cabin_compliance(
 ) -> ComplianceRead:
     if at is not None and at > today():
         # No verdict of a day to come exists (and the calendar's last day has no end).
-        raise InvalidParameter(
-            f"{at} is in the future: the registry answers as of today or a day before.",
-            errors=[{"field": "at", "reason": f"{at} is in the future; today is {today()}"}],
-        )
+        raise invalid_parameter("at", f"{at} is in the future; today is {today()}")
     if cabins.get_visible(session, principal, cabin_id) is None:
         raise NotFound("No such cabin.")
     if at is None:
@@ -234,13 +231,5 @@ def check_siting(
     if rule_set is not None:
         chosen = queries.rule_set(session, rule_set)
         if chosen is None:
-            raise InvalidParameter(
-                f"No rule set {rule_set}.",
-                errors=[
-                    {
-                        "field": "rule_set",
-                        "reason": f"no rule set {rule_set} (GET /v1/rule-sets lists them)",
-                    }
-                ],
-            )
+            raise invalid_parameter("rule_set", rulesets.no_rule_set(rule_set))
     return SitingCheckResult.model_validate(whatif.check(session, strict, chosen))

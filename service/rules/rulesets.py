@@ -142,6 +142,11 @@ def _current_regions(session: Session) -> set[str] | None:
     return codes or None
 
 
+def no_rule_set(version: str) -> str:
+    """The reason a field or parameter naming a rule set that does not exist is refused."""
+    return f"no rule set {version} (GET /v1/rule-sets lists them)"
+
+
 def spec_of(rule: Rule) -> RuleSpec:
     """A stored rule as the rule-set file and the API write it."""
     return RuleSpec(
@@ -234,12 +239,7 @@ def derive(session: Session, body: RuleSetCreate, *, actor: Actor) -> RuleSet:
     if base is None and body.based_on:
         raise ValidationFailed(
             f"No rule set {body.based_on} to start from.",
-            errors=[
-                {
-                    "field": "based_on",
-                    "reason": f"no rule set {body.based_on} (GET /v1/rule-sets lists them)",
-                }
-            ],
+            errors=[{"field": "based_on", "reason": no_rule_set(body.based_on)}],
         )
     if base is None:
         raise ValidationFailed(

@@ -54,9 +54,9 @@ def test_a_date_after_today_is_refused_naming_at(db: Session, client: TestClient
         response = as_of(client, key, cabin, day)
         assert response.status_code == 400, response.text
         assert response.headers["content-type"] == "application/problem+json"
-        [error] = response.json()["errors"]
-        assert error["field"] == "at"
-        assert f"{day} is in the future" in error["reason"]
+        reason = f"{day} is in the future; today is {today()}"
+        assert response.json()["detail"] == f"The parameter `at` is not valid: {reason}."
+        assert response.json()["errors"] == [{"field": "at", "reason": reason}]
     assert as_of(client, key, cabin, today().isoformat()).status_code == 200
 
 

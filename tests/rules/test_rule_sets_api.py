@@ -376,3 +376,21 @@ def test_publishing_again_the_file_of_a_stored_set_that_predates_a_check_changes
     path.write_text(yaml.safe_dump(spec))
     with pytest.raises(Conflict):
         rulesets.publish_file(db, path, actor=CLI_ACTOR)
+
+
+def test_a_siting_check_by_a_rule_set_that_does_not_exist_names_the_parameter(
+    db: Session, client: TestClient
+):
+    """The 400 said "No rule set 2031.1." where every other refused parameter says which
+    parameter and why."""
+    key = make_key(db, "operator", operator_id=make_operator(db))
+    db.commit()  # releases the test's savepoint: the 400 below rolls back only its own
+    response = client.post(
+        "/v1/checks/siting?rule_set=2031.1",
+        json={"venue": {"kind": "entreprise"}},
+        headers=bearer(key),
+    )
+    assert response.status_code == 400, response.text
+    reason = "no rule set 2031.1 (GET /v1/rule-sets lists them)"
+    assert response.json()["detail"] == f"The parameter `rule_set` is not valid: {reason}."
+    assert response.json()["errors"] == [{"field": "rule_set", "reason": reason}]
