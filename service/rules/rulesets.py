@@ -91,7 +91,8 @@ def check(spec: RuleSetSpec, *, by_code: bool = False, regions: set[str] | None 
             }
         )
     names: set[str] = set()
-    taken: dict[tuple[str, str], str] = {}  # (rule, région): the profile that changes it
+    # (rule, région): the place of the profile that changes it (names may be given twice)
+    taken: dict[tuple[str, str], int] = {}
     for i, p in enumerate(spec.profiles):
         if p.name in names:
             errors.append({"field": f"profiles.{i}.name", "reason": f"{p.name} appears twice"})
@@ -111,16 +112,17 @@ def check(spec: RuleSetSpec, *, by_code: bool = False, regions: set[str] | None 
                 ),
                 None,
             )
-            if clash is not None and clash[1] != p.name:
+            if clash is not None and clash[1] != i:
+                owner = spec.profiles[clash[1]].name
                 errors.append(
                     {
                         "field": where,
-                        "reason": f"région {region} takes {clash[0]} from profile {clash[1]}"
-                        " already: one profile per rule and région",
+                        "reason": f"région {region} takes {clash[0]} from profile {owner}"
+                        f" (profiles.{clash[1]}) already: one profile per rule and région",
                     }
                 )
             for code in p.rules:
-                taken.setdefault((code, region), p.name)
+                taken.setdefault((code, region), i)
         for code, change in p.rules.items():
             where = f"profiles.{i}.rules.{code}"
             if code not in rules:

@@ -259,10 +259,37 @@ def test_profiles_that_overlap_or_name_an_unknown_region_are_refused(
     assert response.json()["errors"] == [
         {
             "field": "profiles.1.regions.1",
-            "reason": "région 84 takes SIT-10 from profile ara already: one profile per rule"
-            " and région",
+            "reason": "région 84 takes SIT-10 from profile ara (profiles.0) already: one"
+            " profile per rule and région",
         },
         {"field": "profiles.1.regions.2", "reason": "99 is not a région of the current layer"},
+    ]
+    assert client.get("/v1/rule-sets/2026.9").status_code == 404
+
+
+def test_two_profiles_of_one_name_that_overlap_are_refused(db: Session, client: TestClient):
+    """The clash was looked for by profile name: two profiles named alike, both changing
+    SIT-10 in région 84, passed as one (only the repeated name was reported)."""
+    admin = make_key(db, "admin")
+    db.commit()  # releases the test's savepoint: the 422 below rolls back only its own
+    stricter = {"SIT-10": {"severity": "error"}}
+    body = {
+        "version": "2026.9",
+        "title": "t",
+        "profiles": [
+            {"name": "ara", "regions": ["84"], "rules": stricter},
+            {"name": "ara", "regions": ["84"], "rules": stricter},
+        ],
+    }
+    response = client.post("/v1/rule-sets", json=body, headers=bearer(admin))
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"] == [
+        {"field": "profiles.1.name", "reason": "ara appears twice"},
+        {
+            "field": "profiles.1.regions.0",
+            "reason": "région 84 takes SIT-10 from profile ara (profiles.0) already: one"
+            " profile per rule and région",
+        },
     ]
     assert client.get("/v1/rule-sets/2026.9").status_code == 404
 
