@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -56,14 +57,14 @@ def read_file(path: Path) -> RuleSetSpec:
     return RuleSetSpec.model_validate(data)
 
 
+def _strict_reason(error: ErrorDetails) -> str | None:
+    """Parameters are read strictly (`plan.params_of`): a yes/no is only true or false
+    there, whatever the lax reading of a record's fields accepts."""
+    return "must be true or false" if error["type"] == "bool_type" else None
+
+
 def _parameter_errors(error: ValidationError, prefix: str) -> list[dict[str, str]]:
-    """`field_errors` of parameters read strictly (`plan.params_of`): a yes/no is only
-    true or false there, whatever the lax reading of a record's fields accepts."""
-    fields = field_errors(error, prefix=prefix)
-    for field, detail in zip(fields, error.errors(include_url=False), strict=True):
-        if detail["type"] == "bool_type":
-            field["reason"] = "must be true or false"
-    return fields
+    return field_errors(error, prefix=prefix, explain=_strict_reason)
 
 
 def check(spec: RuleSetSpec, *, by_code: bool = False, regions: set[str] | None = None) -> None:
