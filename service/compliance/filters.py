@@ -30,8 +30,8 @@ from service.rules.models import (
     Verdict,
 )
 from service.territories import codes
-from service.territories.models import Commune, Departement, Epci, Region
-from service.territories.queries import current_layer_ids
+from service.territories.models import Commune, Departement, Epci
+from service.territories.queries import current_codes, current_layer_ids
 
 DATE_FORMS = "an ISO 8601 date or date-time, e.g. 2026-01-31 or 2026-01-31T08:00:00Z"
 
@@ -239,14 +239,6 @@ def rules_in_force(session: Session) -> dict[str, bool]:
     return {code: bool(enabled) for code, enabled in rows}
 
 
-def _codes(session: Session, column: Any, layer: Any, layer_kind: str) -> list[str]:
-    return list(
-        session.scalars(
-            select(column).where(layer.in_(current_layer_ids(layer_kind))).order_by(column)
-        )
-    )
-
-
 def _exists_in_layer(
     session: Session, column: Any, layer: Any, layer_kind: str, value: str
 ) -> bool:
@@ -256,13 +248,13 @@ def _exists_in_layer(
 
 def check_territory(session: Session, region: str | None, departement: str | None) -> None:
     if region is not None:
-        accepted = _codes(session, Region.code, Region.layer_id, "region")
+        accepted = current_codes(session, "region")
         if region not in accepted:
             raise invalid(
                 "region", f"{region!r} is not a current région code: {', '.join(accepted)}"
             )
     if departement is not None:
-        accepted = _codes(session, Departement.code, Departement.layer_id, "departement")
+        accepted = current_codes(session, "departement")
         if departement not in accepted:
             written = codes.normalise_departement(departement)
             known = codes.not_covered_reason(written)

@@ -21,8 +21,7 @@ from service.errors import Conflict, NotFound, ValidationFailed, field_errors
 from service.rules import evaluator, plan
 from service.rules.models import Rule, RuleSet
 from service.rules.schemas import Profile, RuleSetCreate, RuleSetSpec, RuleSpec
-from service.territories.models import Region
-from service.territories.queries import current_layer_ids
+from service.territories.queries import current_codes
 
 RULESETS_DIR = Path(__file__).resolve().parent / "rulesets"
 FIRST_RULE_SET = RULESETS_DIR / "2026.1.yaml"
@@ -139,10 +138,7 @@ def check(spec: RuleSetSpec, *, by_code: bool = False, regions: set[str] | None 
 
 def _current_regions(session: Session) -> set[str] | None:
     """The région codes of the current layer (None while none is loaded)."""
-    codes = set(
-        session.scalars(select(Region.code).where(Region.layer_id.in_(current_layer_ids("region"))))
-    )
-    return codes or None
+    return set(current_codes(session, "region")) or None
 
 
 def no_rule_set(version: str) -> str:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import Integer, RowMapping, Select, String, Subquery, func, select, text
 from sqlalchemy.orm import Session
 
-from service.territories.models import LAYER_KINDS, Commune, Layer
+from service.territories.models import LAYER_KINDS, Commune, Departement, Layer, Region
 
 
 def current_layer_ids(kind: str) -> Select[int]:
@@ -28,6 +28,24 @@ def current_layer_ids_sql(kind: str) -> str:
 
 CURRENT_COMMUNE_LAYER_IDS = current_layer_ids_sql("commune")
 """The current commune layer, for `commune.layer_id IN …` in text statements."""
+
+_CODED: dict[str, type[Region] | type[Departement]] = {
+    "region": Region,
+    "departement": Departement,
+}
+
+
+def current_codes(session: Session, kind: str) -> list[str]:
+    """The codes of the current régions (`kind` "region") or départements ("departement"),
+    in order: what a parameter or a field naming one is checked against."""
+    model = _CODED[kind]
+    return list(
+        session.scalars(
+            select(model.code)
+            .where(model.layer_id.in_(current_layer_ids(kind)))
+            .order_by(model.code)
+        )
+    )
 
 
 # --- which layer answers for a commune --------------------------------------------------------
