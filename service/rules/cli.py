@@ -36,12 +36,13 @@ def _publish_path(path: Path, *, retired_is_an_error: bool = False, dry_run: boo
         with cli_session(LONG_STATEMENT_TIMEOUT_MS) as session:
             replaced = plan.in_force(session)
             replaced_version = replaced.version if replaced else None
-            rule_set, report = publish_file(session, path, actor=CLI_ACTOR, spec=spec)
+            rule_set, report = publish_file(
+                session, path, actor=CLI_ACTOR, spec=spec, dry_run=dry_run
+            )
             version, status = rule_set.version, rule_set.status
             in_force = plan.in_force(session)
             in_force_version = in_force.version if in_force else None
-            if not dry_run:
-                session.commit()
+            session.commit()  # a dry run has rolled its writes back
     except OSError as exc:
         print(f"error: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
         return 2

@@ -126,17 +126,8 @@ def publish_rule_set(
         ),
     ] = False,
 ) -> PublishResult:
-    if not dry_run:
-        rs, report = rulesets.publish(session, version, actor=principal.actor)
-        return _published(rs, report, dry_run=False)
-    # A publication cannot be undone (a retired set never comes back): this one is rolled back.
-    savepoint = session.begin_nested()
-    try:
-        rs, report = rulesets.publish(session, version, actor=principal.actor)
-    finally:
-        savepoint.rollback()
-    session.refresh(rs)  # as it stays: a draft
-    return _published(rs, report, dry_run=True)
+    rs, report = rulesets.publish(session, version, actor=principal.actor, dry_run=dry_run)
+    return _published(rs, report, dry_run=dry_run)
 
 
 @router.get(

@@ -6,6 +6,8 @@ cabin is re-evaluated. Creating and publishing are audited (`rule_set.create`,
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -298,15 +300,37 @@ def derive(session: Session, body: RuleSetCreate, *, actor: Actor) -> RuleSet:
     return create(session, spec, actor=actor, based_on=base.version)
 
 
+@contextmanager
+def _undone(session: Session) -> Iterator[None]:
+    """What the block writes is rolled back, whether it succeeds or fails: a dry run."""
+    savepoint = session.begin_nested()
+    try:
+        yield
+    finally:
+        savepoint.rollback()
+
+
 def publish(
-    session: Session, version: str, *, actor: Actor, at: datetime | None = None
+    session: Session,
+    version: str,
+    *,
+    actor: Actor,
+    at: datetime | None = None,
+    dry_run: bool = False,
 ) -> tuple[RuleSet, evaluator.EvaluationReport]:
     """Puts a draft in force (the previous set is retired) and re-evaluates every cabin. The
-    set in force already: nothing to do. A retired set cannot come back.
+    set in force already: nothing to do. A retired set cannot come back. A publication
+    cannot be undone: `dry_run` gives the same report and rolls every write back (the set
+    returned as it stays, a draft).
 
     The audit chain's lock comes first, then the rule set in force's, in the order a cabin
     write takes them (it appends its event, then evaluates): the other order could deadlock
     with a write."""
+    if dry_run:
+        with _undone(session):
+            drafted, report = publish(session, version, actor=actor, at=at)
+        session.refresh(drafted)
+        return drafted, report
     hold_chain(session)
     plan.replace_in_force(session)
     rule_set = session.get(RuleSet, version, with_for_update=True)
@@ -375,11 +399,16 @@ def publish_file(
     actor: Actor,
     at: datetime | None = None,
     spec: RuleSetSpec | None = None,
+    dry_run: bool = False,
 ) -> tuple[RuleSet, evaluator.EvaluationReport | None]:
     """`registry rules publish <file>`: create the version if new, publish it if it is a
     draft. Idempotent: a version already published or retired is left as it is. `spec`: the
-    file already read."""
+    file already read. `dry_run`: the same report, the version created and published only
+    until they are rolled back."""
     spec = spec or read_file(path)
+    if dry_run:
+        with _undone(session):
+            return publish_file(session, path, actor=actor, at=at, spec=spec)
     try:
         source = str(path.resolve().relative_to(RULESETS_DIR.parent.parent.parent))
     except ValueError:
