@@ -201,14 +201,6 @@ class Verification:
     def ok(self) -> bool:
         return not self.breaks
 
-    @property
-    def broken_id(self) -> int | None:
-        return self.breaks[0].event_id if self.breaks else None
-
-    @property
-    def problem(self) -> str | None:
-        return self.breaks[0].problem if self.breaks else None
-
 
 def _described(row: Any) -> str:
     at = row.at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
