@@ -4,6 +4,7 @@ compliance now or as of a date, and the what-if siting check."""
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -11,7 +12,6 @@ from pydantic import ValidationError
 
 from service.auth.deps import AdminPrincipal, AnyPrincipal, OperatorPrincipal
 from service.cabins import queries as cabins
-from service.cabins.schemas import Day
 from service.db import DbSession
 from service.errors import (
     NotFound,
@@ -141,7 +141,7 @@ def cabin_compliance(
     session: DbSession,
     principal: AnyPrincipal,
     at: Annotated[
-        Day | None,
+        date | None,
         Query(
             description="Answer as of the end of this day (YYYY-MM-DD, today at the latest),"
             " under the rule set then in force."
