@@ -1,18 +1,22 @@
-"""Cabins written straight into the table (no write path, no evaluation), and a helper that
-runs one rule's statement over chosen cabins, for the rule and engine tests."""
+"""Cabins written straight into the table (no write path, no evaluation), a helper that
+runs one rule's statement over chosen cabins, and a rule set with a regional profile, for the
+rule and engine tests."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from service.audit.trail import CLI_ACTOR
 from service.cabins.models import Cabin
+from service.rules import rulesets
 from service.rules.catalogue import REGISTRY
 from service.rules.catalogue.base import RuleInput
 from service.rules.evaluator import cabins_selectable
+from service.rules.schemas import Profile, ProfileRule, RuleSetCreate
 from tests.auth.factories import make_operator
 
 PARIS = (2.3522, 48.8566, "75056")
@@ -95,3 +99,24 @@ def run_rule(
 
 def outcome_of(db: Session, code: str, cabin_id: uuid.UUID, **params: Any) -> tuple[str, dict]:
     return run_rule(db, code, [cabin_id], **params)[cabin_id]
+
+
+def publish_ara_strict(db: Session, at: datetime) -> None:
+    """Rule set 2025.3 in force from `at`: the set in force with the profile `ara-strict`,
+    under which SIT-03 is an error in Auvergne-Rhône-Alpes (région 84)."""
+    rulesets.derive(
+        db,
+        RuleSetCreate(
+            version="2025.3",
+            title="strict Auvergne-Rhône-Alpes",
+            profiles=[
+                Profile(
+                    name="ara-strict",
+                    regions=["84"],
+                    rules={"SIT-03": ProfileRule(severity="error")},
+                )
+            ],
+        ),
+        actor=CLI_ACTOR,
+    )
+    rulesets.publish(db, "2025.3", actor=CLI_ACTOR, at=at)

@@ -9,14 +9,12 @@ from datetime import timedelta
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from service.audit.trail import CLI_ACTOR
-from service.rules import rulesets
 from service.rules.evaluator import evaluate_cabins
-from service.rules.schemas import Profile, ProfileRule, RuleChange, RuleSetCreate
+from service.rules.schemas import RuleChange
 from service.timespans import today
 from tests.auth.factories import bearer, make_key, make_operator
 from tests.rules.conftest import T0, T1, derive_and_publish
-from tests.rules.factories import good_siting, insert_cabin
+from tests.rules.factories import good_siting, insert_cabin, publish_ara_strict
 
 LYON = {"lon": 4.8357, "lat": 45.7640, "declared_insee": "69123", "commune_insee": "69123"}
 
@@ -112,22 +110,7 @@ def test_as_of_a_day_takes_the_severity_of_the_cabins_regional_profile(
     lyon = workplace(db, operator, region_code="84", departement_code="69", **LYON)
     paris = workplace(db, operator)
     evaluate_cabins(db, [lyon, paris], at=T0)
-    rulesets.derive(
-        db,
-        RuleSetCreate(
-            version="2025.3",
-            title="strict Auvergne-Rhône-Alpes",
-            profiles=[
-                Profile(
-                    name="ara-strict",
-                    regions=["84"],
-                    rules={"SIT-03": ProfileRule(severity="error")},
-                )
-            ],
-        ),
-        actor=CLI_ACTOR,
-    )
-    rulesets.publish(db, "2025.3", actor=CLI_ACTOR, at=T1)
+    publish_ara_strict(db, at=T1)
     key = make_key(db, "operator", operator_id=operator)
 
     for cabin, severity, status in (

@@ -9,13 +9,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from service.audit.trail import CLI_ACTOR
 from service.rules.evaluator import evaluate_cabins, local_setting
 from service.rules.models import CabinCompliance, Verdict, VerdictChange
 from service.rules.schemas import RuleChange
 from tests.auth.factories import bearer, make_key, make_operator
 from tests.rules.conftest import T0, T1, derive_and_publish
-from tests.rules.factories import good_siting, insert_cabin
+from tests.rules.factories import good_siting, insert_cabin, publish_ara_strict
 
 
 def verdict(db: Session, cabin_id, code: str) -> Verdict:
@@ -122,9 +121,6 @@ def test_an_error_failure_outweighs_an_unknown(db: Session, engine_rules):
 
 
 def test_a_regional_profile_changes_severity_and_says_so(db: Session, engine_rules):
-    from service.rules import rulesets
-    from service.rules.schemas import Profile, ProfileRule, RuleSetCreate
-
     operator = make_operator(db)
     paris = insert_cabin(db, operator, venue_kind="entreprise")
     lyon = insert_cabin(
@@ -138,22 +134,7 @@ def test_a_regional_profile_changes_severity_and_says_so(db: Session, engine_rul
         lon=4.8357,
         lat=45.7640,
     )
-    rulesets.derive(
-        db,
-        RuleSetCreate(
-            version="2025.3",
-            title="strict Auvergne-Rhône-Alpes",
-            profiles=[
-                Profile(
-                    name="ara-strict",
-                    regions=["84"],
-                    rules={"SIT-03": ProfileRule(severity="error")},
-                )
-            ],
-        ),
-        actor=CLI_ACTOR,
-    )
-    rulesets.publish(db, "2025.3", actor=CLI_ACTOR, at=T1)
+    publish_ara_strict(db, at=T1)
     assert verdict(db, lyon, "SIT-03").severity == "error"
     assert verdict(db, lyon, "SIT-03").profile == "ara-strict"
     assert verdict(db, lyon, "SIT-03").evidence["profile"] == "ara-strict"
