@@ -247,7 +247,7 @@ def _readable(reader: Any) -> Iterator[list[str]]:
 
 def read_csv(text: str) -> Iterator[Record]:
     if not text.strip():
-        raise no_data_row(text)
+        return  # no header, no row: `read_records` says the file has no data row
     first_line = text.split("\n", 1)[0]
     if not first_line.strip():
         raise ValidationFailed(
@@ -334,16 +334,24 @@ def no_data_row(text: str) -> ValidationFailed:
 
 def check_file(body: bytes, kind: str) -> None:
     """The problems of the file as a whole (not UTF-8, a CSV header that does not match the
-    columns, no data row), raised as `read_records` and the importer raise them, without
+    columns, no data row), raised as `read_records` raises them for the importer, without
     reading the records: a job answers them at once rather than as a failed job."""
-    text = decode(body)
-    # `read_csv` checks the header before its first record: a missing or wrong header
-    # raises here; a bad row is only yielded (the job reports it).
-    records = read_csv(text) if kind == "csv" else read_ndjson(text)
-    if next(records, None) is None:
-        raise no_data_row(text)
+    # The header is checked before the first record, and a file without one raises: a bad
+    # row is only yielded (the job reports it).
+    next(read_records(body, kind), None)
 
 
 def read_records(body: bytes, kind: str) -> Iterator[Record]:
+    """The file's records, CSV or NDJSON; the file's own problems raised (not UTF-8, a CSV
+    header that does not match, and, once read to its end, no record at all)."""
     text = decode(body)
-    return read_csv(text) if kind == "csv" else read_ndjson(text)
+    return _at_least_one(read_csv(text) if kind == "csv" else read_ndjson(text), text)
+
+
+def _at_least_one(records: Iterator[Record], text: str) -> Iterator[Record]:
+    empty = True
+    for record in records:
+        empty = False
+        yield record
+    if empty:
+        raise no_data_row(text)

@@ -531,7 +531,7 @@ def plan(text_body: str) -> Plan | None:
     body = text_body.rstrip("\r\n")
     rest = body.split("\n", 1)
     if len(rest) < 2 or not rest[1].strip():
-        return None  # no rows: nothing to gain
+        return None  # no rows: the Python reader says the file has no data row
     columns = [c for c in header if c is not None]
     unnamed = tuple(i for i, c in enumerate(header, start=1) if c is None)
     # The last line ends as the others do: COPY refuses a file whose line endings change
