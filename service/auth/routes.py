@@ -159,7 +159,7 @@ def read_client(client_id: uuid.UUID, session: DbSession, principal: AdminPrinci
 @router.delete(
     "/clients/{client_id}",
     response_model=ClientRead,
-    responses=problem_responses(400, 401, 403, 404),
+    responses=problem_responses(400, 401, 403, 404, 409),
     summary="Revoke an API client: its key stops working at once; the client stays on record"
     " (admin)",
 )

@@ -172,10 +172,32 @@ def revoke_client(
     session: Session, actor: Actor, client_id: uuid.UUID, reason: str | None = None
 ) -> ApiClient:
     """The client's key stops authenticating at once (the next request is a 401); the client
-    stays on record, revoked, with an audit event. Revoking a revoked client changes nothing."""
+    stays on record, revoked, with an audit event. Revoking a revoked client changes nothing.
+    The registry's last active admin key is not revoked (409): no admin could then manage
+    keys, operators or rule sets."""
+    role = session.scalar(select(ApiClient.role).where(ApiClient.id == client_id))
+    admins: list[uuid.UUID] = []
+    if role == "admin":
+        # Every active admin key, locked in one order: two admins revoking each other's key at
+        # once are one after the other, and the second sees the first's revocation.
+        admins = list(
+            session.scalars(
+                select(ApiClient.id)
+                .where(ApiClient.role == "admin", ApiClient.active.is_(True))
+                .order_by(ApiClient.id)
+                .with_for_update()
+            )
+        )
     client = session.get(ApiClient, client_id, with_for_update=True)
     if client is None:
         raise NotFound(f"No API client {client_id}.")
+    if client.active and admins == [client.id]:
+        raise Conflict(
+            "This is the registry's last active admin key: revoking it would leave no key to"
+            " manage operators, keys and rule sets. Create another admin key first"
+            " (POST /v1/clients with role admin), then revoke this one.",
+            errors=[{"field": "client_id", "reason": "the last active admin key"}],
+        )
     if client.active:
         client.active = False
         session.flush()

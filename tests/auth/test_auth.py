@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from service.audit.models import AuditEvent
@@ -522,6 +522,45 @@ def test_the_creation_of_a_client_is_audited_with_its_name_never_its_key(
     assert row is not None
     said = json.dumps(diff)
     assert created.json()["key"] not in said and row.key_hash not in said
+
+
+def test_the_last_active_admin_key_is_not_revoked(
+    client: TestClient, callers: Callers, db: Session
+) -> None:
+    """Revoking it locked every admin out: only the command line could make a key again."""
+    key = callers.admin["Authorization"].removeprefix("Bearer ")
+    mine = db.scalar(select(ApiClient).where(ApiClient.key_prefix == key.split("_")[1]))
+    assert mine is not None
+    db.execute(
+        update(ApiClient)
+        .where(ApiClient.role == "admin", ApiClient.id != mine.id)
+        .values(active=False)
+    )
+    db.commit()  # as a request's failure rolls back what it did, not this
+    refused = client.delete(f"/v1/clients/{mine.id}", headers=callers.admin)
+    assert refused.status_code == 409
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert "last active admin key" in refused.json()["detail"]
+    assert "Create another admin key first" in refused.json()["detail"]
+    assert refused.json()["errors"] == [
+        {"field": "client_id", "reason": "the last active admin key"}
+    ]
+    db.refresh(mine)
+    assert mine.active is True
+    assert (
+        db.scalar(
+            select(func.count()).where(
+                AuditEvent.target_id == str(mine.id), AuditEvent.action == "client.revoke"
+            )
+        )
+        == 0
+    )
+    # with another admin key, this one may go
+    other = client.post("/v1/clients", json={"role": "admin"}, headers=callers.admin)
+    assert other.status_code == 201
+    assert client.delete(f"/v1/clients/{mine.id}", headers=callers.admin).status_code == 200
+    last = client.delete(f"/v1/clients/{other.json()['id']}", headers=bearer(other.json()["key"]))
+    assert last.status_code == 409
 
 
 def test_only_an_admin_manages_clients(client: TestClient, callers: Callers) -> None:
