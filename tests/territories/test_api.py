@@ -140,9 +140,7 @@ def test_an_arrondissement_is_404_naming_its_commune_and_search_finds_it(
 def test_locate_nan_is_400_asking_for_a_finite_number(client: TestClient) -> None:
     response = client.get("/v1/territories/locate", params={"lat": "NaN", "lon": "2.35"})
     assert response.status_code == 400
-    assert response.json()["errors"] == [
-        {"field": "lat", "reason": "must be a finite number"}
-    ]
+    assert response.json()["errors"] == [{"field": "lat", "reason": "must be a finite number"}]
 
 
 def test_locate_with_lat_and_lon_swapped_says_so(client: TestClient) -> None:
