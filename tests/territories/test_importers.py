@@ -518,3 +518,38 @@ def test_importing_the_same_file_again_changes_nothing(db: Session) -> None:
     assert import_cpts(db.connection(), DATA / "cpts.csv", region="84").layer_id == cpts.layer_id
     finess = import_finess(db.connection(), DATA / "finess-sample.csv")
     assert import_finess(db.connection(), DATA / "finess-sample.csv").layer_id == finess.layer_id
+
+
+def test_the_same_file_again_is_known_by_its_sha256_before_it_is_parsed(
+    db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file already current was parsed, staged and checked row by row (the whole FINESS
+    extract) before its sha256 said there was nothing to do."""
+    from service.territories.importers import cpts, finess, zones_rouges, zoning
+
+    first = {
+        "zoning": import_zoning(db.connection(), DATA / "zonage-84.csv", region="84"),
+        "cpts": import_cpts(db.connection(), DATA / "cpts.csv", region="84"),
+        "zones_rouges": import_zones_rouges(db.connection(), DATA / "zones-rouges.csv"),
+        "finess": import_finess(db.connection(), DATA / "finess-sample.csv"),
+    }
+
+    def not_read(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the file was parsed")
+
+    for module, reader in (
+        (zoning, "read_table"),
+        (cpts, "read_table"),
+        (zones_rouges, "read_table"),
+        (finess, "parse"),
+    ):
+        monkeypatch.setattr(module, reader, not_read)
+    again = {
+        "zoning": import_zoning(db.connection(), DATA / "zonage-84.csv", region="84"),
+        "cpts": import_cpts(db.connection(), DATA / "cpts.csv", region="84"),
+        "zones_rouges": import_zones_rouges(db.connection(), DATA / "zones-rouges.csv"),
+        "finess": import_finess(db.connection(), DATA / "finess-sample.csv"),
+    }
+    assert {k: (r.layer_id, r.unchanged) for k, r in again.items()} == {
+        k: (r.layer_id, True) for k, r in first.items()
+    }

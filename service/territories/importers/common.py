@@ -293,7 +293,8 @@ def already_current(
 ) -> ImportResult | None:
     """The current layer of this kind and scope when it was loaded from the same file (its
     sha256) with the same options (`columns`: vintage, reference…) after the current commune
-    layer, which the import reads: importing that file again changes nothing."""
+    layer, which the import reads: importing that file again changes nothing. Asked before
+    the file is parsed (under `lock_layer_loads`), so that this answer costs no parsing."""
     layer_id = current_layer_matching(
         conn, kind, scope, sha256=hashlib.sha256(data).hexdigest(), **columns
     )
@@ -301,8 +302,8 @@ def already_current(
         return None
     row = conn.execute(
         text(
-            "SELECT vintage, row_count, id > coalesce((SELECT max(id) FROM layer"
-            "   WHERE kind = 'commune' AND is_current), 0) AS after_communes"
+            "SELECT vintage, row_count,"
+            f" id > ALL {CURRENT_COMMUNE_LAYER_IDS} AS after_communes"
             " FROM layer WHERE id = :id"
         ),
         {"id": layer_id},

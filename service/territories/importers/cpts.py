@@ -62,8 +62,12 @@ def import_cpts(
     region = normalise_code(region) if region is not None else None
     if region is not None and not region_exists(conn, region):
         raise ImportArgumentError(f"région {region!r} is not in the current région layer")
-    errors: list[RowError] = []
     data = path.read_bytes()
+    lock_layer_loads(conn)
+    loaded = already_current(conn, "cpts", region, data, vintage=vintage, reference=reference)
+    if loaded is not None:
+        return loaded
+    errors: list[RowError] = []
     members: list[tuple[int, str, str, str]] = []  # row, cpts id, name, insee
     ids: dict[str, int] = {}
     owner: dict[str, tuple[str, int]] = {}
@@ -101,16 +105,12 @@ def import_cpts(
             members.append((number, cpts_id, name, code))
     if not members and not errors:
         errors.append(RowError(1, "file", "no CPTS rows"))
-    lock_layer_loads(conn)
     stage(conn, "cpts_stage", "row int, cpts_id text, name text, insee text", members)
     errors += unknown_communes(conn, "cpts_stage", "communes")
     if region is not None:
         errors += outside_region(conn, "cpts_stage", "communes", region)
     if errors:
         raise ImportRejected(errors)
-    loaded = already_current(conn, "cpts", region, data, vintage=vintage, reference=reference)
-    if loaded is not None:
-        return loaded
 
     layer_id = create_layer(
         conn,

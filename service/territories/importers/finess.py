@@ -345,10 +345,13 @@ def import_finess(
     started = time.perf_counter()
     vintage = check_vintage(vintage, None)
     data = path.read_bytes()
+    lock_layer_loads(conn)
+    loaded = already_current(conn, "health_site", None, data, vintage=vintage)
+    if loaded is not None:
+        return loaded
     structures, geos, skipped, errors = parse(data)
     if not structures and not errors:
         errors.append(RowError(1, "file", "no structureet record"))
-    lock_layer_loads(conn)
     stage(
         conn,
         "finess_stage",
@@ -379,9 +382,6 @@ def import_finess(
     errors += _far_from_their_commune(conn)
     if errors:
         raise ImportRejected(errors)
-    loaded = already_current(conn, "health_site", None, data, vintage=vintage)
-    if loaded is not None:
-        return loaded
 
     layer_id = create_layer(
         conn,

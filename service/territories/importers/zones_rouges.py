@@ -43,8 +43,12 @@ def import_zones_rouges(
 ) -> ImportResult:
     started = time.perf_counter()
     vintage = check_vintage(vintage, None)
-    errors: list[RowError] = []
     data = path.read_bytes()
+    lock_layer_loads(conn)
+    loaded = already_current(conn, "zone_rouge", None, data, vintage=vintage, reference=reference)
+    if loaded is not None:
+        return loaded
+    errors: list[RowError] = []
     rows: list[tuple[int, str]] = []
     seen: dict[str, int] = {}
     for number, values in read_table(data, COLUMNS, errors):
@@ -59,7 +63,6 @@ def import_zones_rouges(
             rows.append((number, siren))
     if not rows and not errors:
         errors.append(RowError(1, "file", "no EPCI rows"))
-    lock_layer_loads(conn)
     stage(conn, "zone_rouge_stage", "row int, siren text", rows)
     unknown = conn.execute(
         text(
@@ -71,9 +74,6 @@ def import_zones_rouges(
     errors += [RowError(r, "siren_epci", f"unknown EPCI SIREN {s}") for r, s in unknown]
     if errors:
         raise ImportRejected(errors)
-    loaded = already_current(conn, "zone_rouge", None, data, vintage=vintage, reference=reference)
-    if loaded is not None:
-        return loaded
 
     layer_id = create_layer(
         conn,

@@ -88,8 +88,20 @@ def import_zoning(
     region = normalise_code(region)
     if not region_exists(conn, region):
         raise ImportArgumentError(f"région {region!r} is not in the current région layer")
-    errors: list[RowError] = []
     data = path.read_bytes()
+    lock_layer_loads(conn)
+    loaded = already_current(
+        conn,
+        "medical_zone",
+        region,
+        data,
+        vintage=vintage,
+        reference=reference,
+        reference_date=reference_date,
+    )
+    if loaded is not None:
+        return loaded
+    errors: list[RowError] = []
     rows: list[tuple[int, str, str]] = []
     seen: dict[str, tuple[int, str]] = {}
     for number, values in read_table(data, COLUMNS, errors):
@@ -124,23 +136,11 @@ def import_zoning(
         rows.append((number, insee, zone))
     if not rows and not errors:
         errors.append(RowError(1, "file", "no commune rows"))
-    lock_layer_loads(conn)
     stage(conn, "zoning_stage", "row int, insee text, zone text", rows)
     errors += unknown_communes(conn, "zoning_stage", "code_commune")
     errors += outside_region(conn, "zoning_stage", "code_commune", region)
     if errors:
         raise ImportRejected(errors)
-    loaded = already_current(
-        conn,
-        "medical_zone",
-        region,
-        data,
-        vintage=vintage,
-        reference=reference,
-        reference_date=reference_date,
-    )
-    if loaded is not None:
-        return loaded
 
     layer_id = create_layer(
         conn,
