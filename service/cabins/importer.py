@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 import orjson
@@ -27,11 +27,17 @@ from service.cabins.imports import setbased, staging
 from service.cabins.imports.audit_bulk import append_many
 from service.cabins.imports.parse import Record, decode, read_records
 from service.cabins.models import Cabin
-from service.cabins.records import columns_of, document_of, flat_diff
+from service.cabins.records import (
+    columns_of,
+    confirmation_diff,
+    confirmed_blocks,
+    document_of,
+    flat_diff,
+)
 from service.cabins.schemas import CabinCreate
 from service.cabins.service import KEPT_AS_IT_WAS, draw_reference
 from service.cabins.validation import LocationInput, check_record, read_record
-from service.cabins.vocabulary import CONFIRMED_BLOCKS, ImportMode
+from service.cabins.vocabulary import ImportMode
 from service.errors import Conflict
 
 PROGRESS_EVERY = 5000
@@ -192,14 +198,8 @@ def _staged_rows(
             cabin.location.lon,
             cabin.location.lat,
             *(_json(values[n]) if n in jsonb else values[n] for n in names),
-            confirmed_blocks(cabin),
+            confirmed_blocks(cabin.model_fields_set),
         )
-
-
-def confirmed_blocks(cabin: CabinCreate) -> list[str]:
-    """The blocks a row carries, which its write confirms (SIT-20): those it gives, as a
-    PATCH confirms the blocks it holds (the set-based path's `given` reads the same cells)."""
-    return [block for block in CONFIRMED_BLOCKS if block in cabin.model_fields_set]
 
 
 def _document(cabin: CabinCreate) -> dict[str, Any]:
@@ -337,7 +337,7 @@ def _run_import(
         confirmed_at: datetime | None = None
         for row, cabin, lon, lat in staging.existing_cabins(session, operator_id):
             diff = flat_diff(document_of(cabin, lon, lat), _document(good[row]))
-            blocks = confirmed_blocks(good[row])
+            blocks = confirmed_blocks(good[row].model_fields_set)
             # (The demo loader re-sends its fixed records: no one confirms anything by them,
             # and loading the demo again changes nothing.)
             if not diff and (not blocks or cabin.status == "decommissioned" or options.is_demo):
@@ -357,13 +357,7 @@ def _run_import(
                 # The upsert writes now(), the transaction's time: the diff says the same.
                 confirmed_at = confirmed_at or session.scalar(select(func.now()))
                 assert confirmed_at is not None
-                for block in blocks:
-                    old = getattr(cabin, f"{block}_confirmed_at")
-                    diff[f"last_confirmed_at.{block}"] = [
-                        old.isoformat() if old else None,
-                        confirmed_at.astimezone(UTC).isoformat(),
-                    ]
-                update_diffs[row] = diff
+                update_diffs[row] = diff | confirmation_diff(cabin, blocks, confirmed_at)
         staging.discard_rows(session, frozen)
         staged -= len(frozen)
         for row in frozen:

@@ -1,10 +1,13 @@
 """Between the API's nested record and the table's columns: `columns_of` (a validated
 `CabinCreate` → column values; `described_columns`, the part a what-if candidate shares),
 `document_of` (a row → the `CabinCreate`-shaped dict that a
-merge patch applies to), `read_of` (a row → `CabinRead`), and `flat_diff` for the audit."""
+merge patch applies to), `read_of` (a row → `CabinRead`), and `flat_diff` and
+`confirmation_diff` for the audit."""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 from service.cabins.models import Cabin
@@ -198,4 +201,23 @@ def flat_diff(before: dict[str, Any] | None, after: dict[str, Any]) -> dict[str,
         for path in sorted(old.keys() | new.keys())
         if old.get(path) != new.get(path)
         and not (old.get(path) in (None, {}) and new.get(path) in (None, {}))
+    }
+
+
+def confirmed_blocks(given: Collection[str]) -> list[str]:
+    """The blocks a write confirms (SIT-20): those it gives, even unchanged — a PATCH's keys,
+    an import row's fields (the set-based path's `given` reads the same cells)."""
+    return [block for block in CONFIRMED_BLOCKS if block in given]
+
+
+def confirmation_diff(cabin: Cabin, blocks: Iterable[str], at: datetime) -> dict[str, list[Any]]:
+    """The audit diff of confirming `blocks` at `at`, for PATCH and import alike:
+    `last_confirmed_at.<block>` from the cabin's time (read before the write sets it) to
+    `at` in UTC."""
+    return {
+        f"last_confirmed_at.{block}": [
+            _iso(getattr(cabin, f"{block}_confirmed_at")),
+            at.astimezone(UTC).isoformat(),
+        ]
+        for block in blocks
     }

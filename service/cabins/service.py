@@ -22,7 +22,13 @@ from service.auth.deps import Principal
 from service.auth.models import Operator
 from service.cabins import queries
 from service.cabins.models import Cabin
-from service.cabins.records import columns_of, document_of, flat_diff
+from service.cabins.records import (
+    columns_of,
+    confirmation_diff,
+    confirmed_blocks,
+    document_of,
+    flat_diff,
+)
 from service.cabins.schemas import CabinCreate, TransitionRequest
 from service.cabins.validation import (
     FieldErrors,
@@ -373,21 +379,19 @@ def update(
         session, merged, today, stored=cabin, detail="The patched cabin is not valid."
     )
     _unique_reference(session, cabin.operator_id, body.operator_reference, cabin.id)
-    confirmed = [block for block in CONFIRMED_BLOCKS if block in patch]
+    confirmed = confirmed_blocks(patch)
     if not confirmed and not _changes(located, body, location):
         # Nothing to write: the same cabin, version and ETag; no event, no re-evaluation.
         return located
     now = datetime.now(UTC)
-    was_confirmed = {block: getattr(cabin, f"{block}_confirmed_at") for block in confirmed}
+    confirmation = confirmation_diff(cabin, confirmed, now)  # before `_confirm` sets them
     _apply(cabin, body, location)
     _confirm(cabin, set(confirmed), now)
     cabin.version += 1
     cabin.updated_at = now
     session.flush()
     after = document_of(cabin, body.location.lon, body.location.lat)
-    diff = flat_diff(before, after)
-    for block, old in was_confirmed.items():
-        diff[f"last_confirmed_at.{block}"] = [old.isoformat() if old else None, now.isoformat()]
+    diff = flat_diff(before, after) | confirmation
     record(session, actor or principal.actor, "cabin.update", "cabin", str(cabin.id), diff, reason)
     evaluate_rules(session, [cabin.id])
     return queries.Located(cabin, body.location.lon, body.location.lat)
