@@ -106,13 +106,27 @@ def _date(value: str) -> date:
     return day
 
 
-# The options each kind of file reads (argparse offers them all to every kind).
-IMPORT_OPTIONS = {
-    "zoning": ("region", "vintage", "reference", "date"),
-    "finess": ("vintage",),
-    "cpts": ("region", "vintage", "reference"),
-    "zones-rouges": ("vintage", "reference"),
+# Each kind of file: what it holds, and the options it reads (argparse offers them all to
+# every kind, so another is refused); `layers import --help` is written from it.
+IMPORT_KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "zoning": ("CSV code_commune;zonage", ("region", "vintage", "reference", "date")),
+    "finess": ("the FINESS extract (structureet + geolocalisation)", ("vintage",)),
+    "cpts": ("CSV id_cpts;nom_cpts;communes", ("region", "vintage", "reference")),
+    "zones-rouges": ("CSV siren_epci", ("vintage", "reference")),
 }
+_EVERY_OPTION = tuple(
+    dict.fromkeys(o for _holds, options in IMPORT_KINDS.values() for o in options)
+)
+_REQUIRED = {"zoning": "region"}  # a zoning file is the arrêté of one ARS région
+
+
+def _import_help() -> str:
+    return " ".join(
+        f"{kind}: {holds}, with "
+        + ", ".join(f"--{o}" + (" (required)" if _REQUIRED.get(kind) == o else "") for o in options)
+        + "."
+        for kind, (holds, options) in IMPORT_KINDS.items()
+    )
 
 
 def _import(args: argparse.Namespace) -> int:
@@ -122,8 +136,8 @@ def _import(args: argparse.Namespace) -> int:
     from service.territories.importers.zones_rouges import import_zones_rouges
     from service.territories.importers.zoning import import_zoning
 
-    takes = IMPORT_OPTIONS[args.what]
-    for option in ("region", "vintage", "reference", "date"):
+    _holds, takes = IMPORT_KINDS[args.what]
+    for option in _EVERY_OPTION:
         if getattr(args, option) is not None and option not in takes:
             # an option ignored would let the steward believe the file was read with it
             _progress(
@@ -135,8 +149,9 @@ def _import(args: argparse.Namespace) -> int:
     if not path.is_file():
         _progress(f"error: {path} is not a file")
         return 2
-    if args.what == "zoning" and not args.region:
-        _progress("error: zoning needs --region (the INSEE code of the ARS région)")
+    needed = _REQUIRED.get(args.what)
+    if needed is not None and not getattr(args, needed):
+        _progress(f"error: {args.what} needs --{needed} (the INSEE code of the ARS région)")
         return 2
     try:
         with cli_engine(LONG_STATEMENT_TIMEOUT_MS) as engine, engine.begin() as conn:
@@ -204,13 +219,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="import an official file as the new current vintage of a health layer",
         description="Import an official file as the new current vintage of a health layer,"
         " every row checked (nothing written when one is bad; exit status 1), then every"
-        " cabin re-evaluated in the same transaction. zoning: CSV code_commune;zonage, with"
-        " --region (required), --reference, --date, --vintage. finess: the FINESS extract"
-        " (structureet + geolocalisation), with --vintage. cpts: CSV"
-        " id_cpts;nom_cpts;communes, with --region, --reference, --vintage. zones-rouges:"
-        " CSV siren_epci, with --reference, --vintage. Another option is refused.",
+        f" cabin re-evaluated in the same transaction. {_import_help()} Another option is"
+        " refused.",
     )
-    imp.add_argument("what", choices=["zoning", "finess", "cpts", "zones-rouges"])
+    imp.add_argument("what", choices=list(IMPORT_KINDS))
     imp.add_argument("file")
     imp.add_argument("--region", help="INSEE région code (zoning: required; cpts: optional)")
     imp.add_argument("--vintage", help="vintage label (default: the arrêté date, else today)")
