@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 import orjson
@@ -334,7 +334,8 @@ def _run_import(
         # A row re-sent as it is stored still confirms the blocks it carries (SIT-20), as
         # PATCH does: a new version whose diff is `last_confirmed_at.<block>`.
         frozen: list[int] = []
-        confirmed_at: datetime | None = None
+        # The upsert writes now(), the transaction's time: the diffs say the same.
+        confirmed_at = session.execute(select(func.now())).scalar_one()
         for row, cabin, lon, lat in staging.existing_cabins(session, operator_id):
             diff = flat_diff(document_of(cabin, lon, lat), _document(good[row]))
             blocks = confirmed_blocks(good[row].model_fields_set)
@@ -354,9 +355,6 @@ def _run_import(
                     }
                 )
             else:
-                # The upsert writes now(), the transaction's time: the diff says the same.
-                confirmed_at = confirmed_at or session.scalar(select(func.now()))
-                assert confirmed_at is not None
                 update_diffs[row] = diff | confirmation_diff(cabin, blocks, confirmed_at)
         staging.discard_rows(session, frozen)
         staged -= len(frozen)
