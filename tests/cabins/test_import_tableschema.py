@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 
+from pydantic import TypeAdapter
+
 from service.cabins import published
-from service.cabins.imports.columns import import_columns
+from service.cabins.imports.columns import columns_by_name, import_columns, unflatten
 from service.cabins.imports.parse import read_csv
 
 NAME = "cabin-import.tableschema.json"
@@ -42,3 +44,21 @@ def test_a_header_of_every_published_column_is_accepted() -> None:
     assert record.errors == []
     assert record.data is not None
     assert record.data["location"]["declared_insee"] == "75056"
+
+
+def test_every_boolean_value_the_schema_lists_is_read_as_that_boolean() -> None:
+    """The Table Schema's values are exact, the importer reads any case: the schema lists
+    each word the importer reads as spreadsheets and people write it, and nothing else."""
+    field = {f["name"]: f for f in json.loads(published.render(NAME))["fields"]}[
+        "accessibility.hearing_loop"
+    ]
+    column = columns_by_name()["accessibility.hearing_loop"]
+    read = TypeAdapter(bool)
+
+    def cell(value: str) -> bool:
+        return read.validate_python(unflatten([column], [value])["accessibility"]["hearing_loop"])
+
+    assert all(cell(value) is True for value in field["trueValues"])
+    assert all(cell(value) is False for value in field["falseValues"])
+    assert {"VRAI", "Vrai", "vrai", "Oui", "OUI", "YES", "Yes", "On"} <= set(field["trueValues"])
+    assert {"FAUX", "Faux", "Non", "NON", "NO", "No", "Off"} <= set(field["falseValues"])

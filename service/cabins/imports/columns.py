@@ -19,9 +19,12 @@ LIST_SEPARATOR = "|"
 # Not part of the import: an operator's cabins are always its own (admins pass ?operator_id=).
 EXCLUDED = {"operator_id"}
 _DECIMAL_COMMA = re.compile(r"^\s*-?[0-9]+,[0-9]+\s*$")
-# A boolean cell as spreadsheets in French write it (Excel's and LibreOffice's TRUE is VRAI)
-# and operators type it, read in any case beside Pydantic's own words.
-FRENCH_BOOLEANS = {"vrai": "true", "oui": "true", "faux": "false", "non": "false"}
+# The words of a boolean cell, read in any case: Pydantic's lax booleans, and the French
+# ones spreadsheets write (Excel's and LibreOffice's TRUE is VRAI) and operators type. The
+# Python reader, the set-based SQL (`setbased`) and the Table Schema all take them from here.
+TRUE_WORDS = ("true", "1", "yes", "y", "on", "t", "vrai", "oui")
+FALSE_WORDS = ("false", "0", "no", "n", "off", "f", "faux", "non")
+_BOOLEANS = {**dict.fromkeys(TRUE_WORDS, "true"), **dict.fromkeys(FALSE_WORDS, "false")}
 
 
 @dataclass(frozen=True)
@@ -135,7 +138,7 @@ def _cell(column: Column, raw: str) -> Any:
             raise CellError(column.name, "not a JSON array")
         return value
     if column.kind == "boolean":
-        return FRENCH_BOOLEANS.get(raw.lower(), raw)
+        return _BOOLEANS.get(raw.lower(), raw)  # another word: Pydantic says what is wrong
     if column.kind == "number" and _DECIMAL_COMMA.match(raw):
         return raw.replace(",", ".").strip()  # French decimal comma: 90,5
     return raw

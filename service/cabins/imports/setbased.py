@@ -35,8 +35,9 @@ from service.cabins.imports import staging
 from service.cabins.imports.audit_bulk import CanonicalJson
 from service.cabins.imports.columns import (
     EXCLUDED,
-    FRENCH_BOOLEANS,
+    FALSE_WORDS,
     LIST_SEPARATOR,
+    TRUE_WORDS,
     CellError,
     Column,
     import_columns,
@@ -63,24 +64,6 @@ JSON = "import_json"
 # What Python's str.strip() removes, as a PostgreSQL literal for btrim().
 _WS_CHARS = "".join(ch for ch in map(chr, range(sys.maxunicode + 1)) if ch.isspace())
 WS = "U&'" + "".join(f"\\{ord(ch):04X}" for ch in _WS_CHARS) + "'"
-TRUE_WORDS = (
-    "1",
-    "on",
-    "t",
-    "true",
-    "y",
-    "yes",
-    *(w for w, v in FRENCH_BOOLEANS.items() if v == "true"),
-)
-FALSE_WORDS = (
-    "0",
-    "off",
-    "f",
-    "false",
-    "n",
-    "no",
-    *(w for w, v in FRENCH_BOOLEANS.items() if v == "false"),
-)
 SIRET_COLUMNS = ("venue.siret", "provider.siret")
 OPENING_HOURS_COLUMNS = ("opening_hours", "siting.staff_hours")
 PAST_DATES = (

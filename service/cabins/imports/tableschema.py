@@ -6,14 +6,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from service.cabins.imports.columns import LIST_SEPARATOR, Column, import_columns
+from service.cabins.imports.columns import (
+    FALSE_WORDS,
+    LIST_SEPARATOR,
+    TRUE_WORDS,
+    Column,
+    import_columns,
+)
 from service.patterns import TEXT_GUARDS
 
 BASE_ID = "https://cabin-registry.example/schemas/"
-# What the importer accepts for a boolean cell (Pydantic's lax booleans and the French words
-# of `FRENCH_BOOLEANS`, any case).
-TRUE_VALUES = ["true", "True", "TRUE", "1", "yes", "y", "on", "t", "vrai", "VRAI", "oui", "OUI"]
-FALSE_VALUES = ["false", "False", "FALSE", "0", "no", "n", "off", "f", "faux", "FAUX", "non", "NON"]
+
+
+def _spellings(words: tuple[str, ...]) -> list[str]:
+    """The importer reads a boolean word in any case, a Table Schema's trueValues and
+    falseValues are exact: each word as it is written, lower case, capitalised or upper case
+    (VRAI, Oui, true)."""
+    return list(dict.fromkeys(form for w in words for form in (w, w.capitalize(), w.upper())))
+
+
+TRUE_VALUES = _spellings(TRUE_WORDS)
+FALSE_VALUES = _spellings(FALSE_WORDS)
 
 _TYPES = {
     "string": "string",
