@@ -63,8 +63,16 @@ def current_verdicts(session: Session, cabin_id: uuid.UUID) -> list[RowMapping]:
 # and since when (a change row opens each outcome, so a `fail` started at its change). A row
 # whose outcome did not move is a severity changed alone (`evaluator.write_changes`): it opens
 # nothing, so it is skipped. The severity and profile are those of the rule set in force that
-# day for the cabin's région (the history written before severity rows existed has none).
+# day for the cabin's région that day (the history written before severity rows existed has
+# none): the région the first move after that day left, else the cabin's région now.
 _VERDICTS_AS_OF = """
+WITH c AS (
+  SELECT coalesce(
+    (SELECT m.old_region FROM cabin_region_change m
+      WHERE m.cabin_id = :cabin_id AND m.changed_at >= :before
+      ORDER BY m.changed_at, m.id LIMIT 1),
+    (SELECT region_code FROM cabin WHERE id = :cabin_id)) AS region_code
+)
 SELECT DISTINCT ON (ch.rule_code)
        ch.rule_code, r.title, coalesce(p.severity, r.severity) AS severity,
        ch.new_outcome AS outcome, ch.evidence,
@@ -73,7 +81,7 @@ SELECT DISTINCT ON (ch.rule_code)
 FROM verdict_change ch
 JOIN rule r ON r.code = ch.rule_code AND r.rule_set_version = :version AND r.enabled
 JOIN rule_set rs ON rs.version = r.rule_set_version
-JOIN cabin c ON c.id = ch.cabin_id
+CROSS JOIN c
 LEFT JOIN LATERAL (
   SELECT pr.value ->> 'name' AS name, pr.value -> 'rules' -> ch.rule_code ->> 'severity' AS severity
   FROM jsonb_array_elements(rs.profiles) WITH ORDINALITY AS pr(value, n)

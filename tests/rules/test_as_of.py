@@ -7,8 +7,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from service.cabins.models import Cabin
 from service.rules.evaluator import evaluate_cabins
 from service.rules.schemas import RuleChange
 from service.timespans import today
@@ -121,3 +123,26 @@ def test_as_of_a_day_takes_the_severity_of_the_cabins_regional_profile(
         that_day = as_of(client, key, cabin, T1.date().isoformat()).json()
         assert severities(now)["SIT-03"] == severities(that_day)["SIT-03"] == severity
         assert now["compliance_status"] == that_day["compliance_status"] == status
+
+
+def test_as_of_a_day_takes_the_profile_of_the_region_the_cabin_was_in_that_day(
+    db: Session, engine_rules, client: TestClient
+):
+    """A cabin of Lyon moved to Paris since: on the day the Auvergne-Rhône-Alpes profile made
+    SIT-03 an error, it was in région 84, and the as-of answer took the région it is in now."""
+    operator = make_operator(db)
+    cabin = workplace(db, operator, region_code="84", departement_code="69", **LYON)
+    evaluate_cabins(db, [cabin], at=T0)
+    publish_ara_strict(db, at=T1)
+    db.execute(
+        update(Cabin)
+        .where(Cabin.id == cabin)
+        .values(region_code="11", departement_code="75", commune_insee="75056")
+    )
+    key = make_key(db, "operator", operator_id=operator)
+
+    that_day = as_of(client, key, cabin, T1.date().isoformat()).json()
+    assert (severities(that_day)["SIT-03"], that_day["compliance_status"]) == (
+        "error",
+        "non_compliant",
+    )
