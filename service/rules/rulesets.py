@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.audit.trail import Actor, hold_chain, record
+from service.cabins.imports.parse import undecodable_at
 from service.errors import Conflict, NotFound, ValidationFailed, field_errors
 from service.rules import evaluator, plan
 from service.rules.models import Rule, RuleSet
@@ -43,10 +44,8 @@ def read_file(path: Path) -> RuleSetSpec:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
-        line = raw.count(b"\n", 0, error.start) + 1
         raise NotARuleSetFile(
-            f"{path} is not UTF-8 text: byte 0x{raw[error.start]:02x} on line {line}"
-            " (save it as UTF-8)"
+            f"{path} is not UTF-8 text {undecodable_at(raw, error)} (save it as UTF-8)"
         ) from None
     data = yaml.safe_load(text)
     if not isinstance(data, dict):

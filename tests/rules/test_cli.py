@@ -42,7 +42,7 @@ def test_a_file_that_is_not_utf8_is_refused(
     status, err = run(capsys, "rules", "publish", str(path))
     assert status == 2
     assert err.splitlines() == [
-        f"error: {path} is not UTF-8 text: byte 0xe8 on line 2 (save it as UTF-8)"
+        f"error: {path} is not UTF-8 text at byte 26 (line 2): byte 0xE8 (save it as UTF-8)"
     ]
 
 
