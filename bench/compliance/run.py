@@ -77,6 +77,11 @@ def main() -> int:
     parser.add_argument("--url", default=os.environ.get("DATABASE_URL"), required=False)
     parser.add_argument("--port", type=int, default=8107)
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument(
+        "--accept-encoding",
+        default="gzip",
+        help="what the client asks for (httpx's default asks gzip; 'identity' for plain)",
+    )
     args = parser.parse_args()
     if not args.url:
         parser.error("--url or DATABASE_URL is required")
@@ -97,7 +102,8 @@ def main() -> int:
                     break
             except httpx.HTTPError:
                 time.sleep(0.2)
-        headers = {"Authorization": f"Bearer {key}"}
+        headers = {"Authorization": f"Bearer {key}", "Accept-Encoding": args.accept_encoding}
+        results["accept_encoding"] = args.accept_encoding
         with httpx.Client(base_url=base, headers=headers, timeout=600) as client:
             for by in ("commune", "departement", "region", "operator", "rule"):
                 results[f"summary?by={by}"] = timed(
