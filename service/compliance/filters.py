@@ -19,7 +19,7 @@ from service.auth.models import Operator
 from service.cabins.models import Cabin
 from service.cabins.queries import visible_to
 from service.cabins.vocabulary import STATUSES
-from service.errors import Forbidden, InvalidParameter
+from service.errors import Forbidden, invalid_parameter
 from service.rules.models import (
     COMPLIANCE_STATUSES,
     OUTCOMES,
@@ -36,16 +36,9 @@ from service.territories.queries import current_codes, current_layer_ids
 DATE_FORMS = "an ISO 8601 date or date-time, e.g. 2026-01-31 or 2026-01-31T08:00:00Z"
 
 
-def invalid(parameter: str, reason: str) -> InvalidParameter:
-    return InvalidParameter(
-        f"The parameter `{parameter}` is not valid: {reason}.",
-        errors=[{"field": parameter, "reason": reason}],
-    )
-
-
 def _one_of(parameter: str, value: str, accepted: tuple[str, ...] | list[str]) -> str:
     if value not in accepted:
-        raise invalid(parameter, f"{value!r} is not one of: {', '.join(accepted)}")
+        raise invalid_parameter(parameter, f"{value!r} is not one of: {', '.join(accepted)}")
     return value
 
 
@@ -57,7 +50,7 @@ def parse_instant(parameter: str, value: str | None) -> datetime | None:
     try:
         return timespans.parse_instant(value).first
     except timespans.SpanError as error:
-        raise invalid(parameter, f"{error}: write {DATE_FORMS}") from None
+        raise invalid_parameter(parameter, f"{error}: write {DATE_FORMS}") from None
 
 
 FAILING_SINCE_FORMS = (
@@ -77,7 +70,9 @@ def parse_failing_since(value: str | None) -> timespans.Span | None:
     try:
         return timespans.parse_interval(value)
     except timespans.SpanError as error:
-        raise invalid("failing_since", f"{error}; it takes {FAILING_SINCE_FORMS}") from None
+        raise invalid_parameter(
+            "failing_since", f"{error}; it takes {FAILING_SINCE_FORMS}"
+        ) from None
 
 
 def parse_bbox(value: str | None) -> tuple[float, float, float, float] | None:
@@ -88,9 +83,9 @@ def parse_bbox(value: str | None) -> tuple[float, float, float, float] | None:
     try:
         minlon, minlat, maxlon, maxlat = (float(p) for p in parts)
     except ValueError:
-        raise invalid("bbox", f"{value!r} is not {expected}") from None
+        raise invalid_parameter("bbox", f"{value!r} is not {expected}") from None
     if not (-180 <= minlon < maxlon <= 180 and -90 <= minlat < maxlat <= 90):
-        raise invalid("bbox", f"{value!r} is not {expected}, with min < max")
+        raise invalid_parameter("bbox", f"{value!r} is not {expected}, with min < max")
     return minlon, minlat, maxlon, maxlat
 
 
@@ -187,14 +182,16 @@ def filters_from_query(
         try:
             operator_id = uuid.UUID(operator)
         except ValueError:
-            raise invalid("operator", f"{operator!r} is not an operator id (a UUID)") from None
+            raise invalid_parameter(
+                "operator", f"{operator!r} is not an operator id (a UUID)"
+            ) from None
     if failing_since is not None and (
         failing_since_before is not None or failing_since_after is not None
     ):
         given = (
             "failing_since_before" if failing_since_before is not None else "failing_since_after"
         )
-        raise invalid(
+        raise invalid_parameter(
             "failing_since",
             f"give either failing_since or failing_since_before / failing_since_after, not"
             f" both (failing_since and {given} were given)",
@@ -250,7 +247,7 @@ def check_territory(session: Session, region: str | None, departement: str | Non
     if region is not None:
         accepted = current_codes(session, "region")
         if region not in accepted:
-            raise invalid(
+            raise invalid_parameter(
                 "region", f"{region!r} is not a current région code: {', '.join(accepted)}"
             )
     if departement is not None:
@@ -258,7 +255,7 @@ def check_territory(session: Session, region: str | None, departement: str | Non
         if departement not in accepted:
             written = codes.normalise_departement(departement)
             known = codes.not_covered_reason(written)
-            raise invalid(
+            raise invalid_parameter(
                 "departement",
                 known
                 if known is not None
@@ -284,7 +281,7 @@ def check_commune(session: Session, commune: str | None) -> None:
         and _exists_in_layer(session, Commune.insee, Commune.layer_id, "commune", written)
     ):
         known = f"{commune!r} is written {written} in the commune layer"
-    raise invalid(
+    raise invalid_parameter(
         "commune",
         known
         or f"{commune!r} is not a current commune INSEE code (5 characters, e.g. 75056;"
@@ -340,7 +337,7 @@ def check(session: Session, filters: Filters, principal: Principal) -> None:
     if filters.epci is not None and not _exists_in_layer(
         session, Epci.siren, Epci.layer_id, "epci", filters.epci
     ):
-        raise invalid(
+        raise invalid_parameter(
             "epci",
             f"{filters.epci!r} is not the SIREN of a current EPCI (9 digits, e.g. 200046977)",
         )
@@ -350,23 +347,23 @@ def check(session: Session, filters: Filters, principal: Principal) -> None:
         listed = ", ".join(accepted) if accepted else "none (no rule set is in force)"
         if rules.get(filters.rule) is False:
             # A disabled rule's verdicts are removed: the filter could only ever match nothing.
-            raise invalid(
+            raise invalid_parameter(
                 "rule",
                 f"{filters.rule!r} is disabled in the rule set in force, so no cabin has a"
                 f" verdict for it; the rules applied: {listed}",
             )
         if filters.rule not in accepted:
-            raise invalid(
+            raise invalid_parameter(
                 "rule", f"{filters.rule!r} is not a rule of the rule set in force: {listed}"
             )
     if filters.operator is not None and session.get(Operator, filters.operator) is None:
-        raise invalid("operator", f"{filters.operator} is not a registered operator's id")
+        raise invalid_parameter("operator", f"{filters.operator} is not a registered operator's id")
     if (
         filters.failing_since_before is not None
         and filters.failing_since_after is not None
         and filters.failing_since_after >= filters.failing_since_before
     ):
-        raise invalid("failing_since_after", "must be earlier than failing_since_before")
+        raise invalid_parameter("failing_since_after", "must be earlier than failing_since_before")
 
 
 def condition(

@@ -34,7 +34,7 @@ from service.compliance.schemas import (
     UnderservedCommune,
 )
 from service.db import DbSession
-from service.errors import NotFound, problem_responses
+from service.errors import NotFound, invalid_parameter, problem_responses
 from service.reads import SnapshotSession
 from service.routing import ApiRoute
 from service.rules.models import OUTCOMES
@@ -344,7 +344,7 @@ def _parse_since(session: Session, since: str | None) -> queries.FeedPosition:
     xid = _number(xid_text, MAX_XID) if dot else None
     change_id = _number(id_text if dot else text, MAX_CHANGE_ID)
     if change_id is None or (dot and xid is None):
-        raise filters.invalid("since", f"{since!r} is not a cursor: {CURSOR_FORM}")
+        raise invalid_parameter("since", f"{since!r} is not a cursor: {CURSOR_FORM}")
     if xid is not None:
         return queries.FeedPosition(xid, change_id)
     if change_id == 0:
