@@ -13,12 +13,12 @@ import orjson
 from fastapi import APIRouter, Path, Query, Request, Response
 from sqlalchemy.sql.elements import ColumnElement
 
-from service.errors import NotFound, problem_responses
+from service.errors import NotFound, invalid_parameter, problem_responses
 from service.public import queries
 from service.public.caching import cached, etag_of
 from service.public.cql2 import parse_filter
 from service.public.crs import CRS84, SUPPORTED, parse_crs
-from service.public.params import bad, datetime_filter, instant_filter, parse_bbox
+from service.public.params import datetime_filter, instant_filter, parse_bbox
 from service.public.properties import QUERYABLES
 from service.public.schemas import (
     GEOJSON,
@@ -295,7 +295,7 @@ def items(
         srid = parse_crs(filter_crs, "filter-crs").srid
         where.append(parse_filter(filter_, filter_lang, srid))
     elif filter_lang is not None and filter_lang not in ("cql2-text", "cql2-json"):
-        raise bad("filter-lang", "must be cql2-text or cql2-json")
+        raise invalid_parameter("filter-lang", "must be cql2-text or cql2-json")
     where += simple_filters(request)
 
     page = queries.items_page(session, where, limit, offset, out_crs)
@@ -327,7 +327,10 @@ def simple_filters(request: Request) -> list[ColumnElement[bool]]:
             continue
         prop = QUERYABLES.get(name)
         if prop is None:
-            raise bad(name, "unknown parameter (see the queryables for property filters)")
+            raise invalid_parameter(
+                name,
+                "unknown parameter (see the queryables for property filters)",
+            )
         if prop.schema.get("format") == "date-time":
             conditions.append(instant_filter(prop.expr(), value, name))
         else:
@@ -339,15 +342,15 @@ def typed(name: str, value: str, schema: dict[str, Any]) -> Any:
     kind = schema.get("type")
     if kind == "boolean":
         if value.lower() not in ("true", "false"):
-            raise bad(name, "true or false")
+            raise invalid_parameter(name, "true or false")
         return value.lower() == "true"
     if kind == "number":
         try:
             number = float(value)
         except ValueError:
-            raise bad(name, "a number") from None
+            raise invalid_parameter(name, "a number") from None
         if number != number or number in (float("inf"), float("-inf")):
-            raise bad(name, "a finite number")
+            raise invalid_parameter(name, "a finite number")
         return number
     return value
 

@@ -10,14 +10,10 @@ from typing import Any
 from sqlalchemy.sql.elements import ColumnElement
 
 from service.cabins.models import Cabin
-from service.errors import InvalidParameter
+from service.errors import invalid_parameter
 from service.public.crs import Crs
 from service.public.needs import NEED_NAMES
 from service.timespans import SpanError, parse_instant, parse_interval
-
-
-def bad(field: str, reason: str) -> InvalidParameter:
-    return InvalidParameter(f"{field}: {reason}", errors=[{"field": field, "reason": reason}])
 
 
 def parse_bbox(
@@ -29,18 +25,24 @@ def parse_bbox(
     if len(parts) == 6:  # a 3D box: the heights are irrelevant to points on the ground
         parts = [parts[0], parts[1], parts[3], parts[4]]
     if len(parts) != 4:
-        raise bad(field, "four comma-separated numbers: minx,miny,maxx,maxy")
+        raise invalid_parameter(field, "four comma-separated numbers: minx,miny,maxx,maxy")
     try:
         box = [float(p) for p in parts]
     except ValueError:
-        raise bad(field, "four comma-separated numbers: minx,miny,maxx,maxy") from None
+        raise invalid_parameter(
+            field,
+            "four comma-separated numbers: minx,miny,maxx,maxy",
+        ) from None
     problem = box_problem(box, crs.srid)
     if problem is not None:
-        raise bad(field, problem)
+        raise invalid_parameter(field, problem)
     minx, miny, maxx, maxy = box
     width = maxx - minx if minx <= maxx else maxx + 360 - minx
     if max_span_deg is not None and (width > max_span_deg or maxy - miny > max_span_deg):
-        raise bad(field, f"box too large: at most {max_span_deg} degrees on each side")
+        raise invalid_parameter(
+            field,
+            f"box too large: at most {max_span_deg} degrees on each side",
+        )
     return box
 
 
@@ -71,7 +73,10 @@ def parse_needs(value: str | None) -> list[str]:
     names = list(dict.fromkeys(n.strip() for n in value.split(",") if n.strip()))  # once each
     unknown = [n for n in names if n not in NEED_NAMES]
     if unknown:
-        raise bad("needs", f"unknown need {unknown[0]!r}; known: {', '.join(NEED_NAMES)}")
+        raise invalid_parameter(
+            "needs",
+            f"unknown need {unknown[0]!r}; known: {', '.join(NEED_NAMES)}",
+        )
     return names
 
 
@@ -87,7 +92,7 @@ def datetime_filter(value: str) -> ColumnElement[bool]:
     try:
         return parse_interval(value).holds(Cabin.updated_at)
     except SpanError as error:
-        raise bad("datetime", f"{error}; expected {DATETIME_FORMS}") from None
+        raise invalid_parameter("datetime", f"{error}; expected {DATETIME_FORMS}") from None
 
 
 def instant_filter(target: Any, value: str, field: str) -> ColumnElement[bool]:
@@ -96,4 +101,4 @@ def instant_filter(target: Any, value: str, field: str) -> ColumnElement[bool]:
     try:
         return parse_instant(value).holds(target)
     except SpanError as error:
-        raise bad(field, f"{error}; expected a date or date-time") from None
+        raise invalid_parameter(field, f"{error}; expected a date or date-time") from None

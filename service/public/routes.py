@@ -10,12 +10,12 @@ import orjson
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from service.errors import problem_responses
+from service.errors import invalid_parameter, problem_responses
 from service.public import queries
 from service.public.caching import CACHE_CONTROL, cached, etag_of, not_modified
 from service.public.crs import CRS84, SUPPORTED
 from service.public.needs import NEED_NAMES
-from service.public.params import bad, parse_bbox, parse_needs
+from service.public.params import parse_bbox, parse_needs
 from service.public.schemas import (
     GEOJSON,
     GEOJSON_200,
@@ -76,7 +76,7 @@ def nearest(
 ) -> Response:
     settings = request.app.state.settings
     if radius is not None and radius > settings.max_search_radius_m:
-        raise bad("radius", f"at most {settings.max_search_radius_m} metres")
+        raise invalid_parameter("radius", f"at most {settings.max_search_radius_m} metres")
     names = parse_needs(needs)
     results = queries.nearest(
         session, lon, lat, limit, radius, names, min_door_width_cm, include_unknown, accessible
