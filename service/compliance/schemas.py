@@ -150,7 +150,9 @@ class FeedVerdict(BaseModel):
     severity: str
     evidence: dict[str, Any]
     rule_set_version: str
-    changed_at: datetime = Field(description="When the feed gave this outcome.")
+    changed_at: datetime = Field(
+        description="When the feed gave this outcome, or this severity when it changed alone."
+    )
 
 
 class Change(BaseModel):

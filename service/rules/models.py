@@ -1,6 +1,6 @@
 """Tables of the rule engine: versioned rule sets and their rules, the current verdict per
-cabin × rule, the append-only history of outcome changes, and each cabin's derived compliance
-status and accessibility label."""
+cabin × rule, the append-only history of outcome changes (and of a severity changed alone),
+and each cabin's derived compliance status and accessibility label."""
 
 from __future__ import annotations
 
