@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -14,7 +16,8 @@ from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from service.audit.models import AuditEvent
@@ -612,3 +615,69 @@ def test_an_operator_contact_is_kept_as_written(client: TestClient, callers: Cal
     assert response.status_code == 201, response.text
     assert response.json()["contact_email"] == "Contact@Pharmacie-Z.fr"
     assert response.json()["contact_phone"] == "04 72 00 00 00"
+
+
+def test_two_admins_revoking_each_others_key_at_once_cannot_both_succeed(
+    engine: Engine,
+) -> None:
+    """The last-key check is made under a lock on every active admin key: the second
+    revocation waits for the first, then sees one admin key left and is refused. Each side
+    has its own connection, as two requests would; the keys are committed for real."""
+    from service.audit.trail import CLI_ACTOR
+    from service.auth.service import create_client, revoke_client
+    from service.errors import Conflict
+
+    with Session(engine) as setup:
+        others = list(
+            setup.scalars(
+                update(ApiClient)
+                .where(ApiClient.role == "admin", ApiClient.active.is_(True))
+                .values(active=False)
+                .returning(ApiClient.id)
+            )
+        )
+        first = create_client(setup, CLI_ACTOR, role="admin", name="admin A").client.id
+        second = create_client(setup, CLI_ACTOR, role="admin", name="admin B").client.id
+        setup.commit()
+    try:
+        with Session(engine) as one, Session(engine) as two:
+            revoke_client(one, CLI_ACTOR, second)  # holds the admin keys' locks, uncommitted
+            pid = two.scalar(text("SELECT pg_backend_pid()"))
+            outcome: dict[str, BaseException] = {}
+
+            def revoke_the_first() -> None:
+                try:
+                    revoke_client(two, CLI_ACTOR, first)
+                    two.commit()
+                except BaseException as exc:  # reported to the test
+                    two.rollback()
+                    outcome["error"] = exc
+
+            waiting = threading.Thread(target=revoke_the_first)
+            waiting.start()
+            with engine.connect() as watch:
+                for _ in range(200):  # it comes to wait on the first's row locks
+                    if watch.scalar(
+                        text(
+                            "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = :p"
+                        ),
+                        {"p": pid},
+                    ):
+                        break
+                    watch.rollback()
+                    time.sleep(0.05)
+                else:
+                    pytest.fail("the second revocation never waited for the first")
+            one.commit()
+            waiting.join(timeout=30)
+            assert isinstance(outcome.get("error"), Conflict), outcome
+        with Session(engine) as check:
+            active = {
+                c.id: c.active
+                for c in check.scalars(select(ApiClient).where(ApiClient.id.in_([first, second])))
+            }
+            assert active == {first: True, second: False}
+    finally:
+        with Session(engine) as cleanup:
+            cleanup.execute(update(ApiClient).where(ApiClient.id.in_(others)).values(active=True))
+            cleanup.commit()
