@@ -5,10 +5,13 @@ from __future__ import annotations
 import random
 import uuid
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from stdnum import luhn
 
 from service.audit.trail import CLI_ACTOR
+from service.auth.keys import key_prefix
+from service.auth.models import ApiClient
 from service.auth.service import create_client, create_operator
 
 
@@ -36,3 +39,11 @@ def make_key(
 
 def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
+
+
+def client_of(db: Session, headers: dict[str, str]) -> ApiClient:
+    """The API client whose key a request's `Authorization` header carries."""
+    prefix = key_prefix(headers["Authorization"].removeprefix("Bearer "))
+    client = db.scalar(select(ApiClient).where(ApiClient.key_prefix == prefix))
+    assert client is not None
+    return client

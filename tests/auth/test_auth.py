@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from service.audit.models import AuditEvent
 from service.auth.deps import require_admin
 from service.auth.models import ApiClient
-from tests.auth.factories import bearer, valid_siren
+from tests.auth.factories import bearer, client_of, valid_siren
 from tests.auth.fixtures import Callers
 from tests.cabins.factories import LYON, cabin_body
 
@@ -66,9 +66,7 @@ def test_right_prefix_wrong_secret_is_401(client: TestClient, callers: Callers) 
 def test_a_revoked_key_is_401_saying_it_was_revoked(
     client: TestClient, callers: Callers, db: Session
 ) -> None:
-    key = callers.operator["Authorization"].removeprefix("Bearer ")
-    row = db.scalar(select(ApiClient).where(ApiClient.key_prefix == key.split("_")[1]))
-    assert row is not None
+    row = client_of(db, callers.operator)
     row.active = False
     db.commit()
     response = client.get("/v1/cabins", headers=callers.operator)
@@ -85,8 +83,7 @@ def test_a_revoked_prefix_with_a_wrong_secret_is_only_not_valid(
 ) -> None:
     """The prefix is not secret: whether its key was revoked is told to its holder only."""
     key = callers.operator["Authorization"].removeprefix("Bearer ")
-    row = db.scalar(select(ApiClient).where(ApiClient.key_prefix == key.split("_")[1]))
-    assert row is not None
+    row = client_of(db, callers.operator)
     row.active = False
     db.commit()
     forged = key[:-4] + ("AAAA" if not key.endswith("AAAA") else "BBBB")
@@ -97,8 +94,8 @@ def test_a_revoked_prefix_with_a_wrong_secret_is_only_not_valid(
 
 def test_only_the_hash_of_a_key_is_stored(callers: Callers, db: Session) -> None:
     key = callers.operator["Authorization"].removeprefix("Bearer ")
-    row = db.scalar(select(ApiClient).where(ApiClient.key_prefix == key.split("_")[1]))
-    assert row is not None and key not in (row.key_hash, row.key_prefix)
+    row = client_of(db, callers.operator)
+    assert key not in (row.key_hash, row.key_prefix)
     assert len(row.key_hash) == 64
 
 
@@ -531,9 +528,7 @@ def test_the_last_active_admin_key_is_not_revoked(
     client: TestClient, callers: Callers, db: Session
 ) -> None:
     """Revoking it locked every admin out: only the command line could make a key again."""
-    key = callers.admin["Authorization"].removeprefix("Bearer ")
-    mine = db.scalar(select(ApiClient).where(ApiClient.key_prefix == key.split("_")[1]))
-    assert mine is not None
+    mine = client_of(db, callers.admin)
     db.execute(
         update(ApiClient)
         .where(ApiClient.role == "admin", ApiClient.id != mine.id)

@@ -15,6 +15,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from service.auth.keys import key_prefix
 from service.auth.models import ApiClient, Operator
 from service.auth.roles import ROLES
 from service.auth.schemas import ClientCreate
@@ -166,7 +167,7 @@ def test_cli_strips_a_client_name_as_the_api_does(
     assert code == 0
     with engine.connect() as conn:
         name = conn.execute(
-            select(ApiClient.name).where(ApiClient.key_prefix == key.split("_")[1])
+            select(ApiClient.name).where(ApiClient.key_prefix == key_prefix(key))
         ).scalar()
     assert name == "Console"
 
