@@ -111,7 +111,8 @@ def check(accept: str | None, offered: Sequence[str], query: Any = ()) -> None:
     """Raises the 406 when `Accept` names none of the `offered` types."""
     if not accept or FORMAT_PARAMETER in query:
         return
-    if any(takes(accept, media_type) for media_type in offered):
+    ranges = media_ranges(accept)  # read once, weighed for each type offered
+    if ranges is None or any(weight_of(ranges, media_type) > 0 for media_type in offered):
         return
     listed = ", ".join(offered)
     raise NotAcceptable(
