@@ -29,7 +29,7 @@ from service.cabins import importer
 from service.cabins.imports import jobs
 from service.cabins.imports.models import ImportJob
 from service.cabins.models import Cabin
-from tests.auth.factories import bearer, make_key, make_operator, valid_siret
+from tests.auth.factories import bearer, client_of, make_key, make_operator, valid_siret
 
 
 @dataclass(frozen=True)
@@ -234,6 +234,59 @@ def test_a_job_whose_import_stopped_with_the_service_is_reported_failed(
         assert body["finished_at"] is not None
     assert state(running)["state"] == "running"
     assert state(just_queued)["state"] == "queued"
+
+
+def test_a_retry_under_the_key_of_a_job_that_stopped_with_the_service_says_it_failed(
+    client: TestClient, db: Session, engine: Engine
+) -> None:
+    """The service was killed mid-import and the operator's script sends the file again with
+    its Idempotency-Key: the answer replays the job as it is now, failed and saying why (to
+    send it again under a new key), not `running` as the dead process left it."""
+    operator_id = make_operator(db, "Opérateur relancé")
+    headers = bearer(make_key(db, "operator", operator_id=operator_id))
+    with engine.connect() as gone:
+        gone_pid = gone.scalar(text("SELECT pg_backend_pid()"))
+        gone.invalidate()  # the killed process's backend: no longer in pg_stat_activity
+    content = generated_csv(engine, 2)
+    job_id = uuid.uuid4()
+    db.add(
+        ImportJob(
+            id=job_id,
+            operator_id=operator_id,
+            client_id=client_of(db, headers).id,
+            idempotency_key="killed-1",
+            body_sha256=jobs.digest(content),
+            media_type="csv",
+            mode="atomic",
+            dry_run=False,
+            state="running",
+            backend_pid=gone_pid,
+            created_at=db.scalar(text("SELECT now()")),
+            started_at=db.scalar(text("SELECT clock_timestamp()")),
+        )
+    )
+    db.flush()
+
+    response = client.post(
+        "/v1/cabins/import",
+        content=content,
+        headers={
+            **headers,
+            "Content-Type": "text/csv",
+            "Idempotency-Key": "killed-1",
+            "Prefer": "respond-async",
+        },
+    )
+
+    assert response.headers["Location"] == f"/v1/imports/{job_id}", response.text
+    body = response.json()
+    assert body["state"] == "failed"
+    assert body["detail"].startswith("The import was interrupted")
+    assert body["finished_at"] is not None
+    assert (
+        db.scalar(select(func.count()).select_from(Cabin).where(Cabin.operator_id == operator_id))
+        == 0
+    )
 
 
 @pytest.mark.parametrize("kind", ["csv", "ndjson"])

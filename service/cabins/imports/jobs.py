@@ -27,12 +27,6 @@ def digest(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
-def by_key(session: Session, client_id: uuid.UUID | None, key: str) -> ImportJob | None:
-    return session.scalar(
-        select(ImportJob).where(ImportJob.client_id == client_id, ImportJob.idempotency_key == key)
-    )
-
-
 INTERRUPTED = (
     "The import was interrupted: the service stopped before it finished, and nothing was"
     " written. Upload the file again (with a new Idempotency-Key)."
@@ -79,6 +73,19 @@ def get(session: Session, job_id: uuid.UUID, operator_id: uuid.UUID | None) -> I
     if operator_id is not None:
         stmt = stmt.where(ImportJob.operator_id == operator_id)
     return session.scalar(stmt)
+
+
+def by_key(session: Session, client_id: uuid.UUID | None, key: str) -> ImportJob | None:
+    """The client's upload under this Idempotency-Key, marked failed first if its import was
+    interrupted (a retry after the service stopped is answered `failed`, not `running`)."""
+    found = select(ImportJob.id).where(
+        ImportJob.client_id == client_id, ImportJob.idempotency_key == key
+    )
+    job_id = session.scalar(found)
+    if job_id is None:
+        return None
+    mark_interrupted(session, job_id)
+    return session.get(ImportJob, job_id, populate_existing=True)
 
 
 def new_job(
