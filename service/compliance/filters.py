@@ -295,9 +295,11 @@ def check_scope(
     region: str | None,
     departement: str | None = None,
     commune: str | None = None,
+    epci: str | None = None,
 ) -> None:
     """A regional key naming a territory of another région is refused (403 naming the
-    filter): an empty answer would read as "nothing there". Codes already checked."""
+    filter): an empty answer would read as "nothing there". Codes already checked. An EPCI
+    may lie across two régions: refused when none of its communes is in the key's."""
     scope = principal.region
     if scope is None:
         return
@@ -312,6 +314,25 @@ def check_scope(
                 f"This key sees région {scope} only; {field}={value} is in région {in_region}.",
                 errors=[{"field": field, "reason": f"outside the key's scope (région {scope})"}],
             )
+    if epci is not None:
+        regions = _regions_of_epci(session, epci)
+        if scope not in regions:
+            raise Forbidden(
+                f"This key sees région {scope} only; epci={epci} is in région"
+                f"{'s' if len(regions) > 1 else ''} {', '.join(regions)}.",
+                errors=[{"field": "epci", "reason": f"outside the key's scope (région {scope})"}],
+            )
+
+
+def _regions_of_epci(session: Session, siren: str) -> list[str]:
+    """The régions of the current communes of an EPCI (two for the few across a border)."""
+    found = (
+        select(Commune.region)
+        .where(Commune.epci == siren, Commune.layer_id.in_(current_layer_ids("commune")))
+        .distinct()
+        .order_by(Commune.region)
+    )
+    return [region for region in session.scalars(found) if region is not None]
 
 
 def _region_of(session: Session, kind: str, code: str | None) -> str | None:
@@ -333,7 +354,6 @@ def check(session: Session, filters: Filters, principal: Principal) -> None:
     regional key, lie in its région."""
     check_territory(session, filters.region, filters.departement)
     check_commune(session, filters.commune)
-    check_scope(session, principal, filters.region, filters.departement, filters.commune)
     if filters.epci is not None and not _exists_in_layer(
         session, Epci.siren, Epci.layer_id, "epci", filters.epci
     ):
@@ -341,6 +361,14 @@ def check(session: Session, filters: Filters, principal: Principal) -> None:
             "epci",
             f"{filters.epci!r} is not the SIREN of a current EPCI (9 digits, e.g. 200046977)",
         )
+    check_scope(
+        session,
+        principal,
+        filters.region,
+        filters.departement,
+        filters.commune,
+        filters.epci,
+    )
     if filters.rule is not None:
         rules = rules_in_force(session)
         accepted = [code for code, enabled in rules.items() if enabled]

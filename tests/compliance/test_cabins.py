@@ -8,6 +8,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from service.rules.models import Rule
+from tests.auth.factories import bearer, make_key
 from tests.compliance.conftest import World
 
 
@@ -104,6 +105,36 @@ def test_a_regional_key_naming_another_region_is_403_naming_the_filter(
     inside = {"region": "84", "departement": "69", "commune": "69123"}[field]
     r = client.get(path, params={**params, field: inside}, headers=world.keys["ars_84"])
     assert r.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/v1/compliance/cabins", "/v1/compliance/summary", "/v1/compliance/export.csv"],
+)
+def test_a_regional_key_naming_an_epci_of_another_region_is_403_as_for_a_commune(
+    client, db: Session, world: World, path: str
+) -> None:
+    """The Métropole du Grand Paris asked by the ARS of Auvergne-Rhône-Alpes was an empty 200,
+    where its commune Paris is a 403; an EPCI across a border (Redon Agglomération, in Pays de
+    la Loire and Bretagne) is in the scope of both régions' keys."""
+    grand_paris, lyon = "200054781", "200046977"
+    r = client.get(path, params={"epci": grand_paris}, headers=world.keys["ars_84"])
+    assert r.status_code == 403, r.text
+    assert r.json()["errors"] == [
+        {"field": "epci", "reason": "outside the key's scope (région 84)"}
+    ]
+    assert "epci=200054781 is in région 11" in r.json()["detail"]
+    assert client.get(path, params={"epci": lyon}, headers=world.keys["ars_84"]).status_code == 200
+    r = client.get(path, params={"epci": grand_paris}, headers=world.keys["national"])
+    assert r.status_code == 200
+    across = "243500741"  # Redon Agglomération: communes in régions 52 and 53
+    for scope in ("52", "53"):
+        key = bearer(make_key(db, "regulator", scope=f"region:{scope}"))
+        r = client.get(path, params={"epci": across}, headers=key)
+        assert r.status_code == 200, r.text
+    r = client.get(path, params={"epci": across}, headers=world.keys["ars_84"])
+    assert r.status_code == 403
+    assert "epci=243500741 is in régions 52, 53" in r.json()["detail"]
 
 
 def test_an_operator_filter_outside_the_operator_returns_nothing(client, world: World) -> None:
