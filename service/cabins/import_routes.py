@@ -14,6 +14,7 @@ import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from service.auth.deps import OperatorPrincipal, Principal
 from service.cabins.importer import ImportOptions, run_import
@@ -32,6 +33,7 @@ from service.cabins.vocabulary import ImportMode
 from service.db import DbSession
 from service.errors import (
     PROBLEM_MEDIA_TYPE,
+    BadRequest,
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
@@ -57,14 +59,28 @@ async def read_upload(request: Request) -> tuple[str, bytes]:
     limit = request.app.state.settings.max_body_bytes
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(
-                f"An import body is at most {limit} bytes; split the file.",
-                errors=[{"field": "body", "reason": f"larger than {limit} bytes"}],
-            )
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(
+                    f"An import body is at most {limit} bytes; split the file.",
+                    errors=[{"field": "body", "reason": f"larger than {limit} bytes"}],
+                )
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # The client's connection closed mid-upload (a laptop going offline): nothing was
+        # read into the registry. Its refusal, not the service's error (a 500 and a trace).
+        raise BadRequest(
+            "The upload was cut off before the end of its body; nothing was imported. Send"
+            " the file again (with the same Idempotency-Key, if it had one).",
+            errors=[
+                {
+                    "field": "body",
+                    "reason": f"the connection closed after {size} bytes, before the end",
+                }
+            ],
+        ) from None
     # Decoding a large file takes a while: not on the event loop.
     return kind, await run_in_threadpool(to_utf8, b"".join(chunks), codec, kind)
 

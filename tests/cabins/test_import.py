@@ -11,7 +11,9 @@ import uuid
 from datetime import date, timedelta
 from typing import Any
 
+import anyio
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -400,6 +402,66 @@ def test_a_body_above_the_limit_is_413(settings: Any, callers: Callers) -> None:
         response = limited.post(IMPORT, content=b"x" * 5000, headers={**CSV, **callers.operator})
     assert response.status_code == 413
     assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_an_upload_whose_connection_closes_mid_body_is_a_400_and_writes_nothing(
+    app: FastAPI, client: TestClient, db: Session, callers: Callers
+) -> None:
+    """The client's connection closes halfway through the body (a laptop going offline): the
+    refusal names the body and says nothing was imported; not the service's 500 and trace."""
+    content = to_csv(
+        [row("CUT-1", 2.3522, 48.8566, "75056"), row("CUT-2", 2.3522, 48.8566, "75056")]
+    )
+    headers = [
+        (b"content-type", b"text/csv"),
+        (b"content-length", str(len(content)).encode()),
+        *((k.lower().encode(), v.encode()) for k, v in callers.operator.items()),
+    ]
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": IMPORT,
+        "raw_path": IMPORT.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    incoming = [
+        {"type": "http.request", "body": content[: len(content) // 2], "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return incoming.pop(0) if incoming else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    anyio.run(app, scope, receive, send)
+
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    assert start["status"] == 400
+    body = json.loads(
+        b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    )
+    assert body["errors"] == [
+        {
+            "field": "body",
+            "reason": f"the connection closed after {len(content) // 2} bytes, before the end",
+        }
+    ]
+    assert (
+        db.scalar(
+            select(func.count()).select_from(Cabin).where(Cabin.operator_reference.like("CUT-%"))
+        )
+        == 0
+    )
 
 
 @pytest.mark.parametrize(("who", "status"), [(None, 401), ("regulator", 403)])
