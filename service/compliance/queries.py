@@ -554,11 +554,20 @@ def changes(
     given them before the move (what a copy kept from the feed would hold, had the cabin
     always been in the région)."""
     region = _regional(principal)
+
+    def where_now(column: Any, label: str) -> Any:
+        # Where the cabin is now, told to a regional regulator only while that is in its
+        # région: a cabin that left is placed by its `left_scope` item, not by the commune
+        # it is in now, outside the key's scope.
+        if region is None:
+            return column.label(label)
+        return case((Cabin.region_code == region, column)).label(label)
+
     cabin_columns = (
         Cabin.reference.label("cabin_reference"),
-        Cabin.region_code.label("region_code"),
-        Cabin.departement_code.label("departement_code"),
-        Cabin.commune_insee.label("commune_insee"),
+        where_now(Cabin.region_code, "region_code"),
+        where_now(Cabin.departement_code, "departement_code"),
+        where_now(Cabin.commune_insee, "commune_insee"),
     )
     verdicts = (
         select(

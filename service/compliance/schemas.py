@@ -172,9 +172,16 @@ class Change(BaseModel):
     )
     cabin_id: uuid.UUID
     cabin_reference: str
-    region_code: str | None = Field(description="The cabin's région now.")
-    departement_code: str | None
-    commune_insee: str | None
+    region_code: str | None = Field(
+        description="The cabin's région now; null in a regional regulator's feed once the"
+        " cabin is outside its région (its `left_scope` item says where it went)."
+    )
+    departement_code: str | None = Field(
+        description="The cabin's département now; null as `region_code` is."
+    )
+    commune_insee: str | None = Field(
+        description="The cabin's commune now; null as `region_code` is."
+    )
     rule_code: str | None = Field(description="Null on a `left_scope` / `entered_scope` item.")
     old_outcome: str | None = Field(description="Null on a cabin's first evaluation.")
     new_outcome: str | None = Field(description="Null on a `left_scope` / `entered_scope` item.")

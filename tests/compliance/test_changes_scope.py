@@ -204,3 +204,24 @@ def test_only_a_change_of_region_is_recorded(db: Session, world: World) -> None:
         )
     ).all()
     assert [(r.cabin_id, r.old_region, r.new_region) for r in rows] == [(cabin.id, "84", "11")]
+
+
+def test_a_region_s_feed_does_not_tell_where_a_cabin_that_left_it_is_now(
+    client: TestClient, db: Session, world: World
+) -> None:
+    """Read after the move, the items of a cabin that left the région carried the commune,
+    département and région it is in now: ARS 84 read from its own feed that the cabin sits in
+    Paris, a commune its key cannot filter on (403) nor list a cabin of (404)."""
+    start = feed_end(db)
+    body = cabin_body("MOVE-3", location={**LYON, "address": LYON_ADDRESS})
+    cabin = client.post("/v1/cabins", json=body, headers=world.keys["operator_a"]).json()
+    as_ended(db)
+    move(client, db, world, cabin, PARIS, PARIS_ADDRESS)
+    feed_84 = [i for i in read(client, start, world.keys["ars_84"]) if i["cabin_id"] == cabin["id"]]
+    assert feed_84[-1]["kind"] == "left_scope" and feed_84[-1]["new_region_code"] == "11"
+    codes = ("region_code", "departement_code", "commune_insee")
+    assert {tuple(i[c] for c in codes) for i in feed_84} == {(None, None, None)}
+    # The région it is in now, a national regulator and the operator are told where it is.
+    for role in ("ars_11", "national", "operator_a"):
+        feed = [i for i in read(client, start, world.keys[role]) if i["cabin_id"] == cabin["id"]]
+        assert feed and {tuple(i[c] for c in codes) for i in feed} == {("11", "75", "75056")}
