@@ -9,7 +9,8 @@ import json
 import math
 import operator
 import os
-from datetime import date
+import re
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,45 @@ class FilterError(Exception):
 class _TextTransformer(text_parser.CQLTransformer):  # type: ignore[misc]
     def SINGLE_QUOTED(self, token: str) -> str:  # the grammar's terminal name
         return token[1:-1].replace("''", "'").replace("\\'", "'")
+
+    # pygeofilter reads a TIMESTAMP with dateparser, which takes '2026-13-01T00:00:00Z' for
+    # 13 January; a DATE's error was Python's. Both are read as RFC 3339 says, or refused.
+    def DATETIME(self, token: str) -> datetime:
+        return read_timestamp(str(token))
+
+    def DATE(self, token: str) -> date:
+        return read_date(str(token))
+
+
+TIMESTAMP_FORM = "an RFC 3339 date-time such as 2026-11-23T08:00:00Z"
+DATE_FORM = "a date such as 2026-11-23"
+# a fraction of a second past the microseconds PostgreSQL and Python keep
+_LONG_FRACTION = re.compile(r"(\.[0-9]{6})[0-9]+")
+
+
+def read_timestamp(text: Any) -> datetime:
+    """A CQL2 TIMESTAMP: an RFC 3339 date-time (no offset is UTC, as `service.timespans`
+    reads it), never a guess."""
+    if isinstance(text, str) and _CLOCK_IN.search(text):
+        try:
+            return datetime.fromisoformat(_LONG_FRACTION.sub(r"\1", text.replace("z", "Z")))
+        except ValueError:
+            pass
+    raise FilterError(f"{text!r} is not a timestamp: expected {TIMESTAMP_FORM}")
+
+
+def read_date(text: Any) -> date:
+    """A CQL2 DATE: a calendar date, YYYY-MM-DD."""
+    if isinstance(text, str) and _DATE_ONLY.fullmatch(text):
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            pass
+    raise FilterError(f"{text!r} is not a date: expected {DATE_FORM}")
+
+
+_CLOCK_IN = re.compile(r"[0-9][Tt ][0-9]")
+_DATE_ONLY = re.compile(r"[0-9]{4}-?[0-9]{2}-?[0-9]{2}")
 
 
 def _text_parser() -> lark.Lark:
@@ -98,47 +138,96 @@ _ARITY = {
 }
 
 
-def _check_json(node: Any) -> None:
+def _read_json(node: Any) -> Any:
+    """The document checked, with its temporal literals read (pygeofilter's own messages for a
+    wrong shape are Python's: `'arguments'`, `unhashable type: 'list'`, `Invalid type
+    <class 'NoneType'>`; and it reads a timestamp with dateparser, which takes 'yesterday' and
+    '2026-13-01T00:00:00Z', 13 January)."""
+    if node is None:
+        raise FilterError("null is not a CQL2 value: test a property with isNull")
+    if isinstance(node, float) and not math.isfinite(node):
+        raise FilterError("a number must be finite")
     if isinstance(node, list):
-        for item in node:
-            _check_json(item)
-        return
+        return [_read_json(item) for item in node]
     if not isinstance(node, dict):
-        return
+        return node
+    if "timestamp" in node:
+        return read_timestamp(node["timestamp"])
+    if "date" in node:
+        return read_date(node["date"])
+    if "interval" in node:
+        return _read_interval(node["interval"])
+    if "function" in node:
+        raise FilterError("functions are not evaluated here: compare a queryable with a value")
+    if "property" in node:
+        if not isinstance(node["property"], str):
+            raise FilterError("a property is named by a string, as the queryables spell it")
+        return node
+    if "type" in node:  # a GeoJSON geometry, checked where it is translated
+        return node
     if "bbox" in node:
         box = node["bbox"]
         if not (isinstance(box, list) and len(box) in (4, 6)):
             raise FilterError("a bbox is a list of 4 numbers: minx, miny, maxx, maxy")
         if len(box) == 6:  # heights mean nothing for points on the ground
-            node["bbox"] = [box[0], box[1], box[3], box[4]]
+            box = [box[0], box[1], box[3], box[4]]
+        return {**node, "bbox": _read_json(box)}
     if "op" in node:
         op, args = node["op"], node.get("args")
+        if not isinstance(op, str):
+            raise FilterError('an "op" is the name of an operator, such as "=" or "s_intersects"')
         if not isinstance(args, list):
             raise FilterError(f"the operator {op!r} needs its 'args' as a list")
-        arity = _ARITY.get(str(op).lower())
+        arity = _ARITY.get(op.lower())
         if arity is not None:
             low, high = arity
             if len(args) < low or (high is not None and len(args) > high):
                 count = str(low) if low == high else f"at least {low}"
                 raise FilterError(f"the operator {op!r} takes {count} arguments, not {len(args)}")
-        if str(op).lower() == "in" and not isinstance(args[1], list):
+        if op.lower() == "in" and not isinstance(args[1], list):
             raise FilterError("the operator 'in' takes a property and a list of values")
-        if str(op).lower() == "between":  # CQL2: [property, low, high]; pygeofilter's form
-            node["args"] = [args[0], [args[1], args[2]]]
-    for value in node.values():
-        _check_json(value)
+        if op.lower() == "between":  # CQL2: [property, low, high]; pygeofilter's form
+            args = [args[0], [args[1], args[2]]]
+        return {**node, "args": _read_json(args)}
+    raise FilterError(
+        'an object of a cql2-json filter is an operation {"op", "args"}, a {"property"},'
+        ' a GeoJSON geometry, or a {"bbox"}, {"date"}, {"timestamp"} or {"interval"}'
+    )
+
+
+def _read_interval(ends: Any) -> values.Interval:
+    """[start, end], each a date, a timestamp or '..' (open)."""
+    if not (isinstance(ends, list) and len(ends) == 2):
+        raise FilterError("an interval is a list of 2 ends: dates, timestamps or '..' (open)")
+    read: list[date | None] = []
+    for end in ends:
+        if end == "..":
+            read.append(None)
+        elif isinstance(end, str) and _CLOCK_IN.search(end):
+            read.append(read_timestamp(end))
+        elif isinstance(end, str):
+            read.append(read_date(end))
+        else:
+            raise FilterError(f"an interval's end is a date, a timestamp or '..', not {end!r}")
+    return values.Interval(*read)
+
+
+def _no_constant(name: str) -> Any:
+    raise FilterError(f"{name} is not a number in JSON: a number must be finite")
 
 
 def _parse_json(text: str) -> Any:
     try:
-        document = json.loads(text)
+        document = json.loads(text, parse_constant=_no_constant)
     except RecursionError:
         raise FilterError("the filter nests too deeply") from None
+    except FilterError:
+        raise
     except ValueError as exc:
         raise FilterError(f"malformed cql2-json: {exc}") from None
     if not isinstance(document, dict | bool):
         raise FilterError('a cql2-json filter is a JSON object such as {"op": "=", "args": [...]}')
-    _check_json(document)
+    document = _read_json(document)
     try:
         return parse_json(document)
     except RecursionError:
@@ -163,6 +252,9 @@ def parse_filter(text: str, lang: str | None, filter_crs_srid: int = 4326) -> Co
             try:
                 node = parse_text(text)
             except Exception as exc:  # lark errors, and the transformer's own
+                ours = getattr(exc, "orig_exc", exc)  # a literal refused in our words
+                if isinstance(ours, FilterError):
+                    raise ours from None
                 raise FilterError(f"malformed cql2-text: {_text_error(exc)}") from None
         else:
             node = _parse_json(text)
@@ -297,10 +389,15 @@ class Translator:
     def interval(self, value: Any) -> Span:
         if isinstance(value, values.Interval):
             start, end = value.start, value.end
-            if not isinstance(start, date) or not isinstance(end, date):
-                raise FilterError("intervals need both ends as dates or timestamps")
+            ends = [v for v in (start, end) if v is not None]
+            if not ends or not all(isinstance(v, date) for v in ends):
+                # a '..' end is open, as the `datetime` parameter reads it
+                raise FilterError("intervals need dates or timestamps as ends, '..' for one open")
             try:
-                return between(Span.of(start), Span.of(end))
+                return between(
+                    Span.of(start) if start is not None else None,
+                    Span.of(end) if end is not None else None,
+                )
             except SpanError as error:
                 raise FilterError(str(error)) from None
         if isinstance(value, date):
@@ -444,10 +541,21 @@ class Translator:
                 return node
         elif kind == "number":
             if isinstance(node, int | float) and not isinstance(node, bool):
+                if not math.isfinite(node):
+                    raise FilterError(f"'{prop.name}' is compared with a finite number, not {node}")
                 return node
         elif kind == "string" and isinstance(node, str):
             if "\x00" in node:  # PostgreSQL text holds none: the database's error otherwise
                 raise FilterError("a string must not contain a NUL character")
             return node
+        if isinstance(node, ast.Attribute):
+            raise FilterError(
+                f"'{prop.name}' is compared with a value here, not with another property"
+                f" ('{node.name}')"
+            )
+        if isinstance(node, ast.Node):  # arithmetic, a function: never evaluated here
+            raise FilterError(
+                f"'{prop.name}' is compared with a literal value, not with an expression"
+            )
         kind_name = "date-time" if prop.schema.get("format") else kind
         raise FilterError(f"'{prop.name}' is compared with a {kind_name}, not {node!r}")

@@ -482,3 +482,162 @@ def test_a_filter_refused_says_why_in_words(client: TestClient, params: dict, re
     assert reason in error["reason"], error["reason"]
     for internals in ("Token(", "__init__", "operand type", "Attribute"):
         assert internals not in error["reason"], error["reason"]
+
+
+def as_json_filter(cql2: dict) -> dict:
+    return {"filter": json.dumps(cql2), "filter-lang": "cql2-json"}
+
+
+def updated_at_before(instant: dict | str) -> dict:
+    return {"op": "<", "args": [{"property": "updated_at"}, instant]}
+
+
+@pytest.mark.parametrize(
+    ("params", "reason"),
+    [
+        # dateparser read month 13 as the day: 13 January
+        ({"filter": "updated_at < TIMESTAMP('2025-13-01T00:00:00Z')"}, "is not a timestamp"),
+        (as_json_filter(updated_at_before({"timestamp": "2025-13-01T00:00:00Z"})), "timestamp"),
+        # and words of a language, relative to the server's clock
+        (as_json_filter(updated_at_before({"timestamp": "yesterday"})), "is not a timestamp"),
+        (as_json_filter(updated_at_before({"timestamp": "now"})), "is not a timestamp"),
+        (as_json_filter(updated_at_before({"timestamp": "01/02/2026"})), "is not a timestamp"),
+        (as_json_filter(updated_at_before({"timestamp": 5})), "is not a timestamp"),
+        ({"filter": "updated_at < DATE('2026-02-30')"}, "'2026-02-30' is not a date"),
+        (as_json_filter(updated_at_before({"date": "2026-02-30"})), "'2026-02-30' is not a date"),
+        (as_json_filter(updated_at_before({"date": None})), "is not a date"),
+    ],
+)
+def test_a_cql2_timestamp_or_date_is_rfc_3339_or_refused(
+    client: TestClient, cabins: list, params: dict, reason: str
+) -> None:
+    """CQL2 literals are RFC 3339: '2025-13-01T00:00:00Z' is no date, where it was read as
+    13 January 2025 (and found the cabin updated on 1 January), and 'yesterday' as a day
+    before the server's clock."""
+    response = client.get(ITEMS, params={"bbox": BOX, **params})
+    assert response.status_code == 400, response.text
+    (error,) = response.json()["errors"]
+    assert error["field"] == "filter"
+    assert reason in error["reason"], error["reason"]
+    assert "RFC 3339" in error["reason"] or "2026-11-23" in error["reason"]
+
+
+def test_a_cql2_timestamp_with_an_offset_or_nanoseconds_is_its_instant(
+    client: TestClient, cabins: list
+) -> None:
+    """Read by Python's ISO reader, not dateparser: an offset is honoured, digits past the
+    microsecond are PostgreSQL's resolution."""
+    old = [cabins[1].reference]  # updated 2025-01-01T00:00:00Z
+    for stamp in ("2025-01-01T01:00:00.000000001+01:00", "2025-01-01T00:00:00.0000001Z"):
+        response = client.get(
+            ITEMS, params={"bbox": BOX, "filter": f"updated_at <= TIMESTAMP('{stamp}')"}
+        )
+        assert refs(response) == old, stamp
+        json_response = client.get(
+            ITEMS,
+            params={
+                "bbox": BOX,
+                **as_json_filter(
+                    {"op": "<=", "args": [{"property": "updated_at"}, {"timestamp": stamp}]}
+                ),
+            },
+        )
+        assert refs(json_response) == old, stamp
+
+
+@pytest.mark.parametrize(
+    "interval", [["..", "2025-06-01"], ["..", "2025-06-01T00:00:00Z"], ["2025-06-01", ".."]]
+)
+def test_a_cql2_json_interval_may_have_one_open_end(
+    client: TestClient, cabins: list, interval: list[str]
+) -> None:
+    """'..' is an open end, as in the `datetime` parameter: it was refused as no date."""
+    response = client.get(
+        ITEMS,
+        params={
+            "bbox": BOX,
+            **as_json_filter(
+                {"op": "t_intersects", "args": [{"property": "updated_at"}, {"interval": interval}]}
+            ),
+        },
+    )
+    old = [cabins[1].reference]
+    expected = old if interval[0] == ".." else sorted({c.reference for c in cabins} - set(old))
+    assert refs(response) == expected
+
+
+@pytest.mark.parametrize(
+    ("cql2", "reason"),
+    [
+        # pygeofilter's own words were Python's: 'arguments', string indices must be integers
+        ({"function": {"name": "bbox", "args": [1, 2, 3, 4]}}, "functions are not evaluated"),
+        (
+            {"op": "s_intersects", "args": [{"property": "geometry"}, {"function": "bbox"}]},
+            "functions are not evaluated",
+        ),
+        # Invalid type <class 'NoneType'>
+        ({"op": "=", "args": [{"property": "wheelchair"}, None]}, "test a property with isNull"),
+        # unhashable type: 'list'
+        ({"op": ["="], "args": [{"property": "venue_kind"}, "msp"]}, 'an "op" is the name'),
+        ({"op": "=", "args": [{"property": 5}, "msp"]}, "a property is named by a string"),
+        ({"op": "=", "args": [{"property": "venue_kind"}, {"weird": 1}]}, 'an operation {"op"'),
+        ({}, 'an operation {"op", "args"}'),
+        (
+            {"op": "t_intersects", "args": [{"property": "updated_at"}, {"interval": ["x", 5]}]},
+            "is not a date",
+        ),
+        (
+            {"op": "t_intersects", "args": [{"property": "updated_at"}, {"interval": [".."]}]},
+            "a list of 2 ends",
+        ),
+        (
+            {
+                "op": "t_intersects",
+                "args": [{"property": "updated_at"}, {"interval": ["..", ".."]}],
+            },
+            "'..' for one open",
+        ),
+        # ATTRIBUTE venue_access_fee_eur, Add(lhs=1, rhs=2)
+        (
+            {
+                "op": "=",
+                "args": [{"property": "base_fee_eur"}, {"property": "venue_access_fee_eur"}],
+            },
+            "not with another property ('venue_access_fee_eur')",
+        ),
+        (
+            {"op": "<", "args": [{"property": "base_fee_eur"}, {"op": "+", "args": [1, 2]}]},
+            "not with an expression",
+        ),
+    ],
+)
+def test_a_cql2_json_filter_refused_says_why_in_words(
+    client: TestClient, cql2: dict, reason: str
+) -> None:
+    response = client.get(ITEMS, params=as_json_filter(cql2))
+    assert response.status_code == 400, response.text
+    (error,) = response.json()["errors"]
+    assert error["field"] == "filter"
+    assert reason in error["reason"], error["reason"]
+    for internals in ("'arguments'", "unhashable", "Invalid type", "ATTRIBUTE", "lhs=", "indices"):
+        assert internals not in error["reason"], error["reason"]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"filter": "base_fee_eur < 1e400"},
+        {"filter": '{"op": "<", "args": [{"property": "base_fee_eur"}, 1e400]}'},
+        {"filter": '{"op": "<", "args": [{"property": "base_fee_eur"}, Infinity]}'},
+        {"filter": '{"op": "=", "args": [{"property": "base_fee_eur"}, NaN]}'},
+    ],
+)
+def test_a_number_in_a_filter_is_finite(client: TestClient, params: dict) -> None:
+    """1e400 was read as infinity and compared, Python's JSON reader taking NaN and Infinity
+    too: a value past a limit says the limit, as the rest of the registry does."""
+    if params["filter"].startswith("{"):
+        params = {**params, "filter-lang": "cql2-json"}
+    response = client.get(ITEMS, params=params)
+    assert response.status_code == 400, response.text
+    (error,) = response.json()["errors"]
+    assert error["field"] == "filter" and "finite" in error["reason"], error["reason"]
