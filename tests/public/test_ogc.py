@@ -641,3 +641,39 @@ def test_a_number_in_a_filter_is_finite(client: TestClient, params: dict) -> Non
     assert response.status_code == 400, response.text
     (error,) = response.json()["errors"]
     assert error["field"] == "filter" and "finite" in error["reason"], error["reason"]
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "field"),
+    [
+        ("/ogc", "foo=1", "foo"),
+        ("/ogc/conformance", "f=json&foo=1", "foo"),
+        ("/ogc/collections", "limit=5", "limit"),
+        ("/ogc/collections/cabins", "bbox=2,48,3,49", "bbox"),
+        ("/ogc/collections/cabins/queryables", "profile=x", "profile"),
+        (f"{ITEMS}/{{ref}}", "properties=reference", "properties"),
+        (f"{ITEMS}/{{ref}}", "crss=EPSG:2154", "crss"),
+    ],
+)
+def test_an_unknown_parameter_on_any_ogc_route_is_a_400_naming_it(
+    client: TestClient, cabins: list, path: str, query: str, field: str
+) -> None:
+    """OGC API Features /req/core/query-param-unknown, as the items route and /v1 and /public
+    answer: `properties=reference` on one cabin was ignored, the whole cabin answered as if
+    the client had its selection."""
+    url = path.format(ref=cabins[0].reference)
+    response = client.get(f"{url}?{query}")
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    (error,) = response.json()["errors"]
+    assert error["field"] == field and "unknown parameter" in error["reason"]
+    assert client.get(f"{url}?f=json").status_code == 200
+
+
+def test_the_item_route_still_takes_crs_and_f(client: TestClient, cabins: list) -> None:
+    response = client.get(
+        f"{ITEMS}/{cabins[0].reference}",
+        params={"crs": "http://www.opengis.net/def/crs/EPSG/0/2154", "f": "json"},
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["content-crs"] == "<http://www.opengis.net/def/crs/EPSG/0/2154>"
