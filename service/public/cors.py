@@ -7,7 +7,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.public.ratelimit import PUBLIC_PREFIXES
 
-EXPOSED = b"ETag, Content-Crs, Link, Retry-After"
+# X-Request-ID: the service takes a client's own id and echoes it (service.middleware), so a
+# finder app may send one and read it back to quote it; a preflight that did not allow it made
+# the browser refuse the request itself.
+EXPOSED = b"ETag, Content-Crs, Link, Retry-After, X-Request-ID"
+ALLOWED_HEADERS = b"If-None-Match, Accept, X-Request-ID"
 
 
 class PublicCorsMiddleware:
@@ -27,7 +31,7 @@ class PublicCorsMiddleware:
                     "headers": [
                         (b"access-control-allow-origin", b"*"),
                         (b"access-control-allow-methods", b"GET, HEAD, OPTIONS"),
-                        (b"access-control-allow-headers", b"If-None-Match, Accept"),
+                        (b"access-control-allow-headers", ALLOWED_HEADERS),
                         (b"access-control-max-age", b"86400"),
                     ],
                 }

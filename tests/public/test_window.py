@@ -225,3 +225,32 @@ def test_compliance_status_and_label_come_from_the_rule_engine(
         params={"bbox": PARIS_BOX, "filter": "accessibility_label = 'accessible'"},
     ).json()
     assert [f["id"] for f in filtered["features"]] == [evaluated.reference]
+
+
+def test_a_browser_may_send_and_read_its_request_id(client: TestClient) -> None:
+    """The service echoes a client's X-Request-ID: the preflight allowed only If-None-Match and
+    Accept, so Chromium refused a finder app's request carrying one before it was sent, and
+    the id was not exposed to the app's script."""
+    preflight = client.options(
+        "/ogc/collections/cabins/items",
+        headers={
+            "Origin": "https://finder.example",
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "x-request-id, if-none-match",
+        },
+    )
+    assert preflight.status_code == 204
+    allowed = {
+        h.strip().lower() for h in preflight.headers["access-control-allow-headers"].split(",")
+    }
+    assert {"x-request-id", "if-none-match"} <= allowed
+    response = client.get(
+        "/public/cabins",
+        params={"bbox": PARIS_BOX},
+        headers={"Origin": "https://finder.example", "X-Request-ID": "finder-app-42"},
+    )
+    assert response.headers["x-request-id"] == "finder-app-42"
+    exposed = {
+        h.strip().lower() for h in response.headers["access-control-expose-headers"].split(",")
+    }
+    assert "x-request-id" in exposed
