@@ -1,4 +1,6 @@
-"""Create, read, list and patch cabins through the API."""
+"""Create, read, list and patch cabins through the API. The test client takes gzip, so a
+cabin's answer is gzipped and its strong ETag carries the gzip suffix (`"1-gzip"` for version
+1, service/compression.py); If-Match takes either."""
 
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ def test_create_answers_201_with_location_etag_and_derived_codes(
     assert response.status_code == 201, response.text
     body = response.json()
     assert response.headers["Location"] == f"/v1/cabins/{body['id']}"
-    assert response.headers["ETag"] == '"1"'
+    assert response.headers["ETag"] == '"1-gzip"'
     assert body["reference"].startswith("CAB-") and len(body["reference"]) == 12
     assert body["operator_id"] == str(callers.operator_id)
     assert body["lifecycle"]["status"] == "draft"
@@ -50,7 +52,7 @@ def test_read_gives_the_cabin_and_its_etag(client: TestClient, callers: Callers)
     created = create(client, callers.operator)
     response = client.get(f"/v1/cabins/{created['id']}", headers=callers.operator)
     assert response.status_code == 200
-    assert response.headers["ETag"] == '"1"'
+    assert response.headers["ETag"] == '"1-gzip"'
     assert response.json() == created
 
 
@@ -140,7 +142,7 @@ def test_patch_with_a_stale_etag_is_412_and_changes_nothing(
         url, json={"venue": {"name": "Un"}}, headers={**callers.operator, "If-Match": '"1"'}
     )
     assert first.status_code == 200
-    assert first.headers["ETag"] == '"2"'
+    assert first.headers["ETag"] == '"2-gzip"'
     stale = client.patch(
         url, json={"venue": {"name": "Deux"}}, headers={**callers.operator, "If-Match": '"1"'}
     )
@@ -287,7 +289,7 @@ def test_if_match_lists_and_star_match(client: TestClient, callers: Callers) -> 
         url, json={"venue": {"name": "Deux"}}, headers={**callers.operator, "If-Match": "*"}
     )
     assert star.status_code == 200, star.text
-    assert star.headers["ETag"] == '"3"'
+    assert star.headers["ETag"] == '"3-gzip"'
 
 
 @pytest.mark.parametrize(
@@ -333,7 +335,7 @@ def test_a_patch_that_changes_nothing_writes_nothing(
     evaluated_at = created["compliance"]["evaluated_at"]
     response = client.patch(url, json=patch, headers={**callers.operator, "If-Match": '"1"'})
     assert response.status_code == 200, response.text
-    assert response.headers["ETag"] == '"1"'
+    assert response.headers["ETag"] == '"1-gzip"'
     body = response.json()
     assert body["version"] == 1
     assert body["updated_at"] == created["updated_at"]
