@@ -35,6 +35,7 @@ class FilterError(Exception):
     pass
 
 
+@lark.v_args(inline=True)
 class _TextTransformer(text_parser.CQLTransformer):  # type: ignore[misc]
     def SINGLE_QUOTED(self, token: str) -> str:  # the grammar's terminal name
         return token[1:-1].replace("''", "'").replace("\\'", "'")
@@ -46,6 +47,15 @@ class _TextTransformer(text_parser.CQLTransformer):  # type: ignore[misc]
 
     def DATE(self, token: str) -> date:
         return read_date(str(token))
+
+    def temporal_function(self, op: Any, lhs: Any, rhs: Any) -> Any:
+        return self.binary_temporal_predicate(lhs, op, rhs)
+
+    def interval_end(self, end: Any) -> date | None:
+        return None if end == "'..'" else end
+
+    def interval(self, start: Any, end: Any) -> values.Interval:
+        return values.Interval(start, end)
 
 
 TIMESTAMP_FORM = "an RFC 3339 date-time such as 2026-11-23T08:00:00Z"
@@ -79,6 +89,23 @@ _CLOCK_IN = re.compile(r"[0-9][Tt ][0-9]")
 _DATE_ONLY = re.compile(r"[0-9]{4}-?[0-9]{2}-?[0-9]{2}")
 
 
+# CQL2's own text for the temporal operators, besides pygeofilter's `updated_at T_AFTER …`:
+# `T_AFTER(updated_at, TIMESTAMP('…'))`, and an INTERVAL's ends as CQL2 writes them (a date or
+# a timestamp, quoted or not, or '..' for an open end), as cql2-json takes them.
+_CQL2_TEMPORAL = {
+    "?temporal_predicate: expression _binary_temporal_predicate_func expression"
+    " -> binary_temporal_predicate": "?temporal_predicate: expression"
+    " _binary_temporal_predicate_func expression -> binary_temporal_predicate\n"
+    '    | _binary_temporal_predicate_func "(" expression "," expression ")"'
+    " -> temporal_function",
+    '?interval: "INTERVAL" "("  "\'" DATETIME "\'" "," "\'" DATETIME "\'" ")"': (
+        '?interval: "INTERVAL"i "(" interval_end "," interval_end ")" -> interval\n'
+        'interval_end: timestamp | date | "\'" DATETIME "\'" | "\'" DATE "\'" | OPEN_END\n'
+        "OPEN_END: \"'..'\""
+    ),
+}
+
+
 def _text_parser() -> lark.Lark:
     """pygeofilter's cql2-text grammar, but a quote inside a string is written as CQL2 says,
     doubled or backslashed ('rue de l''Église'): its grammar ends a string at the first quote,
@@ -89,6 +116,12 @@ def _text_parser() -> lark.Lark:
     if terminal not in grammar:  # a pygeofilter upgrade changed it: say so at start-up
         raise RuntimeError("pygeofilter's cql2-text grammar changed: review service/public/cql2.py")
     grammar = grammar.replace(terminal, "SINGLE_QUOTED: /'(?:[^'\\\\]|''|\\\\.)*'/")
+    for rule, standard in _CQL2_TEMPORAL.items():
+        if rule not in grammar:
+            raise RuntimeError(
+                "pygeofilter's cql2-text grammar changed: review service/public/cql2.py"
+            )
+        grammar = grammar.replace(rule, standard)
     return lark.Lark(
         grammar,
         parser="lalr",

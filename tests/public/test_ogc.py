@@ -345,6 +345,19 @@ def test_a_datetime_given_as_a_date_is_that_whole_day(client: TestClient, db: Se
         ("updated_at IN (DATE('2025-03-14'), DATE('2025-03-20'))", ["day"]),
         ("updated_at = TIMESTAMP('2025-03-14T15:09:26Z')", ["day"]),
         ("updated_at <= TIMESTAMP('2025-03-14T15:09:26Z')", ["before", "day"]),
+        # CQL2's own text for the temporal operators, as cql2-json takes them (it was refused:
+        # 'the filter ends before the expression is complete')
+        ("T_AFTER(updated_at, DATE('2025-03-14'))", ["after"]),
+        ("t_before(updated_at, DATE('2025-03-14'))", ["before"]),
+        ("T_INTERSECTS(updated_at, DATE('2025-03-14'))", ["day"]),
+        ("T_DURING(updated_at, INTERVAL('2025-03-14', '..'))", ["day", "after"]),
+        ("T_DURING(updated_at, INTERVAL('..', '2025-03-14T15:09:26Z'))", ["before", "day"]),
+        (
+            "T_INTERSECTS(updated_at, INTERVAL(TIMESTAMP('2025-03-14T10:00:00Z'),"
+            " DATE('2025-03-14')))",
+            ["day"],
+        ),
+        ("updated_at T_DURING INTERVAL('2025-03-14T00:00:00Z', '2025-03-14T23:59:59Z')", ["day"]),
         ({"op": "=", "args": [{"property": "updated_at"}, {"date": "2025-03-14"}]}, ["day"]),
         (
             {
