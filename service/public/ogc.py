@@ -313,8 +313,9 @@ def items(
         parse_crs(bbox_crs, "bbox-crs")
     if datetime_ is not None:
         where.append(datetime_filter(datetime_))
+    # filter-crs is checked without a filter too, as bbox-crs is without a bbox
+    srid = parse_crs(filter_crs, "filter-crs").srid
     if filter_ is not None:
-        srid = parse_crs(filter_crs, "filter-crs").srid
         where.append(parse_filter(filter_, filter_lang, srid))
     elif filter_lang is not None and filter_lang not in ("cql2-text", "cql2-json"):
         raise invalid_parameter("filter-lang", "must be cql2-text or cql2-json")

@@ -228,6 +228,8 @@ def test_queryables_is_a_json_schema(client: TestClient) -> None:
         ({"bbox": "2.3,48.8"}, "bbox"),
         ({"crs": "EPSG:3857"}, "crs"),
         ({"bbox": BOX, "bbox-crs": "EPSG:9999"}, "bbox-crs"),
+        ({"bbox-crs": "EPSG:9999"}, "bbox-crs"),
+        ({"filter-crs": "EPSG:9999"}, "filter-crs"),  # ignored without a filter
         ({"datetime": "yesterday"}, "datetime"),
         ({"limit": 0}, "limit"),
         ({"colour": "blue"}, "colour"),
