@@ -25,6 +25,7 @@ from service import timespans
 from service.audit.trail import Actor
 from service.cabins.imports import setbased, staging
 from service.cabins.imports.audit_bulk import append_many
+from service.cabins.imports.columns import cell_reason
 from service.cabins.imports.parse import Record, decode, read_records
 from service.cabins.models import Cabin
 from service.cabins.records import (
@@ -95,11 +96,14 @@ def _check(
     today: date,
     progress: Progress | None,
     total: int | None = None,
+    *,
+    cells: bool = False,
 ) -> _Checked:
     """The record-level checks, row by row in memory (types and formats, checksums, OSM hours,
     dates), as a single write runs them (`read_record`, `check_record`): a field that fails
     its type does not hide the row's other errors. The database checks come after, over the
-    staging table. `total` counts the rows of the file, when SQL has certified the others."""
+    staging table. `total` counts the rows of the file, when SQL has certified the others;
+    `cells`: the records are CSV rows, whose cells say what they read in their own words."""
     good: dict[int, CabinCreate] = {}
     errors: list[dict[str, Any]] = []
     refused: list[LocationInput] = []
@@ -117,7 +121,7 @@ def _check(
         owner = data.pop("operator_id", None)
         if owner is not None and str(owner) != str(operator_id):
             problems.append({"field": "operator_id", "reason": "not the importing operator"})
-        reading = read_record(data, whole="row")
+        reading = read_record(data, whole="row", explain=cell_reason if cells else None)
         readable = reading.readable
         problems += reading.errors
         if readable is not None:
@@ -287,7 +291,7 @@ def _run_import(
         # A file with no record raises here: `setbased.plan` leaves such a file to this reader.
         records = list(read_records(body, kind))
         total = len(records)
-    checked = _check(records, operator_id, today, progress, total)
+    checked = _check(records, operator_id, today, progress, total, cells=kind == "csv")
     lap("check_records")
     if progress:
         progress(total // 2, total)  # validated: half-way

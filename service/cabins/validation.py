@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 import types
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -80,15 +80,23 @@ def _touches(field: str, failed: frozenset[str]) -> bool:
     return any(field == f or f.startswith(field + ".") or field.startswith(f + ".") for f in failed)
 
 
-def read_record(data: Mapping[str, Any] | CabinCreate, *, whole: str = "body") -> Reading:
+def read_record(
+    data: Mapping[str, Any] | CabinCreate,
+    *,
+    whole: str = "body",
+    explain: Callable[[ErrorDetails], str | None] | None = None,
+) -> Reading:
     """The type-level checks of a record (a JSON object, or a `CabinCreate` already read);
-    `whole` names an error about the record as a whole."""
+    `whole` names an error about the record as a whole; `explain` words an error the record
+    came in otherwise than JSON says it (a CSV cell), before the registry's own words."""
     if isinstance(data, CabinCreate):
         return Reading(data, data, [], frozenset())
     try:
         cabin = CabinCreate.model_validate(data)
     except ValidationError as error:
-        errors = field_errors(error, whole=whole, explain=_explained)
+        errors = field_errors(
+            error, whole=whole, explain=lambda e: (explain and explain(e)) or _explained(e)
+        )
         failed = frozenset(
             ".".join(str(part) for part in e["loc"])
             for e in error.errors(include_url=False)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from service import timespans
 from service.audit.models import AuditEvent
 from service.audit.trail import verify
+from service.cabins.imports.columns import BOOLEAN_CELL_REASON
 from service.cabins.imports.models import ImportJob
 from service.cabins.models import Cabin
 from tests.auth.factories import valid_siret
@@ -797,8 +798,7 @@ def test_cells_of_the_wrong_type_say_the_form_the_registry_reads(
     assert reasons == {
         (1, "declarations.ars_declaration_date"): "must be a date written YYYY-MM-DD:"
         " 15/01/2026 is written 2026-01-15 if it is day/month/year",
-        (1, "accessibility.hearing_loop"): "must be true or false (1/0, yes/no and on/off are"
-        " read too)",
+        (1, "accessibility.hearing_loop"): BOOLEAN_CELL_REASON,
         (1, "accessibility.entree_largeur_mini"): "must be a number, e.g. 90 or 90.5",
         (1, "venue.cabin_count"): "must be a whole number, e.g. 2",
         (2, "declarations.ars_declaration_date"): "must be a date written YYYY-MM-DD,"

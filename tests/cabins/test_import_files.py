@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service.cabins.imports import setbased
+from service.cabins.imports.columns import BOOLEAN_CELL_REASON, FALSE_WORDS, TRUE_WORDS
 from service.cabins.imports.models import ImportJob
 from tests.auth.fixtures import Callers
 from tests.cabins.factories import cabin_body
@@ -323,6 +324,38 @@ def test_booleans_as_french_spreadsheets_write_them_are_read(
     assert written["F-1"].accessibility["hearing_loop"] is False
     assert written["F-2"].siting["sound_insulated"] is False
     assert written["F-3"].accessibility["hearing_loop"] is True
+
+
+def test_a_bad_boolean_cell_is_refused_naming_every_word_a_cell_reads(
+    client: TestClient, callers: Callers
+) -> None:
+    """A boolean cell the importer cannot read says what it reads, the French spreadsheet
+    words included; an NDJSON line is JSON, whose booleans are JSON's: its reason says so."""
+    content = to_csv(
+        [row("B-1", 2.3522, 48.8566, "75056", **{"accessibility.hearing_loop": "peut-être"})]
+    )
+
+    response = client.post(IMPORT, content=content, headers={**CSV, **callers.operator})
+
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"] == [
+        {"row": 1, "field": "accessibility.hearing_loop", "reason": BOOLEAN_CELL_REASON}
+    ]
+    said = BOOLEAN_CELL_REASON.lower().replace(",", " ").replace("/", " ").split()
+    assert set(TRUE_WORDS + FALSE_WORDS) <= set(said)
+    assert "VRAI/FAUX" in BOOLEAN_CELL_REASON and "oui/non" in BOOLEAN_CELL_REASON
+
+    line = cabin_body("B-2")
+    line["accessibility"]["hearing_loop"] = "VRAI"
+    response = client.post(IMPORT, content=json.dumps(line), headers={**NDJSON, **callers.operator})
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"] == [
+        {
+            "row": 1,
+            "field": "accessibility.hearing_loop",
+            "reason": "must be true or false (1/0, yes/no and on/off are read too)",
+        }
+    ]
 
 
 def libreoffice_csv(rows: list[dict[str, object]]) -> bytes:

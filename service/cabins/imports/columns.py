@@ -12,6 +12,7 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
+from pydantic_core import ErrorDetails
 
 from service.cabins.schemas import CabinCreate
 
@@ -25,6 +26,11 @@ _DECIMAL_COMMA = re.compile(r"^\s*-?[0-9]+,[0-9]+\s*$")
 TRUE_WORDS = ("true", "1", "yes", "y", "on", "t", "vrai", "oui")
 FALSE_WORDS = ("false", "0", "no", "n", "off", "f", "faux", "non")
 _BOOLEANS = {**dict.fromkeys(TRUE_WORDS, "true"), **dict.fromkeys(FALSE_WORDS, "false")}
+# Why a boolean cell is refused: the words above, in pairs (a test holds them together).
+BOOLEAN_CELL_REASON = (
+    "must be true or false, written true/false, 1/0, yes/no, y/n, on/off, t/f or, as French"
+    " spreadsheets write them, VRAI/FAUX or oui/non, in any case"
+)
 
 
 @dataclass(frozen=True)
@@ -142,6 +148,16 @@ def _cell(column: Column, raw: str) -> Any:
     if column.kind == "number" and _DECIMAL_COMMA.match(raw):
         return raw.replace(",", ".").strip()  # French decimal comma: 90,5
     return raw
+
+
+def cell_reason(error: ErrorDetails) -> str | None:
+    """The reason for a CSV cell the record's model refused, where a cell is read otherwise
+    than a JSON value: a boolean column takes the words above, which JSON does not."""
+    if error["type"] in ("bool_parsing", "bool_type"):
+        column = columns_by_name().get(".".join(str(part) for part in error["loc"]))
+        if column is not None and column.kind == "boolean":
+            return BOOLEAN_CELL_REASON
+    return None
 
 
 def unflatten(header: list[Column | None], cells: list[str]) -> dict[str, Any]:
