@@ -560,6 +560,11 @@ class Translator:
             if prop is None:
                 raise FilterError(f"unknown property '{node.name}' (see /queryables)")
             return prop
+        if isinstance(node, ast.Function):  # CASEI, ACCENTI...: no conformance class claims them
+            raise FilterError(
+                "a function (CASEI, ACCENTI, …) is not evaluated here: compare a queryable with"
+                " a value"
+            )
         raise FilterError("the left side of a comparison must be a queryable property")
 
     def value(self, node: Any, prop: Property) -> Any:
@@ -569,6 +574,12 @@ class Translator:
         if prop.schema.get("format") == "date-time":
             if isinstance(node, date):
                 return node
+            if isinstance(node, str):  # what pygeofilter's cql2-json writer makes of a TIMESTAMP
+                raise FilterError(
+                    f"'{prop.name}' is compared with a date-time, not the string {node!r}: write"
+                    " TIMESTAMP('…') or DATE('…'), in cql2-json {\"timestamp\": \"…\"} or"
+                    ' {"date": "…"}'
+                )
         elif kind == "boolean":
             if isinstance(node, bool):
                 return node

@@ -612,6 +612,17 @@ def test_a_cql2_json_interval_may_have_one_open_end(
             },
             "'..' for one open",
         ),
+        # pygeofilter's cql2-json writer makes a TIMESTAMP a plain string
+        (
+            {"op": ">", "args": [{"property": "updated_at"}, "2026-01-01T00:00:00+00:00"]},
+            '{"timestamp": "…"}',
+        ),
+        # CASEI is no conformance class claimed: it read 'the left side of a comparison must be
+        # a queryable property'
+        (
+            {"op": "like", "args": [{"op": "casei", "args": [{"property": "venue_name"}]}, "x"]},
+            "a function (CASEI, ACCENTI, …) is not evaluated here",
+        ),
         # ATTRIBUTE venue_access_fee_eur, Add(lhs=1, rhs=2)
         (
             {
