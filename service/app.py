@@ -16,7 +16,12 @@ from service.compression import GzipMiddleware
 from service.db import make_engine, make_sessionmaker
 from service.errors import install_error_handlers
 from service.health.routes import router as health_router
-from service.middleware import BodyLimitMiddleware, HeadAsGetMiddleware, RequestLogMiddleware
+from service.middleware import (
+    BodyLimitMiddleware,
+    HeadAsGetMiddleware,
+    PrivateAnswersMiddleware,
+    RequestLogMiddleware,
+)
 from service.public.cache import PublicCacheMiddleware, ResponseCache
 from service.public.caching import MAX_AGE_S
 from service.public.cors import PublicCorsMiddleware
@@ -82,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         burst=settings.public_rate_limit_burst,
     )
     app.add_middleware(PublicCorsMiddleware)
+    app.add_middleware(PrivateAnswersMiddleware)
     app.add_middleware(GzipMiddleware)  # inside HEAD's: HEAD's headers are GET's
     app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(RequestLogMiddleware)

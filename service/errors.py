@@ -441,14 +441,31 @@ def invalid_parameter(parameter: str, reason: str) -> InvalidParameter:
     )
 
 
+def _json_position(document: Any, loc: Sequence[Any]) -> str:
+    """Where a JSON body stopped making sense, as an editor counts (`, at line 3, column 14`,
+    from 1), from the character offset FastAPI gives (`("body", 41)`); "" without one."""
+    position = loc[1] if len(loc) == 2 and loc[0] == "body" else None
+    if not isinstance(position, int) or isinstance(position, bool):
+        return ""
+    if isinstance(document, bytes | bytearray):
+        document = bytes(document).decode("utf-8", "replace")
+    if not isinstance(document, str) or not 0 <= position <= len(document):
+        return f" (at character {position + 1})"
+    line = document.count("\n", 0, position) + 1
+    column = position - (document.rfind("\n", 0, position) + 1) + 1
+    return f", at line {line}, column {column}"
+
+
 def validation_problem(exc: RequestValidationError) -> Problem:
     errors = list(exc.errors())
     if any(e.get("type") == "json_invalid" for e in errors):
         first = next(e for e in errors if e.get("type") == "json_invalid")
         ctx = first.get("ctx") or {}
+        reason = str(ctx.get("error", "malformed JSON"))
+        where = _json_position(exc.body, first.get("loc", ()))
         return BadRequest(
-            "The request body is not valid JSON.",
-            errors=[{"field": "body", "reason": str(ctx.get("error", "malformed JSON"))}],
+            f"The request body is not valid JSON{where and ': ' + reason + where}.",
+            errors=[{"field": "body", "reason": reason + where}],
         )
     fields = []
     for e in errors:
@@ -571,6 +588,8 @@ def _allowed_methods(request: Request, fallback: str) -> str:
         pattern = "^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)) + "$"
         if re.match(pattern, path):
             methods |= {m.upper() for m in operations if m.upper() in _HTTP_METHODS}
+    if "GET" in methods:
+        methods.add("HEAD")  # every GET route answers HEAD (middleware.HeadAsGetMiddleware)
     return ", ".join(sorted(methods)) or fallback
 
 

@@ -1,5 +1,5 @@
-"""ASGI middleware: the request id and the one-line request log, HEAD answered as GET, and the
-body-size limit."""
+"""ASGI middleware: the request id and the one-line request log, HEAD answered as GET, the
+body-size limit, and no shared cache keeping an answer given to a key."""
 
 from __future__ import annotations
 
@@ -86,6 +86,34 @@ class HeadAsGetMiddleware:
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
 
         await self.app({**scope, "method": "GET"}, receive, headers_only)
+
+
+class PrivateAnswersMiddleware:
+    """An answer to a request that carries a key (`Authorization`) is for that key's holder
+    alone: `Cache-Control: no-store`, so that no proxy or CDN between the registry and its
+    caller keeps a cabin, a client list or a new key on disk or hands it to someone else (RFC
+    9111 §5.2.2.5), unless the route said how it may be cached (the public reads, which do not
+    depend on the key, say `public`)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not any(
+            name == b"authorization" for name, _ in scope["headers"]
+        ):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_private(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(bytes(k), bytes(v)) for k, v in message.get("headers", [])]
+                if not any(k.lower() == b"cache-control" for k, _ in headers):
+                    headers.append((b"cache-control", b"no-store"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_private)
 
 
 class BodyLimitMiddleware:

@@ -1,0 +1,77 @@
+"""What every route answers around its handler, as a cache, a proxy or a strict client reads
+it: no shared cache keeps an answer given to a key, a 405 lists HEAD where GET is allowed, and
+malformed JSON is refused naming where it stopped making sense."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from service.errors import PROBLEM_MEDIA_TYPE
+from tests.auth.fixtures import Callers
+from tests.cabins.factories import cabin_body
+
+
+def test_an_answer_to_a_key_is_not_stored_by_a_shared_cache(
+    client: TestClient, callers: Callers
+) -> None:
+    created = client.post("/v1/cabins", json=cabin_body(), headers=callers.operator)
+    assert created.status_code == 201, created.text
+    assert created.headers["Cache-Control"] == "no-store"
+    read = client.get(f"/v1/cabins/{created.json()['id']}", headers=callers.operator)
+    assert read.headers["Cache-Control"] == "no-store"
+    head = client.head(f"/v1/cabins/{created.json()['id']}", headers=callers.operator)
+    assert head.headers["Cache-Control"] == "no-store"
+    key = client.post(
+        "/v1/clients", json={"name": "Script", "role": "admin"}, headers=callers.admin
+    )
+    assert key.status_code == 201, key.text
+    assert key.headers["Cache-Control"] == "no-store"
+    refused = client.get("/v1/clients", headers={"Authorization": "Bearer cr_nope_nope"})
+    assert refused.status_code == 401
+    assert refused.headers["Cache-Control"] == "no-store"
+
+
+def test_a_route_that_says_how_it_may_be_cached_keeps_it(
+    client: TestClient, callers: Callers
+) -> None:
+    """The public reads do not depend on a key: sent with one, they stay `public`."""
+    response = client.get("/ogc/conformance", headers=callers.operator)
+    assert response.headers["Cache-Control"].startswith("public")
+
+
+@pytest.mark.parametrize(
+    ("path", "allowed"),
+    [
+        ("/health", "GET, HEAD"),
+        ("/v1/cabins", "GET, HEAD, POST"),
+        ("/v1/cabins/00000000-0000-0000-0000-000000000000", "DELETE, GET, HEAD, PATCH"),
+    ],
+)
+def test_a_405_allows_head_where_get_is(client: TestClient, path: str, allowed: str) -> None:
+    response = client.put(path, json={})
+    assert response.status_code == 405
+    assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
+    assert response.headers["Allow"] == allowed
+
+
+def test_a_405_on_a_post_only_path_does_not_allow_head(client: TestClient) -> None:
+    response = client.put("/v1/checks/siting", json={})
+    assert response.headers["Allow"] == "POST"
+
+
+def test_malformed_json_is_400_naming_its_line_and_column(
+    client: TestClient, callers: Callers
+) -> None:
+    body = b'{\n  "operator_reference": "PH-1",\n  "venue": {"name": "a",}\n}'
+    response = client.post(
+        "/v1/cabins",
+        content=body,
+        headers={**callers.operator, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400
+    problem = response.json()
+    reason = "Expecting property name enclosed in double quotes, at line 3, column 25"
+    assert problem["errors"] == [{"field": "body", "reason": reason}]
+    assert problem["detail"] == f"The request body is not valid JSON: {reason}."
+    assert problem["instance"] == "/v1/cabins"
