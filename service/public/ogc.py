@@ -16,7 +16,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from service.errors import NotFound, invalid_parameter, problem_responses
 from service.public import queries
 from service.public.caching import cached, etag_of
-from service.public.cql2 import parse_filter
+from service.public.cql2 import GEOMETRY, parse_filter
 from service.public.crs import CRS84, SUPPORTED, parse_crs
 from service.public.params import datetime_filter, instant_filter, parse_bbox
 from service.public.properties import QUERYABLES
@@ -349,6 +349,12 @@ def simple_filters(request: Request) -> list[ColumnElement[bool]]:
         if name in ITEMS_PARAMETERS:
             continue
         prop = QUERYABLES.get(name)
+        if name == GEOMETRY:  # a queryable, but of no `name=value` form
+            raise invalid_parameter(
+                name,
+                "the location is filtered with bbox or a CQL2 spatial filter, such as"
+                " filter=S_INTERSECTS(geometry, BBOX(2.2,48.8,2.5,48.9))",
+            )
         if prop is None:
             raise invalid_parameter(
                 name,

@@ -233,6 +233,7 @@ def test_queryables_is_a_json_schema(client: TestClient) -> None:
         ({"datetime": "yesterday"}, "datetime"),
         ({"limit": 0}, "limit"),
         ({"colour": "blue"}, "colour"),
+        ({"geometry": "POINT(2.35 48.85)"}, "geometry"),
         ({"hearing_loop": "maybe"}, "hearing_loop"),
     ],
 )
@@ -703,3 +704,15 @@ def test_the_item_route_still_takes_crs_and_f(client: TestClient, cabins: list) 
     )
     assert response.status_code == 200, response.text
     assert response.headers["content-crs"] == "<http://www.opengis.net/def/crs/EPSG/0/2154>"
+
+
+def test_the_geometry_queryable_as_a_parameter_says_how_to_filter_the_location(
+    client: TestClient,
+) -> None:
+    """The queryables list `geometry`; `geometry=…` was refused as an unknown parameter, 'see
+    the queryables', which list it."""
+    response = client.get(ITEMS, params={"geometry": "POINT(2.35 48.85)"})
+    assert response.status_code == 400
+    (error,) = response.json()["errors"]
+    assert error["field"] == "geometry"
+    assert "bbox" in error["reason"] and "S_INTERSECTS" in error["reason"]
