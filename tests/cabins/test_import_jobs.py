@@ -464,3 +464,52 @@ def test_registry_cabins_import_writes_a_file_and_reports_a_refusal_without_trac
     missing = tmp_path / "absent.csv"
     assert main(["cabins-import", str(missing), "--operator", str(committed.operator_id)]) == 2
     assert "file: No such file or directory" in capsys.readouterr().err
+
+
+def test_registry_cabins_import_reads_the_charset_given_as_the_api_reads_charset(
+    engine: Engine,
+    committed: Committed,
+    tmp_path: Any,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`--charset` is the API's `charset=`: Excel's plain CSV (windows-1252) is read with it
+    and refused without it, the refusal saying to give it; a charset the import does not
+    read, or NDJSON in another than UTF-8, is refused naming --charset, nothing written."""
+    from service.cli import main
+
+    legacy = tmp_path / "excel.csv"
+    legacy.write_bytes(
+        generated_csv(engine, 1)
+        .decode()
+        .replace("Pharmacie 0", "Pharmacie Élysée")
+        .encode("cp1252")
+    )
+    operator = ["--operator", str(committed.operator_id)]
+
+    assert main(["cabins-import", str(legacy), *operator]) == 2
+    err = capsys.readouterr().err
+    assert "(Excel's plain CSV: --charset windows-1252)" in err
+    assert "  body: not UTF-8 at byte" in err
+
+    assert main(["cabins-import", str(legacy), *operator, "--charset", "klingon"]) == 2
+    assert (
+        "  --charset: klingon is not a character set the import reads"
+        " (UTF-8, windows-1252, ISO-8859-1, ISO-8859-15, UTF-16 or US-ASCII)"
+    ) in capsys.readouterr().err
+
+    lines = tmp_path / "cabins.ndjson"
+    lines.write_text("{}\n")
+    assert main(["cabins-import", str(lines), *operator, "--charset", "latin1"]) == 2
+    assert (
+        "  --charset: latin1: NDJSON is always UTF-8; give --charset utf-8 or none"
+        in capsys.readouterr().err
+    )
+    assert cabin_count(engine, committed.operator_id) == 0
+
+    assert main(["cabins-import", str(legacy), *operator, "--charset", "windows-1252"]) == 0
+    assert orjson.loads(capsys.readouterr().out)["created"] == 1
+    with Session(engine) as session:
+        names = session.scalars(
+            select(Cabin.venue_name).where(Cabin.operator_id == committed.operator_id)
+        ).all()
+    assert names == ["Pharmacie Élysée"]

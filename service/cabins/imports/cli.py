@@ -23,6 +23,7 @@ def _import(args: argparse.Namespace) -> int:
     from service.audit.trail import CLI_ACTOR
     from service.auth.models import Operator
     from service.cabins.importer import ImportOptions, run_import
+    from service.cabins.imports.parse import COMMAND_LINE, charset_codec, decode, to_utf8
     from service.cli import LONG_STATEMENT_TIMEOUT_MS, cli_session
     from service.cli_errors import fail
     from service.errors import BadRequest, NotFound, Problem
@@ -38,6 +39,15 @@ def _import(args: argparse.Namespace) -> int:
                 errors=[{"field": "file", "reason": exc.strerror or str(exc)}],
             )
         )
+    try:
+        # The file in UTF-8, read as the API reads an upload with `charset=` on its
+        # Content-Type: the same charsets, byte-order marks and refusals, naming --charset.
+        charset = args.charset
+        codec = charset_codec(charset, kind, COMMAND_LINE) if charset is not None else None
+        body = to_utf8(body, codec, kind, COMMAND_LINE)
+        decode(body, COMMAND_LINE)  # still not UTF-8: the refusal says to give --charset
+    except Problem as problem:
+        return fail(problem)
     with cli_session(LONG_STATEMENT_TIMEOUT_MS) as session:
         if session.get(Operator, args.operator) is None:
             return fail(
@@ -83,4 +93,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     imp.add_argument("--operator", type=uuid.UUID, required=True, help="the owner's id")
     imp.add_argument("--mode", choices=IMPORT_MODES, default="atomic")
     imp.add_argument("--dry-run", action="store_true")
+    imp.add_argument(
+        "--charset",
+        help="the file's character set, as the API's Content-Type charset= (UTF-8 when not"
+        " given; windows-1252 for Excel's plain CSV, iso-8859-1, iso-8859-15, utf-16,"
+        " us-ascii); a byte-order mark wins over it",
+    )
     imp.set_defaults(func=_import)

@@ -85,6 +85,41 @@ def declared_codec(content_type: str | None, kind: str) -> str | None:
             charset = value.strip().strip('"').strip()
     if charset is None:
         return None
+    return charset_codec(charset, kind, CONTENT_TYPE)
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """Where a file's charset is declared, as a refusal names it: the request's Content-Type,
+    or the command line's `--charset`."""
+
+    field: str
+    says: str  # "as its Content-Type says"
+    written: str  # how the charset is written there, `{}` for the name
+    utf8: str  # how to declare UTF-8 there
+    example: str  # how to declare Excel's plain CSV there
+
+
+CONTENT_TYPE = Declaration(
+    "Content-Type",
+    "its Content-Type",
+    "charset={}",
+    "send charset=utf-8 or no charset",
+    "Content-Type: text/csv; charset=windows-1252",
+)
+COMMAND_LINE = Declaration(
+    "--charset",
+    "--charset",
+    "{}",
+    "give --charset utf-8 or none",
+    "--charset windows-1252",
+)
+
+
+def charset_codec(charset: str, kind: str, declared: Declaration = CONTENT_TYPE) -> str:
+    """The codec of a declared charset: a 415 naming where it was declared for a charset the
+    import does not read, and for NDJSON in anything but UTF-8 (see `declared_codec`)."""
+    said = declared.written.format(charset)
     try:
         codec: str | None = codecs.lookup(charset).name if charset else None
     except LookupError:
@@ -94,9 +129,8 @@ def declared_codec(content_type: str | None, kind: str) -> str | None:
             f"The import does not read text in charset={charset!r}: save the file as UTF-8.",
             errors=[
                 {
-                    "field": "Content-Type",
-                    "reason": f"charset={charset} is not a character set the import reads"
-                    f" ({READ_CHARSETS})",
+                    "field": declared.field,
+                    "reason": f"{said} is not a character set the import reads ({READ_CHARSETS})",
                 }
             ],
         )
@@ -105,9 +139,8 @@ def declared_codec(content_type: str | None, kind: str) -> str | None:
             "NDJSON is UTF-8 text (RFC 8259): save the file as UTF-8.",
             errors=[
                 {
-                    "field": "Content-Type",
-                    "reason": f"charset={charset}: NDJSON is always UTF-8; send charset=utf-8"
-                    " or no charset",
+                    "field": declared.field,
+                    "reason": f"{said}: NDJSON is always UTF-8; {declared.utf8}",
                 }
             ],
         )
@@ -121,7 +154,9 @@ def undecodable_at(raw: bytes, exc: UnicodeDecodeError) -> str:
     return f"at byte {exc.start} (line {line}): byte 0x{raw[exc.start]:02X}"
 
 
-def to_utf8(body: bytes, codec: str | None, kind: str = "csv") -> bytes:
+def to_utf8(
+    body: bytes, codec: str | None, kind: str = "csv", declared: Declaration = CONTENT_TYPE
+) -> bytes:
     """The body in UTF-8 (the rest of the import, COPY included, reads UTF-8): read in the
     codec its byte-order mark gives, whatever charset is declared or when none is, else in
     its declared codec. A body in UTF-8, or with no charset declared and no mark, is left as
@@ -151,7 +186,7 @@ def to_utf8(body: bytes, codec: str | None, kind: str = "csv") -> bytes:
         text = body.decode(codec)
     except UnicodeDecodeError as exc:
         name = CHARSETS[codec]
-        says = "its byte-order mark" if marked else "its Content-Type"
+        says = "its byte-order mark" if marked else declared.says
         raise BadRequest(
             f"The import is not {name} text, as {says} says: send the charset the file was"
             " saved in, or save it as UTF-8.",
@@ -160,8 +195,9 @@ def to_utf8(body: bytes, codec: str | None, kind: str = "csv") -> bytes:
     return text.removeprefix("\ufeff").encode()
 
 
-def decode(body: bytes) -> str:
-    """UTF-8, with or without a byte-order mark."""
+def decode(body: bytes, declared: Declaration = CONTENT_TYPE) -> str:
+    """UTF-8, with or without a byte-order mark; else a 400 saying how to declare the charset
+    the file was saved in (`declared`: where)."""
     try:
         return body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -172,8 +208,7 @@ def decode(body: bytes) -> str:
         raise BadRequest(
             "The import is not UTF-8 text: save the file as UTF-8 (in Excel, the type"
             ' "CSV UTF-8"; in LibreOffice, the character set "Unicode (UTF-8)"), or declare'
-            " the character set it was saved in (Excel's plain CSV: Content-Type: text/csv;"
-            " charset=windows-1252).",
+            f" the character set it was saved in (Excel's plain CSV: {declared.example}).",
             errors=[
                 {
                     "field": "body",
