@@ -395,6 +395,12 @@ class Translator:
             raise FilterError("LIKE takes a string pattern")
         if "\x00" in node.pattern:
             raise FilterError("a string must not contain a NUL character")
+        trailing = len(node.pattern) - len(node.pattern.rstrip("\\"))
+        if trailing % 2:  # PostgreSQL refuses it when it reaches it: a 500
+            raise FilterError(
+                "a LIKE pattern must not end with the escape character \\ (it escapes the next"
+                " character: \\% a percent sign, \\\\ a backslash)"
+            )
         # CQL2 wildcards are % and _ like SQL's; the escape character is a backslash.
         expr = target.ilike(node.pattern) if node.nocase else target.like(node.pattern)
         return sa.not_(expr) if node.not_ else expr
@@ -525,6 +531,7 @@ class Translator:
                     )
                 ):
                     raise FilterError(f"a {kind}'s positions are 2 or 3 finite numbers")
+                self.check_position(value[0], value[1])
                 return
             if not isinstance(value, list | tuple):
                 raise FilterError(f"a {kind}'s coordinates are not nested as GeoJSON says")
@@ -553,6 +560,19 @@ class Translator:
                     f"a {kind}'s ring must be closed (its last point the same as its first)"
                     " and have at least 4 points"
                 )
+
+    def check_position(self, x: float, y: float) -> None:
+        """A position within its CRS, as a BBOX's edges are (`box_problem`): Lambert-93 metres
+        written without `filter-crs` found nothing instead of saying why."""
+        if self.srid == 4326:
+            if not (-180 <= x <= 180 and -90 <= y <= 90):
+                raise FilterError(
+                    f"the position ({x:g} {y:g}) is no longitude and latitude in CRS84: longitudes"
+                    " are within [-180, 180], latitudes within [-90, 90] (filter-crs names"
+                    " another CRS, such as EPSG:2154 in metres)"
+                )
+        elif not (abs(x) <= 1e8 and abs(y) <= 1e8):
+            raise FilterError(f"the position ({x:g} {y:g}) is out of range for the filter-crs")
 
     def attribute(self, node: Any) -> Property:
         if isinstance(node, ast.Attribute):

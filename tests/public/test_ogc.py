@@ -716,3 +716,57 @@ def test_the_geometry_queryable_as_a_parameter_says_how_to_filter_the_location(
     (error,) = response.json()["errors"]
     assert error["field"] == "geometry"
     assert "bbox" in error["reason"] and "S_INTERSECTS" in error["reason"]
+
+
+@pytest.mark.parametrize("pattern", ["%\\", "DÉMO%\\", "%\\\\\\"])
+def test_a_like_pattern_ending_with_its_escape_character_is_a_400(
+    client: TestClient, cabins: list, pattern: str
+) -> None:
+    """PostgreSQL refuses a LIKE pattern ending with the escape character when it reaches it:
+    it was a 500."""
+    cql2 = {"op": "like", "args": [{"property": "venue_name"}, pattern]}
+    response = client.get(ITEMS, params=as_json_filter(cql2))
+    assert response.status_code == 400, response.text
+    (error,) = response.json()["errors"]
+    assert error["field"] == "filter" and "escape character" in error["reason"]
+    escaped = {"op": "like", "args": [{"property": "venue_name"}, pattern + "\\"]}
+    assert client.get(ITEMS, params=as_json_filter(escaped)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("params", "where"),
+    [
+        ({"filter": "S_INTERSECTS(geometry, POINT(652000 6862000))"}, "(652000 6.862e+06)"),
+        (
+            as_json_filter(
+                {
+                    "op": "s_within",
+                    "args": [
+                        {"property": "geometry"},
+                        {"type": "Polygon", "coordinates": [[[2, 48], [3, 48], [3, 95], [2, 48]]]},
+                    ],
+                }
+            ),
+            "(3 95)",
+        ),
+    ],
+)
+def test_a_geometry_literal_outside_its_crs_is_a_400(
+    client: TestClient, cabins: list, params: dict, where: str
+) -> None:
+    """Lambert-93 metres written without filter-crs found nothing, where a BBOX of them is
+    refused: the position says why."""
+    response = client.get(ITEMS, params=params)
+    assert response.status_code == 400, response.text
+    (error,) = response.json()["errors"]
+    assert error["field"] == "filter" and where in error["reason"], error["reason"]
+    assert "filter-crs" in error["reason"]
+    in_lambert_93 = client.get(
+        ITEMS,
+        params={
+            "filter": "S_DISJOINT(geometry, POINT(652000 6862000))",
+            "filter-crs": "http://www.opengis.net/def/crs/EPSG/0/2154",
+            "bbox": BOX,
+        },
+    )
+    assert refs(in_lambert_93) == sorted(c.reference for c in cabins)
