@@ -19,6 +19,7 @@ from service.health.routes import router as health_router
 from service.middleware import (
     BodyLimitMiddleware,
     HeadAsGetMiddleware,
+    Http10LengthMiddleware,
     PrivateAnswersMiddleware,
     RequestLogMiddleware,
 )
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(PublicCorsMiddleware)
     app.add_middleware(PrivateAnswersMiddleware)
     app.add_middleware(GzipMiddleware)  # inside HEAD's: HEAD's headers are GET's
+    app.add_middleware(Http10LengthMiddleware)  # the length of the bytes sent, gzipped or not
     app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(RequestLogMiddleware)
 

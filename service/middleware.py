@@ -1,10 +1,12 @@
 """ASGI middleware: the request id and the one-line request log, HEAD answered as GET, the
-body-size limit, and no shared cache keeping an answer given to a key."""
+body-size limit, no shared cache keeping an answer given to a key, and an answer an HTTP/1.0
+client can read."""
 
 from __future__ import annotations
 
 import logging
 import re
+import tempfile
 import time
 import uuid
 
@@ -114,6 +116,65 @@ class PrivateAnswersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_private)
+
+
+class Http10LengthMiddleware:
+    """An answer of unknown length (a streamed export, the public GeoJSON) to an HTTP/1.0
+    request is sent with its `Content-Length`. uvicorn frames such an answer with chunked
+    transfer coding whatever the request's version, though an HTTP/1.0 client does not know
+    it (RFC 9112 §6.1: a server must not send Transfer-Encoding to one) and reads the chunk
+    sizes as part of the body: an old monitor, `ab`, or a proxy that speaks HTTP/1.0 to its
+    upstream would get a corrupt CSV or GeoJSON. The body is gathered (in memory up to
+    `SPOOL_BYTES`, then in a temporary file) and sent once complete; HTTP/1.1 clients keep
+    the stream."""
+
+    SPOOL_BYTES = 8 * 1024 * 1024
+    CHUNK_BYTES = 1024 * 1024
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("http_version") != "1.0":
+            await self.app(scope, receive, send)
+            return
+        held: Message | None = None
+        with tempfile.SpooledTemporaryFile(max_size=self.SPOOL_BYTES) as spool:
+
+            async def send_with_length(message: Message) -> None:
+                nonlocal held
+                if message["type"] == "http.response.start":
+                    headers = message.get("headers", [])
+                    if message["status"] in (204, 304) or any(
+                        bytes(k).lower() == b"content-length" for k, _ in headers
+                    ):
+                        await send(message)
+                    else:
+                        held = message
+                    return
+                if held is None or message["type"] != "http.response.body":
+                    await send(message)
+                    return
+                spool.write(message.get("body", b""))
+                if message.get("more_body", False):
+                    return
+                size = spool.tell()
+                headers = [(bytes(k), bytes(v)) for k, v in held.get("headers", [])]
+                headers.append((b"content-length", str(size).encode()))
+                await send({**held, "headers": headers})
+                held = None
+                spool.seek(0)
+                sent = 0
+                while True:
+                    chunk = spool.read(self.CHUNK_BYTES)
+                    sent += len(chunk)
+                    await send(
+                        {"type": "http.response.body", "body": chunk, "more_body": sent < size}
+                    )
+                    if sent >= size:
+                        return
+
+            await self.app(scope, receive, send_with_length)
 
 
 class BodyLimitMiddleware:

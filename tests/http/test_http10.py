@@ -1,0 +1,88 @@
+"""An HTTP/1.0 client reads the streamed answers: the registry served by uvicorn, as `registry
+serve` runs it, over a raw socket. uvicorn frames an answer of unknown length in chunks
+whatever the request's version; an HTTP/1.0 client would read the chunk sizes as the body."""
+
+from __future__ import annotations
+
+import gzip
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import orjson
+import pytest
+import uvicorn
+
+from service.app import create_app
+from service.settings import Settings
+
+WINDOW = "/public/cabins?bbox=2.0,48.0,2.5,48.5"
+
+
+@pytest.fixture(scope="module")
+def port(settings: Settings) -> Iterator[int]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    app = create_app(
+        settings.model_copy(update={"public_rate_limit_per_minute": 0, "public_cache_max_bytes": 0})
+    )
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.05)
+    yield port
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def exchange(port: int, request: bytes) -> tuple[dict[str, str], bytes]:
+    """The answer's headers and its body exactly as they came off the wire."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        connection.sendall(request)
+        received = b""
+        while chunk := connection.recv(65536):
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    assert lines[0].split(" ")[1] == "200", lines[0]
+    headers = {
+        k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])
+    }
+    return headers, body
+
+
+@pytest.mark.parametrize("accept_encoding", ["identity", "gzip"])
+def test_an_http_10_client_gets_the_streamed_answer_with_its_length(
+    port: int, accept_encoding: str
+) -> None:
+    headers, body = exchange(
+        port,
+        f"GET {WINDOW} HTTP/1.0\r\nHost: registry\r\nAccept-Encoding: {accept_encoding}\r\n\r\n"
+        .encode(),
+    )  # fmt: skip
+    assert "transfer-encoding" not in headers
+    assert headers["content-length"] == str(len(body))
+    if headers.get("content-encoding") == "gzip":
+        body = gzip.decompress(body)
+    assert orjson.loads(body)["type"] == "FeatureCollection"
+
+
+def test_an_http_10_head_gets_the_length_get_would_send(port: int) -> None:
+    got, body = exchange(port, f"GET {WINDOW} HTTP/1.0\r\nHost: registry\r\n\r\n".encode())
+    head, nothing = exchange(port, f"HEAD {WINDOW} HTTP/1.0\r\nHost: registry\r\n\r\n".encode())
+    assert nothing == b""
+    assert head["content-length"] == got["content-length"] == str(len(body))
+
+
+def test_an_http_11_client_keeps_the_stream(port: int) -> None:
+    headers, _ = exchange(
+        port, f"GET {WINDOW} HTTP/1.1\r\nHost: registry\r\nConnection: close\r\n\r\n".encode()
+    )
+    assert headers["transfer-encoding"] == "chunked"
+    assert "content-length" not in headers
