@@ -10,6 +10,7 @@ import math
 import operator
 import os
 import re
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -197,6 +198,12 @@ def _read_json(node: Any) -> Any:
             raise FilterError("a property is named by a string, as the queryables spell it")
         return node
     if "type" in node:  # a GeoJSON geometry, checked where it is translated
+        if node["type"] == "GeometryCollection" or "coordinates" not in node:
+            raise FilterError(
+                "a geometry literal is a GeoJSON Point, LineString, Polygon or one of their Multi"
+                " forms with its coordinates (a GeometryCollection is not taken: one predicate"
+                " per geometry, joined with or)"
+            )
         return node
     if "bbox" in node:
         box = node["bbox"]
@@ -269,13 +276,31 @@ def _parse_json(text: str) -> Any:
         raise FilterError(f"malformed cql2-json: {str(exc).splitlines()[0][:200]}") from None
 
 
+def invalid_geometry(reason: str) -> InvalidParameter:
+    """A geometry literal the database finds invalid, with its reason (`Self-intersection[2.5
+    49]`, in the filter's CRS)."""
+    return invalid(f"a geometry literal is not a valid geometry: {reason}")
+
+
 def invalid(reason: str, field: str = "filter") -> InvalidParameter:
     return InvalidParameter(
         f"The filter is not usable: {reason}", errors=[{"field": field, "reason": reason}]
     )
 
 
-def parse_filter(text: str, lang: str | None, filter_crs_srid: int = 4326) -> ColumnElement[bool]:
+@dataclass(frozen=True)
+class Filter:
+    """A filter's WHERE clause, and its geometry literals (GeoJSON, in the filter's CRS): the
+    caller has the database say whether each is a valid geometry before the clause runs,
+    since GEOS fails on some invalid ones (two overlapping parts of a MultiPolygon under
+    S_TOUCHES: a TopologyException, a 500)."""
+
+    where: ColumnElement[bool]
+    geometries: tuple[str, ...]
+    srid: int
+
+
+def parse_filter(text: str, lang: str | None, filter_crs_srid: int = 4326) -> Filter:
     """The WHERE clause for a `filter` parameter in the given `filter-lang`."""
     lang = lang or "cql2-text"
     if lang not in FILTER_LANGS:
@@ -291,7 +316,9 @@ def parse_filter(text: str, lang: str | None, filter_crs_srid: int = 4326) -> Co
                 raise FilterError(f"malformed cql2-text: {_text_error(exc)}") from None
         else:
             node = _parse_json(text)
-        return Translator(filter_crs_srid, bbox_in_order=lang == "cql2-json").condition(node)
+        translator = Translator(filter_crs_srid, bbox_in_order=lang == "cql2-json")
+        where = translator.condition(node)
+        return Filter(where, tuple(translator.geometries), filter_crs_srid)
     except FilterError as exc:
         raise invalid(str(exc)) from exc
     except RecursionError:
@@ -306,6 +333,7 @@ class Translator:
         # pygeofilter's cql2-json parser builds Envelope(*bbox): its fields x1, x2, y1, y2
         # then hold minx, miny, maxx, maxy, in the bbox's order, not their names'.
         self.bbox_in_order = bbox_in_order
+        self.geometries: list[str] = []  # the GeoJSON of each geometry literal
 
     def condition(self, node: Any) -> ColumnElement[bool]:
         if isinstance(node, ast.And):
@@ -475,6 +503,7 @@ class Translator:
         if isinstance(node, values.Geometry):
             self.check_geometry(node.geometry)
             geojson = json.dumps(node.geometry)
+            self.geometries.append(geojson)
             geom = sa.func.ST_SetSRID(sa.func.ST_GeomFromGeoJSON(geojson), self.srid)
             return geom if self.srid == 4326 else sa.func.ST_Transform(geom, 4326)
         raise FilterError("a spatial operator needs a geometry literal")

@@ -16,7 +16,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from service.errors import NotFound, invalid_parameter, problem_responses
 from service.public import queries
 from service.public.caching import cached, etag_of
-from service.public.cql2 import GEOMETRY, parse_filter
+from service.public.cql2 import GEOMETRY, invalid_geometry, parse_filter
 from service.public.crs import CRS84, SUPPORTED, parse_crs
 from service.public.params import datetime_filter, instant_filter, parse_bbox
 from service.public.properties import QUERYABLES
@@ -316,7 +316,12 @@ def items(
     # filter-crs is checked without a filter too, as bbox-crs is without a bbox
     srid = parse_crs(filter_crs, "filter-crs").srid
     if filter_ is not None:
-        where.append(parse_filter(filter_, filter_lang, srid))
+        parsed = parse_filter(filter_, filter_lang, srid)
+        for geojson in parsed.geometries:
+            problem = queries.geometry_problem(session, geojson, parsed.srid)
+            if problem is not None:
+                raise invalid_geometry(problem)
+        where.append(parsed.where)
     elif filter_lang is not None and filter_lang not in ("cql2-text", "cql2-json"):
         raise invalid_parameter("filter-lang", "must be cql2-text or cql2-json")
     where += simple_filters(request)

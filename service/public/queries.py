@@ -80,6 +80,16 @@ class Page:
     has_more: bool
 
 
+def geometry_problem(session: Session, geojson: str, srid: int) -> str | None:
+    """Why PostGIS finds a GeoJSON geometry invalid (`Self-intersection[2.5 49]`), or None when
+    it is valid."""
+    geom = sa.func.ST_SetSRID(sa.func.ST_GeomFromGeoJSON(geojson), srid)
+    valid, reason = session.execute(
+        sa.select(sa.func.ST_IsValid(geom), sa.func.ST_IsValidReason(geom))
+    ).one()
+    return None if valid else str(reason)
+
+
 def items_page(
     session: Session, where: Sequence[ColumnElement[bool]], limit: int, offset: int, crs: Crs
 ) -> Page:

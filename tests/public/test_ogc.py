@@ -770,3 +770,57 @@ def test_a_geometry_literal_outside_its_crs_is_a_400(
         },
     )
     assert refs(in_lambert_93) == sorted(c.reference for c in cabins)
+
+
+OVERLAPPING_PARTS = {
+    "type": "MultiPolygon",
+    "coordinates": [
+        [[[2, 48], [3, 48], [3, 49], [2, 49], [2, 48]]],
+        [[[2.5, 48.5], [3.5, 48.5], [3.5, 49.5], [2.5, 49.5], [2.5, 48.5]]],
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("params", "reason"),
+    [
+        # GEOS: 'TopologyException: side location conflict at 2.5 49', a 500
+        (
+            as_json_filter({"op": op, "args": [{"property": "geometry"}, OVERLAPPING_PARTS]}),
+            "Self-intersection",
+        )
+        for op in ("s_touches", "s_crosses", "s_overlaps", "s_intersects")
+    ]
+    + [
+        (
+            {"filter": "S_INTERSECTS(geometry, POLYGON((2 48, 3 49, 2 49, 3 48, 2 48)))"},
+            "Self-intersection[2.5 48.5]",
+        ),
+        (
+            {
+                "filter": "S_INTERSECTS(geometry, POLYGON((600000 6800000, 700000 6900000,"
+                " 600000 6900000, 700000 6800000, 600000 6800000)))",
+                "filter-crs": "http://www.opengis.net/def/crs/EPSG/0/2154",
+            },
+            "Self-intersection[650000 6850000]",
+        ),
+    ],
+)
+def test_an_invalid_geometry_literal_is_a_400_saying_where(
+    client: TestClient, cabins: list, params: dict, reason: str
+) -> None:
+    response = client.get(ITEMS, params=params)
+    assert response.status_code == 400, response.text
+    (error,) = response.json()["errors"]
+    assert error["field"] == "filter"
+    assert "not a valid geometry" in error["reason"] and reason in error["reason"]
+
+
+def test_a_cql2_json_geometry_collection_says_it_is_not_taken(client: TestClient) -> None:
+    """pygeofilter answered 'Unable to parse expression node {...}'."""
+    collection = {"type": "GeometryCollection", "geometries": [OVERLAPPING_PARTS]}
+    cql2 = {"op": "s_intersects", "args": [{"property": "geometry"}, collection]}
+    response = client.get(ITEMS, params=as_json_filter(cql2))
+    assert response.status_code == 400
+    (error,) = response.json()["errors"]
+    assert "a GeometryCollection is not taken" in error["reason"], error["reason"]
