@@ -33,6 +33,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.negotiation import is_json
 
+# The API's roots (service.routing's, which imports this module through service.reads): their
+# answers are JSON or CSV, so a 304 there stands for an answer that may be gzipped. The web
+# app's pages and assets are elsewhere.
+API_ROOTS = ("/v1", "/public", "/ogc")
+
 MINIMUM_BYTES = 1024  # a smaller answer gains less than the header and the work cost
 THREAD_MINIMUM_BYTES = 128 * 1024  # compressed off the event loop from this size
 LEVEL = 6  # zlib's default: most of the gain of 9, at a third of its cost
@@ -140,17 +145,31 @@ class _Responder(GZipResponder):
         return await super().apply_compression(body, more_body=more_body)
 
 
-def _plain_varies(message: Message) -> bool:
+def _plain_varies(message: Message, path: str) -> bool:
     """Whether a plain answer would have been gzipped for a client that takes gzip: a
-    compressible type, not encoded already, complete or partial, streamed or of the minimum
-    size. The answer is not read for this: its `Content-Length` says its size."""
+    compressible type, not encoded already, streamed or of the minimum size (its
+    `Content-Length` says its size: the answer is not read for this); or a 304 of the API,
+    which must say the `Vary` its 200 says (RFC 9110 §15.4.5) and has no type to tell."""
+    if message["status"] == 304:
+        return _is_api(path)
     headers = Headers(raw=message.get("headers", []))
-    if message["status"] in (204, 206, 304) or "content-encoding" in headers:
+    if message["status"] in (204, 206) or "content-encoding" in headers:
         return False
     if not is_compressible(headers.get("content-type", "")):
         return False
     length = headers.get("content-length")
     return length is None or not length.isdigit() or int(length) >= MINIMUM_BYTES
+
+
+def _is_api(path: str) -> bool:
+    return any(path == root or path.startswith(root + "/") for root in API_ROOTS)
+
+
+def _with_vary(message: Message) -> None:
+    headers = [(bytes(k), bytes(v)) for k, v in message.get("headers", [])]
+    if not _varies_on_encoding(headers):
+        headers.append((b"vary", b"Accept-Encoding"))
+    message["headers"] = headers
 
 
 class GzipMiddleware:
@@ -169,20 +188,28 @@ class GzipMiddleware:
                     for name, value in scope["headers"]
                 ],
             }
+        path = scope["path"]
+
+        async def send_gzip(message: Message) -> None:
+            if (
+                message["type"] == "http.response.start"
+                and message["status"] == 304
+                and _is_api(path)
+            ):
+                _with_vary(message)
+            await send(message)
+
         # Starlette's own test of the header is cruder (`gzip;q=0` would read as gzip).
         if any(
             name == b"accept-encoding" and accepts_gzip_in(value)
             for name, value in scope["headers"]
         ):
-            await _Responder(self.app)(scope, receive, send)
+            await _Responder(self.app)(scope, receive, send_gzip)
             return
 
         async def send_plain(message: Message) -> None:
-            if message["type"] == "http.response.start" and _plain_varies(message):
-                headers = [(bytes(k), bytes(v)) for k, v in message.get("headers", [])]
-                if not _varies_on_encoding(headers):
-                    headers.append((b"vary", b"Accept-Encoding"))
-                message["headers"] = headers
+            if message["type"] == "http.response.start" and _plain_varies(message, path):
+                _with_vary(message)
             await send(message)
 
         await self.app(scope, receive, send_plain)

@@ -135,6 +135,14 @@ def toy() -> TestClient:
 
         return StreamingResponse(chunks(), media_type="text/csv")
 
+    @app.get("/public/things")
+    def not_modified() -> Response:
+        return Response(status_code=304, headers={"ETag": 'W/"9"'})
+
+    @app.get("/static/carte.js")
+    def asset_not_modified() -> Response:
+        return Response(status_code=304, headers={"ETag": '"9"'})
+
     return TestClient(app)
 
 
@@ -164,3 +172,17 @@ def test_vary_is_added_to_the_answers_own_and_only_where_the_coding_may_change(
     assert [t.strip() for v in vary for t in v.split(",")] == ["Origin", "Accept-Encoding"]
     for path in ("/small", "/page"):  # never gzipped: the same bytes for every client
         assert "vary" not in toy.get(path, headers=PLAIN).headers
+
+
+@pytest.mark.parametrize("headers", [PLAIN, GZIP])
+def test_a_304_of_the_api_varies_as_its_200_does(toy: TestClient, headers: dict[str, str]) -> None:
+    """RFC 9110 §15.4.5: a 304 says the `Vary` its 200 would; an API answer may be gzipped, an
+    asset of the web app is not."""
+    response = toy.get("/public/things", headers=headers)
+    assert response.status_code == 304
+    assert response.headers["Vary"] == "Accept-Encoding"
+    assert response.headers["ETag"] == 'W/"9"'
+    asset = toy.get("/static/carte.js", headers=headers)
+    assert asset.status_code == 304
+    assert "vary" not in asset.headers
+    assert asset.headers["ETag"] == '"9"'
