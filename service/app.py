@@ -21,6 +21,7 @@ from service.middleware import (
     HeadAsGetMiddleware,
     Http10LengthMiddleware,
     PrivateAnswersMiddleware,
+    RequestCodingMiddleware,
     RequestLogMiddleware,
 )
 from service.public.cache import PublicCacheMiddleware, ResponseCache
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(PublicCacheMiddleware, cache=app.state.public_cache)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestCodingMiddleware)
     app.add_middleware(
         RateLimitMiddleware,
         per_minute=settings.public_rate_limit_per_minute,

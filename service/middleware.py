@@ -1,6 +1,6 @@
 """ASGI middleware: the request id and the one-line request log, HEAD answered as GET, the
-body-size limit, no shared cache keeping an answer given to a key, and an answer an HTTP/1.0
-client can read."""
+body-size limit, a request body in a coding the service does not read refused, no shared cache
+keeping an answer given to a key, and an answer an HTTP/1.0 client can read."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import orjson
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.errors import PayloadTooLarge
+from service.errors import PayloadTooLarge, UnsupportedMediaType
 
 log = logging.getLogger("service.request")
 
@@ -175,6 +175,54 @@ class Http10LengthMiddleware:
                         return
 
             await self.app(scope, receive, send_with_length)
+
+
+class RequestCodingMiddleware:
+    """A request body sent with a `Content-Encoding` (gzip, br…) is refused with a 415 naming
+    `Content-Encoding` before anything reads it (RFC 9110 §8.4, §15.5.16), with `Accept-Encoding:
+    identity` to say what the service takes: it reads bodies as they come, so a gzipped cabin
+    was a 400 "could not be read" and a gzipped CSV would be parsed as bytes of nonsense."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        codings = [
+            coding.strip().lower()
+            for name, value in scope["headers"]
+            if name == b"content-encoding"
+            for coding in value.decode("latin-1").split(",")
+            if coding.strip()
+        ]
+        headers = dict(scope["headers"])
+        has_body = headers.get(b"content-length", b"0").strip() not in (b"0", b"") or (
+            b"transfer-encoding" in headers
+        )
+        if not has_body or all(coding == "identity" for coding in codings):
+            await self.app(scope, receive, send)
+            return
+        given = ", ".join(codings)
+        problem = UnsupportedMediaType(
+            f"The request body is sent with Content-Encoding: {given}; the registry reads"
+            " request bodies as they are (no content coding). Send it uncompressed.",
+            errors=[{"field": "Content-Encoding", "reason": f"{given} is not read; send none"}],
+        )
+        body = orjson.dumps(problem.body(scope["path"]))
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 415,
+                "headers": [
+                    (b"content-type", b"application/problem+json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"accept-encoding", b"identity"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
 
 
 class BodyLimitMiddleware:

@@ -1,12 +1,19 @@
 """What every route answers around its handler, as a cache, a proxy or a strict client reads
-it: no shared cache keeps an answer given to a key, a 405 lists HEAD where GET is allowed, and
-malformed JSON is refused naming where it stopped making sense."""
+it: no shared cache keeps an answer given to a key, a 405 lists HEAD where GET is allowed,
+malformed JSON is refused naming where it stopped making sense, and a body in a content coding
+the service does not read is refused naming Content-Encoding."""
 
 from __future__ import annotations
 
+import gzip
+
+import orjson
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
+from service.cabins.models import Cabin
 from service.errors import PROBLEM_MEDIA_TYPE
 from tests.auth.fixtures import Callers
 from tests.cabins.factories import cabin_body
@@ -75,3 +82,40 @@ def test_malformed_json_is_400_naming_its_line_and_column(
     assert problem["errors"] == [{"field": "body", "reason": reason}]
     assert problem["detail"] == f"The request body is not valid JSON: {reason}."
     assert problem["instance"] == "/v1/cabins"
+
+
+@pytest.mark.parametrize("coding", ["gzip", "br", "gzip, identity"])
+def test_a_body_in_a_content_coding_is_415_naming_content_encoding(
+    client: TestClient, callers: Callers, db: Session, coding: str
+) -> None:
+    before = db.scalar(select(func.count()).select_from(Cabin))
+    body = gzip.compress(orjson.dumps(cabin_body()))
+    response = client.post(
+        "/v1/cabins",
+        content=body,
+        headers={**callers.operator, "Content-Type": "application/json",
+                 "Content-Encoding": coding},
+    )  # fmt: skip
+    assert response.status_code == 415
+    assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
+    assert response.headers["Accept-Encoding"] == "identity"
+    problem = response.json()
+    assert problem["errors"][0]["field"] == "Content-Encoding"
+    assert problem["instance"] == "/v1/cabins"
+    assert db.scalar(select(func.count()).select_from(Cabin)) == before
+
+
+def test_a_body_said_identity_and_a_get_with_a_coding_are_read(
+    client: TestClient, callers: Callers
+) -> None:
+    response = client.post(
+        "/v1/cabins",
+        json=cabin_body(),
+        headers={**callers.operator, "Content-Encoding": "identity"},
+    )
+    assert response.status_code == 201, response.text
+    read = client.get(
+        response.headers["Location"],
+        headers={**callers.operator, "Content-Encoding": "gzip"},
+    )
+    assert read.status_code == 200
