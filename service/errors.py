@@ -531,7 +531,10 @@ def install_error_handlers(app: FastAPI) -> None:
             headers["Allow"] = _allowed_methods(request, headers.get("Allow", ""))
         errors = None
         if exc.status_code == 413:
-            errors = [{"field": "body", "reason": "over the size limit"}]
+            # The words of a body refused by its announced length (BodyLimitMiddleware).
+            limit = getattr(getattr(request.app.state, "settings", None), "max_body_bytes", None)
+            reason = f"over {limit} bytes" if limit else "over the size limit"
+            errors = [{"field": "body", "reason": reason}]
         elif exc.status_code == 400 and detail == "There was an error parsing the body":
             # FastAPI's words when the body cannot even be decoded (not UTF-8, nested too deep).
             detail = "The request body could not be read."

@@ -9,12 +9,17 @@ import gzip
 
 import orjson
 import pytest
+from fastapi import APIRouter
 from fastapi.testclient import TestClient
+from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from service.app import create_app
 from service.cabins.models import Cabin
 from service.errors import PROBLEM_MEDIA_TYPE
+from service.routing import ApiRoute
+from service.settings import Settings
 from tests.auth.fixtures import Callers
 from tests.cabins.factories import cabin_body
 
@@ -119,3 +124,33 @@ def test_a_body_said_identity_and_a_get_with_a_coding_are_read(
         headers={**callers.operator, "Content-Encoding": "gzip"},
     )
     assert read.status_code == 200
+
+
+class Note(BaseModel):
+    text: str
+
+
+def test_a_body_over_the_limit_is_refused_in_the_same_words_however_it_is_framed(
+    settings: Settings,
+) -> None:
+    """Announced by its Content-Length or streamed in chunks, the same 413 reason."""
+    app = create_app(settings.model_copy(update={"max_body_bytes": 1024}))
+    router = APIRouter(route_class=ApiRoute)
+
+    @router.post("/_probe/note")
+    def note(body: Note) -> Note:
+        return body
+
+    app.include_router(router)
+    probe = TestClient(app)
+
+    def chunks():  # type: ignore[no-untyped-def]
+        for _ in range(8):
+            yield b"x" * 512
+
+    json = {"content-type": "application/json"}
+    announced = probe.post("/_probe/note", content=b"x" * 4096, headers=json)
+    streamed = probe.post("/_probe/note", content=chunks(), headers=json)
+    assert announced.status_code == streamed.status_code == 413
+    expected = [{"field": "body", "reason": "over 1024 bytes"}]
+    assert announced.json()["errors"] == streamed.json()["errors"] == expected
