@@ -12,6 +12,7 @@ import os
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -634,9 +635,10 @@ class Translator:
                 return node
         elif kind == "number":
             if isinstance(node, int | float) and not isinstance(node, bool):
-                if not math.isfinite(node):
+                if isinstance(node, float) and not math.isfinite(node):  # an int always is
                     raise FilterError(f"'{prop.name}' is compared with a finite number, not {node}")
-                return node
+                # an int is bound as a bigint: past 2**63 PostgreSQL refused it, a 500
+                return Decimal(node) if isinstance(node, int) else node
         elif kind == "string" and isinstance(node, str):
             if "\x00" in node:  # PostgreSQL text holds none: the database's error otherwise
                 raise FilterError("a string must not contain a NUL character")

@@ -824,3 +824,21 @@ def test_a_cql2_json_geometry_collection_says_it_is_not_taken(client: TestClient
     assert response.status_code == 400
     (error,) = response.json()["errors"]
     assert "a GeometryCollection is not taken" in error["reason"], error["reason"]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"filter": "base_fee_eur < 1" + "0" * 400},
+        {"filter": "base_fee_eur BETWEEN -1" + "0" * 30 + " AND 1000"},
+        {"filter": "base_fee_eur IN (1" + "0" * 30 + ", 30)"},
+        as_json_filter({"op": "<", "args": [{"property": "base_fee_eur"}, 10**400]}),
+    ],
+)
+def test_an_integer_past_a_bigint_in_a_filter_is_compared_as_a_number(
+    client: TestClient, cabins: list, params: dict
+) -> None:
+    """An int was bound as a bigint: past 2**63 PostgreSQL refused it, a 500. Every cabin's
+    fee (30 €) is below 10**30."""
+    response = client.get(ITEMS, params={"bbox": BOX, **params})
+    assert refs(response) == sorted(c.reference for c in cabins)
