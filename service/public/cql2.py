@@ -607,6 +607,11 @@ class Translator:
     def attribute(self, node: Any) -> Property:
         if isinstance(node, ast.Attribute):
             prop = QUERYABLES.get(node.name)
+            if node.name == GEOMETRY:  # a queryable, but only of the spatial operators
+                raise FilterError(
+                    f"'{GEOMETRY}' is filtered with the spatial operators, such as"
+                    f" S_INTERSECTS({GEOMETRY}, BBOX(2.2, 48.8, 2.5, 48.9))"
+                )
             if prop is None:
                 raise FilterError(f"unknown property '{node.name}' (see /queryables)")
             return prop

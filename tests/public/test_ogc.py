@@ -624,6 +624,11 @@ def test_a_cql2_json_interval_may_have_one_open_end(
             {"op": "like", "args": [{"op": "casei", "args": [{"property": "venue_name"}]}, "x"]},
             "a function (CASEI, ACCENTI, …) is not evaluated here",
         ),
+        # 'unknown property', though the queryables list it
+        (
+            {"op": "isNull", "args": [{"property": "geometry"}]},
+            "'geometry' is filtered with the spatial operators",
+        ),
         # ATTRIBUTE venue_access_fee_eur, Add(lhs=1, rhs=2)
         (
             {
