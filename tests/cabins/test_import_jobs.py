@@ -347,6 +347,97 @@ def test_a_reference_created_by_another_transaction_mid_import_is_a_conflict(
     assert cabin_count(engine, committed.operator_id) == 1  # the other transaction's
 
 
+def as_ndjson(content: bytes) -> bytes:
+    """The rows of `generated_csv` as NDJSON lines."""
+    return b"\n".join(
+        orjson.dumps(
+            {
+                "operator_reference": r["operator_reference"],
+                "location": {
+                    "lon": float(r["location.lon"]),
+                    "lat": float(r["location.lat"]),
+                    "declared_insee": r["location.declared_insee"],
+                },
+                "venue": {
+                    "kind": r["venue.kind"],
+                    "name": r["venue.name"],
+                    "siret": r["venue.siret"],
+                },
+            }
+        )
+        for r in csv.DictReader(io.StringIO(content.decode()))
+    )
+
+
+@pytest.mark.parametrize("kind", ["csv", "ndjson"])
+def test_two_imports_of_the_same_new_references_in_other_orders_do_not_deadlock(
+    engine: Engine, committed: Committed, kind: str
+) -> None:
+    """Two uploads of the same new references, rows in other orders (a sorted export and the
+    spreadsheet): each writes the references in one order, the unique key's, so the second
+    waits for the first instead of each holding a reference the other needs (a deadlock,
+    PostgreSQL aborting one: a failed job or a 503). Here the other upload holds J-1 and then
+    writes J-2 while this one, whose file runs J-2, J-1, J-0, waits: this one must not hold
+    J-2 yet; it ends in the 409 of a reference created meanwhile, nothing of it written."""
+    header, *lines = generated_csv(engine, 3).decode().splitlines(keepends=True)
+    # J-2 on the first commune, J-0 on the last: in the file's order and the communes' alike,
+    # J-2 comes first, where the unique key's order puts it last.
+    row_of = {
+        f"J-{2 - n}": "J-" + line.split("-", 1)[1].replace(f"{n},", f"{2 - n},", 1)
+        for n, line in enumerate(lines)
+    }
+
+    def rows(*references: str) -> bytes:
+        content = (header + "".join(row_of[r] for r in references)).encode()
+        return content if kind == "csv" else as_ndjson(content)
+
+    def run(session: Session, body: bytes) -> importer.ImportReport:
+        return importer.run_import(
+            session,
+            operator_id=committed.operator_id,
+            actor=CLI_ACTOR,
+            body=body,
+            kind=kind,
+            options=importer.ImportOptions(evaluate=False),
+        )
+
+    with Session(engine) as other, Session(engine) as this:
+        run(other, rows("J-1"))  # uncommitted: J-1 is the other's until it ends
+        pid = this.scalar(text("SELECT pg_backend_pid()"))
+        outcome: dict[str, BaseException] = {}
+
+        def import_this() -> None:
+            try:
+                run(this, rows("J-2", "J-1", "J-0"))
+                this.commit()
+            except BaseException as exc:  # reported to the test
+                this.rollback()
+                outcome["error"] = exc
+
+        waiting = threading.Thread(target=import_this)
+        waiting.start()
+        with engine.connect() as watch:
+            for _ in range(200):  # it comes to wait for the other's J-1
+                if watch.scalar(
+                    text("SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = :p"),
+                    {"p": pid},
+                ):
+                    break
+                watch.rollback()
+                time.sleep(0.05)
+            else:
+                pytest.fail("the import never waited for the other's J-1")
+        assert run(other, rows("J-2")).created == 1  # not held by the waiting import
+        other.commit()
+        waiting.join(timeout=60)
+    assert isinstance(outcome.get("error"), importer.ConcurrentImport), outcome
+    with engine.connect() as conn:
+        written = conn.scalars(
+            select(Cabin.operator_reference).where(Cabin.operator_id == committed.operator_id)
+        ).all()
+    assert sorted(written) == ["J-1", "J-2"]  # the other's; none of this import's
+
+
 def jobs_under_key(engine: Engine, operator_id: uuid.UUID, key: str) -> int:
     with engine.connect() as conn:
         return int(

@@ -301,6 +301,7 @@ def existing_cabins(session: Session, operator_id: uuid.UUID) -> list[Any]:
     rows = session.execute(
         select(Cabin, func.ST_X(Cabin.geom), func.ST_Y(Cabin.geom))
         .where(Cabin.id.in_(list(ids)))
+        .order_by(Cabin.id)
         .with_for_update(of=Cabin)
     )
     return [(ids[cabin.id], cabin, lon, lat) for cabin, lon, lat in rows]
@@ -329,6 +330,11 @@ _CONFIRMED = [f"{block}_confirmed_at" for block in CONFIRMED_BLOCKS]
 
 
 def _upsert_sql() -> str:
+    """The rows are written in the order of the unique key they may conflict on: two imports
+    of the same new references, whatever the order of their files, then wait for each other
+    at the first reference they share instead of each holding one the other needs (a
+    deadlock). `existing_cabins` locks the cabins a file updates in the order of their ids
+    for the same reason."""
     confirmed = ", ".join(
         f"CASE WHEN '{block}' = ANY(s.confirmed) THEN now() END" for block in CONFIRMED_BLOCKS
     )
@@ -347,6 +353,7 @@ SELECT uuid_v7(), s.reference, :operator_id, s.operator_reference, 'draft',
   {confirmed},
   :is_demo, 1, now(), now()
 FROM {STAGING} s JOIN {LOCATED} l USING (row_no)
+ORDER BY s.operator_reference
 ON CONFLICT (operator_id, operator_reference) DO UPDATE SET
   {updates}
 RETURNING id, operator_reference, reference, (xmax = 0) AS inserted
