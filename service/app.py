@@ -19,6 +19,7 @@ from service.health.routes import router as health_router
 from service.middleware import (
     BodyLimitMiddleware,
     HeadAsGetMiddleware,
+    HostRequiredMiddleware,
     Http10LengthMiddleware,
     PrivateAnswersMiddleware,
     RequestCodingMiddleware,
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(PublicCacheMiddleware, cache=app.state.public_cache)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestCodingMiddleware)
+    app.add_middleware(HostRequiredMiddleware)
     app.add_middleware(
         RateLimitMiddleware,
         per_minute=settings.public_rate_limit_per_minute,

@@ -1,6 +1,7 @@
 """ASGI middleware: the request id and the one-line request log, HEAD answered as GET, the
-body-size limit, a request body in a coding the service does not read refused, no shared cache
-keeping an answer given to a key, and an answer an HTTP/1.0 client can read."""
+body-size limit, refusals before any route (an HTTP/1.1 request without `Host`, a body in a
+content coding the service does not read), no shared cache keeping an answer given to a key,
+and an answer an HTTP/1.0 client can read."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import orjson
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.errors import PayloadTooLarge, UnsupportedMediaType
+from service.errors import BadRequest, PayloadTooLarge, Problem, UnsupportedMediaType
 
 log = logging.getLogger("service.request")
 
@@ -177,6 +178,48 @@ class Http10LengthMiddleware:
             await self.app(scope, receive, send_with_length)
 
 
+class HostRequiredMiddleware:
+    """An HTTP/1.1 request without a `Host` header is a 400 problem naming `Host` (RFC 9112
+    §3.2: a server must refuse it). uvicorn lets it through, and the registry builds its links
+    (`next`, `Location`, OGC `links`) from `Host`: they would name the server's own address."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope.get("http_version", "1.1") == "1.0"
+            or any(name == b"host" for name, _ in scope["headers"])
+        ):
+            await self.app(scope, receive, send)
+            return
+        problem = BadRequest(
+            "An HTTP/1.1 request must name the host it is for in a Host header.",
+            errors=[{"field": "Host", "reason": "required in HTTP/1.1"}],
+        )
+        await send_problem(send, problem, scope["path"])
+
+
+async def send_problem(
+    send: Send, problem: Problem, instance: str, headers: tuple[tuple[bytes, bytes], ...] = ()
+) -> None:
+    """A problem+json answer sent by a middleware, before any route."""
+    body = orjson.dumps(problem.body(instance))
+    await send(
+        {
+            "type": "http.response.start",
+            "status": problem.status,
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
 class RequestCodingMiddleware:
     """A request body sent with a `Content-Encoding` (gzip, br…) is refused with a 415 naming
     `Content-Encoding` before anything reads it (RFC 9110 §8.4, §15.5.16), with `Accept-Encoding:
@@ -210,19 +253,7 @@ class RequestCodingMiddleware:
             " request bodies as they are (no content coding). Send it uncompressed.",
             errors=[{"field": "Content-Encoding", "reason": f"{given} is not read; send none"}],
         )
-        body = orjson.dumps(problem.body(scope["path"]))
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 415,
-                "headers": [
-                    (b"content-type", b"application/problem+json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"accept-encoding", b"identity"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_problem(send, problem, scope["path"], ((b"accept-encoding", b"identity"),))
 
 
 class BodyLimitMiddleware:

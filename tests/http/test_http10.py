@@ -1,6 +1,7 @@
-"""An HTTP/1.0 client reads the streamed answers: the registry served by uvicorn, as `registry
-serve` runs it, over a raw socket. uvicorn frames an answer of unknown length in chunks
-whatever the request's version; an HTTP/1.0 client would read the chunk sizes as the body."""
+"""The registry served by uvicorn, as `registry serve` runs it, over a raw socket, as a strict
+or an old client speaks to it. uvicorn frames an answer of unknown length in chunks whatever
+the request's version, so an HTTP/1.0 client would read the chunk sizes as the body; and it
+lets an HTTP/1.1 request without `Host` through."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ def port(settings: Settings) -> Iterator[int]:
     thread.join(timeout=10)
 
 
-def exchange(port: int, request: bytes) -> tuple[dict[str, str], bytes]:
+def exchange(port: int, request: bytes, status: str = "200") -> tuple[dict[str, str], bytes]:
     """The answer's headers and its body exactly as they came off the wire."""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
         connection.sendall(request)
@@ -50,7 +51,7 @@ def exchange(port: int, request: bytes) -> tuple[dict[str, str], bytes]:
             received += chunk
     head, _, body = received.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
-    assert lines[0].split(" ")[1] == "200", lines[0]
+    assert lines[0].split(" ")[1] == status, lines[0]
     headers = {
         k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])
     }
@@ -86,3 +87,18 @@ def test_an_http_11_client_keeps_the_stream(port: int) -> None:
     )
     assert headers["transfer-encoding"] == "chunked"
     assert "content-length" not in headers
+
+
+def test_an_http_11_request_without_host_is_400_naming_host(port: int) -> None:
+    headers, body = exchange(
+        port, f"GET {WINDOW} HTTP/1.1\r\nConnection: close\r\n\r\n".encode(), status="400"
+    )
+    assert headers["content-type"] == "application/problem+json"
+    problem = orjson.loads(body)
+    assert problem["errors"] == [{"field": "Host", "reason": "required in HTTP/1.1"}]
+    assert problem["instance"] == "/public/cabins"
+
+
+def test_an_http_10_request_needs_no_host(port: int) -> None:
+    headers, _ = exchange(port, f"GET {WINDOW} HTTP/1.0\r\n\r\n".encode())
+    assert headers["content-type"] == "application/geo+json"
