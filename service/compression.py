@@ -51,7 +51,9 @@ _CONDITIONS = (b"if-match", b"if-none-match")
 
 
 def accepts_gzip_in(accept_encoding: bytes) -> bool:
-    """`Accept-Encoding` gives gzip, by name or as `*`, a weight above 0 (RFC 9110 §12.5.3)."""
+    """`Accept-Encoding` gives gzip, by name or as `*`, a weight above 0 (RFC 9110 §12.5.3),
+    and no less than the client gives `identity` if it names it (`gzip;q=0.5, identity`
+    prefers the plain answer)."""
     weights: dict[bytes, float] = {}
     for coding in accept_encoding.lower().split(b","):
         name, _, params = coding.partition(b";")
@@ -59,7 +61,8 @@ def accepts_gzip_in(accept_encoding: bytes) -> bool:
             weights[name.strip()] = float(params.strip().removeprefix(b"q=").strip() or b"1")
         except ValueError:  # a malformed weight: as if not offered
             continue
-    return weights.get(b"gzip", weights.get(b"*", 0.0)) > 0
+    gzip = weights.get(b"gzip", weights.get(b"*", 0.0))
+    return gzip > 0 and gzip >= weights.get(b"identity", 0.0)
 
 
 def gzip_etag(etag: bytes) -> bytes:

@@ -186,3 +186,23 @@ def test_a_304_of_the_api_varies_as_its_200_does(toy: TestClient, headers: dict[
     assert asset.status_code == 304
     assert "vary" not in asset.headers
     assert asset.headers["ETag"] == '"9"'
+
+
+@pytest.mark.parametrize(
+    ("accept_encoding", "gzipped"),
+    [
+        ("gzip", True),
+        ("gzip;q=0.5, identity;q=0.2", True),
+        ("*", True),
+        ("identity;q=0, *;q=0.3", True),
+        ("gzip;q=0.5, identity", False),  # the plain answer is preferred
+        ("gzip;q=0", False),
+        ("*;q=0", False),
+        ("identity;q=0", False),  # gzip not taken either: plain (RFC 9110 §12.5.3)
+    ],
+)
+def test_gzip_is_chosen_by_the_clients_weights(
+    toy: TestClient, accept_encoding: str, gzipped: bool
+) -> None:
+    response = toy.get("/strong", headers={"Accept-Encoding": accept_encoding})
+    assert (response.headers.get("content-encoding") == "gzip") is gzipped
