@@ -72,6 +72,8 @@ class Span:
 def parse_instant(text: str) -> Span:
     """One date or date-time: the instants its last written digit covers."""
     value = text.strip()
+    if not _CALENDAR_DAY.match(value):
+        raise SpanError(f"{text!r} is not a date or date-time{_hint(text)}")
     try:
         first = (
             datetime.combine(date.fromisoformat(value), time(), UTC)
@@ -109,6 +111,10 @@ def between(start: Span | None, end: Span | None, written: str = "") -> Span:
     return Span(start.first if start else None, end.past if end else None)
 
 
+# the day as a calendar date, 2026-03-01 or 20260301: a week (2026-W48) or an ordinal date
+# (2026-335), which Python's ISO reading takes too, would stand for its first day only
+_CALENDAR_DAY = re.compile(r"[0-9]{4}(-[0-9]{2}-[0-9]{2}|[0-9]{4})([Tt ]|$)")
+_WEEK_OR_ORDINAL = re.compile(r"[0-9]{4}-?([Ww][0-9]|[0-9]{3}([Tt ]|$))")
 # the time of day in a date-time: 08, 08:00, 0800, 08:00:59, with a fraction and an offset
 _CLOCK = re.compile(r"[Tt ](?P<clock>[0-9:]+)(?P<fraction>[.,][0-9]+)?([Zz]|[+-][0-9:]+)?$")
 # 2026-03-01T08:00:00 01:00: an offset whose `+` the URL turned into a space
@@ -139,4 +145,9 @@ def _later(instant: datetime, step: timedelta) -> datetime | None:
 def _hint(text: str) -> str:
     if _LOST_PLUS.search(text.strip()):
         return " (a + in a URL reads as a space: write the offset's + as %2B)"
+    if _WEEK_OR_ORDINAL.match(text.strip()):
+        return (
+            " (a week or an ordinal date is not read: write the day as YYYY-MM-DD,"
+            " a week as an interval start/end)"
+        )
     return ""

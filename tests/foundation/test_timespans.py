@@ -53,6 +53,11 @@ def test_an_interval_runs_from_its_start_to_the_end_of_its_end(
     [
         ("2026-13-01", "is not a date or date-time"),
         ("yesterday", "is not a date or date-time"),
+        ("2026-W48", "week or an ordinal date"),  # Python's ISO reading: that Monday
+        ("2026W481", "week or an ordinal date"),
+        ("2026-335", "week or an ordinal date"),
+        ("2026-335T08:00Z", "week or an ordinal date"),
+        ("+2026-03-01", "is not a date or date-time"),
         ("2026-03-01T08:00:00 01:00", "%2B"),  # a + the URL turned into a space
         ("..", "cannot be open"),
         ("../..", "at least one end"),
