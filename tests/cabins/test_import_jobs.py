@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from service.audit.trail import CLI_ACTOR
 from service.auth.models import ApiClient, Operator
@@ -287,6 +287,67 @@ def test_a_retry_under_the_key_of_a_job_that_stopped_with_the_service_says_it_fa
         db.scalar(select(func.count()).select_from(Cabin).where(Cabin.operator_id == operator_id))
         == 0
     )
+
+
+@pytest.mark.parametrize(
+    ("raised", "detail"),
+    [
+        ("SET LOCAL statement_timeout = 1; SELECT pg_sleep(1)", jobs.TOO_LONG),
+        (
+            "DO $$ BEGIN RAISE EXCEPTION 'deadlock' USING ERRCODE = '40P01'; END $$",
+            jobs.ROLLED_BACK,
+        ),
+        ("DO $$ BEGIN RAISE EXCEPTION 'serial' USING ERRCODE = '40001'; END $$", jobs.ROLLED_BACK),
+    ],
+    ids=["statement-timeout", "deadlock", "serialization-failure"],
+)
+def test_a_job_the_database_stopped_says_why_and_what_to_do(
+    engine: Engine,
+    committed: Committed,
+    monkeypatch: pytest.MonkeyPatch,
+    raised: str,
+    detail: str,
+) -> None:
+    """A job whose import the database stopped (a step past the statement time limit, a
+    deadlock or serialization failure) is failed saying so and what to do, not "an
+    unexpected error"; nothing of it is written."""
+    content = generated_csv(engine, 2)
+
+    def stopped(session: Session, **kwargs: Any) -> importer.ImportReport:
+        importer.run_import(session, **kwargs)
+        session.execute(text(raised))
+        raise AssertionError("the database did not stop the import")
+
+    monkeypatch.setattr(jobs, "run_import", stopped)
+    factory = sessionmaker(engine, expire_on_commit=False)
+    options = importer.ImportOptions(evaluate=False)
+    with factory() as session:
+        job = jobs.new_job(
+            session,
+            operator_id=committed.operator_id,
+            client_id=None,
+            idempotency_key=None,
+            body=content,
+            media_type="csv",
+            options=options,
+            state="queued",
+        )
+        session.commit()
+    jobs.run_in_background(
+        factory,
+        job.id,
+        operator_id=committed.operator_id,
+        actor=CLI_ACTOR,
+        body=content,
+        kind="csv",
+        options=options,
+    ).join(timeout=60)
+
+    with factory() as session:
+        stored = session.get(ImportJob, job.id)
+        assert stored is not None
+        assert (stored.state, stored.detail) == ("failed", detail)
+    assert cabin_count(engine, committed.operator_id) == 0
 
 
 @pytest.mark.parametrize("kind", ["csv", "ndjson"])

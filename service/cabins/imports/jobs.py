@@ -160,6 +160,34 @@ def _set(factory: sessionmaker[Session], job_id: uuid.UUID, **values: Any) -> No
         session.commit()
 
 
+# Why a job's import stopped, when the database stopped it (SQLSTATE: 57014 a statement
+# cancelled at its time limit; class 40 a transaction rolled back by a deadlock or a
+# serialization failure): the words of its `detail`, saying what to do.
+TOO_LONG = (
+    "The import stopped: one of its steps took longer than the database allows a statement"
+    " of the service; nothing was written. Split the file and send the parts (each with a"
+    " new Idempotency-Key)."
+)
+ROLLED_BACK = (
+    "The import stopped: it conflicted with a concurrent write to the same cabins, and the"
+    " database rolled it back; nothing was written. Send the file again (with a new"
+    " Idempotency-Key)."
+)
+UNEXPECTED = "The import stopped on an unexpected error."
+
+
+def stopped_by(exc: Exception) -> tuple[str, list[dict[str, Any]]]:
+    """The detail and errors a failed job records for the exception that stopped it."""
+    if isinstance(exc, Problem):
+        return exc.detail or exc.title, [e.model_dump(exclude_none=True) for e in exc.errors]
+    sqlstate = str(getattr(getattr(exc, "orig", None), "sqlstate", None) or "")
+    if sqlstate == "57014":
+        return TOO_LONG, []
+    if sqlstate.startswith("40"):
+        return ROLLED_BACK, []
+    return UNEXPECTED, []
+
+
 def run_in_background(
     factory: sessionmaker[Session],
     job_id: uuid.UUID,
@@ -197,11 +225,7 @@ def run_in_background(
                 session.commit()
         except Exception as exc:  # the job records why it stopped; nothing was written
             log.exception("import %s failed", job_id)
-            if isinstance(exc, Problem):
-                detail = exc.detail or exc.title
-                errors = [e.model_dump(exclude_none=True) for e in exc.errors]
-            else:
-                detail, errors = "The import stopped on an unexpected error.", []
+            detail, errors = stopped_by(exc)
             _set(
                 factory,
                 job_id,
