@@ -414,6 +414,7 @@ def test_an_upload_whose_connection_closes_mid_body_is_a_400_and_writes_nothing(
         [row("CUT-1", 2.3522, 48.8566, "75056"), row("CUT-2", 2.3522, 48.8566, "75056")]
     )
     headers = [
+        (b"host", b"testserver"),  # an HTTP/1.1 request names its host (RFC 9112 §3.2)
         (b"content-type", b"text/csv"),
         (b"content-length", str(len(content)).encode()),
         *((k.lower().encode(), v.encode()) for k, v in callers.operator.items()),
