@@ -6,7 +6,10 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import orjson
 from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import Response
 
 from service.auth.routes import router as auth_router
 from service.cabins.import_routes import router as cabin_imports_router
@@ -28,6 +31,7 @@ from service.middleware import (
 from service.public.cache import PublicCacheMiddleware, ResponseCache
 from service.public.caching import MAX_AGE_S
 from service.public.cors import PublicCorsMiddleware
+from service.public.ogc import openapi_media_type
 from service.public.ogc import router as ogc_router
 from service.public.ratelimit import RateLimitMiddleware
 from service.public.routes import router as public_router
@@ -65,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,  # served by service/web from local assets, not a CDN
         redoc_url=None,
+        openapi_url=None,  # served below, as the type the OGC landing page announces
     )
     app.state.settings = settings
     app.state.engine = make_engine(settings)
@@ -108,4 +113,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(rules_router)
     app.include_router(auth_router)
     app.include_router(web_router)
+    app.add_route(OPENAPI_PATH, _openapi_document, include_in_schema=False)
     return app
+
+
+OPENAPI_PATH = "/openapi.json"
+
+
+async def _openapi_document(request: Request) -> Response:
+    """The contract, as `application/vnd.oai.openapi+json;version=3.1` (the `service-desc`
+    link's type on `/ogc`): FastAPI's own route sends it as plain `application/json`."""
+    app: FastAPI = request.app
+    document = app.openapi()
+    return Response(orjson.dumps(document), media_type=openapi_media_type(document["openapi"]))

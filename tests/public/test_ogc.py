@@ -61,9 +61,11 @@ def test_the_api_definition_link_says_the_openapi_version_it_serves(client: Test
     """The definition is OpenAPI 3.1: the landing page does not call it 3.0, and the
     conformance does not claim the OpenAPI 3.0 class."""
     (link,) = [x for x in client.get("/ogc").json()["links"] if x["rel"] == "service-desc"]
-    document = client.get(link["href"].replace("http://testserver", "")).json()
+    served = client.get(link["href"].replace("http://testserver", ""))
+    document = served.json()
     major_minor = ".".join(document["openapi"].split(".")[:2])
     assert link["type"] == f"application/vnd.oai.openapi+json;version={major_minor}"
+    assert served.headers["content-type"] == link["type"]  # served as announced
     classes = client.get("/ogc/conformance").json()["conformsTo"]
     assert major_minor == "3.0" or not [c for c in classes if c.endswith("/conf/oas30")]
 
