@@ -13,7 +13,7 @@ from typing import Any, get_args
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from psycopg.errors import QueryCanceled, UniqueViolation
+from psycopg.errors import UniqueViolation
 from pydantic import BaseModel, Field, ValidationError
 from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 from pydantic_core.core_schema import ErrorType
@@ -546,8 +546,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(OperationalError)
     @app.exception_handler(PoolTimeoutError)
     async def _db_down(request: Request, exc: Exception) -> Response:
-        if isinstance(getattr(exc, "orig", None), QueryCanceled):
+        if stopped_at_time_limit(exc):
             return _too_long(request, exc)
+        if rolled_back_by_conflict(exc):
+            return _rolled_back(request, exc)
         log.warning("database unavailable: %s", str(exc).splitlines()[0] if str(exc) else exc)
         return problem_response(
             ServiceUnavailable(
@@ -597,6 +599,36 @@ def _allowed_methods(request: Request, fallback: str) -> str:
 
 
 _HTTP_METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD", "TRACE"}
+
+
+def _sqlstate(exc: Exception) -> str:
+    return str(getattr(getattr(exc, "orig", None), "sqlstate", None) or "")
+
+
+def stopped_at_time_limit(exc: Exception) -> bool:
+    """The database cancelled a statement (SQLSTATE 57014: its statement_timeout)."""
+    return _sqlstate(exc) == "57014"
+
+
+def rolled_back_by_conflict(exc: Exception) -> bool:
+    """The database undid the transaction to settle a conflict with a concurrent one
+    (SQLSTATE class 40: a deadlock, a serialization failure)."""
+    return _sqlstate(exc).startswith("40")
+
+
+def _rolled_back(request: Request, exc: Exception) -> Response:
+    """A transaction PostgreSQL undid to settle a conflict with a concurrent one (a deadlock,
+    a serialization failure): the service is up and nothing was written; sent again, the
+    request runs after the other."""
+    log.warning("transaction rolled back on %s %s: %s", request.method, request.url.path, exc)
+    return problem_response(
+        ServiceUnavailable(
+            "This request met a concurrent write to the same data and was undone: nothing was"
+            " written. Send it again.",
+            headers={"Retry-After": "1"},
+        ),
+        request,
+    )
 
 
 def _too_long(request: Request, exc: Exception) -> Response:

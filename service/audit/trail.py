@@ -15,14 +15,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from psycopg.errors import QueryCanceled
 from sqlalchemy import Executable, bindparam, cast, func, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from service.audit.models import AuditEvent
-from service.errors import ServiceUnavailable
+from service.errors import ServiceUnavailable, stopped_at_time_limit
 
 # pg_advisory_xact_lock key of the chain's tail (any constant unique to this use).
 CHAIN_LOCK_KEY = 0x61756469745F6576  # "audit_ev"
@@ -143,7 +142,7 @@ def behind_long_writes() -> Iterator[None]:
     try:
         yield
     except OperationalError as exc:
-        if isinstance(exc.orig, QueryCanceled):
+        if stopped_at_time_limit(exc):
             raise ServiceUnavailable(BUSY, headers={"Retry-After": "60"}) from None
         raise
 

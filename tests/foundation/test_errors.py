@@ -81,6 +81,12 @@ def _app_with_probe_routes(settings: Settings, max_body_bytes: int = 1024) -> Fa
         )
         session.execute(text("INSERT INTO probe VALUES ('REF-1'), ('REF-1')"))
 
+    @router.post("/_probe/undone/{sqlstate}")
+    def undone(sqlstate: str, session: DbSession) -> None:  # as PostgreSQL ends a deadlock
+        session.execute(
+            text(f"DO $$ BEGIN RAISE EXCEPTION 'x' USING ERRCODE = '{sqlstate}'; END $$")
+        )
+
     @router.post("/_probe/null")
     def null(session: DbSession) -> None:
         session.execute(text("CREATE TEMP TABLE probe (name text NOT NULL)"))
@@ -366,6 +372,19 @@ def test_a_statement_over_the_timeout_is_503_saying_so(settings: Settings) -> No
     assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
     assert response.headers["retry-after"] == "30"
     assert "longer than the 0.1 s one request may take" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("sqlstate", ["40P01", "40001"])  # deadlock, serialization failure
+def test_a_write_undone_by_a_concurrent_one_is_503_saying_to_send_it_again(
+    settings: Settings, sqlstate: str
+) -> None:
+    response = _probe_client(settings).post(f"/_probe/undone/{sqlstate}")
+    assert response.status_code == 503
+    assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
+    assert response.headers["retry-after"] == "1"
+    detail = response.json()["detail"]
+    assert "concurrent write" in detail and "nothing was written" in detail
+    assert "unavailable" not in detail
 
 
 def test_a_unique_key_taken_by_a_concurrent_write_is_409_naming_it(settings: Settings) -> None:

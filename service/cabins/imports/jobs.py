@@ -18,7 +18,7 @@ from service.audit.trail import Actor
 from service.cabins.importer import ImportOptions, ImportReport, run_import
 from service.cabins.imports.models import ImportJob
 from service.cabins.imports.schemas import ImportJobRead
-from service.errors import Problem
+from service.errors import Problem, rolled_back_by_conflict, stopped_at_time_limit
 
 log = logging.getLogger("service.cabins.imports")
 
@@ -180,10 +180,9 @@ def stopped_by(exc: Exception) -> tuple[str, list[dict[str, Any]]]:
     """The detail and errors a failed job records for the exception that stopped it."""
     if isinstance(exc, Problem):
         return exc.detail or exc.title, [e.model_dump(exclude_none=True) for e in exc.errors]
-    sqlstate = str(getattr(getattr(exc, "orig", None), "sqlstate", None) or "")
-    if sqlstate == "57014":
+    if stopped_at_time_limit(exc):
         return TOO_LONG, []
-    if sqlstate.startswith("40"):
+    if rolled_back_by_conflict(exc):
         return ROLLED_BACK, []
     return UNEXPECTED, []
 
