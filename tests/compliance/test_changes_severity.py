@@ -1,6 +1,7 @@
 """GET /v1/compliance/changes when a publication changes a rule's severity and no outcome: a
 `verdict` item per verdict, with the same old and new outcome and the new severity, so that a
-copy kept from the feed (and the `verdicts` of a cabin entering a région) holds it."""
+copy kept from the feed (and the `verdicts` of a cabin entering a région) holds it; and when
+it leaves a rule out: a `not_applicable` item per verdict removed."""
 
 from __future__ import annotations
 
@@ -119,3 +120,26 @@ def test_the_national_feed_gives_every_verdict_whose_severity_changed(
     as_ended(db)
     items = [i for i in read(client, cursor, national) if i["cabin_id"] in map(str, cabins)]
     assert sorted(i["rule_code"] for i in items) == ["SIT-06", "SIT-06"]
+
+
+def test_a_rule_a_publication_leaves_out_is_a_not_applicable_item_for_each_cabin(
+    db: Session, engine_rules: str, client: TestClient
+) -> None:
+    """The verdicts of a rule no longer enabled are removed from the cabins' compliance: the
+    feed says so with a `not_applicable` item, so that a copy kept from the feed drops them
+    (and a failing one no longer counts against the cabin)."""
+    operator = make_operator(db)
+    outdoor = insert_cabin(db, operator, **LYON, siting=good_siting() | {"placement": "outdoor"})
+    evaluate_cabins(db, None, at=T0)
+    as_ended(db)
+    start = feed_end(db)
+    ars_84 = bearer(make_key(db, "regulator", scope="region:84"))
+
+    derive_and_publish(db, "2025.2", T1, SIT_05=RuleChange(enabled=False))
+    as_ended(db)
+
+    [item] = [i for i in read(client, start, ars_84) if i["cabin_id"] == str(outdoor)]
+    assert (item["kind"], item["rule_code"]) == ("verdict", "SIT-05")
+    assert (item["old_outcome"], item["new_outcome"]) == ("fail", "not_applicable")
+    assert item["rule_set_version"] == "2025.2" and "2025.2" in item["evidence"]["reason"]
+    assert "SIT-05" not in stored_severities(db, outdoor)
