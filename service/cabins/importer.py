@@ -52,7 +52,8 @@ class ConcurrentImport(Conflict):
 
 _CREATED_MEANWHILE = (
     "A cabin with a reference of this file was created while it was being imported;"
-    " nothing was written. Send the file again."
+    " nothing was written. Send the file again (with a new Idempotency-Key: a job's key"
+    " answers its outcome)."
 )
 
 

@@ -492,6 +492,7 @@ def test_two_imports_of_the_same_new_references_in_other_orders_do_not_deadlock(
         other.commit()
         waiting.join(timeout=60)
     assert isinstance(outcome.get("error"), importer.ConcurrentImport), outcome
+    assert "new Idempotency-Key" in str(outcome["error"].detail)  # the failed job's key replays
     with engine.connect() as conn:
         written = conn.scalars(
             select(Cabin.operator_reference).where(Cabin.operator_id == committed.operator_id)
