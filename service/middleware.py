@@ -294,16 +294,4 @@ class BodyLimitMiddleware:
         problem = PayloadTooLarge(
             self._detail(), errors=[{"field": "body", "reason": f"over {self.max_bytes} bytes"}]
         )
-        body = orjson.dumps(problem.body(scope["path"]))
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/problem+json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_problem(send, problem, scope["path"], ((b"connection", b"close"),))

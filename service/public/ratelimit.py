@@ -10,10 +10,10 @@ import math
 import threading
 import time
 
-import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.errors import TooManyRequests
+from service.middleware import send_problem
 
 PUBLIC_PREFIXES = ("/public", "/ogc")
 
@@ -76,16 +76,5 @@ class RateLimitMiddleware:
         problem = TooManyRequests(
             f"Too many requests from this address; retry in {retry_after} s.",
         )
-        body = orjson.dumps(problem.body(scope["path"]))
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 429,
-                "headers": [
-                    (b"content-type", b"application/problem+json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"retry-after", retry_after.encode()),
-                ],  # the CORS headers are added around it (service.public.cors)
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        # The CORS headers are added around it (service.public.cors).
+        await send_problem(send, problem, scope["path"], ((b"retry-after", retry_after.encode()),))
