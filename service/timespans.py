@@ -1,6 +1,7 @@
 """Dates and date-times given in queries, read one way everywhere (and "today", for the dates a
 record may not have in the future): `/ogc`'s `datetime` and
-`updated_at`, CQL2's DATE and TIMESTAMP, the regulators' `failing_since` (design.md §6).
+`updated_at`, CQL2's DATE and TIMESTAMP (RFC 3339's own forms only), the regulators'
+`failing_since` (design.md §6).
 
 A value stands for every instant its last written digit covers: a date its whole day (UTC),
 `2026-03-01T08:00Z` that minute, `…T08:00:59Z` that second (the exports write instants to the
@@ -72,8 +73,40 @@ class Span:
 def parse_instant(text: str) -> Span:
     """One date or date-time: the instants its last written digit covers."""
     value = text.strip()
-    if not _CALENDAR_DAY.match(value):
+    first = _first_instant(value)
+    if first is None:
         raise SpanError(f"{text!r} is not a date or date-time{_hint(text)}")
+    return Span(first, _later(first, _precision(value)))
+
+
+RFC3339_DATE_FORM = "an RFC 3339 date, YYYY-MM-DD, such as 2026-11-23"
+RFC3339_DATE_TIME_FORM = "an RFC 3339 date-time with its offset, such as 2026-11-23T08:00:00Z"
+
+
+def rfc3339_date(text: Any) -> date:
+    """An RFC 3339 full-date (CQL2's DATE): YYYY-MM-DD, read as `parse_instant` reads a day."""
+    first = _first_instant(text) if isinstance(text, str) and _FULL_DATE.fullmatch(text) else None
+    if first is None:
+        raise SpanError(f"{text!r} is not a date: expected {RFC3339_DATE_FORM}{_hint(text)}")
+    return first.date()
+
+
+def rfc3339_date_time(text: Any) -> datetime:
+    """An RFC 3339 date-time (CQL2's TIMESTAMP): a full date, the time to the second (a
+    fraction past the microsecond is cut at PostgreSQL's resolution) and an offset, never
+    guessed; read as `parse_instant` reads one."""
+    first = _first_instant(text) if isinstance(text, str) and _DATE_TIME.fullmatch(text) else None
+    if first is None:
+        raise SpanError(
+            f"{text!r} is not a timestamp: expected {RFC3339_DATE_TIME_FORM}{_hint(text)}"
+        )
+    return first
+
+
+def _first_instant(value: str) -> datetime | None:
+    """The first instant of a calendar date or date-time (UTC without an offset), or None."""
+    if not _CALENDAR_DAY.match(value):
+        return None
     try:
         first = (
             datetime.combine(date.fromisoformat(value), time(), UTC)
@@ -81,9 +114,8 @@ def parse_instant(text: str) -> Span:
             else datetime.fromisoformat(value.replace("z", "Z"))
         )
     except ValueError:
-        raise SpanError(f"{text!r} is not a date or date-time{_hint(text)}") from None
-    first = first if first.tzinfo else first.replace(tzinfo=UTC)
-    return Span(first, _later(first, _precision(value)))
+        return None
+    return first if first.tzinfo else first.replace(tzinfo=UTC)
 
 
 def parse_interval(text: str) -> Span:
@@ -114,6 +146,11 @@ def between(start: Span | None, end: Span | None, written: str = "") -> Span:
 # the day as a calendar date, 2026-03-01 or 20260301: a week (2026-W48) or an ordinal date
 # (2026-335), which Python's ISO reading takes too, would stand for its first day only
 _CALENDAR_DAY = re.compile(r"[0-9]{4}(-[0-9]{2}-[0-9]{2}|[0-9]{4})([Tt ]|$)")
+# RFC 3339 (§5.6): full-date, and date-time = full-date "T" HH:MM:SS[.fraction] offset
+_FULL_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DATE_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
 _WEEK_OR_ORDINAL = re.compile(r"[0-9]{4}-?([Ww][0-9]|[0-9]{3}([Tt ]|$))")
 # the time of day in a date-time: 08, 08:00, 0800, 08:00:59, with a fraction and an offset
 _CLOCK = re.compile(r"[Tt ](?P<clock>[0-9:]+)(?P<fraction>[.,][0-9]+)?([Zz]|[+-][0-9:]+)?$")
@@ -142,7 +179,9 @@ def _later(instant: datetime, step: timedelta) -> datetime | None:
         return None
 
 
-def _hint(text: str) -> str:
+def _hint(text: Any) -> str:
+    if not isinstance(text, str):
+        return ""
     if _LOST_PLUS.search(text.strip()):
         return " (a + in a URL reads as a space: write the offset's + as %2B)"
     if _WEEK_OR_ORDINAL.match(text.strip()):

@@ -27,7 +27,7 @@ from service.cabins.models import Cabin
 from service.errors import InvalidParameter
 from service.public.params import box_problem
 from service.public.properties import QUERYABLES, Property
-from service.timespans import Span, SpanError, between
+from service.timespans import Span, SpanError, between, rfc3339_date, rfc3339_date_time
 
 GEOMETRY = "geometry"
 FILTER_LANGS = ("cql2-text", "cql2-json")
@@ -60,35 +60,25 @@ class _TextTransformer(text_parser.CQLTransformer):  # type: ignore[misc]
         return values.Interval(start, end)
 
 
-TIMESTAMP_FORM = "an RFC 3339 date-time such as 2026-11-23T08:00:00Z"
-DATE_FORM = "a date such as 2026-11-23"
-# a fraction of a second past the microseconds PostgreSQL and Python keep
-_LONG_FRACTION = re.compile(r"(\.[0-9]{6})[0-9]+")
-
-
 def read_timestamp(text: Any) -> datetime:
-    """A CQL2 TIMESTAMP: an RFC 3339 date-time (no offset is UTC, as `service.timespans`
-    reads it), never a guess."""
-    if isinstance(text, str) and _CLOCK_IN.search(text):
-        try:
-            return datetime.fromisoformat(_LONG_FRACTION.sub(r"\1", text.replace("z", "Z")))
-        except ValueError:
-            pass
-    raise FilterError(f"{text!r} is not a timestamp: expected {TIMESTAMP_FORM}")
+    """A CQL2 TIMESTAMP: an RFC 3339 date-time with its offset, read by `service.timespans`
+    (never a week, an ordinal date or a compact form, which Python's ISO reading takes)."""
+    try:
+        return rfc3339_date_time(text)
+    except SpanError as error:
+        raise FilterError(str(error)) from None
 
 
 def read_date(text: Any) -> date:
-    """A CQL2 DATE: a calendar date, YYYY-MM-DD."""
-    if isinstance(text, str) and _DATE_ONLY.fullmatch(text):
-        try:
-            return date.fromisoformat(text)
-        except ValueError:
-            pass
-    raise FilterError(f"{text!r} is not a date: expected {DATE_FORM}")
+    """A CQL2 DATE: a calendar date, YYYY-MM-DD, read by `service.timespans`."""
+    try:
+        return rfc3339_date(text)
+    except SpanError as error:
+        raise FilterError(str(error)) from None
 
 
+# a date-time's date followed by its time (an interval's end is a timestamp, not a date)
 _CLOCK_IN = re.compile(r"[0-9][Tt ][0-9]")
-_DATE_ONLY = re.compile(r"[0-9]{4}-?[0-9]{2}-?[0-9]{2}")
 
 
 # CQL2's own text for the temporal operators, besides pygeofilter's `updated_at T_AFTER …`:

@@ -7,7 +7,15 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from service.timespans import Span, SpanError, parse_instant, parse_interval, today
+from service.timespans import (
+    Span,
+    SpanError,
+    parse_instant,
+    parse_interval,
+    rfc3339_date,
+    rfc3339_date_time,
+    today,
+)
 
 T = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -69,6 +77,38 @@ def test_an_interval_runs_from_its_start_to_the_end_of_its_end(
 def test_a_refusal_says_why(text: str, reason: str) -> None:
     with pytest.raises(SpanError, match=reason):
         parse_interval(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "20260301T080000Z",
+        "2026-W09T08:00:00Z",
+        "2026-060T08:00:00Z",
+        "2026-03-01T08:00:00",
+        "2026-03-01T08:00Z",
+        "2026-03-01 08:00:00Z",
+        "2026-03-01",
+        "2026-02-30T08:00:00Z",
+        5,
+    ],
+)
+def test_an_rfc_3339_date_time_has_its_date_its_seconds_and_its_offset(text: object) -> None:
+    """CQL2's TIMESTAMP: Python's ISO reading took the compact form and a week's Monday."""
+    with pytest.raises(SpanError, match="is not a timestamp"):
+        rfc3339_date_time(text)
+
+
+@pytest.mark.parametrize("text", ["20260301", "2026-W09", "2026-W09-7", "2026-060", "2026-3-1"])
+def test_an_rfc_3339_date_is_written_yyyy_mm_dd(text: str) -> None:
+    with pytest.raises(SpanError, match="YYYY-MM-DD"):
+        rfc3339_date(text)
+
+
+def test_rfc_3339_values_read_as_the_queries_read_them() -> None:
+    assert rfc3339_date("2026-03-01") == T.date()
+    assert rfc3339_date_time("2026-03-01t09:00:00.5+01:00") == T + timedelta(hours=8, seconds=0.5)
+    assert rfc3339_date_time("2026-03-01T08:00:00Z") == parse_instant("2026-03-01T08:00:00Z").first
 
 
 def test_a_literal_already_read_is_its_day_or_its_instant() -> None:

@@ -524,6 +524,26 @@ def updated_at_before(instant: dict | str) -> dict:
         ({"filter": "updated_at < DATE('2026-02-30')"}, "'2026-02-30' is not a date"),
         (as_json_filter(updated_at_before({"date": "2026-02-30"})), "'2026-02-30' is not a date"),
         (as_json_filter(updated_at_before({"date": None})), "is not a date"),
+        # Python's ISO reading took a week as its Monday and the compact forms: RFC 3339 has
+        # neither, nor a date-time without its offset or its seconds
+        ({"filter": "updated_at < TIMESTAMP('20261123T080000Z')"}, "is not a timestamp"),
+        ({"filter": "updated_at < TIMESTAMP('2026-11-23T08:00:00')"}, "with its offset"),
+        ({"filter": "updated_at < DATE('20261123')"}, "YYYY-MM-DD"),
+        (as_json_filter(updated_at_before({"timestamp": "2026-W48T08:00:00Z"})), "a week"),
+        (as_json_filter(updated_at_before({"timestamp": "2026-11-23T08:00Z"})), "timestamp"),
+        (as_json_filter(updated_at_before({"date": "20261123"})), "is not a date"),
+        (
+            as_json_filter(
+                {
+                    "op": "t_intersects",
+                    "args": [
+                        {"property": "updated_at"},
+                        {"interval": ["2026-W48T08:00:00Z", ".."]},
+                    ],
+                }
+            ),
+            "a week",
+        ),
     ],
 )
 def test_a_cql2_timestamp_or_date_is_rfc_3339_or_refused(
