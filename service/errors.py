@@ -530,12 +530,7 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 405:
             headers["Allow"] = _allowed_methods(request, headers.get("Allow", ""))
         errors = None
-        if exc.status_code == 413:
-            # The words of a body refused by its announced length (BodyLimitMiddleware).
-            limit = getattr(getattr(request.app.state, "settings", None), "max_body_bytes", None)
-            reason = f"over {limit} bytes" if limit else "over the size limit"
-            errors = [{"field": "body", "reason": reason}]
-        elif exc.status_code == 400 and detail == "There was an error parsing the body":
+        if exc.status_code == 400 and detail == "There was an error parsing the body":
             # FastAPI's words when the body cannot even be decoded (not UTF-8, nested too deep).
             detail = "The request body could not be read."
             errors = [{"field": "body", "reason": "not UTF-8 JSON, or nested too deep to read"}]

@@ -12,7 +12,6 @@ import time
 import uuid
 
 import orjson
-from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.errors import BadRequest, PayloadTooLarge, Problem, UnsupportedMediaType
@@ -257,8 +256,11 @@ class RequestCodingMiddleware:
 
 
 class BodyLimitMiddleware:
-    """Refuses bodies larger than the limit with 413 problem+json, whether the client announced
-    the length or streams the body in chunks."""
+    """Refuses a body larger than the limit with a 413 problem naming `body`, "over N bytes",
+    whether the client announced its length (refused before anything reads it) or streams it
+    in chunks (refused when the count passes the limit: the route reading it sees the
+    connection end and its answer is dropped, so nothing is written). The refusal says
+    `Connection: close`: the rest of the body is not read."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -273,25 +275,32 @@ class BodyLimitMiddleware:
             await self._refuse(scope, send)
             return
         received = 0
+        refused = False
 
         async def counting_receive() -> Message:
-            nonlocal received
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    # An HTTPException passes through FastAPI's body parsing untouched and is
-                    # rendered as the 413 problem by the error handlers.
-                    raise HTTPException(413, self._detail())
+                    refused = True
+                    await self._refuse(scope, send)
+                    # The reader stops as if the client had gone (ClientDisconnect): the
+                    # route writes nothing, and its own answer is not sent.
+                    return {"type": "http.disconnect"}
             return message
 
-        await self.app(scope, counting_receive, send)
+        async def send_unless_refused(message: Message) -> None:
+            if not refused:
+                await send(message)
 
-    def _detail(self) -> str:
-        return f"The request body exceeds the limit of {self.max_bytes} bytes."
+        await self.app(scope, counting_receive, send_unless_refused)
 
     async def _refuse(self, scope: Scope, send: Send) -> None:
         problem = PayloadTooLarge(
-            self._detail(), errors=[{"field": "body", "reason": f"over {self.max_bytes} bytes"}]
+            f"The request body exceeds the limit of {self.max_bytes} bytes.",
+            errors=[{"field": "body", "reason": f"over {self.max_bytes} bytes"}],
         )
         await send_problem(send, problem, scope["path"], ((b"connection", b"close"),))

@@ -56,17 +56,12 @@ async def read_upload(request: Request) -> tuple[str, bytes]:
     content_type = request.headers.get("content-type")
     kind = media_kind(content_type)
     codec = declared_codec(content_type, kind)
-    limit = request.app.state.settings.max_body_bytes
+    # A body over MAX_BODY_BYTES is refused by BodyLimitMiddleware (its stream ends there).
     chunks: list[bytes] = []
     size = 0
     try:
         async for chunk in request.stream():
             size += len(chunk)
-            if size > limit:
-                raise PayloadTooLarge(
-                    f"An import body is at most {limit} bytes; split the file.",
-                    errors=[{"field": "body", "reason": f"larger than {limit} bytes"}],
-                )
             chunks.append(chunk)
     except ClientDisconnect:
         # The client's connection closed mid-upload (a laptop going offline): nothing was

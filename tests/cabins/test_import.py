@@ -405,6 +405,33 @@ def test_a_body_above_the_limit_is_413(settings: Any, callers: Callers) -> None:
     assert response.headers["content-type"] == "application/problem+json"
 
 
+def test_a_streamed_import_over_the_limit_is_413_naming_the_limit_and_writes_nothing(
+    settings: Any, app: FastAPI, client: TestClient, callers: Callers, db: Session
+) -> None:
+    from service.app import create_app
+
+    content = to_csv([row(f"BIG-{i}", 2.3522, 48.8566, "75056") for i in range(40)])
+    assert len(content) > 1000
+
+    def chunks():  # type: ignore[no-untyped-def]  # no Content-Length: counted as it comes
+        for start in range(0, len(content), 256):
+            yield content[start : start + 256]
+
+    small = create_app(settings.model_copy(update={"max_body_bytes": 1000}))
+    small.dependency_overrides = app.dependency_overrides  # the test's session (`client`)
+    with TestClient(small) as limited:
+        response = limited.post(IMPORT, content=chunks(), headers={**CSV, **callers.operator})
+    assert response.status_code == 413
+    assert response.headers["connection"] == "close"
+    assert response.json()["errors"] == [{"field": "body", "reason": "over 1000 bytes"}]
+    assert (
+        db.scalar(
+            select(func.count()).select_from(Cabin).where(Cabin.operator_reference.like("BIG-%"))
+        )
+        == 0
+    )
+
+
 def test_an_upload_whose_connection_closes_mid_body_is_a_400_and_writes_nothing(
     app: FastAPI, client: TestClient, db: Session, callers: Callers
 ) -> None:

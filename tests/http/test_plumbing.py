@@ -154,3 +154,32 @@ def test_a_body_over_the_limit_is_refused_in_the_same_words_however_it_is_framed
     assert announced.status_code == streamed.status_code == 413
     expected = [{"field": "body", "reason": "over 1024 bytes"}]
     assert announced.json()["errors"] == streamed.json()["errors"] == expected
+
+
+def test_a_streamed_body_over_the_limit_is_refused_by_the_limit_and_not_read_further(
+    settings: Settings,
+) -> None:
+    """A chunked body passing the limit gets the refusal of an announced one, word for word,
+    with `Connection: close` (the rest of the body is not read), and the route's own answer to
+    its cut-off body is not sent."""
+    app = create_app(settings.model_copy(update={"max_body_bytes": 1024}))
+    router = APIRouter(route_class=ApiRoute)
+
+    @router.post("/_probe/note")
+    def note(body: Note) -> Note:
+        return body
+
+    app.include_router(router)
+    probe = TestClient(app)
+
+    def chunks():  # type: ignore[no-untyped-def]
+        for _ in range(8):
+            yield b"x" * 512
+
+    json = {"content-type": "application/json"}
+    announced = probe.post("/_probe/note", content=b"x" * 4096, headers=json)
+    streamed = probe.post("/_probe/note", content=chunks(), headers=json)
+    assert streamed.status_code == 413
+    assert streamed.headers["connection"] == announced.headers["connection"] == "close"
+    assert streamed.headers["content-type"] == PROBLEM_MEDIA_TYPE
+    assert streamed.json() == announced.json()
