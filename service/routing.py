@@ -34,9 +34,13 @@ JSON_MEDIA_TYPES = ("application/json", "application/merge-patch+json")
 # The API's path roots: a parameter given twice, or a NUL character in a value (PostgreSQL text
 # holds none), is a 400 naming it on every route of them. Web pages and /health are not API.
 API_ROOTS = ("/v1", "/public", "/ogc")
-# Of those, the roots whose routes take their declared query parameters and no other. /ogc
-# answers unknown names itself (its queryables are filters).
-STRICT_QUERY_ROOTS = ("/v1", "/public")
+# Of those, the roots whose routes take their declared query parameters and no other (on /ogc,
+# OGC API Features /req/core/query-param-unknown); a route reading names of its own, such as
+# /ogc's items and their queryables, is marked with `own_query_names`.
+STRICT_QUERY_ROOTS = ("/v1", "/public", "/ogc")
+# /ogc names a repeated name or a NUL character before an unknown name; /v1 and /public name the
+# unknown name first
+_UNKNOWN_LAST_ROOTS = ("/ogc",)
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 F = TypeVar("F", bound=Callable[..., Any])
@@ -59,6 +63,14 @@ def any_query(endpoint: F) -> F:
     """Marks an endpoint whose answer does not depend on the query, such as the 405 of a path's
     other methods: it keeps that answer whatever names the query holds."""
     endpoint.takes_any_query = True  # type: ignore[attr-defined]
+    return endpoint
+
+
+def own_query_names(endpoint: F) -> F:
+    """Marks an endpoint that reads query names besides its declared parameters (/ogc's items
+    take each queryable as `name=value`) and answers an unknown one itself; a name given twice
+    or a NUL character is still refused before it runs."""
+    endpoint.reads_own_query_names = True  # type: ignore[attr-defined]
     return endpoint
 
 
@@ -201,15 +213,24 @@ def refuse_nul(values: dict[str, list[str]]) -> None:
         raise InvalidParameter(f"A NUL character is no text: {listed}.", errors=errors)
 
 
-def _checked_query(handler: Handler, names: QueryNames, strict: bool) -> Handler:
+def refuse_unknown(values: dict[str, list[str]], known: frozenset[str]) -> None:
+    """A 400 naming each parameter the route does not declare, in the order given."""
+    unknown = [name for name in values if name not in known]
+    if unknown:
+        raise unknown_parameters_problem(unknown, known)
+
+
+def _checked_query(
+    handler: Handler, names: QueryNames, strict: bool, unknown_last: bool = False
+) -> Handler:
     async def checked(request: Request) -> Response:
         values = query_values(request)
-        if strict:
-            unknown = [name for name in values if name not in names.known]
-            if unknown:
-                raise unknown_parameters_problem(unknown, names.known)
+        if strict and not unknown_last:
+            refuse_unknown(values, names.known)
         refuse_repeated(values, names.repeatable)
         refuse_nul(values)
+        if strict and unknown_last:
+            refuse_unknown(values, names.known)
         return await handler(request)
 
     return checked
@@ -292,9 +313,12 @@ class ApiRoute(APIRoute):
         if self.body_field is not None:
             handler = _json_body_only(handler)
         if _under(self.path, API_ROOTS) and not getattr(self.endpoint, "takes_any_query", False):
+            # computed once, as the route is built
             names = query_parameter_names(self.dependant)
-            strict = names is not None and has_strict_query(self.path)
-            handler = _checked_query(handler, names or ANY_NAMES, strict)
+            own_names = getattr(self.endpoint, "reads_own_query_names", False)
+            strict = names is not None and has_strict_query(self.path) and not own_names
+            unknown_last = _under(self.path, _UNKNOWN_LAST_ROOTS)
+            handler = _checked_query(handler, names or ANY_NAMES, strict, unknown_last)
         if negotiated(self):  # first: a 406 before any other check
             format_parameter = any(
                 p.alias == negotiation.FORMAT_PARAMETER for p in self.dependant.query_params

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import orjson
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from sqlalchemy.sql.elements import ColumnElement
 
 from service.errors import NotFound, invalid_parameter, problem_responses
@@ -33,7 +33,7 @@ from service.public.schemas import (
     Queryables,
 )
 from service.reads import ReadSession
-from service.routing import ApiRoute, query_parameter_names, unknown_parameters_problem
+from service.routing import ApiRoute, own_query_names
 
 router = APIRouter(route_class=ApiRoute, prefix="/ogc", tags=["OGC API Features"])
 
@@ -85,23 +85,6 @@ Format = Annotated[
 ]
 
 
-def declared_parameters_only(request: Request) -> None:
-    """A query parameter the route does not declare is a 400 naming it (OGC API Features
-    Part 1, /req/core/query-param-unknown), as on /v1 and /public: `properties=reference` or
-    `bbox=` on one cabin was ignored, its answer read as if they had applied. The items route
-    answers unknown names itself, its queryables being filters."""
-    route = request.scope.get("route")
-    names = query_parameter_names(route.dependant) if route is not None else None
-    if names is None:
-        return
-    unknown = [name for name in request.query_params if name not in names.known]
-    if unknown:
-        raise unknown_parameters_problem(dict.fromkeys(unknown), names.known)
-
-
-DECLARED_ONLY = [Depends(declared_parameters_only)]
-
-
 def base(request: Request) -> str:
     return str(request.base_url).rstrip("/") + "/ogc"
 
@@ -115,7 +98,6 @@ def json_response(request: Request, document: Any) -> Response:
     response_model=LandingPage,
     responses=problem_responses(400, 429),
     summary="OGC API landing page",
-    dependencies=DECLARED_ONLY,
 )
 def landing(request: Request, f: Format = None) -> Response:
     root = base(request)
@@ -156,7 +138,6 @@ def landing(request: Request, f: Format = None) -> Response:
     response_model=Conformance,
     responses=problem_responses(400, 429),
     summary="The conformance classes implemented",
-    dependencies=DECLARED_ONLY,
 )
 def conformance(request: Request, f: Format = None) -> Response:
     return json_response(request, {"conformsTo": CONFORMANCE})
@@ -202,7 +183,6 @@ def _rfc3339(value: datetime | None) -> str | None:
     response_model=Collections,
     responses=problem_responses(400, 429),
     summary="The collections: one, the active cabins",
-    dependencies=DECLARED_ONLY,
 )
 def collections(request: Request, session: ReadSession, f: Format = None) -> Response:
     root = base(request)
@@ -228,7 +208,6 @@ def check_collection(collection_id: str) -> None:
     response_model=Collection,
     responses=problem_responses(400, 404, 429),
     summary="The cabins collection, with its extent",
-    dependencies=DECLARED_ONLY,
 )
 def collection(
     request: Request,
@@ -248,7 +227,6 @@ def collection(
         200: {"content": {SCHEMA_JSON: {}}, "description": "JSON Schema of the queryables"},
     },
     summary="The properties a filter may name (JSON Schema)",
-    dependencies=DECLARED_ONLY,
 )
 def queryables(
     request: Request,
@@ -286,6 +264,7 @@ def queryables(
     " `datetime` applies to `updated_at`. `numberMatched` is given when it is known without"
     " counting the whole set (on the last page, unless `offset` is past the end).",
 )
+@own_query_names  # the queryables, answered in `simple_filters`
 def items(
     request: Request,
     session: ReadSession,
@@ -412,7 +391,6 @@ def item_links(request: Request, limit: int, offset: int, has_more: bool) -> lis
     response_model=Feature,
     responses={**problem_responses(400, 404, 429), **GEOJSON_FEATURE_200},
     summary="One cabin by its public reference",
-    dependencies=DECLARED_ONLY,
 )
 def feature(
     request: Request,
