@@ -104,6 +104,18 @@ def _varies_on_encoding(headers: list[tuple[bytes, bytes]]) -> bool:
     )
 
 
+def vary_on_encoding(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """The headers with `Accept-Encoding` in `Vary` (RFC 9110 §12.5.5: names and tokens read
+    case-insensitively): added to the `Vary` the answer has, or as its own; the headers as
+    they are when `Vary` names it already or is `*`."""
+    if _varies_on_encoding(headers):
+        return headers
+    for i, (k, v) in enumerate(headers):
+        if k.lower() == b"vary":
+            return [*headers[:i], (k, v + b", Accept-Encoding"), *headers[i + 1 :]]
+    return [*headers, (b"vary", b"Accept-Encoding")]
+
+
 class _Responder(GZipResponder):
     """Starlette's responder (the minimum size, `Vary`, `Content-Length`, a body already
     encoded passed through, large chunks compressed in a worker thread), for the compressible
@@ -169,10 +181,9 @@ def _is_api(path: str) -> bool:
 
 
 def _with_vary(message: Message) -> None:
-    headers = [(bytes(k), bytes(v)) for k, v in message.get("headers", [])]
-    if not _varies_on_encoding(headers):
-        headers.append((b"vary", b"Accept-Encoding"))
-    message["headers"] = headers
+    message["headers"] = vary_on_encoding(
+        [(bytes(k), bytes(v)) for k, v in message.get("headers", [])]
+    )
 
 
 class GzipMiddleware:

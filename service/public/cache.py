@@ -42,7 +42,13 @@ from sqlalchemy.engine import make_url
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service import negotiation
-from service.compression import LEVEL, MINIMUM_BYTES, THREAD_MINIMUM_BYTES, accepts_gzip_in
+from service.compression import (
+    LEVEL,
+    MINIMUM_BYTES,
+    THREAD_MINIMUM_BYTES,
+    accepts_gzip_in,
+    vary_on_encoding,
+)
 from service.public.ratelimit import PUBLIC_PREFIXES
 
 log = logging.getLogger("service.public.cache")
@@ -200,13 +206,6 @@ async def _gzip(body: bytes) -> bytes:
     )
 
 
-def _vary_on_encoding(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    """The headers with `Accept-Encoding` in `Vary`: the entry answers in two encodings."""
-    if any(k == b"vary" for k, _ in headers):
-        return [(k, v + b", Accept-Encoding" if k == b"vary" else v) for k, v in headers]
-    return [*headers, (b"vary", b"Accept-Encoding")]
-
-
 def _takes(accept: bytes | None, entry: Entry) -> bool:
     """Whether the client's `Accept` takes the stored answer's type (`service.negotiation`)."""
     if accept is None:
@@ -358,7 +357,7 @@ class PublicCacheMiddleware:
         gzipped = gzip_headers = None
         if len(body) >= MINIMUM_BYTES and not any(k == b"content-encoding" for k, _ in headers):
             gzipped = await _gzip(body)
-            headers = _vary_on_encoding(headers)
+            headers = vary_on_encoding(headers)  # the entry answers in two encodings
             gzip_headers = [(k, v) for k, v in headers if k != b"content-length"] + [
                 (b"content-length", str(len(gzipped)).encode()),
                 (b"content-encoding", b"gzip"),

@@ -14,7 +14,13 @@ from fastapi import FastAPI, Response
 from fastapi.responses import StreamingResponse
 from fastapi.testclient import TestClient
 
-from service.compression import FAST_FROM_BYTES, MINIMUM_BYTES, GzipMiddleware, is_compressible
+from service.compression import (
+    FAST_FROM_BYTES,
+    MINIMUM_BYTES,
+    GzipMiddleware,
+    is_compressible,
+    vary_on_encoding,
+)
 
 GZIP = {"Accept-Encoding": "gzip"}
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -130,3 +136,26 @@ def test_the_registry_compresses_its_regulators_answers(client: TestClient) -> N
     head = client.head("/openapi.json", headers=GZIP)
     assert head.headers["content-encoding"] == "gzip"
     assert head.headers["content-length"] == headers["content-length"]
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ([], [(b"vary", b"Accept-Encoding")]),
+        ([(b"vary", b"Accept")], [(b"vary", b"Accept, Accept-Encoding")]),
+        ([(b"Vary", b"Origin")], [(b"Vary", b"Origin, Accept-Encoding")]),
+        ([(b"vary", b"Accept, accept-encoding")], [(b"vary", b"Accept, accept-encoding")]),
+        ([(b"VARY", b"ACCEPT-ENCODING")], [(b"VARY", b"ACCEPT-ENCODING")]),
+        ([(b"vary", b"*")], [(b"vary", b"*")]),
+    ],
+)
+def test_vary_names_accept_encoding_once_whatever_its_case(
+    headers: list[tuple[bytes, bytes]], expected: list[tuple[bytes, bytes]]
+) -> None:
+    """The public cache's stored answers and the middleware's add `Accept-Encoding` to the
+    `Vary` an answer has, and never a second time (header names and tokens are
+    case-insensitive, RFC 9110 §5.1, §12.5.5)."""
+    assert vary_on_encoding([(b"content-type", b"application/json"), *headers]) == [
+        (b"content-type", b"application/json"),
+        *expected,
+    ]
