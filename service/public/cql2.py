@@ -282,13 +282,12 @@ def invalid(reason: str, field: str = "filter") -> InvalidParameter:
 @dataclass(frozen=True)
 class Filter:
     """A filter's WHERE clause, and its geometry literals (GeoJSON, in the filter's CRS): the
-    caller has the database say whether each is a valid geometry before the clause runs,
+    caller has the database say whether they are valid geometries before the clause runs,
     since GEOS fails on some invalid ones (two overlapping parts of a MultiPolygon under
     S_TOUCHES: a TopologyException, a 500)."""
 
     where: ColumnElement[bool]
     geometries: tuple[str, ...]
-    srid: int
 
 
 def parse_filter(text: str, lang: str | None, filter_crs_srid: int = 4326) -> Filter:
@@ -309,7 +308,7 @@ def parse_filter(text: str, lang: str | None, filter_crs_srid: int = 4326) -> Fi
             node = _parse_json(text)
         translator = Translator(filter_crs_srid, bbox_in_order=lang == "cql2-json")
         where = translator.condition(node)
-        return Filter(where, tuple(translator.geometries), filter_crs_srid)
+        return Filter(where, tuple(translator.geometries))
     except FilterError as exc:
         raise invalid(str(exc)) from exc
     except RecursionError:

@@ -296,10 +296,9 @@ def items(
     srid = parse_crs(filter_crs, "filter-crs").srid
     if filter_ is not None:
         parsed = parse_filter(filter_, filter_lang, srid)
-        for geojson in parsed.geometries:
-            problem = queries.geometry_problem(session, geojson, parsed.srid)
-            if problem is not None:
-                raise invalid_geometry(problem)
+        problem = queries.geometry_problem(session, parsed.geometries)
+        if problem is not None:
+            raise invalid_geometry(problem)
         where.append(parsed.where)
     elif filter_lang is not None and filter_lang not in ("cql2-text", "cql2-json"):
         raise invalid_parameter("filter-lang", "must be cql2-text or cql2-json")

@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from geoalchemy2 import Geography
-from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -80,14 +80,27 @@ class Page:
     has_more: bool
 
 
-def geometry_problem(session: Session, geojson: str, srid: int) -> str | None:
-    """Why PostGIS finds a GeoJSON geometry invalid (`Self-intersection[2.5 49]`), or None when
-    it is valid."""
-    geom = sa.func.ST_SetSRID(sa.func.ST_GeomFromGeoJSON(geojson), srid)
-    valid, reason = session.execute(
-        sa.select(sa.func.ST_IsValid(geom), sa.func.ST_IsValidReason(geom))
-    ).one()
-    return None if valid else str(reason)
+def geometry_problem(session: Session, geojsons: Sequence[str]) -> str | None:
+    """Why PostGIS finds the first invalid one of a filter's GeoJSON geometries invalid
+    (`Self-intersection[2.5 49]`, in the literal's own coordinates, whatever its CRS), or None
+    when every one is valid: one query for all of them."""
+    if not geojsons:
+        return None
+    given = (
+        sa.func.unnest(sa.bindparam("geojsons", list(geojsons), type_=ARRAY(sa.Text)))
+        .table_valued("geojson", with_ordinality="n")
+        .render_derived(name="given")
+    )
+    geom = sa.func.ST_GeomFromGeoJSON(given.c.geojson)
+    first_invalid = (
+        sa.select(sa.func.ST_IsValidReason(geom))
+        .select_from(given)
+        .where(sa.not_(sa.func.ST_IsValid(geom)))
+        .order_by(given.c.n)
+        .limit(1)
+    )
+    reason = session.scalar(first_invalid)
+    return None if reason is None else str(reason)
 
 
 def items_page(

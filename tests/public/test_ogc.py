@@ -7,10 +7,11 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
 from tests.public.factories import PARIS, make_cabin, make_operator, moved
@@ -841,6 +842,51 @@ def test_an_invalid_geometry_literal_is_a_400_saying_where(
     (error,) = response.json()["errors"]
     assert error["field"] == "filter"
     assert "not a valid geometry" in error["reason"] and reason in error["reason"]
+
+
+def test_a_filter_s_geometry_literals_are_checked_in_one_query(
+    client: TestClient, db: Session, cabins: list
+) -> None:
+    """Each literal cost a round trip to the database before the filter ran: three literals,
+    three queries. The first invalid one is named, in the filter's own coordinates."""
+    square = "POLYGON((2 48, 3 48, 3 49, 2 49, 2 48))"
+    bow_tie = (
+        "POLYGON((600000 6800000, 700000 6900000, 600000 6900000, 700000 6800000, 600000 6800000))"
+    )
+    checks: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "ST_IsValid" in statement:
+            checks.append(statement)
+
+    engine = db.get_bind().engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        valid = client.get(
+            ITEMS,
+            params={
+                "filter": f"S_INTERSECTS(geometry, {square}) OR S_INTERSECTS(geometry, {square})"
+                " OR S_DISJOINT(geometry, POINT(2 48))",
+                "bbox": BOX,
+            },
+        )
+        assert refs(valid) == sorted(c.reference for c in cabins)
+        assert len(checks) == 1
+        invalid = client.get(
+            ITEMS,
+            params={
+                "filter": "S_INTERSECTS(geometry, POINT(650000 6860000))"
+                " OR S_INTERSECTS(geometry, POINT(651000 6860000))"
+                f" OR S_INTERSECTS(geometry, {bow_tie})",
+                "filter-crs": "http://www.opengis.net/def/crs/EPSG/0/2154",
+            },
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert invalid.status_code == 400, invalid.text
+    (error,) = invalid.json()["errors"]
+    assert error["field"] == "filter" and "Self-intersection[650000 6850000]" in error["reason"]
+    assert len(checks) == 2
 
 
 def test_a_cql2_json_geometry_collection_says_it_is_not_taken(client: TestClient) -> None:
