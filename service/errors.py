@@ -20,6 +20,7 @@ from pydantic_core.core_schema import ErrorType
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from service.patterns import mismatch_reason
@@ -170,6 +171,31 @@ _STATUS_PROBLEMS: dict[int, type[Problem]] = {
         InternalError,
     )
 }
+
+
+# The request's state key under which BodyLimitMiddleware counts the body's bytes received.
+BODY_BYTES_RECEIVED = "body_bytes_received"
+
+
+def cut_off(request: Request) -> BadRequest:
+    """The refusal of a body whose connection closed before its end (a laptop going offline
+    mid-upload): the request's exception rolled its transaction back, nothing was written.
+    The client's doing, not the service's error (a 500 and a trace)."""
+    received = getattr(request.state, BODY_BYTES_RECEIVED, 0)
+    again = (
+        "Send it again with the same Idempotency-Key."
+        if "idempotency-key" in request.headers
+        else "Send it again."
+    )
+    return BadRequest(
+        f"The request was cut off before the end of its body; nothing was written. {again}",
+        errors=[
+            {
+                "field": "body",
+                "reason": f"the connection closed after {received} bytes, before the end",
+            }
+        ],
+    )
 
 
 def problem_response(problem: Problem, request: Request | None = None) -> Response:
@@ -519,8 +545,16 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
         return problem_response(validation_problem(exc), request)
 
+    @app.exception_handler(ClientDisconnect)
+    async def _cut_off(request: Request, exc: ClientDisconnect) -> Response:
+        return problem_response(cut_off(request), request)
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if isinstance(exc.__cause__, ClientDisconnect):
+            # FastAPI reads a route's body model itself and words any failure to read it as
+            # "There was an error parsing the body".
+            return problem_response(cut_off(request), request)
         problem_class = _STATUS_PROBLEMS.get(exc.status_code, BadRequest)
         detail = {
             404: f"No resource at {request.url.path}.",

@@ -14,7 +14,13 @@ import uuid
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.errors import BadRequest, PayloadTooLarge, Problem, UnsupportedMediaType
+from service.errors import (
+    BODY_BYTES_RECEIVED,
+    BadRequest,
+    PayloadTooLarge,
+    Problem,
+    UnsupportedMediaType,
+)
 
 log = logging.getLogger("service.request")
 
@@ -260,7 +266,8 @@ class BodyLimitMiddleware:
     whether the client announced its length (refused before anything reads it) or streams it
     in chunks (refused when the count passes the limit: the route reading it sees the
     connection end and its answer is dropped, so nothing is written). The refusal says
-    `Connection: close`: the rest of the body is not read."""
+    `Connection: close`: the rest of the body is not read. The count is kept in the request's
+    state (`errors.BODY_BYTES_RECEIVED`) for the refusal of a body cut off."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -276,6 +283,8 @@ class BodyLimitMiddleware:
             return
         received = 0
         refused = False
+        # The count is the request's too: a body cut off is refused saying how much came.
+        state = scope.setdefault("state", {})
 
         async def counting_receive() -> Message:
             nonlocal received, refused
@@ -284,6 +293,7 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
+                state[BODY_BYTES_RECEIVED] = received
                 if received > self.max_bytes:
                     refused = True
                     await self._refuse(scope, send)
