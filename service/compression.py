@@ -15,9 +15,12 @@ passes those through.
 A strong `ETag` differs between the codings of one representation (RFC 9110 §8.8.3): the
 gzipped answer of a cabin whose ETag is `"3"` says `"3-gzip"` (as Apache's mod_deflate does,
 `DeflateAlterETag AddSuffix`), and that suffix is taken off the entity-tags of an incoming
-`If-Match` / `If-None-Match` before the route reads them, so a client writes back with the
-ETag it was given, gzipped or not, and a stale one is still refused. A weak ETag (the public
-reads') may be shared by both codings and is left as it is.
+`If-Match` before the route reads them, so a client writes back with the ETag it was given,
+gzipped or not, and a stale one is still refused. `If-None-Match` is left as it is: only
+cabins have strong ETags, and the cabin's is its version, for `If-Match`; no cabin route
+answers 304, as a cabin's read also carries its compliance, which changes without the version.
+A weak ETag (the public reads', which do answer 304) may be shared by both codings and is left
+as it is.
 
 Every answer whose coding depends on `Accept-Encoding` says so (`Vary: Accept-Encoding`),
 the plain one too: a shared cache that stored a plain answer without it would hand it to
@@ -47,7 +50,6 @@ ETAG_SUFFIX = b"-gzip"
 
 # An entity-tag (RFC 9110 §8.8.3): weak or strong, its opaque part between the quotes.
 _ENTITY_TAG = re.compile(rb'(W/)?"([!#-~\x80-\xff]*)"')
-_CONDITIONS = (b"if-match", b"if-none-match")
 
 
 def accepts_gzip_in(accept_encoding: bytes) -> bool:
@@ -74,7 +76,7 @@ def gzip_etag(etag: bytes) -> bytes:
 
 
 def identity_tags(condition: bytes) -> bytes:
-    """An `If-Match` / `If-None-Match` value with each gzip-suffixed strong entity-tag read as
+    """An `If-Match` value with each gzip-suffixed strong entity-tag read as
     the tag it was made from (`"3-gzip"` → `"3"`); anything else as it is."""
 
     def unsuffixed(tag: re.Match[bytes]) -> bytes:
@@ -194,11 +196,11 @@ class GzipMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if any(name in _CONDITIONS for name, _ in scope["headers"]):
+        if any(name == b"if-match" for name, _ in scope["headers"]):
             scope = {
                 **scope,
                 "headers": [
-                    (name, identity_tags(value) if name in _CONDITIONS else value)
+                    (name, identity_tags(value) if name == b"if-match" else value)
                     for name, value in scope["headers"]
                 ],
             }

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import StreamingResponse
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
@@ -139,6 +139,10 @@ def toy() -> TestClient:
     def not_modified() -> Response:
         return Response(status_code=304, headers={"ETag": 'W/"9"'})
 
+    @app.get("/conditions")
+    def conditions(request: Request) -> dict[str, str | None]:
+        return {name: request.headers.get(name) for name in ("if-match", "if-none-match")}
+
     @app.get("/static/carte.js")
     def asset_not_modified() -> Response:
         return Response(status_code=304, headers={"ETag": '"9"'})
@@ -206,3 +210,13 @@ def test_gzip_is_chosen_by_the_clients_weights(
 ) -> None:
     response = toy.get("/strong", headers={"Accept-Encoding": accept_encoding})
     assert (response.headers.get("content-encoding") == "gzip") is gzipped
+
+
+def test_only_if_match_is_read_without_the_gzip_suffix(toy: TestClient) -> None:
+    """A cabin's strong ETag is its version, for If-Match; no route answers 304 to a strong
+    If-None-Match (a cabin's read carries its compliance, which changes without the version),
+    so If-None-Match reaches the route as the client sent it."""
+    seen = toy.get(
+        "/conditions", headers={"If-Match": '"3-gzip"', "If-None-Match": '"3-gzip"'}
+    ).json()
+    assert seen == {"if-match": '"3"', "if-none-match": '"3-gzip"'}
