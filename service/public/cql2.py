@@ -315,6 +315,19 @@ def parse_filter(text: str, lang: str | None, filter_crs_srid: int = 4326) -> Fi
         raise invalid("the filter nests too deeply") from None
 
 
+BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
+
+
+def bound_integer(number: int) -> ColumnElement[Any]:
+    """An integer literal bound as a bigint, so an integer column is compared as integers (its
+    index usable, where a numeric literal made PostgreSQL compare it as numeric) and a
+    numeric one as numbers; past a bigint, as a numeric (PostgreSQL refused it as a bigint, a
+    500)."""
+    if BIGINT_MIN <= number <= BIGINT_MAX:
+        return sa.literal(number, sa.BigInteger)
+    return sa.literal(Decimal(number), sa.Numeric)
+
+
 class Translator:
     """AST → SQLAlchemy. One method per family of nodes; everything else is refused."""
 
@@ -631,8 +644,9 @@ class Translator:
             if isinstance(node, int | float) and not isinstance(node, bool):
                 if isinstance(node, float) and not math.isfinite(node):  # an int always is
                     raise FilterError(f"'{prop.name}' is compared with a finite number, not {node}")
-                # an int is bound as a bigint: past 2**63 PostgreSQL refused it, a 500
-                return Decimal(node) if isinstance(node, int) else node
+                if isinstance(node, int):
+                    return bound_integer(node)
+                return node
         elif kind == "string" and isinstance(node, str):
             if "\x00" in node:  # PostgreSQL text holds none: the database's error otherwise
                 raise FilterError("a string must not contain a NUL character")
