@@ -11,6 +11,7 @@ import tempfile
 import time
 import uuid
 
+import anyio.to_thread
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -132,7 +133,8 @@ class Http10LengthMiddleware:
     sizes as part of the body: an old monitor, `ab`, or a proxy that speaks HTTP/1.0 to its
     upstream would get a corrupt CSV or GeoJSON. The body is gathered (in memory up to
     `SPOOL_BYTES`, then in a temporary file) and sent once complete; HTTP/1.1 clients keep
-    the stream."""
+    the stream. Past `SPOOL_BYTES` (a national CSV export) the writes and reads are disk work,
+    done in a worker thread so that the event loop goes on serving the other requests."""
 
     SPOOL_BYTES = 8 * 1024 * 1024
     CHUNK_BYTES = 1024 * 1024
@@ -161,7 +163,12 @@ class Http10LengthMiddleware:
                 if held is None or message["type"] != "http.response.body":
                     await send(message)
                     return
-                spool.write(message.get("body", b""))
+                body = message.get("body", b"")
+                on_disk = spool.tell() + len(body) > self.SPOOL_BYTES
+                if on_disk:  # this write rolls the spool over to its file, or adds to it
+                    await anyio.to_thread.run_sync(spool.write, body)
+                else:
+                    spool.write(body)
                 if message.get("more_body", False):
                     return
                 size = spool.tell()
@@ -172,7 +179,10 @@ class Http10LengthMiddleware:
                 spool.seek(0)
                 sent = 0
                 while True:
-                    chunk = spool.read(self.CHUNK_BYTES)
+                    if on_disk:
+                        chunk = await anyio.to_thread.run_sync(spool.read, self.CHUNK_BYTES)
+                    else:
+                        chunk = spool.read(self.CHUNK_BYTES)
                     sent += len(chunk)
                     await send(
                         {"type": "http.response.body", "body": chunk, "more_body": sent < size}

@@ -7,15 +7,20 @@ from __future__ import annotations
 
 import gzip
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
+import anyio
 import orjson
 import pytest
 import uvicorn
 
+from service import middleware
 from service.app import create_app
+from service.middleware import Http10LengthMiddleware
 from service.settings import Settings
 
 WINDOW = "/public/cabins?bbox=2.0,48.0,2.5,48.5"
@@ -102,3 +107,56 @@ def test_an_http_11_request_without_host_is_400_naming_host(port: int) -> None:
 def test_an_http_10_request_needs_no_host(port: int) -> None:
     headers, _ = exchange(port, f"GET {WINDOW} HTTP/1.0\r\n\r\n".encode())
     assert headers["content-type"] == "application/geo+json"
+
+
+def test_a_spool_past_its_memory_is_written_and_read_off_the_event_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Past SPOOL_BYTES the spool is a file on disk: its writes and reads run in a worker
+    thread, so that a national export to an HTTP/1.0 client does not stall the other
+    requests. The bytes sent are those the app sent, with their length."""
+    loop_threads: set[int] = set()
+    disk_work: list[tuple[str, int, bool]] = []  # (write or read, size, on the loop's thread)
+
+    class Recording(tempfile.SpooledTemporaryFile):  # type: ignore[type-arg]
+        def write(self, data: bytes) -> int:  # type: ignore[override]
+            disk_work.append(("write", len(data), threading.get_ident() in loop_threads))
+            return super().write(data)
+
+        def read(self, n: int = -1) -> bytes:  # type: ignore[override]
+            data = super().read(n)
+            disk_work.append(("read", len(data), threading.get_ident() in loop_threads))
+            return data
+
+    monkeypatch.setattr(middleware.tempfile, "SpooledTemporaryFile", Recording)
+    monkeypatch.setattr(Http10LengthMiddleware, "SPOOL_BYTES", 2500)
+    monkeypatch.setattr(Http10LengthMiddleware, "CHUNK_BYTES", 1000)
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        for i in range(4):
+            await send({"type": "http.response.body", "body": b"x" * 1000, "more_body": i < 3})
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def run() -> None:
+        loop_threads.add(threading.get_ident())
+        scope = {"type": "http", "http_version": "1.0", "method": "GET", "path": "/export"}
+        await Http10LengthMiddleware(app)(scope, None, send)  # type: ignore[arg-type]
+
+    anyio.run(run)
+    assert disk_work == [
+        ("write", 1000, True),
+        ("write", 1000, True),
+        ("write", 1000, False),  # rolls the spool over to its file
+        ("write", 1000, False),
+        ("read", 1000, False),
+        ("read", 1000, False),
+        ("read", 1000, False),
+        ("read", 1000, False),
+    ]
+    assert dict(sent[0]["headers"])[b"content-length"] == b"4000"
+    assert b"".join(m["body"] for m in sent[1:]) == b"x" * 4000
