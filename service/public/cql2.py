@@ -660,5 +660,10 @@ class Translator:
             raise FilterError(
                 f"'{prop.name}' is compared with a literal value, not with an expression"
             )
+        if isinstance(node, values.Interval):  # an interval is a temporal operator's
+            raise FilterError(
+                f"'{prop.name}' is compared with one date-time, not an interval: test an"
+                " interval with T_DURING, T_AFTER, T_BEFORE or T_INTERSECTS"
+            )
         kind_name = "date-time" if prop.schema.get("format") else kind
         raise FilterError(f"'{prop.name}' is compared with a {kind_name}, not {node!r}")
