@@ -27,8 +27,17 @@ class Base(DeclarativeBase):
 
 
 def session_options(settings: Settings) -> str:
-    """Every connection's settings given at connection: the statement timeout."""
-    return f"-c statement_timeout={settings.db_statement_timeout_ms}"
+    """Every connection's settings given at connection: the statement timeout, and a lock
+    timeout just under it, so that a statement that waited for a lock as long as a statement
+    may (behind a publication, a full pass, a large import) ends as a wait (SQLSTATE 55P03,
+    `errors.waited_for_lock`), not as a statement that asked for too much work."""
+    timeout_ms = settings.db_statement_timeout_ms
+    return f"-c statement_timeout={timeout_ms} -c lock_timeout={lock_timeout_ms(timeout_ms)}"
+
+
+def lock_timeout_ms(statement_timeout_ms: int) -> int:
+    """A tenth under the statement timeout (0, no limit, stays 0): reached first by a wait."""
+    return statement_timeout_ms - statement_timeout_ms // 10
 
 
 def in_utc(engine: Engine) -> Engine:

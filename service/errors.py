@@ -579,6 +579,8 @@ def install_error_handlers(app: FastAPI) -> None:
             return _too_long(request, exc)
         if rolled_back_by_conflict(exc):
             return _rolled_back(request, exc)
+        if waited_for_lock(exc):
+            return _busy(request, exc)
         log.warning("database unavailable: %s", str(exc).splitlines()[0] if str(exc) else exc)
         return problem_response(
             ServiceUnavailable(
@@ -641,8 +643,28 @@ def stopped_at_time_limit(exc: Exception) -> bool:
 
 def rolled_back_by_conflict(exc: Exception) -> bool:
     """The database undid the transaction to settle a conflict with a concurrent one
-    (SQLSTATE class 40: a deadlock, a serialization failure)."""
-    return _sqlstate(exc).startswith("40")
+    (SQLSTATE 40001 a serialization failure, 40P01 a deadlock): sent again, it may pass."""
+    return _sqlstate(exc) in ("40001", "40P01")
+
+
+def waited_for_lock(exc: Exception) -> bool:
+    """A statement waited for a lock longer than the lock timeout (SQLSTATE 55P03), which the
+    service sets just under the statement timeout (`db.session_options`)."""
+    return _sqlstate(exc) == "55P03"
+
+
+# A request that waited for a lock as long as a statement may behind a long write: the service
+# is up and nothing was written; it is worth retrying.
+BUSY = (
+    "This write waited as long as a request may for a long write to end (a rule set being put"
+    " in force, every cabin being re-evaluated, or a large import); nothing of it was"
+    " written. Retry in a minute."
+)
+
+
+def _busy(request: Request, exc: Exception) -> Response:
+    log.warning("lock wait cut on %s %s: %s", request.method, request.url.path, exc)
+    return problem_response(ServiceUnavailable(BUSY, headers={"Retry-After": "60"}), request)
 
 
 def _rolled_back(request: Request, exc: Exception) -> Response:

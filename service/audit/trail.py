@@ -8,20 +8,17 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Executable, bindparam, cast, func, select, text
+from sqlalchemy import bindparam, cast, func, select, text
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from service.audit.models import AuditEvent
-from service.errors import ServiceUnavailable, stopped_at_time_limit
 
 # pg_advisory_xact_lock key of the chain's tail (any constant unique to this use).
 CHAIN_LOCK_KEY = 0x61756469745F6576  # "audit_ev"
@@ -125,38 +122,10 @@ def _json(value: str | None) -> str:
     return orjson.dumps(value).decode()
 
 
-# A write that waited for a lock as long as a statement may (the service's statement_timeout)
-# behind a long write: the service is up and nothing was written; it is worth retrying.
-BUSY = (
-    "This write waited as long as a request may for a long write to end (a rule set being put"
-    " in force, every cabin being re-evaluated, or a large import); nothing of it was"
-    " written. Retry in a minute."
-)
-
-
-@contextmanager
-def behind_long_writes() -> Iterator[None]:
-    """Around a statement that takes a lock a write may wait for behind a long one (the
-    chain's, the rule set in force, a cabin's row): its wait cut by the statement time limit
-    is a 503 saying so (with Retry-After), not a request that asked for too much work."""
-    try:
-        yield
-    except OperationalError as exc:
-        if stopped_at_time_limit(exc):
-            raise ServiceUnavailable(BUSY, headers={"Retry-After": "60"}) from None
-        raise
-
-
-def wait_for(session: Session, lock: Executable) -> None:
-    """Takes a transaction lock that a write may wait for behind a long one."""
-    with behind_long_writes():
-        session.execute(lock)
-
-
 def hold_chain(session: Session) -> None:
     """Takes the chain's lock for the transaction before appending: for a writer that takes
     another lock first that cabin writes take after it (the rule set in force)."""
-    wait_for(session, select(func.pg_advisory_xact_lock(CHAIN_LOCK_KEY)))
+    session.execute(select(func.pg_advisory_xact_lock(CHAIN_LOCK_KEY)))
 
 
 def lock_tail(session: Session) -> str | None:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from service import timespans
 from service.audit import queries as audit_queries
 from service.audit.models import AuditEvent
-from service.audit.trail import Actor, behind_long_writes, record
+from service.audit.trail import Actor, record
 from service.auth.deps import Principal
 from service.auth.models import Operator
 from service.cabins import queries
@@ -303,8 +303,7 @@ def check_if_match(if_match: str | None, version: int, *, required: bool) -> Non
 
 
 def _get_for_write(session: Session, principal: Principal, cabin_id: uuid.UUID) -> queries.Located:
-    with behind_long_writes():  # another write of the cabin may wait behind a long one
-        located = queries.get_visible(session, principal, cabin_id, for_update=True)
+    located = queries.get_visible(session, principal, cabin_id, for_update=True)
     if located is None:
         raise NotFound(f"No cabin {cabin_id}.")
     return located

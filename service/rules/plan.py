@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from service.audit.trail import wait_for
 from service.rules import catalogue
 from service.rules.catalogue.base import RuleDefinition, RuleParams
 from service.rules.models import Rule, RuleSet
@@ -71,13 +70,13 @@ IN_FORCE_LOCK_KEY = 0x72756C655F736574  # "rule_set"
 def hold_in_force(session: Session) -> None:
     """Keep the rule set in force from being replaced until the transaction ends (waiting
     for a publication or full pass under way first). Cabin evaluations hold it side by side."""
-    wait_for(session, select(func.pg_advisory_xact_lock_shared(IN_FORCE_LOCK_KEY)))
+    session.execute(select(func.pg_advisory_xact_lock_shared(IN_FORCE_LOCK_KEY)))
 
 
 def replace_in_force(session: Session) -> None:
     """Wait for the evaluations under way, and keep new ones waiting until this transaction
     (a publication, a full pass) ends."""
-    wait_for(session, select(func.pg_advisory_xact_lock(IN_FORCE_LOCK_KEY)))
+    session.execute(select(func.pg_advisory_xact_lock(IN_FORCE_LOCK_KEY)))
 
 
 def in_force(session: Session, at: datetime | None = None) -> RuleSet | None:

@@ -298,8 +298,9 @@ def test_a_retry_under_the_key_of_a_job_that_stopped_with_the_service_says_it_fa
             jobs.ROLLED_BACK,
         ),
         ("DO $$ BEGIN RAISE EXCEPTION 'serial' USING ERRCODE = '40001'; END $$", jobs.ROLLED_BACK),
+        ("DO $$ BEGIN RAISE EXCEPTION 'waited' USING ERRCODE = '55P03'; END $$", jobs.WAITED),
     ],
-    ids=["statement-timeout", "deadlock", "serialization-failure"],
+    ids=["statement-timeout", "deadlock", "serialization-failure", "lock-timeout"],
 )
 def test_a_job_the_database_stopped_says_why_and_what_to_do(
     engine: Engine,

@@ -18,7 +18,12 @@ from service.audit.trail import Actor
 from service.cabins.importer import ImportOptions, ImportReport, run_import
 from service.cabins.imports.models import ImportJob
 from service.cabins.imports.schemas import ImportJobRead
-from service.errors import Problem, rolled_back_by_conflict, stopped_at_time_limit
+from service.errors import (
+    Problem,
+    rolled_back_by_conflict,
+    stopped_at_time_limit,
+    waited_for_lock,
+)
 
 log = logging.getLogger("service.cabins.imports")
 
@@ -160,9 +165,9 @@ def _set(factory: sessionmaker[Session], job_id: uuid.UUID, **values: Any) -> No
         session.commit()
 
 
-# Why a job's import stopped, when the database stopped it (SQLSTATE: 57014 a statement
-# cancelled at its time limit; class 40 a transaction rolled back by a deadlock or a
-# serialization failure): the words of its `detail`, saying what to do.
+# Why a job's import stopped, when the database stopped it (a statement cancelled at its time
+# limit; a transaction rolled back by a deadlock or a serialization failure; a wait for a lock
+# cut at the lock timeout): the words of its `detail`, saying what to do.
 TOO_LONG = (
     "The import stopped: one of its steps took longer than the database allows a statement"
     " of the service; nothing was written. Split the file and send the parts (each with a"
@@ -172,6 +177,11 @@ ROLLED_BACK = (
     "The import stopped: it conflicted with a concurrent write to the same cabins, and the"
     " database rolled it back; nothing was written. Send the file again (with a new"
     " Idempotency-Key)."
+)
+WAITED = (
+    "The import stopped: it waited as long as a statement may for a long write to end (a rule"
+    " set being put in force, every cabin being re-evaluated, or another import); nothing was"
+    " written. Send the file again in a minute (with a new Idempotency-Key)."
 )
 UNEXPECTED = "The import stopped on an unexpected error."
 
@@ -184,6 +194,8 @@ def stopped_by(exc: Exception) -> tuple[str, list[dict[str, Any]]]:
         return TOO_LONG, []
     if rolled_back_by_conflict(exc):
         return ROLLED_BACK, []
+    if waited_for_lock(exc):
+        return WAITED, []
     return UNEXPECTED, []
 
 
