@@ -26,7 +26,13 @@ from service.audit.trail import Actor
 from service.cabins.imports import setbased, staging
 from service.cabins.imports.audit_bulk import append_many
 from service.cabins.imports.columns import cell_reason
-from service.cabins.imports.parse import Record, decode, read_records
+from service.cabins.imports.parse import (
+    CONTENT_TYPE,
+    Declaration,
+    Record,
+    decode,
+    read_records,
+)
 from service.cabins.models import Cabin
 from service.cabins.records import (
     columns_of,
@@ -65,6 +71,7 @@ class ImportOptions:
     evaluate: bool = True  # have the rule engine evaluate the written cabins
     job_id: uuid.UUID | None = None
     today: date | None = None
+    declared: Declaration = CONTENT_TYPE  # where a refusal of its charset says to declare it
 
 
 @dataclass
@@ -279,7 +286,7 @@ def _run_import(
     today = options.today or timespans.today()
     timings: dict[str, float] = {}
     lap = _Laps(timings)
-    text = decode(body)
+    text = decode(body, options.declared)
     plan = setbased.plan(text) if kind == "csv" else None
     if plan is not None and not setbased.load(session, plan):
         plan = None

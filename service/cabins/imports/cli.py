@@ -23,7 +23,7 @@ def _import(args: argparse.Namespace) -> int:
     from service.audit.trail import CLI_ACTOR
     from service.auth.models import Operator
     from service.cabins.importer import ImportOptions, run_import
-    from service.cabins.imports.parse import COMMAND_LINE, charset_codec, decode, to_utf8
+    from service.cabins.imports.parse import COMMAND_LINE, charset_codec, to_utf8
     from service.cli import LONG_STATEMENT_TIMEOUT_MS, cli_session
     from service.cli_errors import fail
     from service.errors import BadRequest, NotFound, Problem
@@ -45,7 +45,6 @@ def _import(args: argparse.Namespace) -> int:
         charset = args.charset
         codec = charset_codec(charset, kind, COMMAND_LINE) if charset is not None else None
         body = to_utf8(body, codec, kind, COMMAND_LINE)
-        decode(body, COMMAND_LINE)  # still not UTF-8: the refusal says to give --charset
     except Problem as problem:
         return fail(problem)
     with cli_session(LONG_STATEMENT_TIMEOUT_MS) as session:
@@ -63,7 +62,8 @@ def _import(args: argparse.Namespace) -> int:
                 actor=CLI_ACTOR,
                 body=body,
                 kind=kind,
-                options=ImportOptions(mode=args.mode, dry_run=args.dry_run),
+                # still not UTF-8: the refusal says to give --charset
+                options=ImportOptions(mode=args.mode, dry_run=args.dry_run, declared=COMMAND_LINE),
             )
         except Problem as problem:
             return fail(problem)
