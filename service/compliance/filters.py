@@ -316,7 +316,9 @@ def check_scope(
             )
     if epci is not None:
         regions = _regions_of_epci(session, epci)
-        if scope not in regions:
+        # An EPCI none of whose communes the current commune layer has (the two layers of
+        # different years) holds no cabin in any région: an empty answer, not a refusal.
+        if regions and scope not in regions:
             raise Forbidden(
                 f"This key sees région {scope} only; epci={epci} is in région"
                 f"{'s' if len(regions) > 1 else ''} {', '.join(regions)}.",

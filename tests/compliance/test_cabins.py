@@ -4,10 +4,11 @@ each caller, and bad filters answered 400 naming the parameter and what it accep
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from service.rules.models import Rule
+from service.territories.models import Epci
 from tests.auth.factories import bearer, make_key
 from tests.compliance.conftest import World
 
@@ -135,6 +136,21 @@ def test_a_regional_key_naming_an_epci_of_another_region_is_403_as_for_a_commune
     r = client.get(path, params={"epci": across}, headers=world.keys["ars_84"])
     assert r.status_code == 403
     assert "epci=243500741 is in régions 52, 53" in r.json()["detail"]
+
+
+def test_an_epci_the_current_communes_do_not_name_is_empty_for_a_regional_key(
+    client, db: Session, world: World
+) -> None:
+    """An EPCI of the current EPCI layer that no current commune names (the two layers of
+    different years) was a 403 reading "is in région ." (no région named)."""
+    layer = db.scalar(select(Epci.layer_id).limit(1))
+    db.add(Epci(layer_id=layer, vintage="2026", siren="200099999", name="Communauté nouvelle"))
+    db.flush()
+    r = client.get(
+        "/v1/compliance/cabins", params={"epci": "200099999"}, headers=world.keys["ars_84"]
+    )
+    assert r.status_code == 200, r.text
+    assert ids(r) == set()
 
 
 def test_an_operator_filter_outside_the_operator_returns_nothing(client, world: World) -> None:
