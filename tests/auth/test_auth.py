@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -26,6 +25,7 @@ from service.auth.models import ApiClient
 from tests.auth.factories import bearer, client_of, valid_siren
 from tests.auth.fixtures import Callers
 from tests.cabins.factories import LYON, cabin_body
+from tests.locks import waits_for_a_lock
 
 
 def create(client: TestClient, headers: dict[str, str], **kw) -> str:  # type: ignore[no-untyped-def]
@@ -650,19 +650,8 @@ def test_two_admins_revoking_each_others_key_at_once_cannot_both_succeed(
 
             waiting = threading.Thread(target=revoke_the_first)
             waiting.start()
-            with engine.connect() as watch:
-                for _ in range(200):  # it comes to wait on the first's row locks
-                    if watch.scalar(
-                        text(
-                            "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = :p"
-                        ),
-                        {"p": pid},
-                    ):
-                        break
-                    watch.rollback()
-                    time.sleep(0.05)
-                else:
-                    pytest.fail("the second revocation never waited for the first")
+            if not waits_for_a_lock(engine, pid):  # on the first's row locks
+                pytest.fail("the second revocation never waited for the first")
             one.commit()
             waiting.join(timeout=30)
             assert isinstance(outcome.get("error"), Conflict), outcome

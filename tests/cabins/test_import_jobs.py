@@ -30,6 +30,7 @@ from service.cabins.imports import jobs
 from service.cabins.imports.models import ImportJob
 from service.cabins.models import Cabin
 from tests.auth.factories import bearer, client_of, make_key, make_operator, valid_siret
+from tests.locks import waits_for_a_lock
 
 
 @dataclass(frozen=True)
@@ -360,25 +361,7 @@ def test_a_reference_created_by_another_transaction_mid_import_is_a_conflict(
     (its diff would be the wrong one); it stops with a 409 and writes nothing."""
     content = generated_csv(engine, 3)
     if kind == "ndjson":
-        rows = list(csv.DictReader(io.StringIO(content.decode())))
-        content = b"\n".join(
-            orjson.dumps(
-                {
-                    "operator_reference": r["operator_reference"],
-                    "location": {
-                        "lon": float(r["location.lon"]),
-                        "lat": float(r["location.lat"]),
-                        "declared_insee": r["location.declared_insee"],
-                    },
-                    "venue": {
-                        "kind": r["venue.kind"],
-                        "name": r["venue.name"],
-                        "siret": r["venue.siret"],
-                    },
-                }
-            )
-            for r in rows
-        )
+        content = as_ndjson(content)
     first_row_only = b"\n".join(generated_csv(engine, 3).split(b"\n")[:2]) + b"\n"
     looked_up = importer.staging.free_references
 
@@ -478,17 +461,8 @@ def test_two_imports_of_the_same_new_references_in_other_orders_do_not_deadlock(
 
         waiting = threading.Thread(target=import_this)
         waiting.start()
-        with engine.connect() as watch:
-            for _ in range(200):  # it comes to wait for the other's J-1
-                if watch.scalar(
-                    text("SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = :p"),
-                    {"p": pid},
-                ):
-                    break
-                watch.rollback()
-                time.sleep(0.05)
-            else:
-                pytest.fail("the import never waited for the other's J-1")
+        if not waits_for_a_lock(engine, pid):
+            pytest.fail("the import never waited for the other's J-1")
         assert run(other, rows("J-2")).created == 1  # not held by the waiting import
         other.commit()
         waiting.join(timeout=60)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -30,26 +29,8 @@ from service.rules.models import CabinCompliance, Verdict
 from service.rules.parallel import reevaluate_all_parallel
 from service.rules.schemas import RuleChange, RuleSetCreate
 from tests.auth.factories import make_operator
+from tests.locks import waits_for_a_lock
 from tests.rules.factories import insert_cabin
-
-
-def waits_for_a_lock(engine: Engine, pid: int, seconds: float = 10.0) -> bool:
-    """Whether that backend comes to wait on an advisory lock within `seconds`."""
-    deadline = time.monotonic() + seconds
-    with engine.connect() as conn:
-        while time.monotonic() < deadline:
-            waiting = conn.scalar(
-                text(
-                    "SELECT wait_event_type = 'Lock' AND wait_event = 'advisory'"
-                    " FROM pg_stat_activity WHERE pid = :pid"
-                ),
-                {"pid": pid},
-            )
-            if waiting:
-                return True
-            conn.rollback()
-            time.sleep(0.05)
-    return False
 
 
 def in_thread(work: Callable[[], Any]) -> tuple[threading.Thread, dict[str, Any]]:
@@ -100,7 +81,7 @@ def test_a_cabin_write_evaluates_after_a_publication_under_way(
         pid = writing.scalar(select(text("pg_backend_pid()")))
         thread, out = in_thread(lambda: evaluate(writing, [cabin_id]))
         try:
-            assert waits_for_a_lock(engine, pid), "the evaluation did not wait"
+            assert waits_for_a_lock(engine, pid, advisory=True), "the evaluation did not wait"
             assert "result" not in out
         finally:
             publishing.rollback()  # the publication gives up: 2026.1 stays in force
@@ -123,7 +104,7 @@ def test_a_cabin_write_evaluates_after_a_new_layer_vintages_re_evaluation(
         pid = writing.scalar(select(text("pg_backend_pid()")))
         thread, out = in_thread(lambda: evaluate(writing, [cabin_id]))
         try:
-            assert waits_for_a_lock(engine, pid), "the evaluation did not wait"
+            assert waits_for_a_lock(engine, pid, advisory=True), "the evaluation did not wait"
         finally:
             loading.rollback()
             thread.join(timeout=60)
@@ -157,10 +138,12 @@ def test_a_full_pass_under_way_holds_publications_and_cabin_writes(
         written: threading.Thread | None = None
         write: dict[str, Any] = {}
         try:
-            assert waits_for_a_lock(engine, publisher), "the publication did not wait"
+            assert waits_for_a_lock(engine, publisher, advisory=True), (
+                "the publication did not wait"
+            )
             # Only now the write: queued behind the publication, not racing it to the queue.
             written, write = in_thread(lambda: evaluate(writing, [cabin_id]))
-            assert waits_for_a_lock(engine, writer), "the cabin write did not wait"
+            assert waits_for_a_lock(engine, writer, advisory=True), "the cabin write did not wait"
             with Session(engine) as worker:  # a worker of the pass: it runs
                 other_cabin = insert_cabin(worker, operator_id)
                 report = evaluate_cabins(worker, [other_cabin])
