@@ -34,12 +34,7 @@ from starlette.datastructures import Headers
 from starlette.middleware.gzip import GZipResponder
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.negotiation import is_json
-
-# The API's roots (service.routing's, which imports this module through service.reads): their
-# answers are JSON or CSV, so a 304 there stands for an answer that may be gzipped. The web
-# app's pages and assets are elsewhere.
-API_ROOTS = ("/v1", "/public", "/ogc")
+from service.negotiation import is_json, under
 
 MINIMUM_BYTES = 1024  # a smaller answer gains less than the header and the work cost
 THREAD_MINIMUM_BYTES = 128 * 1024  # compressed off the event loop from this size
@@ -168,7 +163,7 @@ def _plain_varies(message: Message, path: str) -> bool:
     `Content-Length` says its size: the answer is not read for this); or a 304 of the API,
     which must say the `Vary` its 200 says (RFC 9110 §15.4.5) and has no type to tell."""
     if message["status"] == 304:
-        return _is_api(path)
+        return under(path)
     headers = Headers(raw=message.get("headers", []))
     if message["status"] in (204, 206) or "content-encoding" in headers:
         return False
@@ -176,10 +171,6 @@ def _plain_varies(message: Message, path: str) -> bool:
         return False
     length = headers.get("content-length")
     return length is None or not length.isdigit() or int(length) >= MINIMUM_BYTES
-
-
-def _is_api(path: str) -> bool:
-    return any(path == root or path.startswith(root + "/") for root in API_ROOTS)
 
 
 def _with_vary(message: Message) -> None:
@@ -210,7 +201,7 @@ class GzipMiddleware:
             if (
                 message["type"] == "http.response.start"
                 and message["status"] == 304
-                and _is_api(path)
+                and under(path)
             ):
                 _with_vary(message)
             await send(message)

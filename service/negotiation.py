@@ -25,6 +25,16 @@ from typing import Any
 
 from service.errors import NotAcceptable
 
+# The API's path roots: its answers are JSON (problem+json for every error) or a format the URL
+# names; the web app's pages and assets and /health are elsewhere.
+API_ROOTS = ("/v1", "/public", "/ogc")
+
+
+def under(path: str, roots: Sequence[str] = API_ROOTS) -> bool:
+    """Whether `path` is one of `roots` or below one of them (the API's, by default)."""
+    return any(path == root or path.startswith(root + "/") for root in roots)
+
+
 NAMED_FORMAT = re.compile(r"\.[a-z0-9]+$")  # a path ending in an extension: export.csv
 FORMAT_PARAMETER = "f"  # OGC API's
 

@@ -31,13 +31,11 @@ from service.reads import get_read_session, get_regulator_read_session
 
 JSON_MEDIA_TYPES = ("application/json", "application/merge-patch+json")
 
-# The API's path roots: a parameter given twice, or a NUL character in a value (PostgreSQL text
-# holds none), is a 400 naming it on every route of them. Web pages and /health are not API.
-API_ROOTS = ("/v1", "/public", "/ogc")
-# Of those, the roots whose routes take their declared query parameters and no other (on /ogc,
-# OGC API Features /req/core/query-param-unknown); a route reading names of its own, such as
-# /ogc's items and their queryables, is marked with `own_query_names`.
-STRICT_QUERY_ROOTS = ("/v1", "/public", "/ogc")
+# Every route of the API's roots (`negotiation.API_ROOTS`) takes its declared query parameters
+# and no other (on /ogc, OGC API Features /req/core/query-param-unknown), and a parameter given
+# twice, or a NUL character in a value (PostgreSQL text holds none), is a 400 naming it. A route
+# reading names of its own, such as /ogc's items and their queryables, is marked with
+# `own_query_names`.
 # /ogc names a repeated name or a NUL character before an unknown name; /v1 and /public name the
 # unknown name first
 _UNKNOWN_LAST_ROOTS = ("/ogc",)
@@ -49,14 +47,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 def is_json_media_type(content_type: str) -> bool:
     media_type = content_type.split(";", 1)[0].strip().lower()
     return media_type in JSON_MEDIA_TYPES or media_type.endswith("+json")
-
-
-def _under(path: str, roots: tuple[str, ...]) -> bool:
-    return any(path == root or path.startswith(root + "/") for root in roots)
-
-
-def has_strict_query(path: str) -> bool:
-    return _under(path, STRICT_QUERY_ROOTS)
 
 
 def any_query(endpoint: F) -> F:
@@ -280,7 +270,7 @@ def uses_database(dependant: Dependant) -> bool:
 def plumbing_problems(route: ApiRoute) -> list[int]:
     """The problem statuses the route may answer before or around its handler."""
     statuses = []
-    if _under(route.path, API_ROOTS):
+    if negotiation.under(route.path):
         statuses.append(400)
     takes_body = route.body_field is not None or "requestBody" in (route.openapi_extra or {})
     if takes_body:
@@ -312,12 +302,12 @@ class ApiRoute(APIRoute):
         handler = super().get_route_handler()
         if self.body_field is not None:
             handler = _json_body_only(handler)
-        if _under(self.path, API_ROOTS) and not getattr(self.endpoint, "takes_any_query", False):
+        if negotiation.under(self.path) and not getattr(self.endpoint, "takes_any_query", False):
             # computed once, as the route is built
             names = query_parameter_names(self.dependant)
             own_names = getattr(self.endpoint, "reads_own_query_names", False)
-            strict = names is not None and has_strict_query(self.path) and not own_names
-            unknown_last = _under(self.path, _UNKNOWN_LAST_ROOTS)
+            strict = names is not None and not own_names
+            unknown_last = negotiation.under(self.path, _UNKNOWN_LAST_ROOTS)
             handler = _checked_query(handler, names or ANY_NAMES, strict, unknown_last)
         if negotiated(self):  # first: a 406 before any other check
             format_parameter = any(
