@@ -46,7 +46,10 @@ def get_visible(
     404 either way, so another operator's cabin is indistinguishable from a missing one."""
     stmt = _with_point().where(Cabin.id == cabin_id, visible_to(principal))
     if for_update:
-        stmt = stmt.with_for_update(of=Cabin)
+        # FOR NO KEY UPDATE: a write never changes the id, so the foreign-key checks of
+        # verdicts and compliance written meanwhile (a publication, a full pass: FOR KEY
+        # SHARE) need not wait for it, nor it for them
+        stmt = stmt.with_for_update(of=Cabin, key_share=True)
     row = session.execute(stmt).first()
     return Located(row[0], row[1], row[2]) if row else None
 

@@ -5,6 +5,7 @@ These tests commit (their operator, key and cabin are deleted afterwards)."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import orjson
@@ -12,9 +13,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from service.app import create_app
 from service.audit.trail import CHAIN_LOCK_KEY
+from service.auth.deps import Principal
+from service.cabins.queries import get_visible
 from service.errors import BUSY
 from service.rules.plan import IN_FORCE_LOCK_KEY
 from tests.cabins.factories import cabin_body
@@ -103,3 +107,27 @@ def test_an_import_that_waited_as_long_as_a_request_may_for_a_cabin_is_a_503(
     assert response.headers["Retry-After"] == "60"
     assert response.json()["detail"] == BUSY
     assert after.headers["ETag"] == created.headers["ETag"]
+
+
+def test_a_cabin_held_for_a_write_does_not_stop_its_verdicts_being_written(
+    settings: Any,
+    engine: Engine,
+    committed: Committed,  # noqa: F811
+) -> None:
+    """A write holds its cabin's row; a publication or a full pass writing that cabin's verdicts
+    meanwhile checks their foreign key (FOR KEY SHARE on the row). A FOR UPDATE made it wait
+    for the write, which itself would wait for the publication's locks: a deadlock."""
+    with TestClient(create_app(settings)) as client:
+        created = client.post("/v1/cabins", json=cabin_body("LONG-3"), headers=committed.headers)
+        assert created.status_code == 201, created.text
+    cabin_id = uuid.UUID(created.json()["id"])
+    writer = Principal(uuid.uuid4(), "writer", "operator", committed.operator_id)
+    with Session(engine) as write, engine.connect() as publication:
+        assert get_visible(write, writer, cabin_id, for_update=True) is not None
+        publication.execute(text("SET LOCAL lock_timeout = '2s'"))
+        held = publication.scalar(
+            text("SELECT 1 FROM cabin WHERE id = :id FOR KEY SHARE"), {"id": cabin_id}
+        )
+        publication.rollback()
+        write.rollback()
+    assert held == 1

@@ -302,7 +302,7 @@ def existing_cabins(session: Session, operator_id: uuid.UUID) -> list[Any]:
         select(Cabin, func.ST_X(Cabin.geom), func.ST_Y(Cabin.geom))
         .where(Cabin.id.in_(list(ids)))
         .order_by(Cabin.id)
-        .with_for_update(of=Cabin)
+        .with_for_update(of=Cabin, key_share=True)  # as queries.get_visible: NO KEY UPDATE
     )
     return [(ids[cabin.id], cabin, lon, lat) for cabin, lon, lat in rows]
 
