@@ -11,7 +11,6 @@ import uuid
 from datetime import date, timedelta
 from typing import Any
 
-import anyio
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -24,6 +23,7 @@ from service.audit.trail import verify
 from service.cabins.imports.columns import BOOLEAN_CELL_REASON
 from service.cabins.imports.models import ImportJob
 from service.cabins.models import Cabin
+from tests.asgi import cut_off
 from tests.auth.factories import valid_siret
 from tests.auth.fixtures import Callers
 from tests.cabins.factories import cabin_body
@@ -440,45 +440,8 @@ def test_an_upload_whose_connection_closes_mid_body_is_a_400_and_writes_nothing(
     content = to_csv(
         [row("CUT-1", 2.3522, 48.8566, "75056"), row("CUT-2", 2.3522, 48.8566, "75056")]
     )
-    headers = [
-        (b"host", b"testserver"),  # an HTTP/1.1 request names its host (RFC 9112 §3.2)
-        (b"content-type", b"text/csv"),
-        (b"content-length", str(len(content)).encode()),
-        *((k.lower().encode(), v.encode()) for k, v in callers.operator.items()),
-    ]
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": IMPORT,
-        "raw_path": IMPORT.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": headers,
-        "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
-    }
-    incoming = [
-        {"type": "http.request", "body": content[: len(content) // 2], "more_body": True},
-        {"type": "http.disconnect"},
-    ]
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return incoming.pop(0) if incoming else {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    anyio.run(app, scope, receive, send)
-
-    start = next(m for m in sent if m["type"] == "http.response.start")
-    assert start["status"] == 400
-    body = json.loads(
-        b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    )
+    status, body = cut_off(app, IMPORT, content, callers.operator, content_type="text/csv")
+    assert status == 400
     assert body["errors"] == [
         {
             "field": "body",

@@ -6,9 +6,7 @@ read"."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
-import anyio
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -16,46 +14,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service.rules.models import RuleSet
+from tests.asgi import cut_off
 from tests.auth.fixtures import Callers
-
-
-def _cut_off(
-    app: FastAPI, path: str, content: bytes, headers: dict[str, str]
-) -> tuple[int, dict[str, Any]]:
-    """The request sent to the app with half its announced body, then the connection's end."""
-    raw = [
-        (b"host", b"testserver"),
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(content)).encode()),
-        *((k.lower().encode(), v.encode()) for k, v in headers.items()),
-    ]
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": raw,
-        "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
-    }
-    incoming = [{"type": "http.request", "body": content[: len(content) // 2], "more_body": True}]
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return incoming.pop(0) if incoming else {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    anyio.run(app, scope, receive, send)
-    start = next(m for m in sent if m["type"] == "http.response.start")
-    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    return start["status"], json.loads(body)
 
 
 def _rule_set_body(version: str) -> bytes:
@@ -66,7 +26,7 @@ def test_a_rule_set_cut_off_mid_body_is_a_400_naming_the_body_and_writes_nothing
     app: FastAPI, client: TestClient, db: Session, callers: Callers
 ) -> None:
     content = _rule_set_body("2099.7")
-    status, problem = _cut_off(app, "/v1/rule-sets", content, callers.admin)
+    status, problem = cut_off(app, "/v1/rule-sets", content, callers.admin)
     assert status == 400
     assert problem["errors"] == [
         {
@@ -83,7 +43,7 @@ def test_a_cabin_or_a_candidate_cut_off_mid_body_is_a_400_naming_the_body(
     app: FastAPI, client: TestClient, callers: Callers, path: str
 ) -> None:
     content = json.dumps({"venue_name": "Pharmacie du Port", "commune": "75056"}).encode()
-    status, problem = _cut_off(app, path, content, callers.operator)
+    status, problem = cut_off(app, path, content, callers.operator)
     assert status == 400
     assert problem["errors"] == [
         {
