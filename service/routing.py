@@ -35,10 +35,8 @@ JSON_MEDIA_TYPES = ("application/json", "application/merge-patch+json")
 # and no other (on /ogc, OGC API Features /req/core/query-param-unknown), and a parameter given
 # twice, or a NUL character in a value (PostgreSQL text holds none), is a 400 naming it. A route
 # reading names of its own, such as /ogc's items and their queryables, is marked with
-# `own_query_names`.
-# /ogc names a repeated name or a NUL character before an unknown name; /v1 and /public name the
-# unknown name first
-_UNKNOWN_LAST_ROOTS = ("/ogc",)
+# `own_query_names`. A request with an unknown name and a repeated one, or a NUL character,
+# is told of the unknown name first, on every root.
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 F = TypeVar("F", bound=Callable[..., Any])
@@ -210,17 +208,13 @@ def refuse_unknown(values: dict[str, list[str]], known: frozenset[str]) -> None:
         raise unknown_parameters_problem(unknown, known)
 
 
-def _checked_query(
-    handler: Handler, names: QueryNames, strict: bool, unknown_last: bool = False
-) -> Handler:
+def _checked_query(handler: Handler, names: QueryNames, strict: bool) -> Handler:
     async def checked(request: Request) -> Response:
         values = query_values(request)
-        if strict and not unknown_last:
+        if strict:
             refuse_unknown(values, names.known)
         refuse_repeated(values, names.repeatable)
         refuse_nul(values)
-        if strict and unknown_last:
-            refuse_unknown(values, names.known)
         return await handler(request)
 
     return checked
@@ -307,8 +301,7 @@ class ApiRoute(APIRoute):
             names = query_parameter_names(self.dependant)
             own_names = getattr(self.endpoint, "reads_own_query_names", False)
             strict = names is not None and not own_names
-            unknown_last = negotiation.under(self.path, _UNKNOWN_LAST_ROOTS)
-            handler = _checked_query(handler, names or ANY_NAMES, strict, unknown_last)
+            handler = _checked_query(handler, names or ANY_NAMES, strict)
         if negotiated(self):  # first: a 406 before any other check
             format_parameter = any(
                 p.alias == negotiation.FORMAT_PARAMETER for p in self.dependant.query_params

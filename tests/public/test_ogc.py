@@ -745,6 +745,20 @@ def test_an_unknown_parameter_on_any_ogc_route_is_a_400_naming_it(
     assert client.get(f"{url}?f=json").status_code == 200
 
 
+@pytest.mark.parametrize(
+    "query", ["f=json&f=json&nosuch=1", "nosuch=1&f=json&f=json", "f=js%00on&nosuch=1"]
+)
+def test_an_unknown_parameter_is_named_before_a_repeated_or_nul_one_as_on_v1(
+    client: TestClient, query: str
+) -> None:
+    """One order on every root: /ogc named the repeated `f` (or its NUL) first, and the
+    unknown name only once the client had mended it."""
+    response = client.get(f"/ogc/collections?{query}")
+    assert response.status_code == 400, response.text
+    (error,) = response.json()["errors"]
+    assert error["field"] == "nosuch" and "unknown parameter" in error["reason"]
+
+
 def test_the_item_route_still_takes_crs_and_f(client: TestClient, cabins: list) -> None:
     response = client.get(
         f"{ITEMS}/{cabins[0].reference}",
