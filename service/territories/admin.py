@@ -132,10 +132,9 @@ def load_admin(
         if not force and admin_is_current(conn):  # another process loaded it meanwhile
             progress("admin layers: already current from the same packages, nothing to do")
             return AdminLoadResult(skipped=True, seconds=time.perf_counter() - started)
-        # A bulk job: the request-sized statement and lock timeouts of the engine do not apply.
+        # A bulk job: the request-sized statement timeout of the engine does not apply.
         conn.execute(text("SET LOCAL work_mem = '256MB'"))
         conn.execute(text("SET LOCAL statement_timeout = '15min'"))
-        conn.execute(text("SET LOCAL lock_timeout = '15min'"))
         ids = {
             kind: create_layer(
                 conn,

@@ -15,8 +15,18 @@ _LOAD_LOCK_KEY = 0x7E7E_0004
 
 
 def lock_layer_loads(conn: Connection) -> None:
-    """Serialise layer loads (released at the end of the transaction)."""
+    """Serialise layer loads (released at the end of the transaction). A load waits for the
+    one under way however long that one runs (each of its statements may take 15 minutes):
+    neither the engine's lock timeout, sized for requests, nor its statement timeout bounds
+    this wait; the statement timeout is put back for the load's own statements, and its other
+    waits are bounded by them."""
+    statement_timeout = conn.scalar(text("SELECT current_setting('statement_timeout')"))
+    conn.execute(text("SET LOCAL lock_timeout = 0"))
+    conn.execute(text("SET LOCAL statement_timeout = 0"))
     conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOAD_LOCK_KEY})
+    conn.execute(
+        text("SELECT set_config('statement_timeout', :value, true)"), {"value": statement_timeout}
+    )
 
 
 @dataclass(frozen=True)

@@ -109,10 +109,9 @@ def generate_synthetic_on(
         return result
     if not current_layer_matching(conn, "commune", None):
         raise RuntimeError("no current commune layer: run `registry layers load admin` first")
-    # A bulk job: the request-sized statement and lock timeouts of the engine do not apply.
+    # A bulk job: the request-sized statement timeout of the engine does not apply.
     conn.execute(text("SET LOCAL work_mem = '256MB'"))
     conn.execute(text("SET LOCAL statement_timeout = '15min'"))
-    conn.execute(text("SET LOCAL lock_timeout = '15min'"))
     ids: dict[str, int] = {}
     for kind in todo:
         step = time.perf_counter()

@@ -3,13 +3,18 @@ the old vintage until then, never a half-loaded layer."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import date
 from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from service.db import make_engine
+from service.settings import Settings
 from service.territories.importers.zoning import import_zoning
+from service.territories.layers import lock_layer_loads
 
 DATA = Path(__file__).parent / "data"
 
@@ -73,3 +78,25 @@ def test_a_load_analyses_layer(engine: Engine) -> None:
     finally:
         with engine.begin() as conn:
             conn.execute(text("DELETE FROM layer WHERE id = :id"), {"id": layer_id})
+
+
+def test_a_load_waits_for_the_one_under_way_past_the_requests_lock_timeout(
+    settings: Settings,
+) -> None:
+    """Each statement of a load may run 15 minutes: the next load waits for the lock however
+    long, where the engine's lock timeout (sized for requests) cut it short."""
+    short = make_engine(settings.model_copy(update={"db_statement_timeout_ms": 400}))
+    try:
+        with short.begin() as under_way, short.connect() as waiting:
+            lock_layer_loads(under_way)
+            started = time.monotonic()
+            release = threading.Timer(1.0, under_way.rollback)
+            release.start()
+            with waiting.begin():
+                lock_layer_loads(waiting)  # past the 360 ms lock and 400 ms statement timeouts
+                timeout = "SELECT current_setting('statement_timeout')"
+                assert waiting.scalar(text(timeout)) == "400ms"  # the load's statements'
+            release.join()
+        assert time.monotonic() - started >= 0.9
+    finally:
+        short.dispose()
