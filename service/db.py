@@ -28,9 +28,11 @@ class Base(DeclarativeBase):
 
 def session_options(settings: Settings) -> str:
     """Every connection's settings given at connection: the statement timeout, and a lock
-    timeout just under it, so that a statement that waited for a lock as long as a statement
-    may (behind a publication, a full pass, a large import) ends as a wait (SQLSTATE 55P03,
-    `errors.waited_for_lock`), not as a statement that asked for too much work."""
+    timeout a tenth under it. The lock timeout bounds each wait for a lock: a statement that
+    begins by waiting (behind a publication, a full pass, a large import: the chain, the rule
+    set in force, a cabin's row) ends as a wait (SQLSTATE 55P03, `errors.waited_for_lock`),
+    not as a statement that asked for too much work; a wait that opens late in a long
+    statement may still meet the statement timeout first."""
     timeout_ms = settings.db_statement_timeout_ms
     return f"-c statement_timeout={timeout_ms} -c lock_timeout={lock_timeout_ms(timeout_ms)}"
 

@@ -581,7 +581,7 @@ def install_error_handlers(app: FastAPI) -> None:
             return _rolled_back(request, exc)
         if waited_for_lock(exc):
             return _busy(request, exc)
-        log.warning("database unavailable: %s", str(exc).splitlines()[0] if str(exc) else exc)
+        log.warning("database unavailable: %s", _first_line(exc))
         return problem_response(
             ServiceUnavailable(
                 "The database is unavailable; retry shortly.", headers={"Retry-After": "5"}
@@ -632,6 +632,13 @@ def _allowed_methods(request: Request, fallback: str) -> str:
 _HTTP_METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD", "TRACE"}
 
 
+def _first_line(exc: Exception) -> str:
+    """The database's message alone: not the statement and its parameters (cabin data), which
+    SQLAlchemy's text of the error carries."""
+    text = str(getattr(exc, "orig", None) or exc)
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def _sqlstate(exc: Exception) -> str:
     return str(getattr(getattr(exc, "orig", None), "sqlstate", None) or "")
 
@@ -656,14 +663,14 @@ def waited_for_lock(exc: Exception) -> bool:
 # A request that waited for a lock as long as a statement may behind a long write: the service
 # is up and nothing was written; it is worth retrying.
 BUSY = (
-    "This write waited as long as a request may for a long write to end (a rule set being put"
+    "This request waited as long as a request may for a long write to end (a rule set being put"
     " in force, every cabin being re-evaluated, or a large import); nothing of it was"
     " written. Retry in a minute."
 )
 
 
 def _busy(request: Request, exc: Exception) -> Response:
-    log.warning("lock wait cut on %s %s: %s", request.method, request.url.path, exc)
+    log.warning("lock wait cut on %s %s: %s", request.method, request.url.path, _first_line(exc))
     return problem_response(ServiceUnavailable(BUSY, headers={"Retry-After": "60"}), request)
 
 
@@ -671,7 +678,9 @@ def _rolled_back(request: Request, exc: Exception) -> Response:
     """A transaction PostgreSQL undid to settle a conflict with a concurrent one (a deadlock,
     a serialization failure): the service is up and nothing was written; sent again, the
     request runs after the other."""
-    log.warning("transaction rolled back on %s %s: %s", request.method, request.url.path, exc)
+    log.warning(
+        "transaction rolled back on %s %s: %s", request.method, request.url.path, _first_line(exc)
+    )
     return problem_response(
         ServiceUnavailable(
             "This request met a concurrent write to the same data and was undone: nothing was"
@@ -686,7 +695,9 @@ def _too_long(request: Request, exc: Exception) -> Response:
     """A statement stopped by the database's statement_timeout: the service is up, this request
     asked for more work than one request may take."""
     timeout_ms = request.app.state.settings.db_statement_timeout_ms
-    log.warning("statement cancelled on %s %s: %s", request.method, request.url.path, exc)
+    log.warning(
+        "statement cancelled on %s %s: %s", request.method, request.url.path, _first_line(exc)
+    )
     return problem_response(
         ServiceUnavailable(
             f"The request took longer than the {timeout_ms / 1000:g} s one request may take;"
