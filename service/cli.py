@@ -281,14 +281,32 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         if not isinstance(exc, OperationalError):
             raise
-        # the database unreachable, or the connection lost mid-command: said, not a traceback
-        reason = str(exc.orig or exc).strip().splitlines()[0]
-        print(
-            f"error: the database is unavailable or the connection was lost: {reason}",
-            file=sys.stderr,
-        )
+        print(f"error: {_stopped_by_database(exc)}", file=sys.stderr)
         return 1
     return int(result or 0)
+
+
+def _stopped_by_database(exc: Exception) -> str:
+    """What stopped a command in the database, in the words the API's answers use, and what to
+    do (nothing of the command's transaction was written)."""
+    from service.errors import rolled_back_by_conflict, stopped_at_time_limit, waited_for_lock
+
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    if waited_for_lock(exc):
+        return (
+            "the command waited as long as it may for a long write to end (a rule set being"
+            " put in force, every cabin being re-evaluated, a large import); nothing was"
+            f" written; run it again later: {reason}"
+        )
+    if stopped_at_time_limit(exc):
+        return f"a statement ran past the command's time limit; nothing was written: {reason}"
+    if rolled_back_by_conflict(exc):
+        return (
+            "the command met a concurrent write to the same data and was undone; nothing was"
+            f" written; run it again: {reason}"
+        )
+    # the database unreachable, or the connection lost mid-command: said, not a traceback
+    return f"the database is unavailable or the connection was lost: {reason}"
 
 
 if __name__ == "__main__":

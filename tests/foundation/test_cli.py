@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
 
+from service.audit.trail import CHAIN_LOCK_KEY
 from service.cli import LONG_STATEMENT_TIMEOUT_MS, cli_engine, main
 from service.settings import get_settings
 
@@ -101,3 +102,21 @@ def test_serve_refuses_a_bad_web_concurrency_naming_it(
         "error: WEB_CONCURRENCY: 'two' is not a whole number of at least 1\n"
     )
     assert uvicorn_runs == []
+
+
+def test_a_command_that_waited_behind_a_long_write_says_so(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A publication holds the audit chain: a command appending to it waits, and is cut by
+    the lock timeout. It read "the database is unavailable or the connection was lost"."""
+    monkeypatch.setenv("DB_STATEMENT_TIMEOUT_MS", "500")
+    with engine.connect() as publication:
+        publication.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHAIN_LOCK_KEY})
+        try:
+            code = main(["operators", "create", "--name", "Attente", "--siren", "732829320"])
+        finally:
+            publication.rollback()
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.startswith("error: the command waited as long as it may for a long write to end")
+    assert "nothing was written" in err and "Traceback" not in err
