@@ -216,6 +216,15 @@ class HostRequiredMiddleware:
         await send_problem(send, problem, scope["path"])
 
 
+def announces_body(scope: Scope) -> bool:
+    """Whether the request says a body follows: a `Content-Length` other than 0, or a
+    `Transfer-Encoding` (RFC 9112 §6.3: without either, an HTTP/1.1 request has none)."""
+    headers = dict(scope["headers"])
+    return headers.get(b"content-length", b"0").strip() not in (b"0", b"") or (
+        b"transfer-encoding" in headers
+    )
+
+
 async def send_problem(
     send: Send, problem: Problem, instance: str, headers: tuple[tuple[bytes, bytes], ...] = ()
 ) -> None:
@@ -255,11 +264,7 @@ class RequestCodingMiddleware:
             for coding in value.decode("latin-1").split(",")
             if coding.strip()
         ]
-        headers = dict(scope["headers"])
-        has_body = headers.get(b"content-length", b"0").strip() not in (b"0", b"") or (
-            b"transfer-encoding" in headers
-        )
-        if not has_body or all(coding == "identity" for coding in codings):
+        if not announces_body(scope) or all(coding == "identity" for coding in codings):
             await self.app(scope, receive, send)
             return
         given = ", ".join(codings)
@@ -284,7 +289,9 @@ class BodyLimitMiddleware:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        # A request without a body (every GET, the hot /public/cabins/nearest among them) has
+        # nothing to count: it goes straight through.
+        if scope["type"] != "http" or not announces_body(scope):
             await self.app(scope, receive, send)
             return
         length = dict(scope["headers"]).get(b"content-length")
