@@ -319,6 +319,11 @@ class BodyLimitMiddleware:
                     return {"type": "http.disconnect"}
             return message
 
+        # Only the app's messages pass here. Starlette's outermost error middleware answers an
+        # unhandled error with its own `send`, but only if no answer has started, and it learns
+        # that from the messages crossing it: the refusal is sent whole, start and last body
+        # (which lets go a start that gzip held), before the app reads on, so a failure after it
+        # is logged and starts no second answer (tests/http/test_body_limit.py).
         async def send_unless_refused(message: Message) -> None:
             if not refused:
                 await send(message)
