@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import time
 
 from fastapi.testclient import TestClient
@@ -12,6 +11,7 @@ from service.app import create_app
 from service.errors import PROBLEM_MEDIA_TYPE
 from service.settings import Settings
 from tests.foundation.tcp_proxy import TcpProxy
+from tests.servers import free_port
 
 
 def test_health_reports_postgis_and_revision(client: TestClient) -> None:
@@ -23,14 +23,8 @@ def test_health_reports_postgis_and_revision(client: TestClient) -> None:
     assert body["schema_revision"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_health_is_503_problem_fast_when_the_database_is_unreachable(settings: Settings) -> None:
-    url = make_url(settings.database_url).set(host="127.0.0.1", port=_free_port())
+    url = make_url(settings.database_url).set(host="127.0.0.1", port=free_port())
     app = create_app(settings.model_copy(update={"database_url": url.render_as_string(False)}))
     with TestClient(app, raise_server_exceptions=False) as client:
         started = time.monotonic()

@@ -9,42 +9,29 @@ import gzip
 import socket
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import anyio
 import orjson
 import pytest
-import uvicorn
 
 from service import middleware
 from service.app import create_app
 from service.middleware import Http10LengthMiddleware
 from service.settings import Settings
+from tests.servers import serving
 
 WINDOW = "/public/cabins?bbox=2.0,48.0,2.5,48.5"
 
 
 @pytest.fixture(scope="module")
 def port(settings: Settings) -> Iterator[int]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
     app = create_app(
         settings.model_copy(update={"public_rate_limit_per_minute": 0, "public_cache_max_bytes": 0})
     )
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
-    yield port
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(app) as port:
+        yield port
 
 
 def exchange(port: int, request: bytes, status: str = "200") -> tuple[dict[str, str], bytes]:

@@ -7,17 +7,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import uvicorn
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -25,6 +21,7 @@ from sqlalchemy.orm import Session
 from service.app import create_app
 from service.settings import Settings
 from tests.public.factories import make_cabin, make_operator
+from tests.servers import serving
 
 # A corner of the Cantal far from other tests' points, so the spatial filter sees only ours.
 HOME = (2.6500, 45.0300)
@@ -38,28 +35,11 @@ class Committed:
     references: dict[str, str]  # label -> public reference
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(settings: Settings) -> Iterator[str]:
-    port = free_port()
     app = create_app(settings.model_copy(update={"public_rate_limit_per_minute": 0}))
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(app) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture(scope="module")

@@ -4,9 +4,6 @@ background thread on a free port against the test database, and headless Chromiu
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +11,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from service.settings import Settings
+from tests.servers import serving
 from tests.web import data as web_data
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -44,35 +42,12 @@ def web_data_committed(engine: Engine) -> Iterator[web_data.WebData]:
         web_data.remove(engine, data)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def live_server(settings: Settings, web_data_committed: web_data.WebData) -> Iterator[str]:
-    import uvicorn
-
     from service.app import create_app
 
-    port = _free_port()
-    config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning", access_log=False
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="web-tests-uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
-    try:
+    with serving(create_app(settings)) as port:
         yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")
