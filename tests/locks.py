@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 
 def waits_for_a_lock(
@@ -28,3 +32,26 @@ def waits_for_a_lock(
             conn.rollback()
             time.sleep(0.05)
     return False
+
+
+def in_thread(
+    work: Callable[[], Any], session: Session | None = None
+) -> tuple[threading.Thread, dict[str, Any]]:
+    """Runs `work` in a thread, started; its `result` or `error` lands in the dict. With a
+    `session`, the thread commits it after the work, or rolls it back on an error (releasing
+    its locks at once)."""
+    out: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            out["result"] = work()
+            if session is not None:
+                session.commit()
+        except Exception as exc:  # reported to the test
+            if session is not None:
+                session.rollback()
+            out["error"] = exc
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, out

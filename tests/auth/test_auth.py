@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -25,7 +24,7 @@ from service.auth.models import ApiClient
 from tests.auth.factories import bearer, client_of, valid_siren
 from tests.auth.fixtures import Callers
 from tests.cabins.factories import LYON, cabin_body
-from tests.locks import waits_for_a_lock
+from tests.locks import in_thread, waits_for_a_lock
 
 
 def create(client: TestClient, headers: dict[str, str], **kw) -> str:  # type: ignore[no-untyped-def]
@@ -638,18 +637,7 @@ def test_two_admins_revoking_each_others_key_at_once_cannot_both_succeed(
         with Session(engine) as one, Session(engine) as two:
             revoke_client(one, CLI_ACTOR, second)  # holds the admin keys' locks, uncommitted
             pid = two.scalar(text("SELECT pg_backend_pid()"))
-            outcome: dict[str, BaseException] = {}
-
-            def revoke_the_first() -> None:
-                try:
-                    revoke_client(two, CLI_ACTOR, first)
-                    two.commit()
-                except BaseException as exc:  # reported to the test
-                    two.rollback()
-                    outcome["error"] = exc
-
-            waiting = threading.Thread(target=revoke_the_first)
-            waiting.start()
+            waiting, outcome = in_thread(lambda: revoke_client(two, CLI_ACTOR, first), two)
             if not waits_for_a_lock(engine, pid):  # on the first's row locks
                 pytest.fail("the second revocation never waited for the first")
             one.commit()

@@ -30,7 +30,7 @@ from service.cabins.imports import jobs
 from service.cabins.imports.models import ImportJob
 from service.cabins.models import Cabin
 from tests.auth.factories import bearer, client_of, make_key, make_operator, valid_siret
-from tests.locks import waits_for_a_lock
+from tests.locks import in_thread, waits_for_a_lock
 
 
 @dataclass(frozen=True)
@@ -449,18 +449,7 @@ def test_two_imports_of_the_same_new_references_in_other_orders_do_not_deadlock(
     with Session(engine) as other, Session(engine) as this:
         run(other, rows("J-1"))  # uncommitted: J-1 is the other's until it ends
         pid = this.scalar(text("SELECT pg_backend_pid()"))
-        outcome: dict[str, BaseException] = {}
-
-        def import_this() -> None:
-            try:
-                run(this, rows("J-2", "J-1", "J-0"))
-                this.commit()
-            except BaseException as exc:  # reported to the test
-                this.rollback()
-                outcome["error"] = exc
-
-        waiting = threading.Thread(target=import_this)
-        waiting.start()
+        waiting, outcome = in_thread(lambda: run(this, rows("J-2", "J-1", "J-0")), this)
         if not waits_for_a_lock(engine, pid):
             pytest.fail("the import never waited for the other's J-1")
         assert run(other, rows("J-2")).created == 1  # not held by the waiting import

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -29,22 +29,8 @@ from service.rules.models import CabinCompliance, Verdict
 from service.rules.parallel import reevaluate_all_parallel
 from service.rules.schemas import RuleChange, RuleSetCreate
 from tests.auth.factories import make_operator
-from tests.locks import waits_for_a_lock
+from tests.locks import in_thread, waits_for_a_lock
 from tests.rules.factories import insert_cabin
-
-
-def in_thread(work: Callable[[], Any]) -> tuple[threading.Thread, dict[str, Any]]:
-    out: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            out["result"] = work()
-        except Exception as exc:  # reported to the test
-            out["error"] = exc
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread, out
 
 
 @pytest.fixture
