@@ -4,6 +4,7 @@ with validated parameters, publication with its report; and a cabin's compliance
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -237,24 +238,27 @@ def test_a_parameter_of_another_type_is_refused_not_converted(db: Session, clien
     assert client.get("/v1/rule-sets/2026.9").status_code == 404
 
 
+def post_profiles(db: Session, client: TestClient, *profiles: tuple[str, list[str]]) -> Any:
+    """An admin's POST of rule set 2026.9 whose profiles, (name, régions), each make SIT-10 an
+    error."""
+    admin = make_key(db, "admin")
+    db.commit()  # releases the test's savepoint: the 422 rolls back only its own
+    stricter = {"SIT-10": {"severity": "error"}}
+    body = {
+        "version": "2026.9",
+        "title": "t",
+        "profiles": [{"name": n, "regions": r, "rules": stricter} for n, r in profiles],
+    }
+    return client.post("/v1/rule-sets", json=body, headers=bearer(admin))
+
+
 def test_profiles_that_overlap_or_name_an_unknown_region_are_refused(
     db: Session, client: TestClient
 ):
     """Two profiles changing SIT-10 in région 84 were accepted, and every new cabin of the
     région was then a 500 (its two verdicts of SIT-10 upserted in one statement); a région
     that does not exist made a profile that applies nowhere."""
-    admin = make_key(db, "admin")
-    db.commit()  # releases the test's savepoint: the 422 below rolls back only its own
-    stricter = {"SIT-10": {"severity": "error"}}
-    body = {
-        "version": "2026.9",
-        "title": "t",
-        "profiles": [
-            {"name": "ara", "regions": ["84"], "rules": stricter},
-            {"name": "ara-bis", "regions": ["11", "84", "99"], "rules": stricter},
-        ],
-    }
-    response = client.post("/v1/rule-sets", json=body, headers=bearer(admin))
+    response = post_profiles(db, client, ("ara", ["84"]), ("ara-bis", ["11", "84", "99"]))
     assert response.status_code == 422, response.text
     assert response.json()["errors"] == [
         {
@@ -270,18 +274,7 @@ def test_profiles_that_overlap_or_name_an_unknown_region_are_refused(
 def test_two_profiles_of_one_name_that_overlap_are_refused(db: Session, client: TestClient):
     """The clash was looked for by profile name: two profiles named alike, both changing
     SIT-10 in région 84, passed as one (only the repeated name was reported)."""
-    admin = make_key(db, "admin")
-    db.commit()  # releases the test's savepoint: the 422 below rolls back only its own
-    stricter = {"SIT-10": {"severity": "error"}}
-    body = {
-        "version": "2026.9",
-        "title": "t",
-        "profiles": [
-            {"name": "ara", "regions": ["84"], "rules": stricter},
-            {"name": "ara", "regions": ["84"], "rules": stricter},
-        ],
-    }
-    response = client.post("/v1/rule-sets", json=body, headers=bearer(admin))
+    response = post_profiles(db, client, ("ara", ["84"]), ("ara", ["84"]))
     assert response.status_code == 422, response.text
     assert response.json()["errors"] == [
         {"field": "profiles.1.name", "reason": "ara appears twice"},
