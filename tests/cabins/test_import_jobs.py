@@ -368,28 +368,28 @@ def test_a_reference_created_by_another_transaction_mid_import_is_a_conflict(
     def meanwhile(session: Session) -> list[int]:
         monkeypatch.setattr(importer.staging, "free_references", looked_up)  # once
         with Session(engine) as other:
-            importer.run_import(
-                other,
-                operator_id=committed.operator_id,
-                actor=CLI_ACTOR,
-                body=first_row_only,
-                kind="csv",
-                options=importer.ImportOptions(evaluate=False),
-            )
+            import_unevaluated(other, committed, first_row_only, "csv")
             other.commit()
         return looked_up(session)
 
     monkeypatch.setattr(importer.staging, "free_references", meanwhile)
     with Session(engine) as session, pytest.raises(importer.ConcurrentImport):
-        importer.run_import(
-            session,
-            operator_id=committed.operator_id,
-            actor=CLI_ACTOR,
-            body=content,
-            kind=kind,
-            options=importer.ImportOptions(evaluate=False),
-        )
+        import_unevaluated(session, committed, content, kind)
     assert cabin_count(engine, committed.operator_id) == 1  # the other transaction's
+
+
+def import_unevaluated(
+    session: Session, committed: Committed, body: bytes, kind: str
+) -> importer.ImportReport:
+    """The operator's import from the command line, its cabins left unevaluated."""
+    return importer.run_import(
+        session,
+        operator_id=committed.operator_id,
+        actor=CLI_ACTOR,
+        body=body,
+        kind=kind,
+        options=importer.ImportOptions(evaluate=False),
+    )
 
 
 def as_ndjson(content: bytes) -> bytes:
@@ -437,14 +437,7 @@ def test_two_imports_of_the_same_new_references_in_other_orders_do_not_deadlock(
         return content if kind == "csv" else as_ndjson(content)
 
     def run(session: Session, body: bytes) -> importer.ImportReport:
-        return importer.run_import(
-            session,
-            operator_id=committed.operator_id,
-            actor=CLI_ACTOR,
-            body=body,
-            kind=kind,
-            options=importer.ImportOptions(evaluate=False),
-        )
+        return import_unevaluated(session, committed, body, kind)
 
     with Session(engine) as other, Session(engine) as this:
         run(other, rows("J-1"))  # uncommitted: J-1 is the other's until it ends
