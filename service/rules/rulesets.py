@@ -22,7 +22,7 @@ from service.audit.trail import Actor, hold_chain, record
 from service.cabins.imports.parse import undecodable_at
 from service.errors import Conflict, NotFound, ValidationFailed, field_errors
 from service.rules import evaluator, plan
-from service.rules.models import Rule, RuleSet
+from service.rules.models import COMPLIANCE_STATUSES, Rule, RuleSet
 from service.rules.schemas import Profile, RuleSetCreate, RuleSetSpec, RuleSpec
 from service.territories.queries import current_codes
 
@@ -386,7 +386,7 @@ def publish(
     after = evaluator.compliance_counts(session)
     report.compliance = {
         status: (before.get(status, 0), after.get(status, 0))
-        for status in ("compliant", "non_compliant", "incomplete")
+        for status in COMPLIANCE_STATUSES
     }
     return rule_set, report
 
