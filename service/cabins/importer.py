@@ -31,7 +31,7 @@ from service.cabins.imports.parse import (
     Declaration,
     Record,
     decode,
-    read_records,
+    records_in,
 )
 from service.cabins.models import Cabin
 from service.cabins.records import (
@@ -297,7 +297,7 @@ def _run_import(
         records, total, certified = classified.python_rows, classified.total, classified.certified
     else:
         # A file with no record raises here: `setbased.plan` leaves such a file to this reader.
-        records = list(read_records(body, kind))
+        records = list(records_in(text, kind))
         total = len(records)
     checked = _check(records, operator_id, today, progress, total, cells=kind == "csv")
     lap("check_records")

@@ -379,7 +379,11 @@ def check_file(body: bytes, kind: str) -> None:
 def read_records(body: bytes, kind: str) -> Iterator[Record]:
     """The file's records, CSV or NDJSON; the file's own problems raised (not UTF-8, a CSV
     header that does not match, and, once read to its end, no record at all)."""
-    text = decode(body)
+    return records_in(decode(body), kind)
+
+
+def records_in(text: str, kind: str) -> Iterator[Record]:
+    """The records of a file already decoded (`read_records` without the decoding)."""
     return _at_least_one(read_csv(text) if kind == "csv" else read_ndjson(text), text)
 
 
