@@ -57,9 +57,9 @@ async def read_upload(request: Request) -> tuple[str, bytes]:
     # A body over MAX_BODY_BYTES is refused by BodyLimitMiddleware (its stream ends there).
     # A body cut off mid-upload ends the stream with ClientDisconnect: the error handlers'
     # 400 (errors.cut_off), nothing imported.
-    chunks = [chunk async for chunk in request.stream()]
+    body = await request.body()
     # Decoding a large file takes a while: not on the event loop.
-    return kind, await run_in_threadpool(to_utf8, b"".join(chunks), codec, kind)
+    return kind, await run_in_threadpool(to_utf8, body, codec, kind)
 
 
 Upload = Annotated[tuple[str, bytes], Depends(read_upload)]
