@@ -385,8 +385,7 @@ def publish(
     report = evaluator.reevaluate_all(session, at=at)
     after = evaluator.compliance_counts(session)
     report.compliance = {
-        status: (before.get(status, 0), after.get(status, 0))
-        for status in COMPLIANCE_STATUSES
+        status: (before.get(status, 0), after.get(status, 0)) for status in COMPLIANCE_STATUSES
     }
     return rule_set, report
 
