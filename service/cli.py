@@ -289,9 +289,14 @@ def main(argv: list[str] | None = None) -> int:
 def _stopped_by_database(exc: Exception) -> str:
     """What stopped a command in the database, in the words the API's answers use, and what to
     do (nothing of the command's transaction was written)."""
-    from service.errors import rolled_back_by_conflict, stopped_at_time_limit, waited_for_lock
+    from service.errors import (
+        first_line,
+        rolled_back_by_conflict,
+        stopped_at_time_limit,
+        waited_for_lock,
+    )
 
-    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    reason = first_line(exc)
     if waited_for_lock(exc):
         return (
             "the command waited as long as it may for a long write to end (a rule set being"

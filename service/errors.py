@@ -574,20 +574,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(PoolTimeoutError)
-    async def _db_down(request: Request, exc: Exception) -> Response:
-        if stopped_at_time_limit(exc):
-            return _too_long(request, exc)
-        if rolled_back_by_conflict(exc):
-            return _rolled_back(request, exc)
-        if waited_for_lock(exc):
-            return _busy(request, exc)
-        log.warning("database unavailable: %s", _first_line(exc))
-        return problem_response(
-            ServiceUnavailable(
-                "The database is unavailable; retry shortly.", headers={"Retry-After": "5"}
-            ),
-            request,
-        )
+    async def _db_stopped(request: Request, exc: Exception) -> Response:
+        return _database_stopped(request, exc)
 
     @app.exception_handler(IntegrityError)
     async def _taken(request: Request, exc: IntegrityError) -> Response:
@@ -607,7 +595,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DBAPIError)
     async def _db_error(request: Request, exc: DBAPIError) -> Response:
         if exc.connection_invalidated:
-            return await _db_down(request, exc)
+            return _database_stopped(request, exc)
         return _internal(request, exc)
 
     @app.exception_handler(Exception)
@@ -632,7 +620,7 @@ def _allowed_methods(request: Request, fallback: str) -> str:
 _HTTP_METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD", "TRACE"}
 
 
-def _first_line(exc: Exception) -> str:
+def first_line(exc: Exception) -> str:
     """The database's message alone: not the statement and its parameters (cabin data), which
     SQLAlchemy's text of the error carries."""
     text = str(getattr(exc, "orig", None) or exc)
@@ -669,42 +657,36 @@ BUSY = (
 )
 
 
-def _busy(request: Request, exc: Exception) -> Response:
-    log.warning("lock wait cut on %s %s: %s", request.method, request.url.path, _first_line(exc))
-    return problem_response(ServiceUnavailable(BUSY, headers={"Retry-After": "60"}), request)
-
-
-def _rolled_back(request: Request, exc: Exception) -> Response:
-    """A transaction PostgreSQL undid to settle a conflict with a concurrent one (a deadlock,
-    a serialization failure): the service is up and nothing was written; sent again, the
-    request runs after the other."""
-    log.warning(
-        "transaction rolled back on %s %s: %s", request.method, request.url.path, _first_line(exc)
-    )
-    return problem_response(
-        ServiceUnavailable(
-            "This request met a concurrent write to the same data and was undone: nothing was"
-            " written. Send it again.",
-            headers={"Retry-After": "1"},
-        ),
-        request,
-    )
-
-
-def _too_long(request: Request, exc: Exception) -> Response:
-    """A statement stopped by the database's statement_timeout: the service is up, this request
-    asked for more work than one request may take."""
-    timeout_ms = request.app.state.settings.db_statement_timeout_ms
-    log.warning(
-        "statement cancelled on %s %s: %s", request.method, request.url.path, _first_line(exc)
-    )
-    return problem_response(
-        ServiceUnavailable(
+def _database_stopped(request: Request, exc: Exception) -> Response:
+    """The service is up but the database stopped this request, nothing of it written: a 503
+    saying what stopped it and when to retry, and one log line without the statement.
+    - past the statement time limit: the request asked for more work than one request may
+      take (narrow it);
+    - undone to settle a conflict with a concurrent transaction (a deadlock, a serialization
+      failure): sent again, it runs after the other;
+    - a wait for a lock cut by the lock timeout: a long write under way (`BUSY`);
+    - else the database is unreachable or the connection was lost."""
+    if stopped_at_time_limit(exc):
+        timeout_ms = request.app.state.settings.db_statement_timeout_ms
+        cause, retry_after = "statement cancelled", "30"
+        detail = (
             f"The request took longer than the {timeout_ms / 1000:g} s one request may take;"
-            " narrow it (a filter, a region, a smaller page) or retry later.",
-            headers={"Retry-After": "30"},
-        ),
-        request,
+            " narrow it (a filter, a region, a smaller page) or retry later."
+        )
+    elif rolled_back_by_conflict(exc):
+        cause, retry_after = "transaction rolled back", "1"
+        detail = (
+            "This request met a concurrent write to the same data and was undone: nothing was"
+            " written. Send it again."
+        )
+    elif waited_for_lock(exc):
+        cause, retry_after, detail = "lock wait cut", "60", BUSY
+    else:
+        cause, retry_after = "database unavailable", "5"
+        detail = "The database is unavailable; retry shortly."
+    log.warning("%s on %s %s: %s", cause, request.method, request.url.path, first_line(exc))
+    return problem_response(
+        ServiceUnavailable(detail, headers={"Retry-After": retry_after}), request
     )
 
 
