@@ -254,7 +254,7 @@ class RequestCodingMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or not announces_body(scope):  # every GET: no body
             await self.app(scope, receive, send)
             return
         codings = [
@@ -264,7 +264,7 @@ class RequestCodingMiddleware:
             for coding in value.decode("latin-1").split(",")
             if coding.strip()
         ]
-        if not announces_body(scope) or all(coding == "identity" for coding in codings):
+        if all(coding == "identity" for coding in codings):
             await self.app(scope, receive, send)
             return
         given = ", ".join(codings)
