@@ -10,48 +10,26 @@ import io
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.audit.trail import CLI_ACTOR
-from service.auth.models import ApiClient, Operator
+from service.auth.models import ApiClient
 from service.cabins import importer
 from service.cabins.imports import jobs
 from service.cabins.imports.models import ImportJob
 from service.cabins.models import Cabin
 from tests.auth.factories import bearer, client_of, make_key, make_operator, valid_siret
+from tests.cabins.conftest import Committed
 from tests.locks import in_thread, waits_for_a_lock
-
-
-@dataclass(frozen=True)
-class Committed:
-    operator_id: uuid.UUID
-    headers: dict[str, str]
-
-
-@pytest.fixture
-def committed(engine: Engine) -> Iterator[Committed]:
-    with Session(engine) as session:
-        operator_id = make_operator(session, "Opérateur des imports longs")
-        key = make_key(session, "operator", operator_id=operator_id)
-        session.commit()
-    yield Committed(operator_id, bearer(key))
-    with Session(engine) as session:
-        session.execute(delete(Cabin).where(Cabin.operator_id == operator_id))
-        session.execute(delete(ImportJob).where(ImportJob.operator_id == operator_id))
-        session.execute(delete(ApiClient).where(ApiClient.operator_id == operator_id))
-        session.execute(delete(Operator).where(Operator.id == operator_id))
-        session.commit()
 
 
 def generated_csv(engine: Engine, count: int) -> bytes:

@@ -21,8 +21,8 @@ from service.auth.deps import Principal
 from service.cabins.queries import get_visible
 from service.errors import BUSY
 from service.rules.plan import IN_FORCE_LOCK_KEY
+from tests.cabins.conftest import Committed
 from tests.cabins.factories import cabin_body
-from tests.cabins.test_import_jobs import Committed, committed  # noqa: F401
 
 
 @pytest.mark.parametrize(
@@ -37,7 +37,7 @@ from tests.cabins.test_import_jobs import Committed, committed  # noqa: F401
 def test_a_write_that_waited_as_long_as_a_request_may_behind_a_long_write_is_a_503(
     settings: Any,
     engine: Engine,
-    committed: Committed,  # noqa: F811
+    committed: Committed,
     held: int | None,
 ) -> None:
     # The request's limit shortened, so that the wait reaches it in a test's time.
@@ -80,7 +80,7 @@ def test_a_write_that_waited_as_long_as_a_request_may_behind_a_long_write_is_a_5
 def test_an_import_that_waited_as_long_as_a_request_may_for_a_cabin_is_a_503(
     settings: Any,
     engine: Engine,
-    committed: Committed,  # noqa: F811
+    committed: Committed,
 ) -> None:
     """The import locks the cabins it updates with its own statements: its wait for a cabin a
     long write holds is answered as a PATCH's is."""
@@ -112,7 +112,7 @@ def test_an_import_that_waited_as_long_as_a_request_may_for_a_cabin_is_a_503(
 def test_a_cabin_held_for_a_write_does_not_stop_its_verdicts_being_written(
     settings: Any,
     engine: Engine,
-    committed: Committed,  # noqa: F811
+    committed: Committed,
 ) -> None:
     """A write holds its cabin's row; a publication or a full pass writing that cabin's verdicts
     meanwhile checks their foreign key (FOR KEY SHARE on the row). A FOR UPDATE made it wait
