@@ -70,7 +70,7 @@ def _parameter_errors(error: ValidationError, prefix: str) -> list[dict[str, str
 def check(spec: RuleSetSpec, *, by_code: bool = False, regions: set[str] | None = None) -> None:
     """Rule codes unique; parameters (and profile overrides) valid for each implemented rule;
     one profile at most per rule and région (two would both write the rule's verdict), and
-    each profile's régions among `regions` (those of the current layer, when given). A rule
+    each profile's régions listed once each and among `regions` (those of the current layer, when given). A rule
     without an implementation yet keeps its parameters as given. Errors name a rule by its
     place in the file's list, or `by_code` as the API's `rules` object is keyed."""
     errors: list[dict[str, str]] = []
@@ -100,6 +100,9 @@ def check(spec: RuleSetSpec, *, by_code: bool = False, regions: set[str] | None 
         names.add(p.name)
         for j, region in enumerate(p.regions):
             where = f"profiles.{i}.regions.{j}"
+            if region in p.regions[:j]:
+                errors.append({"field": where, "reason": f"{region} appears twice"})
+                continue
             if regions is not None and region not in regions:
                 errors.append(
                     {"field": where, "reason": f"{region} is not a région of the current layer"}
@@ -113,7 +116,7 @@ def check(spec: RuleSetSpec, *, by_code: bool = False, regions: set[str] | None 
                 ),
                 None,
             )
-            if clash is not None and clash[1] != i:
+            if clash is not None:
                 owner = spec.profiles[clash[1]].name
                 errors.append(
                     {

@@ -287,6 +287,22 @@ def test_two_profiles_of_one_name_that_overlap_are_refused(db: Session, client: 
     assert client.get("/v1/rule-sets/2026.9").status_code == 404
 
 
+def test_a_region_listed_twice_in_one_profile_is_refused(db: Session, client: TestClient):
+    """A profile listing région 84 twice passed (its second listing compared with itself), and
+    a clash with another profile was then reported against the first listing only."""
+    response = post_profiles(db, client, ("ara", ["84", "84"]), ("ara-bis", ["11", "84"]))
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"] == [
+        {"field": "profiles.0.regions.1", "reason": "84 appears twice"},
+        {
+            "field": "profiles.1.regions.1",
+            "reason": "région 84 takes SIT-10 from profile ara (profiles.0) already: one"
+            " profile per rule and région",
+        },
+    ]
+    assert client.get("/v1/rule-sets/2026.9").status_code == 404
+
+
 def test_a_cabin_written_under_overlapping_profiles_takes_the_first(db: Session, engine_rules):
     """A rule set stored before overlapping profiles were refused: the first profile listed
     applies, and a cabin write of the région is evaluated, not a 500."""
