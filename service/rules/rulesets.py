@@ -70,9 +70,9 @@ def _parameter_errors(error: ValidationError, prefix: str) -> list[dict[str, str
 def check(spec: RuleSetSpec, *, by_code: bool = False, regions: set[str] | None = None) -> None:
     """Rule codes unique; parameters (and profile overrides) valid for each implemented rule;
     one profile at most per rule and région (two would both write the rule's verdict), and
-    each profile's régions listed once each and among `regions` (those of the current layer, when given). A rule
-    without an implementation yet keeps its parameters as given. Errors name a rule by its
-    place in the file's list, or `by_code` as the API's `rules` object is keyed."""
+    each profile's régions listed once and among `regions` (those of the current layer, when
+    given). A rule without an implementation yet keeps its parameters as given. Errors name a
+    rule by its place in the file's list, or `by_code` as the API's `rules` object is keyed."""
     errors: list[dict[str, str]] = []
     seen: set[str] = set()
     rules = {r.code: r for r in spec.rules}
