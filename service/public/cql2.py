@@ -43,18 +43,22 @@ class _TextTransformer(text_parser.CQLTransformer):  # type: ignore[misc]
         return token[1:-1].replace("''", "'").replace("\\'", "'")
 
     # pygeofilter reads a TIMESTAMP with dateparser, which takes '2026-13-01T00:00:00Z' for
-    # 13 January; a DATE's error was Python's. Both are read as RFC 3339 says, or refused.
-    def DATETIME(self, token: str) -> datetime:
-        return read_timestamp(str(token))
+    # 13 January, and its grammar took only what looks like a date ('2026-W48' was "unexpected
+    # '2026'"). A literal is any quoted text, read as RFC 3339 says or refused in its words.
+    def timestamp_literal(self, quoted: str) -> datetime:
+        return read_timestamp(quoted)
 
-    def DATE(self, token: str) -> date:
-        return read_date(str(token))
+    def date_literal(self, quoted: str) -> date:
+        return read_date(quoted)
+
+    def DATE(self, keyword: str) -> str:  # the keyword of DATE('…'), not the base's date
+        return keyword
 
     def temporal_function(self, op: Any, lhs: Any, rhs: Any) -> Any:
         return self.binary_temporal_predicate(lhs, op, rhs)
 
     def interval_end(self, end: Any) -> date | None:
-        return None if end == "'..'" else end
+        return interval_end(end) if isinstance(end, str) else end
 
     def interval(self, start: Any, end: Any) -> values.Interval:
         return values.Interval(start, end)
@@ -92,9 +96,16 @@ _CQL2_TEMPORAL = {
     " -> temporal_function",
     '?interval: "INTERVAL" "("  "\'" DATETIME "\'" "," "\'" DATETIME "\'" ")"': (
         '?interval: "INTERVAL"i "(" interval_end "," interval_end ")" -> interval\n'
-        'interval_end: timestamp | date | "\'" DATETIME "\'" | "\'" DATE "\'" | OPEN_END\n'
-        "OPEN_END: \"'..'\""
+        "interval_end: timestamp | date | SINGLE_QUOTED"
     ),
+    '?timestamp: "TIMESTAMP" "(" "\'" DATETIME "\'" ")"': (
+        '?timestamp: "TIMESTAMP" "(" SINGLE_QUOTED ")" -> timestamp_literal'
+    ),
+    '?date: "DATE" "(" "\'" DATE "\'" ")"': '?date: "DATE" "(" SINGLE_QUOTED ")" -> date_literal',
+    # the terminals those rules no longer read (lark then names the keyword "DATE" so)
+    "DATE: /[0-9]{4}-?[0-1][0-9]-?[0-3][0-9]/\n": "",
+    "DATETIME: /[0-9]{4}-?[0-1][0-9]-?[0-3][0-9][T ][0-2][0-9]:?[0-5][0-9]:?[0-5][0-9]"
+    "(\\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})?/\n": "",
 }
 
 
@@ -232,15 +243,17 @@ def _read_interval(ends: Any) -> values.Interval:
         raise FilterError("an interval is a list of 2 ends: dates, timestamps or '..' (open)")
     read: list[date | None] = []
     for end in ends:
-        if end == "..":
-            read.append(None)
-        elif isinstance(end, str) and _CLOCK_IN.search(end):
-            read.append(read_timestamp(end))
-        elif isinstance(end, str):
-            read.append(read_date(end))
-        else:
+        if not isinstance(end, str):
             raise FilterError(f"an interval's end is a date, a timestamp or '..', not {end!r}")
+        read.append(interval_end(end))
     return values.Interval(*read)
+
+
+def interval_end(end: str) -> date | None:
+    """An interval's end as text: '..' (open), a timestamp, or a date."""
+    if end == "..":
+        return None
+    return read_timestamp(end) if _CLOCK_IN.search(end) else read_date(end)
 
 
 def _no_constant(name: str) -> Any:

@@ -534,6 +534,11 @@ def updated_at_before(instant: dict | str) -> dict:
         ({"filter": "updated_at < TIMESTAMP('2026-11-23T08:00:00')"}, "with its offset"),
         ({"filter": "updated_at < DATE('20261123')"}, "YYYY-MM-DD"),
         (as_json_filter(updated_at_before({"timestamp": "2026-W48T08:00:00Z"})), "a week"),
+        # cql2-text's grammar took only what looked like a date: "unexpected '2026'"
+        ({"filter": "updated_at < TIMESTAMP('2026-W48T08:00:00Z')"}, "a week"),
+        ({"filter": "updated_at < DATE('2026-W48')"}, "a week"),
+        ({"filter": "updated_at T_DURING INTERVAL('2026-W48', '..')"}, "a week"),
+        ({"filter": "updated_at < DATE('it''s')"}, "is not a date"),
         (as_json_filter(updated_at_before({"timestamp": "2026-11-23T08:00Z"})), "timestamp"),
         (as_json_filter(updated_at_before({"date": "20261123"})), "is not a date"),
         (
