@@ -9,6 +9,7 @@ import re
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
@@ -33,7 +34,7 @@ from sqlalchemy import (
     tuple_,
     union_all,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSON, JSONB, aggregate_order_by
+from sqlalchemy.dialects.postgresql import ARRAY, JSON, JSONB, aggregate_order_by, array
 from sqlalchemy.orm import Session
 
 from service.auth.deps import Principal
@@ -483,6 +484,33 @@ def _region_when_written(region: str) -> tuple[Any, ColumnElement[bool]]:
         else_=next_move.c.old_region == region,
     )
     return next_move, in_region
+
+
+def region_at(before: datetime) -> ColumnElement[str | None]:
+    """The région the cabin (the `cabin` row of the enclosing query) was in just before
+    `before` (the end of a day): the one its last move before then entered; with none, the
+    one its first move since left; with no move at all, its région now. Moves before the
+    table existed (0018) were not recorded: the oldest recorded one still tells where the
+    cabin was before it."""
+    moved = CabinRegionChange
+    # Each région in a one-element array, so that a move into or out of no région (NULL) is
+    # still a move found, which coalesce does not pass over as it would a bare NULL.
+    last_before = (
+        select(array[Any]([moved.new_region], type_=String))
+        .where(moved.cabin_id == Cabin.id, moved.changed_at < before)
+        .order_by(moved.changed_at.desc(), moved.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    first_since = (
+        select(array[Any]([moved.old_region], type_=String))
+        .where(moved.cabin_id == Cabin.id, moved.changed_at >= before)
+        .order_by(moved.changed_at, moved.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    now = array[Any]([Cabin.region_code], type_=String)
+    return func.coalesce(last_before, first_since, now, type_=ARRAY(String))[1]
 
 
 def _verdicts_before_move() -> Any:

@@ -6,14 +6,22 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Integer, RowMapping, cast, func, select, text
+from sqlalchemy import Integer, RowMapping, cast, func, select, text, true
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
+from service.auth.deps import Principal
+from service.cabins.models import Cabin
+from service.cabins.queries import visible_to
+from service.compliance import queries as compliance
 from service.rules.evaluator import COMPLIANCE_COLUMNS
 from service.rules.models import CabinCompliance, Rule, RuleSet
+
+
+class CabinAsOf(NamedTuple):
+    region_code: str | None
 
 
 def rule_sets(session: Session) -> Sequence[RuleSet]:
@@ -63,16 +71,9 @@ def current_verdicts(session: Session, cabin_id: uuid.UUID) -> list[RowMapping]:
 # and since when (a change row opens each outcome, so a `fail` started at its change). A row
 # whose outcome did not move is a severity changed alone (`evaluator.write_changes`): it opens
 # nothing, so it is skipped. The severity and profile are those of the rule set in force that
-# day for the cabin's région that day (the history written before severity rows existed has
-# none): the région the first move after that day left, else the cabin's région now.
+# day for `:region_code`, the cabin's région that day (`cabin_as_of`); the history written
+# before severity rows existed has none.
 _VERDICTS_AS_OF = """
-WITH c AS (
-  SELECT coalesce(
-    (SELECT m.old_region FROM cabin_region_change m
-      WHERE m.cabin_id = :cabin_id AND m.changed_at >= :before
-      ORDER BY m.changed_at, m.id LIMIT 1),
-    (SELECT region_code FROM cabin WHERE id = :cabin_id)) AS region_code
-)
 SELECT DISTINCT ON (ch.rule_code)
        ch.rule_code, r.title, coalesce(p.severity, r.severity) AS severity,
        ch.new_outcome AS outcome, ch.evidence,
@@ -81,11 +82,10 @@ SELECT DISTINCT ON (ch.rule_code)
 FROM verdict_change ch
 JOIN rule r ON r.code = ch.rule_code AND r.rule_set_version = :version AND r.enabled
 JOIN rule_set rs ON rs.version = r.rule_set_version
-CROSS JOIN c
 LEFT JOIN LATERAL (
   SELECT pr.value ->> 'name' AS name, pr.value -> 'rules' -> ch.rule_code ->> 'severity' AS severity
   FROM jsonb_array_elements(rs.profiles) WITH ORDINALITY AS pr(value, n)
-  WHERE pr.value -> 'regions' ? c.region_code AND pr.value -> 'rules' ? ch.rule_code
+  WHERE pr.value -> 'regions' ? :region_code AND pr.value -> 'rules' ? ch.rule_code
   ORDER BY pr.n  -- the first profile listed for the rule and région, as the evaluator
   LIMIT 1
 ) p ON true
@@ -110,13 +110,33 @@ def rule_set_in_force_at(session: Session, before: datetime) -> RuleSet | None:
     )
 
 
+def cabin_as_of(
+    session: Session, principal: Principal, cabin_id: uuid.UUID, before: datetime
+) -> CabinAsOf | None:
+    """The cabin as of `before` (the end of a day) if the caller may see it as of then, else
+    None (the caller answers 404 either way). A regional regulator's scope is the région the
+    cabin was in then, not the one it is in now: a cabin that has left the région since is
+    still its on that day, one that has entered it since is not."""
+    regional = principal.region if principal.role == "regulator" else None
+    # an operator's scope, or everything, does not follow the cabin's région
+    scope = true() if regional else visible_to(principal)
+    row = session.execute(
+        select(compliance.region_at(before)).where(Cabin.id == cabin_id, scope)
+    ).first()
+    if row is None or (regional and row[0] != regional):
+        return None
+    return CabinAsOf(region_code=row[0])
+
+
 def verdicts_as_of(
-    session: Session, cabin_id: uuid.UUID, version: str, before: datetime
+    session: Session, cabin_id: uuid.UUID, version: str, before: datetime, region: str | None
 ) -> list[RowMapping]:
+    """The cabin's verdicts as of `before` under rule set `version`, with the severities of
+    that set's profile for `region` (the cabin's région then, `cabin_as_of`)."""
     return list(
         session.execute(
             text(_VERDICTS_AS_OF),
-            {"cabin_id": cabin_id, "version": version, "before": before},
+            {"cabin_id": cabin_id, "version": version, "before": before, "region_code": region},
         ).mappings()
     )
 

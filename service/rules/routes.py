@@ -144,16 +144,16 @@ def cabin_compliance(
         date | None,
         Query(
             description="Answer as of the end of this day (YYYY-MM-DD, today at the latest),"
-            " under the rule set then in force."
+            " under the rule set then in force, for the région the cabin was in that day."
         ),
     ] = None,
 ) -> ComplianceRead:
     if at is not None and at > today():
         # No verdict of a day to come exists (and the calendar's last day has no end).
         raise invalid_parameter("at", f"{at} is in the future; today is {today()}")
-    if cabins.get_visible(session, principal, cabin_id) is None:
-        raise NotFound("No such cabin.")
     if at is None:
+        if cabins.get_visible(session, principal, cabin_id) is None:
+            raise NotFound("No such cabin.")
         in_force = plan.in_force(session)
         verdicts = queries.current_verdicts(session, cabin_id)
         stored = queries.compliance_of(session, cabin_id)
@@ -171,8 +171,16 @@ def cabin_compliance(
         version = in_force.version if in_force else None
     else:
         before = queries.end_of(at)
+        # in scope and judged by the région the cabin was in that day, not the one it is in now
+        then = queries.cabin_as_of(session, principal, cabin_id, before)
+        if then is None:
+            raise NotFound("No such cabin.")
         rs = queries.rule_set_in_force_at(session, before)
-        verdicts = queries.verdicts_as_of(session, cabin_id, rs.version, before) if rs else []
+        verdicts = (
+            queries.verdicts_as_of(session, cabin_id, rs.version, before, then.region_code)
+            if rs
+            else []
+        )
         status = queries.derive_status(session, verdicts)
         if not verdicts:
             status |= {"compliance_status": None, "accessibility_label": None}

@@ -4,14 +4,16 @@ rule set in force that day."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from fastapi.testclient import TestClient
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from service.cabins.models import Cabin
+from service.compliance.models import CabinRegionChange
 from service.rules.evaluator import evaluate_cabins
+from service.rules.queries import end_of
 from service.rules.schemas import RuleChange
 from service.timespans import today
 from tests.auth.factories import bearer, make_key, make_operator
@@ -146,3 +148,95 @@ def test_as_of_a_day_takes_the_profile_of_the_region_the_cabin_was_in_that_day(
         "error",
         "non_compliant",
     )
+
+
+def moved_at(db: Session, cabin, *moves: tuple[dict, datetime]) -> None:
+    """The cabin moved (its codes set to each of `moves` in turn), each move recorded by the
+    trigger as made at the instant given."""
+    for codes, _when in moves:
+        db.execute(update(Cabin).where(Cabin.id == cabin).values(**codes))
+    recorded = db.scalars(
+        select(CabinRegionChange).where(CabinRegionChange.cabin_id == cabin).order_by("id")
+    ).all()
+    assert len(recorded) == len(moves)
+    for row, (_codes, when) in zip(recorded, moves, strict=True):
+        row.changed_at = when
+    db.flush()
+
+
+IN_LYON = {"region_code": "84", "departement_code": "69", "commune_insee": "69123"}
+IN_PARIS = {"region_code": "11", "departement_code": "75", "commune_insee": "75056"}
+
+
+def test_a_regional_regulator_reads_as_of_a_day_the_cabins_of_its_region_that_day(
+    db: Session, engine_rules, client: TestClient
+):
+    """A cabin of Lyon moved to Paris since: asked as of a day before the move, the
+    Auvergne-Rhône-Alpes key got a 404 (its scope was judged by where the cabin is now) and
+    the Île-de-France key was shown a day when the cabin was not in its région."""
+    operator = make_operator(db)
+    cabin = workplace(db, operator, region_code="84", departement_code="69", **LYON)
+    evaluate_cabins(db, [cabin], at=T0)
+    publish_ara_strict(db, at=T1)
+    db.execute(update(Cabin).where(Cabin.id == cabin).values(**IN_PARIS))  # moved now
+    ars_84 = make_key(db, "regulator", scope="region:84")
+    ars_11 = make_key(db, "regulator", scope="region:11")
+    that_day, now = T1.date().isoformat(), today().isoformat()
+    db.commit()  # releases the test's savepoint: each 404 below rolls back only its own
+
+    answer = as_of(client, ars_84, cabin, that_day)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["rule_set_version"] == "2025.3"
+    # the profile of the région the cabin was in that day
+    assert (severities(answer.json())["SIT-03"], answer.json()["compliance_status"]) == (
+        "error",
+        "non_compliant",
+    )
+    for key, day in ((ars_11, that_day), (ars_84, now), (ars_84, None)):
+        answer = as_of(client, key, cabin, day)
+        assert answer.status_code == 404, (day, answer.text)  # never a 403: no such cabin
+        assert answer.headers["content-type"] == "application/problem+json"
+    for day in (now, None):
+        answer = as_of(client, ars_11, cabin, day)
+        assert answer.status_code == 200, answer.text
+    answer = as_of(client, ars_11, cabin, now)
+    assert (severities(answer.json())["SIT-03"], answer.json()["compliance_status"]) == (
+        "warning",
+        "compliant",
+    )
+
+
+def test_the_region_of_a_day_is_the_one_the_last_move_before_its_end_entered(
+    db: Session, engine_rules, client: TestClient
+):
+    """A cabin of Paris moved to Lyon on D1, back to Paris at midnight starting D2: each day is
+    answered for the région the cabin was in at its end, for scope and profile alike; a move
+    at midnight is the next day's."""
+    operator = make_operator(db)
+    cabin = workplace(db, operator)
+    evaluate_cabins(db, [cabin], at=T0)
+    publish_ara_strict(db, at=T1)
+    d1, d2 = T1.date() + timedelta(days=1), T1.date() + timedelta(days=5)
+    moved_at(db, cabin, (IN_LYON, T1 + timedelta(days=1)), (IN_PARIS, end_of(d2 - timedelta(1))))
+    keys = {
+        "84": make_key(db, "regulator", scope="region:84"),
+        "11": make_key(db, "regulator", scope="region:11"),
+    }
+    national = make_key(db, "regulator", scope="national")
+    own = make_key(db, "operator", operator_id=operator)
+    db.commit()  # releases the test's savepoint: each 404 below rolls back only its own
+
+    for day, region, severity in (
+        (T1.date(), "11", "warning"),
+        (d1, "84", "error"),
+        (d2 - timedelta(days=1), "84", "error"),
+        (d2, "11", "warning"),
+        (today(), "11", "warning"),
+    ):
+        for code, key in keys.items():
+            answer = as_of(client, key, cabin, day.isoformat())
+            assert answer.status_code == (200 if code == region else 404), (day, code)
+        for key in (national, own):  # their scope does not follow the région
+            answer = as_of(client, key, cabin, day.isoformat())
+            assert answer.status_code == 200, (day, answer.text)
+            assert severities(answer.json())["SIT-03"] == severity, day
