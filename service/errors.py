@@ -262,10 +262,11 @@ _TYPE_WORDS: dict[str, str] = {
         ("int_type", "int_parsing", "int_parsing_size", "int_from_float"),
         "must be a whole number, e.g. 2",
     ),
-    **dict.fromkeys(
-        ("bool_type", "bool_parsing"),
-        "must be true or false (1/0, yes/no and on/off are read too)",
-    ),
+    # Lax reading takes 1/0, yes/no and on/off and says so when a string is none of them;
+    # `bool_type` is a value no reading takes, or any but true and false read strictly (the
+    # what-if's facts, a rule's parameters), where those words would be wrong.
+    "bool_parsing": "must be true or false (1/0, yes/no and on/off are read too)",
+    "bool_type": "must be true or false",
     **dict.fromkeys(
         ("uuid_type", "uuid_parsing", "uuid_version"),
         "must be a UUID, e.g. 3fa85f64-5717-4562-b3fc-2c963f66afa6",

@@ -83,6 +83,23 @@ def test_siting_check_refuses_unknown_fields(db: Session, client: TestClient):
     assert response.json()["errors"][0]["field"] == "venue.kind"
 
 
+def test_siting_check_reads_a_fact_strictly_and_says_so(db: Session, client: TestClient):
+    """A fact is true, false or null: "yes" or 1 is refused in words that do not claim, as a
+    record's lax reading says, that yes/no and 1/0 are read too."""
+    key = make_key(db, "operator", operator_id=make_operator(db))
+    db.commit()  # releases the test's savepoint: each 422 rolls back only its own
+    for value in ("yes", 1, "oui"):
+        response = client.post(
+            "/v1/checks/siting",
+            json={"siting": {"sound_insulated": value}},
+            headers=bearer(key),
+        )
+        assert response.status_code == 422, response.text
+        assert response.json()["errors"] == [
+            {"field": "siting.sound_insulated", "reason": "must be true or false"}
+        ]
+
+
 def test_siting_check_can_judge_a_candidate_under_a_draft(
     db: Session, client: TestClient, engine_rules
 ):
