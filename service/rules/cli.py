@@ -74,10 +74,10 @@ def _publish_path(path: Path, *, retired_is_an_error: bool = False, dry_run: boo
             + "; nothing was written",
             file=sys.stderr,
         )
-        print(json.dumps(report.as_dict(), indent=1), file=sys.stderr)
+        print(json.dumps(report.as_dict(), indent=1))
     else:
         print(f"rule set {version} published", file=sys.stderr)
-        print(json.dumps(report.as_dict(), indent=1), file=sys.stderr)
+        print(json.dumps(report.as_dict(), indent=1))
     return 0
 
 
