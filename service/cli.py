@@ -1,5 +1,6 @@
 """The `registry` command: database, local cluster, serving, the published contract, and each
-domain's own commands (reference layers, clients, demo data, rule sets)."""
+domain's own commands (reference layers, operators and clients, the audit trail, rule sets,
+demo data, the cabin import)."""
 
 from __future__ import annotations
 
