@@ -24,6 +24,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 
 from service.auth.roles import ROLES, Role
 from service.errors import reworded
+from service.identifiers import siren_problem
 from service.patterns import ONE_LINE, SCOPE, SIREN
 
 Name = Annotated[
@@ -109,9 +110,10 @@ class OperatorCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name
-    siren: Annotated[str, StringConstraints(pattern=SIREN)] = Field(
-        description="SIREN of the organisation (9 digits, Luhn key checked)."
-    )
+    # its key checked with the other fields, so that one 422 says every one that is wrong
+    siren: Annotated[
+        str, StringConstraints(pattern=SIREN), AfterValidator(_checked(siren_problem))
+    ] = Field(description="SIREN of the organisation (9 digits, Luhn key checked).")
     contact_email: Email | None = Field(
         default=None, description="Contact e-mail, e.g. contact@example.fr (no DNS lookup)."
     )

@@ -16,7 +16,6 @@ from service.auth.keys import generate_key
 from service.auth.models import ApiClient, Operator
 from service.auth.schemas import ClientCreate, OperatorCreate
 from service.errors import Conflict, NotFound, ValidationFailed, field_errors
-from service.identifiers import siren_problem
 from service.territories.models import Region
 from service.territories.queries import current_layer_ids
 
@@ -41,10 +40,6 @@ def create_operator(
             "The operator cannot be registered.", errors=field_errors(error)
         ) from None
     name, contact_email, contact_phone = body.name, body.contact_email, body.contact_phone
-    if reason := siren_problem(siren):
-        raise ValidationFailed(
-            f"{siren!r} is not a valid SIREN.", errors=[{"field": "siren", "reason": reason}]
-        )
     if session.scalar(select(Operator.id).where(Operator.siren == siren)) is not None:
         raise Conflict(
             f"An operator with SIREN {siren} already exists.",

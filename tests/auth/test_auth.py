@@ -177,6 +177,20 @@ def test_operator_with_an_invalid_siren_is_422(client: TestClient, callers: Call
     assert response.json()["errors"][0]["field"] == "siren"
 
 
+def test_an_operator_refused_names_every_wrong_field_at_once(
+    client: TestClient, callers: Callers
+) -> None:
+    """A SIREN whose key does not hold was checked only once the other fields had passed: a
+    blank name hid it, to be told on the next try."""
+    response = client.post(
+        "/v1/operators",
+        json={"name": " ", "siren": "123456789", "contact_email": "contact@exa"},
+        headers=callers.admin,
+    )
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == ["name", "siren", "contact_email"]
+
+
 def test_a_siren_whose_key_does_not_hold_is_refused_as_a_siret_is(
     client: TestClient, callers: Callers
 ) -> None:
