@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import yaml
 
 if TYPE_CHECKING:  # the commands import the service's modules late, to start fast
+    from pydantic import ValidationError
     from sqlalchemy.engine import Engine
     from sqlalchemy.orm import Session
 
@@ -268,8 +269,17 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except Exception as exc:
         from psycopg.errors import UndefinedTable
+        from pydantic import ValidationError
         from sqlalchemy.exc import OperationalError, ProgrammingError
 
+        from service.settings import Settings
+
+        if isinstance(exc, ValidationError) and exc.title == Settings.__name__:
+            # a setting of the environment the command cannot read (`PORT=abc`): named, as
+            # WEB_CONCURRENCY is, never a traceback
+            for line in _invalid_settings(exc):
+                print(f"error: {line}", file=sys.stderr)
+            return 2
         if isinstance(exc, ProgrammingError) and isinstance(exc.orig, UndefinedTable):
             # a database the migrations never ran on (a new DATABASE_URL, a typo in its name)
             table = getattr(exc.orig.diag, "message_primary", None) or str(exc.orig)
@@ -285,6 +295,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {_stopped_by_database(exc)}", file=sys.stderr)
         return 1
     return int(result or 0)
+
+
+def _invalid_settings(exc: ValidationError) -> list[str]:
+    """Each setting the environment holds and `Settings` refuses, by its variable's name and in
+    the words of the API's refusals (`PORT: must be a whole number, e.g. 2`)."""
+    from service.errors import pydantic_reason
+
+    lines = []
+    for error in exc.errors(include_url=False):
+        name = ".".join(str(p) for p in error["loc"]).upper()
+        lines.append(f"{name}: {pydantic_reason(error)} (given {error['input']!r})")
+    return lines
 
 
 def _stopped_by_database(exc: Exception) -> str:

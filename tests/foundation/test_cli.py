@@ -46,6 +46,19 @@ def test_a_command_without_its_database_says_so_without_a_traceback(
     assert err.startswith("error: the database is unavailable") and "Traceback" not in err
 
 
+def test_a_setting_the_environment_holds_wrong_is_named_without_a_traceback(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`DB_STATEMENT_TIMEOUT_MS=soon registry rules list` was a Pydantic traceback."""
+    monkeypatch.setenv("DB_STATEMENT_TIMEOUT_MS", "soon")
+    monkeypatch.setenv("DB_POOL_SIZE", "ten")
+    assert main(["rules", "list"]) == 2
+    assert capsys.readouterr().err == (
+        "error: DB_STATEMENT_TIMEOUT_MS: must be a whole number, e.g. 2 (given 'soon')\n"
+        "error: DB_POOL_SIZE: must be a whole number, e.g. 2 (given 'ten')\n"
+    )
+
+
 @pytest.fixture
 def uvicorn_runs(monkeypatch: pytest.MonkeyPatch) -> Runs:
     import uvicorn
