@@ -46,6 +46,8 @@ def openapi_media_type(version: str) -> str:
 
 
 COLLECTION = "cabins"
+MAX_LIMIT = 1000
+"""The largest page of items; a larger `limit` is served as this one."""
 JSON = "application/json"
 SCHEMA_JSON = "application/schema+json"
 
@@ -272,7 +274,12 @@ def items(
     bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy in `bbox-crs`")] = None,
     bbox_crs: Annotated[str | None, Query(alias="bbox-crs")] = None,
     crs: Annotated[str | None, Query(description="CRS of the output geometries")] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 10,
+    limit: Annotated[
+        int,
+        # the maximum is published, not enforced: a larger limit is served as the largest page
+        # (OGC API Features Part 1, /req/core/fc-limit-response-1 C: never an error)
+        Query(ge=1, json_schema_extra={"maximum": MAX_LIMIT}),
+    ] = 10,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     datetime_: Annotated[str | None, Query(alias="datetime")] = None,
     filter_: Annotated[str | None, Query(alias="filter", description="CQL2 filter")] = None,
@@ -283,6 +290,7 @@ def items(
     f: Format = None,
 ) -> Response:
     check_collection(collection_id)
+    limit = min(limit, MAX_LIMIT)
     out_crs = parse_crs(crs, "crs")
     where: list[ColumnElement[bool]] = []
     if bbox is not None:

@@ -94,6 +94,27 @@ def test_items_page_with_next_and_prev_links(client: TestClient, cabins: list) -
     assert "numberMatched" not in past  # fewer than 40 matched: not how many
 
 
+def test_a_limit_over_the_largest_page_is_served_as_the_largest_page(
+    client: TestClient, cabins: list
+) -> None:
+    """OGC API Features Part 1 (/req/core/fc-limit-response-1 C): a limit larger than the
+    maximum the definition publishes is no error; GDAL's `-oo PAGE_SIZE=5000` was a 400 that
+    stopped ogr2ogr."""
+    response = client.get(ITEMS, params={"bbox": BOX, "limit": 5000})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["numberReturned"] == body["numberMatched"] == len(cabins)
+    (own,) = [link["href"] for link in body["links"] if link["rel"] == "self"]
+    assert "limit=1000&" in own  # the links say the page size served
+    definition = client.get("/openapi.json").json()
+    (limit,) = [
+        p
+        for p in definition["paths"]["/ogc/collections/{collectionId}/items"]["get"]["parameters"]
+        if p["name"] == "limit"
+    ]
+    assert limit["schema"]["maximum"] == 1000  # published for the clients that read it
+
+
 def test_property_filter_datetime_and_single_item(client: TestClient, cabins: list) -> None:
     assert refs(client.get(ITEMS, params={"bbox": BOX, "venue_kind": "msp"})) == [
         cabins[0].reference
