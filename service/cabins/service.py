@@ -49,15 +49,36 @@ from service.errors import (
 
 # A cabin's public reference: CAB- and 8 characters of Crockford's base32 (no I, L, O, U).
 REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+Point = tuple[float, float]  # (lon, lat)
+
 # The rule engine's module: `evaluate(session, cabin_ids)` re-evaluates those cabins.
 
 
-def evaluate_rules(session: Session, cabin_ids: Sequence[uuid.UUID]) -> None:
+def evaluate_rules(
+    session: Session,
+    cabin_ids: Sequence[uuid.UUID],
+    neighbours_of: Mapping[uuid.UUID, Point | None] | None = None,
+) -> None:
     """Re-evaluates these cabins against the rule set in force, in the same transaction as the
-    write (design.md §2), so the response carries the new compliance status."""
+    write (design.md §2), so the response carries the new compliance status. `neighbours_of`:
+    those that became or stopped being active, or moved while active (with their point before
+    the write when they moved): the rules that count other cabins (SIT-10) re-evaluate the
+    cabins around them too, in the same transaction."""
     from service.rules.evaluator import evaluate  # the engine imports the cabin model
 
-    evaluate(session, list(cabin_ids))
+    evaluate(session, list(cabin_ids), neighbours_of=neighbours_of)
+
+
+def seen_by_neighbours(
+    cabin_id: uuid.UUID, was_active: bool, is_active: bool, before: Point, after: Point
+) -> dict[uuid.UUID, Point | None] | None:
+    """What a write of one cabin changed that the cabins around can see, as `evaluate_rules`
+    takes it: nothing (None) unless the cabin became or stopped being active, or moved while
+    active before or after; then its point before the write when it moved."""
+    moved = before != after
+    if was_active == is_active and not (moved and (was_active or is_active)):
+        return None
+    return {cabin_id: before if moved else None}
 
 
 def draw_reference() -> str:
@@ -384,6 +405,10 @@ def update(
         # Nothing to write: the same cabin, version and ETag; no event, no re-evaluation.
         return located
     now = datetime.now(UTC)
+    active = cabin.status == "active"  # a patch never changes the status
+    neighbours = seen_by_neighbours(
+        cabin.id, active, active, (located.lon, located.lat), (body.location.lon, body.location.lat)
+    )
     confirmation = confirmation_diff(cabin, confirmed, now)  # before `_confirm` sets them
     _apply(cabin, body, location)
     _confirm(cabin, set(confirmed), now)
@@ -393,7 +418,7 @@ def update(
     after = document_of(cabin, body.location.lon, body.location.lat)
     diff = flat_diff(before, after) | confirmation
     record(session, actor or principal.actor, "cabin.update", "cabin", str(cabin.id), diff, reason)
-    evaluate_rules(session, [cabin.id])
+    evaluate_rules(session, [cabin.id], neighbours)
     return queries.Located(cabin, body.location.lon, body.location.lat)
 
 
@@ -481,6 +506,10 @@ def transition(
         set_date("suspended_date", None)  # a resumed cabin is no longer suspended
     else:
         set_date(column, effective)
+    point = (located.lon, located.lat)
+    neighbours = seen_by_neighbours(
+        cabin.id, cabin.status == "active", request.to == "active", point, point
+    )
     cabin.status = request.to
     cabin.version += 1
     cabin.updated_at = datetime.now(UTC)
@@ -494,7 +523,7 @@ def transition(
         diff,
         request.reason,
     )
-    evaluate_rules(session, [cabin.id])
+    evaluate_rules(session, [cabin.id], neighbours)
     return located
 
 

@@ -13,6 +13,12 @@ A few cabins (a write, a small import) take one statement for every rule instead
 once per rule set and day with the cabins and the time as its only parameters, and prepared
 on the connection (`few_cabins_sql`).
 
+The rules whose verdicts depend on other cabins (a `reach`, SIT-10) are then run over the
+cabins around the written ones, when the caller says the write changed what those rules read
+of them (a cabin became or stopped being active, or moved while active): one statement for
+those rules over the cabins within each run's reach of the written cabins' points and of their
+previous ones (`neighbours_sql`), and the compliance of the cabins it rewrote recomputed.
+
 `evaluate_cabins` runs in the caller's session and transaction (the cabin write path calls it
 through `evaluate`); `reevaluate_all` is the full pass after publishing a rule set or loading
 a new layer vintage, in the caller's transaction (the batch pass of `registry rules
@@ -25,7 +31,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
@@ -36,9 +42,11 @@ from sqlalchemy import (
     CTE,
     ColumnElement,
     DateTime,
+    Float,
     FromClause,
     Select,
     Table,
+    all_,
     and_,
     any_,
     bindparam,
@@ -65,6 +73,7 @@ from service.cabins.models import Cabin
 from service.rules import plan as planning
 from service.rules.catalogue.accessibility import INTERIOR_RULE, VENUE_RULE, label_sql
 from service.rules.catalogue.base import RuleInput
+from service.rules.catalogue.sqlkit import within_m
 from service.rules.fingerprint import fingerprint
 from service.rules.models import Verdict, VerdictChange
 from service.sqltext import inline_sql
@@ -113,6 +122,10 @@ class EvaluationReport:
     """The cabins whose verdicts a set-based pass rewrote (their compliance is recomputed)…"""
     rewritten_many: bool = False
     """…unless a rule rewrote more than `LISTED_REWRITES`: then every cabin's is."""
+    neighbours: dict[str, RuleReport] = field(default_factory=dict)
+    """The rules with a reach, run over the cabins around the written ones (`neighbours_of`)."""
+    rewritten_neighbours: set[uuid.UUID] = field(default_factory=set)
+    """The cabins around whose verdicts that rewrote (their compliance is recomputed)."""
 
     @property
     def changed(self) -> int:
@@ -371,6 +384,12 @@ def runs_statement(
         for run in runs
     ]
     up, ch = write_changes(union_all(*parts).cte("v"), at, version)
+    return counts_per_rule(up, ch)
+
+
+def counts_per_rule(up: CTE, ch: CTE, *, cabins: bool = False) -> Select[Any]:
+    """One row per rule that rewrote verdicts: (rule_code, changed, first, rewritten), and
+    the ids of the cabins rewritten when `cabins`."""
     changes = (
         select(
             ch.c.rule_code,
@@ -380,17 +399,61 @@ def runs_statement(
         .group_by(ch.c.rule_code)
         .subquery("changes")
     )
-    rewrites = (
-        select(up.c.rule_code, func.count().label("rewritten"))
-        .group_by(up.c.rule_code)
-        .subquery("rewrites")
-    )
+    rewritten: list[ColumnElement[Any]] = [func.count().label("rewritten")]
+    if cabins:
+        rewritten.append(func.array_agg(up.c.cabin_id).label("cabins"))
+    rewrites = select(up.c.rule_code, *rewritten).group_by(up.c.rule_code).subquery("rewrites")
     return select(
         rewrites.c.rule_code,
         func.coalesce(changes.c.changed, 0),
         func.coalesce(changes.c.first, 0),
-        rewrites.c.rewritten,
+        *[c for c in rewrites.c if c.name != "rule_code"],
     ).select_from(rewrites.outerjoin(changes, changes.c.rule_code == rewrites.c.rule_code))
+
+
+def neighbours_statement(runs: Sequence[planning.RuleRun], day: date, version: str) -> Select[Any]:
+    """The runs with a reach over the cabins within their reach of the points of `:around`
+    (written cabins, their points as written) and of the previous points `:lons`, `:lats`,
+    leaving out the cabins `:written` (evaluated already), in ONE statement written as
+    `runs_statement`'s. Each run takes its own reach (a profile may change it) and the cabins
+    of its own régions, so a cabin across a régional border is measured with its own radius.
+    Rows: (rule_code, changed, first, rewritten, the ids of the cabins rewritten)."""
+    at = bindparam("at", _AT_PLACEHOLDER, type_=DateTime(timezone=True))
+    placeholder = [uuid.UUID(int=0)]
+    around = bindparam("around", placeholder, type_=ARRAY(Uuid))
+    written = bindparam("written", placeholder, type_=ARRAY(Uuid))
+    moved = cabin.alias("moved")
+    previous = (
+        func.unnest(
+            bindparam("lons", [0.0], type_=ARRAY(Float)),
+            bindparam("lats", [0.0], type_=ARRAY(Float)),
+        )
+        .table_valued("lon", "lat")
+        .render_derived("previous", with_types=False)
+    )
+    points = union_all(
+        select(moved.c.geom.label("geom")).where(moved.c.id == any_(around)),
+        select(
+            func.ST_SetSRID(func.ST_MakePoint(previous.c.lon, previous.c.lat), 4326).label("geom")
+        ),
+    ).cte("points")
+    parts = []
+    for run in runs:
+        reach = run.reach_m
+        assert reach is not None
+        near = cabin.alias("near")
+        # found from each point through the GiST index, then one row per cabin (IN)
+        nearby = (
+            select(near.c.id)
+            .join_from(points, near, within_m(points.c.geom, near.c.geom, reach))
+            .where(near.c.id != all_(written))
+        )
+        cabins = _cabins_where([cabin.c.id.in_(nearby)], run)
+        parts.append(
+            produced_by(run, RuleInput(cabins=cabins, params=run.params, at=day, few=True))
+        )
+    up, ch = write_changes(union_all(*parts).cte("v"), at, version)
+    return counts_per_rule(up, ch, cabins=True)
 
 
 # Up to this many cabins (a write, a small import), a pass is one statement for all rules.
@@ -400,11 +463,29 @@ ONE_STATEMENT_MAX_CABINS = 50
 # `cabin_id`, a few by `ids`): building and compiling twenty rule selects, and having the
 # driver split a statement of 1,200 bound constants, costs far more than running it for one
 # cabin. The entry keeps its plan so that a rebuilt plan (a draft) never reuses another's SQL.
-_FEW_CABINS: dict[tuple[str, date, bool, tuple[str, ...] | None], tuple[planning.Plan, str]] = {}
+_FEW_CABINS: dict[tuple[str, date, str, tuple[str, ...] | None], tuple[planning.Plan, str]] = {}
 
 # Placeholder values of the statement's parameters while it is rendered (never executed).
 _AT_PLACEHOLDER = datetime(2000, 1, 1, tzinfo=UTC)
-_PARAMETERS = ("cabin_id", "ids", "at")
+_PARAMETERS = ("cabin_id", "ids", "at", "around", "written", "lons", "lats")
+
+
+def _rendered(
+    session: Session,
+    plan: planning.Plan,
+    key: tuple[str, date, str, tuple[str, ...] | None],
+    build: Callable[[], Any],
+) -> str:
+    """The SQL of the statement `build` makes, with its constants inline, cached by `key`
+    (rule set, day, kind, codes) as long as the plan is the same."""
+    cached = _FEW_CABINS.get(key)
+    if cached is not None and cached[0] is plan:
+        return cached[1]
+    sql = inline_sql(session, build(), keep=_PARAMETERS)
+    if len(_FEW_CABINS) > 64:  # days go by: forget the old ones
+        _FEW_CABINS.clear()
+    _FEW_CABINS[key] = (plan, sql)
+    return sql
 
 
 def few_cabins_sql(
@@ -421,20 +502,30 @@ def few_cabins_sql(
     `evaluate_cabins` prepares it on the connection: with every constant in the text,
     PostgreSQL's generic plan is as good as a custom one, and the statement is planned once
     per connection instead of per write."""
-    key = (plan.version, day, single, tuple(codes) if codes is not None else None)
-    cached = _FEW_CABINS.get(key)
-    if cached is not None and cached[0] is plan:
-        return cached[1]
+    key = (
+        plan.version,
+        day,
+        "one" if single else "few",
+        tuple(codes) if codes is not None else None,
+    )
     if single:
         cabins = cabin.c.id == bindparam("cabin_id", uuid.UUID(int=0), type_=Uuid)
     else:
         cabins = cabin.c.id == any_(bindparam("ids", [uuid.UUID(int=0)], type_=ARRAY(Uuid)))
-    statement = runs_statement(runs, cabins, day, plan.version)
-    sql = inline_sql(session, statement, keep=_PARAMETERS)
-    if len(_FEW_CABINS) > 64:  # days go by: forget the old ones
-        _FEW_CABINS.clear()
-    _FEW_CABINS[key] = (plan, sql)
-    return sql
+    return _rendered(session, plan, key, lambda: runs_statement(runs, cabins, day, plan.version))
+
+
+def neighbours_sql(
+    session: Session,
+    plan: planning.Plan,
+    runs: Sequence[planning.RuleRun],
+    day: date,
+    codes: Sequence[str] | None = None,
+) -> str:
+    """The SQL of `neighbours_statement` over `%(around)s`, `%(written)s`, `%(lons)s`,
+    `%(lats)s`, at `%(at)s`, cached and prepared as `few_cabins_sql`'s."""
+    key = (plan.version, day, "neighbours", tuple(codes) if codes is not None else None)
+    return _rendered(session, plan, key, lambda: neighbours_statement(runs, day, plan.version))
 
 
 def run_prepared(session: Session, sql: str, values: dict[str, Any]) -> list[Any]:
@@ -581,16 +672,24 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+Point = tuple[float, float]
+"""(lon, lat) in EPSG:4326."""
+
+
 def evaluate_cabins(
     session: Session,
     cabin_ids: list[uuid.UUID] | None,
     *,
     at: datetime | None = None,
     codes: Sequence[str] | None = None,
+    neighbours_of: Mapping[uuid.UUID, Point | None] | None = None,
 ) -> EvaluationReport:
     """Evaluates the rule set in force over these cabins (None = every cabin) in the session's
     transaction, and recomputes their compliance. `at` is the evaluation time (default now);
-    `codes` limits the pass to some rules (the bench uses it to split rules across workers)."""
+    `codes` limits the pass to some rules (the bench uses it to split rules across workers).
+    `neighbours_of`: the written cabins that became or stopped being active, or moved while
+    active, each with its point before the write when it moved (else None): the rules with a
+    reach are then run over the other cabins around them (`evaluate_neighbours`)."""
     started = time.perf_counter()
     at = at or now()
     rule_set = planning.in_force(session)
@@ -604,6 +703,7 @@ def evaluate_cabins(
     if cabin_ids is None and not session.scalar(select(exists().select_from(cabin))):
         return report
     runs = [run for run in plan.runs if codes is None or run.code in codes]
+    reaching = [run for run in runs if run.reach_m is not None]
     if cabin_ids is not None and len(cabin_ids) <= ONE_STATEMENT_MAX_CABINS and runs:
         for run in runs:
             report.rules.setdefault(run.code, RuleReport())
@@ -640,8 +740,38 @@ def evaluate_cabins(
                 },
             )
             refresh_compliance(session, cabin_ids, at)
+    if cabin_ids and neighbours_of and reaching:
+        evaluate_neighbours(session, plan, reaching, cabin_ids, neighbours_of, at, codes, report)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def evaluate_neighbours(
+    session: Session,
+    plan: planning.Plan,
+    runs: Sequence[planning.RuleRun],
+    written: Sequence[uuid.UUID],
+    changed: Mapping[uuid.UUID, Point | None],
+    at: datetime,
+    codes: Sequence[str] | None,
+    report: EvaluationReport,
+) -> None:
+    """The runs with a reach over the cabins (other than `written`) within their reach of the
+    `changed` cabins' points and previous points, in one prepared statement; then the
+    compliance of the cabins it rewrote. Added to `report.neighbours`."""
+    previous = [point for point in changed.values() if point is not None]
+    values: dict[str, Any] = {
+        "at": at,
+        "around": list(changed),
+        "written": list(written),
+        "lons": [lon for lon, _lat in previous],
+        "lats": [lat for _lon, lat in previous],
+    }
+    sql = neighbours_sql(session, plan, runs, today(at), codes)
+    for code, changed_n, first, rewritten, cabins in run_prepared(session, sql, values):
+        report.neighbours.setdefault(code, RuleReport()).add(changed_n, first, rewritten)
+        report.rewritten_neighbours.update(cabins)
+    refresh_compliance(session, sorted(report.rewritten_neighbours), at)
 
 
 def finish_full_pass(
@@ -685,11 +815,28 @@ def recompute_compliance(session: Session, at: datetime | None = None) -> int:
     return result.rowcount
 
 
-def evaluate(session: Session, cabin_ids: list[uuid.UUID]) -> EvaluationReport:
+# Writes that other cabins' verdicts can see (`neighbours_of`) take this pg_advisory_xact_lock
+# in turn, before evaluating anything, until their transactions end: two of them side by side
+# would each evaluate the cabins around from a snapshot without the other's change (two cabins
+# activated at the same corner would each count the other as inactive), and would write each
+# other's verdicts and compliance in opposite orders (a deadlock). The other writes do not
+# take it. (A constant unique to this use.)
+NEIGHBOURS_LOCK_KEY = 0x6E65696768626F72  # "neighbor"
+
+
+def evaluate(
+    session: Session,
+    cabin_ids: list[uuid.UUID],
+    *,
+    neighbours_of: Mapping[uuid.UUID, Point | None] | None = None,
+) -> EvaluationReport:
     """The cabin write path's hook (service.cabins.service): these cabins, this transaction,
-    under the rule set in force (waiting for a publication under way)."""
+    under the rule set in force (waiting for a publication under way); and the cabins around
+    those of `neighbours_of` for the rules with a reach (see `evaluate_cabins`)."""
     planning.hold_in_force(session)
-    return evaluate_cabins(session, cabin_ids)
+    if neighbours_of:
+        session.execute(select(func.pg_advisory_xact_lock(NEIGHBOURS_LOCK_KEY)))
+    return evaluate_cabins(session, cabin_ids, neighbours_of=neighbours_of)
 
 
 COMPLIANCE_COUNTS = (

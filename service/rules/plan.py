@@ -29,6 +29,13 @@ class RuleRun:
     """The régions this run covers (a profile); None = every région not in `excluded`."""
     excluded: tuple[str, ...] = ()
 
+    @property
+    def reach_m(self) -> float | None:
+        """How far this run's verdicts depend on other cabins, from its own parameters (a
+        profile may widen or narrow it); None when they do not."""
+        reach = self.definition.reach
+        return None if reach is None else float(reach(self.params))
+
 
 @dataclass(frozen=True)
 class Plan:

@@ -20,8 +20,13 @@ per distinct parameter set, on the cabins of the régions that set applies to, s
 implementation never has to know about profiles.
 
 Write implementations in the family modules (`declarations.py`, `venue.py`, …) with the
-`@rule("SIT-xx", Params)` decorator. `unknown` whenever the data the rule needs is missing —
-never a silent pass; `not_applicable` when the rule does not concern the cabin."""
+`@rule("SIT-xx", Params)` decorator. A rule whose verdict depends on other cabins declares how
+far, from its parameters (`@rule("SIT-10", Params, reach=lambda p: p.radius_m)`): of the other
+cabins it may read only whether they are active and where they are, so that a write changing
+either re-evaluates the cabins within that reach for that rule (`evaluator.evaluate`).
+
+`unknown` whenever the data the rule needs is missing — never a silent pass; `not_applicable`
+when the rule does not concern the cabin."""
 
 from __future__ import annotations
 
@@ -79,6 +84,9 @@ class RuleDefinition:
     params_model: type[RuleParams]
     implementation: RuleImpl
     family: str
+    reach: Callable[[Any], float] | None = None
+    """How far, in metres, a cabin's verdict depends on other cabins (from the rule's validated
+    parameters, a profile's own); None: on the cabin and the layers alone."""
 
 
 REGISTRY: dict[str, RuleDefinition] = {}
@@ -87,14 +95,17 @@ REGISTRY: dict[str, RuleDefinition] = {}
 def rule(
     code: str,
     params_model: type[P] = NoParams,  # type: ignore[assignment]
+    *,
+    reach: Callable[[P], float] | None = None,
 ) -> Callable[[RuleImpl], RuleImpl]:
-    """Registers the decorated function as the implementation of `code`."""
+    """Registers the decorated function as the implementation of `code`; `reach`: how far
+    its verdicts depend on other cabins' status and point (see the module's docstring)."""
 
     def register(implementation: RuleImpl) -> RuleImpl:
         if code in REGISTRY:
             raise RuntimeError(f"rule {code} is implemented twice")
         family = implementation.__module__.rsplit(".", 1)[-1]
-        REGISTRY[code] = RuleDefinition(code, params_model, implementation, family)
+        REGISTRY[code] = RuleDefinition(code, params_model, implementation, family, reach)
         return implementation
 
     return register

@@ -168,7 +168,9 @@ def territorial_need(inp: RuleInput) -> Select[Any]:
     return select(n.cabin_id, result.label("outcome"), evidence.label("evidence"))
 
 
-@rule("SIT-10", SaturationParams)
+# A cabin's verdict counts the active cabins within `radius_m`: a cabin that becomes or stops
+# being active, or moves while active, changes the verdicts of the cabins within that radius.
+@rule("SIT-10", SaturationParams, reach=lambda p: p.radius_m)
 def saturation(inp: RuleInput) -> Select[Any]:
     p: SaturationParams = inp.params
     c = inp.cabins

@@ -1,0 +1,211 @@
+"""A cabin write that changes what SIT-10 counts of it — it becomes or stops being active, or
+moves while active — re-evaluates SIT-10 for the cabins around it (those within the radius of
+its point, and of its previous point when it moved), in the write's transaction, with their
+compliance; any other write leaves them alone."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from service.audit.trail import CLI_ACTOR
+from service.rules import rulesets
+from service.rules.evaluator import evaluate
+from service.rules.schemas import Profile, ProfileRule, RuleChange, RuleSetCreate
+from tests.auth.fixtures import Callers
+from tests.cabins.factories import PARIS, cabin_body
+from tests.rules.catalogue.factories import add_zone, fresh_layer
+from tests.rules.conftest import T0
+from tests.rules.factories import insert_cabin
+
+M_PER_DEG_LON = 111_320 * math.cos(math.radians(PARIS["lat"]))
+
+
+def east(metres: float) -> float:
+    """The longitude `metres` east of the centre of Paris (west when negative)."""
+    return PARIS["lon"] + metres / M_PER_DEG_LON
+
+
+def publish_saturation(
+    db: Session, radius_m: float = 1000, max_other_cabins: int = 0, **rule_set: Any
+) -> None:
+    """Rule set 2025.7 in force with SIT-10 only, an error, no other active cabin allowed
+    within `radius_m` (or `max_other_cabins`); Paris in a ZAC (not exempt), so a crowded cabin
+    fails."""
+    layer = fresh_layer(db, "medical_zone")
+    add_zone(db, layer, "75056", "ZAC")
+    rules = {f"SIT-{i:02d}": RuleChange(enabled=False) for i in range(1, 21) if i != 10}
+    rules["SIT-10"] = RuleChange(
+        severity="error", parameters={"max_other_cabins": max_other_cabins, "radius_m": radius_m}
+    )
+    rulesets.derive(
+        db,
+        RuleSetCreate(version="2025.7", title="saturation only", rules=rules, **rule_set),
+        actor=CLI_ACTOR,
+    )
+    rulesets.publish(db, "2025.7", actor=CLI_ACTOR, at=T0)
+    db.commit()
+
+
+@pytest.fixture
+def saturation(db: Session) -> None:
+    publish_saturation(db)
+
+
+def step(client: TestClient, callers: Callers, cabin_id: str, to: str) -> dict[str, Any]:
+    response = client.post(
+        f"/v1/cabins/{cabin_id}/transitions", json={"to": to}, headers=callers.operator
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def cabin_at(
+    client: TestClient, callers: Callers, reference: str, lon: float, status: str = "active"
+) -> str:
+    created = client.post(
+        "/v1/cabins", json=cabin_body(reference, location__lon=lon), headers=callers.operator
+    )
+    assert created.status_code == 201, created.text
+    cabin_id = str(created.json()["id"])
+    for to in ("declared", "active")[: ("draft", "declared", "active").index(status)]:
+        step(client, callers, cabin_id, to)
+    return cabin_id
+
+
+def sit10(client: TestClient, callers: Callers, cabin_id: str) -> tuple[str, int, str]:
+    """SIT-10's outcome and count of other active cabins, and the compliance status."""
+    body = client.get(f"/v1/cabins/{cabin_id}/compliance", headers=callers.operator).json()
+    (verdict,) = [v for v in body["verdicts"] if v["rule_code"] == "SIT-10"]
+    return (
+        verdict["outcome"],
+        verdict["evidence"]["other_active_cabins_within_radius"],
+        body["compliance_status"],
+    )
+
+
+def changes_of(db: Session, cabin_id: str) -> list[tuple[str | None, str]]:
+    return [
+        (row.old_outcome, row.new_outcome)
+        for row in db.execute(
+            text(
+                "SELECT old_outcome, new_outcome FROM verdict_change"
+                " WHERE cabin_id = :id AND rule_code = 'SIT-10' ORDER BY id"
+            ),
+            {"id": cabin_id},
+        )
+    ]
+
+
+def patch(client: TestClient, callers: Callers, cabin_id: str, body: dict[str, Any]) -> None:
+    current = client.get(f"/v1/cabins/{cabin_id}", headers=callers.operator)
+    response = client.patch(
+        f"/v1/cabins/{cabin_id}",
+        json=body,
+        headers={**callers.operator, "If-Match": current.headers["ETag"]},
+    )
+    assert response.status_code == 200, response.text
+
+
+def test_activating_a_cabin_beside_an_active_one_fails_the_other_in_the_same_write(
+    db: Session, client: TestClient, callers: Callers, saturation: None
+) -> None:
+    a = cabin_at(client, callers, "A", PARIS["lon"])
+    b = cabin_at(client, callers, "B", PARIS["lon"], status="declared")
+    assert sit10(client, callers, a) == ("pass", 0, "compliant")  # B is only declared
+    step(client, callers, b, "active")
+    assert sit10(client, callers, a) == ("fail", 1, "non_compliant")
+    assert changes_of(db, a) == [(None, "pass"), ("pass", "fail")]
+    assert sit10(client, callers, b) == ("fail", 1, "non_compliant")
+
+
+@pytest.mark.parametrize("leaving", ["suspended", "decommissioned"])
+def test_a_cabin_leaving_active_lets_the_one_beside_pass_again(
+    db: Session, client: TestClient, callers: Callers, saturation: None, leaving: str
+) -> None:
+    a = cabin_at(client, callers, "A", PARIS["lon"])
+    b = cabin_at(client, callers, "B", east(300))
+    assert sit10(client, callers, a) == ("fail", 1, "non_compliant")
+    if leaving == "decommissioned":
+        response = client.delete(f"/v1/cabins/{b}", headers=callers.operator)
+        assert response.status_code == 200, response.text
+    else:
+        step(client, callers, b, leaving)
+    assert sit10(client, callers, a) == ("pass", 0, "compliant")
+
+
+def test_moving_an_active_cabin_frees_its_old_neighbours_and_crowds_its_new_ones(
+    db: Session, client: TestClient, callers: Callers, saturation: None
+) -> None:
+    a = cabin_at(client, callers, "A", PARIS["lon"])
+    b = cabin_at(client, callers, "B", PARIS["lon"])
+    c = cabin_at(client, callers, "C", east(-5000))
+    assert sit10(client, callers, a)[0] == "fail"
+    assert sit10(client, callers, c) == ("pass", 0, "compliant")
+    patch(client, callers, b, {"location": {"lon": east(-5050)}})
+    assert sit10(client, callers, a) == ("pass", 0, "compliant")
+    assert sit10(client, callers, c) == ("fail", 1, "non_compliant")
+    assert sit10(client, callers, b) == ("fail", 1, "non_compliant")
+
+
+def test_a_fees_patch_leaves_the_cabins_around_alone_and_a_move_does_not(
+    db: Session, client: TestClient, callers: Callers
+) -> None:
+    publish_saturation(db, max_other_cabins=1)
+    a = cabin_at(client, callers, "A", PARIS["lon"])
+    b = cabin_at(client, callers, "B", east(500))
+    c = cabin_at(client, callers, "C", east(-3000))
+    assert sit10(client, callers, a) == ("pass", 1, "compliant")
+    # A cabin written straight into the table beside A, unseen by the engine: A's stored
+    # verdict is stale (1 other) until a write re-evaluates A.
+    insert_cabin(db, lon=PARIS["lon"], lat=PARIS["lat"])
+    db.commit()
+    patch(client, callers, b, {"fees": {"base_fee_eur": 25}})
+    assert sit10(client, callers, a) == ("pass", 1, "compliant")  # B's fees: not re-evaluated
+    patch(client, callers, c, {"location": {"lon": east(-2500)}})
+    assert sit10(client, callers, a) == ("pass", 1, "compliant")  # C moved, out of reach
+    patch(client, callers, b, {"location": {"lon": east(450)}})
+    assert sit10(client, callers, a) == ("fail", 2, "non_compliant")  # B moved: re-evaluated
+
+
+def test_a_profile_radius_decides_which_cabins_around_are_evaluated(
+    db: Session, client: TestClient, callers: Callers
+) -> None:
+    """Nationally 300 m, 1000 m in Île-de-France by a profile: activating a cabin 500 m away
+    reaches the Parisian cabin by the profile's radius, not the national one."""
+    publish_saturation(
+        db,
+        radius_m=300,
+        profiles=[
+            Profile(
+                name="idf-wide",
+                regions=["11"],
+                rules={"SIT-10": ProfileRule(parameters={"radius_m": 1000})},
+            )
+        ],
+    )
+    a = cabin_at(client, callers, "A", PARIS["lon"])
+    b = cabin_at(client, callers, "B", east(500), status="declared")
+    step(client, callers, b, "active")
+    assert sit10(client, callers, a) == ("fail", 1, "non_compliant")
+
+
+def test_the_report_names_the_cabins_around_only_when_asked(db: Session, saturation: None) -> None:
+    a = insert_cabin(db)
+    b = insert_cabin(db, lon=east(200))
+    far = insert_cabin(db, lon=east(3000))
+    plain = evaluate(db, [b])
+    assert plain.neighbours == {} and plain.rewritten_neighbours == set()
+    around = evaluate(db, [b], neighbours_of={b: None})
+    assert around.rewritten_neighbours == {a}  # `far` is out of reach, `b` was written
+    assert around.neighbours["SIT-10"].first == 1
+    moved_from: dict[uuid.UUID, tuple[float, float] | None] = {b: (east(3000), PARIS["lat"])}
+    again = evaluate(db, [b], neighbours_of=moved_from)
+    assert again.rewritten_neighbours == {far}  # A's verdict unchanged: not rewritten
