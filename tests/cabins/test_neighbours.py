@@ -7,19 +7,26 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import delete, select, text, update
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from service.audit.trail import CLI_ACTOR
+from service.auth.models import Operator
+from service.cabins.models import Cabin
 from service.rules import rulesets
 from service.rules.evaluator import evaluate
+from service.rules.models import Verdict, VerdictChange
 from service.rules.schemas import Profile, ProfileRule, RuleChange, RuleSetCreate
+from tests.auth.factories import make_operator
 from tests.auth.fixtures import Callers
 from tests.cabins.factories import PARIS, cabin_body
+from tests.locks import in_thread, waits_for_a_lock
 from tests.rules.catalogue.factories import add_zone, fresh_layer
 from tests.rules.conftest import T0
 from tests.rules.factories import insert_cabin
@@ -209,3 +216,58 @@ def test_the_report_names_the_cabins_around_only_when_asked(db: Session, saturat
     moved_from: dict[uuid.UUID, tuple[float, float] | None] = {b: (east(3000), PARIS["lat"])}
     again = evaluate(db, [b], neighbours_of=moved_from)
     assert again.rewritten_neighbours == {far}  # A's verdict unchanged: not rewritten
+
+
+@pytest.fixture
+def committed_operator(engine: Engine) -> Iterator[uuid.UUID]:
+    """A committed operator whose cabins (and their history) are deleted after the test."""
+    with Session(engine) as session:
+        operator_id = make_operator(session, "Opérateur des voisins")
+        session.commit()
+    yield operator_id
+    with Session(engine) as session:
+        ids = select(Cabin.id).where(Cabin.operator_id == operator_id)
+        session.execute(delete(VerdictChange).where(VerdictChange.cabin_id.in_(ids)))
+        session.execute(delete(Cabin).where(Cabin.operator_id == operator_id))
+        session.execute(delete(Operator).where(Operator.id == operator_id))
+        session.commit()
+
+
+def test_two_cabins_activated_side_by_side_count_each_other(
+    engine: Engine, committed_operator: uuid.UUID
+) -> None:
+    """B and C activated at A's corner in two transactions at once, under rule set 2026.1
+    (counted up to 2 others): the second waits for the first to commit, then counts it, so
+    every one of the three ends with 2 others — evaluated apart, C would count A alone."""
+    with Session(engine) as session:
+        a = insert_cabin(session, committed_operator)
+        b, c = (insert_cabin(session, committed_operator, status="declared") for _ in range(2))
+        evaluate(session, [a, b, c])
+        session.commit()
+
+    def activate(session: Session, cabin_id: uuid.UUID) -> Any:
+        session.execute(
+            update(Cabin).where(Cabin.id == cabin_id).values(status="active", version=2)
+        )
+        return evaluate(session, [cabin_id], neighbours_of={cabin_id: None})
+
+    with Session(engine) as first, Session(engine) as second:
+        activate(first, b)
+        pid = second.scalar(select(text("pg_backend_pid()")))
+        thread, out = in_thread(lambda: activate(second, c), second)
+        try:
+            assert waits_for_a_lock(engine, pid, advisory=True), "the second did not wait"
+        finally:
+            first.commit()
+            thread.join(timeout=60)
+        assert "error" not in out, out
+    with Session(engine) as session:
+        rows = session.execute(
+            select(Verdict.cabin_id, Verdict.evidence).where(
+                Verdict.cabin_id.in_([a, b, c]), Verdict.rule_code == "SIT-10"
+            )
+        ).all()
+    counts = {
+        cabin_id: evidence["other_active_cabins_within_radius"] for cabin_id, evidence in rows
+    }
+    assert counts == {a: 2, b: 2, c: 2}
