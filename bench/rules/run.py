@@ -18,9 +18,14 @@ cabins with bench/rules/generate.sql. Then, in one run:
    in one transaction (what `POST /v1/rule-sets/{v}/publish` does), with its per-rule report;
 5. single-cabin writes: an UPDATE of one cabin and its evaluation, committed, `--writes` times
    with the pages as found, then `--writes` times on other cabins after `pg_prewarm` of what
-   a write reads; p50 / p95 / max of each.
+   a write reads; p50 / p95 / max of each;
+6. single-cabin writes that the cabins around can see: `--writes` active cabins suspended
+   then resumed (2 × `--writes` transactions, the data as it was after), each evaluating the
+   cabin and, for SIT-10, the cabins within its radius; p50 / p95 / max, and how many cabins
+   around were evaluated.
 
-`--steps` runs some of them only (floor, full, publish, writes), e.g. `--steps writes`, and
+`--steps` runs some of them only (floor, full, publish, writes, neighbours), e.g.
+`--steps writes`, and
 `--steps cpu` gives each rule's full-pass statement's backend CPU seconds (nothing changed,
 nothing committed; the server must run on this machine).
 """
@@ -122,10 +127,11 @@ def rule_cpu_seconds(engine: Any, codes: list[str]) -> dict[str, float]:
     return seconds
 
 
-STEPS = ("floor", "cpu", "full", "publish", "writes")
+STEPS = ("floor", "cpu", "full", "publish", "writes", "neighbours")
 """floor: the bare SELECTs; cpu: each rule's full-pass statement, its backend CPU; full: the
 full re-evaluations (and the first one when no verdict is stored); publish: a rule set changing
-SIT-10's radius; writes: single-cabin writes. `cpu` is not run by default."""
+SIT-10's radius; writes: single-cabin writes; neighbours: single-cabin suspensions and
+resumptions, which re-evaluate SIT-10 around the cabin. `cpu` is not run by default."""
 
 
 def main() -> None:
@@ -216,6 +222,8 @@ def main() -> None:
         publish_changed_radius(engine)
     if "writes" in steps:
         single_cabin_writes(engine, args.writes)
+    if "neighbours" in steps:
+        status_flips(engine, args.writes)
     engine.dispose()
 
 
@@ -341,6 +349,43 @@ def timed_writes(engine: Any, ids: list[Any]) -> list[float]:
             session.commit()
             timings.append((time.perf_counter() - t) * 1000)
     return sorted(timings)
+
+
+def status_flips(engine: Any, writes: int) -> None:
+    """`writes` random active cabins, each suspended then resumed in two transactions (as
+    `POST …/transitions` writes them: the status, then the evaluation of the cabin and of the
+    cabins around it for SIT-10), timed; the data is as it was after."""
+    from service.rules.evaluator import evaluate
+
+    with Session(engine) as session:
+        ids = list(
+            session.scalars(
+                text("SELECT id FROM cabin WHERE status = 'active' ORDER BY random() LIMIT :n"),
+                {"n": writes},
+            )
+        )
+    timings = []
+    around: list[int] = []
+    for cabin_id in ids:
+        for status in ("suspended", "active"):
+            with Session(engine) as session:
+                t = time.perf_counter()
+                session.execute(
+                    text(
+                        "UPDATE cabin SET status = :status, version = version + 1,"
+                        " updated_at = now() WHERE id = :id"
+                    ),
+                    {"id": cabin_id, "status": status},
+                )
+                report = evaluate(session, [cabin_id], neighbours_of={cabin_id: None})
+                session.commit()
+                timings.append((time.perf_counter() - t) * 1000)
+                around.append(len(report.rewritten_neighbours))
+    print_writes("suspend / resume, with the cabins around", sorted(timings))
+    print(
+        f"  cabins around rewritten per write: median {statistics.median(around):.0f},"
+        f" max {max(around)}"
+    )
 
 
 def print_writes(label: str, timings: list[float]) -> None:
