@@ -208,6 +208,15 @@ SEES = {
     "ars_84": {"broken", "moved", "suspended"},
     "ars_11": {"decommissioned", "draft"},
 }
+# The world's cabins whose SIT-10 the writes changed, as each role sees them: Lyon's two,
+# 300 m apart, crowded by the cabins activated and moved there (Paris's two stand 2.4 km from
+# the point written there, out of SIT-10's 1000 m).
+AROUND = {
+    "national": {"a84", "b84"},
+    "operator_a": {"a84"},
+    "ars_84": {"a84", "b84"},
+    "ars_11": set(),
+}
 
 
 def test_the_feed_replayed_holds_what_each_cabins_compliance_and_as_of_today_give(
@@ -216,8 +225,20 @@ def test_the_feed_replayed_holds_what_each_cabins_compliance_and_as_of_today_giv
     """A copy kept from the feed holds, per cabin and rule, the outcome and severity of the
     cabin's compliance view, and of its as-of read at the end of today; a regional copy holds
     the cabins in its région now (the one moved from Paris left 11's and entered 84's)."""
+    ours = set(written.ids.values())
+    names = {str(cabin.id): name for name, cabin in world.cabins.items()}
     for role, sees in SEES.items():
         copy = _mirror(read(client, written.start, world.keys[role]))
+        # The world's cabins around those written: SIT-10 counts the active cabins within its
+        # radius, so the activations, the move and the suspension changed theirs.
+        around = {cabin_id: fed for cabin_id, fed in copy.items() if cabin_id not in ours}
+        for cabin_id, fed in around.items():
+            assert set(fed) == {"SIT-10"}, (role, cabin_id, fed)
+            now = _get(client, world, role, f"/v1/cabins/{cabin_id}/compliance").json()
+            (sit10,) = [v for v in now["verdicts"] if v["rule_code"] == "SIT-10"]
+            assert (sit10["outcome"], sit10["severity"]) == fed["SIT-10"]
+        assert {names[cabin_id] for cabin_id in around} == AROUND[role]
+        copy = {cabin_id: fed for cabin_id, fed in copy.items() if cabin_id in ours}
         assert set(copy) == {written.ids[name] for name in sees}
         severities = {severity for fed in copy.values() for (_, severity) in fed.values()}
         assert severities == {"error", "warning"}
