@@ -405,7 +405,10 @@ def _run_import(
     for row in staging.free_references(session):
         staging.redraw_reference(session, row, draw_reference())
     staging.discard_rows(session, unchanged)
-    written = staging.upsert(session, operator_id, options.is_demo)
+    try:
+        written = staging.upsert(session, operator_id, options.is_demo, updates=bool(update_diffs))
+    except staging.CreatedMeanwhile:
+        raise ConcurrentImport(_CREATED_MEANWHILE) from None
     lap("upsert")
     if progress:
         progress(checked.total, checked.total)
