@@ -325,6 +325,10 @@ def _run_import(
     staged = len(good) + certified
     update_diffs: dict[int, dict[str, Any]] = {}
     unchanged: list[int] = []
+    # The active cabins whose rows move them, with their points before: SIT-10 re-evaluates
+    # the cabins around the old and new points (`evaluate_rules`). A row never changes a
+    # status, and a new cabin is a draft, which no other cabin counts.
+    moved: dict[uuid.UUID, tuple[float, float] | None] = {}
 
     if staged:
         staging.create_staging(session)
@@ -376,6 +380,9 @@ def _run_import(
                 )
             else:
                 update_diffs[row] = diff | confirmation_diff(cabin, blocks, confirmed_at)
+                point = (good[row].location.lon, good[row].location.lat)
+                if cabin.status == "active" and point != (lon, lat):
+                    moved[cabin.id] = (lon, lat)
         staging.discard_rows(session, frozen)
         staged -= len(frozen)
         for row in frozen:
@@ -446,6 +453,6 @@ def _run_import(
     if options.evaluate:
         from service.cabins.service import evaluate_rules
 
-        evaluate_rules(session, report.written_ids)
+        evaluate_rules(session, report.written_ids, moved)
         lap("rules")
     return report

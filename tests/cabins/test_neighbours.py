@@ -5,6 +5,7 @@ compliance; any other write leaves them alone."""
 
 from __future__ import annotations
 
+import json
 import math
 import uuid
 from collections.abc import Iterator
@@ -180,6 +181,26 @@ def test_a_fees_patch_leaves_the_cabins_around_alone_and_a_move_does_not(
     assert sit10(client, callers, a) == ("pass", 1, "compliant")  # C moved, out of reach
     patch(client, callers, b, {"location": {"lon": east(450)}})
     assert sit10(client, callers, a) == ("fail", 2, "non_compliant")  # B moved: re-evaluated
+
+
+def test_an_import_row_moving_an_active_cabin_re_evaluates_the_cabins_around(
+    client: TestClient, callers: Callers, saturation: None
+) -> None:
+    a = cabin_at(client, callers, "A", PARIS["lon"])
+    cabin_at(client, callers, "B", east(3000))
+    c = cabin_at(client, callers, "C", east(-3000), status="declared")
+    assert sit10(client, callers, a) == ("pass", 0, "compliant")
+    rows = [cabin_body("B", location__lon=east(300)), cabin_body("C", location__lon=east(-200))]
+    response = client.post(
+        "/v1/cabins/import",
+        content="\n".join(json.dumps(r) for r in rows) + "\n",
+        headers={"Content-Type": "application/x-ndjson", **callers.operator},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["updated"] == 2
+    # B (active) moved within A's radius; C, moved beside A too, is only declared
+    assert sit10(client, callers, a) == ("fail", 1, "non_compliant")
+    assert sit10(client, callers, c)[:2] == ("fail", 1)  # counted up to 1 past the limit
 
 
 def test_a_profile_radius_decides_which_cabins_around_are_evaluated(
