@@ -264,7 +264,8 @@ def _activate(session: Session, operator_id: Any, refs: list[str]) -> list[Any]:
     if ids:
         from service.cabins.service import evaluate_rules
 
-        evaluate_rules(session, ids)
+        # they became active: the cabins around count them (SIT-10)
+        evaluate_rules(session, ids, {cabin_id: None for cabin_id in ids})
     return ids
 
 

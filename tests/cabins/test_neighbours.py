@@ -292,3 +292,24 @@ def test_two_cabins_activated_side_by_side_count_each_other(
         cabin_id: evidence["other_active_cabins_within_radius"] for cabin_id, evidence in rows
     }
     assert counts == {a: 2, b: 2, c: 2}
+
+
+def test_the_demo_cabins_activated_are_counted_by_the_active_cabins_around(
+    db: Session, saturation: None
+) -> None:
+    """The demo loader activates its cabins in one statement: an active cabin already
+    standing where one of them lands kept counting none."""
+    from service.cabins.demo import demo_records, load_demo
+
+    first = demo_records(db)[0]  # the first of every three is activated
+    point = first["location"]
+    insee = point["declared_insee"]
+    a = insert_cabin(
+        db, lon=point["lon"], lat=point["lat"], declared_insee=insee, commune_insee=insee
+    )
+    evaluate(db, [a])
+    assert db.get(Verdict, (a, "SIT-10")).evidence["other_active_cabins_within_radius"] == 0
+
+    load_demo(db, print_key=lambda line: None)
+    db.expire_all()
+    assert db.get(Verdict, (a, "SIT-10")).evidence["other_active_cabins_within_radius"] >= 1
