@@ -4,10 +4,11 @@ committed once on success and rolled back on any exception."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy import MetaData, create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -92,3 +93,18 @@ def get_session(request: Request) -> Iterator[Session]:
 DbSession = Annotated[Session, Depends(get_session, scope="function")]
 """A handler's session: the transaction is committed before the response leaves, so a failed
 commit is an error response, never a 2xx for data that was not written."""
+
+
+@contextmanager
+def local_setting(session: Session, name: str, value: str | None) -> Iterator[None]:
+    """PostgreSQL's setting `name` at `value` for the statements run inside (None: unchanged),
+    set for the transaction and put back after them. A statement that fails inside aborts the
+    transaction, which drops the setting with it: nothing is put back then."""
+    if value is None:
+        yield
+        return
+    set_config = text("SELECT set_config(:name, :value, true)")
+    callers = session.scalar(text("SELECT current_setting(:name)"), {"name": name})
+    session.execute(set_config, {"name": name, "value": value})
+    yield
+    session.execute(set_config, {"name": name, "value": callers})

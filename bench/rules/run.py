@@ -56,9 +56,10 @@ def psql_url(url: str) -> str:
 
 def floor_seconds(engine: Any, codes: list[str], workers: int) -> tuple[float, dict[str, float]]:
     """Each rule's bare statement over all cabins, every column computed, nothing written."""
+    from service.db import local_setting
     from service.rules import plan as planning
     from service.rules.catalogue.base import RuleInput
-    from service.rules.evaluator import cabins_selectable, local_setting, now
+    from service.rules.evaluator import cabins_selectable, now
     from service.rules.parallel import RuleQueue
 
     with Session(engine) as session:
@@ -70,7 +71,7 @@ def floor_seconds(engine: Any, codes: list[str], workers: int) -> tuple[float, d
 
     def run_codes(_: int) -> None:
         with Session(engine) as session, local_setting(session, "jit", "off"):
-            # the same settings as the evaluator's set-based passes (evaluator.local_setting)
+            # the same settings as the evaluator's set-based passes (db.local_setting)
             while (code := queue.take()) is not None:
                 for run in (r for r in runs if r.code == code):  # one per profile of the rule
                     statement = run.definition.implementation(
@@ -100,8 +101,9 @@ def rule_cpu_seconds(engine: Any, codes: list[str]) -> dict[str, float]:
     """Each rule's full-pass statement on one connection, nothing committed: the backend's CPU
     seconds (user + system, from /proc/<pid>/stat, so the server must run on this machine),
     the best of two runs."""
+    from service.db import local_setting
     from service.rules import plan as planning
-    from service.rules.evaluator import cabins_selectable, local_setting, now, rule_statement
+    from service.rules.evaluator import cabins_selectable, now, rule_statement
 
     with Session(engine) as session:
         plan = planning.build(session, planning.in_force(session))

@@ -45,8 +45,8 @@ from service.cabins.schemas import CabinCreate
 from service.cabins.service import KEPT_AS_IT_WAS, draw_reference
 from service.cabins.validation import LocationInput, check_record, read_record
 from service.cabins.vocabulary import ImportMode
+from service.db import local_setting
 from service.errors import Conflict
-from service.rules.evaluator import local_setting
 
 PROGRESS_EVERY = 5000
 

@@ -31,8 +31,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
@@ -70,6 +69,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.types import Text, Uuid
 
 from service.cabins.models import Cabin
+from service.db import local_setting
 from service.rules import plan as planning
 from service.rules.catalogue.accessibility import INTERIOR_RULE, VENUE_RULE, label_sql
 from service.rules.catalogue.base import RuleInput
@@ -647,27 +647,6 @@ def retire_everywhere(
     return {row.rule_code: RetiredReport(row.removed, row.failing) for row in rows}
 
 
-# The set-based statements run with jit off, set for the transaction and put back after the
-# pass (the transaction may be an import's or a publication's; a failed statement aborts it,
-# which drops the setting with it): they are large expressions (CASEs, JSON evidence) over many
-# rows, which the JIT compiles anew for every statement, costing more than it saves (up to
-# seconds for SIT-07 and SIT-19 over 100,000 cabins).
-SETTING_NOW = "SELECT current_setting(:name)"
-SETTING_SET = "SELECT set_config(:name, :value, true)"
-
-
-@contextmanager
-def local_setting(session: Session, name: str, value: str | None) -> Iterator[None]:
-    """PostgreSQL's setting `name` at `value` for the statements run inside (None: unchanged)."""
-    if value is None:
-        yield
-        return
-    callers = session.scalar(text(SETTING_NOW), {"name": name})
-    session.execute(text(SETTING_SET), {"name": name, "value": value})
-    yield
-    session.execute(text(SETTING_SET), {"name": name, "value": callers})
-
-
 def now() -> datetime:
     return datetime.now(UTC)
 
@@ -717,6 +696,9 @@ def evaluate_cabins(
         for code, changed, first, rewritten in run_prepared(session, sql, values):
             report.rules[code].add(changed, first, rewritten)
         runs = []
+    # The set-based statements are large expressions (CASEs, JSON evidence) over many rows,
+    # which the JIT compiles anew for every statement, costing more than it saves (up to
+    # seconds for SIT-07 and SIT-19 over 100,000 cabins): jit off for them.
     with local_setting(session, "jit", "off" if runs else None):
         for run in runs:
             statement = rule_statement(run, cabins_selectable(cabin_ids, run), at, plan.version)

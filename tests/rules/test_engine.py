@@ -9,7 +9,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from service.rules.evaluator import evaluate_cabins, local_setting
+from service.db import local_setting
+from service.rules.evaluator import evaluate_cabins
 from service.rules.models import CabinCompliance, Verdict, VerdictChange
 from service.rules.schemas import RuleChange
 from tests.auth.factories import bearer, make_key, make_operator
