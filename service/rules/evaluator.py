@@ -802,8 +802,11 @@ def recompute_compliance(session: Session, at: datetime | None = None) -> int:
 # in turn, before evaluating anything, until their transactions end: two of them side by side
 # would each evaluate the cabins around from a snapshot without the other's change (two cabins
 # activated at the same corner would each count the other as inactive), and would write each
-# other's verdicts and compliance in opposite orders (a deadlock). The other writes do not
-# take it. (A constant unique to this use.)
+# other's verdicts and compliance in opposite orders (a deadlock). Today every cabin write
+# appends to the audit trail before it evaluates, and the trail's tail lock
+# (`audit.trail.lock_tail`) already puts all cabin writes in turn, the plain ones too (a fees
+# PATCH beside an activation reads its verdicts after it); this lock keeps the engine's own
+# guarantee should a caller evaluate without that lock. (A constant unique to this use.)
 NEIGHBOURS_LOCK_KEY = 0x6E65696768626F72  # "neighbor"
 
 

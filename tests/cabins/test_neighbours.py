@@ -259,7 +259,9 @@ def test_two_cabins_activated_side_by_side_count_each_other(
 ) -> None:
     """B and C activated at A's corner in two transactions at once, under rule set 2026.1
     (counted up to 2 others): the second waits for the first to commit, then counts it, so
-    every one of the three ends with 2 others — evaluated apart, C would count A alone."""
+    every one of the three ends with 2 others — evaluated apart, C would count A alone. The
+    writes here append no audit event, whose tail lock also puts the service's writes in
+    turn: what is tested is the engine's own lock."""
     with Session(engine) as session:
         a = insert_cabin(session, committed_operator)
         b, c = (insert_cabin(session, committed_operator, status="declared") for _ in range(2))
