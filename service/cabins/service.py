@@ -10,7 +10,7 @@ import secrets
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
@@ -47,9 +47,11 @@ from service.errors import (
     ValidationFailed,
 )
 
+if TYPE_CHECKING:  # the engine imports the cabin model: imported late below
+    from service.rules.evaluator import Point
+
 # A cabin's public reference: CAB- and 8 characters of Crockford's base32 (no I, L, O, U).
 REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-Point = tuple[float, float]  # (lon, lat)
 
 # The rule engine's module: `evaluate(session, cabin_ids)` re-evaluates those cabins.
 
