@@ -5,12 +5,13 @@ teardown, with the app's session bound to it."""
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, delete, select, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
 
@@ -170,3 +171,25 @@ class ApiKeys:
 @pytest.fixture
 def api_keys(db: Session) -> ApiKeys:
     return ApiKeys(db)
+
+
+@pytest.fixture
+def committed_operator(engine: Engine) -> Iterator[uuid.UUID]:
+    """An operator committed on its own connection, for tests that run several transactions
+    (the cabins they insert outlive the test's rolled-back one): its cabins, with their verdict
+    history, and the operator are deleted afterwards."""
+    from service.auth.models import Operator
+    from service.cabins.models import Cabin
+    from service.rules.models import VerdictChange
+    from tests.auth.factories import make_operator
+
+    with Session(engine) as session:
+        operator_id = make_operator(session, "Opérateur aux transactions séparées")
+        session.commit()
+    yield operator_id
+    with Session(engine) as session:
+        ids = select(Cabin.id).where(Cabin.operator_id == operator_id)
+        session.execute(delete(VerdictChange).where(VerdictChange.cabin_id.in_(ids)))
+        session.execute(delete(Cabin).where(Cabin.operator_id == operator_id))
+        session.execute(delete(Operator).where(Operator.id == operator_id))
+        session.commit()

@@ -12,10 +12,9 @@ from sqlalchemy import delete
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from service.auth.models import ApiClient, Operator
+from service.auth.models import ApiClient
 from service.cabins.imports.models import ImportJob
-from service.cabins.models import Cabin
-from tests.auth.factories import bearer, make_key, make_operator
+from tests.auth.factories import bearer, make_key
 from tests.auth.fixtures import callers  # noqa: F401
 
 
@@ -26,15 +25,14 @@ class Committed:
 
 
 @pytest.fixture
-def committed(engine: Engine) -> Iterator[Committed]:
+def committed(engine: Engine, committed_operator: uuid.UUID) -> Iterator[Committed]:
+    """`committed_operator` with an operator key; its import jobs and key are deleted after
+    the test (its cabins and itself by `committed_operator`)."""
     with Session(engine) as session:
-        operator_id = make_operator(session, "Opérateur des imports longs")
-        key = make_key(session, "operator", operator_id=operator_id)
+        key = make_key(session, "operator", operator_id=committed_operator)
         session.commit()
-    yield Committed(operator_id, bearer(key))
+    yield Committed(committed_operator, bearer(key))
     with Session(engine) as session:
-        session.execute(delete(Cabin).where(Cabin.operator_id == operator_id))
-        session.execute(delete(ImportJob).where(ImportJob.operator_id == operator_id))
-        session.execute(delete(ApiClient).where(ApiClient.operator_id == operator_id))
-        session.execute(delete(Operator).where(Operator.id == operator_id))
+        session.execute(delete(ImportJob).where(ImportJob.operator_id == committed_operator))
+        session.execute(delete(ApiClient).where(ApiClient.operator_id == committed_operator))
         session.commit()

@@ -8,23 +8,20 @@ from __future__ import annotations
 import json
 import math
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from service.audit.trail import CLI_ACTOR
-from service.auth.models import Operator
 from service.cabins.models import Cabin
 from service.rules import rulesets
 from service.rules.evaluator import evaluate
-from service.rules.models import Verdict, VerdictChange
+from service.rules.models import Verdict
 from service.rules.schemas import Profile, ProfileRule, RuleChange, RuleSetCreate
-from tests.auth.factories import make_operator
 from tests.auth.fixtures import Callers
 from tests.cabins.factories import PARIS, cabin_body
 from tests.locks import in_thread, waits_for_a_lock
@@ -237,21 +234,6 @@ def test_the_report_names_the_cabins_around_only_when_asked(db: Session, saturat
     moved_from: dict[uuid.UUID, tuple[float, float] | None] = {b: (east(3000), PARIS["lat"])}
     again = evaluate(db, [b], neighbours_of=moved_from)
     assert again.rewritten_neighbours == {far}  # A's verdict unchanged: not rewritten
-
-
-@pytest.fixture
-def committed_operator(engine: Engine) -> Iterator[uuid.UUID]:
-    """A committed operator whose cabins (and their history) are deleted after the test."""
-    with Session(engine) as session:
-        operator_id = make_operator(session, "Opérateur des voisins")
-        session.commit()
-    yield operator_id
-    with Session(engine) as session:
-        ids = select(Cabin.id).where(Cabin.operator_id == operator_id)
-        session.execute(delete(VerdictChange).where(VerdictChange.cabin_id.in_(ids)))
-        session.execute(delete(Cabin).where(Cabin.operator_id == operator_id))
-        session.execute(delete(Operator).where(Operator.id == operator_id))
-        session.commit()
 
 
 def test_two_cabins_activated_side_by_side_count_each_other(

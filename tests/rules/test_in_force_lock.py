@@ -10,45 +10,27 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, select, text
+from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from service.audit.trail import CLI_ACTOR
-from service.auth.models import Operator
-from service.cabins.models import Cabin
 from service.cli import main
 from service.rules import parallel, plan, queries, rulesets
 from service.rules.evaluator import evaluate, evaluate_cabins
 from service.rules.models import CabinCompliance, Verdict
 from service.rules.parallel import reevaluate_all_parallel
 from service.rules.schemas import RuleChange, RuleSetCreate
-from tests.auth.factories import make_operator
 from tests.locks import in_thread, waits_for_a_lock
 from tests.rules.factories import insert_cabin
 
 
-@pytest.fixture
-def operator_id(engine: Engine) -> Iterator[uuid.UUID]:
-    """A committed operator: the cabins of these tests are inserted without an audit event
-    (an operator's creation appends one, and a publication holds the audit chain)."""
-    with Session(engine) as session:
-        operator_id = make_operator(session, "Opérateur des publications")
-        session.commit()
-    yield operator_id
-    with Session(engine) as session:
-        session.execute(delete(Cabin).where(Cabin.operator_id == operator_id))
-        session.execute(delete(Operator).where(Operator.id == operator_id))
-        session.commit()
-
-
 def test_a_cabin_write_evaluates_after_a_publication_under_way(
-    engine: Engine, operator_id: uuid.UUID
+    engine: Engine, committed_operator: uuid.UUID
 ) -> None:
     with Session(engine) as publishing, Session(engine) as writing:
         rulesets.derive(
@@ -63,7 +45,7 @@ def test_a_cabin_write_evaluates_after_a_publication_under_way(
         rulesets.publish(
             publishing, "2026.96", actor=CLI_ACTOR
         )  # in force for this transaction only
-        cabin_id = insert_cabin(writing, operator_id)
+        cabin_id = insert_cabin(writing, committed_operator)
         pid = writing.scalar(select(text("pg_backend_pid()")))
         thread, out = in_thread(lambda: evaluate(writing, [cabin_id]))
         try:
@@ -78,7 +60,7 @@ def test_a_cabin_write_evaluates_after_a_publication_under_way(
 
 
 def test_a_cabin_write_evaluates_after_a_new_layer_vintages_re_evaluation(
-    engine: Engine, operator_id: uuid.UUID
+    engine: Engine, committed_operator: uuid.UUID
 ) -> None:
     """A new layer vintage's re-evaluation (`registry layers import|load|generate`) is waited
     for like a publication: a cabin evaluated meanwhile could read the previous vintage."""
@@ -86,7 +68,7 @@ def test_a_cabin_write_evaluates_after_a_new_layer_vintages_re_evaluation(
 
     with engine.connect() as loading, Session(engine) as writing:
         _reevaluate(loading)  # in the load's transaction, left open
-        cabin_id = insert_cabin(writing, operator_id)
+        cabin_id = insert_cabin(writing, committed_operator)
         pid = writing.scalar(select(text("pg_backend_pid()")))
         thread, out = in_thread(lambda: evaluate(writing, [cabin_id]))
         try:
@@ -99,7 +81,7 @@ def test_a_cabin_write_evaluates_after_a_new_layer_vintages_re_evaluation(
 
 
 def test_a_full_pass_under_way_holds_publications_and_cabin_writes(
-    engine: Engine, operator_id: uuid.UUID
+    engine: Engine, committed_operator: uuid.UUID
 ) -> None:
     """The batch pass holds the set in force exclusively from its plan to its last commit,
     on a connection of its own: a publication and a cabin write's evaluation wait for it,
@@ -117,7 +99,7 @@ def test_a_full_pass_under_way_holds_publications_and_cabin_writes(
         )
         publisher = publishing.scalar(select(text("pg_backend_pid()")))
         writer = writing.scalar(select(text("pg_backend_pid()")))
-        cabin_id = insert_cabin(writing, operator_id)
+        cabin_id = insert_cabin(writing, committed_operator)
         published, publication = in_thread(
             lambda: rulesets.publish(publishing, "2026.95", actor=CLI_ACTOR)
         )
@@ -131,7 +113,7 @@ def test_a_full_pass_under_way_holds_publications_and_cabin_writes(
             written, write = in_thread(lambda: evaluate(writing, [cabin_id]))
             assert waits_for_a_lock(engine, writer, advisory=True), "the cabin write did not wait"
             with Session(engine) as worker:  # a worker of the pass: it runs
-                other_cabin = insert_cabin(worker, operator_id)
+                other_cabin = insert_cabin(worker, committed_operator)
                 report = evaluate_cabins(worker, [other_cabin])
                 assert report.rule_set_version == "2026.1"
                 worker.rollback()
@@ -148,9 +130,9 @@ def test_a_full_pass_under_way_holds_publications_and_cabin_writes(
 
 
 @pytest.fixture
-def committed_cabins(engine: Engine, operator_id: uuid.UUID) -> list[uuid.UUID]:
+def committed_cabins(engine: Engine, committed_operator: uuid.UUID) -> list[uuid.UUID]:
     with Session(engine) as session:
-        ids = [insert_cabin(session, operator_id) for _ in range(3)]
+        ids = [insert_cabin(session, committed_operator) for _ in range(3)]
         evaluate(session, ids)
         session.commit()
     return ids
