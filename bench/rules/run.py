@@ -22,7 +22,7 @@ cabins with bench/rules/generate.sql. Then, in one run:
 6. single-cabin writes that the cabins around can see: `--writes` active cabins suspended
    then resumed (2 × `--writes` transactions, the data as it was after), each evaluating the
    cabin and, for SIT-10, the cabins within its radius; p50 / p95 / max, and how many cabins
-   around were evaluated.
+   around had their verdict rewritten.
 
 `--steps` runs some of them only (floor, full, publish, writes, neighbours), e.g.
 `--steps writes`, and
@@ -366,6 +366,9 @@ def status_flips(engine: Any, writes: int) -> None:
                 {"n": writes},
             )
         )
+    if not ids:
+        print("suspend / resume: no active cabin to write")
+        return
     timings = []
     around: list[int] = []
     for cabin_id in ids:

@@ -341,10 +341,10 @@ def _write_sql(*, updates: bool) -> str:
     `updates`: some rows update the operator's cabins, by `ON CONFLICT … DO UPDATE`. A file
     of new cabins only (the common case) is a plain `INSERT`: the speculative insertion of
     `ON CONFLICT` (the unique key searched first, a lock taken and released and a second WAL
-    record for every row) cost 0.5–0.9 s of the 3–5 s that 100,000 rows take to write;
-    a reference another transaction
-    created meanwhile is then the unique key's violation (`CreatedMeanwhile`), where the
-    upsert would have made it an update the import then refused — the same outcome."""
+    record for every row) cost about 0.5 s of PostgreSQL CPU of the 3–5 s that 100,000 rows
+    take to write. A reference another transaction created meanwhile is then the unique key's
+    violation (`CreatedMeanwhile`), where the upsert would have made it an update the import
+    then refused — the same outcome."""
     confirmed = ", ".join(
         f"CASE WHEN '{block}' = ANY(s.confirmed) THEN now() END" for block in CONFIRMED_BLOCKS
     )
