@@ -222,6 +222,30 @@ def test_a_profile_radius_decides_which_cabins_around_are_evaluated(
     assert sit10(client, callers, a) == ("fail", 1, "non_compliant")
 
 
+def test_each_cabin_around_is_reached_by_the_radius_of_its_own_region(db: Session) -> None:
+    """1000 m nationally, 2000 m in région 84 by a profile: a cabin of 84 1500 m from the
+    written Parisian cabin is reached by its région's radius, a Parisian one 1500 m away is
+    not (the cabins are given their région by the column, beside Paris)."""
+    publish_saturation(
+        db,
+        radius_m=1000,
+        profiles=[
+            Profile(
+                name="ara-wide",
+                regions=["84"],
+                rules={"SIT-10": ProfileRule(parameters={"radius_m": 2000})},
+            )
+        ],
+    )
+    of_84 = insert_cabin(db, lon=east(1500), region_code="84")
+    near = insert_cabin(db, lon=east(-500))
+    far = insert_cabin(db, lon=east(-1500))
+    evaluate(db, [of_84, near, far])
+    written = insert_cabin(db)
+    report = evaluate(db, [written], neighbours_of={written: None})
+    assert report.rewritten_neighbours == {of_84, near}
+
+
 def test_the_report_names_the_cabins_around_only_when_asked(db: Session, saturation: None) -> None:
     a = insert_cabin(db)
     b = insert_cabin(db, lon=east(200))
