@@ -55,3 +55,26 @@ def in_thread(
     thread = threading.Thread(target=run)
     thread.start()
     return thread, out
+
+
+def waits_then_runs(
+    engine: Engine,
+    waiter: Session,
+    work: Callable[[], Any],
+    release: Callable[[], None],
+    *,
+    commit: bool = False,
+) -> dict[str, Any]:
+    """`work` on the `waiter` session in a thread (which commits it after, with `commit`): it
+    must come to wait on an advisory lock, unfinished; then `release` lets it go (the other
+    transaction commits or rolls back) and the thread is joined. Its `out`, with no error."""
+    pid = waiter.scalar(text("SELECT pg_backend_pid()"))
+    thread, out = in_thread(work, waiter if commit else None)
+    try:
+        assert waits_for_a_lock(engine, pid, advisory=True), "the work did not wait"
+        assert "result" not in out
+    finally:
+        release()
+        thread.join(timeout=60)
+    assert "error" not in out, out
+    return out

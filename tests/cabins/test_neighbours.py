@@ -24,7 +24,7 @@ from service.rules.models import Verdict
 from service.rules.schemas import Profile, ProfileRule, RuleChange, RuleSetCreate
 from tests.auth.fixtures import Callers
 from tests.cabins.factories import PARIS, cabin_body
-from tests.locks import in_thread, waits_for_a_lock
+from tests.locks import waits_then_runs
 from tests.rules.catalogue.factories import add_zone, fresh_layer
 from tests.rules.conftest import T0
 from tests.rules.factories import insert_cabin
@@ -282,14 +282,7 @@ def test_two_cabins_activated_side_by_side_count_each_other(
 
     with Session(engine) as first, Session(engine) as second:
         activate(first, b)
-        pid = second.scalar(select(text("pg_backend_pid()")))
-        thread, out = in_thread(lambda: activate(second, c), second)
-        try:
-            assert waits_for_a_lock(engine, pid, advisory=True), "the second did not wait"
-        finally:
-            first.commit()
-            thread.join(timeout=60)
-        assert "error" not in out, out
+        waits_then_runs(engine, second, lambda: activate(second, c), first.commit, commit=True)
     with Session(engine) as session:
         rows = session.execute(
             select(Verdict.cabin_id, Verdict.evidence).where(

@@ -25,7 +25,7 @@ from service.rules.evaluator import evaluate, evaluate_cabins
 from service.rules.models import CabinCompliance, Verdict
 from service.rules.parallel import reevaluate_all_parallel
 from service.rules.schemas import RuleChange, RuleSetCreate
-from tests.locks import in_thread, waits_for_a_lock
+from tests.locks import in_thread, waits_for_a_lock, waits_then_runs
 from tests.rules.factories import insert_cabin
 
 
@@ -46,15 +46,10 @@ def test_a_cabin_write_evaluates_after_a_publication_under_way(
             publishing, "2026.96", actor=CLI_ACTOR
         )  # in force for this transaction only
         cabin_id = insert_cabin(writing, committed_operator)
-        pid = writing.scalar(select(text("pg_backend_pid()")))
-        thread, out = in_thread(lambda: evaluate(writing, [cabin_id]))
-        try:
-            assert waits_for_a_lock(engine, pid, advisory=True), "the evaluation did not wait"
-            assert "result" not in out
-        finally:
-            publishing.rollback()  # the publication gives up: 2026.1 stays in force
-            thread.join(timeout=60)
-        assert "error" not in out, out
+        # the publication gives up: 2026.1 stays in force
+        out = waits_then_runs(
+            engine, writing, lambda: evaluate(writing, [cabin_id]), publishing.rollback
+        )
         assert out["result"].rule_set_version == "2026.1"
         writing.rollback()
 
@@ -69,14 +64,7 @@ def test_a_cabin_write_evaluates_after_a_new_layer_vintages_re_evaluation(
     with engine.connect() as loading, Session(engine) as writing:
         _reevaluate(loading)  # in the load's transaction, left open
         cabin_id = insert_cabin(writing, committed_operator)
-        pid = writing.scalar(select(text("pg_backend_pid()")))
-        thread, out = in_thread(lambda: evaluate(writing, [cabin_id]))
-        try:
-            assert waits_for_a_lock(engine, pid, advisory=True), "the evaluation did not wait"
-        finally:
-            loading.rollback()
-            thread.join(timeout=60)
-        assert "error" not in out, out
+        waits_then_runs(engine, writing, lambda: evaluate(writing, [cabin_id]), loading.rollback)
         writing.rollback()
 
 
