@@ -69,7 +69,10 @@ def _list_clients(args: argparse.Namespace) -> int:
 
 
 def _revoke_client(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
     from service.audit.trail import CLI_ACTOR
+    from service.auth.models import ApiClient
     from service.auth.service import revoke_client
     from service.errors import Problem, ValidationFailed
     from service.patterns import unwanted_character
@@ -85,11 +88,19 @@ def _revoke_client(args: argparse.Namespace) -> int:
         )
     with cli_session() as session:
         try:
+            was_active = session.scalar(
+                select(ApiClient.active).where(ApiClient.id == args.client_id)
+            )
             revoke_client(session, CLI_ACTOR, args.client_id, (args.reason or "").strip() or None)
         except Problem as problem:
             return fail(problem)
         session.commit()
-        print(f"client {args.client_id} revoked: its key no longer authenticates", file=sys.stderr)
+        if was_active:
+            print(
+                f"client {args.client_id} revoked: its key no longer authenticates", file=sys.stderr
+            )
+        else:
+            print(f"client {args.client_id} was revoked already: nothing changed", file=sys.stderr)
     return 0
 
 

@@ -66,6 +66,8 @@ def test_operators_and_clients_from_the_command_line(
     )
     with TestClient(app) as client:
         assert client.get("/v1/cabins", headers=bearer(key)).status_code == 401
+    code, _, err = run(capsys, "clients", "revoke", client_id)  # said "revoked" again
+    assert code == 0 and err == f"client {client_id} was revoked already: nothing changed\n"
     missing = uuid.uuid4()
     code, _, err = run(capsys, "clients", "revoke", str(missing))
     assert code == 2
