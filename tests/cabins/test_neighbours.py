@@ -38,11 +38,14 @@ def east(metres: float) -> float:
 
 
 def publish_saturation(
-    db: Session, radius_m: float = 1000, max_other_cabins: int = 0, **rule_set: Any
+    db: Session,
+    radius_m: float = 1000,
+    max_other_cabins: int = 0,
+    region_radius_m: tuple[str, float] | None = None,
 ) -> None:
     """Rule set 2025.7 in force with SIT-10 only, an error, no other active cabin allowed
-    within `radius_m` (or `max_other_cabins`); Paris in a ZAC (not exempt), so a crowded cabin
-    fails."""
+    within `radius_m` (or `max_other_cabins`), `region_radius_m` = (région, radius) by a
+    profile; Paris in a ZAC (not exempt), so a crowded cabin fails."""
     layer = fresh_layer(db, "medical_zone")
     add_zone(db, layer, "75056", "ZAC")
     rules = {f"SIT-{i:02d}": RuleChange(enabled=False) for i in range(1, 21) if i != 10}
@@ -51,7 +54,19 @@ def publish_saturation(
     )
     rulesets.derive(
         db,
-        RuleSetCreate(version="2025.7", title="saturation only", rules=rules, **rule_set),
+        RuleSetCreate(
+            version="2025.7",
+            title="saturation only",
+            rules=rules,
+            profiles=[
+                Profile(
+                    name=f"radius-{region}",
+                    regions=[region],
+                    rules={"SIT-10": ProfileRule(parameters={"radius_m": radius})},
+                )
+                for region, radius in ([region_radius_m] if region_radius_m else [])
+            ],
+        ),
         actor=CLI_ACTOR,
     )
     rulesets.publish(db, "2025.7", actor=CLI_ACTOR, at=T0)
@@ -205,17 +220,7 @@ def test_a_profile_radius_decides_which_cabins_around_are_evaluated(
 ) -> None:
     """Nationally 300 m, 1000 m in Île-de-France by a profile: activating a cabin 500 m away
     reaches the Parisian cabin by the profile's radius, not the national one."""
-    publish_saturation(
-        db,
-        radius_m=300,
-        profiles=[
-            Profile(
-                name="idf-wide",
-                regions=["11"],
-                rules={"SIT-10": ProfileRule(parameters={"radius_m": 1000})},
-            )
-        ],
-    )
+    publish_saturation(db, radius_m=300, region_radius_m=("11", 1000))
     a = cabin_at(client, callers, "A", PARIS["lon"])
     b = cabin_at(client, callers, "B", east(500), status="declared")
     step(client, callers, b, "active")
@@ -226,17 +231,7 @@ def test_each_cabin_around_is_reached_by_the_radius_of_its_own_region(db: Sessio
     """1000 m nationally, 2000 m in région 84 by a profile: a cabin of 84 1500 m from the
     written Parisian cabin is reached by its région's radius, a Parisian one 1500 m away is
     not (the cabins are given their région by the column, beside Paris)."""
-    publish_saturation(
-        db,
-        radius_m=1000,
-        profiles=[
-            Profile(
-                name="ara-wide",
-                regions=["84"],
-                rules={"SIT-10": ProfileRule(parameters={"radius_m": 2000})},
-            )
-        ],
-    )
+    publish_saturation(db, radius_m=1000, region_radius_m=("84", 2000))
     of_84 = insert_cabin(db, lon=east(1500), region_code="84")
     near = insert_cabin(db, lon=east(-500))
     far = insert_cabin(db, lon=east(-1500))
