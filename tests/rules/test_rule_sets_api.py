@@ -252,6 +252,15 @@ def post_profiles(db: Session, client: TestClient, *profiles: tuple[str, list[st
     return client.post("/v1/rule-sets", json=body, headers=bearer(admin))
 
 
+def region_84_taken(field: str) -> dict[str, str]:
+    """The error of a profile changing SIT-10 in région 84, which profile ara changes already."""
+    return {
+        "field": field,
+        "reason": "région 84 takes SIT-10 from profile ara (profiles.0) already: one"
+        " profile per rule and région",
+    }
+
+
 def test_profiles_that_overlap_or_name_an_unknown_region_are_refused(
     db: Session, client: TestClient
 ):
@@ -261,11 +270,7 @@ def test_profiles_that_overlap_or_name_an_unknown_region_are_refused(
     response = post_profiles(db, client, ("ara", ["84"]), ("ara-bis", ["11", "84", "99"]))
     assert response.status_code == 422, response.text
     assert response.json()["errors"] == [
-        {
-            "field": "profiles.1.regions.1",
-            "reason": "région 84 takes SIT-10 from profile ara (profiles.0) already: one"
-            " profile per rule and région",
-        },
+        region_84_taken("profiles.1.regions.1"),
         {"field": "profiles.1.regions.2", "reason": "99 is not a région of the current layer"},
     ]
     assert client.get("/v1/rule-sets/2026.9").status_code == 404
@@ -278,11 +283,7 @@ def test_two_profiles_of_one_name_that_overlap_are_refused(db: Session, client: 
     assert response.status_code == 422, response.text
     assert response.json()["errors"] == [
         {"field": "profiles.1.name", "reason": "ara appears twice"},
-        {
-            "field": "profiles.1.regions.0",
-            "reason": "région 84 takes SIT-10 from profile ara (profiles.0) already: one"
-            " profile per rule and région",
-        },
+        region_84_taken("profiles.1.regions.0"),
     ]
     assert client.get("/v1/rule-sets/2026.9").status_code == 404
 
@@ -294,11 +295,7 @@ def test_a_region_listed_twice_in_one_profile_is_refused(db: Session, client: Te
     assert response.status_code == 422, response.text
     assert response.json()["errors"] == [
         {"field": "profiles.0.regions.1", "reason": "84 appears twice"},
-        {
-            "field": "profiles.1.regions.1",
-            "reason": "région 84 takes SIT-10 from profile ara (profiles.0) already: one"
-            " profile per rule and région",
-        },
+        region_84_taken("profiles.1.regions.1"),
     ]
     assert client.get("/v1/rule-sets/2026.9").status_code == 404
 
