@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import MetaData, create_engine, event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from service.settings import Settings
@@ -96,7 +96,7 @@ commit is an error response, never a 2xx for data that was not written."""
 
 
 @contextmanager
-def local_setting(session: Session, name: str, value: str | None) -> Iterator[None]:
+def local_setting(session: Session | Connection, name: str, value: str | None) -> Iterator[None]:
     """PostgreSQL's setting `name` at `value` for the statements run inside (None: unchanged),
     set for the transaction and put back after them. A statement that fails inside aborts the
     transaction, which drops the setting with it: nothing is put back then."""

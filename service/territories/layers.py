@@ -10,6 +10,8 @@ from datetime import date
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from service.db import local_setting
+
 # One lock for every layer load: two loads of the same kind never race on the current flag.
 _LOAD_LOCK_KEY = 0x7E7E_0004
 
@@ -20,13 +22,9 @@ def lock_layer_loads(conn: Connection) -> None:
     neither the engine's lock timeout, sized for requests, nor its statement timeout bounds
     this wait; the statement timeout is put back for the load's own statements, and its other
     waits are bounded by them."""
-    statement_timeout = conn.scalar(text("SELECT current_setting('statement_timeout')"))
     conn.execute(text("SET LOCAL lock_timeout = 0"))
-    conn.execute(text("SET LOCAL statement_timeout = 0"))
-    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOAD_LOCK_KEY})
-    conn.execute(
-        text("SELECT set_config('statement_timeout', :value, true)"), {"value": statement_timeout}
-    )
+    with local_setting(conn, "statement_timeout", "0"):
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOAD_LOCK_KEY})
 
 
 @dataclass(frozen=True)
