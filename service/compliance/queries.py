@@ -449,7 +449,7 @@ def _xid8(value: int) -> ColumnElement[str]:
     return cast(literal(str(value), Text), Xid8)
 
 
-def _regional(principal: Principal) -> str | None:
+def regional(principal: Principal) -> str | None:
     """The région a caller's feed is limited to: a regional regulator's, else None (the
     others' scope, everything or an operator's own cabins, never changes for a cabin)."""
     return principal.region if principal.role == "regulator" else None
@@ -581,7 +581,7 @@ def changes(
     item, a move into it an `entered_scope` item carrying the cabin's verdicts as the feed had
     given them before the move (what a copy kept from the feed would hold, had the cabin
     always been in the région)."""
-    region = _regional(principal)
+    region = regional(principal)
 
     def where_now(column: Any, label: str) -> Any:
         # Where the cabin is now, told to a regional regulator only while that is in its

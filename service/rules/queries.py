@@ -117,7 +117,7 @@ def cabin_as_of(
     None (the caller answers 404 either way). A regional regulator's scope is the région the
     cabin was in then, not the one it is in now: a cabin that has left the région since is
     still its on that day, one that has entered it since is not."""
-    regional = principal.region if principal.role == "regulator" else None
+    regional = compliance.regional(principal)
     # an operator's scope, or everything, does not follow the cabin's région
     scope = true() if regional else visible_to(principal)
     row = session.execute(
