@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy import func, select
@@ -42,11 +42,14 @@ from service.cabins.records import (
     flat_diff,
 )
 from service.cabins.schemas import CabinCreate
-from service.cabins.service import KEPT_AS_IT_WAS, draw_reference
+from service.cabins.service import KEPT_AS_IT_WAS, draw_reference, seen_by_neighbours
 from service.cabins.validation import LocationInput, check_record, read_record
 from service.cabins.vocabulary import ImportMode
 from service.db import local_setting
 from service.errors import Conflict
+
+if TYPE_CHECKING:  # a type only: the rule engine imports the cabin model
+    from service.rules.evaluator import Point
 
 PROGRESS_EVERY = 5000
 
@@ -328,7 +331,7 @@ def _run_import(
     # The active cabins whose rows move them, with their points before: SIT-10 re-evaluates
     # the cabins around the old and new points (`evaluate_rules`). A row never changes a
     # status, and a new cabin is a draft, which no other cabin counts.
-    moved: dict[uuid.UUID, tuple[float, float] | None] = {}
+    moved: dict[uuid.UUID, Point | None] = {}
 
     if staged:
         staging.create_staging(session)
@@ -380,9 +383,9 @@ def _run_import(
                 )
             else:
                 update_diffs[row] = diff | confirmation_diff(cabin, blocks, confirmed_at)
+                active = cabin.status == "active"
                 point = (good[row].location.lon, good[row].location.lat)
-                if cabin.status == "active" and point != (lon, lat):
-                    moved[cabin.id] = (lon, lat)
+                moved |= seen_by_neighbours(cabin.id, active, active, (lon, lat), point) or {}
         staging.discard_rows(session, frozen)
         staged -= len(frozen)
         for row in frozen:

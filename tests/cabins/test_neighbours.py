@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from service.audit.trail import CLI_ACTOR
 from service.cabins.models import Cabin
 from service.rules import rulesets
-from service.rules.evaluator import evaluate
+from service.rules.evaluator import Point, evaluate
 from service.rules.models import Verdict
 from service.rules.schemas import Profile, ProfileRule, RuleChange, RuleSetCreate
 from tests.auth.fixtures import Callers
@@ -250,7 +250,7 @@ def test_the_report_names_the_cabins_around_only_when_asked(db: Session, saturat
     around = evaluate(db, [b], neighbours_of={b: None})
     assert around.rewritten_neighbours == {a}  # `far` is out of reach, `b` was written
     assert around.neighbours["SIT-10"].first == 1
-    moved_from: dict[uuid.UUID, tuple[float, float] | None] = {b: (east(3000), PARIS["lat"])}
+    moved_from: dict[uuid.UUID, Point | None] = {b: (east(3000), PARIS["lat"])}
     again = evaluate(db, [b], neighbours_of=moved_from)
     assert again.rewritten_neighbours == {far}  # A's verdict unchanged: not rewritten
 
