@@ -31,7 +31,7 @@ from service.middleware import (
 from service.public.cache import PublicCacheMiddleware, ResponseCache
 from service.public.caching import MAX_AGE_S
 from service.public.cors import PublicCorsMiddleware
-from service.public.ogc import openapi_media_type
+from service.public.ogc import OPENAPI_PATH, openapi_media_type
 from service.public.ogc import router as ogc_router
 from service.public.ratelimit import RateLimitMiddleware
 from service.public.routes import router as public_router
@@ -115,9 +115,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(web_router)
     app.add_route(OPENAPI_PATH, _openapi_document, include_in_schema=False)
     return app
-
-
-OPENAPI_PATH = "/openapi.json"
 
 
 async def _openapi_document(request: Request) -> Response:

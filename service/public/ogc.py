@@ -38,6 +38,10 @@ from service.routing import ApiRoute, own_query_names
 router = APIRouter(route_class=ApiRoute, prefix="/ogc", tags=["OGC API Features"])
 
 
+# The API definition's path (service.app serves it), the landing page's service-desc link.
+OPENAPI_PATH = "/openapi.json"
+
+
 def openapi_media_type(version: str) -> str:
     """The service-desc link's type names the OpenAPI version the definition is written in
     (3.1.0 -> version=3.1), so a client reads it as what it is."""
@@ -103,7 +107,7 @@ def json_response(request: Request, document: Any) -> Response:
 )
 def landing(request: Request, f: Format = None) -> Response:
     root = base(request)
-    api = str(request.base_url).rstrip("/") + "/openapi.json"
+    api = str(request.base_url).rstrip("/") + OPENAPI_PATH
     return json_response(
         request,
         {
