@@ -364,26 +364,31 @@ LISTED_REWRITES = 20_000
 
 def runs_statement(
     runs: Sequence[planning.RuleRun],
-    cabins: ColumnElement[bool],
+    cabins_of: Callable[[planning.RuleRun], ColumnElement[bool]],
     day: date,
     version: str,
+    *,
+    listed: bool = False,
 ) -> Any:
     """Every run over a few cabins in ONE statement (the rule selects UNION ALL, then the same
     `write_changes` as `rule_statement`): a cabin write pays one round trip instead of one per
-    rule. `cabins` selects them by bound parameters (`:cabin_id` or `:ids`), and the
-    evaluation time is the parameter `:at` (on `day`), so that the statement is rendered once
-    per rule set and day (`few_cabins_sql`) and prepared on each connection, PostgreSQL keeping
-    its plan. Rows: (rule_code, changed, first, rewritten)."""
+    rule. `cabins_of(run)` selects them by bound parameters (`:cabin_id` or `:ids`, or the
+    cabins around, `neighbours_statement`), and the evaluation time is the parameter `:at` (on
+    `day`), so that the statement is rendered once per rule set and day (`few_cabins_sql`) and
+    prepared on each connection, PostgreSQL keeping its plan. Rows: (rule_code, changed,
+    first, rewritten), and the ids of the cabins rewritten when `listed`."""
     at = bindparam("at", _AT_PLACEHOLDER, type_=DateTime(timezone=True))
     parts = [
         produced_by(
             run,
-            RuleInput(cabins=_cabins_where([cabins], run), params=run.params, at=day, few=True),
+            RuleInput(
+                cabins=_cabins_where([cabins_of(run)], run), params=run.params, at=day, few=True
+            ),
         )
         for run in runs
     ]
     up, ch = write_changes(union_all(*parts).cte("v"), at, version)
-    return counts_per_rule(up, ch)
+    return counts_per_rule(up, ch, cabins=listed)
 
 
 def counts_per_rule(up: CTE, ch: CTE, *, cabins: bool = False) -> Select[Any]:
@@ -413,11 +418,10 @@ def counts_per_rule(up: CTE, ch: CTE, *, cabins: bool = False) -> Select[Any]:
 def neighbours_statement(runs: Sequence[planning.RuleRun], day: date, version: str) -> Select[Any]:
     """The runs with a reach over the cabins within their reach of the points of `:around`
     (written cabins, their points as written) and of the previous points `:lons`, `:lats`,
-    leaving out the cabins `:written` (evaluated already), in ONE statement written as
-    `runs_statement`'s. Each run takes its own reach (a profile may change it) and the cabins
+    leaving out the cabins `:written` (evaluated already), in ONE statement built by
+    `runs_statement`. Each run takes its own reach (a profile may change it) and the cabins
     of its own régions, so a cabin across a régional border is measured with its own radius.
     Rows: (rule_code, changed, first, rewritten, the ids of the cabins rewritten)."""
-    at = bindparam("at", _AT_PLACEHOLDER, type_=DateTime(timezone=True))
     placeholder = [uuid.UUID(int=0)]
     around = bindparam("around", placeholder, type_=ARRAY(Uuid))
     written = bindparam("written", placeholder, type_=ARRAY(Uuid))
@@ -436,8 +440,8 @@ def neighbours_statement(runs: Sequence[planning.RuleRun], day: date, version: s
             func.ST_SetSRID(func.ST_MakePoint(previous.c.lon, previous.c.lat), 4326).label("geom")
         ),
     ).cte("points")
-    parts = []
-    for run in runs:
+
+    def around_points(run: planning.RuleRun) -> ColumnElement[bool]:
         reach = run.reach_m
         assert reach is not None
         near = cabin.alias("near")
@@ -449,12 +453,9 @@ def neighbours_statement(runs: Sequence[planning.RuleRun], day: date, version: s
             .join_from(points, near, within_m(points.c.geom, near.c.geom, reach))
             .where(near.c.id.not_in(select(func.unnest(written))))
         )
-        cabins = _cabins_where([cabin.c.id.in_(nearby)], run)
-        parts.append(
-            produced_by(run, RuleInput(cabins=cabins, params=run.params, at=day, few=True))
-        )
-    up, ch = write_changes(union_all(*parts).cte("v"), at, version)
-    return counts_per_rule(up, ch, cabins=True)
+        return cabin.c.id.in_(nearby)
+
+    return runs_statement(runs, around_points, day, version, listed=True)
 
 
 # Up to this many cabins (a write, a small import), a pass is one statement for all rules.
@@ -513,7 +514,9 @@ def few_cabins_sql(
         cabins = cabin.c.id == bindparam("cabin_id", uuid.UUID(int=0), type_=Uuid)
     else:
         cabins = cabin.c.id == any_(bindparam("ids", [uuid.UUID(int=0)], type_=ARRAY(Uuid)))
-    return _rendered(session, plan, key, lambda: runs_statement(runs, cabins, day, plan.version))
+    return _rendered(
+        session, plan, key, lambda: runs_statement(runs, lambda run: cabins, day, plan.version)
+    )
 
 
 def neighbours_sql(
