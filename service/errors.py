@@ -584,9 +584,8 @@ def install_error_handlers(app: FastAPI) -> None:
         between the check and the write: the same 409 the check gives, naming the field the
         client sent. Any other integrity error (a value the server drew, a constraint no
         check precedes) is the service's bug: a 500."""
-        constraint = getattr(getattr(exc.orig, "diag", None), "constraint_name", None)
-        taken = CONCURRENTLY_TAKEN.get(constraint or "")
-        if not isinstance(exc.orig, UniqueViolation) or taken is None:
+        taken = CONCURRENTLY_TAKEN.get(taken_key(exc) or "")
+        if taken is None:
             return _internal(request, exc)
         detail, field, reason = taken
         return problem_response(
@@ -641,6 +640,15 @@ def rolled_back_by_conflict(exc: Exception) -> bool:
     """The database undid the transaction to settle a conflict with a concurrent one
     (SQLSTATE 40001 a serialization failure, 40P01 a deadlock): sent again, it may pass."""
     return _sqlstate(exc) in ("40001", "40P01")
+
+
+def taken_key(exc: IntegrityError) -> str | None:
+    """The unique key a unique violation (SQLSTATE 23505) names; None for any other integrity
+    error."""
+    if not isinstance(exc.orig, UniqueViolation):
+        return None
+    constraint: str | None = getattr(getattr(exc.orig, "diag", None), "constraint_name", None)
+    return constraint
 
 
 def waited_for_lock(exc: Exception) -> bool:

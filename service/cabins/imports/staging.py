@@ -9,13 +9,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from psycopg.errors import UniqueViolation
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.cabins.validation import LocationInput, check_locations_in
 from service.cabins.vocabulary import CONFIRMED_BLOCKS
+from service.errors import taken_key
 from service.territories.queries import CURRENT_COMMUNE_LAYER_IDS
 
 STAGING = "import_staging"
@@ -422,8 +422,7 @@ def upsert(
             with session.begin_nested():
                 rows = session.execute(statement, values).all()
         except IntegrityError as exc:
-            constraint = getattr(getattr(exc.orig, "diag", None), "constraint_name", None)
-            if isinstance(exc.orig, UniqueViolation) and constraint == OPERATOR_REFERENCE_KEY:
+            if taken_key(exc) == OPERATOR_REFERENCE_KEY:
                 raise CreatedMeanwhile from exc
             raise
     session.execute(text(f"ANALYZE {WRITTEN}"))
