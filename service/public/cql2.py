@@ -25,7 +25,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from service.cabins.models import Cabin
 from service.errors import InvalidParameter
-from service.public.params import box_problem
+from service.public.params import box_problem, is_latitude, is_longitude, is_projected
 from service.public.properties import QUERYABLES, Property
 from service.timespans import Span, SpanError, between, rfc3339_date, rfc3339_date_time
 
@@ -610,13 +610,13 @@ class Translator:
         """A position within its CRS, as a BBOX's edges are (`box_problem`): Lambert-93 metres
         written without `filter-crs` found nothing instead of saying why."""
         if self.srid == 4326:
-            if not (-180 <= x <= 180 and -90 <= y <= 90):
+            if not (is_longitude(x) and is_latitude(y)):
                 raise FilterError(
                     f"the position ({x:g} {y:g}) is no longitude and latitude in CRS84: longitudes"
                     " are within [-180, 180], latitudes within [-90, 90] (filter-crs names"
                     " another CRS, such as EPSG:2154 in metres)"
                 )
-        elif not (abs(x) <= 1e8 and abs(y) <= 1e8):
+        elif not (is_projected(x) and is_projected(y)):
             raise FilterError(f"the position ({x:g} {y:g}) is out of range for the filter-crs")
 
     def attribute(self, node: Any) -> Property:

@@ -46,6 +46,19 @@ def parse_bbox(
     return box
 
 
+def is_longitude(v: float) -> bool:
+    return -180 <= v <= 180
+
+
+def is_latitude(v: float) -> bool:
+    return -90 <= v <= 90
+
+
+def is_projected(v: float) -> bool:
+    """A coordinate of a projected CRS (metres): anything within ±10⁸."""
+    return abs(v) <= 1e8
+
+
 def box_problem(box: Sequence[float], srid: int) -> str | None:
     """Why four edges `minx, miny, maxx, maxy` are no box in this CRS; None when they are one.
     In CRS84 a west edge east of the east edge is a box across the antimeridian (OGC API
@@ -54,11 +67,11 @@ def box_problem(box: Sequence[float], srid: int) -> str | None:
         return "coordinates must be finite numbers"
     minx, miny, maxx, maxy = box
     if srid == 4326:
-        if not (-180 <= minx <= 180 and -180 <= maxx <= 180):
+        if not (is_longitude(minx) and is_longitude(maxx)):
             return "longitudes must be within [-180, 180]"
-        if not (-90 <= miny <= 90 and -90 <= maxy <= 90):
+        if not (is_latitude(miny) and is_latitude(maxy)):
             return "latitudes must be within [-90, 90]"
-    elif not all(abs(v) <= 1e8 for v in box):
+    elif not all(is_projected(v) for v in box):
         return "coordinates out of range for the CRS"
     if miny > maxy:
         return "inverted box: miny (the south edge) must not exceed maxy (the north edge)"
