@@ -225,10 +225,9 @@ def announces_body(scope: Scope) -> bool:
     )
 
 
-async def send_problem(
-    send: Send, problem: Problem, instance: str, headers: tuple[tuple[bytes, bytes], ...] = ()
-) -> None:
-    """A problem+json answer sent by a middleware, before any route."""
+async def send_problem(send: Send, problem: Problem, instance: str) -> None:
+    """A problem+json answer sent by a middleware, before any route, with the problem's own
+    headers (Retry-After, …) as `problem_response` sends them."""
     body = orjson.dumps(problem.body(instance))
     await send(
         {
@@ -237,7 +236,10 @@ async def send_problem(
             "headers": [
                 (b"content-type", b"application/problem+json"),
                 (b"content-length", str(len(body)).encode()),
-                *headers,
+                *(
+                    (name.lower().encode("latin-1"), value.encode("latin-1"))
+                    for name, value in problem.headers.items()
+                ),
             ],
         }
     )
@@ -272,8 +274,9 @@ class RequestCodingMiddleware:
             f"The request body is sent with Content-Encoding: {given}; the registry reads"
             " request bodies as they are (no content coding). Send it uncompressed.",
             errors=[{"field": "Content-Encoding", "reason": f"{given} is not read; send none"}],
+            headers={"Accept-Encoding": "identity"},
         )
-        await send_problem(send, problem, scope["path"], ((b"accept-encoding", b"identity"),))
+        await send_problem(send, problem, scope["path"])
 
 
 class BodyLimitMiddleware:
@@ -334,5 +337,6 @@ class BodyLimitMiddleware:
         problem = PayloadTooLarge(
             f"The request body exceeds the limit of {self.max_bytes} bytes.",
             errors=[{"field": "body", "reason": f"over {self.max_bytes} bytes"}],
+            headers={"Connection": "close"},
         )
-        await send_problem(send, problem, scope["path"], ((b"connection", b"close"),))
+        await send_problem(send, problem, scope["path"])

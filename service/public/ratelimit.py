@@ -75,6 +75,7 @@ class RateLimitMiddleware:
         retry_after = str(max(1, math.ceil(wait)))
         problem = TooManyRequests(
             f"Too many requests from this address; retry in {retry_after} s.",
+            headers={"Retry-After": retry_after},
         )
         # The CORS headers are added around it (service.public.cors).
-        await send_problem(send, problem, scope["path"], ((b"retry-after", retry_after.encode()),))
+        await send_problem(send, problem, scope["path"])
